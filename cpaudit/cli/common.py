@@ -1,0 +1,94 @@
+"""What every command shares: the console, error handling, progress bars, global flags."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from cpaudit.errors import CpauditError
+
+console = Console(stderr=True)
+out_console = Console()
+
+
+@dataclass
+class GlobalState:
+    quiet: bool = False
+
+
+state = GlobalState()
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn library input errors into one line on stderr and exit code 2; never a traceback."""
+    try:
+        yield
+    except CpauditError as e:
+        fail(str(e))
+    except ValueError as e:  # config dataclasses validate their fields with ValueError
+        fail(str(e))
+    except KeyboardInterrupt:
+        console.print("interrupted; the last complete checkpoint is kept", highlight=False)
+        raise typer.Exit(130) from None
+    except MemoryError:
+        fail("out of memory: use a smaller --batch-size or fewer images")
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """Yield advance(step=None, total=None, metrics=None); a no-op under --quiet.
+
+    The bar appears at the first advance, so an input error raised before any work prints no bar.
+    """
+    if state.quiet:
+        yield lambda *a, **k: None
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    task = progress.add_task(description, total=total, metrics="")
+
+    def advance(step: int | None = None, total_: int | None = None, metrics: dict[str, float] | None = None) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        fields: dict[str, Any] = {}
+        if metrics:
+            fields["metrics"] = " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        if step is None:
+            progress.update(task, advance=1, **fields)
+        else:
+            progress.update(task, completed=step, total=total_ if total_ is not None else total, **fields)
+
+    try:
+        yield advance
+    finally:
+        progress.stop()
+
+
+def info(message: str) -> None:
+    if not state.quiet:
+        console.print(message, highlight=False, soft_wrap=True)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")

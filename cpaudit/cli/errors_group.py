@@ -1,0 +1,31 @@
+"""A Typer group whose usage errors are one line on stderr with exit code 2 (not a boxed panel)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from typer import _click as click  # Typer vendors its own click; its exceptions live here
+from typer._click import exceptions as click_exceptions
+from typer.core import TyperGroup
+
+
+class OneLineErrorGroup(TyperGroup):
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help() if e.ctx else str(e), err=True)
+            rv = 2
+        except click_exceptions.ClickException as e:
+            where = f"{e.ctx.command_path}: " if getattr(e, "ctx", None) is not None else ""
+            click.echo(f"error: {where}{e.format_message()}".replace("\n", " "), err=True)
+            rv = e.exit_code
+        except click_exceptions.Abort:
+            click.echo("aborted", err=True)
+            rv = 130
+        code = rv if isinstance(rv, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code

@@ -1,0 +1,48 @@
+"""CPSample guidance (Kazdan et al., ICLR 2025, Sec. 3).
+
+Where the random-label classifier p_phi(y | x_t, t) is confident, the noise prediction is shifted
+so the sampler moves toward the less likely label (classifier guidance, Dhariwal & Nichol eq. 14):
+
+    eps_hat = eps_theta(x_t, t) - s * sqrt(1 - abar_t) * grad_x log p_phi(y' | x_t, t).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+Rule = Literal["opposite-label", "toward-half"]
+GuideWhen = Literal["when-confident", "every-step"]
+RULES: tuple[str, ...] = ("opposite-label", "toward-half")
+GUIDE_WHEN: tuple[str, ...] = ("when-confident", "every-step")
+
+
+def confident(logit: torch.Tensor, alpha: float) -> torch.Tensor:
+    """True where p < alpha or p > 1 - alpha, p = sigmoid(logit); written on logits to avoid rounding at p ~ 1."""
+    if alpha <= 0:
+        return torch.zeros_like(logit, dtype=torch.bool)
+    if alpha >= 0.5:
+        return torch.ones_like(logit, dtype=torch.bool)
+    return logit.abs() > torch.logit(torch.tensor(1 - alpha, dtype=torch.float64)).item()
+
+
+def guidance_objective(logit: torch.Tensor, rule: Rule) -> torch.Tensor:
+    """Per-sample log-likelihood whose x-gradient is the guidance direction.
+
+    opposite-label: log p(y' | x_t) with y' the less likely label (the paper's rule as we read it).
+    toward-half:    cross-entropy toward the soft label 1/2, 0.5 log p + 0.5 log(1 - p); its gradient
+                    (1/2 - p) grad(logit) fades as p approaches 1/2.
+    """
+    if rule == "opposite-label":
+        # y' = 0 where p > 1/2: log p(y'=0) = logsigmoid(-logit); y' = 1 elsewhere.
+        return F.logsigmoid(-logit.abs())
+    if rule == "toward-half":
+        return 0.5 * F.logsigmoid(logit) + 0.5 * F.logsigmoid(-logit)
+    raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+
+
+def guided_eps(eps: torch.Tensor, grad_log_p: torch.Tensor, abar_t: float, scale: float) -> torch.Tensor:
+    """eps_hat = eps - s sqrt(1 - abar_t) grad_x log p(y' | x_t, t)  (CPSample's guided noise prediction)."""
+    return eps - scale * (1 - abar_t) ** 0.5 * grad_log_p

@@ -1,0 +1,15 @@
+"""scikit-learn's bundled handwritten digits: 1,797 real 8x8 grayscale images, no download."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cpaudit.data.imageset import ImageSet, to_unit_range
+
+
+def load_digits_set() -> ImageSet:
+    from sklearn.datasets import load_digits
+
+    raw = load_digits().images  # (1797, 8, 8), integer values 0..16
+    u8 = np.round(raw / 16.0 * 255.0).astype(np.uint8)[..., None]
+    return ImageSet(to_unit_range(u8), [f"digits-{i:04d}" for i in range(len(u8))], "digits")

@@ -1,0 +1,74 @@
+"""A folder of PNG/JPEG images, searched recursively; ids are paths relative to the folder."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from cpaudit.data.imageset import ImageSet, to_unit_range
+from cpaudit.data.limits import MAX_PIXELS, MAX_SIDE, MIN_SIDE
+from cpaudit.errors import InputError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def _read_image(path: Path, resize: tuple[int, int] | None) -> np.ndarray:
+    """Decode one file to uint8 (H, W) or (H, W, 3); raise InputError naming the file."""
+    if path.stat().st_size == 0:
+        raise InputError(path, "empty file (0 bytes), not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if min(w, h) < MIN_SIDE or max(w, h) > MAX_SIDE or w * h > MAX_PIXELS:
+                    raise InputError(path, f"image is {w}x{h} pixels; sides must be in [{MIN_SIDE}, {MAX_SIDE}]")
+                im.load()
+                gray = im.mode in ("1", "L", "LA", "I", "I;16", "F")
+                im = im.convert("L" if gray else "RGB")
+                if resize is not None:
+                    im = im.resize((resize[1], resize[0]), Image.Resampling.BICUBIC)
+                return np.asarray(im, dtype=np.uint8)
+    except InputError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InputError(path, f"cannot decode image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
+
+
+def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad: bool = False) -> ImageSet:
+    if not folder.is_dir():
+        raise InputError(folder, "not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(folder, "no .png/.jpg/.jpeg images found (searched recursively)")
+    arrays, ids, skipped = [], [], []
+    for p in files:
+        try:
+            arrays.append(_read_image(p, resize))
+            ids.append(p.relative_to(folder).as_posix())
+        except InputError as e:
+            if not skip_bad:
+                raise
+            skipped.append(str(e))
+    for msg in skipped:
+        warnings.warn(f"skipped {msg}", stacklevel=2)
+    if not arrays:
+        raise InputError(folder, "no readable images left after skipping bad files")
+    shapes = {a.shape[:2] for a in arrays}
+    if len(shapes) > 1:
+        first = arrays[0].shape[:2]
+        odd = next(i for i, a in enumerate(arrays) if a.shape[:2] != first)
+        raise InputError(
+            folder / ids[odd],
+            f"is {arrays[odd].shape[0]}x{arrays[odd].shape[1]} but {ids[0]} is {first[0]}x{first[1]}; "
+            "images differ in size: pass --resize HxW",
+        )
+    rgb = any(a.ndim == 3 for a in arrays)
+    if rgb:  # mixed gray and colour: promote gray to RGB so channels agree
+        arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
+    else:
+        arrays = [a[..., None] for a in arrays]
+    return ImageSet(to_unit_range(np.stack(arrays)), ids, str(folder))

@@ -1,0 +1,1 @@
+"""Networks (UNet denoiser, time-conditioned classifier) and their safetensors checkpoints."""

@@ -1,0 +1,1 @@
+"""One function per subcommand: options in, result out, files written."""

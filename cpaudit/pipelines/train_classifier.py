@@ -1,0 +1,107 @@
+"""`cpaudit train-classifier`: CPSample's random-label classifier for a model's members."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from cpaudit.core.schedules import Schedule
+from cpaudit.data.load import load_data
+from cpaudit.data.split import make_split, write_split
+from cpaudit.errors import InputError
+from cpaudit.io_utils import write_json
+from cpaudit.models.checkpoint import read_config, save_weights, write_config
+from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
+from cpaudit.data.members import data_and_split_of
+from cpaudit.seeding import derive_seed, torch_generator
+from cpaudit.train.classifier import AccuracyTable, ClassifierTrainConfig, Progress, train_random_label_classifier
+from cpaudit.train.random_labels import random_labels
+from cpaudit.version import __version__
+
+
+@dataclass(frozen=True)
+class TrainClassifierOptions:
+    data: str
+    out: Path
+    model: Path | None = None  # take members, schedule and data from this model folder
+    members: int | None = 64
+    seed: int = 0
+    label_seed: int | None = None  # default: derived from seed
+    train: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
+    schedule: Schedule = field(default_factory=Schedule)
+    base_channels: int = 64
+    channel_mult: tuple[int, ...] = (1, 2)
+    num_res_blocks: int = 2
+
+
+@dataclass
+class TrainClassifierResult:
+    out: Path
+    steps: int
+    seconds: float
+    accuracy: AccuracyTable
+    n_parameters: int
+
+
+def resolve_label_seed(seed: int, label_seed: int | None) -> int:
+    return derive_seed(seed, "labels") if label_seed is None else label_seed
+
+
+def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = None) -> TrainClassifierResult:
+    if opts.train.steps < 1:
+        raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
+    schedule = opts.schedule
+    if opts.model is not None:
+        model_cfg = read_config(Path(opts.model) / "config.json", {"schedule": dict, "data_fingerprint": str})
+        data, split = data_and_split_of(Path(opts.model), model_cfg, opts.data)
+        schedule = Schedule.from_dict(model_cfg["schedule"])
+    else:
+        data = load_data(opts.data)
+        split = make_split(data, members=opts.members, seed=opts.seed)
+    c, h, w = data.shape
+    if h != w:
+        raise InputError(opts.data, f"images are {h}x{w}; the classifier needs square images")
+    clf_cfg = ClassifierConfig(c, h, opts.base_channels, opts.channel_mult, opts.num_res_blocks)
+    label_seed = resolve_label_seed(opts.seed, opts.label_seed)
+    members = data.images[split.member_idx]
+    labels = random_labels(len(split.member_idx), label_seed)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(opts.seed, "init-classifier"))
+        model = TimeClassifier(clf_cfg)
+    gen = torch_generator(derive_seed(opts.seed, "train-classifier"))
+    t0 = time.perf_counter()
+    model, steps, table = train_random_label_classifier(
+        model, members, labels, schedule, opts.train, gen, derive_seed(opts.seed, "eval-classifier"), progress=progress
+    )
+    seconds = time.perf_counter() - t0
+
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_split(out / "split.json", data, split)
+    write_json(out / "labels.json", {data.ids[i]: int(y) for i, y in zip(split.member_idx, labels)})
+    save_weights(out / "classifier.safetensors", model.state_dict(), metadata={"format": "pt"})
+    write_config(
+        out / "config.json",
+        {
+            "kind": "cpaudit-classifier",
+            "cpaudit_version": __version__,
+            "classifier": clf_cfg.to_dict(),
+            "schedule": schedule.to_dict(),
+            "image_shape": list(data.shape),
+            "data": data.source,
+            "data_fingerprint": data.fingerprint(),
+            "model": str(opts.model) if opts.model is not None else None,
+            "seed": opts.seed,
+            "label_seed": label_seed,
+            "n_members": len(split.member_idx),
+            "train": {**opts.train.__dict__},
+            "steps_done": steps,
+            "train_seconds": round(seconds, 2),
+            "accuracy": table.to_dict(),
+        },
+    )
+    return TrainClassifierResult(out, steps, seconds, table, sum(p.numel() for p in model.parameters()))

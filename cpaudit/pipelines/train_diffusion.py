@@ -1,0 +1,108 @@
+"""`cpaudit train-diffusion`: fit a denoiser on a member subset and write a model folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from cpaudit.core.schedules import Schedule
+from cpaudit.data.load import load_data
+from cpaudit.data.split import make_split, write_split
+from cpaudit.errors import InputError
+from cpaudit.models.checkpoint import save_weights, write_config
+from cpaudit.models.unet import UNet, UNetConfig
+from cpaudit.seeding import derive_seed, torch_generator
+from cpaudit.train.diffusion import DiffusionTrainConfig, Progress, train_denoiser
+from cpaudit.version import __version__
+
+
+@dataclass(frozen=True)
+class TrainDiffusionOptions:
+    data: str
+    out: Path
+    members: int | None = 64
+    seed: int = 0
+    train: DiffusionTrainConfig = field(default_factory=DiffusionTrainConfig)
+    schedule: Schedule = field(default_factory=Schedule)
+    base_channels: int = 64
+    channel_mult: tuple[int, ...] = (1, 2)
+    num_res_blocks: int = 2
+    attention_resolutions: tuple[int, ...] = ()
+    resize: tuple[int, int] | None = None
+    resume: bool = False
+
+
+@dataclass
+class TrainDiffusionResult:
+    out: Path
+    steps: int
+    seconds: float
+    n_members: int
+    n_parameters: int
+
+
+def _unet_config(opts: TrainDiffusionOptions, shape: tuple[int, int, int]) -> UNetConfig:
+    c, h, w = shape
+    if h != w:
+        raise InputError(opts.data, f"images are {h}x{w}; the UNet needs square images (pass --resize HxH)")
+    try:
+        return UNetConfig(c, h, opts.base_channels, opts.channel_mult, opts.num_res_blocks, opts.attention_resolutions)
+    except ValueError as e:
+        raise InputError(opts.data, str(e)) from None
+
+
+def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = None) -> TrainDiffusionResult:
+    if opts.train.steps < 1:
+        raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
+    data = load_data(opts.data, resize=opts.resize)
+    split = make_split(data, members=opts.members, seed=opts.seed)
+    unet_cfg = _unet_config(opts, data.shape)
+    out = Path(opts.out)
+    state_path = out / "training_state.safetensors"
+    config = {
+        "kind": "cpaudit-diffusion",
+        "cpaudit_version": __version__,
+        "unet": unet_cfg.to_dict(),
+        "schedule": opts.schedule.to_dict(),
+        "image_shape": list(data.shape),
+        "data": data.source,
+        "data_fingerprint": data.fingerprint(),
+        "seed": opts.seed,
+        "n_members": len(split.member_idx),
+        "train": {**opts.train.__dict__},
+        "dp": None,
+    }
+    if opts.resume and (out / "config.json").is_file():
+        old = json.loads((out / "config.json").read_text())
+        if old.get("data_fingerprint") != config["data_fingerprint"] or old.get("seed") != opts.seed:
+            raise InputError(out / "config.json", "--resume with other data or seed than the run being resumed")
+    out.mkdir(parents=True, exist_ok=True)
+    write_split(out / "split.json", data, split)
+    write_config(out / "config.json", config)
+
+    gen = torch_generator(derive_seed(opts.seed, "train-diffusion"))
+    # Initial weights come from the same seed, so a run is reproducible end to end.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
+        model = UNet(unet_cfg)
+    t0 = time.perf_counter()
+    ema_model, steps = train_denoiser(
+        model,
+        data.images[split.member_idx],
+        opts.schedule,
+        opts.train,
+        gen,
+        state_path=state_path,
+        resume=opts.resume,
+        progress=progress,
+    )
+    seconds = time.perf_counter() - t0
+    config["train_seconds"] = round(seconds, 2)
+    save_weights(out / "model.safetensors", ema_model.state_dict(), metadata={"format": "pt"})
+    write_config(out / "config.json", config)
+    n_params = sum(p.numel() for p in model.parameters())
+    return TrainDiffusionResult(out, steps, seconds, len(split.member_idx), n_params)

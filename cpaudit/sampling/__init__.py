@@ -1,0 +1,1 @@
+"""Sampling loops (DDIM/DDPM), CPSample protection and the rejection baseline."""

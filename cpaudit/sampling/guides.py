@@ -1,0 +1,50 @@
+"""Build the classifier logit function p(y=1 | x_t, t) that CPSample guidance needs for a model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from cpaudit.core.posterior import exact_logit
+from cpaudit.errors import InputError
+from cpaudit.models.load import LoadedModel, load_classifier
+from cpaudit.data.members import data_and_split_of
+from cpaudit.sampling.protection import LogitFn
+from cpaudit.seeding import derive_seed
+from cpaudit.train.random_labels import random_labels
+
+
+def exact_logit_fn(model: LoadedModel, label_seed: int | None = None) -> tuple[LogitFn, dict]:
+    """The Gaussian-mixture posterior over the model's own members (the model owner has them)."""
+    data, split = data_and_split_of(model.folder, model.config)
+    seed = derive_seed(int(model.config.get("seed", 0)), "labels") if label_seed is None else label_seed
+    members = data.images[split.member_idx]
+    labels = random_labels(len(members), seed)
+    abar = model.schedule.alphas_cumprod()
+
+    def logit_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return exact_logit(x_t, members, labels, abar[t])
+
+    return logit_fn, {"classifier": "exact", "label_seed": seed, "n_members": len(members)}
+
+
+def learned_logit_fn(model: LoadedModel, folder: Path) -> tuple[LogitFn, dict]:
+    """A trained random-label classifier; refuses one trained for other data, members or schedule."""
+    clf = load_classifier(folder)
+    cfg_path = Path(folder) / "config.json"
+    if clf.config["data_fingerprint"] != model.config["data_fingerprint"]:
+        raise InputError(cfg_path, "classifier was trained on other data than the model (data fingerprint differs)")
+    if clf.schedule != model.schedule:
+        raise InputError(cfg_path, f"classifier schedule {clf.schedule} differs from the model's {model.schedule}")
+    if tuple(clf.config["image_shape"]) != model.image_shape:
+        raise InputError(cfg_path, f"classifier image shape {clf.config['image_shape']} differs from the model's {list(model.image_shape)}")
+    try:
+        model_members = {r["id"] for r in json.loads((model.folder / "split.json").read_text())["members"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        model_members = None
+    if model_members is not None and set(clf.labels) != model_members:
+        raise InputError(Path(folder) / "labels.json", "classifier was trained on other members than the model's split.json")
+    net = clf.model
+    return (lambda x_t, t: net(x_t, t)), {"classifier": str(folder), "label_seed": clf.config.get("label_seed")}

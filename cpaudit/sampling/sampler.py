@@ -1,0 +1,87 @@
+"""The sampling loop: DDIM or DDPM over strided timesteps, one generator per sample.
+
+Each sample owns a torch.Generator seeded with its own seed, which draws its x_T and every later noise,
+so an image depends on its seed alone, not on the batch it was drawn in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from cpaudit.core.schedules import sampling_timesteps
+from cpaudit.core.steps import ddim_step, ddpm_step
+from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
+from cpaudit.seeding import torch_generator
+
+EpsModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Method = Literal["ddim", "ddpm"]
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    steps: int = 50
+    method: Method = "ddim"
+    eta: float = 0.0  # DDIM only; 0 is deterministic given x_T
+    clip: bool = True  # clip x0_hat to [-1, 1] at every step
+
+    def __post_init__(self) -> None:
+        if self.method not in ("ddim", "ddpm"):
+            raise ValueError(f"method must be 'ddim' or 'ddpm', got {self.method!r}")
+        if not 0 <= self.eta <= 1:
+            raise ValueError(f"eta must be in [0, 1], got {self.eta}")
+
+
+@dataclass
+class SampleBatch:
+    images: torch.Tensor  # (N, C, H, W), in [-1, 1] where finite
+    fired: torch.Tensor  # (N,) number of steps where the guidance fired
+    finite: torch.Tensor  # (N,) bool: False where the sample diverged (NaN/inf)
+
+
+def _noise(gens: list[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
+    return torch.stack([torch.randn(shape, generator=g) for g in gens])
+
+
+@torch.no_grad()
+def sample_batch(
+    eps_model: EpsModel,
+    abar: torch.Tensor,
+    shape: tuple[int, int, int],
+    seeds: list[int],
+    cfg: SamplerConfig,
+    *,
+    protection: Protection | None = None,
+    logit_fn: LogitFn | None = None,
+    on_step: Callable[[], None] | None = None,
+) -> SampleBatch:
+    """Run the reverse process for one batch of seeds. abar: (T,) float64 schedule."""
+    gens = [torch_generator(s) for s in seeds]
+    x = _noise(gens, shape)
+    n = len(seeds)
+    fired = torch.zeros(n, dtype=torch.long)
+    guard = protection is not None and not protection.inactive
+    if guard and logit_fn is None:
+        raise ValueError("protection needs a logit_fn")
+    timesteps = sampling_timesteps(abar.shape[0], cfg.steps)
+    for i, t in enumerate(timesteps.tolist()):
+        a_t = float(abar[t])
+        a_prev = float(abar[timesteps[i + 1]]) if i + 1 < len(timesteps) else 1.0
+        t_batch = torch.full((n,), t, dtype=torch.long)
+        eps = eps_model(x, t_batch)
+        if guard:
+            eps, hit = protect_eps(eps, x, t_batch, a_t, logit_fn, protection)  # type: ignore[arg-type]
+            fired += hit.long()
+        if cfg.method == "ddim":
+            z = _noise(gens, shape) if cfg.eta > 0 and a_prev < 1.0 else None
+            x = ddim_step(x, eps, a_t, a_prev, eta=cfg.eta, noise=z, clip=cfg.clip)
+        else:
+            z = _noise(gens, shape) if a_prev < 1.0 else None
+            x = ddpm_step(x, eps, a_t, a_prev, noise=z, clip=cfg.clip)
+        if on_step is not None:
+            on_step()
+    finite = torch.isfinite(x).flatten(1).all(1)
+    return SampleBatch(x, fired, finite)

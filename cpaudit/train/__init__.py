@@ -1,0 +1,1 @@
+"""Training loops: the diffusion model (plain) and the random-label classifier."""

@@ -1,0 +1,107 @@
+"""Fit p_phi(y | x_t, t) to random member labels on noised inputs at uniform t (CPSample, Kazdan et al.
+2025), until it overfits; report member accuracy beside the Bayes-optimal accuracy at fixed t."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from cpaudit.core.posterior import exact_logit
+from cpaudit.core.schedules import Schedule, q_sample
+from cpaudit.models.classifier import TimeClassifier
+
+EVAL_TS: tuple[int, ...] = (50, 150, 300, 600)
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class ClassifierTrainConfig:
+    steps: int = 3000
+    batch_size: int = 128
+    lr: float = 3e-4
+    eval_every: int = 500
+    eval_draws: int = 8  # noise draws per member when measuring accuracy
+    early_stop_gap: float = 0.02  # stop once accuracy is within this of the Bayes limit at every eval t
+
+
+@dataclass
+class AccuracyTable:
+    t: list[int]
+    learned: list[float]
+    bayes: list[float]
+
+    def to_dict(self) -> dict:
+        return {"t": self.t, "learned": self.learned, "bayes": self.bayes}
+
+
+@torch.no_grad()
+def accuracy_vs_bayes(
+    model: TimeClassifier | None,
+    members: torch.Tensor,
+    labels: torch.Tensor,
+    abar: torch.Tensor,
+    ts: tuple[int, ...],
+    draws: int,
+    gen: torch.Generator,
+) -> AccuracyTable:
+    """Member accuracy of `model` and of the exact posterior on the same noised inputs (paired)."""
+    learned, bayes = [], []
+    x0 = members.repeat(draws, 1, 1, 1)
+    y = labels.repeat(draws)
+    for t in ts:
+        eps = torch.randn(x0.shape, generator=gen)
+        a = abar[t].reshape(1)
+        x_t = q_sample(x0, a.expand(x0.shape[0]), eps)
+        bayes.append(float(((exact_logit(x_t, members, labels, a) > 0).long() == y).float().mean()))
+        if model is not None:
+            tt = torch.full((x0.shape[0],), t, dtype=torch.long)
+            learned.append(float(((model(x_t, tt) > 0).long() == y).float().mean()))
+    return AccuracyTable(list(ts), learned, bayes)
+
+
+def train_random_label_classifier(
+    model: TimeClassifier,
+    members: torch.Tensor,
+    labels: torch.Tensor,
+    schedule: Schedule,
+    cfg: ClassifierTrainConfig,
+    gen: torch.Generator,
+    eval_gen_seed: int,
+    *,
+    progress: Progress | None = None,
+) -> tuple[TimeClassifier, int, AccuracyTable]:
+    """Binary cross-entropy on x_t = sqrt(abar_t) x_i + sqrt(1 - abar_t) eps, t ~ U{0..T-1}."""
+    abar = schedule.alphas_cumprod().float()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    m = members.shape[0]
+    table = AccuracyTable(list(EVAL_TS), [], [])
+    step, correct, seen = 0, 0.0, 0
+    while step < cfg.steps:
+        model.train()
+        idx = torch.randint(m, (cfg.batch_size,), generator=gen)
+        t = torch.randint(schedule.T, (cfg.batch_size,), generator=gen)
+        eps = torch.randn((cfg.batch_size, *members.shape[1:]), generator=gen)
+        logit = model(q_sample(members[idx], abar[t], eps), t)
+        loss = F.binary_cross_entropy_with_logits(logit, labels[idx].float())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        correct += float(((logit.detach() > 0).long() == labels[idx]).float().sum())
+        seen += cfg.batch_size
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            model.eval()
+            # The same evaluation noise at every check, so successive tables are comparable.
+            eval_gen = torch.Generator().manual_seed(eval_gen_seed)
+            table = accuracy_vs_bayes(model, members, labels, abar, EVAL_TS, cfg.eval_draws, eval_gen)
+            if all(b - a <= cfg.early_stop_gap for a, b in zip(table.learned, table.bayes)):
+                break
+        if progress is not None:
+            progress(step, cfg.steps, {"loss": float(loss), "acc": correct / max(seen, 1)})
+            if step % 50 == 0:
+                correct, seen = 0.0, 0
+    model.eval()
+    return model, step, table
