@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import typer
 from typer import _click as click  # Typer vendors its own click; its exceptions live here
 from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
@@ -22,7 +23,7 @@ class OneLineErrorGroup(TyperGroup):
             where = f"{e.ctx.command_path}: " if getattr(e, "ctx", None) is not None else ""
             click.echo(f"error: {where}{e.format_message()}".replace("\n", " "), err=True)
             rv = e.exit_code
-        except click_exceptions.Abort:
+        except typer.Abort:
             click.echo("aborted", err=True)
             rv = 130
         code = rv if isinstance(rv, int) else 0

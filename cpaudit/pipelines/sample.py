@@ -15,8 +15,8 @@ from cpaudit.data.imageset import to_uint8
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import LoadedModel, load_model
-from cpaudit.sampling.guides import exact_logit_fn, learned_logit_fn
-from cpaudit.sampling.protection import LogitFn, Protection
+from cpaudit.sampling.guides import resolve_guide
+from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch
 from cpaudit.seeding import MAX_SEED
 from cpaudit.version import __version__
@@ -47,12 +47,6 @@ class SampleResult:
     run: dict
 
 
-def resolve_guide(model: LoadedModel, protection: Protection, label_seed: int | None) -> tuple[LogitFn, dict]:
-    if protection.classifier == "exact":
-        return exact_logit_fn(model, label_seed)
-    return learned_logit_fn(model, Path(protection.classifier))
-
-
 def draw_samples(
     model: LoadedModel,
     opts: SampleOptions,
@@ -62,7 +56,7 @@ def draw_samples(
     seeds = [opts.seed + i for i in range(opts.n)]
     logit_fn, info = None, {}
     if opts.protection is not None and not opts.protection.inactive:
-        logit_fn, info = resolve_guide(model, opts.protection, opts.label_seed)
+        logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed)
     abar = model.schedule.alphas_cumprod()
     parts = []
     for start in range(0, opts.n, opts.batch_size):

@@ -28,7 +28,7 @@ class TrainDiffusionOptions:
     seed: int = 0
     train: DiffusionTrainConfig = field(default_factory=DiffusionTrainConfig)
     schedule: Schedule = field(default_factory=Schedule)
-    base_channels: int = 64
+    base_channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2)
     num_res_blocks: int = 2
     attention_resolutions: tuple[int, ...] = ()

@@ -48,3 +48,10 @@ def learned_logit_fn(model: LoadedModel, folder: Path) -> tuple[LogitFn, dict]:
         raise InputError(Path(folder) / "labels.json", "classifier was trained on other members than the model's split.json")
     net = clf.model
     return (lambda x_t, t: net(x_t, t)), {"classifier": str(folder), "label_seed": clf.config.get("label_seed")}
+
+
+def resolve_guide(model: LoadedModel, classifier: str, label_seed: int | None = None) -> tuple[LogitFn, dict]:
+    """'exact' -> the exact posterior over the model's members; otherwise a classifier folder."""
+    if classifier == "exact":
+        return exact_logit_fn(model, label_seed)
+    return learned_logit_fn(model, Path(classifier))

@@ -100,7 +100,7 @@ def train_random_label_classifier(
             if all(b - a <= cfg.early_stop_gap for a, b in zip(table.learned, table.bayes)):
                 break
         if progress is not None:
-            progress(step, cfg.steps, {"loss": float(loss), "acc": correct / max(seen, 1)})
+            progress(step, cfg.steps, {"loss": float(loss.detach()), "acc": correct / max(seen, 1)})
             if step % 50 == 0:
                 correct, seen = 0.0, 0
     model.eval()

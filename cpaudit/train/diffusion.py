@@ -21,7 +21,7 @@ Progress = Callable[[int, int, dict[str, float]], None]
 class DiffusionTrainConfig:
     steps: int = 4000
     batch_size: int = 64
-    lr: float = 2e-4
+    lr: float = 1e-3  # memorises 64 digits in ~3,000 steps at base width 32 (README, 'Memorisation')
     ema_decay: float = 0.999
     checkpoint_every: int = 500
 
@@ -69,5 +69,5 @@ def train_denoiser(
         if state_path is not None and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             save_training_state(state_path, model=model, ema=ema.model, opt=opt, gen=gen, step=step)
         if progress is not None:
-            progress(step, cfg.steps, {"loss": float(loss)})
+            progress(step, cfg.steps, {"loss": float(loss.detach())})
     return ema.model, step

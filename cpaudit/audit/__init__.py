@@ -1,0 +1,1 @@
+"""Audits: embeddings, nearest-neighbour replication search, permutation test, membership inference, quality, policy."""

@@ -1,0 +1,67 @@
+"""Replication search: each sample's nearest members, replica rate with a Wilson interval, and a
+data-driven threshold from how close held-out images come to the members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cpaudit.audit.neighbours import nearest
+from cpaudit.core.stats import wilson_interval
+
+
+@dataclass
+class ReplicationResult:
+    threshold: float
+    data_threshold: float  # (1 - 1/n_holdout) quantile of held-out nearest-member similarity
+    sample_sim: np.ndarray  # (N,) nearest-member similarity of each sample
+    sample_nn: np.ndarray  # (N, k) member indices, nearest first
+    sample_topk_sim: np.ndarray  # (N, k)
+    holdout_sim: np.ndarray  # (H,) nearest-member similarity of each held-out image
+    replicas: int
+    replica_rate: float
+    ci95: tuple[float, float]
+    replicas_at_data_threshold: int
+
+    def summary(self, features: str) -> dict:
+        return {
+            "features": features,
+            "threshold": self.threshold,
+            "n_samples": int(len(self.sample_sim)),
+            "replicas": self.replicas,
+            "replica_rate": self.replica_rate,
+            "replica_rate_ci95": list(self.ci95),
+            "data_threshold": self.data_threshold,
+            "replicas_at_data_threshold": self.replicas_at_data_threshold,
+            "median_nearest_member_similarity": float(np.median(self.sample_sim)) if len(self.sample_sim) else None,
+            "holdout_median_nearest_member_similarity": float(np.median(self.holdout_sim)),
+            "holdout_over_threshold": int((self.holdout_sim >= self.threshold).sum()),
+            "n_holdout": int(len(self.holdout_sim)),
+        }
+
+
+def replication(
+    samples: np.ndarray, members: np.ndarray, holdout: np.ndarray, *, threshold: float, k: int = 5
+) -> ReplicationResult:
+    """samples, members, holdout: L2-normalised embeddings (rows)."""
+    nn_s = nearest(samples, members, k)
+    nn_h = nearest(holdout, members, 1)
+    s_sim = nn_s.similarity[:, 0]
+    h_sim = nn_h.similarity[:, 0]
+    q = 1 - 1 / len(h_sim)
+    data_threshold = float(np.quantile(h_sim, q, method="higher"))
+    replicas = int((s_sim >= threshold).sum())
+    n = len(s_sim)
+    return ReplicationResult(
+        threshold=threshold,
+        data_threshold=data_threshold,
+        sample_sim=s_sim,
+        sample_nn=nn_s.index,
+        sample_topk_sim=nn_s.similarity,
+        holdout_sim=h_sim,
+        replicas=replicas,
+        replica_rate=replicas / n if n else 0.0,
+        ci95=wilson_interval(replicas, n),
+        replicas_at_data_threshold=int((s_sim > data_threshold).sum()),
+    )

@@ -1,0 +1,77 @@
+"""`cpaudit audit`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cpaudit.audit.policy import Policy, read_policy
+from cpaudit.cli.common import console, info, print_json, progress_bar, state, user_errors
+from cpaudit.cli.options import Quiet
+from cpaudit.pipelines.audit import DEFAULT_MIA_TS, AuditOptions, audit
+
+
+def _ints(text: str, name: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint=name) from None
+
+
+def audit_cmd(
+    samples: Path = typer.Option(..., "--samples", help="Samples folder (samples.npz, or images)."),
+    data: str = typer.Option(..., "--data", help="The data the model was trained from ('digits', folder, .npz, CIFAR-10)."),
+    split: Path = typer.Option(..., "--split", help="split.json naming members and held-out images."),
+    out: Path = typer.Option(..., "--out", help="Folder for results.json and the reports."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model folder: run membership inference on its denoiser."),
+    classifier: Optional[str] = typer.Option(None, "--classifier", help="Classifier folder or 'exact': also attack the protected denoiser."),
+    features: str = typer.Option("pixel", "--features", help="pixel | timm:NAME[:WEIGHTS] | inception:WEIGHTS"),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=-1.0, max=1.0, help="Replica similarity threshold (pixel: 0.97)."),
+    permutations: int = typer.Option(1000, "--permutations", min=1, max=1_000_000),
+    mia_t: str = typer.Option(",".join(map(str, DEFAULT_MIA_TS)), "--mia-t", help="Timesteps for the loss attack."),
+    mia_draws: int = typer.Option(8, "--mia-draws", min=1, max=1000),
+    alpha: Optional[float] = typer.Option(None, "--alpha", min=0.0, max=0.5, help="Protection alpha for the protected attack (default: the samples' run.json)."),
+    scale: Optional[float] = typer.Option(None, "--scale", min=0.0, max=1e9),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1),
+    config: Optional[Path] = typer.Option(None, "--config", help="cpaudit.toml with a [policy] table (default: ./cpaudit.toml if present)."),
+    max_replica_rate: Optional[float] = typer.Option(None, "--max-replica-rate", min=0.0, max=1.0),
+    max_mia_auc: Optional[float] = typer.Option(None, "--max-mia-auc", min=0.0, max=1.0),
+    min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0),
+    json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
+    quiet: bool = Quiet,
+) -> None:
+    """Audit samples for replication and a model for membership leakage; exit 1 if a policy gate fails.
+
+    Example: cpaudit audit --samples runs/plain --data digits --split runs/model/split.json --model runs/model --out runs/audit --max-replica-rate 0.01
+    """
+    state.quiet = state.quiet or quiet
+    with user_errors():
+        policy = Policy()
+        toml = config if config is not None else (Path("cpaudit.toml") if Path("cpaudit.toml").is_file() else None)
+        if toml is not None:
+            policy = read_policy(toml)
+        policy = policy.merged(Policy(max_replica_rate, max_mia_auc, min_permutation_p))
+        opts = AuditOptions(
+            samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
+            threshold=threshold, permutations=permutations, mia_t=_ints(mia_t, "--mia-t"), mia_draws=mia_draws,
+            alpha=alpha, scale=scale, seed=seed, policy=policy,
+        )
+        with progress_bar("audit") as advance:
+            result = audit(opts, progress=lambda msg: advance(metrics=None))
+    r = result.results
+    if json_out:
+        print_json(r)
+    nn = r["nn"]
+    info(f"replicas: {nn['replicas']}/{nn['n_samples']} = {nn['replica_rate']:.1%} "
+         f"(95% CI {nn['replica_rate_ci95'][0]:.1%}-{nn['replica_rate_ci95'][1]:.1%}) at similarity >= {nn['threshold']}")
+    info(f"permutation test: p = {r['permutation']['p_value']:.4g}; {r['quality']['features']} FID {r['quality']['fid']:.3f}")
+    if r["mia"]:
+        info(f"membership inference: AUC {r['mia']['auc']:.3f} at t={r['mia']['t']}"
+             + (f"; protected {r['mia']['protected']['auc']:.3f} at t={r['mia']['protected']['t']}" if r["mia"]["protected"] else ""))
+    info(f"-> {result.out / 'results.json'}")
+    if not result.passed:
+        for failure in r["policy"]["failures"]:
+            console.print(f"[red]FAILED[/red] {failure}", highlight=False)
+        raise typer.Exit(1)

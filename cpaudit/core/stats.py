@@ -1,0 +1,88 @@
+"""Statistics for the audit, on numpy arrays; randomness only through a numpy Generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+
+def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion k/n (Wilson 1927); (0, 1) when n = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def roc_curve(scores_pos: np.ndarray, scores_neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr) over every threshold, higher score = predicted positive; starts at (0, 0), ends at (1, 1)."""
+    s = np.concatenate([scores_pos, scores_neg])
+    y = np.concatenate([np.ones(len(scores_pos)), np.zeros(len(scores_neg))])
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    tpr = np.r_[0.0, tp / max(len(scores_pos), 1)]
+    fpr = np.r_[0.0, fp / max(len(scores_neg), 1)]
+    return fpr, tpr
+
+
+def roc_auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
+    """P(score_pos > score_neg) + 1/2 P(tie): the Mann-Whitney form of the ROC AUC."""
+    u = sps.mannwhitneyu(scores_pos, scores_neg, alternative="two-sided").statistic
+    return float(u / (len(scores_pos) * len(scores_neg)))
+
+
+def tpr_at_fpr(scores_pos: np.ndarray, scores_neg: np.ndarray, max_fpr: float) -> float:
+    """Highest TPR over thresholds whose FPR <= max_fpr (0 if even the strictest threshold exceeds it)."""
+    fpr, tpr = roc_curve(scores_pos, scores_neg)
+    ok = fpr <= max_fpr + 1e-12
+    return float(tpr[ok].max()) if ok.any() else 0.0
+
+
+@dataclass(frozen=True)
+class PermutationResult:
+    statistic: float
+    p_value: float
+    n_permutations: int
+    null: np.ndarray  # the statistic under each relabelling
+
+
+def nn_gap_statistic(sim_a: np.ndarray, sim_b: np.ndarray) -> float:
+    """Mean over samples of (nearest similarity in set A - nearest similarity in set B); sim_*: (N, |set|)."""
+    return float(np.mean(sim_a.max(axis=1) - sim_b.max(axis=1)))
+
+
+def permutation_test(sim_members: np.ndarray, sim_holdout: np.ndarray, n_permutations: int, rng: np.random.Generator) -> PermutationResult:
+    """Are samples closer to members than to held-out images?
+
+    sim_members: (N, M), sim_holdout: (N, M) similarities of N samples to equal-size reference sets.
+    Null: the member/holdout labels of the 2M references are exchangeable. One-sided p-value with the
+    +1 correction (Phipson & Smyth 2010): p = (1 + #{null >= observed}) / (1 + B).
+    """
+    if sim_members.shape != sim_holdout.shape:
+        raise ValueError(f"reference sets must have equal size, got {sim_members.shape} and {sim_holdout.shape}")
+    observed = nn_gap_statistic(sim_members, sim_holdout)
+    both = np.concatenate([sim_members, sim_holdout], axis=1)
+    m = sim_members.shape[1]
+    null = np.empty(n_permutations)
+    for b in range(n_permutations):
+        perm = rng.permutation(both.shape[1])
+        null[b] = nn_gap_statistic(both[:, perm[:m]], both[:, perm[m:]])
+    p = (1 + np.sum(null >= observed - 1e-12)) / (1 + n_permutations)
+    return PermutationResult(observed, float(p), n_permutations, null)
+
+
+def mean_loss_z_test(loss_members: np.ndarray, loss_holdout: np.ndarray) -> tuple[float, float]:
+    """Set-level one-sided test that members have lower mean loss (Matsumoto et al. 2023, Sec. 4):
+    z = (mean_holdout - mean_members) / sqrt(var_m / n_m + var_h / n_h); p = 1 - Phi(z)."""
+    se = np.sqrt(loss_members.var(ddof=1) / len(loss_members) + loss_holdout.var(ddof=1) / len(loss_holdout))
+    z = float((loss_holdout.mean() - loss_members.mean()) / se) if se > 0 else 0.0
+    return z, float(sps.norm.sf(z))

@@ -1,0 +1,228 @@
+"""`cpaudit audit`: replication search, permutation test, membership inference, quality, policy gates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cpaudit.audit.features import embed, parse_features
+from cpaudit.audit.mia import MIAResult, mia_statistics, reconstruction_losses
+from cpaudit.audit.policy import Policy, evaluate
+from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
+from cpaudit.audit.replication import replication
+from cpaudit.audit.samples import load_samples
+from cpaudit.core.stats import permutation_test
+from cpaudit.data.load import load_data
+from cpaudit.data.split import read_split
+from cpaudit.errors import InputError
+from cpaudit.io_utils import atomic_path, write_json
+from cpaudit.models.load import load_model
+from cpaudit.sampling.guides import resolve_guide
+from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, Protection
+from cpaudit.seeding import derive_seed, numpy_generator, torch_generator
+from cpaudit.version import __version__
+
+SCHEMA_VERSION = 1
+DEFAULT_THRESHOLDS = {"pixel": 0.97}
+DEFAULT_MIA_TS: tuple[int, ...] = (50, 100, 200, 350, 500)
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    samples: Path
+    data: str
+    split: Path
+    out: Path
+    model: Path | None = None
+    classifier: str | None = None  # folder or "exact": also attack the protected denoiser
+    features: str = "pixel"
+    threshold: float | None = None  # default per embedding (0.97 for pixel)
+    k: int = 5
+    permutations: int = 1000
+    mia_t: tuple[int, ...] = DEFAULT_MIA_TS
+    mia_draws: int = 8
+    mia_holdout: int | None = None  # held-out images for the attack; default = number of members
+    alpha: float | None = None  # protection settings for the protected attack; default: the samples' run.json
+    scale: float | None = None
+    seed: int = 0
+    policy: Policy = field(default_factory=Policy)
+    cache_dir: Path | None = None
+
+
+@dataclass
+class AuditResult:
+    results: dict
+    out: Path
+    passed: bool
+    arrays: dict[str, np.ndarray]
+
+
+Progress = Callable[[str], None]
+
+
+def _check(opts: AuditOptions) -> None:
+    if opts.permutations < 1:
+        raise InputError("--permutations", f"must be >= 1, got {opts.permutations}")
+    if opts.mia_draws < 1:
+        raise InputError("--mia-draws", f"must be >= 1, got {opts.mia_draws}")
+    if opts.k < 1:
+        raise InputError("--k", f"must be >= 1, got {opts.k}")
+    if opts.threshold is not None and not -1 <= opts.threshold <= 1:
+        raise InputError("--threshold", f"must be a similarity in [-1, 1], got {opts.threshold}")
+
+
+def _mia_block(res: list[MIAResult]) -> dict:
+    """Headline = the attacker's best t (largest max(AUC, 1 - AUC)); every t is listed under by_t."""
+    best = max(res, key=lambda r: r.attacker_auc)
+    return {**best.summary(), "by_t": [r.summary() for r in res]}
+
+
+def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
+    _check(opts)
+    step = progress or (lambda _msg: None)
+    spec = parse_features(opts.features)
+    threshold = opts.threshold if opts.threshold is not None else DEFAULT_THRESHOLDS.get(spec.kind, 0.95)
+    data = load_data(opts.data)
+    split = read_split(opts.split, data)
+    samples = load_samples(opts.samples)
+    if tuple(samples.images.shape[1:]) != data.shape:
+        raise InputError(opts.samples, f"samples are {tuple(samples.images.shape[1:])} (C, H, W) but {opts.data} "
+                         f"images are {data.shape}")
+    if len(split.holdout_idx) < 2:
+        raise InputError(opts.split, "needs at least 2 held-out images")
+    members = data.images[split.member_idx]
+    holdout = data.images[split.holdout_idx]
+    rng = numpy_generator(derive_seed(opts.seed, "audit"))
+
+    # Replication search.
+    step("embed")
+    e_s, f_s = embed(samples.images, spec, cache_dir=opts.cache_dir)
+    e_m, _ = embed(members, spec, cache_dir=opts.cache_dir)
+    e_h, f_h = embed(holdout, spec, cache_dir=opts.cache_dir)
+    step("nearest neighbours")
+    rep = replication(e_s, e_m, e_h, threshold=threshold, k=opts.k)
+
+    # Permutation test with equal-size member and holdout reference sets.
+    step("permutation test")
+    m = min(len(e_m), len(e_h))
+    ref_m = e_m[rng.choice(len(e_m), m, replace=False)]
+    ref_h = e_h[rng.choice(len(e_h), m, replace=False)]
+    perm = permutation_test(e_s @ ref_m.T, e_s @ ref_h.T, opts.permutations, rng)
+
+    # Quality against as many held-out images as there are samples.
+    step("quality")
+    q_idx = rng.choice(len(f_h), min(len(f_h), len(f_s)), replace=False)
+    fid = frechet_distance(f_s.astype(np.float64), f_h[q_idx].astype(np.float64))
+    kid = kernel_inception_distance(f_s.astype(np.float64), f_h[q_idx].astype(np.float64), rng)
+
+    # Membership inference on the denoiser (and on the protected denoiser).
+    mia: dict | None = None
+    protection_info = None
+    arrays: dict[str, np.ndarray] = {
+        "sample_sim": rep.sample_sim, "holdout_sim": rep.holdout_sim, "sample_nn": rep.sample_nn,
+        "permutation_null": perm.null,
+    }
+    run_prot = (samples.run or {}).get("protection")
+    if run_prot:
+        fired = samples.run.get("fired_fraction") if samples.run else None
+        protection_info = {"alpha": run_prot.get("alpha"), "scale": run_prot.get("scale"), "rule": run_prot.get("rule"),
+                           "guide": run_prot.get("guide"), "classifier": run_prot.get("classifier"), "fired_fraction": fired,
+                           "samples_with_guidance": samples.run.get("samples_with_guidance") if samples.run else None}
+    model_cfg = None
+    if opts.model is not None:
+        lm = load_model(opts.model)
+        model_cfg = lm.config
+        if lm.config.get("data_fingerprint") != data.fingerprint():
+            raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {opts.data}")
+        if tuple(lm.image_shape) != data.shape:
+            raise InputError(Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}")
+        abar = lm.schedule.alphas_cumprod()
+        bad_t = [t for t in opts.mia_t if not 0 <= t < lm.schedule.T]
+        if bad_t:
+            raise InputError("--mia-t", f"timesteps must be in [0, {lm.schedule.T - 1}], got {bad_t}")
+        n_h = min(len(holdout), opts.mia_holdout or len(members))
+        mia_holdout = holdout[rng.choice(len(holdout), n_h, replace=False)]
+        plain, protected = [], []
+        guide = None
+        if opts.classifier is not None:
+            logit_fn, _ = resolve_guide(lm, opts.classifier)
+            alpha = opts.alpha if opts.alpha is not None else float((run_prot or {}).get("alpha", DEFAULT_ALPHA))
+            scale = opts.scale if opts.scale is not None else float((run_prot or {}).get("scale", DEFAULT_SCALE))
+            rule = (run_prot or {}).get("rule", "opposite-label")
+            guide = (Protection(opts.classifier, alpha, scale, rule), logit_fn)
+        for t in opts.mia_t:
+            step(f"membership inference t={t}")
+            seed_t = derive_seed(opts.seed, f"mia-{t}")
+            lm_, lh_ = (reconstruction_losses(lm.model, x, abar, t, opts.mia_draws, torch_generator(seed_t))
+                        for x in (members, mia_holdout))
+            plain.append(mia_statistics(t, lm_, lh_))
+            if guide is not None:
+                pm, ph = (reconstruction_losses(lm.model, x, abar, t, opts.mia_draws, torch_generator(seed_t),
+                                                protection=guide[0], logit_fn=guide[1]) for x in (members, mia_holdout))
+                protected.append(mia_statistics(t, pm, ph))
+        mia = {**_mia_block(plain), "protected": _mia_block(protected) if protected else None}
+        if guide is not None:
+            mia["protected"]["settings"] = guide[0].to_dict()
+        best = max(plain, key=lambda r: r.attacker_auc)
+        arrays.update({"mia_loss_members": best.loss_members, "mia_loss_holdout": best.loss_holdout})
+        if protected:
+            bp = max(protected, key=lambda r: r.attacker_auc)
+            arrays.update({"mia_protected_loss_members": bp.loss_members, "mia_protected_loss_holdout": bp.loss_holdout})
+
+    # Policy gates: the deployed system is the protected one when a classifier is given.
+    gate_mia = None if mia is None else (mia["protected"] or mia)
+    failures = evaluate(
+        opts.policy,
+        replica_rate=rep.replica_rate,
+        mia_auc=None if gate_mia is None else gate_mia["attacker_auc"],
+        mia_label="protected denoiser" if mia and mia["protected"] else "denoiser",
+        permutation_p=perm.p_value,
+    )
+    if opts.policy.max_mia_auc is not None and mia is None:
+        failures.append("max-mia-auc was set but no --model was given, so membership inference did not run")
+
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "cpaudit_version": __version__,
+        "setup": {
+            "samples": str(opts.samples),
+            "data": opts.data,
+            "data_fingerprint": data.fingerprint(),
+            "split": str(opts.split),
+            "n_members": int(len(split.member_idx)),
+            "n_holdout": int(len(split.holdout_idx)),
+            "image_shape": list(data.shape),
+            "model": None if opts.model is None else str(opts.model),
+            "model_config": model_cfg,
+            "classifier": opts.classifier,
+            "features": spec.label,
+            "features_pretrained": spec.pretrained,
+            "seed": opts.seed,
+            "sample_run": samples.run and {k: v for k, v in samples.run.items() if k != "fired_steps"},
+        },
+        "nn": rep.summary(spec.label),
+        "top_pairs": [
+            {"sample": int(i), "member": data.ids[int(split.member_idx[rep.sample_nn[i, 0]])],
+             "similarity": float(rep.sample_sim[i])}
+            for i in np.argsort(-rep.sample_sim, kind="stable")[:16]
+        ],
+        "permutation": {"statistic": perm.statistic, "p_value": perm.p_value, "n_permutations": perm.n_permutations,
+                        "n_reference": int(m)},
+        "mia": mia,
+        "quality": {"features": spec.label, "fid": fid, "kid": kid, "n_samples": int(len(f_s)), "n_reference": int(len(q_idx))},
+        "protection": protection_info,
+        "privacy": {"dp_epsilon": (model_cfg or {}).get("dp", {}).get("epsilon") if (model_cfg or {}).get("dp") else None},
+        "policy": {"passed": not failures, "failures": failures,
+                   "thresholds": {k: v for k, v in opts.policy.__dict__.items()}},
+    }
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "audit_data.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    write_json(out / "results.json", results)
+    return AuditResult(results, out, not failures, arrays)

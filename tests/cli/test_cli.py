@@ -1,0 +1,82 @@
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from cpaudit.cli.app import app
+from tests.conftest import write_png
+
+runner = CliRunner()
+
+
+def _one_line_error(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:")
+    for n in needles:
+        assert n in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_version_and_help():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.startswith("cpaudit ")
+    r = runner.invoke(app, ["sample", "--help"])
+    assert r.exit_code == 0 and "--protect" in r.output
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path):
+    write_png(tmp_path / "mixed" / "a.png", np.zeros((6, 6), np.uint8))
+    write_png(tmp_path / "mixed" / "b.png", np.zeros((7, 7), np.uint8))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\ngarbage")
+    np.savez(tmp_path / "no_images.npz", pixels=np.zeros((2, 4, 4), np.uint8))
+    cases = {
+        "mixed": ("b.png", "--resize"),
+        "empty": ("empty", "no .png"),
+        "corrupt": ("x.png", "cannot decode"),
+        "no_images.npz": ("no_images.npz", "no 'images'"),
+    }
+    for name, needles in cases.items():
+        out = tmp_path / f"out_{name}"
+        r = runner.invoke(app, ["--quiet", "train-diffusion", str(tmp_path / name), "--out", str(out), "--steps", "1"])
+        _one_line_error(r, *needles)
+        assert not out.exists(), f"{name}: output folder written despite the error"
+
+
+def test_option_out_of_range_and_missing_model(tmp_path):
+    _one_line_error(runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--n", "0"]), "--n")
+    _one_line_error(runner.invoke(app, ["sample", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]), "nope")
+    _one_line_error(runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--alpha", "0.7"]), "--alpha")
+    _one_line_error(runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--method", "euler"]), "method")
+
+
+def test_train_sample_end_to_end(tmp_path):
+    model = tmp_path / "model"
+    r = runner.invoke(app, ["--quiet", "train-diffusion", "digits", "--out", str(model), "--members", "8",
+                            "--steps", "3", "--channels", "16", "--res-blocks", "1", "--batch-size", "8"])
+    assert r.exit_code == 0, r.output
+    assert {p.name for p in model.iterdir()} >= {"model.safetensors", "config.json", "split.json"}
+    cfg = json.loads((model / "config.json").read_text())
+    assert cfg["seed"] == 0 and cfg["n_members"] == 8 and cfg["image_shape"] == [1, 8, 8]
+    split = json.loads((model / "split.json").read_text())
+    assert len(split["members"]) == 8 and len(split["members"][0]["sha256"]) == 64
+
+    samples = tmp_path / "samples"
+    r = runner.invoke(app, ["--quiet", "sample", "--model", str(model), "--out", str(samples), "--n", "3", "--steps", "4",
+                            "--seed", "7", "--json"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(r.stdout)
+    assert run["seeds"] == [7, 9] and run["protection"] is None
+    with np.load(samples / "samples.npz") as f:
+        assert f["images"].shape == (3, 8, 8, 1) and f["images"].dtype == np.uint8
+        assert f["seeds"].tolist() == [7, 8, 9]
+    assert (samples / "000007.png").is_file()
+
+    r = runner.invoke(app, ["--quiet", "sample", "--model", str(model), "--out", str(tmp_path / "prot"), "--n", "2",
+                            "--steps", "4", "--protect", "--classifier", "exact", "--alpha", "0.5", "--scale", "1"])
+    assert r.exit_code == 0, r.output
+    run = json.loads((tmp_path / "prot" / "run.json").read_text())
+    assert run["protection"]["alpha"] == 0.5 and run["fired_fraction"] == 1.0

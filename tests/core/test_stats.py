@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from scipy import stats as sps
+from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve
+
+from cpaudit.core.stats import mean_loss_z_test, permutation_test, roc_auc, roc_curve, tpr_at_fpr, wilson_interval
+
+
+def test_wilson_golden():
+    # Known values: 0/10 -> (0, 0.2775); 5/10 -> (0.2366, 0.7634); 245/256 -> (0.9245, 0.9760).
+    assert np.allclose(wilson_interval(0, 10), (0.0, 0.27753), atol=1e-4)
+    assert np.allclose(wilson_interval(5, 10), (0.23659, 0.76341), atol=1e-4)
+    lo, hi = wilson_interval(245, 256)
+    assert lo < 245 / 256 < hi and np.allclose((lo, hi), (0.92452, 0.97597), atol=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auc_and_roc_equal_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    pos = np.round(rng.normal(0.5, 1, 40), 1)  # rounding makes ties
+    neg = np.round(rng.normal(0.0, 1, 55), 1)
+    y = np.r_[np.ones(40), np.zeros(55)]
+    s = np.r_[pos, neg]
+    assert abs(roc_auc(pos, neg) - roc_auc_score(y, s)) < 1e-12
+    fpr, tpr = roc_curve(pos, neg)
+    sk_fpr, sk_tpr, _ = sk_roc_curve(y, s, drop_intermediate=False)
+    assert np.allclose(fpr, sk_fpr) and np.allclose(tpr, sk_tpr)
+
+
+def test_tpr_at_fpr_golden():
+    pos = np.array([10.0, 9.0, 1.0])
+    neg = np.array([8.0, 0.0, -1.0, -2.0])
+    assert tpr_at_fpr(pos, neg, 0.0) == pytest.approx(2 / 3)
+    assert tpr_at_fpr(pos, neg, 0.25) == pytest.approx(2 / 3)
+    assert tpr_at_fpr(pos, neg, 0.5) == pytest.approx(1.0)
+
+
+def test_permutation_p_values_uniform_under_null():
+    rng = np.random.default_rng(0)
+    ps = []
+    for _ in range(200):
+        sims = rng.normal(size=(20, 16))
+        r = permutation_test(sims[:, :8], sims[:, 8:], 99, rng)
+        ps.append(r.p_value)
+    ps = np.array(ps)
+    # Discrete uniform on {1/100, ..., 1}: KS against U(0, 1) and the rate of small p-values.
+    assert sps.kstest(ps, "uniform").pvalue > 0.01
+    assert abs(np.mean(ps <= 0.1) - 0.1) < 0.07
+
+
+def test_permutation_detects_planted_shift_and_is_seeded():
+    rng = np.random.default_rng(1)
+    members = rng.normal(size=(50, 30)) + 0.8
+    holdout = rng.normal(size=(50, 30))
+    r = permutation_test(members, holdout, 999, np.random.default_rng(7))
+    assert r.p_value < 0.01 and r.statistic > 0 and r.n_permutations == 999
+    again = permutation_test(members, holdout, 999, np.random.default_rng(7))
+    assert again.p_value == r.p_value and np.array_equal(again.null, r.null)
+    with pytest.raises(ValueError):
+        permutation_test(members, holdout[:, :10], 9, rng)
+
+
+def test_z_test_golden():
+    m = np.array([1.0, 2.0, 3.0])
+    h = np.array([3.0, 4.0, 5.0])
+    z, p = mean_loss_z_test(m, h)
+    assert z == pytest.approx(2 / np.sqrt(2 / 3)) and p == pytest.approx(sps.norm.sf(z))

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import torch
+
+from cpaudit.models.load import load_model
+from cpaudit.pipelines.sample import SampleOptions, sample
+from cpaudit.sampling.protection import Protection
+from cpaudit.sampling.sampler import SamplerConfig, sample_batch
+
+
+def test_same_seed_same_image_whatever_the_batch(tiny_model):
+    m = load_model(tiny_model)
+    abar = m.schedule.alphas_cumprod()
+    seeds = [10, 11, 12, 13, 14]
+    for cfg in (SamplerConfig(steps=10), SamplerConfig(steps=10, method="ddpm"), SamplerConfig(steps=10, eta=0.5)):
+        whole = sample_batch(m.model, abar, m.image_shape, seeds, cfg).images
+        one_by_one = torch.cat([sample_batch(m.model, abar, m.image_shape, [s], cfg).images for s in seeds])
+        pairs = torch.cat([sample_batch(m.model, abar, m.image_shape, seeds[i:i + 2], cfg).images for i in (0, 2, 4)])
+        assert torch.allclose(whole, one_by_one, atol=1e-5) and torch.allclose(whole, pairs, atol=1e-5)
+
+
+def test_written_images_do_not_depend_on_batch_size(tiny_model, tmp_path):
+    a = sample(SampleOptions(model=tiny_model, out=tmp_path / "a", n=6, batch_size=6, sampler=SamplerConfig(steps=8)))
+    b = sample(SampleOptions(model=tiny_model, out=tmp_path / "b", n=6, batch_size=4, sampler=SamplerConfig(steps=8)))
+    assert np.array_equal(a.images, b.images)
+    assert (tmp_path / "a" / "000005.png").read_bytes() == (tmp_path / "b" / "000005.png").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [f"{i:06d}.png" for i in range(6)] + ["run.json", "samples.npz"]
+
+
+@pytest.mark.parametrize("classifier", ["exact", "learned"])
+def test_scale_zero_or_alpha_zero_is_bit_identical_to_unprotected(tiny_model, tiny_classifier, tmp_path, classifier):
+    clf = "exact" if classifier == "exact" else str(tiny_classifier)
+    cfg = SamplerConfig(steps=10)
+    plain = sample(SampleOptions(model=tiny_model, out=tmp_path / "p", n=4, sampler=cfg, write_png=False))
+    for prot in (Protection(clf, alpha=0.4, scale=0.0), Protection(clf, alpha=0.0, scale=100.0)):
+        r = sample(SampleOptions(model=tiny_model, out=tmp_path / "q", n=4, sampler=cfg, protection=prot, write_png=False))
+        assert np.array_equal(r.images, plain.images)
+        assert r.fired_fraction == 0.0
+
+
+def test_protection_changes_samples_and_counts_firing(tiny_model, tiny_classifier, tmp_path):
+    cfg = SamplerConfig(steps=10)
+    plain = sample(SampleOptions(model=tiny_model, out=tmp_path / "p", n=4, sampler=cfg, write_png=False))
+    prot = Protection("exact", alpha=0.5, scale=3.0, guide="every-step")
+    r = sample(SampleOptions(model=tiny_model, out=tmp_path / "q", n=4, sampler=cfg, protection=prot, write_png=False))
+    assert r.fired_fraction == 1.0 and r.run["fired_steps"] == {str(i): 10 for i in range(4)}
+    assert not np.array_equal(r.images, plain.images)
+    assert r.run["protection"]["classifier"] == "exact" and r.run["protection"]["scale"] == 3.0
+    learned = sample(SampleOptions(model=tiny_model, out=tmp_path / "l", n=4, sampler=cfg, write_png=False,
+                                   protection=Protection(str(tiny_classifier), alpha=0.5, scale=3.0)))
+    assert learned.fired_fraction > 0
+
+
+def test_no_gradient_pass_when_nobody_is_confident(tiny_model):
+    from cpaudit.sampling.protection import protect_eps
+
+    calls = []
+
+    def logit_fn(x, t):
+        calls.append(x.requires_grad)
+        return (x.flatten(1).sum(1) * 0.0)  # p = 1/2 everywhere: never confident
+
+    x = torch.randn(3, 1, 8, 8, requires_grad=False)
+    eps = torch.randn(3, 1, 8, 8)
+    out, fired = protect_eps(eps, x, torch.zeros(3, dtype=torch.long), 0.5, logit_fn, Protection("exact", alpha=0.1))
+    assert out is eps and not fired.any()
+
+
+def test_diverging_guidance_is_reported_not_written(tiny_model, tmp_path):
+    prot = Protection("exact", alpha=0.5, scale=1e38, guide="every-step")
+    r = sample(SampleOptions(model=tiny_model, out=tmp_path, n=3, sampler=SamplerConfig(steps=5, clip=False), protection=prot))
+    assert r.nonfinite_seeds == [0, 1, 2] and len(r.images) == 0
+    assert not list(tmp_path.glob("*.png"))
+    assert r.run["nonfinite_seeds"] == [0, 1, 2]
