@@ -73,5 +73,5 @@ def audit_cmd(
     info(f"-> {result.out / 'results.json'}")
     if not result.passed:
         for failure in r["policy"]["failures"]:
-            console.print(f"[red]FAILED[/red] {failure}", highlight=False)
+            console.print(f"[red]FAILED[/red] {failure}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)

@@ -15,6 +15,7 @@ from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_cla
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
 from cpaudit.train.classifier import ClassifierTrainConfig
 from cpaudit.train.diffusion import DiffusionTrainConfig
+from cpaudit.train.dp import DPConfig
 
 
 def _mult(text: str) -> tuple[int, ...]:
@@ -32,8 +33,8 @@ def train_diffusion_cmd(
     out: Path = typer.Option(..., "--out", help="Model folder to write (model.safetensors, config.json, split.json)."),
     members: int = Members,
     seed: int = Seed,
-    steps: int = typer.Option(4000, "--steps", min=1, help="Optimiser steps."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, max=4096),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Optimiser steps [default: 4000; 400 with --dp]."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=4096, help="Batch size [default: 64; expected Poisson batch 16 with --dp]."),
     lr: float = typer.Option(1e-3, "--lr", min=1e-7, max=1.0),
     ema: float = typer.Option(0.999, "--ema", min=0.0, max=0.99999),
     schedule: str = typer.Option("linear", "--schedule", help="linear (1e-4..0.02) or cosine."),
@@ -44,13 +45,26 @@ def train_diffusion_cmd(
     attention: str = typer.Option("", "--attention", help="Resolutions with self-attention, e.g. 16,8."),
     resize: Optional[str] = typer.Option(None, "--resize", help="Resize folder images to HxW."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/training_state.safetensors."),
+    dp: bool = typer.Option(False, "--dp", help="Train with DP-SGD (DPDM): per-example clipping, Gaussian noise, RDP accounting."),
+    epsilon: float = typer.Option(10.0, "--epsilon", help="DP target epsilon (> 0)."),
+    delta: float = typer.Option(1e-3, "--delta", help="DP delta, below 1/members."),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", help="DP per-example clipping norm C."),
+    noise_multiplicity: int = typer.Option(4, "--noise-multiplicity", help="DPDM's K: noise draws per example before clipping."),
     quiet: bool = Quiet,
 ) -> None:
-    """Train a DDPM denoiser on a member subset of DATA.
+    """Train a DDPM denoiser on a member subset of DATA (optionally with differential privacy).
 
     Example: cpaudit train-diffusion digits --out runs/model --members 64 --steps 4000
+    Example: cpaudit train-diffusion digits --out runs/dp --dp --epsilon 10 --delta 1e-3
     """
     state.quiet = state.quiet or quiet
+    dp_cfg = None
+    if dp:
+        steps = steps or 400
+        dp_cfg = DPConfig(epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, noise_multiplicity=noise_multiplicity,
+                          expected_batch_size=batch_size or 16, steps=steps)
+    steps = steps or 4000
+    batch_size = batch_size or 64
     with user_errors():
         opts = TrainDiffusionOptions(
             data=data,
@@ -65,11 +79,16 @@ def train_diffusion_cmd(
             attention_resolutions=_mult(attention) if attention else (),
             resize=parse_resize(resize),
             resume=resume,
+            dp=dp_cfg,
         )
-        with progress_bar("train diffusion", steps) as advance:
+        with progress_bar("train diffusion" + (" (DP-SGD)" if dp else ""), steps) as advance:
             result = train_diffusion(opts, progress=advance)
     info(f"trained {result.n_parameters:,} parameters on {result.n_members} members for {result.steps} steps "
          f"in {result.seconds:.0f} s -> {result.out}")
+    if result.dp is not None:
+        info(f"differential privacy: epsilon = {result.dp['epsilon']:.3f} spent (target {result.dp['target_epsilon']}) "
+             f"at delta = {result.dp['delta']}, noise multiplier {result.dp['noise_multiplier']:.3f}, "
+             f"sample rate {result.dp['sample_rate']:.3f}, K = {result.dp['noise_multiplicity']}")
 
 
 def train_classifier_cmd(

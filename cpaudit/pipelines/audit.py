@@ -16,11 +16,13 @@ from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
 from cpaudit.audit.replication import replication
 from cpaudit.audit.samples import load_samples
 from cpaudit.core.stats import permutation_test
+from cpaudit.data.imageset import to_uint8
 from cpaudit.data.load import load_data
 from cpaudit.data.split import read_split
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_json
 from cpaudit.models.load import load_model
+from cpaudit.pipelines.report import render_audit_report
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, Protection
 from cpaudit.seeding import derive_seed, numpy_generator, torch_generator
@@ -185,6 +187,9 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     if opts.policy.max_mia_auc is not None and mia is None:
         failures.append("max-mia-auc was set but no --model was given, so membership inference did not run")
 
+    top = np.argsort(-rep.sample_sim, kind="stable")[:16]
+    arrays["pair_samples"] = to_uint8(samples.images[top])
+    arrays["pair_members"] = to_uint8(members[rep.sample_nn[top, 0]])
     results = {
         "schema_version": SCHEMA_VERSION,
         "cpaudit_version": __version__,
@@ -208,7 +213,7 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         "top_pairs": [
             {"sample": int(i), "member": data.ids[int(split.member_idx[rep.sample_nn[i, 0]])],
              "similarity": float(rep.sample_sim[i])}
-            for i in np.argsort(-rep.sample_sim, kind="stable")[:16]
+            for i in top
         ],
         "permutation": {"statistic": perm.statistic, "p_value": perm.p_value, "n_permutations": perm.n_permutations,
                         "n_reference": int(m)},
@@ -225,4 +230,6 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
     write_json(out / "results.json", results)
+    step("report")
+    render_audit_report(results, arrays, out)
     return AuditResult(results, out, not failures, arrays)

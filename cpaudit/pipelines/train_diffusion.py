@@ -17,6 +17,7 @@ from cpaudit.models.checkpoint import save_weights, write_config
 from cpaudit.models.unet import UNet, UNetConfig
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.diffusion import DiffusionTrainConfig, Progress, train_denoiser
+from cpaudit.train.dp import DPConfig, check_dp_config, train_dp_denoiser
 from cpaudit.version import __version__
 
 
@@ -34,6 +35,7 @@ class TrainDiffusionOptions:
     attention_resolutions: tuple[int, ...] = ()
     resize: tuple[int, int] | None = None
     resume: bool = False
+    dp: DPConfig | None = None  # DP-SGD (DPDM) instead of plain training
 
 
 @dataclass
@@ -43,6 +45,7 @@ class TrainDiffusionResult:
     seconds: float
     n_members: int
     n_parameters: int
+    dp: dict | None = None
 
 
 def _unet_config(opts: TrainDiffusionOptions, shape: tuple[int, int, int]) -> UNetConfig:
@@ -61,6 +64,10 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
     data = load_data(opts.data, resize=opts.resize)
     split = make_split(data, members=opts.members, seed=opts.seed)
     unet_cfg = _unet_config(opts, data.shape)
+    if opts.dp is not None:
+        check_dp_config(opts.dp, len(split.member_idx))
+        if opts.resume:
+            raise InputError("--resume", "is not supported with --dp (the privacy accounting assumes one run)")
     out = Path(opts.out)
     state_path = out / "training_state.safetensors"
     config = {
@@ -73,7 +80,7 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
         "data_fingerprint": data.fingerprint(),
         "seed": opts.seed,
         "n_members": len(split.member_idx),
-        "train": {**opts.train.__dict__},
+        "train": {**opts.train.__dict__} if opts.dp is None else {**opts.dp.__dict__},
         "dp": None,
     }
     if opts.resume and (out / "config.json").is_file():
@@ -90,19 +97,19 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
         torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
         model = UNet(unet_cfg)
     t0 = time.perf_counter()
-    ema_model, steps = train_denoiser(
-        model,
-        data.images[split.member_idx],
-        opts.schedule,
-        opts.train,
-        gen,
-        state_path=state_path,
-        resume=opts.resume,
-        progress=progress,
-    )
+    members = data.images[split.member_idx]
+    dp_info = None
+    if opts.dp is not None:
+        ema_model, dp_info = train_dp_denoiser(model, members, opts.schedule, opts.dp, gen, progress=progress)
+        steps = opts.dp.steps
+        config["dp"] = dp_info
+    else:
+        ema_model, steps = train_denoiser(
+            model, members, opts.schedule, opts.train, gen, state_path=state_path, resume=opts.resume, progress=progress
+        )
     seconds = time.perf_counter() - t0
     config["train_seconds"] = round(seconds, 2)
     save_weights(out / "model.safetensors", ema_model.state_dict(), metadata={"format": "pt"})
     write_config(out / "config.json", config)
     n_params = sum(p.numel() for p in model.parameters())
-    return TrainDiffusionResult(out, steps, seconds, len(split.member_idx), n_params)
+    return TrainDiffusionResult(out, steps, seconds, len(split.member_idx), n_params, dp_info)

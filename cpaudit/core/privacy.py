@@ -1,0 +1,20 @@
+"""DP-SGD privacy accounting with the Renyi-DP accountant of the subsampled Gaussian mechanism
+(Mironov et al. 2019), as implemented by Opacus' privacy_analysis."""
+
+from __future__ import annotations
+
+from opacus.accountants import RDPAccountant
+from opacus.accountants.utils import get_noise_multiplier
+
+
+def epsilon_spent(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
+    """epsilon after `steps` Poisson-subsampled Gaussian steps at (sigma, q), for the given delta."""
+    acc = RDPAccountant()
+    acc.history = [(noise_multiplier, sample_rate, steps)]
+    return float(acc.get_epsilon(delta=delta))
+
+
+def noise_for_budget(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
+    """Smallest sigma (to Opacus' binary-search tolerance) whose spent epsilon is <= the target."""
+    return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
+                                      steps=steps, accountant="rdp", epsilon_tolerance=0.01))

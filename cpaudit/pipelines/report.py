@@ -1,0 +1,70 @@
+"""`cpaudit report`: render one audit, or compare several, as report.md + report.html (+ figures/)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cpaudit.errors import InputError
+from cpaudit.io_utils import write_bytes
+from cpaudit.report.compare import compare_document
+from cpaudit.report.content import build_document
+from cpaudit.report.figures import audit_figures
+from cpaudit.report.html import render_html
+from cpaudit.report.markdown import render_markdown
+
+
+@dataclass
+class ReportResult:
+    markdown: Path
+    html: Path
+    figures: list[Path]
+
+
+def write_report(out: Path, doc, figures: dict[str, bytes]) -> ReportResult:  # noqa: ANN001
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in figures.items():
+        p = out / "figures" / f"{name}.png"
+        write_bytes(p, data)
+        paths.append(p)
+    write_bytes(out / "report.md", render_markdown(doc, set(figures)).encode())
+    write_bytes(out / "report.html", render_html(doc, figures).encode())
+    return ReportResult(out / "report.md", out / "report.html", paths)
+
+
+def render_audit_report(results: dict, arrays: dict[str, np.ndarray], out: Path) -> ReportResult:
+    return write_report(out, build_document(results), audit_figures(results, arrays))
+
+
+def read_results(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(path, f"not valid JSON ({e})") from None
+    if not isinstance(results, dict) or results.get("schema_version") != 1 or "nn" not in results:
+        raise InputError(path, "not a cpaudit results.json (schema_version 1)")
+    arrays: dict[str, np.ndarray] = {}
+    data = path.parent / "audit_data.npz"
+    if data.is_file():
+        with np.load(data, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    return results, arrays
+
+
+def report(paths: list[Path], out: Path, labels: list[str] | None = None) -> ReportResult:
+    if not paths:
+        raise InputError("RESULTS.json", "give at least one results.json")
+    loaded = [read_results(p) for p in paths]
+    if len(loaded) == 1:
+        return render_audit_report(loaded[0][0], loaded[0][1], Path(out))
+    names = labels or [Path(p).parent.name or str(p) for p in paths]
+    if len(names) != len(paths):
+        raise InputError("--label", f"give one label per results.json ({len(paths)}), got {len(names)}")
+    return write_report(Path(out), compare_document(list(zip(names, (r for r, _ in loaded)))), {})

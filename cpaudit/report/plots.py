@@ -1,0 +1,99 @@
+"""Figures for the audit report (matplotlib, Agg backend), each returned as PNG bytes."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from cpaudit.core.stats import roc_curve  # noqa: E402
+
+STYLE = {"figure.figsize": (6.0, 3.6), "figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
+         "axes.spines.top": False, "axes.spines.right": False, "font.size": 9}
+COLOURS = {"samples": "#c0392b", "holdout": "#2c7fb8", "plain": "#c0392b", "protected": "#1b9e77", "null": "#7f7f7f"}
+
+
+def _png(fig: plt.Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def similarity_histogram(sample_sim: np.ndarray, holdout_sim: np.ndarray, threshold: float, features: str) -> bytes:
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        bins = np.linspace(min(sample_sim.min(initial=1), holdout_sim.min()), 1.0, 50)
+        ax.hist(holdout_sim, bins=bins, density=True, alpha=0.6, color=COLOURS["holdout"], label="held-out images")
+        ax.hist(sample_sim, bins=bins, density=True, alpha=0.6, color=COLOURS["samples"], label="samples")
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"replica threshold {threshold:g}")
+        ax.set_xlabel(f"similarity to nearest member ({features}, cosine)")
+        ax.set_ylabel("density")
+        ax.legend(loc="upper left")
+        return _png(fig)
+
+
+def permutation_null(null: np.ndarray, observed: float, p_value: float) -> bytes:
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        ax.hist(null, bins=40, color=COLOURS["null"], alpha=0.8, label=f"null ({len(null)} relabellings)")
+        ax.axvline(observed, color=COLOURS["samples"], linewidth=2, label=f"observed (p = {p_value:.3g})")
+        ax.set_xlabel("mean nearest-member minus nearest-held-out similarity")
+        ax.set_ylabel("count")
+        ax.legend(loc="upper left")
+        return _png(fig)
+
+
+def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """curves: label -> (member losses, held-out losses); score = -loss. Log-scale FPR as in the MIA literature."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        floor = 1.0
+        for label, (lm, lh) in curves.items():
+            fpr, tpr = roc_curve(-lm, -lh)
+            floor = min(floor, 1 / max(len(lh), 1))
+            ax.step(np.maximum(fpr, floor / 2), tpr, where="post", label=label,
+                    color=COLOURS["protected" if "protected" in label else "plain"])
+        grid = np.logspace(np.log10(floor / 2), 0, 100)
+        ax.plot(grid, grid, color="black", linestyle=":", linewidth=1, label="chance")
+        ax.set_xscale("log")
+        ax.set_xlabel("false positive rate (log scale)")
+        ax.set_ylabel("true positive rate")
+        ax.legend(loc="lower right")
+        return _png(fig)
+
+
+def loss_histograms(loss_members: np.ndarray, loss_holdout: np.ndarray, title: str) -> bytes:
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        bins = np.histogram_bin_edges(np.concatenate([loss_members, loss_holdout]), bins=30)
+        ax.hist(loss_holdout, bins=bins, alpha=0.6, color=COLOURS["holdout"], label="held-out")
+        ax.hist(loss_members, bins=bins, alpha=0.6, color=COLOURS["samples"], label="members")
+        ax.set_xlabel("reconstruction loss ||eps - eps_hat||^2 (per pixel)")
+        ax.set_ylabel("images")
+        ax.set_title(title)
+        ax.legend()
+        return _png(fig)
+
+
+def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray, similarity: list[float]) -> bytes:
+    """Most similar sample/member pairs side by side, similarity under each pair."""
+    n = len(samples_u8)
+    cols = min(8, max(n, 1))
+    rows = max(1, -(-n // cols))
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 0.9 * rows + 0.3), squeeze=False)
+        for k, ax in enumerate(axes.flat):
+            ax.axis("off")
+            if k >= n:
+                continue
+            pair = np.concatenate([samples_u8[k], np.full_like(samples_u8[k][:, :1], 255), members_u8[k]], axis=1)
+            ax.imshow(pair[..., 0] if pair.shape[-1] == 1 else pair, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_title(f"{similarity[k]:.3f}", fontsize=7)
+        fig.suptitle("sample (left) | nearest member (right), similarity above", fontsize=8)
+        return _png(fig)

@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cpaudit.cli.app import app
+from cpaudit.pipelines.sample import SampleOptions, sample
+from cpaudit.sampling.sampler import SamplerConfig
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_samples(tiny_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("samples")
+    sample(SampleOptions(model=tiny_model, out=out, n=12, sampler=SamplerConfig(steps=5), write_png=False))
+    return out
+
+
+def _audit(tiny_model, samples, out, *extra):
+    return runner.invoke(app, ["--quiet", "audit", "--samples", str(samples), "--data", "digits",
+                               "--split", str(tiny_model / "split.json"), "--out", str(out),
+                               "--permutations", "99", "--mia-t", "100,350", "--mia-draws", "1", *extra])
+
+
+def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, tmp_path):
+    r = _audit(tiny_model, tiny_samples, tmp_path / "a", "--model", str(tiny_model), "--classifier", str(tiny_classifier),
+               "--alpha", "0.4", "--scale", "10", "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res == json.loads((tmp_path / "a" / "results.json").read_text())
+    assert res["schema_version"] == 1
+    assert set(res["nn"]) >= {"features", "threshold", "n_samples", "replicas", "replica_rate", "replica_rate_ci95", "data_threshold"}
+    assert set(res["permutation"]) >= {"statistic", "p_value", "n_permutations"}
+    assert set(res["mia"]) >= {"t", "auc", "tpr_at_1pct_fpr", "z", "p_value", "protected"}
+    assert set(res["mia"]["protected"]) >= {"t", "auc", "tpr_at_1pct_fpr", "z", "p_value"}
+    assert [b["t"] for b in res["mia"]["by_t"]] == [100, 350]
+    assert set(res["quality"]) >= {"features", "fid", "kid"} and res["quality"]["features"] == "pixel"
+    assert res["policy"] == {"passed": True, "failures": [], "thresholds": {"max_replica_rate": None, "max_mia_auc": None, "min_permutation_p": None}}
+    assert res["nn"]["n_samples"] == 12 and 0 <= res["permutation"]["p_value"] <= 1
+
+
+def test_audit_is_reproducible(tiny_model, tiny_samples, tmp_path):
+    a = _audit(tiny_model, tiny_samples, tmp_path / "a", "--model", str(tiny_model))
+    b = _audit(tiny_model, tiny_samples, tmp_path / "b", "--model", str(tiny_model))
+    assert a.exit_code == b.exit_code == 0
+    ra = json.loads((tmp_path / "a" / "results.json").read_text())
+    rb = json.loads((tmp_path / "b" / "results.json").read_text())
+    for r in (ra, rb):
+        r["setup"].pop("samples", None)
+    assert json.dumps(ra["nn"]) == json.dumps(rb["nn"]) and ra["mia"] == rb["mia"] and ra["permutation"] == rb["permutation"]
+
+
+def test_failing_gate_exits_1_and_says_by_how_much(tiny_model, tiny_samples, tmp_path):
+    r = _audit(tiny_model, tiny_samples, tmp_path / "a", "--max-replica-rate", "0", "--threshold", "-1")
+    assert r.exit_code == 1, r.output
+    assert "replica rate 100.00% exceeds the maximum 0.00% by 100.00%" in r.output
+    res = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert res["policy"]["passed"] is False and len(res["policy"]["failures"]) == 1
+
+
+def test_policy_from_toml(tiny_model, tiny_samples, tmp_path):
+    (tmp_path / "cpaudit.toml").write_text("[policy]\nmin_permutation_p = 1.0\n")
+    r = _audit(tiny_model, tiny_samples, tmp_path / "a", "--config", str(tmp_path / "cpaudit.toml"))
+    # p < 1 always with 99 permutations unless every null statistic ties: the gate fails.
+    assert r.exit_code == 1 and "permutation-test p-value" in r.output
+    (tmp_path / "bad.toml").write_text("[policy]\nmax_replica = 0.1\n")
+    r = _audit(tiny_model, tiny_samples, tmp_path / "b", "--config", str(tmp_path / "bad.toml"))
+    assert r.exit_code == 2 and "unknown policy key" in r.output
+
+
+def test_audit_bad_inputs_exit_2(tiny_model, tiny_samples, tmp_path):
+    r = _audit(tiny_model, tmp_path / "missing", tmp_path / "a")
+    assert r.exit_code == 2 and "samples folder not found" in r.output and not (tmp_path / "a").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    np.savez(other / "samples.npz", images=np.zeros((4, 16, 16), np.uint8))
+    r = _audit(tiny_model, other, tmp_path / "b")
+    assert r.exit_code == 2 and "(1, 16, 16)" in r.output and not (tmp_path / "b").exists()
+    assert len(r.output.strip().splitlines()) == 1
