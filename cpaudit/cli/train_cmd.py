@@ -100,8 +100,8 @@ def train_classifier_cmd(
     label_seed: Optional[int] = typer.Option(None, "--label-seed", min=0, max=2**63 - 1, help="Seed of the random labels."),
     steps: int = typer.Option(3000, "--steps", min=1, help="Maximum optimiser steps (stops early near the Bayes limit)."),
     batch_size: int = typer.Option(128, "--batch-size", min=1, max=4096),
-    lr: float = typer.Option(3e-4, "--lr", min=1e-7, max=1.0),
-    channels: int = typer.Option(64, "--channels", min=8, max=1024),
+    lr: float = typer.Option(1e-3, "--lr", min=1e-7, max=1.0),
+    channels: int = typer.Option(32, "--channels", min=8, max=1024, help="Classifier base width."),
     quiet: bool = Quiet,
 ) -> None:
     """Train CPSample's random-label classifier p(y | x_t, t) on the members.

@@ -16,7 +16,7 @@ from cpaudit.models.blocks import ResBlock, TimeEmbedding, group_norm
 class ClassifierConfig:
     in_channels: int = 1
     image_size: int = 8
-    base_channels: int = 64
+    base_channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2)
     num_res_blocks: int = 2
 

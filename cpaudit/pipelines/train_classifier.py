@@ -32,7 +32,7 @@ class TrainClassifierOptions:
     label_seed: int | None = None  # default: derived from seed
     train: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
     schedule: Schedule = field(default_factory=Schedule)
-    base_channels: int = 64
+    base_channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2)
     num_res_blocks: int = 2
 

@@ -21,7 +21,7 @@ Progress = Callable[[int, int, dict[str, float]], None]
 class ClassifierTrainConfig:
     steps: int = 3000
     batch_size: int = 128
-    lr: float = 3e-4
+    lr: float = 1e-3
     eval_every: int = 500
     eval_draws: int = 8  # noise draws per member when measuring accuracy
     early_stop_gap: float = 0.02  # stop once accuracy is within this of the Bayes limit at every eval t

@@ -1,0 +1,70 @@
+import json
+
+import numpy as np
+
+from cpaudit.pipelines.report import report
+from cpaudit.report.compare import compare_document
+from cpaudit.report.content import build_document
+from cpaudit.report.html import render_html
+from cpaudit.report.markdown import render_markdown
+
+EVIL = "runs/<script>alert(\"x\")</script>'quoted'"
+
+
+def _results(samples=EVIL, rate=0.5, passed=False):
+    return {
+        "schema_version": 1, "cpaudit_version": "0.1.0",
+        "setup": {"samples": samples, "data": "digits", "data_fingerprint": "ab" * 32, "n_members": 4, "n_holdout": 6,
+                  "image_shape": [1, 8, 8], "model": None, "classifier": None, "features": "pixel", "seed": 0},
+        "nn": {"features": "pixel", "threshold": 0.97, "n_samples": 2, "replicas": 1, "replica_rate": rate,
+               "replica_rate_ci95": [0.1, 0.9], "data_threshold": 0.96, "replicas_at_data_threshold": 1,
+               "median_nearest_member_similarity": 0.9, "holdout_median_nearest_member_similarity": 0.8,
+               "holdout_over_threshold": 0, "n_holdout": 6},
+        "top_pairs": [{"sample": 0, "member": "<img src=x onerror=alert(1)>", "similarity": 0.99}],
+        "permutation": {"statistic": 0.1, "p_value": 0.02, "n_permutations": 99, "n_reference": 4},
+        "mia": None,
+        "quality": {"features": "pixel", "fid": 1.5, "kid": 0.01, "n_samples": 2, "n_reference": 2},
+        "protection": None, "privacy": {"dp_epsilon": None},
+        "policy": {"passed": passed, "failures": [] if passed else ["replica rate 50.00% exceeds the maximum 0.00% by 50.00%"],
+                   "thresholds": {"max_replica_rate": 0.0, "max_mia_auc": None, "min_permutation_p": None}},
+    }
+
+
+def test_user_strings_are_escaped_in_html(tmp_path):
+    html = render_html(build_document(_results()), {})
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "&quot;x&quot;" in html and "&#x27;quoted&#x27;" in html
+    assert "<script" not in html.lower() and "http://" not in html and "https://" not in html
+
+
+def test_report_command_escapes_and_embeds_figures(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps(_results()))
+    rng = np.random.default_rng(0)
+    np.savez(run / "audit_data.npz", sample_sim=rng.uniform(0.5, 1, 2), holdout_sim=rng.uniform(0.5, 0.9, 6),
+             permutation_null=rng.normal(size=99), pair_samples=np.zeros((1, 8, 8, 1), np.uint8),
+             pair_members=np.full((1, 8, 8, 1), 255, np.uint8))
+    r = report([run / "results.json"], tmp_path / "out")
+    html = r.html.read_text()
+    assert html.count("data:image/png;base64,") == 3 and "<script>" not in html
+    md = r.markdown.read_text()
+    assert "![" in md and "(figures/similarity_histogram.png)" in md and "<script>" not in md
+    assert (tmp_path / "out" / "figures" / "pairs.png").is_file()
+
+
+def test_markdown_golden_verdict_and_gate_table():
+    md = render_markdown(build_document(_results()), set())
+    assert md.startswith("# cpaudit privacy audit\n\n**FAILED: replica rate 50.00% exceeds the maximum 0.00% by 50.00%.**\n")
+    assert "| replica rate | 50.0% | at most 0.0% | FAIL |" in md
+    assert "| samples | runs/&lt;script&gt;alert(\"x\")&lt;/script&gt;'quoted' (2 images) |" in md
+    ok = render_markdown(build_document(_results(rate=0.0, passed=True)), set())
+    assert "**PASSED: all 1 policy gate(s) hold.**" in ok
+
+
+def test_comparison_puts_key_figures_in_one_table_with_change():
+    doc = compare_document([("plain", _results(rate=0.9)), ("protected", _results(rate=0.0, passed=True))])
+    md = render_markdown(doc, set())
+    assert "| figure | plain | protected |" in md
+    assert "| replica rate | 90.0% | 0.0% (-90.0 pts) |" in md
+    assert "| FID (pixel) | 1.50 | 1.50 (+0) |" in md
