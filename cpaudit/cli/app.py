@@ -8,7 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a hub: cpaudit loa
 
 import typer
 
-from cpaudit.cli import audit_cmd, report_cmd, sample_cmd, train_cmd
+from cpaudit.cli import audit_cmd, demo_cmd, report_cmd, sample_cmd, train_cmd
 from cpaudit.cli.common import state
 from cpaudit.cli.errors_group import OneLineErrorGroup
 from cpaudit.version import __version__
@@ -43,3 +43,5 @@ app.command("train-classifier")(train_cmd.train_classifier_cmd)
 app.command("sample")(sample_cmd.sample_cmd)
 app.command("audit")(audit_cmd.audit_cmd)
 app.command("report")(report_cmd.report_cmd)
+app.command("demo")(demo_cmd.demo_cmd)
+app.command("tune")(demo_cmd.tune_cmd)

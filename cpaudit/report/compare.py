@@ -18,6 +18,7 @@ def _key_figures(r: dict) -> dict[str, float | None]:
         f"FID ({(r.get('quality') or {}).get('features', '?')})": (r.get("quality") or {}).get("fid"),
         "guidance fired (sample-steps)": (r.get("protection") or {}).get("fired_fraction"),
         "DP epsilon": (r.get("privacy") or {}).get("dp_epsilon"),
+        "extra samples drawn (rejection)": ((r.get("setup") or {}).get("sample_run") or {}).get("rejection", {}).get("extra_samples"),
     }
 
 
@@ -28,11 +29,13 @@ def _fmt(name: str, v: float | None) -> str:
         return pct(v)
     if name == "permutation p":
         return f"{v:.3g}"
+    if name.startswith("extra samples"):
+        return f"{int(v)}"
     return num(v, 2 if "FID" in name or "epsilon" in name else 3)
 
 
 def _change(name: str, v: float | None, base: float | None) -> str:
-    if v is None or base is None:
+    if v is None or base is None or name.startswith("extra samples"):
         return ""
     d = v - base
     return f" ({'+' if d >= 0 else ''}{100 * d:.1f} pts)" if name in ("replica rate", "guidance fired (sample-steps)") else f" ({'+' if d >= 0 else ''}{d:.3g})"

@@ -77,7 +77,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         ["audit seed", str(setup.get("seed"))],
         ["cpaudit version", str(results.get("cpaudit_version"))],
     ]
-    sections.append(Section("Setup", [Table(["", ""], setup_rows)]))
+    sections.append(Section("Setup", [Table(["item", "value"], setup_rows)]))
 
     lo, hi = nn["replica_rate_ci95"]
     rep_items = [
@@ -85,7 +85,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
              f"{pct(lo)} to {pct(hi)}) have a member with {nn['features']} similarity at or above {nn['threshold']:g}. "
              f"Median nearest-member similarity: samples {num(nn.get('median_nearest_member_similarity'))}, held-out images "
              f"{num(nn.get('holdout_median_nearest_member_similarity'))}."),
-        Para(f"Data-driven threshold (the {nn.get('n_holdout')}-image held-out set's largest-but-one quantile, 1 - 1/n): "
+        Para(f"Data-driven threshold (the 1 - 1/n quantile of the nearest-member similarity of the n = {nn.get('n_holdout')} held-out images): "
              f"{num(nn['data_threshold'])}; {nn.get('replicas_at_data_threshold')} samples exceed it. "
              f"{nn.get('holdout_over_threshold')} held-out images reach the fixed threshold."),
         Figure("similarity_histogram", "Nearest-member similarity of samples and of held-out images; dashed: replica threshold."),

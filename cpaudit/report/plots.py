@@ -97,3 +97,23 @@ def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray, similarity: list[f
             ax.set_title(f"{similarity[k]:.3f}", fontsize=7)
         fig.suptitle("sample (left) | nearest member (right), similarity above", fontsize=8)
         return _png(fig)
+
+
+def frontier(points: list[dict], best: dict | None) -> bytes:
+    """Privacy/quality frontier of a protection sweep: replica rate and MIA AUC against FID."""
+    with plt.rc_context({**STYLE, "figure.figsize": (8.0, 3.4)}):
+        fig, (a, b) = plt.subplots(1, 2)
+        for ax, key, label in ((a, "replica_rate", "replica rate"), (b, "mia_auc", "MIA AUC (attacker's best)")):
+            for p in points:
+                unprot = p["scale"] == 0
+                ax.scatter(p["fid"], p[key] if p[key] is not None else np.nan, s=30,
+                           color="black" if unprot else plt.cm.viridis(min(p["alpha"] / 0.5, 1.0)),
+                           marker="s" if unprot else "o")
+                ax.annotate("none" if unprot else f"{p['alpha']:g}/{p['scale']:g}", (p["fid"], p[key] or 0), fontsize=6,
+                            xytext=(3, 3), textcoords="offset points")
+            if best is not None:
+                ax.scatter(best["fid"], best[key], s=120, facecolors="none", edgecolors=COLOURS["protected"], linewidths=2)
+            ax.set_xlabel("FID (lower is better)")
+            ax.set_ylabel(label)
+        a.set_title("labels: alpha/scale; circled: chosen", fontsize=8)
+        return _png(fig)

@@ -1,0 +1,67 @@
+"""The rejection baseline: sample, drop samples whose nearest member is a replica, resample until N are kept.
+
+Replacement samples take the next unused seeds, so the kept set is deterministic; the cost is the number
+of extra samples drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cpaudit.audit.neighbours import nearest
+from cpaudit.audit.pixel import pixel_embedding
+
+
+@dataclass
+class RejectionResult:
+    images: torch.Tensor  # (N, C, H, W) kept samples
+    seeds: list[int]  # their seeds
+    drawn: int  # total samples drawn
+    rejected_seeds: list[int]
+
+    @property
+    def extra(self) -> int:
+        return self.drawn - len(self.seeds)
+
+
+def reject_replicas(
+    draw: Callable[[list[int]], torch.Tensor],
+    members: torch.Tensor,
+    n: int,
+    first_seed: int,
+    *,
+    threshold: float,
+    max_rounds: int = 20,
+) -> RejectionResult:
+    """draw(seeds) -> images; keeps drawing fresh seeds until n samples below `threshold` are kept."""
+    ref = pixel_embedding(members)
+    kept_imgs: list[torch.Tensor] = []
+    kept_seeds: list[int] = []
+    rejected: list[int] = []
+    next_seed = first_seed
+    drawn = 0
+    for _ in range(max_rounds):
+        need = n - len(kept_seeds)
+        if need == 0:
+            break
+        # Ask for a few more than needed, scaled by the rejection rate so far, to save rounds.
+        rate = len(rejected) / drawn if drawn else 0.0
+        k = int(np.ceil(need / max(1 - rate, 0.05)))
+        seeds = list(range(next_seed, next_seed + k))
+        next_seed += k
+        imgs = draw(seeds)
+        drawn += k
+        sim = nearest(pixel_embedding(imgs), ref, 1).similarity[:, 0]
+        for img, s, r in zip(imgs, seeds, sim):
+            if r >= threshold:
+                rejected.append(s)
+            elif len(kept_seeds) < n:
+                kept_imgs.append(img)
+                kept_seeds.append(s)
+    if len(kept_seeds) < n:
+        raise RuntimeError(f"rejection sampling kept only {len(kept_seeds)} of {n} after {drawn} draws")
+    return RejectionResult(torch.stack(kept_imgs), kept_seeds, drawn, rejected)
