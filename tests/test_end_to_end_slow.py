@@ -1,0 +1,83 @@
+"""End-to-end checks on the 64-member digits setting with default settings (minutes; `pytest -m slow`)."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cpaudit.cli.app import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def _ok(args):
+    r = runner.invoke(app, ["--quiet", *args])
+    assert r.exit_code == 0, r.output
+    return r
+
+
+@pytest.fixture(scope="module")
+def memorising(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    _ok(["train-diffusion", "digits", "--out", str(root / "model")])
+    _ok(["train-classifier", "digits", "--model", str(root / "model"), "--out", str(root / "classifier")])
+    _ok(["sample", "--model", str(root / "model"), "--out", str(root / "plain")])
+    _ok(["sample", "--model", str(root / "model"), "--out", str(root / "protected"), "--protect",
+         "--classifier", str(root / "classifier")])
+    return root
+
+
+def _audit(root, samples, *extra):
+    r = runner.invoke(app, ["--quiet", "audit", "--samples", str(root / samples), "--data", "digits",
+                            "--split", str(root / "model" / "split.json"), "--model", str(root / "model"),
+                            "--out", str(root / f"audit-{samples}"), "--json", *extra])
+    return r, json.loads(r.stdout) if r.exit_code in (0, 1) else None
+
+
+def test_default_model_memorises_and_audit_detects_it(memorising):
+    r, res = _audit(memorising, "plain", "--max-replica-rate", "0.01")
+    assert r.exit_code == 1 and "replica rate" in r.output
+    assert res["nn"]["replica_rate"] >= 0.25
+    assert res["nn"]["holdout_over_threshold"] / res["nn"]["n_holdout"] <= 0.02
+    assert res["permutation"]["p_value"] < 0.01
+    at_350 = next(b for b in res["mia"]["by_t"] if b["t"] == 350)
+    assert at_350["auc"] >= 0.8 and res["mia"]["auc"] >= 0.8
+
+
+def test_classifier_near_bayes_limit(memorising):
+    acc = json.loads((memorising / "classifier" / "config.json").read_text())["accuracy"]
+    by_t = dict(zip(acc["t"], zip(acc["learned"], acc["bayes"])))
+    assert by_t[50][0] >= 0.99
+    assert by_t[300][1] - by_t[300][0] <= 0.1
+
+
+def test_cpsample_defaults_remove_replicas(memorising):
+    r, res = _audit(memorising, "protected", "--classifier", str(memorising / "classifier"), "--max-replica-rate", "0")
+    assert r.exit_code == 0, r.output
+    assert res["nn"]["replicas"] == 0
+    assert res["protection"]["fired_fraction"] > 0
+    plain = np.load(memorising / "plain" / "samples.npz")["seeds"]
+    assert np.array_equal(plain, np.load(memorising / "protected" / "samples.npz")["seeds"])
+
+
+def test_non_memorising_model_mia_near_chance(tmp_path):
+    # Members: all but 512 held-out digits; nothing to memorise in 4,000 steps.
+    _ok(["train-diffusion", "digits", "--out", str(tmp_path / "model"), "--members", "1285"])
+    _ok(["sample", "--model", str(tmp_path / "model"), "--out", str(tmp_path / "s"), "--n", "64"])
+    r = runner.invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--data", "digits",
+                            "--split", str(tmp_path / "model" / "split.json"), "--model", str(tmp_path / "model"),
+                            "--out", str(tmp_path / "a"), "--mia-t", "350", "--json"])
+    assert r.exit_code == 0, r.output
+    assert abs(json.loads(r.stdout)["mia"]["auc"] - 0.5) <= 0.1
+
+
+def test_quick_demo(tmp_path):
+    r = runner.invoke(app, ["demo", "--quick", "--out", str(tmp_path / "demo")])
+    assert r.exit_code == 0, r.output
+    runs = {k: json.loads((tmp_path / "demo" / k / "results.json").read_text()) for k in ("unprotected", "cpsample", "rejection")}
+    assert runs["unprotected"]["nn"]["replica_rate"] >= 0.25
+    assert runs["cpsample"]["nn"]["replicas"] == 0 and runs["rejection"]["nn"]["replicas"] == 0
+    assert runs["rejection"]["setup"]["sample_run"]["rejection"]["extra_samples"] > 0
+    assert "| replica rate |" in (tmp_path / "demo" / "report.md").read_text()
