@@ -68,11 +68,12 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
     )
     task = progress.add_task(description, total=total, metrics="")
 
-    def advance(step: int | None = None, total_: int | None = None, metrics: dict[str, float] | None = None) -> None:
+    def advance(step: int | None = None, total_: int | None = None, metrics: dict[str, float] | None = None,
+                description: str | None = None) -> None:
         if not progress.live.is_started:
             progress.start()
-        fields: dict[str, Any] = {}
-        if metrics:
+        fields: dict[str, Any] = {} if description is None else {"description": description}
+        if metrics is not None:
             fields["metrics"] = " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         if step is None:
             progress.update(task, advance=1, **fields)

@@ -33,13 +33,13 @@ def demo_cmd(
     state.quiet = state.quiet or quiet
     with user_errors():
         with progress_bar("demo") as advance:
-            current = {"stage": ""}
+            current = {"stage": ""}  # metrics of the previous stage are cleared when a new one starts
 
             def stage(name: str, step: int, total: int, metrics: dict | None) -> None:
                 if name != current["stage"]:
                     current["stage"] = name
-                    info(f"- {name}")
-                advance(step, total, metrics)
+                    metrics = metrics or {}
+                advance(step, total, metrics, description=name)
 
             result = demo(DemoOptions(out=out, work=work, quick=quick, seed=seed), stage=stage)
     for label, r in result.runs.items():

@@ -34,7 +34,9 @@ def _read_image(path: Path, resize: tuple[int, int] | None) -> np.ndarray:
                 return np.asarray(im, dtype=np.uint8)
     except InputError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(path, f"image too large (over {MAX_PIXELS:,} pixels; sides must be in [{MIN_SIDE}, {MAX_SIDE}])") from None
+    except (OSError, ValueError, SyntaxError) as e:
         raise InputError(path, f"cannot decode image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
 
 

@@ -1,8 +1,8 @@
 """`cpaudit demo`: the whole story on the built-in digits, offline.
 
 Train a memorising model on 64 members, CPSample's random-label classifier and (default run) a DP-SGD
-model; sample unprotected, with CPSample, with the rejection baseline and from the DP model; audit each;
-write one comparison report.
+model; sample unprotected, with CPSample, with the rejection baseline and from the DP model; audit each
+with the gate "no replicas"; write one comparison report.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpaudit.audit.policy import Policy
 from cpaudit.pipelines.audit import AuditOptions, audit
 from cpaudit.pipelines.rejection import RejectionOptions, rejection_sample
 from cpaudit.pipelines.report import report
@@ -88,7 +89,8 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
         m = dp_model if label == "DP-SGD" else model
         r = audit(AuditOptions(samples=samples, data="digits", split=m / "split.json", out=Path(opts.out) / label.lower(),
                                model=m, classifier=classifier if label == "CPSample" else None, mia_t=mia_t,
-                               mia_draws=4 if opts.quick else 8, permutations=1000, seed=opts.seed))
+                               mia_draws=4 if opts.quick else 8, permutations=1000, seed=opts.seed,
+                               policy=Policy(max_replica_rate=0.0)))
         results[label] = r.results
     say("comparison report", 0, 1, None)
     report([Path(opts.out) / label.lower() / "results.json" for label in results], Path(opts.out), labels=list(results))

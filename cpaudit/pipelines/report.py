@@ -67,4 +67,11 @@ def report(paths: list[Path], out: Path, labels: list[str] | None = None) -> Rep
     names = labels or [Path(p).parent.name or str(p) for p in paths]
     if len(names) != len(paths):
         raise InputError("--label", f"give one label per results.json ({len(paths)}), got {len(names)}")
-    return write_report(Path(out), compare_document(list(zip(names, (r for r, _ in loaded)))), {})
+    links = []
+    for p in paths:  # each run's own report, relative to the comparison when it lies below it
+        html = Path(p).parent / "report.html"
+        try:
+            links.append(str(html.resolve().relative_to(Path(out).resolve())))
+        except ValueError:
+            links.append(str(html))
+    return write_report(Path(out), compare_document(list(zip(names, (r for r, _ in loaded))), links), {})

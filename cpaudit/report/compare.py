@@ -41,7 +41,7 @@ def _change(name: str, v: float | None, base: float | None) -> str:
     return f" ({'+' if d >= 0 else ''}{100 * d:.1f} pts)" if name in ("replica rate", "guidance fired (sample-steps)") else f" ({'+' if d >= 0 else ''}{d:.3g})"
 
 
-def compare_document(runs: list[tuple[str, dict]]) -> Document:
+def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = None) -> Document:
     names = list(_key_figures(runs[0][1]).keys())
     figures = [(label, _key_figures(r)) for label, r in runs]
     base = figures[0][1]
@@ -65,4 +65,6 @@ def compare_document(runs: list[tuple[str, dict]]) -> Document:
                                 Para("Changes in brackets are against the first run; percentage points for rates.")]),
         Section("Policy", [Table(["run", "result", "failures"], verdicts)]),
     ]
+    if links:
+        sections.append(Section("Full reports", [Table(["run", "report"], [[label, link] for (label, _), link in zip(runs, links)])]))
     return Document("cpaudit comparison", verdict, False if any_fail else None, sections)
