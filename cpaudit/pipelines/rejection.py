@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cpaudit.data.imageio import save_samples_npz
-from cpaudit.data.imageset import to_uint8
+from cpaudit.data.imageset import to_uint8, to_unit_range
 from cpaudit.data.members import data_and_split_of
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import load_model
@@ -34,12 +35,11 @@ def rejection_sample(opts: RejectionOptions) -> dict:
     data, split = data_and_split_of(model.folder, model.config)
     abar = model.schedule.alphas_cumprod()
 
-    def draw(seeds: list[int]):
-        import torch
-
+    def draw(seeds: list[int]) -> torch.Tensor:
         parts = [sample_batch(model.model, abar, model.image_shape, seeds[i : i + opts.batch_size], opts.sampler).images
                  for i in range(0, len(seeds), opts.batch_size)]
-        return torch.cat(parts)
+        # Judge the images as they will be written (uint8), so the audit sees exactly what was kept.
+        return to_unit_range(to_uint8(torch.cat(parts)))
 
     t0 = time.perf_counter()
     res = reject_replicas(draw, data.images[split.member_idx], opts.n, opts.seed, threshold=opts.threshold)
