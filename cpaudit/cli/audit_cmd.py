@@ -9,15 +9,8 @@ import typer
 
 from cpaudit.audit.policy import Policy, read_policy
 from cpaudit.cli.common import console, info, print_json, progress_bar, state, user_errors
-from cpaudit.cli.options import Quiet
+from cpaudit.cli.options import Quiet, number_list
 from cpaudit.pipelines.audit import DEFAULT_MIA_TS, AuditOptions, audit
-
-
-def _ints(text: str, name: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint=name) from None
 
 
 def audit_cmd(
@@ -55,7 +48,7 @@ def audit_cmd(
         policy = policy.merged(Policy(max_replica_rate, max_mia_auc, min_permutation_p))
         opts = AuditOptions(
             samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
-            threshold=threshold, permutations=permutations, mia_t=_ints(mia_t, "--mia-t"), mia_draws=mia_draws,
+            threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
             alpha=alpha, scale=scale, seed=seed, policy=policy,
         )
         with progress_bar("audit") as advance:

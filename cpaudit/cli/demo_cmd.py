@@ -7,16 +7,9 @@ from pathlib import Path
 import typer
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
-from cpaudit.cli.options import Quiet
+from cpaudit.cli.options import Quiet, number_list
 from cpaudit.pipelines.demo import DemoOptions, demo
 from cpaudit.pipelines.tune import TuneOptions, tune
-
-
-def _floats(text: str, name: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=name) from None
 
 
 def demo_cmd(
@@ -72,7 +65,7 @@ def tune_cmd(
     state.quiet = state.quiet or quiet
     with user_errors():
         opts = TuneOptions(model=model, classifier=classifier, data=data, split=split or model / "split.json", out=out,
-                           alphas=_floats(alphas, "--alphas"), scales=_floats(scales, "--scales"), rule=rule, n=n, seed=seed)
+                           alphas=number_list(alphas, "--alphas", float), scales=number_list(scales, "--scales", float), rule=rule, n=n, seed=seed)
         with progress_bar("tune") as advance:
             result = tune(opts, progress=lambda k, total: advance(k, total))
     if result.best is None:

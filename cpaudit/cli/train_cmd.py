@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
-from cpaudit.cli.options import Members, Quiet, Seed
+from cpaudit.cli.options import Members, Quiet, Seed, number_list
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import parse_resize
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
@@ -18,13 +18,10 @@ from cpaudit.train.diffusion import DiffusionTrainConfig
 from cpaudit.train.dp import DPConfig
 
 
-def _mult(text: str) -> tuple[int, ...]:
-    try:
-        mult = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers such as 1,2, got {text!r}") from None
-    if not mult or min(mult) < 1:
-        raise typer.BadParameter(f"multipliers must be >= 1, got {text!r}")
+def _mult(text: str, option: str) -> tuple[int, ...]:
+    mult = number_list(text, option)
+    if min(mult) < 1:
+        raise typer.BadParameter(f"values must be >= 1, got {text!r}", param_hint=option)
     return mult
 
 
@@ -74,9 +71,9 @@ def train_diffusion_cmd(
             train=DiffusionTrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema),
             schedule=Schedule(kind=schedule, T=timesteps),  # type: ignore[arg-type]
             base_channels=channels,
-            channel_mult=_mult(channel_mult),
+            channel_mult=_mult(channel_mult, "--channel-mult"),
             num_res_blocks=res_blocks,
-            attention_resolutions=_mult(attention) if attention else (),
+            attention_resolutions=_mult(attention, "--attention") if attention else (),
             resize=parse_resize(resize),
             resume=resume,
             dp=dp_cfg,
