@@ -42,6 +42,7 @@ def train_diffusion_cmd(
     attention: str = typer.Option("", "--attention", help="Resolutions with self-attention, e.g. 16,8."),
     resize: Optional[str] = typer.Option(None, "--resize", help="Resize folder images to HxW."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/training_state.safetensors."),
+    checkpoint_every: int = typer.Option(500, "--checkpoint-every", min=1, help="Steps between training-state checkpoints."),
     dp: bool = typer.Option(False, "--dp", help="Train with DP-SGD (DPDM): per-example clipping, Gaussian noise, RDP accounting."),
     epsilon: float = typer.Option(10.0, "--epsilon", help="DP target epsilon (> 0)."),
     delta: float = typer.Option(1e-3, "--delta", help="DP delta, below 1/members."),
@@ -68,7 +69,7 @@ def train_diffusion_cmd(
             out=out,
             members=members,
             seed=seed,
-            train=DiffusionTrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema),
+            train=DiffusionTrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema, checkpoint_every=checkpoint_every),
             schedule=Schedule(kind=schedule, T=timesteps),  # type: ignore[arg-type]
             base_channels=channels,
             channel_mult=_mult(channel_mult, "--channel-mult"),
