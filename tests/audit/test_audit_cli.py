@@ -41,15 +41,14 @@ def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, 
     assert res["nn"]["n_samples"] == 12 and 0 <= res["permutation"]["p_value"] <= 1
 
 
-def test_audit_is_reproducible(tiny_model, tiny_samples, tmp_path):
-    a = _audit(tiny_model, tiny_samples, tmp_path / "a", "--model", str(tiny_model))
-    b = _audit(tiny_model, tiny_samples, tmp_path / "b", "--model", str(tiny_model))
+def test_audit_is_reproducible(tiny_model, tiny_classifier, tiny_samples, tmp_path):
+    extra = ("--model", str(tiny_model), "--classifier", str(tiny_classifier), "--alpha", "0.4", "--scale", "10")
+    a = _audit(tiny_model, tiny_samples, tmp_path / "a", *extra)
+    b = _audit(tiny_model, tiny_samples, tmp_path / "b", *extra)
     assert a.exit_code == b.exit_code == 0
-    ra = json.loads((tmp_path / "a" / "results.json").read_text())
-    rb = json.loads((tmp_path / "b" / "results.json").read_text())
-    for r in (ra, rb):
-        r["setup"].pop("samples", None)
-    assert json.dumps(ra["nn"]) == json.dumps(rb["nn"]) and ra["mia"] == rb["mia"] and ra["permutation"] == rb["permutation"]
+    # Same inputs and seeds: byte-identical results (results.json carries no timestamps) and reports.
+    for name in ("results.json", "report.md", "report.html", "figures/roc.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 def test_failing_gate_exits_1_and_says_by_how_much(tiny_model, tiny_samples, tmp_path):
