@@ -36,7 +36,7 @@ def train_classifier(
 
 def sample(
     *, model: str | Path, out: str | Path, n: int = 256, steps: int = 50, seed: int = 0, method: Method = "ddim",
-    eta: float = 0.0, batch_size: int = 64, protection: Protection | None = None,
+    eta: float = 0.0, batch_size: int = 256, protection: Protection | None = None,
 ) -> SampleResult:
     """`cpaudit sample --model DIR --out OUT [--protect ...]`."""
     return _sample(SampleOptions(

@@ -22,7 +22,7 @@ def sample_cmd(
     seed: int = typer.Option(0, "--seed", min=0, max=2**62, help="First sample's seed."),
     method: str = typer.Option("ddim", "--method", help="ddim or ddpm."),
     eta: float = typer.Option(0.0, "--eta", min=0.0, max=1.0, help="DDIM stochasticity (0 = deterministic)."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, max=65536),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, max=65536, help="Samples per batch (does not change the images)."),
     protect: bool = typer.Option(False, "--protect", help="Apply CPSample guidance."),
     classifier: str = typer.Option("exact", "--classifier", help="Classifier folder, or 'exact' for the exact posterior."),
     alpha: float = typer.Option(DEFAULT_ALPHA, "--alpha", min=0.0, max=0.5, help="Guide where p < alpha or p > 1 - alpha."),

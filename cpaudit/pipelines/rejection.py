@@ -26,7 +26,7 @@ class RejectionOptions:
     n: int = 256
     seed: int = 0
     threshold: float = 0.97
-    batch_size: int = 64
+    batch_size: int = 256  # small images: large batches amortise per-op overhead (benchmarks/RESULTS.md)
     sampler: SamplerConfig = SamplerConfig()
 
 

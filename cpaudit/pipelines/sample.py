@@ -28,7 +28,7 @@ class SampleOptions:
     out: Path
     n: int = 256
     seed: int = 0  # sample i uses seed + i
-    batch_size: int = 64
+    batch_size: int = 256  # small images: large batches amortise per-op overhead (benchmarks/RESULTS.md)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     protection: Protection | None = None
     label_seed: int | None = None  # for --classifier exact; default: the labels train-classifier would draw

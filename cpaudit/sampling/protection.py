@@ -51,17 +51,22 @@ def protect_eps(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (eps_hat, fired) for one step; fired is a bool per sample.
 
-    One classifier forward pass with autograd recording; the backward pass runs only if some sample in
-    the batch is confident. Samples are independent (GroupNorm, no batch statistics), so the gradient
-    of the summed objective over the confident rows is exactly each row's own gradient.
+    When guiding only where confident, a gradient-free classifier pass finds the confident samples and
+    the gradient pass runs on those rows alone (none at all when no sample is confident): at alpha 0.4
+    about 30% of sample-steps fire on digits, so this costs far less than a backward pass over the batch.
     """
-    with torch.enable_grad():
-        x = x_t.detach().requires_grad_(True)
-        logit = logit_fn(x, t)
-        fired = torch.ones_like(logit, dtype=torch.bool) if p.guide == "every-step" else confident(logit.detach(), p.alpha)
+    if p.guide == "every-step":
+        fired = torch.ones(x_t.shape[0], dtype=torch.bool)
+    else:
+        with torch.no_grad():
+            fired = confident(logit_fn(x_t, t), p.alpha)
         if not bool(fired.any()):
             return eps, fired
-        objective = guidance_objective(logit[fired], p.rule).sum()
+    rows = fired.nonzero().squeeze(1)
+    with torch.enable_grad():
+        x = x_t[rows].detach().requires_grad_(True)
+        objective = guidance_objective(logit_fn(x, t[rows]), p.rule).sum()
         (grad,) = torch.autograd.grad(objective, x)
-    eps_hat = guided_eps(eps, grad, abar_t, p.scale)
-    return torch.where(fired.reshape(-1, 1, 1, 1), eps_hat, eps), fired
+    eps_hat = eps.clone()
+    eps_hat[rows] = guided_eps(eps[rows], grad, abar_t, p.scale)
+    return eps_hat, fired
