@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a hub: cpaudit loads weights from local paths only
 
 import typer
 
 from cpaudit.cli import audit_cmd, demo_cmd, report_cmd, sample_cmd, train_cmd
-from cpaudit.cli.common import state
+from cpaudit.cli.common import show_warning, state
 from cpaudit.cli.errors_group import OneLineErrorGroup
 from cpaudit.version import __version__
 
@@ -36,6 +37,7 @@ def main(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     state.quiet = quiet
+    warnings.showwarning = show_warning  # library warnings (e.g. a skipped file) as one line each
 
 
 app.command("train-diffusion")(train_cmd.train_diffusion_cmd)

@@ -86,6 +86,10 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
         progress.stop()
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    console.print(f"warning: {message}", highlight=False, soft_wrap=True, markup=False)
+
+
 def info(message: str) -> None:
     if not state.quiet:
         console.print(message, highlight=False, soft_wrap=True)

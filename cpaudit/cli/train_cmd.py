@@ -41,6 +41,7 @@ def train_diffusion_cmd(
     res_blocks: int = typer.Option(2, "--res-blocks", min=1, max=8),
     attention: str = typer.Option("", "--attention", help="Resolutions with self-attention, e.g. 16,8."),
     resize: Optional[str] = typer.Option(None, "--resize", help="Resize folder images to HxW."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable files in an image folder (with a warning) instead of stopping."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/training_state.safetensors."),
     checkpoint_every: int = typer.Option(500, "--checkpoint-every", min=1, help="Steps between training-state checkpoints."),
     dp: bool = typer.Option(False, "--dp", help="Train with DP-SGD (DPDM): per-example clipping, Gaussian noise, RDP accounting."),
@@ -76,6 +77,7 @@ def train_diffusion_cmd(
             num_res_blocks=res_blocks,
             attention_resolutions=_mult(attention, "--attention") if attention else (),
             resize=parse_resize(resize),
+            skip_bad=skip_bad,
             resume=resume,
             dp=dp_cfg,
         )

@@ -34,6 +34,7 @@ class TrainDiffusionOptions:
     num_res_blocks: int = 2
     attention_resolutions: tuple[int, ...] = ()
     resize: tuple[int, int] | None = None
+    skip_bad: bool = False  # skip unreadable files in an image folder, with a warning
     resume: bool = False
     dp: DPConfig | None = None  # DP-SGD (DPDM) instead of plain training
 
@@ -61,7 +62,7 @@ def _unet_config(opts: TrainDiffusionOptions, shape: tuple[int, int, int]) -> UN
 def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = None) -> TrainDiffusionResult:
     if opts.train.steps < 1:
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
-    data = load_data(opts.data, resize=opts.resize)
+    data = load_data(opts.data, resize=opts.resize, skip_bad=opts.skip_bad)
     split = make_split(data, members=opts.members, seed=opts.seed)
     unet_cfg = _unet_config(opts, data.shape)
     if opts.dp is not None:

@@ -43,6 +43,13 @@ def gate_rows(results: dict) -> list[list[str]]:
     return rows
 
 
+def _diverged(run: dict | None) -> str:
+    seeds = (run or {}).get("nonfinite_seeds") or []
+    if not seeds:
+        return "none"
+    return f"{len(seeds)}: seeds {', '.join(map(str, seeds[:20]))}{' ...' if len(seeds) > 20 else ''}"
+
+
 def build_document(results: dict, title: str = "cpaudit privacy audit") -> Document:
     text, passed = verdict(results)
     setup = results.get("setup", {})
@@ -64,6 +71,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         ["members / held-out", f"{setup.get('n_members')} / {setup.get('n_holdout')}"],
         ["image shape (C, H, W)", str(tuple(setup.get("image_shape", [])))],
         ["samples", f"{setup.get('samples')} ({nn['n_samples']} images)"],
+        ["samples that diverged (NaN/inf, not audited)", _diverged(setup.get("sample_run"))],
         ["model", str(setup.get("model"))],
     ]
     if model_cfg:

@@ -80,3 +80,18 @@ def test_train_sample_end_to_end(tmp_path):
     assert r.exit_code == 0, r.output
     run = json.loads((tmp_path / "prot" / "run.json").read_text())
     assert run["protection"]["alpha"] == 0.5 and run["fired_fraction"] == 1.0
+
+
+def test_skip_bad_skips_with_one_line_warning(tmp_path):
+    for i in range(4):
+        write_png(tmp_path / "imgs" / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
+    (tmp_path / "imgs" / "broken.png").write_bytes(b"not a png")
+    args = ["train-diffusion", str(tmp_path / "imgs"), "--members", "2", "--steps", "1", "--channels", "8",
+            "--res-blocks", "1", "--batch-size", "2"]
+    r = runner.invoke(app, ["--quiet", *args, "--out", str(tmp_path / "a")])
+    assert r.exit_code == 2 and "broken.png" in r.output
+    r = runner.invoke(app, ["--quiet", *args, "--out", str(tmp_path / "b"), "--skip-bad"])
+    assert r.exit_code == 0, r.output
+    warnings = [ln for ln in r.output.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and "broken.png" in warnings[0]
+    assert json.loads((tmp_path / "b" / "split.json").read_text())["holdout"][0]["id"].endswith(".png")

@@ -58,6 +58,7 @@ def test_markdown_golden_verdict_and_gate_table():
     assert md.startswith("# cpaudit privacy audit\n\n**FAILED: replica rate 50.00% exceeds the maximum 0.00% by 50.00%.**\n")
     assert "| replica rate | 50.0% | at most 0.0% | FAIL |" in md
     assert "| samples | runs/&lt;script&gt;alert(\"x\")&lt;/script&gt;'quoted' (2 images) |" in md
+    assert "| samples that diverged (NaN/inf, not audited) | none |" in md
     ok = render_markdown(build_document(_results(rate=0.0, passed=True)), set())
     assert "**PASSED: all 1 policy gate(s) hold.**" in ok
 
