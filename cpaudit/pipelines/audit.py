@@ -24,7 +24,7 @@ from cpaudit.io_utils import atomic_path, write_json
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.report import render_audit_report
 from cpaudit.sampling.guides import resolve_guide
-from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, Protection
+from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, LogitFn, Protection
 from cpaudit.seeding import derive_seed, numpy_generator, torch_generator
 from cpaudit.version import __version__
 
@@ -83,6 +83,37 @@ def _mia_block(res: list[MIAResult]) -> dict:
     return {**best.summary(), "by_t": [r.summary() for r in res]}
 
 
+def _membership_inference(
+    eps_model: torch.nn.Module, abar: torch.Tensor, members: torch.Tensor, holdout: torch.Tensor, opts: AuditOptions,
+    guide: tuple[Protection, LogitFn] | None, step: Progress,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The loss attack at every t on the denoiser and, given a guide, on the protected denoiser.
+
+    Plain and protected attacks at one t see the same noise draws, so their difference is the protection's.
+    """
+    plain, protected = [], []
+    for t in opts.mia_t:
+        step(f"membership inference t={t}")
+        losses = {}
+        for role, x in (("members", members), ("holdout", holdout)):
+            seed = derive_seed(opts.seed, f"mia-{t}-{role}")
+            losses[role] = reconstruction_losses(eps_model, x, abar, t, opts.mia_draws, torch_generator(seed))
+            if guide is not None:
+                losses[f"protected-{role}"] = reconstruction_losses(
+                    eps_model, x, abar, t, opts.mia_draws, torch_generator(seed), protection=guide[0], logit_fn=guide[1])
+        plain.append(mia_statistics(t, losses["members"], losses["holdout"]))
+        if guide is not None:
+            protected.append(mia_statistics(t, losses["protected-members"], losses["protected-holdout"]))
+    mia = {**_mia_block(plain), "protected": None}
+    best = max(plain, key=lambda r: r.attacker_auc)
+    arrays = {"mia_loss_members": best.loss_members, "mia_loss_holdout": best.loss_holdout}
+    if protected:
+        mia["protected"] = {**_mia_block(protected), "settings": guide[0].to_dict()}  # type: ignore[index]
+        bp = max(protected, key=lambda r: r.attacker_auc)
+        arrays.update({"mia_protected_loss_members": bp.loss_members, "mia_protected_loss_holdout": bp.loss_holdout})
+    return mia, arrays
+
+
 def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     _check(opts)
     step = progress or (lambda _msg: None)
@@ -98,7 +129,6 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         raise InputError(opts.split, "needs at least 2 held-out images")
     members = data.images[split.member_idx]
     holdout = data.images[split.holdout_idx]
-    rng = numpy_generator(derive_seed(opts.seed, "audit"))
 
     # Replication search.
     step("embed")
@@ -110,13 +140,15 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
 
     # Permutation test with equal-size member and holdout reference sets.
     step("permutation test")
+    rng = numpy_generator(derive_seed(opts.seed, "permutation"))
     m = min(len(e_m), len(e_h))
     ref_m = e_m[rng.choice(len(e_m), m, replace=False)]
     ref_h = e_h[rng.choice(len(e_h), m, replace=False)]
     perm = permutation_test(e_s @ ref_m.T, e_s @ ref_h.T, opts.permutations, rng)
 
     # Quality against as many held-out images as there are samples.
-    step("quality")
+    step("quality")  # its own generator: FID does not depend on --permutations
+    rng = numpy_generator(derive_seed(opts.seed, "quality"))
     q_idx = rng.choice(len(f_h), min(len(f_h), len(f_s)), replace=False)
     fid = frechet_distance(f_s.astype(np.float64), f_h[q_idx].astype(np.float64))
     kid = kernel_inception_distance(f_s.astype(np.float64), f_h[q_idx].astype(np.float64), rng)
@@ -147,8 +179,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         if bad_t:
             raise InputError("--mia-t", f"timesteps must be in [0, {lm.schedule.T - 1}], got {bad_t}")
         n_h = min(len(holdout), opts.mia_holdout or len(members))
-        mia_holdout = holdout[rng.choice(len(holdout), n_h, replace=False)]
-        plain, protected = [], []
+        pick = numpy_generator(derive_seed(opts.seed, "mia-holdout"))
+        mia_holdout = holdout[pick.choice(len(holdout), n_h, replace=False)]
         guide = None
         if opts.classifier is not None:
             logit_fn, _ = resolve_guide(lm, opts.classifier)
@@ -156,24 +188,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
             scale = opts.scale if opts.scale is not None else float((run_prot or {}).get("scale", DEFAULT_SCALE))
             rule = (run_prot or {}).get("rule", "opposite-label")
             guide = (Protection(opts.classifier, alpha, scale, rule), logit_fn)
-        for t in opts.mia_t:
-            step(f"membership inference t={t}")
-            seed_t = derive_seed(opts.seed, f"mia-{t}")
-            lm_, lh_ = (reconstruction_losses(lm.model, x, abar, t, opts.mia_draws, torch_generator(seed_t))
-                        for x in (members, mia_holdout))
-            plain.append(mia_statistics(t, lm_, lh_))
-            if guide is not None:
-                pm, ph = (reconstruction_losses(lm.model, x, abar, t, opts.mia_draws, torch_generator(seed_t),
-                                                protection=guide[0], logit_fn=guide[1]) for x in (members, mia_holdout))
-                protected.append(mia_statistics(t, pm, ph))
-        mia = {**_mia_block(plain), "protected": _mia_block(protected) if protected else None}
-        if guide is not None:
-            mia["protected"]["settings"] = guide[0].to_dict()
-        best = max(plain, key=lambda r: r.attacker_auc)
-        arrays.update({"mia_loss_members": best.loss_members, "mia_loss_holdout": best.loss_holdout})
-        if protected:
-            bp = max(protected, key=lambda r: r.attacker_auc)
-            arrays.update({"mia_protected_loss_members": bp.loss_members, "mia_protected_loss_holdout": bp.loss_holdout})
+        mia, mia_arrays = _membership_inference(lm.model, abar, members, mia_holdout, opts, guide, step)
+        arrays.update(mia_arrays)
 
     # Policy gates: the deployed system is the protected one when a classifier is given.
     gate_mia = None if mia is None else (mia["protected"] or mia)

@@ -12,6 +12,7 @@ from cpaudit.errors import InputError
 from cpaudit.io_utils import write_bytes
 from cpaudit.report.compare import compare_document
 from cpaudit.report.content import build_document
+from cpaudit.report.document import Document
 from cpaudit.report.figures import audit_figures
 from cpaudit.report.html import render_html
 from cpaudit.report.markdown import render_markdown
@@ -24,7 +25,7 @@ class ReportResult:
     figures: list[Path]
 
 
-def write_report(out: Path, doc, figures: dict[str, bytes]) -> ReportResult:  # noqa: ANN001
+def write_report(out: Path, doc: Document, figures: dict[str, bytes]) -> ReportResult:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, data in figures.items():
