@@ -18,7 +18,7 @@ from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.data.members import data_and_split_of
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.classifier import AccuracyTable, ClassifierTrainConfig, Progress, train_random_label_classifier
-from cpaudit.train.random_labels import random_labels
+from cpaudit.train.random_labels import label_seed_for, random_labels
 from cpaudit.version import __version__
 
 
@@ -46,10 +46,6 @@ class TrainClassifierResult:
     n_parameters: int
 
 
-def resolve_label_seed(seed: int, label_seed: int | None) -> int:
-    return derive_seed(seed, "labels") if label_seed is None else label_seed
-
-
 def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = None) -> TrainClassifierResult:
     if opts.train.steps < 1:
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
@@ -65,7 +61,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
     if h != w:
         raise InputError(opts.data, f"images are {h}x{w}; the classifier needs square images")
     clf_cfg = ClassifierConfig(c, h, opts.base_channels, opts.channel_mult, opts.num_res_blocks)
-    label_seed = resolve_label_seed(opts.seed, opts.label_seed)
+    label_seed = label_seed_for(opts.seed, opts.label_seed)
     members = data.images[split.member_idx]
     labels = random_labels(len(split.member_idx), label_seed)
 

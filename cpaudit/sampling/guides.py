@@ -9,17 +9,16 @@ import torch
 
 from cpaudit.core.posterior import exact_logit
 from cpaudit.errors import InputError
-from cpaudit.models.load import LoadedModel, load_classifier
 from cpaudit.data.members import data_and_split_of
+from cpaudit.models.load import LoadedModel, load_classifier
 from cpaudit.sampling.protection import LogitFn
-from cpaudit.seeding import derive_seed
-from cpaudit.train.random_labels import random_labels
+from cpaudit.train.random_labels import label_seed_for, random_labels
 
 
 def exact_logit_fn(model: LoadedModel, label_seed: int | None = None) -> tuple[LogitFn, dict]:
     """The Gaussian-mixture posterior over the model's own members (the model owner has them)."""
     data, split = data_and_split_of(model.folder, model.config)
-    seed = derive_seed(int(model.config.get("seed", 0)), "labels") if label_seed is None else label_seed
+    seed = label_seed_for(int(model.config.get("seed", 0)), label_seed)
     members = data.images[split.member_idx]
     labels = random_labels(len(members), seed)
     abar = model.schedule.alphas_cumprod()
