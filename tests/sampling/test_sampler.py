@@ -72,3 +72,13 @@ def test_diverging_guidance_is_reported_not_written(tiny_model, tmp_path):
     assert r.nonfinite_seeds == [0, 1, 2] and len(r.images) == 0
     assert not list(tmp_path.glob("*.png"))
     assert r.run["nonfinite_seeds"] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("method,rule", [("ddpm", "opposite-label"), ("ddim", "toward-half"), ("ddpm", "toward-half")])
+def test_protection_with_ddpm_and_both_rules(tiny_model, tmp_path, method, rule):
+    cfg = SamplerConfig(steps=6, method=method)
+    plain = sample(SampleOptions(model=tiny_model, out=tmp_path / "p", n=3, sampler=cfg, write_png=False))
+    prot = Protection("exact", alpha=0.5, scale=5.0, rule=rule)
+    r = sample(SampleOptions(model=tiny_model, out=tmp_path / "q", n=3, sampler=cfg, protection=prot, write_png=False))
+    assert r.fired_fraction == 1.0 and r.run["protection"]["rule"] == rule and r.run["sampler"]["method"] == method
+    assert not np.array_equal(r.images, plain.images)
