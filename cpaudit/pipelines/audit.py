@@ -223,6 +223,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
             "features": spec.label,
             "features_pretrained": spec.pretrained,
             "seed": opts.seed,
+            "options": {"k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
+                        "mia_draws": opts.mia_draws, "mia_holdout": opts.mia_holdout, "alpha": opts.alpha, "scale": opts.scale},
             "sample_run": samples.run and {k: v for k, v in samples.run.items() if k != "fired_steps"},
         },
         "nn": rep.summary(spec.label),
