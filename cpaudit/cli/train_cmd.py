@@ -94,7 +94,8 @@ def train_diffusion_cmd(
 def train_classifier_cmd(
     data: str = typer.Argument(..., help="'digits', an image folder, an .npz or a CIFAR-10 batches folder."),
     out: Path = typer.Option(..., "--out", help="Classifier folder to write."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model folder: use its members, split and schedule."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model folder (cpaudit or diffusers): use its schedule, and its members and split where it records them."),
+    split: Optional[Path] = typer.Option(None, "--split", help="split.json naming the members (for a model trained elsewhere)."),
     members: int = Members,
     seed: int = Seed,
     label_seed: Optional[int] = typer.Option(None, "--label-seed", min=0, max=2**63 - 1, help="Seed of the random labels."),
@@ -111,7 +112,7 @@ def train_classifier_cmd(
     state.quiet = state.quiet or quiet
     with user_errors():
         opts = TrainClassifierOptions(
-            data=data, out=out, model=model, members=members, seed=seed, label_seed=label_seed,
+            data=data, out=out, model=model, split=split, members=members, seed=seed, label_seed=label_seed,
             train=ClassifierTrainConfig(steps=steps, batch_size=batch_size, lr=lr), base_channels=channels,
         )
         with progress_bar("train classifier", steps) as advance:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import torch
 
-ScheduleKind = Literal["linear", "cosine"]
+ScheduleKind = Literal["linear", "scaled_linear", "cosine"]
 
 
 def linear_betas(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
@@ -34,8 +34,8 @@ class Schedule:
     beta_end: float = 0.02
 
     def __post_init__(self) -> None:
-        if self.kind not in ("linear", "cosine"):
-            raise ValueError(f"schedule kind must be 'linear' or 'cosine', got {self.kind!r}")
+        if self.kind not in ("linear", "scaled_linear", "cosine"):
+            raise ValueError(f"schedule kind must be 'linear', 'scaled_linear' or 'cosine', got {self.kind!r}")
         if self.T < 2:
             raise ValueError(f"schedule T must be >= 2, got {self.T}")
         if not 0 < self.beta_start < self.beta_end < 1:
@@ -44,6 +44,8 @@ class Schedule:
     def betas(self) -> torch.Tensor:
         if self.kind == "linear":
             return linear_betas(self.T, self.beta_start, self.beta_end)
+        if self.kind == "scaled_linear":  # latent diffusion's schedule, as diffusers names it: linear in sqrt(beta)
+            return linear_betas(self.T, self.beta_start**0.5, self.beta_end**0.5) ** 2
         return cosine_betas(self.T)
 
     def alphas_cumprod(self) -> torch.Tensor:

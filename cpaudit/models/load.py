@@ -6,30 +6,38 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from cpaudit.core.schedules import Schedule
 from cpaudit.errors import InputError
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
+from cpaudit.models.diffusers_unet import diffusers_layout, load_diffusers_unet
 from cpaudit.models.unet import UNet, UNetConfig
 
 
 @dataclass
 class LoadedModel:
-    model: UNet
+    model: torch.nn.Module  # eps_theta(x_t, t)
     schedule: Schedule
     config: dict
     folder: Path
+    image_shape: tuple[int, int, int]  # (C, H, W)
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
-        c = self.model.cfg
-        return (c.in_channels, c.image_size, c.image_size)
+    def data_fingerprint(self) -> str | None:
+        """The training data's fingerprint; None for a model trained elsewhere (diffusers), which records none."""
+        return self.config.get("data_fingerprint")
 
 
 def load_model(folder: Path) -> LoadedModel:
+    """A cpaudit model folder, or a diffusers one (UNet2DModel + scheduler config, see diffusers_unet.py)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "model folder not found")
+    if diffusers_layout(folder) is not None:
+        net, schedule, record, shape = load_diffusers_unet(folder)
+        return LoadedModel(net.eval().requires_grad_(False), schedule, record, folder, shape)
     cfg_path = folder / "config.json"
     cfg = read_config(cfg_path, {"unet": dict, "schedule": dict, "image_shape": list, "data_fingerprint": str})
     try:
@@ -39,7 +47,8 @@ def load_model(folder: Path) -> LoadedModel:
         raise InputError(cfg_path, f"invalid model config ({type(e).__name__}: {e})") from None
     model = UNet(unet_cfg)
     load_state_into(model, load_weights(folder / "model.safetensors"), folder / "model.safetensors")
-    return LoadedModel(model.eval().requires_grad_(False), schedule, cfg, folder)
+    shape = (unet_cfg.in_channels, unet_cfg.image_size, unet_cfg.image_size)
+    return LoadedModel(model.eval().requires_grad_(False), schedule, cfg, folder, shape)
 
 
 @dataclass

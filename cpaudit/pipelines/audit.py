@@ -170,7 +170,7 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     if opts.model is not None:
         lm = load_model(opts.model)
         model_cfg = lm.config
-        if lm.config.get("data_fingerprint") != data.fingerprint():
+        if lm.data_fingerprint is not None and lm.data_fingerprint != data.fingerprint():
             raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {opts.data}")
         if tuple(lm.image_shape) != data.shape:
             raise InputError(Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}")

@@ -10,10 +10,11 @@ import torch
 
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import load_data
-from cpaudit.data.split import make_split, write_split
+from cpaudit.data.split import make_split, read_split, write_split
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
-from cpaudit.models.checkpoint import read_config, save_weights, write_config
+from cpaudit.models.checkpoint import save_weights, write_config
+from cpaudit.models.load import load_model
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.data.members import data_and_split_of
 from cpaudit.seeding import derive_seed, torch_generator
@@ -27,6 +28,7 @@ class TrainClassifierOptions:
     data: str
     out: Path
     model: Path | None = None  # take members, schedule and data from this model folder
+    split: Path | None = None  # members from this split.json (e.g. for a diffusers model trained elsewhere)
     members: int | None = 64
     seed: int = 0
     label_seed: int | None = None  # default: derived from seed
@@ -51,11 +53,20 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
     schedule = opts.schedule
     if opts.model is not None:
-        model_cfg = read_config(Path(opts.model) / "config.json", {"schedule": dict, "data_fingerprint": str})
-        data, split = data_and_split_of(Path(opts.model), model_cfg, opts.data)
-        schedule = Schedule.from_dict(model_cfg["schedule"])
+        lm = load_model(Path(opts.model))
+        schedule = lm.schedule
+        if lm.data_fingerprint is not None:  # a cpaudit model knows its data and members
+            data, split = data_and_split_of(Path(opts.model), lm.config, opts.data)
+        else:  # a model trained elsewhere: the members are the user's word (--split) or drawn here
+            data = load_data(opts.data)
+            split = None
+        if data.shape != lm.image_shape:
+            raise InputError(opts.data, f"images are {data.shape} (C, H, W) but the model makes {lm.image_shape}")
     else:
-        data = load_data(opts.data)
+        data, split = load_data(opts.data), None
+    if opts.split is not None:
+        split = read_split(opts.split, data)
+    elif split is None:
         split = make_split(data, members=opts.members, seed=opts.seed)
     c, h, w = data.shape
     if h != w:

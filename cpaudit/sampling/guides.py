@@ -17,6 +17,9 @@ from cpaudit.train.random_labels import label_seed_for, random_labels
 
 def exact_logit_fn(model: LoadedModel, label_seed: int | None = None) -> tuple[LogitFn, dict]:
     """The Gaussian-mixture posterior over the model's own members (the model owner has them)."""
+    if model.data_fingerprint is None:
+        raise InputError(model.folder, "records no training data (a model trained elsewhere); --classifier exact needs a "
+                         "cpaudit model: train a classifier with `cpaudit train-classifier DATA --model` and pass its folder")
     data, split = data_and_split_of(model.folder, model.config)
     seed = label_seed_for(int(model.config.get("seed", 0)), label_seed)
     members = data.images[split.member_idx]
@@ -33,7 +36,8 @@ def learned_logit_fn(model: LoadedModel, folder: Path) -> tuple[LogitFn, dict]:
     """A trained random-label classifier; refuses one trained for other data, members or schedule."""
     clf = load_classifier(folder)
     cfg_path = Path(folder) / "config.json"
-    if clf.config["data_fingerprint"] != model.config["data_fingerprint"]:
+    # A diffusers model records no data; then the classifier's members are the user's word (its split.json).
+    if model.data_fingerprint is not None and clf.config["data_fingerprint"] != model.data_fingerprint:
         raise InputError(cfg_path, "classifier was trained on other data than the model (data fingerprint differs)")
     if clf.schedule != model.schedule:
         raise InputError(cfg_path, f"classifier schedule {clf.schedule} differs from the model's {model.schedule}")
