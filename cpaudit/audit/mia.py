@@ -30,13 +30,18 @@ def reconstruction_losses(
     batch_size: int = 256,
     protection: Protection | None = None,
     logit_fn: LogitFn | None = None,
+    rows: slice | None = None,
 ) -> np.ndarray:
     """Mean squared noise-prediction error per image, averaged over `draws` noise draws. Shape (N,).
 
-    All noise is drawn up front in image order, so the result does not depend on batch_size.
+    All noise is drawn up front in image order, so the result does not depend on batch_size. With
+    `rows` (a process's shard) only those images are scored, with the noise the full run gives them;
+    the result then has one entry per row of the shard.
     """
-    n = images.shape[0]
     eps_all = torch.randn((draws, *images.shape), generator=gen)
+    if rows is not None:
+        images, eps_all = images[rows], eps_all[:, rows]
+    n = images.shape[0]
     a_t = float(abar[t])
     losses = torch.zeros(n, dtype=torch.float64)
     guard = protection is not None and not protection.inactive

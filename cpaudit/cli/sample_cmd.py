@@ -17,7 +17,7 @@ from cpaudit.sampling.sampler import SamplerConfig
 def sample_cmd(
     model: Path = typer.Option(..., "--model", help="Model folder written by train-diffusion."),
     out: Path = typer.Option(..., "--out", help="Folder for {seed:06d}.png, samples.npz and run.json."),
-    n: int = typer.Option(256, "--n", min=1, max=10_000_000, help="Number of samples; sample i uses seed + i."),
+    n: int = typer.Option(256, "--n", "--num-samples", min=1, max=10_000_000, help="Number of samples; sample i uses seed + i."),
     steps: int = typer.Option(50, "--steps", min=1, help="Sampling steps."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62, help="First sample's seed."),
     method: str = typer.Option("ddim", "--method", help="ddim or ddpm."),

@@ -19,6 +19,7 @@ from cpaudit.core.stats import permutation_test
 from cpaudit.data.imageset import to_uint8
 from cpaudit.data.load import load_data
 from cpaudit.data.split import read_split
+from cpaudit.distributed import gather_rows, world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_json
 from cpaudit.models.load import load_model
@@ -92,15 +93,19 @@ def _membership_inference(
     Plain and protected attacks at one t see the same noise draws, so their difference is the protection's.
     """
     plain, protected = [], []
+    w = world()
     for t in opts.mia_t:
         step(f"membership inference t={t}")
         losses = {}
         for role, x in (("members", members), ("holdout", holdout)):
             seed = derive_seed(opts.seed, f"mia-{t}-{role}")
-            losses[role] = reconstruction_losses(eps_model, x, abar, t, opts.mia_draws, torch_generator(seed))
+            # Under torchrun each rank scores a block of the images with the noise one process would draw.
+            rows = w.shard(len(x))
+            score = lambda **kw: gather_rows(torch.from_numpy(reconstruction_losses(  # noqa: E731
+                eps_model, x, abar, t, opts.mia_draws, torch_generator(seed), rows=rows, **kw)), w).numpy()
+            losses[role] = score()
             if guide is not None:
-                losses[f"protected-{role}"] = reconstruction_losses(
-                    eps_model, x, abar, t, opts.mia_draws, torch_generator(seed), protection=guide[0], logit_fn=guide[1])
+                losses[f"protected-{role}"] = score(protection=guide[0], logit_fn=guide[1])
         plain.append(mia_statistics(t, losses["members"], losses["holdout"]))
         if guide is not None:
             protected.append(mia_statistics(t, losses["protected-members"], losses["protected-holdout"]))
@@ -243,6 +248,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
                    "thresholds": {k: v for k, v in opts.policy.__dict__.items()}},
     }
     out = Path(opts.out)
+    if not world().is_main:  # under torchrun every rank holds the results; rank 0 writes them
+        return AuditResult(results, out, not failures, arrays)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "audit_data.npz") as tmp:
         with open(tmp, "wb") as f:

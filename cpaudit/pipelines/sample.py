@@ -12,6 +12,7 @@ import torch
 
 from cpaudit.data.imageio import save_png, save_samples_npz
 from cpaudit.data.imageset import to_uint8
+from cpaudit.distributed import gather_rows, world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import LoadedModel, load_model
@@ -52,23 +53,28 @@ def draw_samples(
     opts: SampleOptions,
     on_step: Callable[[], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-    """Sample opts.n images in batches; returns (images, fired, finite, guide info)."""
-    seeds = [opts.seed + i for i in range(opts.n)]
+    """Sample opts.n images in batches; returns (images, fired, finite, guide info).
+
+    Under torchrun each rank draws a contiguous block of the seeds and the blocks are gathered in order;
+    an image depends on its seed alone, so the result is the one-process result.
+    """
+    w = world()
+    seeds = [opts.seed + i for i in range(opts.n)][w.shard(opts.n)]
     logit_fn, info = None, {}
     if opts.protection is not None and not opts.protection.inactive:
         logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed)
     abar = model.schedule.alphas_cumprod()
     parts = []
-    for start in range(0, opts.n, opts.batch_size):
+    for start in range(0, len(seeds), opts.batch_size):
         parts.append(
             sample_batch(
                 model.model, abar, model.image_shape, seeds[start : start + opts.batch_size], opts.sampler,
                 protection=opts.protection, logit_fn=logit_fn, on_step=on_step,
             )
         )
-    images = torch.cat([p.images for p in parts])
-    fired = torch.cat([p.fired for p in parts])
-    finite = torch.cat([p.finite for p in parts])
+    images = gather_rows(torch.cat([p.images for p in parts]), w)
+    fired = gather_rows(torch.cat([p.fired for p in parts]), w)
+    finite = gather_rows(torch.cat([p.finite for p in parts]), w)
     return images, fired, finite, info
 
 
@@ -94,14 +100,17 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
     ok = finite.numpy()
     u8 = to_uint8(images[finite])
     out = Path(opts.out)
+    fired_np = fired.numpy()
+    fired_fraction = float(fired_np.sum() / (opts.n * opts.sampler.steps))
+    nonfinite = [int(s) for s in seeds[~ok]]
+    w = world()
+    if not w.is_main:  # rank 0 writes what every rank gathered
+        return SampleResult(out, u8, seeds[ok], fired_np[ok], fired_fraction, nonfinite, seconds, {})
     out.mkdir(parents=True, exist_ok=True)
     if opts.write_png:
         for img, s in zip(u8, seeds[ok]):
             save_png(out / f"{s:06d}.png", img)
     save_samples_npz(out / "samples.npz", u8, seeds[ok])
-    fired_np = fired.numpy()
-    fired_fraction = float(fired_np.sum() / (opts.n * opts.sampler.steps))
-    nonfinite = [int(s) for s in seeds[~ok]]
     run = {
         "kind": "cpaudit-samples",
         "cpaudit_version": __version__,
@@ -113,6 +122,7 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
         "seed": opts.seed,
         "seeds": [int(opts.seed), int(opts.seed + opts.n - 1)],
         "batch_size": opts.batch_size,
+        "world_size": w.size,
         "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta, "clip": opts.sampler.clip},
         "protection": None if opts.protection is None else {**opts.protection.to_dict(), **info},
         "fired_steps": {str(int(s)): int(f) for s, f in zip(seeds, fired_np)},

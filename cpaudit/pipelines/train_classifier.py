@@ -17,6 +17,7 @@ from cpaudit.models.checkpoint import save_weights, write_config
 from cpaudit.models.load import load_model
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.data.members import data_and_split_of
+from cpaudit.distributed import world
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.classifier import AccuracyTable, ClassifierTrainConfig, Progress, train_random_label_classifier
 from cpaudit.train.random_labels import label_seed_for, random_labels
@@ -80,11 +81,16 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         torch.manual_seed(derive_seed(opts.seed, "init-classifier"))
         model = TimeClassifier(clf_cfg)
     gen = torch_generator(derive_seed(opts.seed, "train-classifier"))
+    w = world()
     t0 = time.perf_counter()
     model, steps, table = train_random_label_classifier(
-        model, members, labels, schedule, opts.train, gen, derive_seed(opts.seed, "eval-classifier"), progress=progress
+        model, members, labels, schedule, opts.train, gen, derive_seed(opts.seed, "eval-classifier"),
+        progress=progress if w.is_main else None, world=w,
     )
     seconds = time.perf_counter() - t0
+    result = TrainClassifierResult(Path(opts.out), steps, seconds, table, sum(p.numel() for p in model.parameters()))
+    if not w.is_main:  # every rank holds the same weights; rank 0 writes them
+        return result
 
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,10 +111,11 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
             "seed": opts.seed,
             "label_seed": label_seed,
             "n_members": len(split.member_idx),
+            "world_size": w.size,
             "train": {**opts.train.__dict__},
             "steps_done": steps,
             "train_seconds": round(seconds, 2),
             "accuracy": table.to_dict(),
         },
     )
-    return TrainClassifierResult(out, steps, seconds, table, sum(p.numel() for p in model.parameters()))
+    return result

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from cpaudit.core.posterior import exact_logit
 from cpaudit.core.schedules import Schedule, q_sample
+from cpaudit.distributed import World, sum_gradients
 from cpaudit.models.classifier import TimeClassifier
 
 EVAL_TS: tuple[int, ...] = (50, 150, 300, 600)
@@ -72,8 +73,13 @@ def train_random_label_classifier(
     eval_gen_seed: int,
     *,
     progress: Progress | None = None,
+    world: World = World(),
 ) -> tuple[TimeClassifier, int, AccuracyTable]:
-    """Binary cross-entropy on x_t = sqrt(abar_t) x_i + sqrt(1 - abar_t) eps, t ~ U{0..T-1}."""
+    """Binary cross-entropy on x_t = sqrt(abar_t) x_i + sqrt(1 - abar_t) eps, t ~ U{0..T-1}.
+
+    Across ranks every process draws the whole batch from the same generator and back-propagates only its
+    own rows, scaled by 1/batch_size; summing the gradients gives the one-process gradient.
+    """
     abar = schedule.alphas_cumprod().float()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     m = members.shape[0]
@@ -84,14 +90,17 @@ def train_random_label_classifier(
         idx = torch.randint(m, (cfg.batch_size,), generator=gen)
         t = torch.randint(schedule.T, (cfg.batch_size,), generator=gen)
         eps = torch.randn((cfg.batch_size, *members.shape[1:]), generator=gen)
+        rows = world.shard(cfg.batch_size)
+        idx, t, eps = idx[rows], t[rows], eps[rows]
         logit = model(q_sample(members[idx], abar[t], eps), t)
-        loss = F.binary_cross_entropy_with_logits(logit, labels[idx].float())
+        loss = F.binary_cross_entropy_with_logits(logit, labels[idx].float(), reduction="sum") / cfg.batch_size
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        sum_gradients(model, world)
         opt.step()
         step += 1
         correct += float(((logit.detach() > 0).long() == labels[idx]).float().sum())
-        seen += cfg.batch_size
+        seen += len(idx)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             model.eval()
             # The same evaluation noise at every check, so successive tables are comparable.
@@ -100,7 +109,8 @@ def train_random_label_classifier(
             if all(b - a <= cfg.early_stop_gap for a, b in zip(table.learned, table.bayes)):
                 break
         if progress is not None:
-            progress(step, cfg.steps, {"loss": float(loss.detach()), "acc": correct / max(seen, 1)})
+            shown = float(loss.detach()) * cfg.batch_size / max(len(idx), 1)  # this rank's mean loss
+            progress(step, cfg.steps, {"loss": shown, "acc": correct / max(seen, 1)})
             if step % 50 == 0:
                 correct, seen = 0.0, 0
     model.eval()
