@@ -98,8 +98,8 @@ def _network(spec: FeatureSpec) -> tuple[torch.nn.Module, tuple[int, int], tuple
 
 
 @torch.no_grad()
-def network_features(images: torch.Tensor, spec: FeatureSpec, batch_size: int = 64, on_batch=None) -> np.ndarray:
-    net, size, mean, std = _network(spec)
+def network_features(images: torch.Tensor, spec: FeatureSpec, batch_size: int = 64, on_batch=None, built=None) -> np.ndarray:
+    net, size, mean, std = built if built is not None else _network(spec)
     m = torch.tensor(mean).view(1, 3, 1, 1)
     s = torch.tensor(std).view(1, 3, 1, 1)
     out = []
@@ -111,6 +111,14 @@ def network_features(images: torch.Tensor, spec: FeatureSpec, batch_size: int = 
         if on_batch is not None:
             on_batch()
     return np.concatenate(out).astype(np.float32)
+
+
+def batch_embedder(spec: FeatureSpec):
+    """A function from a batch of images to its raw float32 embedding, the network built once."""
+    if spec.kind == "pixel":
+        return lambda x: pixel_embedding(x).astype(np.float32)
+    built = _network(spec)
+    return lambda x: network_features(x, spec, built=built)
 
 
 def embed(images: torch.Tensor, spec: FeatureSpec, *, cache_dir: Path | None = None, on_batch=None) -> tuple[np.ndarray, np.ndarray]:

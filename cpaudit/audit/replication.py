@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cpaudit.audit.neighbours import nearest
+from cpaudit.audit.neighbours import Neighbours, SearchMethod, nearest
 from cpaudit.core.stats import wilson_interval
 
 
@@ -23,6 +23,7 @@ class ReplicationResult:
     replica_rate: float
     ci95: tuple[float, float]
     replicas_at_data_threshold: int
+    search: dict  # how the neighbours were found (exact, or IVF with its measured recall)
 
     def summary(self, features: str) -> dict:
         return {
@@ -38,15 +39,21 @@ class ReplicationResult:
             "holdout_median_nearest_member_similarity": float(np.median(self.holdout_sim)),
             "holdout_over_threshold": int((self.holdout_sim >= self.threshold).sum()),
             "n_holdout": int(len(self.holdout_sim)),
+            "search": self.search,
         }
 
 
 def replication(
-    samples: np.ndarray, members: np.ndarray, holdout: np.ndarray, *, threshold: float, k: int = 5
+    samples: np.ndarray, members: np.ndarray, holdout: np.ndarray, *, threshold: float, k: int = 5,
+    method: SearchMethod = "auto",
 ) -> ReplicationResult:
-    """samples, members, holdout: L2-normalised embeddings (rows)."""
-    nn_s = nearest(samples, members, k)
-    nn_h = nearest(holdout, members, 1)
+    """samples, members, holdout: L2-normalised embeddings (rows); members may be memory-mapped.
+
+    Samples and held-out images are searched together, so an IVF index is built once."""
+    nn = nearest(np.concatenate([samples, holdout]), members, k, method=method)
+    n_s = samples.shape[0]
+    nn_s = Neighbours(nn.similarity[:n_s], nn.index[:n_s])
+    nn_h = Neighbours(nn.similarity[n_s:, :1], nn.index[n_s:, :1])
     s_sim = nn_s.similarity[:, 0]
     h_sim = nn_h.similarity[:, 0]
     q = 1 - 1 / len(h_sim)
@@ -64,4 +71,5 @@ def replication(
         replica_rate=replicas / n if n else 0.0,
         ci95=wilson_interval(replicas, n),
         replicas_at_data_threshold=int((s_sim > data_threshold).sum()),
+        search=nn.search,
     )

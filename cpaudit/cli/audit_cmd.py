@@ -22,6 +22,7 @@ def audit_cmd(
     classifier: Optional[str] = typer.Option(None, "--classifier", help="Classifier folder or 'exact': also attack the protected denoiser."),
     features: str = typer.Option("pixel", "--features", help="pixel | timm:NAME[:WEIGHTS] | inception:WEIGHTS"),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=-1.0, max=1.0, help="Replica similarity threshold (pixel: 0.97)."),
+    search: str = typer.Option("auto", "--search", help="Nearest-neighbour search: auto (exact below 300,000 members, else IVF with its recall reported) | exact | ivf."),
     permutations: int = typer.Option(1000, "--permutations", min=1, max=1_000_000),
     mia_t: str = typer.Option(",".join(map(str, DEFAULT_MIA_TS)), "--mia-t", help="Timesteps for the loss attack."),
     mia_draws: int = typer.Option(8, "--mia-draws", min=1, max=1000),
@@ -49,7 +50,7 @@ def audit_cmd(
         opts = AuditOptions(
             samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
-            alpha=alpha, scale=scale, seed=seed, policy=policy,
+            alpha=alpha, scale=scale, seed=seed, policy=policy, search=search,  # type: ignore[arg-type]
         )
         with progress_bar("audit") as advance:
             result = audit(opts, progress=lambda msg: advance(metrics=None))
@@ -59,6 +60,10 @@ def audit_cmd(
     nn = r["nn"]
     info(f"replicas: {nn['replicas']}/{nn['n_samples']} = {nn['replica_rate']:.1%} "
          f"(95% CI {nn['replica_rate_ci95'][0]:.1%}-{nn['replica_rate_ci95'][1]:.1%}) at similarity >= {nn['threshold']}")
+    search = nn.get("search") or {}
+    if search.get("method") == "ivf":
+        info(f"nearest neighbours by IVF ({search['nlist']} lists, {search['nprobe']} probed): recall@1 "
+             f"{search['recall_at_1']:.3f} against exact search on {search['recall_queries']} queries")
     info(f"permutation test: p = {r['permutation']['p_value']:.4g}; {r['quality']['features']} FID {r['quality']['fid']:.3f}")
     if r["mia"]:
         info(f"membership inference: AUC {r['mia']['auc']:.3f} at t={r['mia']['t']}"

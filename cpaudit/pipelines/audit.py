@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,16 +10,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpaudit.audit.features import embed, parse_features
+from cpaudit.audit.embedding_store import stream_embeddings
+from cpaudit.audit.features import FeatureSpec, embed, parse_features
 from cpaudit.audit.mia import MIAResult, mia_statistics, reconstruction_losses
 from cpaudit.audit.policy import Policy, evaluate
 from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
+from cpaudit.audit.neighbours import SearchMethod
 from cpaudit.audit.replication import replication
-from cpaudit.audit.samples import load_samples
+from cpaudit.audit.samples import SampleSet, load_samples
 from cpaudit.core.stats import permutation_test
-from cpaudit.data.imageset import to_uint8
+from cpaudit.data.imageset import ImageSet, to_uint8
 from cpaudit.data.load import load_data
-from cpaudit.data.split import read_split
+from cpaudit.data.split import Split, read_split
 from cpaudit.distributed import gather_rows, world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_json
@@ -30,6 +33,11 @@ from cpaudit.seeding import derive_seed, numpy_generator, torch_generator
 from cpaudit.version import __version__
 
 SCHEMA_VERSION = 1
+# Members from this many on are embedded to a memory-mapped file rather than held in memory.
+STREAM_MIN_REFERENCES = 100_000
+# The permutation test compares samples with this many references per side at most (its cost is
+# samples x references); below it, all of the smaller side.
+PERMUTATION_MAX_REFERENCES = 50_000
 DEFAULT_THRESHOLDS = {"pixel": 0.97}
 DEFAULT_MIA_TS: tuple[int, ...] = (50, 100, 200, 350, 500)
 
@@ -54,6 +62,7 @@ class AuditOptions:
     seed: int = 0
     policy: Policy = field(default_factory=Policy)
     cache_dir: Path | None = None
+    search: SearchMethod = "auto"  # nearest-neighbour search: exact below IVF_MIN_REFERENCES, else IVF
 
 
 @dataclass
@@ -72,6 +81,8 @@ def _check(opts: AuditOptions) -> None:
         raise InputError("--permutations", f"must be >= 1, got {opts.permutations}")
     if opts.mia_draws < 1:
         raise InputError("--mia-draws", f"must be >= 1, got {opts.mia_draws}")
+    if opts.search not in ("auto", "exact", "ivf"):
+        raise InputError("--search", f"must be auto, exact or ivf, got {opts.search!r}")
     if opts.k < 1:
         raise InputError("--k", f"must be >= 1, got {opts.k}")
     if opts.threshold is not None and not -1 <= opts.threshold <= 1:
@@ -135,18 +146,27 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     members = data.images[split.member_idx]
     holdout = data.images[split.holdout_idx]
 
-    # Replication search.
+    with tempfile.TemporaryDirectory(prefix="cpaudit-embeddings-", dir=opts.cache_dir) as scratch:
+        return _audit(opts, step, spec, threshold, data, split, samples, members, holdout, Path(scratch))
+
+
+def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: float, data: ImageSet, split: Split,
+           samples: SampleSet, members: torch.Tensor, holdout: torch.Tensor, scratch: Path) -> AuditResult:
+    # Replication search. Many members: their embeddings stream to a memory-mapped file, searched in blocks.
     step("embed")
     e_s, f_s = embed(samples.images, spec, cache_dir=opts.cache_dir)
-    e_m, _ = embed(members, spec, cache_dir=opts.cache_dir)
+    if len(members) >= STREAM_MIN_REFERENCES:
+        e_m = stream_embeddings(members, spec, scratch / "members.npy")
+    else:
+        e_m, _ = embed(members, spec, cache_dir=opts.cache_dir)
     e_h, f_h = embed(holdout, spec, cache_dir=opts.cache_dir)
     step("nearest neighbours")
-    rep = replication(e_s, e_m, e_h, threshold=threshold, k=opts.k)
+    rep = replication(e_s, e_m, e_h, threshold=threshold, k=opts.k, method=opts.search)
 
     # Permutation test with equal-size member and holdout reference sets.
     step("permutation test")
     rng = numpy_generator(derive_seed(opts.seed, "permutation"))
-    m = min(len(e_m), len(e_h))
+    m = min(len(e_m), len(e_h), PERMUTATION_MAX_REFERENCES)
     ref_m = e_m[rng.choice(len(e_m), m, replace=False)]
     ref_h = e_h[rng.choice(len(e_h), m, replace=False)]
     perm = permutation_test(e_s @ ref_m.T, e_s @ ref_h.T, opts.permutations, rng)
@@ -228,7 +248,7 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
             "features": spec.label,
             "features_pretrained": spec.pretrained,
             "seed": opts.seed,
-            "options": {"k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
+            "options": {"search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
                         "mia_draws": opts.mia_draws, "mia_holdout": opts.mia_holdout, "alpha": opts.alpha, "scale": opts.scale},
             "sample_run": samples.run and {k: v for k, v in samples.run.items() if k != "fired_steps"},
         },

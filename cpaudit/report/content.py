@@ -96,6 +96,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         Para(f"Data-driven threshold (the 1 - 1/n quantile of the nearest-member similarity of the n = {nn.get('n_holdout')} held-out images): "
              f"{num(nn['data_threshold'])}; {nn.get('replicas_at_data_threshold')} samples exceed it. "
              f"{nn.get('holdout_over_threshold')} held-out images reach the fixed threshold."),
+        Para(_search_sentence(nn.get("search") or {})),
         Figure("similarity_histogram", "Nearest-member similarity of samples and of held-out images; dashed: replica threshold."),
         Figure("pairs", "The most similar sample/member pairs."),
     ]
@@ -145,3 +146,12 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
     if privacy_rows:
         sections.append(Section("Protection and privacy", [Table(["mechanism", "settings"], privacy_rows)]))
     return Document(title, text, passed, sections)
+
+
+def _search_sentence(search: dict) -> str:
+    n = search.get("n_references")
+    if search.get("method") == "ivf":
+        return (f"Nearest members were found with an approximate IVF index over {n:,} members ({search['nlist']} lists, "
+                f"{search['nprobe']} probed per query); its recall@1 against exact search, measured on "
+                f"{search['recall_queries']} of the queries, is {search['recall_at_1']:.3f}.")
+    return f"Nearest members were found by exact search over {n:,} members." if n else "Nearest members were found by exact search."

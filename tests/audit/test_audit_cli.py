@@ -78,3 +78,25 @@ def test_audit_bad_inputs_exit_2(tiny_model, tiny_samples, tmp_path):
     r = _audit(tiny_model, other, tmp_path / "b")
     assert r.exit_code == 2 and "(1, 16, 16)" in r.output and not (tmp_path / "b").exists()
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_streamed_members_and_ivf_search_agree_with_exact(tiny_model, tiny_samples, tmp_path, monkeypatch):
+    """Members streamed to a memmap and searched by IVF with every list probed give the exact audit."""
+    import cpaudit.audit.neighbours as neighbours
+    import cpaudit.pipelines.audit as audit_pipeline
+
+    exact = _audit(tiny_model, tiny_samples, tmp_path / "exact", "--search", "exact", "--json")
+    monkeypatch.setattr(audit_pipeline, "STREAM_MIN_REFERENCES", 1)
+    monkeypatch.setattr(neighbours, "CHUNK_ROWS", 5)
+    ivf = _audit(tiny_model, tiny_samples, tmp_path / "ivf", "--search", "ivf", "--json")
+    assert exact.exit_code == ivf.exit_code == 0, ivf.output
+    a, b = json.loads(exact.stdout), json.loads(ivf.stdout)
+    assert a["nn"]["search"] == {"method": "exact", "n_references": 16}
+    s = b["nn"]["search"]
+    assert s["method"] == "ivf" and s["nlist"] == 4 and s["nprobe"] == 4 and s["recall_at_1"] == 1.0
+    for key in ("replicas", "data_threshold", "median_nearest_member_similarity"):
+        assert a["nn"][key] == pytest.approx(b["nn"][key], abs=1e-6), key
+    assert a["top_pairs"] == b["top_pairs"] and a["permutation"] == b["permutation"]
+    assert "IVF index over 16 members" in (tmp_path / "ivf" / "report.md").read_text()
+    r = _audit(tiny_model, tiny_samples, tmp_path / "bad", "--search", "fast")
+    assert r.exit_code == 2 and "--search" in r.output
