@@ -1,7 +1,7 @@
 """Work split across processes with torch.distributed (torchrun): contiguous shards, gathered in rank order.
 
-Under torchrun (WORLD_SIZE > 1) the first call to `world()` joins the process group: gloo on the CPU,
-nccl where CUDA is present. Every rank draws the same seeds a single process would and computes only
+Under torchrun (WORLD_SIZE > 1) the first call to `world()` joins the process group. The backend is
+gloo: cpaudit computes on the CPU and exchanges CPU tensors, which nccl cannot carry. Every rank draws the same seeds a single process would and computes only
 its own rows, so gathered results equal the single-process ones; gradients are all-reduced (summed), which
 equals one process up to the order of floating-point additions. Only rank 0 writes files and prints.
 """
@@ -42,7 +42,7 @@ def world() -> World:
     if not dist.is_available():
         return World()
     if not dist.is_initialized() and launched_world_size() > 1:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("gloo")
         atexit.register(_leave)
     if dist.is_initialized():
         return World(dist.get_rank(), dist.get_world_size())

@@ -23,6 +23,7 @@ def audit_cmd(
     features: str = typer.Option("pixel", "--features", help="pixel | timm:NAME[:WEIGHTS] | inception:WEIGHTS"),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=-1.0, max=1.0, help="Replica similarity threshold (pixel: 0.97)."),
     search: str = typer.Option("auto", "--search", help="Nearest-neighbour search: auto (exact below 300,000 members, else IVF with its recall reported) | exact | ivf."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Folder for cached network features and the members' memory-mapped embeddings (default: a temporary folder)."),
     permutations: int = typer.Option(1000, "--permutations", min=1, max=1_000_000),
     mia_t: str = typer.Option(",".join(map(str, DEFAULT_MIA_TS)), "--mia-t", help="Timesteps for the loss attack."),
     mia_draws: int = typer.Option(8, "--mia-draws", min=1, max=1000),
@@ -50,7 +51,7 @@ def audit_cmd(
         opts = AuditOptions(
             samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
-            alpha=alpha, scale=scale, seed=seed, policy=policy, search=search,  # type: ignore[arg-type]
+            alpha=alpha, scale=scale, seed=seed, policy=policy, search=search, cache_dir=cache_dir,  # type: ignore[arg-type]
         )
         with progress_bar("audit") as advance:
             result = audit(opts, progress=lambda msg: advance(metrics=None))

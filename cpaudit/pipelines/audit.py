@@ -146,6 +146,11 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     members = data.images[split.member_idx]
     holdout = data.images[split.holdout_idx]
 
+    if opts.cache_dir is not None:
+        try:
+            Path(opts.cache_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(opts.cache_dir, f"cannot create the cache folder ({e.strerror})") from None
     with tempfile.TemporaryDirectory(prefix="cpaudit-embeddings-", dir=opts.cache_dir) as scratch:
         return _audit(opts, step, spec, threshold, data, split, samples, members, holdout, Path(scratch))
 

@@ -81,15 +81,15 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         torch.manual_seed(derive_seed(opts.seed, "init-classifier"))
         model = TimeClassifier(clf_cfg)
     gen = torch_generator(derive_seed(opts.seed, "train-classifier"))
-    w = world()
+    ranks = world()
     t0 = time.perf_counter()
     model, steps, table = train_random_label_classifier(
         model, members, labels, schedule, opts.train, gen, derive_seed(opts.seed, "eval-classifier"),
-        progress=progress if w.is_main else None, world=w,
+        progress=progress if ranks.is_main else None, world=ranks,
     )
     seconds = time.perf_counter() - t0
     result = TrainClassifierResult(Path(opts.out), steps, seconds, table, sum(p.numel() for p in model.parameters()))
-    if not w.is_main:  # every rank holds the same weights; rank 0 writes them
+    if not ranks.is_main:  # every rank holds the same weights; rank 0 writes them
         return result
 
     out = Path(opts.out)
@@ -111,7 +111,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
             "seed": opts.seed,
             "label_seed": label_seed,
             "n_members": len(split.member_idx),
-            "world_size": w.size,
+            "world_size": ranks.size,
             "train": {**opts.train.__dict__},
             "steps_done": steps,
             "train_seconds": round(seconds, 2),
