@@ -1,9 +1,11 @@
 """Work split across processes with torch.distributed (torchrun): contiguous shards, gathered in rank order.
 
-Under torchrun (WORLD_SIZE > 1) the first call to `world()` joins the process group. The backend is
-gloo: cpaudit computes on the CPU and exchanges CPU tensors, which nccl cannot carry. Every rank draws the same seeds a single process would and computes only
-its own rows, so gathered results equal the single-process ones; gradients are all-reduced (summed), which
-equals one process up to the order of floating-point additions. Only rank 0 writes files and prints.
+Under torchrun (WORLD_SIZE > 1) the first call to `world()` joins the process group: gloo on a machine
+without CUDA; "cpu:gloo,cuda:nccl" where CUDA exists, so gradients of a model on this rank's GPU
+(cuda:LOCAL_RANK, see device.py) are summed by nccl while the gathered results, always moved to the CPU,
+travel over gloo. Every rank draws the same seeds a single process would and computes only its own rows,
+so gathered results equal the single-process ones; gradients are all-reduced (summed), which equals one
+process up to the order of floating-point additions. Only rank 0 writes files and prints.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from cpaudit.device import local_rank
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,19 @@ def world() -> World:
     if not dist.is_available():
         return World()
     if not dist.is_initialized() and launched_world_size() > 1:
-        dist.init_process_group("gloo")
+        dist.init_process_group(backend())
         atexit.register(_leave)
     if dist.is_initialized():
         return World(dist.get_rank(), dist.get_world_size())
     return World()
+
+
+def backend() -> str:
+    """gloo for CPU tensors; nccl as well for CUDA tensors where CUDA and nccl exist."""
+    if torch.cuda.is_available() and dist.is_nccl_available():
+        torch.cuda.set_device(local_rank() % torch.cuda.device_count())  # nccl's collectives run on this GPU
+        return "cpu:gloo,cuda:nccl"
+    return "gloo"
 
 
 def _leave() -> None:

@@ -19,10 +19,10 @@ from cpaudit.io_utils import atomic_path
 
 def stream_embeddings(
     images: torch.Tensor, spec: FeatureSpec, path: Path, *, batch_size: int = 4096,
-    on_batch: Callable[[], None] | None = None,
+    on_batch: Callable[[], None] | None = None, device: torch.device | str = "cpu",
 ) -> np.ndarray:
     """Unit-norm embeddings of `images` (N, C, H, W) written to `path`; returns them memory-mapped read-only."""
-    fn = batch_embedder(spec)
+    fn = batch_embedder(spec, device)
     n = images.shape[0]
     with atomic_path(path) as tmp:
         store = None

@@ -98,33 +98,37 @@ def _network(spec: FeatureSpec) -> tuple[torch.nn.Module, tuple[int, int], tuple
 
 
 @torch.no_grad()
-def network_features(images: torch.Tensor, spec: FeatureSpec, batch_size: int = 64, on_batch=None, built=None) -> np.ndarray:
+def network_features(images: torch.Tensor, spec: FeatureSpec, batch_size: int = 64, on_batch=None, built=None,
+                     device: torch.device | str = "cpu") -> np.ndarray:
     net, size, mean, std = built if built is not None else _network(spec)
-    m = torch.tensor(mean).view(1, 3, 1, 1)
-    s = torch.tensor(std).view(1, 3, 1, 1)
+    net = net.to(device)
+    m = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=device).view(1, 3, 1, 1)
     out = []
     for start in range(0, images.shape[0], batch_size):
-        x = images[start : start + batch_size]
+        x = images[start : start + batch_size].to(device)
         x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
         x = F.interpolate((x + 1) / 2, size=size, mode="bilinear", align_corners=False)
-        out.append(net((x - m) / s).flatten(1).double().numpy())
+        out.append(net((x - m) / s).flatten(1).double().cpu().numpy())
         if on_batch is not None:
             on_batch()
     return np.concatenate(out).astype(np.float32)
 
 
-def batch_embedder(spec: FeatureSpec):
-    """A function from a batch of images to its raw float32 embedding, the network built once."""
+def batch_embedder(spec: FeatureSpec, device: torch.device | str = "cpu"):
+    """A function from a batch of images to its raw float32 embedding, the network built once (on `device`)."""
     if spec.kind == "pixel":
         return lambda x: pixel_embedding(x).astype(np.float32)
     built = _network(spec)
-    return lambda x: network_features(x, spec, built=built)
+    return lambda x: network_features(x, spec, built=built, device=device)
 
 
-def embed(images: torch.Tensor, spec: FeatureSpec, *, cache_dir: Path | None = None, on_batch=None) -> tuple[np.ndarray, np.ndarray]:
+def embed(images: torch.Tensor, spec: FeatureSpec, *, cache_dir: Path | None = None, on_batch=None,
+          device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """(search embedding with unit rows, quality features) for (N, C, H, W) images in [-1, 1].
 
-    Network features are cached under cache_dir by a hash of the images and the spec.
+    Network features are computed on `device` and cached under cache_dir by a hash of the images and the
+    spec (not the device: a GPU's features differ from the CPU's by rounding only).
     """
     if spec.kind == "pixel":
         return pixel_embedding(images), images.flatten(1).double().numpy().astype(np.float32)
@@ -136,7 +140,7 @@ def embed(images: torch.Tensor, spec: FeatureSpec, *, cache_dir: Path | None = N
         if key.is_file():
             feats = np.load(key, allow_pickle=False)
     if feats is None:
-        feats = network_features(images, spec, on_batch=on_batch)
+        feats = network_features(images, spec, on_batch=on_batch, device=device)
         if key is not None:
             from cpaudit.io_utils import atomic_path
 

@@ -31,30 +31,33 @@ def reconstruction_losses(
     protection: Protection | None = None,
     logit_fn: LogitFn | None = None,
     rows: slice | None = None,
+    device: torch.device | str = "cpu",
 ) -> np.ndarray:
     """Mean squared noise-prediction error per image, averaged over `draws` noise draws. Shape (N,).
 
-    All noise is drawn up front in image order, so the result does not depend on batch_size. With
-    `rows` (a process's shard) only those images are scored, with the noise the full run gives them;
-    the result then has one entry per row of the shard.
+    All noise is drawn up front in image order, on the CPU, so the result does not depend on batch_size
+    or device. With `rows` (a process's shard) only those images are scored, with the noise the full run
+    gives them; the result then has one entry per row of the shard. Batches are scored on `device`, where
+    eps_model's weights are.
     """
     eps_all = torch.randn((draws, *images.shape), generator=gen)
     if rows is not None:
         images, eps_all = images[rows], eps_all[:, rows]
     n = images.shape[0]
     a_t = float(abar[t])
+    abar = abar.to(device)
     losses = torch.zeros(n, dtype=torch.float64)
     guard = protection is not None and not protection.inactive
     for d in range(draws):
         for start in range(0, n, batch_size):
-            x0 = images[start : start + batch_size]
-            eps = eps_all[d, start : start + batch_size]
-            tt = torch.full((x0.shape[0],), t, dtype=torch.long)
+            x0 = images[start : start + batch_size].to(device)
+            eps = eps_all[d, start : start + batch_size].to(device)
+            tt = torch.full((x0.shape[0],), t, dtype=torch.long, device=device)
             x_t = q_sample(x0, abar[tt], eps)
             eps_hat = eps_model(x_t, tt)
             if guard:
                 eps_hat, _ = protect_eps(eps_hat, x_t, tt, a_t, logit_fn, protection)  # type: ignore[arg-type]
-            losses[start : start + x0.shape[0]] += (eps - eps_hat).pow(2).flatten(1).mean(1).double()
+            losses[start : start + x0.shape[0]] += (eps - eps_hat).pow(2).flatten(1).mean(1).double().cpu()
     return (losses / draws).numpy()
 
 

@@ -9,7 +9,7 @@ import typer
 
 from cpaudit.audit.policy import Policy, read_policy
 from cpaudit.cli.common import console, info, print_json, progress_bar, state, user_errors
-from cpaudit.cli.options import Quiet, number_list
+from cpaudit.cli.options import Device, Quiet, number_list
 from cpaudit.pipelines.audit import DEFAULT_MIA_TS, AuditOptions, audit
 
 
@@ -35,6 +35,7 @@ def audit_cmd(
     max_mia_auc: Optional[float] = typer.Option(None, "--max-mia-auc", min=0.0, max=1.0),
     min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
+    device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
     """Audit samples for replication and a model for membership leakage; exit 1 if a policy gate fails.
@@ -52,6 +53,7 @@ def audit_cmd(
             samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
             alpha=alpha, scale=scale, seed=seed, policy=policy, search=search, cache_dir=cache_dir,  # type: ignore[arg-type]
+            device=device,
         )
         with progress_bar("audit") as advance:
             result = audit(opts, progress=lambda msg: advance(metrics=None))

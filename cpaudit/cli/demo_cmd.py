@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
-from cpaudit.cli.options import Quiet, number_list
+from cpaudit.cli.options import Device, Quiet, number_list
 from cpaudit.pipelines.demo import DemoOptions, demo
 from cpaudit.pipelines.tune import TuneOptions, tune
 
@@ -17,6 +17,7 @@ def demo_cmd(
     work: Path = typer.Option(None, "--work", help="Folder for models and samples [default: OUT/runs]."),
     quick: bool = typer.Option(False, "--quick", help="Under 3 minutes: shorter training, exact-posterior CPSample, no DP model."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62),
+    device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
     """Train, protect, sample and audit on the built-in digits, then write one comparison report.
@@ -34,7 +35,7 @@ def demo_cmd(
                     metrics = metrics or {}
                 advance(step, total, metrics, description=name)
 
-            result = demo(DemoOptions(out=out, work=work, quick=quick, seed=seed), stage=stage)
+            result = demo(DemoOptions(out=out, work=work, quick=quick, seed=seed, device=device), stage=stage)
     for label, r in result.runs.items():
         mia = r.get("mia") or {}
         deployed = mia.get("protected") or mia
@@ -56,6 +57,7 @@ def tune_cmd(
     rule: str = typer.Option("opposite-label", "--rule"),
     n: int = typer.Option(256, "--n", min=2),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62),
+    device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
     """Sweep CPSample's alpha and scale, audit each point, and pick the least intrusive zero-replica setting.
@@ -65,7 +67,8 @@ def tune_cmd(
     state.quiet = state.quiet or quiet
     with user_errors():
         opts = TuneOptions(model=model, classifier=classifier, data=data, split=split or model / "split.json", out=out,
-                           alphas=number_list(alphas, "--alphas", float), scales=number_list(scales, "--scales", float), rule=rule, n=n, seed=seed)
+                           alphas=number_list(alphas, "--alphas", float), scales=number_list(scales, "--scales", float), rule=rule, n=n, seed=seed,
+                           device=device)
         with progress_bar("tune") as advance:
             result = tune(opts, progress=lambda k, total: advance(k, total))
     if result.best is None:

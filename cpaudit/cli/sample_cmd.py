@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpaudit.cli.common import info, print_json, progress_bar, state, user_errors
-from cpaudit.cli.options import Quiet
+from cpaudit.cli.options import Device, Quiet
 from cpaudit.pipelines.sample import SampleOptions, sample
 from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, Protection
 from cpaudit.sampling.sampler import SamplerConfig
@@ -31,6 +31,7 @@ def sample_cmd(
     guide: str = typer.Option("when-confident", "--guide", help="when-confident or every-step."),
     label_seed: Optional[int] = typer.Option(None, "--label-seed", min=0, help="Labels for --classifier exact."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json to stdout."),
+    device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
     """Draw samples from a model, optionally protected by CPSample.
@@ -43,7 +44,7 @@ def sample_cmd(
         opts = SampleOptions(
             model=model, out=out, n=n, seed=seed, batch_size=batch_size,
             sampler=SamplerConfig(steps=steps, method=method, eta=eta),  # type: ignore[arg-type]
-            protection=protection, label_seed=label_seed,
+            protection=protection, label_seed=label_seed, device=device,
         )
         total_batches = -(-n // batch_size)
         with progress_bar("sample", total_batches * steps) as advance:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
-from cpaudit.cli.options import Members, Quiet, Seed, number_list
+from cpaudit.cli.options import Device, Members, Quiet, Seed, number_list
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import parse_resize
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
@@ -49,6 +49,7 @@ def train_diffusion_cmd(
     delta: float = typer.Option(1e-3, "--delta", help="DP delta, below 1/members."),
     max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", help="DP per-example clipping norm C."),
     noise_multiplicity: int = typer.Option(4, "--noise-multiplicity", help="DPDM's K: noise draws per example before clipping."),
+    device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
     """Train a DDPM denoiser on a member subset of DATA (optionally with differential privacy).
@@ -80,6 +81,7 @@ def train_diffusion_cmd(
             skip_bad=skip_bad,
             resume=resume,
             dp=dp_cfg,
+            device=device,
         )
         with progress_bar("train diffusion" + (" (DP-SGD)" if dp else ""), steps) as advance:
             result = train_diffusion(opts, progress=advance)
@@ -103,6 +105,7 @@ def train_classifier_cmd(
     batch_size: int = typer.Option(128, "--batch-size", min=1, max=4096),
     lr: float = typer.Option(1e-3, "--lr", min=1e-7, max=1.0),
     channels: int = typer.Option(32, "--channels", min=8, max=1024, help="Classifier base width."),
+    device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
     """Train CPSample's random-label classifier p(y | x_t, t) on the members.
@@ -114,6 +117,7 @@ def train_classifier_cmd(
         opts = TrainClassifierOptions(
             data=data, out=out, model=model, split=split, members=members, seed=seed, label_seed=label_seed,
             train=ClassifierTrainConfig(steps=steps, batch_size=batch_size, lr=lr), base_channels=channels,
+            device=device,
         )
         with progress_bar("train classifier", steps) as advance:
             result = train_classifier(opts, progress=advance)

@@ -22,6 +22,7 @@ from cpaudit.core.stats import permutation_test
 from cpaudit.data.imageset import ImageSet, to_uint8
 from cpaudit.data.load import load_data
 from cpaudit.data.split import Split, read_split
+from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import gather_rows, world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_json
@@ -63,6 +64,7 @@ class AuditOptions:
     policy: Policy = field(default_factory=Policy)
     cache_dir: Path | None = None
     search: SearchMethod = "auto"  # nearest-neighbour search: exact below IVF_MIN_REFERENCES, else IVF
+    device: str = "auto"  # for the denoiser, classifier and feature network (see device.py)
 
 
 @dataclass
@@ -97,7 +99,7 @@ def _mia_block(res: list[MIAResult]) -> dict:
 
 def _membership_inference(
     eps_model: torch.nn.Module, abar: torch.Tensor, members: torch.Tensor, holdout: torch.Tensor, opts: AuditOptions,
-    guide: tuple[Protection, LogitFn] | None, step: Progress,
+    guide: tuple[Protection, LogitFn] | None, step: Progress, device: torch.device,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """The loss attack at every t on the denoiser and, given a guide, on the protected denoiser.
 
@@ -113,7 +115,7 @@ def _membership_inference(
             # Under torchrun each rank scores a block of the images with the noise one process would draw.
             rows = w.shard(len(x))
             score = lambda **kw: gather_rows(torch.from_numpy(reconstruction_losses(  # noqa: E731
-                eps_model, x, abar, t, opts.mia_draws, torch_generator(seed), rows=rows, **kw)), w).numpy()
+                eps_model, x, abar, t, opts.mia_draws, torch_generator(seed), rows=rows, device=device, **kw)), w).numpy()
             losses[role] = score()
             if guide is not None:
                 losses[f"protected-{role}"] = score(protection=guide[0], logit_fn=guide[1])
@@ -132,6 +134,7 @@ def _membership_inference(
 
 def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     _check(opts)
+    device = resolve_device(opts.device)
     step = progress or (lambda _msg: None)
     spec = parse_features(opts.features)
     threshold = opts.threshold if opts.threshold is not None else DEFAULT_THRESHOLDS.get(spec.kind, 0.95)
@@ -152,19 +155,20 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         except OSError as e:
             raise InputError(opts.cache_dir, f"cannot create the cache folder ({e.strerror})") from None
     with tempfile.TemporaryDirectory(prefix="cpaudit-embeddings-", dir=opts.cache_dir) as scratch:
-        return _audit(opts, step, spec, threshold, data, split, samples, members, holdout, Path(scratch))
+        return _audit(opts, step, spec, threshold, data, split, samples, members, holdout, Path(scratch), device)
 
 
 def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: float, data: ImageSet, split: Split,
-           samples: SampleSet, members: torch.Tensor, holdout: torch.Tensor, scratch: Path) -> AuditResult:
+           samples: SampleSet, members: torch.Tensor, holdout: torch.Tensor, scratch: Path,
+           device: torch.device) -> AuditResult:
     # Replication search. Many members: their embeddings stream to a memory-mapped file, searched in blocks.
     step("embed")
-    e_s, f_s = embed(samples.images, spec, cache_dir=opts.cache_dir)
+    e_s, f_s = embed(samples.images, spec, cache_dir=opts.cache_dir, device=device)
     if len(members) >= STREAM_MIN_REFERENCES:
-        e_m = stream_embeddings(members, spec, scratch / "members.npy")
+        e_m = stream_embeddings(members, spec, scratch / "members.npy", device=device)
     else:
-        e_m, _ = embed(members, spec, cache_dir=opts.cache_dir)
-    e_h, f_h = embed(holdout, spec, cache_dir=opts.cache_dir)
+        e_m, _ = embed(members, spec, cache_dir=opts.cache_dir, device=device)
+    e_h, f_h = embed(holdout, spec, cache_dir=opts.cache_dir, device=device)
     step("nearest neighbours")
     rep = replication(e_s, e_m, e_h, threshold=threshold, k=opts.k, method=opts.search)
 
@@ -213,12 +217,12 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         mia_holdout = holdout[pick.choice(len(holdout), n_h, replace=False)]
         guide = None
         if opts.classifier is not None:
-            logit_fn, _ = resolve_guide(lm, opts.classifier)
+            logit_fn, _ = resolve_guide(lm, opts.classifier, device=device)
             alpha = opts.alpha if opts.alpha is not None else float((run_prot or {}).get("alpha", DEFAULT_ALPHA))
             scale = opts.scale if opts.scale is not None else float((run_prot or {}).get("scale", DEFAULT_SCALE))
             rule = (run_prot or {}).get("rule", "opposite-label")
             guide = (Protection(opts.classifier, alpha, scale, rule), logit_fn)
-        mia, mia_arrays = _membership_inference(lm.model, abar, members, mia_holdout, opts, guide, step)
+        mia, mia_arrays = _membership_inference(lm.model.to(device), abar, members, mia_holdout, opts, guide, step, device)
         arrays.update(mia_arrays)
 
     # Policy gates: the deployed system is the protected one when a classifier is given.
@@ -253,6 +257,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             "features": spec.label,
             "features_pretrained": spec.pretrained,
             "seed": opts.seed,
+            "device": describe(device),
             "options": {"search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
                         "mia_draws": opts.mia_draws, "mia_holdout": opts.mia_holdout, "alpha": opts.alpha, "scale": opts.scale},
             "sample_run": samples.run and {k: v for k, v in samples.run.items() if k != "fired_steps"},

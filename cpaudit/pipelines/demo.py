@@ -34,6 +34,7 @@ class DemoOptions:
     quick: bool = False  # under 3 minutes: shorter training, exact-posterior CPSample, no DP model
     seed: int = 0
     n: int = 256
+    device: str = "auto"  # see device.py
 
 
 @dataclass
@@ -49,7 +50,7 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
     work = Path(opts.work) if opts.work is not None else Path(opts.out) / "runs"
     model = work / "model"
     steps = 2500 if opts.quick else 4000
-    train_diffusion(TrainDiffusionOptions(data="digits", out=model, members=64, seed=opts.seed,
+    train_diffusion(TrainDiffusionOptions(device=opts.device, data="digits", out=model, members=64, seed=opts.seed,
                                           train=DiffusionTrainConfig(steps=steps)),
                     progress=lambda s, n, m: say("train memorising model", s, n, m))
     if opts.quick:
@@ -57,7 +58,7 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
         protection = Protection("exact", alpha=0.4, scale=3.0)  # the exact posterior's gradient is sharp: small scale
     else:
         clf_dir = work / "classifier"
-        train_classifier(TrainClassifierOptions(data="digits", out=clf_dir, model=model, seed=opts.seed,
+        train_classifier(TrainClassifierOptions(device=opts.device, data="digits", out=clf_dir, model=model, seed=opts.seed,
                                                 train=ClassifierTrainConfig()),
                          progress=lambda s, n, m: say("train random-label classifier", s, n, m))
         classifier = str(clf_dir)
@@ -65,21 +66,22 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
 
     runs: dict[str, Path] = {}
     say("sample unprotected", 0, 1, None)
-    sample(SampleOptions(model=model, out=work / "unprotected", n=opts.n, seed=opts.seed, write_png=False))
+    sample(SampleOptions(device=opts.device, model=model, out=work / "unprotected", n=opts.n, seed=opts.seed, write_png=False))
     runs["unprotected"] = work / "unprotected"
     say("sample with CPSample", 0, 1, None)
-    sample(SampleOptions(model=model, out=work / "cpsample", n=opts.n, seed=opts.seed, protection=protection, write_png=False))
+    sample(SampleOptions(device=opts.device, model=model, out=work / "cpsample", n=opts.n, seed=opts.seed,
+                         protection=protection, write_png=False))
     runs["CPSample"] = work / "cpsample"
     say("rejection baseline", 0, 1, None)
-    rejection_sample(RejectionOptions(model=model, out=work / "rejection", n=opts.n, seed=opts.seed))
+    rejection_sample(RejectionOptions(device=opts.device, model=model, out=work / "rejection", n=opts.n, seed=opts.seed))
     runs["rejection"] = work / "rejection"
     dp_model = None
     if not opts.quick:
         dp_model = work / "dp-model"
-        train_diffusion(TrainDiffusionOptions(data="digits", out=dp_model, members=64, seed=opts.seed,
+        train_diffusion(TrainDiffusionOptions(device=opts.device, data="digits", out=dp_model, members=64, seed=opts.seed,
                                               dp=DPConfig(epsilon=10.0, delta=1e-3)),
                         progress=lambda s, n, m: say("train DP-SGD model (epsilon 10)", s, n, m))
-        sample(SampleOptions(model=dp_model, out=work / "dp", n=opts.n, seed=opts.seed, write_png=False))
+        sample(SampleOptions(device=opts.device, model=dp_model, out=work / "dp", n=opts.n, seed=opts.seed, write_png=False))
         runs["DP-SGD"] = work / "dp"
 
     results: dict[str, dict] = {}
@@ -87,8 +89,9 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
     for label, samples in runs.items():
         say(f"audit {label}", 0, 1, None)
         m = dp_model if label == "DP-SGD" else model
-        r = audit(AuditOptions(samples=samples, data="digits", split=m / "split.json", out=Path(opts.out) / label.lower(),
-                               model=m, classifier=classifier if label == "CPSample" else None, mia_t=mia_t,
+        r = audit(AuditOptions(device=opts.device, samples=samples, data="digits", split=m / "split.json",
+                               out=Path(opts.out) / label.lower(), model=m,
+                               classifier=classifier if label == "CPSample" else None, mia_t=mia_t,
                                mia_draws=4 if opts.quick else 8, permutations=1000, seed=opts.seed,
                                policy=Policy(max_replica_rate=0.0)))
         results[label] = r.results

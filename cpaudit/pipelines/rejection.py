@@ -12,6 +12,7 @@ import torch
 from cpaudit.data.imageio import save_samples_npz
 from cpaudit.data.imageset import to_uint8, to_unit_range
 from cpaudit.data.members import data_and_split_of
+from cpaudit.device import describe, resolve_device
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import load_model
 from cpaudit.sampling.rejection import reject_replicas
@@ -28,15 +29,19 @@ class RejectionOptions:
     threshold: float = 0.97
     batch_size: int = 256  # small images: large batches amortise per-op overhead (benchmarks/RESULTS.md)
     sampler: SamplerConfig = SamplerConfig()
+    device: str = "auto"  # see device.py
 
 
 def rejection_sample(opts: RejectionOptions) -> dict:
+    device = resolve_device(opts.device)
     model = load_model(opts.model)
     data, split = data_and_split_of(model.folder, model.config)
     abar = model.schedule.alphas_cumprod()
+    eps_model = model.model.to(device)
 
     def draw(seeds: list[int]) -> torch.Tensor:
-        parts = [sample_batch(model.model, abar, model.image_shape, seeds[i : i + opts.batch_size], opts.sampler).images
+        parts = [sample_batch(eps_model, abar, model.image_shape, seeds[i : i + opts.batch_size], opts.sampler,
+                              device=device).images
                  for i in range(0, len(seeds), opts.batch_size)]
         # Judge the images as they will be written (uint8), so the audit sees exactly what was kept.
         return to_unit_range(to_uint8(torch.cat(parts)))
@@ -54,7 +59,7 @@ def rejection_sample(opts: RejectionOptions) -> dict:
         "protection": None,
         "rejection": {"threshold": opts.threshold, "features": "pixel", "drawn": res.drawn, "extra_samples": res.extra,
                       "rejected": len(res.rejected_seeds), "extra_cost": res.extra / opts.n},
-        "fired_fraction": 0.0, "nonfinite_seeds": [], "seconds": round(seconds, 3),
+        "fired_fraction": 0.0, "nonfinite_seeds": [], "device": describe(device), "seconds": round(seconds, 3),
     }
     write_json(out / "run.json", run)
     return run

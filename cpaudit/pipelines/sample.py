@@ -12,6 +12,7 @@ import torch
 
 from cpaudit.data.imageio import save_png, save_samples_npz
 from cpaudit.data.imageset import to_uint8
+from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import gather_rows, world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
@@ -34,6 +35,7 @@ class SampleOptions:
     protection: Protection | None = None
     label_seed: int | None = None  # for --classifier exact; default: the labels train-classifier would draw
     write_png: bool = True
+    device: str = "auto"  # see device.py
 
 
 @dataclass
@@ -52,6 +54,7 @@ def draw_samples(
     model: LoadedModel,
     opts: SampleOptions,
     on_step: Callable[[], None] | None = None,
+    device: torch.device | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
     """Sample opts.n images in batches; returns (images, fired, finite, guide info).
 
@@ -59,17 +62,19 @@ def draw_samples(
     an image depends on its seed alone, so the result is the one-process result.
     """
     w = world()
+    device = device or resolve_device(opts.device)
     seeds = [opts.seed + i for i in range(opts.n)][w.shard(opts.n)]
     logit_fn, info = None, {}
     if opts.protection is not None and not opts.protection.inactive:
-        logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed)
+        logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed, device)
     abar = model.schedule.alphas_cumprod()
+    eps_model = model.model.to(device)
     parts = []
     for start in range(0, len(seeds), opts.batch_size):
         parts.append(
             sample_batch(
-                model.model, abar, model.image_shape, seeds[start : start + opts.batch_size], opts.sampler,
-                protection=opts.protection, logit_fn=logit_fn, on_step=on_step,
+                eps_model, abar, model.image_shape, seeds[start : start + opts.batch_size], opts.sampler,
+                protection=opts.protection, logit_fn=logit_fn, on_step=on_step, device=device,
             )
         )
     images = gather_rows(torch.cat([p.images for p in parts]), w)
@@ -89,11 +94,12 @@ def check_sample_options(opts: SampleOptions) -> None:
 
 def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> SampleResult:
     check_sample_options(opts)
+    device = resolve_device(opts.device)
     model = load_model(opts.model)
     if not 1 <= opts.sampler.steps <= model.schedule.T:
         raise InputError("--steps", f"must be in [1, {model.schedule.T}], got {opts.sampler.steps}")
     t0 = time.perf_counter()
-    images, fired, finite, info = draw_samples(model, opts, on_step)
+    images, fired, finite, info = draw_samples(model, opts, on_step, device)
     seconds = time.perf_counter() - t0
 
     seeds = np.arange(opts.seed, opts.seed + opts.n, dtype=np.int64)
@@ -123,6 +129,7 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
         "seeds": [int(opts.seed), int(opts.seed + opts.n - 1)],
         "batch_size": opts.batch_size,
         "world_size": w.size,
+        "device": describe(device),
         "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta, "clip": opts.sampler.clip},
         "protection": None if opts.protection is None else {**opts.protection.to_dict(), **info},
         "fired_steps": {str(int(s)): int(f) for s, f in zip(seeds, fired_np)},

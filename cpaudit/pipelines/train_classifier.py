@@ -17,6 +17,7 @@ from cpaudit.models.checkpoint import save_weights, write_config
 from cpaudit.models.load import load_model
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.data.members import data_and_split_of
+from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.classifier import AccuracyTable, ClassifierTrainConfig, Progress, train_random_label_classifier
@@ -38,6 +39,7 @@ class TrainClassifierOptions:
     base_channels: int = 32
     channel_mult: tuple[int, ...] = (1, 2)
     num_res_blocks: int = 2
+    device: str = "auto"  # see device.py
 
 
 @dataclass
@@ -52,6 +54,7 @@ class TrainClassifierResult:
 def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = None) -> TrainClassifierResult:
     if opts.train.steps < 1:
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
+    device = resolve_device(opts.device)
     schedule = opts.schedule
     if opts.model is not None:
         lm = load_model(Path(opts.model))
@@ -85,7 +88,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
     t0 = time.perf_counter()
     model, steps, table = train_random_label_classifier(
         model, members, labels, schedule, opts.train, gen, derive_seed(opts.seed, "eval-classifier"),
-        progress=progress if ranks.is_main else None, world=ranks,
+        progress=progress if ranks.is_main else None, world=ranks, device=device,
     )
     seconds = time.perf_counter() - t0
     result = TrainClassifierResult(Path(opts.out), steps, seconds, table, sum(p.numel() for p in model.parameters()))
@@ -112,6 +115,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
             "label_seed": label_seed,
             "n_members": len(split.member_idx),
             "world_size": ranks.size,
+            "device": describe(device),
             "train": {**opts.train.__dict__},
             "steps_done": steps,
             "train_seconds": round(seconds, 2),

@@ -12,6 +12,7 @@ import torch
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import load_data
 from cpaudit.data.split import make_split, write_split
+from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.models.checkpoint import save_weights, write_config
 from cpaudit.models.unet import UNet, UNetConfig
@@ -37,6 +38,7 @@ class TrainDiffusionOptions:
     skip_bad: bool = False  # skip unreadable files in an image folder, with a warning
     resume: bool = False
     dp: DPConfig | None = None  # DP-SGD (DPDM) instead of plain training
+    device: str = "auto"  # see device.py
 
 
 @dataclass
@@ -62,6 +64,7 @@ def _unet_config(opts: TrainDiffusionOptions, shape: tuple[int, int, int]) -> UN
 def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = None) -> TrainDiffusionResult:
     if opts.train.steps < 1:
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
+    device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize, skip_bad=opts.skip_bad)
     split = make_split(data, members=opts.members, seed=opts.seed)
     unet_cfg = _unet_config(opts, data.shape)
@@ -83,6 +86,7 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
         "n_members": len(split.member_idx),
         "train": {**opts.train.__dict__} if opts.dp is None else {**opts.dp.__dict__},
         "dp": None,
+        "device": describe(device),
     }
     if opts.resume and (out / "config.json").is_file():
         old = json.loads((out / "config.json").read_text())
@@ -101,12 +105,13 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
     members = data.images[split.member_idx]
     dp_info = None
     if opts.dp is not None:
-        ema_model, dp_info = train_dp_denoiser(model, members, opts.schedule, opts.dp, gen, progress=progress)
+        ema_model, dp_info = train_dp_denoiser(model, members, opts.schedule, opts.dp, gen, progress=progress, device=device)
         steps = opts.dp.steps
         config["dp"] = dp_info
     else:
         ema_model, steps = train_denoiser(
-            model, members, opts.schedule, opts.train, gen, state_path=state_path, resume=opts.resume, progress=progress
+            model, members, opts.schedule, opts.train, gen, state_path=state_path, resume=opts.resume, progress=progress,
+            device=device,
         )
     seconds = time.perf_counter() - t0
     config["train_seconds"] = round(seconds, 2)

@@ -32,6 +32,7 @@ class TuneOptions:
     n: int = 256
     seed: int = 0
     mia_t: tuple[int, ...] = (100, 350)
+    device: str = "auto"  # see device.py
 
 
 @dataclass
@@ -44,8 +45,10 @@ class TuneResult:
 def _point(opts: TuneOptions, alpha: float, scale: float, tag: str) -> dict:
     prot = None if scale == 0 else Protection(opts.classifier, alpha, scale, opts.rule)  # type: ignore[arg-type]
     samples = opts.out / "points" / tag
-    s = sample(SampleOptions(model=opts.model, out=samples, n=opts.n, seed=opts.seed, protection=prot, write_png=False))
-    r = audit(AuditOptions(samples=samples, data=opts.data, split=opts.split, out=samples / "audit", model=opts.model,
+    s = sample(SampleOptions(model=opts.model, out=samples, n=opts.n, seed=opts.seed, protection=prot, write_png=False,
+                             device=opts.device))
+    r = audit(AuditOptions(device=opts.device, samples=samples, data=opts.data, split=opts.split, out=samples / "audit",
+                           model=opts.model,
                            classifier=opts.classifier if prot else None, mia_t=opts.mia_t, mia_draws=4,
                            permutations=200, seed=opts.seed, alpha=alpha, scale=scale)).results
     mia = r["mia"] or {}

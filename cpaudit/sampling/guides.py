@@ -15,16 +15,16 @@ from cpaudit.sampling.protection import LogitFn
 from cpaudit.train.random_labels import label_seed_for, random_labels
 
 
-def exact_logit_fn(model: LoadedModel, label_seed: int | None = None) -> tuple[LogitFn, dict]:
-    """The Gaussian-mixture posterior over the model's own members (the model owner has them)."""
+def exact_logit_fn(model: LoadedModel, label_seed: int | None = None, device: torch.device | str = "cpu") -> tuple[LogitFn, dict]:
+    """The Gaussian-mixture posterior over the model's own members (the model owner has them), on `device`."""
     if model.data_fingerprint is None:
         raise InputError(model.folder, "records no training data (a model trained elsewhere); --classifier exact needs a "
                          "cpaudit model: train a classifier with `cpaudit train-classifier DATA --model` and pass its folder")
     data, split = data_and_split_of(model.folder, model.config)
     seed = label_seed_for(int(model.config.get("seed", 0)), label_seed)
-    members = data.images[split.member_idx]
-    labels = random_labels(len(members), seed)
-    abar = model.schedule.alphas_cumprod()
+    members = data.images[split.member_idx].to(device)
+    labels = random_labels(len(members), seed).to(device)
+    abar = model.schedule.alphas_cumprod().to(device)
 
     def logit_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return exact_logit(x_t, members, labels, abar[t])
@@ -32,7 +32,7 @@ def exact_logit_fn(model: LoadedModel, label_seed: int | None = None) -> tuple[L
     return logit_fn, {"classifier": "exact", "label_seed": seed, "n_members": len(members)}
 
 
-def learned_logit_fn(model: LoadedModel, folder: Path) -> tuple[LogitFn, dict]:
+def learned_logit_fn(model: LoadedModel, folder: Path, device: torch.device | str = "cpu") -> tuple[LogitFn, dict]:
     """A trained random-label classifier; refuses one trained for other data, members or schedule."""
     clf = load_classifier(folder)
     cfg_path = Path(folder) / "config.json"
@@ -49,12 +49,13 @@ def learned_logit_fn(model: LoadedModel, folder: Path) -> tuple[LogitFn, dict]:
         model_members = None
     if model_members is not None and set(clf.labels) != model_members:
         raise InputError(Path(folder) / "labels.json", "classifier was trained on other members than the model's split.json")
-    net = clf.model
+    net = clf.model.to(device)
     return (lambda x_t, t: net(x_t, t)), {"classifier": str(folder), "label_seed": clf.config.get("label_seed")}
 
 
-def resolve_guide(model: LoadedModel, classifier: str, label_seed: int | None = None) -> tuple[LogitFn, dict]:
+def resolve_guide(model: LoadedModel, classifier: str, label_seed: int | None = None,
+                  device: torch.device | str = "cpu") -> tuple[LogitFn, dict]:
     """'exact' -> the exact posterior over the model's members; otherwise a classifier folder."""
     if classifier == "exact":
-        return exact_logit_fn(model, label_seed)
-    return learned_logit_fn(model, Path(classifier))
+        return exact_logit_fn(model, label_seed, device)
+    return learned_logit_fn(model, Path(classifier), device)

@@ -56,7 +56,7 @@ def protect_eps(
     about 30% of sample-steps fire on digits, so this costs far less than a backward pass over the batch.
     """
     if p.guide == "every-step":
-        fired = torch.ones(x_t.shape[0], dtype=torch.bool)
+        fired = torch.ones(x_t.shape[0], dtype=torch.bool, device=x_t.device)
     else:
         with torch.no_grad():
             fired = confident(logit_fn(x_t, t), p.alpha)

@@ -42,8 +42,9 @@ class SampleBatch:
     finite: torch.Tensor  # (N,) bool: False where the sample diverged (NaN/inf)
 
 
-def _noise(gens: list[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
-    return torch.stack([torch.randn(shape, generator=g) for g in gens])
+def _noise(gens: list[torch.Generator], shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Drawn on the CPU from each sample's generator, then moved: a seed is the same noise on any device."""
+    return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(device)
 
 
 @torch.no_grad()
@@ -57,10 +58,15 @@ def sample_batch(
     protection: Protection | None = None,
     logit_fn: LogitFn | None = None,
     on_step: Callable[[], None] | None = None,
+    device: torch.device | str = "cpu",
 ) -> SampleBatch:
-    """Run the reverse process for one batch of seeds. abar: (T,) float64 schedule."""
+    """Run the reverse process for one batch of seeds on `device` (where eps_model's weights are).
+
+    abar: (T,) float64 schedule. The returned tensors are on the CPU.
+    """
+    device = torch.device(device)
     gens = [torch_generator(s) for s in seeds]
-    x = _noise(gens, shape)
+    x = _noise(gens, shape, device)
     n = len(seeds)
     fired = torch.zeros(n, dtype=torch.long)
     guard = protection is not None and not protection.inactive
@@ -70,18 +76,19 @@ def sample_batch(
     for i, t in enumerate(timesteps.tolist()):
         a_t = float(abar[t])
         a_prev = float(abar[timesteps[i + 1]]) if i + 1 < len(timesteps) else 1.0
-        t_batch = torch.full((n,), t, dtype=torch.long)
+        t_batch = torch.full((n,), t, dtype=torch.long, device=device)
         eps = eps_model(x, t_batch)
         if guard:
             eps, hit = protect_eps(eps, x, t_batch, a_t, logit_fn, protection)  # type: ignore[arg-type]
-            fired += hit.long()
+            fired += hit.long().cpu()
         if cfg.method == "ddim":
-            z = _noise(gens, shape) if cfg.eta > 0 and a_prev < 1.0 else None
+            z = _noise(gens, shape, device) if cfg.eta > 0 and a_prev < 1.0 else None
             x = ddim_step(x, eps, a_t, a_prev, eta=cfg.eta, noise=z, clip=cfg.clip)
         else:
-            z = _noise(gens, shape) if a_prev < 1.0 else None
+            z = _noise(gens, shape, device) if a_prev < 1.0 else None
             x = ddpm_step(x, eps, a_t, a_prev, noise=z, clip=cfg.clip)
         if on_step is not None:
             on_step()
+    x = x.cpu()
     finite = torch.isfinite(x).flatten(1).all(1)
     return SampleBatch(x, fired, finite)

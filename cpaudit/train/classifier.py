@@ -48,17 +48,20 @@ def accuracy_vs_bayes(
     draws: int,
     gen: torch.Generator,
 ) -> AccuracyTable:
-    """Member accuracy of `model` and of the exact posterior on the same noised inputs (paired)."""
+    """Member accuracy of `model` and of the exact posterior on the same noised inputs (paired).
+
+    Computes on the device of `members`; the noise comes from the CPU generator `gen`.
+    """
     learned, bayes = [], []
     x0 = members.repeat(draws, 1, 1, 1)
     y = labels.repeat(draws)
     for t in ts:
-        eps = torch.randn(x0.shape, generator=gen)
+        eps = torch.randn(x0.shape, generator=gen).to(x0.device)
         a = abar[t].reshape(1)
         x_t = q_sample(x0, a.expand(x0.shape[0]), eps)
         bayes.append(float(((exact_logit(x_t, members, labels, a) > 0).long() == y).float().mean()))
         if model is not None:
-            tt = torch.full((x0.shape[0],), t, dtype=torch.long)
+            tt = torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device)
             learned.append(float(((model(x_t, tt) > 0).long() == y).float().mean()))
     return AccuracyTable(list(ts), learned, bayes)
 
@@ -74,13 +77,17 @@ def train_random_label_classifier(
     *,
     progress: Progress | None = None,
     world: World = World(),
+    device: torch.device | str = "cpu",
 ) -> tuple[TimeClassifier, int, AccuracyTable]:
     """Binary cross-entropy on x_t = sqrt(abar_t) x_i + sqrt(1 - abar_t) eps, t ~ U{0..T-1}.
 
     Across ranks every process draws the whole batch from the same generator and back-propagates only its
-    own rows, scaled by 1/batch_size; summing the gradients gives the one-process gradient.
+    own rows, scaled by 1/batch_size; summing the gradients gives the one-process gradient. The draws come
+    from the CPU generator `gen` and move to `device`, where the model, members and labels are put.
     """
-    abar = schedule.alphas_cumprod().float()
+    model = model.to(device)
+    members, labels = members.to(device), labels.to(device)
+    abar = schedule.alphas_cumprod().float().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     m = members.shape[0]
     table = AccuracyTable(list(EVAL_TS), [], [])
@@ -91,7 +98,7 @@ def train_random_label_classifier(
         t = torch.randint(schedule.T, (cfg.batch_size,), generator=gen)
         eps = torch.randn((cfg.batch_size, *members.shape[1:]), generator=gen)
         rows = world.shard(cfg.batch_size)
-        idx, t, eps = idx[rows], t[rows], eps[rows]
+        idx, t, eps = idx[rows].to(device), t[rows].to(device), eps[rows].to(device)
         logit = model(q_sample(members[idx], abar[t], eps), t)
         loss = F.binary_cross_entropy_with_logits(logit, labels[idx].float(), reduction="sum") / cfg.batch_size
         opt.zero_grad(set_to_none=True)

@@ -42,15 +42,18 @@ def train_denoiser(
     state_path: Path | None = None,
     resume: bool = False,
     progress: Progress | None = None,
+    device: torch.device | str = "cpu",
 ) -> tuple[UNet, int]:
-    """Train on `members` (M, C, H, W); returns (EMA model, steps done).
+    """Train on `members` (M, C, H, W) on `device`; returns (EMA model, steps done).
 
-    Every draw (batch indices, t, eps) comes from `gen`, whose state is checkpointed with the weights,
-    so a resumed run continues exactly where an uninterrupted one would be.
+    Every draw (batch indices, t, eps) comes from the CPU generator `gen`, whose state is checkpointed with
+    the weights, so a resumed run continues exactly where an uninterrupted one would be.
     """
+    model = model.to(device)
+    members = members.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     ema = EMA(model, cfg.ema_decay)
-    abar = schedule.alphas_cumprod().float()
+    abar = schedule.alphas_cumprod().float().to(device)
     step = 0
     if resume and state_path is not None and state_path.is_file():
         step = load_training_state(state_path, model=model, ema=ema.model, opt=opt, gen=gen)
@@ -60,6 +63,7 @@ def train_denoiser(
         idx = torch.randint(m, (cfg.batch_size,), generator=gen)
         t = torch.randint(schedule.T, (cfg.batch_size,), generator=gen)
         eps = torch.randn((cfg.batch_size, *members.shape[1:]), generator=gen)
+        idx, t, eps = idx.to(device), t.to(device), eps.to(device)
         loss = diffusion_loss(model, members[idx], t, eps, abar).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

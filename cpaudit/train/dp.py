@@ -73,19 +73,22 @@ def clip_and_noise(grads: dict[str, torch.Tensor], C: float, sigma: float, expec
     out = {}
     for name, g in grads.items():
         summed = torch.einsum("b,b...->...", factor, g)
-        noise = torch.randn(summed.shape, generator=gen) * sigma * C
+        noise = torch.randn(summed.shape, generator=gen).to(summed.device) * sigma * C  # CPU generator, any device
         out[name] = (summed + noise) / expected_batch
     return out, norms
 
 
 def train_dp_denoiser(
     model: UNet, members: torch.Tensor, schedule: Schedule, cfg: DPConfig, gen: torch.Generator,
-    progress: Progress | None = None,
+    progress: Progress | None = None, device: torch.device | str = "cpu",
 ) -> tuple[UNet, dict]:
+    """Every draw (Poisson batch, t, eps, DP noise) comes from the CPU generator `gen`; compute is on `device`."""
     n = members.shape[0]
     q = check_dp_config(cfg, n)
     sigma = noise_for_budget(cfg.epsilon, cfg.delta, q, cfg.steps)
-    abar = schedule.alphas_cumprod().float()
+    model = model.to(device)
+    members = members.to(device)
+    abar = schedule.alphas_cumprod().float().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     ema = EMA(model, cfg.ema_decay)
     k = cfg.noise_multiplicity
@@ -93,15 +96,15 @@ def train_dp_denoiser(
     seen = 0
     for step in range(1, cfg.steps + 1):
         take = torch.rand(n, generator=gen) < q  # Poisson sampling
-        x0 = members[take]
+        x0 = members[take.to(device)]
         b = x0.shape[0]
-        t = torch.randint(schedule.T, (b, k), generator=gen)
-        eps = torch.randn((b, k, *members.shape[1:]), generator=gen)
+        t = torch.randint(schedule.T, (b, k), generator=gen).to(device)
+        eps = torch.randn((b, k, *members.shape[1:]), generator=gen).to(device)
         params = {name: p.detach() for name, p in model.named_parameters()}
         if b > 0:
             grads = per_example_grads(model, params, x0, t, eps, abar)
         else:
-            grads = {name: torch.zeros((0, *p.shape)) for name, p in params.items()}
+            grads = {name: torch.zeros((0, *p.shape), device=p.device) for name, p in params.items()}
         noisy, norms = clip_and_noise(grads, cfg.max_grad_norm, sigma, q * n, gen)
         clipped += int((norms > cfg.max_grad_norm).sum())
         seen += b
