@@ -14,20 +14,25 @@ import numpy as np
 import torch
 
 from cpaudit.audit.features import FeatureSpec, batch_embedder
+from cpaudit.data.imageset import ImageRows
 from cpaudit.io_utils import atomic_path
 
 
 def stream_embeddings(
-    images: torch.Tensor, spec: FeatureSpec, path: Path, *, batch_size: int = 4096,
+    images: torch.Tensor | ImageRows, spec: FeatureSpec, path: Path, *, batch_size: int = 4096,
     on_batch: Callable[[], None] | None = None, device: torch.device | str = "cpu",
 ) -> np.ndarray:
-    """Unit-norm embeddings of `images` (N, C, H, W) written to `path`; returns them memory-mapped read-only."""
+    """Unit-norm embeddings of `images` written to `path`; returns them memory-mapped read-only.
+
+    `images`: float (N, C, H, W), or rows of an ImageSet, which are converted to float a batch at a time.
+    """
     fn = batch_embedder(spec, device)
-    n = images.shape[0]
+    n = len(images)
+    batch = images.batch if isinstance(images, ImageRows) else (lambda a, b: images[a:b])
     with atomic_path(path) as tmp:
         store = None
         for start in range(0, n, batch_size):
-            unit = fn(images[start : start + batch_size])
+            unit = fn(batch(start, start + batch_size))
             if spec.kind != "pixel":  # the pixel embedding is unit-norm already
                 norm = np.linalg.norm(unit, axis=1, keepdims=True)
                 unit = np.divide(unit, norm, out=np.zeros_like(unit), where=norm > 0)

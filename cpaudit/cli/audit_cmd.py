@@ -27,6 +27,7 @@ def audit_cmd(
     permutations: int = typer.Option(1000, "--permutations", min=1, max=1_000_000),
     mia_t: str = typer.Option(",".join(map(str, DEFAULT_MIA_TS)), "--mia-t", help="Timesteps for the loss attack."),
     mia_draws: int = typer.Option(8, "--mia-draws", min=1, max=1000),
+    mia_members: int = typer.Option(10_000, "--mia-members", min=2, help="Members the loss attack scores: all up to this many, else a seeded random subset."),
     alpha: Optional[float] = typer.Option(None, "--alpha", min=0.0, max=0.5, help="Protection alpha for the protected attack (default: the samples' run.json)."),
     scale: Optional[float] = typer.Option(None, "--scale", min=0.0, max=1e9),
     seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1),
@@ -52,6 +53,7 @@ def audit_cmd(
         opts = AuditOptions(
             samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
+            mia_members=mia_members,
             alpha=alpha, scale=scale, seed=seed, policy=policy, search=search, cache_dir=cache_dir,  # type: ignore[arg-type]
             device=device,
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpaudit.data.imageset import ImageSet, to_unit_range
+from cpaudit.data.imageset import ImageSet
 from cpaudit.errors import InputError
 
 BATCH_NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -58,7 +58,7 @@ def load_cifar10(folder: Path) -> ImageSet:
         a = _read_batch(p)
         arrays.append(a)
         ids += [f"{p.name}/{i:05d}" for i in range(len(a))]
-    return ImageSet(to_unit_range(np.concatenate(arrays)), ids, str(folder))
+    return ImageSet(np.ascontiguousarray(np.concatenate(arrays)), ids, str(folder))
 
 
 def is_cifar10_folder(folder: Path) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cpaudit.data.imageset import ImageSet, to_unit_range
+from cpaudit.data.imageset import ImageSet
 
 
 def load_digits_set() -> ImageSet:
@@ -12,4 +12,4 @@ def load_digits_set() -> ImageSet:
 
     raw = load_digits().images  # (1797, 8, 8), integer values 0..16
     u8 = np.round(raw / 16.0 * 255.0).astype(np.uint8)[..., None]
-    return ImageSet(to_unit_range(u8), [f"digits-{i:04d}" for i in range(len(u8))], "digits")
+    return ImageSet(u8, [f"digits-{i:04d}" for i in range(len(u8))], "digits")

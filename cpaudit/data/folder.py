@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cpaudit.data.imageset import ImageSet, to_unit_range
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.limits import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from cpaudit.errors import InputError
 
@@ -73,4 +73,4 @@ def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad
         arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
     else:
         arrays = [a[..., None] for a in arrays]
-    return ImageSet(to_unit_range(np.stack(arrays)), ids, str(folder))
+    return ImageSet(np.stack(arrays), ids, str(folder))

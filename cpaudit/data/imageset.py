@@ -27,33 +27,52 @@ def image_sha256(image: torch.Tensor) -> str:
     return hashlib.sha256(str(a.shape).encode() + a.tobytes()).hexdigest()
 
 
+HASH_BLOCK = 4096  # images converted to float at a time while hashing
+
+
 @dataclass
 class ImageSet:
-    images: torch.Tensor  # (N, C, H, W) float32 in [-1, 1]
+    """Images kept as loaded, uint8 (N, H, W, C): a quarter of float32's memory, so 1,000,000 32x32 RGB
+    images take 3 GiB. `take` and `batches` convert the rows asked for to float (N, C, H, W) in [-1, 1];
+    `images` converts the whole set (for sets small enough to hold as float)."""
+
+    pixels: np.ndarray  # uint8 (N, H, W, C)
     ids: list[str]
     source: str  # what the user passed: "digits", a path
     _hashes: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.images.dim() != 4:
-            raise ValueError(f"images must be (N, C, H, W), got shape {tuple(self.images.shape)}")
-        if len(self.ids) != self.images.shape[0]:
-            raise ValueError(f"{len(self.ids)} ids for {self.images.shape[0]} images")
+        if self.pixels.dtype != np.uint8 or self.pixels.ndim != 4:
+            raise ValueError(f"pixels must be uint8 (N, H, W, C), got {self.pixels.dtype} shape {self.pixels.shape}")
+        if len(self.ids) != self.pixels.shape[0]:
+            raise ValueError(f"{len(self.ids)} ids for {self.pixels.shape[0]} images")
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("image ids are not unique")
 
     def __len__(self) -> int:
-        return self.images.shape[0]
+        return self.pixels.shape[0]
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image."""
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+        _, h, w, c = self.pixels.shape
+        return (c, h, w)
+
+    @property
+    def images(self) -> torch.Tensor:
+        """The whole set as float32 (N, C, H, W) in [-1, 1]."""
+        return to_unit_range(self.pixels)
+
+    def take(self, indices: list[int] | np.ndarray) -> torch.Tensor:
+        """The given rows as float32 (len(indices), C, H, W) in [-1, 1]."""
+        return to_unit_range(self.pixels[np.asarray(indices, dtype=np.int64)])
 
     @property
     def hashes(self) -> list[str]:
         if self._hashes is None:
-            self._hashes = [image_sha256(img) for img in self.images]
+            self._hashes = []
+            for start in range(0, len(self), HASH_BLOCK):
+                self._hashes += [image_sha256(img) for img in to_unit_range(self.pixels[start : start + HASH_BLOCK])]
         return self._hashes
 
     def fingerprint(self) -> str:
@@ -66,4 +85,26 @@ class ImageSet:
     def subset(self, indices: list[int] | np.ndarray) -> "ImageSet":
         idx = [int(i) for i in indices]
         hashes = [self.hashes[i] for i in idx] if self._hashes is not None else None
-        return ImageSet(self.images[idx], [self.ids[i] for i in idx], self.source, hashes)
+        return ImageSet(self.pixels[idx], [self.ids[i] for i in idx], self.source, hashes)
+
+
+@dataclass(frozen=True)
+class ImageRows:
+    """Some rows of an ImageSet (members, held-out images), converted to float only a batch at a time."""
+
+    data: ImageSet
+    index: np.ndarray  # int64 row numbers into data
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def take(self, rows: list[int] | np.ndarray) -> torch.Tensor:
+        """Float32 (len(rows), C, H, W) of these positions (0 .. len - 1) in [-1, 1]."""
+        return self.data.take(self.index[np.asarray(rows, dtype=np.int64)])
+
+    def batch(self, start: int, stop: int) -> torch.Tensor:
+        return self.data.take(self.index[start:stop])
+
+    def all(self) -> torch.Tensor:
+        """Every row as float32: for row counts small enough to hold."""
+        return self.data.take(self.index)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpaudit.data.imageset import ImageSet, to_unit_range
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.limits import MAX_SIDE, MIN_SIDE
 from cpaudit.errors import InputError
 
@@ -46,4 +46,4 @@ def load_npz(path: Path) -> ImageSet:
         id_list = [str(i) for i in ids]
         if len(set(id_list)) != n:
             raise InputError(path, "'ids' are not unique")
-    return ImageSet(to_unit_range(images), id_list, str(path))
+    return ImageSet(np.ascontiguousarray(images), id_list, str(path))

@@ -19,7 +19,7 @@ from cpaudit.audit.neighbours import SearchMethod
 from cpaudit.audit.replication import replication
 from cpaudit.audit.samples import SampleSet, load_samples
 from cpaudit.core.stats import permutation_test
-from cpaudit.data.imageset import ImageSet, to_uint8
+from cpaudit.data.imageset import ImageRows, ImageSet, to_uint8
 from cpaudit.data.load import load_data
 from cpaudit.data.split import Split, read_split
 from cpaudit.device import describe, resolve_device
@@ -57,7 +57,8 @@ class AuditOptions:
     permutations: int = 1000
     mia_t: tuple[int, ...] = DEFAULT_MIA_TS
     mia_draws: int = 8
-    mia_holdout: int | None = None  # held-out images for the attack; default = number of members
+    mia_members: int = 10_000  # members attacked: all up to this many, else a seeded random subset
+    mia_holdout: int | None = None  # held-out images for the attack; default = number of members attacked
     alpha: float | None = None  # protection settings for the protected attack; default: the samples' run.json
     scale: float | None = None
     seed: int = 0
@@ -83,6 +84,8 @@ def _check(opts: AuditOptions) -> None:
         raise InputError("--permutations", f"must be >= 1, got {opts.permutations}")
     if opts.mia_draws < 1:
         raise InputError("--mia-draws", f"must be >= 1, got {opts.mia_draws}")
+    if opts.mia_members < 2:
+        raise InputError("--mia-members", f"must be >= 2, got {opts.mia_members}")
     if opts.search not in ("auto", "exact", "ivf"):
         raise InputError("--search", f"must be auto, exact or ivf, got {opts.search!r}")
     if opts.k < 1:
@@ -146,8 +149,9 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
                          f"images are {data.shape}")
     if len(split.holdout_idx) < 2:
         raise InputError(opts.split, "needs at least 2 held-out images")
-    members = data.images[split.member_idx]
-    holdout = data.images[split.holdout_idx]
+    # Images stay uint8 in `data`; these views convert rows to float a batch at a time.
+    members = ImageRows(data, np.asarray(split.member_idx, dtype=np.int64))
+    holdout = ImageRows(data, np.asarray(split.holdout_idx, dtype=np.int64))
 
     if opts.cache_dir is not None:
         try:
@@ -159,7 +163,7 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
 
 
 def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: float, data: ImageSet, split: Split,
-           samples: SampleSet, members: torch.Tensor, holdout: torch.Tensor, scratch: Path,
+           samples: SampleSet, members: ImageRows, holdout: ImageRows, scratch: Path,
            device: torch.device) -> AuditResult:
     # Replication search. Many members: their embeddings stream to a memory-mapped file, searched in blocks.
     step("embed")
@@ -167,8 +171,12 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     if len(members) >= STREAM_MIN_REFERENCES:
         e_m = stream_embeddings(members, spec, scratch / "members.npy", device=device)
     else:
-        e_m, _ = embed(members, spec, cache_dir=opts.cache_dir, device=device)
-    e_h, f_h = embed(holdout, spec, cache_dir=opts.cache_dir, device=device)
+        e_m, _ = embed(members.all(), spec, cache_dir=opts.cache_dir, device=device)
+    f_h = None  # quality features of every held-out image, where they are few enough to hold
+    if len(holdout) >= STREAM_MIN_REFERENCES:
+        e_h = stream_embeddings(holdout, spec, scratch / "holdout.npy", device=device)
+    else:
+        e_h, f_h = embed(holdout.all(), spec, cache_dir=opts.cache_dir, device=device)
     step("nearest neighbours")
     rep = replication(e_s, e_m, e_h, threshold=threshold, k=opts.k, method=opts.search)
 
@@ -183,9 +191,10 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     # Quality against as many held-out images as there are samples.
     step("quality")  # its own generator: FID does not depend on --permutations
     rng = numpy_generator(derive_seed(opts.seed, "quality"))
-    q_idx = rng.choice(len(f_h), min(len(f_h), len(f_s)), replace=False)
-    fid = frechet_distance(f_s.astype(np.float64), f_h[q_idx].astype(np.float64))
-    kid = kernel_inception_distance(f_s.astype(np.float64), f_h[q_idx].astype(np.float64), rng)
+    q_idx = rng.choice(len(holdout), min(len(holdout), len(f_s)), replace=False)
+    f_q = f_h[q_idx] if f_h is not None else embed(holdout.take(q_idx), spec, device=device)[1]
+    fid = frechet_distance(f_s.astype(np.float64), f_q.astype(np.float64))
+    kid = kernel_inception_distance(f_s.astype(np.float64), f_q.astype(np.float64), rng)
 
     # Membership inference on the denoiser (and on the protected denoiser).
     mia: dict | None = None
@@ -212,9 +221,15 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         bad_t = [t for t in opts.mia_t if not 0 <= t < lm.schedule.T]
         if bad_t:
             raise InputError("--mia-t", f"timesteps must be in [0, {lm.schedule.T - 1}], got {bad_t}")
-        n_h = min(len(holdout), opts.mia_holdout or len(members))
+        # The attack's cost is linear in the images it scores; 10,000 members pin its AUC to about +-0.01.
+        m_idx = np.arange(len(members))
+        if len(members) > opts.mia_members:
+            draw = numpy_generator(derive_seed(opts.seed, "mia-members"))
+            m_idx = np.sort(draw.choice(len(members), opts.mia_members, replace=False))
+        mia_members = members.take(m_idx)
+        n_h = min(len(holdout), opts.mia_holdout or len(m_idx))
         pick = numpy_generator(derive_seed(opts.seed, "mia-holdout"))
-        mia_holdout = holdout[pick.choice(len(holdout), n_h, replace=False)]
+        mia_holdout = holdout.take(pick.choice(len(holdout), n_h, replace=False))
         guide = None
         if opts.classifier is not None:
             logit_fn, _ = resolve_guide(lm, opts.classifier, device=device)
@@ -222,7 +237,8 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             scale = opts.scale if opts.scale is not None else float((run_prot or {}).get("scale", DEFAULT_SCALE))
             rule = (run_prot or {}).get("rule", "opposite-label")
             guide = (Protection(opts.classifier, alpha, scale, rule), logit_fn)
-        mia, mia_arrays = _membership_inference(lm.model.to(device), abar, members, mia_holdout, opts, guide, step, device)
+        mia, mia_arrays = _membership_inference(lm.model.to(device), abar, mia_members, mia_holdout, opts, guide, step,
+                                                device)
         arrays.update(mia_arrays)
 
     # Policy gates: the deployed system is the protected one when a classifier is given.
@@ -239,7 +255,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
 
     top = np.argsort(-rep.sample_sim, kind="stable")[:16]
     arrays["pair_samples"] = to_uint8(samples.images[top])
-    arrays["pair_members"] = to_uint8(members[rep.sample_nn[top, 0]])
+    arrays["pair_members"] = to_uint8(members.take(rep.sample_nn[top, 0]))
     results = {
         "schema_version": SCHEMA_VERSION,
         "cpaudit_version": __version__,
@@ -259,7 +275,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             "seed": opts.seed,
             "device": describe(device),
             "options": {"search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
-                        "mia_draws": opts.mia_draws, "mia_holdout": opts.mia_holdout, "alpha": opts.alpha, "scale": opts.scale},
+                        "mia_draws": opts.mia_draws, "mia_members": opts.mia_members, "mia_holdout": opts.mia_holdout, "alpha": opts.alpha, "scale": opts.scale},
             "sample_run": samples.run and {k: v for k, v in samples.run.items() if k != "fired_steps"},
         },
         "nn": rep.summary(spec.label),

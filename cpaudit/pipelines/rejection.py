@@ -47,7 +47,7 @@ def rejection_sample(opts: RejectionOptions) -> dict:
         return to_unit_range(to_uint8(torch.cat(parts)))
 
     t0 = time.perf_counter()
-    res = reject_replicas(draw, data.images[split.member_idx], opts.n, opts.seed, threshold=opts.threshold)
+    res = reject_replicas(draw, data.take(split.member_idx), opts.n, opts.seed, threshold=opts.threshold)
     seconds = time.perf_counter() - t0
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)

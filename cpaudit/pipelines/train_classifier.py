@@ -77,7 +77,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         raise InputError(opts.data, f"images are {h}x{w}; the classifier needs square images")
     clf_cfg = ClassifierConfig(c, h, opts.base_channels, opts.channel_mult, opts.num_res_blocks)
     label_seed = label_seed_for(opts.seed, opts.label_seed)
-    members = data.images[split.member_idx]
+    members = data.take(split.member_idx)
     labels = random_labels(len(split.member_idx), label_seed)
 
     with torch.random.fork_rng(devices=[]):

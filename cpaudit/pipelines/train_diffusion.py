@@ -102,7 +102,7 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
         torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
         model = UNet(unet_cfg)
     t0 = time.perf_counter()
-    members = data.images[split.member_idx]
+    members = data.take(split.member_idx)
     dp_info = None
     if opts.dp is not None:
         ema_model, dp_info = train_dp_denoiser(model, members, opts.schedule, opts.dp, gen, progress=progress, device=device)

@@ -22,7 +22,7 @@ def exact_logit_fn(model: LoadedModel, label_seed: int | None = None, device: to
                          "cpaudit model: train a classifier with `cpaudit train-classifier DATA --model` and pass its folder")
     data, split = data_and_split_of(model.folder, model.config)
     seed = label_seed_for(int(model.config.get("seed", 0)), label_seed)
-    members = data.images[split.member_idx].to(device)
+    members = data.take(split.member_idx).to(device)
     labels = random_labels(len(members), seed).to(device)
     abar = model.schedule.alphas_cumprod().to(device)
 

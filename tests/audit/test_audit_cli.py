@@ -97,6 +97,23 @@ def test_streamed_members_and_ivf_search_agree_with_exact(tiny_model, tiny_sampl
     for key in ("replicas", "data_threshold", "median_nearest_member_similarity"):
         assert a["nn"][key] == pytest.approx(b["nn"][key], abs=1e-6), key
     assert a["top_pairs"] == b["top_pairs"] and a["permutation"] == b["permutation"]
+    # Held-out images streamed too: quality features then come from the sampled rows alone, the same ones.
+    for key in ("fid", "kid", "n_reference"):
+        assert a["quality"][key] == pytest.approx(b["quality"][key], rel=1e-9), key
     assert "IVF index over 16 members" in (tmp_path / "ivf" / "report.md").read_text()
     r = _audit(tiny_model, tiny_samples, tmp_path / "bad", "--search", "fast")
     assert r.exit_code == 2 and "--search" in r.output
+
+
+def test_mia_scores_a_seeded_subset_of_many_members(tiny_model, tiny_samples, tmp_path):
+    """--mia-members caps the attacked members (16 here); the held-out side matches their number."""
+    r = _audit(tiny_model, tiny_samples, tmp_path / "cap", "--model", str(tiny_model), "--mia-members", "6", "--json")
+    assert r.exit_code == 0, r.output
+    mia = json.loads(r.stdout)["mia"]
+    assert (mia["n_members"], mia["n_holdout"]) == (6, 6)
+    again = _audit(tiny_model, tiny_samples, tmp_path / "again", "--model", str(tiny_model), "--mia-members", "6", "--json")
+    assert json.loads(again.stdout)["mia"] == mia  # the subset is seeded
+    whole = json.loads(_audit(tiny_model, tiny_samples, tmp_path / "all", "--model", str(tiny_model), "--json").stdout)["mia"]
+    assert (whole["n_members"], whole["n_holdout"]) == (16, 16)
+    bad = _audit(tiny_model, tiny_samples, tmp_path / "bad", "--model", str(tiny_model), "--mia-members", "1")
+    assert bad.exit_code == 2 and not (tmp_path / "bad").exists()
