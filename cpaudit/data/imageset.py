@@ -33,8 +33,8 @@ HASH_BLOCK = 4096  # images converted to float at a time while hashing
 @dataclass
 class ImageSet:
     """Images kept as loaded, uint8 (N, H, W, C): a quarter of float32's memory, so 1,000,000 32x32 RGB
-    images take 3 GiB. `take` and `batches` convert the rows asked for to float (N, C, H, W) in [-1, 1];
-    `images` converts the whole set (for sets small enough to hold as float)."""
+    images take 3 GiB. `take` (and ImageRows, below) convert only the rows asked for to float (N, C, H, W)
+    in [-1, 1]; `images` converts the whole set (for sets small enough to hold as float)."""
 
     pixels: np.ndarray  # uint8 (N, H, W, C)
     ids: list[str]

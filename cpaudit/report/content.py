@@ -83,6 +83,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         ["classifier", str(setup.get("classifier"))],
         ["embedding", f"{setup.get('features')}" + ("" if setup.get("features_pretrained", True) else " (random weights: similarities prove little)")],
         ["audit seed", str(setup.get("seed"))],
+        ["computed on", str(setup.get("device", "cpu"))],
         ["cpaudit version", str(results.get("cpaudit_version"))],
     ]
     sections.append(Section("Setup", [Table(["item", "value"], setup_rows)]))
