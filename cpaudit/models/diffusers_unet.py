@@ -17,24 +17,12 @@ import torch
 
 from cpaudit.core.schedules import Schedule
 from cpaudit.errors import InputError
-from cpaudit.models.checkpoint import load_state_into, load_weights
+from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 SCHEDULERS = ("DDPMScheduler", "DDIMScheduler")
 # diffusers' beta_schedule names -> ours (same formulas; squaredcos_cap_v2 is Nichol & Dhariwal's cosine).
 BETA_SCHEDULES = {"linear": "linear", "scaled_linear": "scaled_linear", "squaredcos_cap_v2": "cosine"}
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        cfg = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(path, f"not valid JSON ({e})") from None
-    if not isinstance(cfg, dict):
-        raise InputError(path, "must hold a JSON object")
-    return cfg
 
 
 def diffusers_layout(folder: Path) -> tuple[Path, Path] | None:
@@ -96,12 +84,13 @@ def load_diffusers_unet(folder: Path) -> tuple[DiffusersEps, Schedule, dict, tup
     except ImportError:
         raise InputError(folder, "is a diffusers model; install the extra: pip install 'cpaudit[diffusers]'") from None
     unet_cfg_path = unet_dir / "config.json"
-    unet_cfg = _read_json(unet_cfg_path)
+    unet_cfg = read_config(unet_cfg_path, {})
     if unet_cfg.get("_class_name", "UNet2DModel") != "UNet2DModel":
         raise InputError(unet_cfg_path, f"model class {unet_cfg.get('_class_name')!r} is not supported (expected UNet2DModel)")
     if unet_cfg.get("class_embed_type") or unet_cfg.get("num_class_embeds"):
         raise InputError(unet_cfg_path, "class-conditional UNets are not supported")
-    schedule = schedule_from_scheduler_config(_read_json(sched_path), sched_path)
+    sched_cfg = read_config(sched_path, {})
+    schedule = schedule_from_scheduler_config(sched_cfg, sched_path)
     try:
         unet = UNet2DModel.from_config({k: v for k, v in unet_cfg.items()})
     except (TypeError, ValueError, KeyError, AttributeError) as e:
@@ -115,7 +104,7 @@ def load_diffusers_unet(folder: Path) -> tuple[DiffusersEps, Schedule, dict, tup
     record = {
         "format": "diffusers",
         "unet": {k: v for k, v in unet_cfg.items() if not k.startswith("_")},
-        "scheduler": _read_json(sched_path),
+        "scheduler": sched_cfg,
         "schedule": schedule.to_dict(),
         "image_shape": [unet.config.in_channels, h, w],
         "n_parameters": sum(p.numel() for p in unet.parameters()),
