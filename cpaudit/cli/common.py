@@ -83,7 +83,8 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
     try:
         yield advance
     finally:
-        progress.stop()
+        if progress.live.is_started:  # stopping a bar never shown would print a blank line before an error
+            progress.stop()
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
