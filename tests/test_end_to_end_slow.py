@@ -11,6 +11,11 @@ from cpaudit.cli.app import app
 pytestmark = pytest.mark.slow
 runner = CliRunner()
 
+# CPSample's defaults (alpha 0.4, scale 100) were chosen on seeds 0-255; claims about them are checked on
+# other seeds, and as intervals: floating-point kernels differ between machines, so the exact replica count
+# of one run is not a property of the code (1 of 256 on one machine, 0 on another, same seeds).
+EVAL_SEED = "1000"
+
 
 def _ok(args):
     r = runner.invoke(app, ["--quiet", *args])
@@ -23,9 +28,9 @@ def memorising(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     _ok(["train-diffusion", "digits", "--out", str(root / "model")])
     _ok(["train-classifier", "digits", "--model", str(root / "model"), "--out", str(root / "classifier")])
-    _ok(["sample", "--model", str(root / "model"), "--out", str(root / "plain")])
+    _ok(["sample", "--model", str(root / "model"), "--out", str(root / "plain"), "--seed", EVAL_SEED])
     _ok(["sample", "--model", str(root / "model"), "--out", str(root / "protected"), "--protect",
-         "--classifier", str(root / "classifier")])
+         "--classifier", str(root / "classifier"), "--seed", EVAL_SEED])
     return root
 
 
@@ -53,13 +58,21 @@ def test_classifier_near_bayes_limit(memorising):
     acc = json.loads((memorising / "classifier" / "config.json").read_text())["accuracy"]
     by_t = dict(zip(acc["t"], zip(acc["learned"], acc["bayes"])))
     assert by_t[50][0] >= 0.99
-    assert by_t[300][1] - by_t[300][0] <= 0.1
+    # Measured gap at t = 300: 0.06-0.08. Accuracy over 64 members x 8 noise draws has a standard error of about
+    # 0.02, so 0.15 leaves three of them; a classifier that learned nothing would sit 0.35 below the limit.
+    assert by_t[300][1] - by_t[300][0] <= 0.15
 
 
 def test_cpsample_defaults_remove_replicas(memorising):
-    r, res = _audit(memorising, "protected", "--classifier", str(memorising / "classifier"), "--max-replica-rate", "0")
+    """On seeds never used to choose the defaults: at most 5% replicas at 95% (Wilson), against >= 25% unprotected.
+
+    Measured: 0-1 of 256 (machines differ), 1 of 512 on seeds 1000-1511; 6 of 256 would be 20 times that.
+    """
+    r, res = _audit(memorising, "protected", "--classifier", str(memorising / "classifier"))
     assert r.exit_code == 0, r.output
-    assert res["nn"]["replicas"] == 0
+    assert res["nn"]["replica_rate_ci95"][1] <= 0.05, res["nn"]
+    plain = _audit(memorising, "plain")[1]
+    assert plain["nn"]["replica_rate_ci95"][0] >= 0.25 > res["nn"]["replica_rate_ci95"][1]
     assert res["protection"]["fired_fraction"] > 0
     plain = np.load(memorising / "plain" / "samples.npz")["seeds"]
     assert np.array_equal(plain, np.load(memorising / "protected" / "samples.npz")["seeds"])
@@ -81,6 +94,9 @@ def test_quick_demo(tmp_path):
     assert r.exit_code == 0, r.output
     runs = {k: json.loads((tmp_path / "demo" / k / "results.json").read_text()) for k in ("unprotected", "cpsample", "rejection")}
     assert runs["unprotected"]["nn"]["replica_rate"] >= 0.25
-    assert runs["cpsample"]["nn"]["replicas"] == 0 and runs["rejection"]["nn"]["replicas"] == 0
+    # Rejection judges the written images against the threshold, so it keeps none by construction; CPSample's
+    # count is a draw (quick demo: exact posterior, scale 3; 0 of 256 measured), stated as an interval.
+    assert runs["rejection"]["nn"]["replicas"] == 0
+    assert runs["cpsample"]["nn"]["replica_rate_ci95"][1] <= 0.05
     assert runs["rejection"]["setup"]["sample_run"]["rejection"]["extra_samples"] > 0
     assert "| replica rate |" in (tmp_path / "demo" / "report.md").read_text()
