@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._util import machine  # noqa: E402
-from cpaudit.audit.mia import reconstruction_losses  # noqa: E402
+from cpaudit.audit.attacks.loss import reconstruction_losses  # noqa: E402
 from cpaudit.core.schedules import Schedule  # noqa: E402
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier  # noqa: E402
 from cpaudit.models.unet import UNet, UNetConfig  # noqa: E402
@@ -35,7 +35,7 @@ def main() -> None:
     rates = {}
     for name, prot in (("plain", None), ("protected (gradient every step)", Protection("bench", 0.4, 100.0, guide="every-step"))):
         t0 = time.perf_counter()
-        reconstruction_losses(model, images, abar, 350, a.draws, torch.Generator().manual_seed(0), protection=prot,
+        reconstruction_losses(model, images, abar, 350, a.draws, 0, protection=prot,
                               logit_fn=lambda x, t: clf(x, t))
         rates[name] = a.images / (time.perf_counter() - t0)
     for name, r in rates.items():

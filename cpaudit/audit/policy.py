@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from cpaudit.core.threat_models import RELEASE_WORDS, strongest_attack
 from cpaudit.errors import InputError
 
 
 @dataclass(frozen=True)
 class Policy:
     max_replica_rate: float | None = None
-    max_mia_auc: float | None = None  # compared with the attacker's AUC, max(AUC, 1 - AUC), best over t
+    max_mia_auc: float | None = None  # the strongest in-scope attack's selection-free AUC (sign chosen by the attacker)
     min_permutation_p: float | None = None
 
     def merged(self, other: "Policy") -> "Policy":
@@ -41,17 +43,48 @@ def read_policy(path: Path) -> Policy:
     return Policy(**values)
 
 
-def evaluate(policy: Policy, *, replica_rate: float, mia_auc: float | None, mia_label: str,
-             permutation_p: float | None) -> list[str]:
-    """Return one sentence per failed gate, saying by how much it failed."""
+def _bad(x: float | None) -> bool:
+    return x is None or not math.isfinite(x)
+
+
+def evaluate(policy: Policy, *, release: str, replica_rate: float | None, permutation_p: float | None,
+             attacks: dict[str, dict]) -> list[str]:
+    """One sentence per failed gate, saying by how much. A figure that is missing or NaN fails its gate:
+    an audit that could not measure something must not read as a pass.
+
+    The membership gate reads the strongest attack (highest selection-free AUC) among those whose threat
+    model applies to `release`, the figure the verdict line names.
+    """
     failures = []
-    if policy.max_replica_rate is not None and replica_rate > policy.max_replica_rate:
-        failures.append(f"replica rate {replica_rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
-                        f"by {replica_rate - policy.max_replica_rate:.2%}")
-    if policy.max_mia_auc is not None and mia_auc is not None and mia_auc > policy.max_mia_auc:
-        failures.append(f"membership-inference AUC ({mia_label}) {mia_auc:.3f} exceeds the maximum "
-                        f"{policy.max_mia_auc:.3f} by {mia_auc - policy.max_mia_auc:.3f}")
-    if policy.min_permutation_p is not None and permutation_p is not None and permutation_p < policy.min_permutation_p:
-        failures.append(f"permutation-test p-value {permutation_p:.4g} is below the minimum {policy.min_permutation_p:.4g} "
-                        f"by {policy.min_permutation_p - permutation_p:.4g}")
+    if policy.max_replica_rate is not None:
+        if _bad(replica_rate):
+            failures.append("replica rate could not be measured (no finite samples)")
+        elif replica_rate > policy.max_replica_rate:
+            failures.append(f"replica rate {replica_rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
+                            f"by {replica_rate - policy.max_replica_rate:.2%}")
+    if policy.max_mia_auc is not None:
+        key, a = strongest_attack(attacks, release)
+        if a is None:
+            failures.append(f"max-mia-auc is set, but no membership attack of the released threat model ({release}) ran"
+                            + (": give --model" if release != "samples" else ""))
+        elif _bad(a.get("auc")):
+            failures.append(f"membership-inference AUC ({a['title']}) could not be measured")
+        elif a["auc"] > policy.max_mia_auc:
+            lo, hi = a["auc_ci95"]
+            failures.append(f"{RELEASE_WORDS[release].lower()}, the {a['title']} reaches AUC {a['auc']:.3f} "
+                            f"(95% CI {lo:.3f}-{hi:.3f}; threat model '{a['threat_model']}'{WHY[a['threat_model']]}), "
+                            f"above the maximum {policy.max_mia_auc:.3f} by {a['auc'] - policy.max_mia_auc:.3f}")
+    if policy.min_permutation_p is not None:
+        if _bad(permutation_p):
+            failures.append("permutation-test p-value could not be measured")
+        elif permutation_p < policy.min_permutation_p:
+            failures.append(f"permutation-test p-value {permutation_p:.4g} is below the minimum {policy.min_permutation_p:.4g} "
+                            f"by {policy.min_permutation_p - permutation_p:.4g}")
     return failures
+
+
+WHY = {
+    "samples": ": computed from the samples alone",
+    "sampler": ": queries to the deployed denoiser",
+    "weights": ": the released weights are the unprotected denoiser, which sampling-time protection does not change",
+}

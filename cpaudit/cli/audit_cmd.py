@@ -35,6 +35,10 @@ def audit_cmd(
     max_replica_rate: Optional[float] = typer.Option(None, "--max-replica-rate", min=0.0, max=1.0),
     max_mia_auc: Optional[float] = typer.Option(None, "--max-mia-auc", min=0.0, max=1.0),
     min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0),
+    release: str = typer.Option("samples", "--release", help="What is deployed: samples (only generated images are published) | "
+                                "sampler (the deployed denoiser can be queried) | weights (the model file is released). "
+                                "Gates and the verdict apply to it and to every weaker threat model."),
+    attack_nulls: int = typer.Option(200, "--attack-nulls", min=19, max=100_000, help="Relabellings for each attack's chance band and p-value."),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
     device: str = Device,
     quiet: bool = Quiet,
@@ -55,7 +59,7 @@ def audit_cmd(
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
             mia_members=mia_members,
             alpha=alpha, scale=scale, seed=seed, policy=policy, search=search, cache_dir=cache_dir,  # type: ignore[arg-type]
-            device=device,
+            device=device, release=release, attack_nulls=attack_nulls,
         )
         with progress_bar("audit") as advance:
             result = audit(opts, progress=lambda msg: advance(metrics=None))
@@ -70,9 +74,12 @@ def audit_cmd(
         info(f"nearest neighbours by IVF ({search['nlist']} lists, {search['nprobe']} probed): recall@1 "
              f"{search['recall_at_1']:.3f} against exact search on {search['recall_queries']} queries")
     info(f"permutation test: p = {r['permutation']['p_value']:.4g}; {r['quality']['features']} FID {r['quality']['fid']:.3f}")
-    if r["mia"]:
-        info(f"membership inference: AUC {r['mia']['auc']:.3f} at t={r['mia']['t']}"
-             + (f"; protected {r['mia']['protected']['auc']:.3f} at t={r['mia']['protected']['t']}" if r["mia"]["protected"] else ""))
+    for a in r["attacks"].values():
+        lo, hi = a["auc_ci95"]
+        blo, bhi = a["chance_band95"]
+        info(f"{a['threat_model']:8s} {a['title']}: AUC {a['auc']:.3f} (95% CI {lo:.3f}-{hi:.3f}, chance {blo:.3f}-{bhi:.3f}), "
+             f"epsilon >= {a['epsilon_lb']:.2f}" + ("" if a["deployed"] else "  [not deployed]"))
+    info(r["verdict"])
     info(f"-> {result.out / 'results.json'}")
     if not result.passed:
         for failure in r["policy"]["failures"]:

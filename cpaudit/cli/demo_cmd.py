@@ -8,6 +8,7 @@ import typer
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet, number_list
+from cpaudit.core.threat_models import THREAT_MODELS, strongest_attack
 from cpaudit.pipelines.demo import DemoOptions, demo
 from cpaudit.pipelines.tune import TuneOptions, tune
 
@@ -37,11 +38,11 @@ def demo_cmd(
 
             result = demo(DemoOptions(out=out, work=work, quick=quick, seed=seed, device=device), stage=stage)
     for label, r in result.runs.items():
-        mia = r.get("mia") or {}
-        deployed = mia.get("protected") or mia
+        aucs = "  ".join(f"{tm} {a['auc']:.3f}" if a else f"{tm} -" for tm in THREAT_MODELS
+                         for a in [strongest_attack(r["attacks"], tm)[1]])
         rej = ((r["setup"].get("sample_run") or {}).get("rejection") or {}).get("extra_samples")
         info(f"{label:12s} replicas {r['nn']['replicas']:3d}/{r['nn']['n_samples']} ({r['nn']['replica_rate']:.1%})  "
-             f"{r['quality']['features']} FID {r['quality']['fid']:6.2f}  MIA AUC {deployed.get('attacker_auc', float('nan')):.3f}"
+             f"{r['quality']['features']} FID {r['quality']['fid']:6.2f}  membership AUC by threat model: {aucs}"
              + (f"  extra samples {rej}" if rej is not None else ""))
     info(f"done in {result.seconds:.0f} s -> {result.out / 'report.html'}")
 

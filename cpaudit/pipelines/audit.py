@@ -1,4 +1,8 @@
-"""`cpaudit audit`: replication search, permutation test, membership inference, quality, policy gates."""
+"""`cpaudit audit`: replication search, permutation test, membership attacks, quality, policy gates.
+
+Every figure belongs to a threat model (audit/attacks/base.py); `release` names what is deployed, and the
+gates and the verdict apply to it and to every weaker threat model.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,11 @@ import torch
 
 from cpaudit.audit.embedding_store import stream_embeddings
 from cpaudit.audit.features import FeatureSpec, embed, parse_features
-from cpaudit.audit.mia import MIAResult, mia_statistics, reconstruction_losses
+from cpaudit.audit.attacks import ATTACKS
+from cpaudit.audit.attacks.base import AttackContext, Denoiser, summarise, threat_model_of
+from cpaudit.core.threat_models import THREAT_MODELS, in_scope, strongest_attack
 from cpaudit.audit.policy import Policy, evaluate
+from cpaudit.audit.verdict import verdict_sentence
 from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
 from cpaudit.audit.neighbours import SearchMethod
 from cpaudit.audit.replication import replication
@@ -23,17 +30,17 @@ from cpaudit.data.imageset import ImageRows, ImageSet, to_uint8
 from cpaudit.data.load import load_data
 from cpaudit.data.split import Split, read_split
 from cpaudit.device import describe, resolve_device
-from cpaudit.distributed import gather_rows, world
+from cpaudit.distributed import world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_json
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.report import render_audit_report
+from cpaudit.report.content import SCHEMA_VERSION  # 2: attacks by threat model, selection-free headlines
 from cpaudit.sampling.guides import resolve_guide
-from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, LogitFn, Protection
-from cpaudit.seeding import derive_seed, numpy_generator, torch_generator
+from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, Protection
+from cpaudit.seeding import derive_seed, numpy_generator
 from cpaudit.version import __version__
 
-SCHEMA_VERSION = 1
 # Members from this many on are embedded to a memory-mapped file rather than held in memory.
 STREAM_MIN_REFERENCES = 100_000
 # The permutation test compares samples with this many references per side at most (its cost is
@@ -66,6 +73,8 @@ class AuditOptions:
     cache_dir: Path | None = None
     search: SearchMethod = "auto"  # nearest-neighbour search: exact below IVF_MIN_REFERENCES, else IVF
     device: str = "auto"  # for the denoiser, classifier and feature network (see device.py)
+    release: str = "samples"  # what is deployed: samples | sampler | weights
+    attack_nulls: int = 200  # relabellings for each attack's chance band and p-value
 
 
 @dataclass
@@ -84,55 +93,18 @@ def _check(opts: AuditOptions) -> None:
         raise InputError("--permutations", f"must be >= 1, got {opts.permutations}")
     if opts.mia_draws < 1:
         raise InputError("--mia-draws", f"must be >= 1, got {opts.mia_draws}")
-    if opts.mia_members < 2:
-        raise InputError("--mia-members", f"must be >= 2, got {opts.mia_members}")
+    if opts.mia_members < 4:
+        raise InputError("--mia-members", f"must be >= 4, got {opts.mia_members}")
     if opts.search not in ("auto", "exact", "ivf"):
         raise InputError("--search", f"must be auto, exact or ivf, got {opts.search!r}")
     if opts.k < 1:
         raise InputError("--k", f"must be >= 1, got {opts.k}")
     if opts.threshold is not None and not -1 <= opts.threshold <= 1:
         raise InputError("--threshold", f"must be a similarity in [-1, 1], got {opts.threshold}")
-
-
-def _mia_block(res: list[MIAResult]) -> dict:
-    """Headline = the attacker's best t (largest max(AUC, 1 - AUC)); every t is listed under by_t."""
-    best = max(res, key=lambda r: r.attacker_auc)
-    return {**best.summary(), "by_t": [r.summary() for r in res]}
-
-
-def _membership_inference(
-    eps_model: torch.nn.Module, abar: torch.Tensor, members: torch.Tensor, holdout: torch.Tensor, opts: AuditOptions,
-    guide: tuple[Protection, LogitFn] | None, step: Progress, device: torch.device,
-) -> tuple[dict, dict[str, np.ndarray]]:
-    """The loss attack at every t on the denoiser and, given a guide, on the protected denoiser.
-
-    Plain and protected attacks at one t see the same noise draws, so their difference is the protection's.
-    """
-    plain, protected = [], []
-    w = world()
-    for t in opts.mia_t:
-        step(f"membership inference t={t}")
-        losses = {}
-        for role, x in (("members", members), ("holdout", holdout)):
-            seed = derive_seed(opts.seed, f"mia-{t}-{role}")
-            # Under torchrun each rank scores a block of the images with the noise one process would draw.
-            rows = w.shard(len(x))
-            score = lambda **kw: gather_rows(torch.from_numpy(reconstruction_losses(  # noqa: E731
-                eps_model, x, abar, t, opts.mia_draws, torch_generator(seed), rows=rows, device=device, **kw)), w).numpy()
-            losses[role] = score()
-            if guide is not None:
-                losses[f"protected-{role}"] = score(protection=guide[0], logit_fn=guide[1])
-        plain.append(mia_statistics(t, losses["members"], losses["holdout"]))
-        if guide is not None:
-            protected.append(mia_statistics(t, losses["protected-members"], losses["protected-holdout"]))
-    mia = {**_mia_block(plain), "protected": None}
-    best = max(plain, key=lambda r: r.attacker_auc)
-    arrays = {"mia_loss_members": best.loss_members, "mia_loss_holdout": best.loss_holdout}
-    if protected:
-        mia["protected"] = {**_mia_block(protected), "settings": guide[0].to_dict()}  # type: ignore[index]
-        bp = max(protected, key=lambda r: r.attacker_auc)
-        arrays.update({"mia_protected_loss_members": bp.loss_members, "mia_protected_loss_holdout": bp.loss_holdout})
-    return mia, arrays
+    if opts.release not in THREAT_MODELS:
+        raise InputError("--release", f"must be one of {', '.join(THREAT_MODELS)}, got {opts.release!r}")
+    if opts.attack_nulls < 19:
+        raise InputError("--attack-nulls", f"must be >= 19 (a 95% band needs that many), got {opts.attack_nulls}")
 
 
 def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
@@ -147,8 +119,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     if tuple(samples.images.shape[1:]) != data.shape:
         raise InputError(opts.samples, f"samples are {tuple(samples.images.shape[1:])} (C, H, W) but {opts.data} "
                          f"images are {data.shape}")
-    if len(split.holdout_idx) < 2:
-        raise InputError(opts.split, "needs at least 2 held-out images")
+    if len(split.holdout_idx) < 4 or len(split.member_idx) < 4:
+        raise InputError(opts.split, "needs at least 4 members and 4 held-out images (membership attacks split each in two)")
     # Images stay uint8 in `data`; these views convert rows to float a batch at a time.
     members = ImageRows(data, np.asarray(split.member_idx, dtype=np.int64))
     holdout = ImageRows(data, np.asarray(split.holdout_idx, dtype=np.int64))
@@ -196,20 +168,30 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     fid = frechet_distance(f_s.astype(np.float64), f_q.astype(np.float64))
     kid = kernel_inception_distance(f_s.astype(np.float64), f_q.astype(np.float64), rng)
 
-    # Membership inference on the denoiser (and on the protected denoiser).
-    mia: dict | None = None
-    protection_info = None
     arrays: dict[str, np.ndarray] = {
         "sample_sim": rep.sample_sim, "holdout_sim": rep.holdout_sim, "sample_nn": rep.sample_nn,
         "permutation_null": perm.null,
     }
     run_prot = (samples.run or {}).get("protection")
+    protection_info = None
     if run_prot:
         fired = samples.run.get("fired_fraction") if samples.run else None
         protection_info = {"alpha": run_prot.get("alpha"), "scale": run_prot.get("scale"), "rule": run_prot.get("rule"),
-                           "guide": run_prot.get("guide"), "classifier": run_prot.get("classifier"), "fired_fraction": fired,
+                           "guide": run_prot.get("guide"), "classifier": run_prot.get("classifier"),
+                           "label_seed": run_prot.get("label_seed"), "fired_fraction": fired,
                            "samples_with_guidance": samples.run.get("samples_with_guidance") if samples.run else None}
-    model_cfg = None
+
+    # Candidates of every membership attack: members (a seeded subset beyond --mia-members) and as many
+    # held-out images. The attack's cost is linear in them; 10,000 members pin an AUC to about +-0.01.
+    m_idx = np.arange(len(members))
+    if len(members) > opts.mia_members:
+        draw = numpy_generator(derive_seed(opts.seed, "mia-members"))
+        m_idx = np.sort(draw.choice(len(members), opts.mia_members, replace=False))
+    n_h = min(len(holdout), opts.mia_holdout or len(m_idx))
+    h_idx = numpy_generator(derive_seed(opts.seed, "mia-holdout")).choice(len(holdout), n_h, replace=False)
+    ctx = AttackContext(seed=opts.seed, sample_emb=e_s, member_emb=np.asarray(e_m[m_idx]), holdout_emb=np.asarray(e_h[h_idx]),
+                        threshold=threshold, mia_t=opts.mia_t, mia_draws=opts.mia_draws, step=step)
+    model_cfg, classifier, denoisers = None, opts.classifier, []
     if opts.model is not None:
         lm = load_model(opts.model)
         model_cfg = lm.config
@@ -221,37 +203,42 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         bad_t = [t for t in opts.mia_t if not 0 <= t < lm.schedule.T]
         if bad_t:
             raise InputError("--mia-t", f"timesteps must be in [0, {lm.schedule.T - 1}], got {bad_t}")
-        # The attack's cost is linear in the images it scores; 10,000 members pin its AUC to about +-0.01.
-        m_idx = np.arange(len(members))
-        if len(members) > opts.mia_members:
-            draw = numpy_generator(derive_seed(opts.seed, "mia-members"))
-            m_idx = np.sort(draw.choice(len(members), opts.mia_members, replace=False))
-        mia_members = members.take(m_idx)
-        n_h = min(len(holdout), opts.mia_holdout or len(m_idx))
-        pick = numpy_generator(derive_seed(opts.seed, "mia-holdout"))
-        mia_holdout = holdout.take(pick.choice(len(holdout), n_h, replace=False))
-        guide = None
-        if opts.classifier is not None:
-            logit_fn, _ = resolve_guide(lm, opts.classifier, device=device)
-            alpha = opts.alpha if opts.alpha is not None else float((run_prot or {}).get("alpha", DEFAULT_ALPHA))
-            scale = opts.scale if opts.scale is not None else float((run_prot or {}).get("scale", DEFAULT_SCALE))
-            rule = (run_prot or {}).get("rule", "opposite-label")
-            guide = (Protection(opts.classifier, alpha, scale, rule), logit_fn)
-        mia, mia_arrays = _membership_inference(lm.model.to(device), abar, mia_members, mia_holdout, opts, guide, step,
-                                                device)
-        arrays.update(mia_arrays)
+        ctx.members, ctx.holdout = members.take(m_idx), holdout.take(h_idx)
+        denoisers.append(Denoiser(lm.model.to(device), abar, device))
+        # The protected attack replays the sampling run: its classifier, rule, guide and label seed.
+        if classifier is None and run_prot and (run_prot.get("classifier") == "exact" or Path(str(run_prot.get("classifier"))).is_dir()):
+            classifier = run_prot["classifier"]
+        if classifier is not None:
+            logit_fn, _ = resolve_guide(lm, classifier, (run_prot or {}).get("label_seed"), device=device)
+            rp = run_prot or {}
+            prot = Protection(classifier, opts.alpha if opts.alpha is not None else float(rp.get("alpha", DEFAULT_ALPHA)),
+                              opts.scale if opts.scale is not None else float(rp.get("scale", DEFAULT_SCALE)),
+                              rp.get("rule", "opposite-label"), rp.get("guide", "when-confident"))
+            denoisers.append(Denoiser(denoisers[0].eps_model, abar, device, prot, logit_fn))
 
-    # Policy gates: the deployed system is the protected one when a classifier is given.
-    gate_mia = None if mia is None else (mia["protected"] or mia)
-    failures = evaluate(
-        opts.policy,
-        replica_rate=rep.replica_rate,
-        mia_auc=None if gate_mia is None else gate_mia["attacker_auc"],
-        mia_label="protected denoiser" if mia and mia["protected"] else "denoiser",
-        permutation_p=perm.p_value,
-    )
-    if opts.policy.max_mia_auc is not None and mia is None:
-        failures.append("max-mia-auc was set but no --model was given, so membership inference did not run")
+    # Every attack that applies, on every denoiser it can run on; one summary shape for all.
+    sampling_protected = bool(run_prot) and not Protection(**{k: run_prot[k] for k in ("alpha", "scale") if k in run_prot}).inactive
+    attacks: dict[str, dict] = {}
+    for attack in ATTACKS:
+        for den in ([None] if attack.target == "samples" else denoisers):
+            key = attack.name + ("_protected" if den is not None and den.protected else "")
+            title = attack.title + (" on the protected denoiser" if den is not None and den.protected else "")
+            tm = threat_model_of(attack, den, sampling_protected)
+            summary, attack_arrays = summarise(key, title, tm, attack.scores(ctx, den),
+                                               numpy_generator(derive_seed(opts.seed, f"attack-{key}")), opts.attack_nulls)
+            attacks[key] = {**summary, "deployed": in_scope(tm, opts.release)}
+            arrays.update(attack_arrays)
+
+    failures = evaluate(opts.policy, release=opts.release, replica_rate=rep.replica_rate if len(rep.sample_sim) else None,
+                        permutation_p=perm.p_value, attacks=attacks)
+    thresholds = {k: v for k, v in opts.policy.__dict__.items()}
+    strongest_key, _ = strongest_attack(attacks, opts.release)
+    threat_models = {
+        tm: {"deployed": in_scope(tm, opts.release),
+             "attacks": [k for k, a in attacks.items() if a["threat_model"] == tm],
+             "strongest_attack": strongest_attack(attacks, tm)[0]}
+        for tm in THREAT_MODELS
+    }
 
     top = np.argsort(-rep.sample_sim, kind="stable")[:16]
     arrays["pair_samples"] = to_uint8(samples.images[top])
@@ -269,14 +256,15 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             "image_shape": list(data.shape),
             "model": None if opts.model is None else str(opts.model),
             "model_config": model_cfg,
-            "classifier": opts.classifier,
+            "classifier": classifier,
+            "classifier_from_run_json": classifier is not None and opts.classifier is None,
             "features": spec.label,
             "features_pretrained": spec.pretrained,
             "seed": opts.seed,
             "device": describe(device),
             "options": {"search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
                         "mia_draws": opts.mia_draws, "mia_members": opts.mia_members, "mia_holdout": opts.mia_holdout,
-                        "alpha": opts.alpha, "scale": opts.scale},
+                        "alpha": opts.alpha, "scale": opts.scale, "release": opts.release, "attack_nulls": opts.attack_nulls},
             "sample_run": samples.run and {k: v for k, v in samples.run.items() if k != "fired_steps"},
         },
         "nn": rep.summary(spec.label),
@@ -287,12 +275,15 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         ],
         "permutation": {"statistic": perm.statistic, "p_value": perm.p_value, "n_permutations": perm.n_permutations,
                         "n_reference": int(m)},
-        "mia": mia,
+        "release": opts.release,
+        "threat_models": threat_models,
+        "attacks": attacks,
         "quality": {"features": spec.label, "fid": fid, "kid": kid, "n_samples": int(len(f_s)), "n_reference": int(len(q_idx))},
         "protection": protection_info,
         "privacy": {"dp_epsilon": (model_cfg or {}).get("dp", {}).get("epsilon") if (model_cfg or {}).get("dp") else None},
-        "policy": {"passed": not failures, "failures": failures,
-                   "thresholds": {k: v for k, v in opts.policy.__dict__.items()}},
+        "policy": {"passed": not failures, "failures": failures, "thresholds": thresholds, "release": opts.release,
+                   "mia_gate_reads": strongest_key},
+        "verdict": verdict_sentence(opts.release, failures, thresholds, attacks.get(strongest_key or "")),
     }
     out = Path(opts.out)
     if not world().is_main:  # under torchrun every rank holds the results; rank 0 writes them

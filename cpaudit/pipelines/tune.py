@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpaudit.core.threat_models import strongest_attack
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.pipelines.audit import AuditOptions, audit
@@ -51,11 +52,10 @@ def _point(opts: TuneOptions, alpha: float, scale: float, tag: str) -> dict:
                            model=opts.model,
                            classifier=opts.classifier if prot else None, mia_t=opts.mia_t, mia_draws=4,
                            permutations=200, seed=opts.seed, alpha=alpha, scale=scale)).results
-    mia = r["mia"] or {}
-    deployed = mia.get("protected") or mia
+    _, deployed = strongest_attack(r["attacks"], "sampler")  # the deployed sampler's strongest attack
     return {"alpha": alpha, "scale": scale, "replica_rate": r["nn"]["replica_rate"], "replicas": r["nn"]["replicas"],
             "median_similarity": r["nn"]["median_nearest_member_similarity"], "fid": r["quality"]["fid"],
-            "mia_auc": deployed.get("attacker_auc"), "fired_fraction": s.fired_fraction, "seconds": s.seconds}
+            "sample_only_auc": r["attacks"]["sample_only"]["auc"], "mia_auc": (deployed or {}).get("auc"), "fired_fraction": s.fired_fraction, "seconds": s.seconds}
 
 
 def tune(opts: TuneOptions, progress: Callable[[int, int], None] | None = None) -> TuneResult:
@@ -80,16 +80,18 @@ def tune(opts: TuneOptions, progress: Callable[[int, int], None] | None = None) 
         "model": str(opts.model), "classifier": opts.classifier, "rule": opts.rule, "n": opts.n, "seed": opts.seed,
         "mia_t": list(opts.mia_t)}})
     rows = [[("-" if p["scale"] == 0 else f"{p['alpha']:g}"), ("unprotected" if p["scale"] == 0 else f"{p['scale']:g}"),
-             pct(p["replica_rate"]), num(p["median_similarity"]), num(p["fid"], 2), num(p["mia_auc"]), pct(p["fired_fraction"])]
+             pct(p["replica_rate"]), num(p["median_similarity"]), num(p["fid"], 2), num(p["sample_only_auc"]), num(p["mia_auc"]),
+             pct(p["fired_fraction"])]
             for p in points]
     verdict = ("No setting in the grid removed every replica: widen it (larger alpha or scale)." if best is None else
                f"Least intrusive setting with zero replicas: alpha {best['alpha']:g}, scale {best['scale']:g} "
                f"(FID {best['fid']:.2f} vs {points[0]['fid']:.2f} unprotected).")
     doc = Document("cpaudit protection sweep", verdict, best is not None, [Section("Frontier", [
         Figure("frontier", "Replica rate and membership-inference AUC against FID, one point per (alpha, scale)."),
-        Table(["alpha", "scale", "replica rate", "median similarity", "FID", "MIA AUC (deployed)", "guidance fired"], rows),
-        Para("Least intrusive = lowest FID among settings with zero replicas. MIA AUC is the attacker's best over the "
-             "audited t on the protected denoiser."),
+        Table(["alpha", "scale", "replica rate", "median similarity", "FID", "sample-only AUC (samples)",
+               "strongest AUC (sampler)", "guidance fired"], rows),
+        Para("Least intrusive = lowest FID among settings with zero replicas. AUCs are selection-free (cross-fitted over t "
+             "and sign): the sample-only attack for published samples, and the strongest attack on the deployed sampler."),
     ])])
     write_report(out, doc, {"frontier": plots.frontier(points, best)})
     return TuneResult(points, best, out)

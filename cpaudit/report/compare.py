@@ -1,69 +1,81 @@
-"""Side-by-side comparison of several audits (unprotected vs protected vs baselines)."""
+"""Side-by-side comparison of several audits (unprotected vs protected vs baselines), by threat model."""
 
 from __future__ import annotations
 
-from cpaudit.report.content import num, pct
+from cpaudit.core.threat_models import THREAT_MODELS, strongest_attack
+from cpaudit.report.content import interval, num, p_value, pct
 from cpaudit.report.document import Document, Para, Section, Table
 
-
-def _key_figures(r: dict) -> dict[str, float | None]:
-    mia = r.get("mia") or {}
-    prot = mia.get("protected") or {}
-    return {
-        "replica rate": r["nn"]["replica_rate"],
-        "median nearest-member similarity": r["nn"].get("median_nearest_member_similarity"),
-        "permutation p": (r.get("permutation") or {}).get("p_value"),
-        "MIA AUC (attacker's best)": mia.get("attacker_auc"),
-        "MIA AUC, protected denoiser": prot.get("attacker_auc"),
-        f"FID ({(r.get('quality') or {}).get('features', '?')})": (r.get("quality") or {}).get("fid"),
-        "guidance fired (sample-steps)": (r.get("protection") or {}).get("fired_fraction"),
-        "DP epsilon": (r.get("privacy") or {}).get("dp_epsilon"),
-        "extra samples drawn (rejection)": ((r.get("setup") or {}).get("sample_run") or {}).get("rejection", {}).get("extra_samples"),
-    }
+RATES = ("replica rate", "guidance fired (sample-steps)")
 
 
-def _fmt(name: str, v: float | None) -> str:
-    if v is None:
-        return "-"
-    if name in ("replica rate", "guidance fired (sample-steps)"):
-        return pct(v)
-    if name == "permutation p":
-        return f"{v:.3g}"
-    if name.startswith("extra samples"):
-        return f"{int(v)}"
-    return num(v, 2 if "FID" in name or "epsilon" in name else 3)
+def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
+    """(threat model or 'quality'/'mechanism', figure, value, text shown) for one audit."""
+    nn, perm = r["nn"], r.get("permutation") or {}
+    attacks = r.get("attacks") or {}
+    rows: list[tuple[str, str, float | None, str]] = [
+        ("samples", "replica rate", nn["replica_rate"], pct(nn["replica_rate"]) + f" ({nn['replicas']}/{nn['n_samples']})"),
+        ("samples", "median nearest-member similarity", nn.get("median_nearest_member_similarity"),
+         num(nn.get("median_nearest_member_similarity"))),
+        ("samples", "permutation p", perm.get("p_value"), p_value(perm.get("p_value"), perm.get("n_permutations"))),
+    ]
+    for tm in THREAT_MODELS:  # what an attacker of this threat model can do: its strongest applicable attack
+        key, a = strongest_attack(attacks, tm)
+        label = "membership AUC (strongest attack)"
+        if a is None:
+            rows += [(tm, label, None, "-"), (tm, "epsilon lower bound", None, "-")]
+            continue
+        rows.append((tm, label, a["auc"], f"{num(a['auc'])} [{interval(a['auc_ci95'], 2)}] {_short(key)}"))
+        rows.append((tm, "epsilon lower bound", a["epsilon_lb"], num(a["epsilon_lb"], 2)))
+    q = r.get("quality") or {}
+    rows.append(("quality", f"FID ({q.get('features', '?')})", q.get("fid"), num(q.get("fid"), 2)))
+    fired = (r.get("protection") or {}).get("fired_fraction")
+    rows.append(("mechanism", "guidance fired (sample-steps)", fired, pct(fired) if fired is not None else "-"))
+    dp = (r.get("privacy") or {}).get("dp_epsilon")
+    rows.append(("mechanism", "DP epsilon (accounted)", dp, num(dp, 2) if dp is not None else "-"))
+    extra = ((r.get("setup") or {}).get("sample_run") or {}).get("rejection", {}).get("extra_samples")
+    rows.append(("mechanism", "extra samples drawn (rejection)", extra, str(extra) if extra is not None else "-"))
+    return rows
+
+
+def _short(key: str | None) -> str:
+    return {"sample_only": "(sample-only)", "loss": "(loss, plain)", "loss_protected": "(loss, protected)"}.get(key or "", f"({key})")
 
 
 def _change(name: str, v: float | None, base: float | None) -> str:
-    if v is None or base is None or name.startswith("extra samples"):
+    if v is None or base is None or name.startswith("extra samples") or name == "permutation p" or v != v or base != base:
         return ""
     d = v - base
-    return f" ({'+' if d >= 0 else ''}{100 * d:.1f} pts)" if name in ("replica rate", "guidance fired (sample-steps)") else f" ({'+' if d >= 0 else ''}{d:.3g})"
+    return f" ({'+' if d >= 0 else ''}{100 * d:.1f} pts)" if name in RATES else f" ({'+' if d >= 0 else ''}{d:.3g})"
 
 
 def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = None) -> Document:
-    names = list(_key_figures(runs[0][1]).keys())
     figures = [(label, _key_figures(r)) for label, r in runs]
     base = figures[0][1]
     rows = []
-    for name in names:
-        if all(f[name] is None for _, f in figures):
+    for i, (group, name, _, _) in enumerate(base):
+        if all(f[i][2] is None for _, f in figures):
             continue
-        rows.append([name] + [_fmt(name, f[name]) + ("" if i == 0 else _change(name, f[name], base[name]))
-                              for i, (_, f) in enumerate(figures)])
+        rows.append([group, name] + [f[i][3] + ("" if j == 0 else _change(name, f[i][2], base[i][2]))
+                                     for j, (_, f) in enumerate(figures)])
     verdicts = []
     for label, r in runs:
         pol = r.get("policy") or {}
         has_gate = any(v is not None for v in (pol.get("thresholds") or {}).values())
-        verdicts.append([label, ("passed" if pol.get("passed") else "FAIL") if has_gate else "no gate set",
-                         "; ".join(pol.get("failures", [])) or "-"])
-    any_fail = any(v[1] == "FAIL" for v in verdicts)
+        verdicts.append([label, r.get("release", "samples"), ("passed" if pol.get("passed") else "FAIL") if has_gate else "no gate set",
+                         r.get("verdict", "-")])
+    any_fail = any(v[2] == "FAIL" for v in verdicts)
     verdict = (f"{len(runs)} runs compared; changes are against the first ({runs[0][0]})."
                + (" At least one run FAILED a policy gate." if any_fail else ""))
     sections = [
-        Section("Key figures", [Table(["figure"] + [label for label, _ in runs], rows),
-                                Para("Changes in brackets are against the first run; percentage points for rates.")]),
-        Section("Policy", [Table(["run", "result", "failures"], verdicts)]),
+        Section("Key figures by threat model", [
+            Table(["threat model", "figure"] + [label for label, _ in runs], rows),
+            Para("Each threat model's row is what an attacker with that access can do: the strongest membership attack "
+                 "that applies (every attack of a weaker threat model applies too), with its selection-free AUC and 95% "
+                 "interval. A sampling-time defence changes the samples and the deployed sampler, never the weights. "
+                 "Changes in brackets are against the first run; percentage points for rates."),
+        ]),
+        Section("Verdicts", [Table(["run", "release", "result", "verdict"], verdicts)]),
     ]
     if links:
         sections.append(Section("Full reports", [Table(["run", "report"], [[label, link] for (label, _), link in zip(runs, links)])]))

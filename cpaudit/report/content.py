@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cpaudit.core.threat_models import THREAT_MODELS, in_scope
 from cpaudit.report.document import Document, Figure, Para, Section, Table
 
 
@@ -13,34 +14,88 @@ def num(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
+SCHEMA_VERSION = 2  # results.json version this report reads; the audit writes the same
+
+THREAT_TITLES = {
+    "samples": "Samples published (threat model: samples)",
+    "sampler": "Sampler queried (threat model: sampler)",
+    "weights": "Weights released (threat model: weights)",
+}
+
+
 def verdict(results: dict) -> tuple[str, bool | None]:
     pol = results.get("policy") or {}
-    thresholds = {k: v for k, v in (pol.get("thresholds") or {}).items() if v is not None}
-    if not thresholds:
-        return "No policy gate was set: the findings below are for a reviewer to judge.", None
-    if pol.get("passed"):
-        return f"PASSED: all {len(thresholds)} policy gate(s) hold.", True
-    return "FAILED: " + "; ".join(pol.get("failures", [])) + ".", False
+    has_gate = any(v is not None for v in (pol.get("thresholds") or {}).values())
+    return results["verdict"], (bool(pol.get("passed")) if has_gate else None)
+
+
+def interval(lo_hi: list | None, digits: int = 3) -> str:
+    return "n/a" if not lo_hi or lo_hi[0] is None else f"{lo_hi[0]:.{digits}f}-{lo_hi[1]:.{digits}f}"
+
+
+def p_value(p: float | None, n: int | None) -> str:
+    """A permutation p-value at its resolution: below 1/(B + 1) it is printed as such, never as 1e-112."""
+    if p is None:
+        return "n/a"
+    if n and p <= 1 / (n + 1) + 1e-15:  # no relabelling reached the observed value
+        return f"≤ 1/{n + 1}"
+    return f"{p:.3g}"
 
 
 def gate_rows(results: dict) -> list[list[str]]:
     pol = results.get("policy") or {}
     th = pol.get("thresholds") or {}
-    nn, perm, mia = results["nn"], results.get("permutation") or {}, results.get("mia")
-    gated_mia = None if not mia else (mia.get("protected") or mia)
+    nn, perm = results["nn"], results.get("permutation") or {}
     rows = []
     if th.get("max_replica_rate") is not None:
-        ok = nn["replica_rate"] <= th["max_replica_rate"]
-        rows.append(["replica rate", pct(nn["replica_rate"]), f"at most {pct(th['max_replica_rate'])}", "pass" if ok else "FAIL"])
+        ok = nn["replica_rate"] is not None and nn["replica_rate"] <= th["max_replica_rate"] and nn["n_samples"] > 0
+        rows.append(["replica rate (samples)", pct(nn["replica_rate"]), f"at most {pct(th['max_replica_rate'])}", "pass" if ok else "FAIL"])
     if th.get("max_mia_auc") is not None:
-        v = None if gated_mia is None else gated_mia["attacker_auc"]
-        ok = v is not None and v <= th["max_mia_auc"]
-        rows.append(["membership-inference AUC (attacker's best)", num(v), f"at most {num(th['max_mia_auc'])}", "pass" if ok else "FAIL"])
+        a = (results.get("attacks") or {}).get(pol.get("mia_gate_reads") or "")
+        v = None if a is None else a["auc"]
+        ok = v is not None and v == v and v <= th["max_mia_auc"]
+        label = "membership-inference AUC" + (f" ({a['title']}; {a['threat_model']})" if a else " (no attack in scope)")
+        rows.append([label, num(v), f"at most {num(th['max_mia_auc'])}", "pass" if ok else "FAIL"])
     if th.get("min_permutation_p") is not None:
         ok = perm.get("p_value", 0) >= th["min_permutation_p"]
-        rows.append(["permutation-test p-value", f"{perm.get('p_value', float('nan')):.4g}", f"at least {th['min_permutation_p']:g}",
-                     "pass" if ok else "FAIL"])
+        rows.append(["permutation-test p-value (samples)", p_value(perm.get("p_value"), perm.get("n_permutations")),
+                     f"at least {th['min_permutation_p']:g}", "pass" if ok else "FAIL"])
     return rows
+
+
+def attack_rows(attacks: dict[str, dict]) -> list[list[str]]:
+    """One row per attack: the selection-free AUC with its interval and chance band, TPRs, epsilon_lb."""
+    rows = []
+    for a in attacks.values():
+        tprs = ", ".join(f"{float(k):.1%}: {num(v)}" for k, v in a["tpr_at_fpr"].items() if v is not None)
+        low = a["tpr_at_lowest_fpr"]
+        lowest = f"{low['fpr']:.1%} (lowest measurable): {num(low['tpr'])}"
+        rows.append([a["title"], num(a["auc"]), interval(a["auc_ci95"]), interval(a["chance_band95"]),
+                     p_value(a["p_value"], a["n_null"]), "; ".join(x for x in (tprs, lowest) if x),
+                     num(a["epsilon_lb"], 2), str(a["queries_per_image"]), f"{a['n_members']} / {a['n_holdout']}"])
+    return rows
+
+
+ATTACK_HEADER = ["attack", "AUC", "95% CI", "chance band (95%)", "p", "TPR at FPR", "epsilon lower bound",
+                 "model queries / image", "members / held-out"]
+
+
+def _attack_notes(attacks: dict[str, dict]) -> list[Para | Figure]:
+    notes = []
+    for a in attacks.values():
+        chosen = "; ".join(f"{c['variant']}{'' if c['sign'] > 0 else ' (sign flipped)'}" for c in a["chosen"])
+        variants = ", ".join(f"{v['variant']} {num(v['auc'])}" for v in a["by_variant"])
+        notes.append(Para(f"{a['title']}: {a['selection']}; chosen per half: {chosen}. Every variant's AUC on all images "
+                          f"(descriptive; the best of them is biased upward): {variants}. Epsilon lower bound at delta "
+                          f"{a['delta']:.3g}, 95% confidence, Clopper-Pearson with a Bonferroni correction over thresholds."))
+        if a.get("by_n_samples"):
+            by_n = ", ".join(f"{b['n_samples']}: {num(b['auc'])} ({interval(b['auc_ci95'])})" for b in a["by_n_samples"])
+            notes.append(Para(f"Nearest-sample AUC by the number of samples published (first n by seed): {by_n}; chance band "
+                              f"{interval(a['by_n_samples_chance_band95'])}. Members with a sample at or above the replica "
+                              f"threshold: {a['members_with_a_replica']} of {a['n_members']}; held-out images: "
+                              f"{a['holdout_with_a_replica']} of {a['n_holdout']}."))
+            notes.append(Figure("auc_by_samples", "Sample-only AUC against the number of samples published; shaded: chance."))
+    return notes
 
 
 def _diverged(run: dict | None) -> str:
@@ -55,7 +110,6 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
     setup = results.get("setup", {})
     nn = results["nn"]
     perm = results.get("permutation")
-    mia = results.get("mia")
     quality = results.get("quality")
     prot = results.get("protection")
     sections: list[Section] = []
@@ -88,8 +142,10 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
     ]
     sections.append(Section("Setup", [Table(["item", "value"], setup_rows)]))
 
+    release = results.get("release", "samples")
+    attacks = results.get("attacks") or {}
     lo, hi = nn["replica_rate_ci95"]
-    rep_items = [
+    samples_items: list = [
         Para(f"{nn['replicas']} of {nn['n_samples']} samples ({pct(nn['replica_rate'])}, 95% Wilson interval "
              f"{pct(lo)} to {pct(hi)}) have a member with {nn['features']} similarity at or above {nn['threshold']:g}. "
              f"Median nearest-member similarity: samples {num(nn.get('median_nearest_member_similarity'))}, held-out images "
@@ -101,33 +157,26 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         Figure("similarity_histogram", "Nearest-member similarity of samples and of held-out images; dashed: replica threshold."),
         Figure("pairs", "The most similar sample/member pairs."),
     ]
-    sections.append(Section("Replication", rep_items))
-
     if perm:
-        sections.append(Section("Permutation test", [
-            Para(f"Are samples closer to members than to held-out images? Statistic (mean nearest-member minus nearest-held-out "
-                 f"similarity, {perm.get('n_reference')} references each): {perm['statistic']:.4f}; p = {perm['p_value']:.4g} "
-                 f"from {perm['n_permutations']} relabellings (one-sided, +1 corrected)."),
-            Figure("permutation", "Null distribution of the statistic; the observed value is marked."),
-        ]))
-
-    if mia:
-        rows = []
-        prot_by_t = {b["t"]: b for b in (mia.get("protected") or {}).get("by_t", [])}
-        for b in mia["by_t"]:
-            p = prot_by_t.get(b["t"])
-            rows.append([str(b["t"]), num(b["auc"]), num(b["tpr_at_1pct_fpr"]), f"{b['p_value']:.2g}"]
-                        + ([num(p["auc"]), num(p["tpr_at_1pct_fpr"])] if p else []))
-        header = ["t", "AUC", "TPR @ 1% FPR", "z-test p"] + (["protected AUC", "protected TPR @ 1% FPR"] if prot_by_t else [])
-        items = [
-            Para(f"Loss attack (Matsumoto et al. 2023), {mia['n_members']} members vs {mia['n_holdout']} held-out images. "
-                 f"Attacker's best: AUC {num(mia['auc'])} at t = {mia['t']} (an AUC below 0.5 leaks too: the attacker flips the sign)."
-                 + (f" On the protected denoiser: AUC {num(mia['protected']['auc'])} at t = {mia['protected']['t']}." if mia.get("protected") else "")),
-            Table(header, rows),
-            Figure("roc", "ROC curves of the loss attack at the attacker's best t."),
-            Figure("loss_histogram", "Reconstruction loss of members and held-out images at the attacker's best t."),
+        samples_items += [
+            Para(f"Permutation test: are samples closer to members than to held-out images? Statistic (mean nearest-member minus "
+                 f"nearest-held-out similarity, {perm.get('n_reference')} references each): {perm['statistic']:.4f}; "
+                 f"p {p_value(perm['p_value'], perm['n_permutations'])} from {perm['n_permutations']} relabellings (one-sided, +1 corrected)."),
+            Figure("permutation", "Null distribution of the permutation statistic; the observed value is marked."),
         ]
-        sections.append(Section("Membership inference", items))
+    for tm in THREAT_MODELS:
+        group = {k: a for k, a in attacks.items() if a["threat_model"] == tm}
+        items: list = list(samples_items) if tm == "samples" else []
+        if group:
+            items += [Table(ATTACK_HEADER, attack_rows(group)), *_attack_notes(group),
+                      Figure(f"roc_{tm}", "ROC of the out-of-fold scores (log FPR); shaded: the 95% chance band of the AUC.")]
+        if not items:
+            continue
+        deployed = in_scope(tm, release)
+        heading = THREAT_TITLES[tm] + ("" if deployed else ": not deployed, shown for reference")
+        lead = [] if deployed else [Para(f"The audit was run for release '{release}'; an attacker of this threat model "
+                                         f"needs more than was released, so its figures do not count toward the verdict.")]
+        sections.append(Section(heading, lead + items))
 
     if quality:
         sections.append(Section("Quality", [Table(["embedding", "FID", "KID", "samples", "held-out reference"], [[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cpaudit.core.threat_models import THREAT_MODELS
 from cpaudit.report import plots
 
 
@@ -18,14 +19,14 @@ def audit_figures(results: dict, arrays: dict[str, np.ndarray]) -> dict[str, byt
     perm = results.get("permutation")
     if perm and "permutation_null" in arrays:
         figs["permutation"] = plots.permutation_null(arrays["permutation_null"], perm["statistic"], perm["p_value"])
-    mia = results.get("mia")
-    if mia and "mia_loss_members" in arrays:
-        curves = {f"denoiser, t = {mia['t']} (AUC {mia['auc']:.2f})": (arrays["mia_loss_members"], arrays["mia_loss_holdout"])}
-        if mia.get("protected") and "mia_protected_loss_members" in arrays:
-            p = mia["protected"]
-            curves[f"protected denoiser, t = {p['t']} (AUC {p['auc']:.2f})"] = (
-                arrays["mia_protected_loss_members"], arrays["mia_protected_loss_holdout"])
-        figs["roc"] = plots.roc_curves(curves)
-        figs["loss_histogram"] = plots.loss_histograms(arrays["mia_loss_members"], arrays["mia_loss_holdout"],
-                                                       f"denoiser, t = {mia['t']}")
+    for tm in THREAT_MODELS:
+        curves = {}
+        for key, a in (results.get("attacks") or {}).items():
+            if a["threat_model"] == tm and f"attack_{key}_pos" in arrays:
+                curves[f"{a['title']} (AUC {a['auc']:.2f})"] = (arrays[f"attack_{key}_pos"], arrays[f"attack_{key}_neg"])
+        if curves:
+            figs[f"roc_{tm}"] = plots.roc_curves(curves)
+    so = (results.get("attacks") or {}).get("sample_only")
+    if so and so.get("by_n_samples"):
+        figs["auc_by_samples"] = plots.auc_by_samples(so["by_n_samples"], so["by_n_samples_chance_band95"])
     return figs

@@ -50,34 +50,44 @@ def permutation_null(null: np.ndarray, observed: float, p_value: float) -> bytes
 
 
 def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """curves: label -> (member losses, held-out losses); score = -loss. Log-scale FPR as in the MIA literature."""
+    """curves: label -> (member scores, held-out scores), higher = member. Log-scale FPR as in the MIA
+    literature. Shaded: where a score that knows nothing lands 95% of the time at each FPR (pointwise
+    normal band of a null ROC with these sample sizes: f +- 1.96 sqrt(f (1 - f) (1/m + 1/n)))."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots()
-        floor = 1.0
-        for label, (lm, lh) in curves.items():
-            fpr, tpr = roc_curve(-lm, -lh)
-            floor = min(floor, 1 / max(len(lh), 1))
-            ax.step(np.maximum(fpr, floor / 2), tpr, where="post", label=label,
-                    color=COLOURS["protected" if "protected" in label else "plain"])
-        grid = np.logspace(np.log10(floor / 2), 0, 100)
-        ax.plot(grid, grid, color="black", linestyle=":", linewidth=1, label="chance")
+        floor, m, n = 1.0, 1, 1
+        palette = [COLOURS["plain"], COLOURS["protected"], COLOURS["holdout"], "#984ea3", "#ff7f00"]
+        for i, (label, (pos, neg)) in enumerate(curves.items()):
+            fpr, tpr = roc_curve(pos, neg)
+            floor = min(floor, 1 / max(len(neg), 1))
+            m, n = max(m, len(pos)), max(n, len(neg))
+            ax.step(np.maximum(fpr, floor / 2), tpr, where="post", label=label, color=palette[i % len(palette)])
+        grid = np.logspace(np.log10(floor / 2), 0, 200)
+        half = 1.96 * np.sqrt(grid * (1 - grid) * (1 / m + 1 / n))
+        ax.fill_between(grid, np.clip(grid - half, 0, 1), np.clip(grid + half, 0, 1), color=COLOURS["null"], alpha=0.25,
+                        linewidth=0, label="chance (95% band)")
+        ax.plot(grid, grid, color="black", linestyle=":", linewidth=1)
         ax.set_xscale("log")
         ax.set_xlabel("false positive rate (log scale)")
         ax.set_ylabel("true positive rate")
-        ax.legend(loc="lower right")
+        ax.legend(loc="lower right", fontsize=7)
         return _png(fig)
 
 
-def loss_histograms(loss_members: np.ndarray, loss_holdout: np.ndarray, title: str) -> bytes:
+def auc_by_samples(points: list[dict], band: list[float]) -> bytes:
+    """Sample-only AUC against the number of samples published, with its 95% intervals and chance band."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots()
-        bins = np.histogram_bin_edges(np.concatenate([loss_members, loss_holdout]), bins=30)
-        ax.hist(loss_holdout, bins=bins, alpha=0.6, color=COLOURS["holdout"], label="held-out")
-        ax.hist(loss_members, bins=bins, alpha=0.6, color=COLOURS["samples"], label="members")
-        ax.set_xlabel("reconstruction loss ||eps - eps_hat||^2 (per pixel)")
-        ax.set_ylabel("images")
-        ax.set_title(title)
-        ax.legend()
+        n = [p["n_samples"] for p in points]
+        a = np.array([p["auc"] for p in points])
+        lo = np.array([p["auc_ci95"][0] for p in points])
+        hi = np.array([p["auc_ci95"][1] for p in points])
+        ax.errorbar(n, a, yerr=[a - lo, hi - a], marker="o", color=COLOURS["samples"], capsize=3, label="nearest-sample AUC")
+        ax.axhspan(band[0], band[1], color=COLOURS["null"], alpha=0.25, label="chance (95% band)")
+        ax.set_xscale("log")
+        ax.set_xlabel("samples published (first n by seed)")
+        ax.set_ylabel("AUC, members vs held-out")
+        ax.legend(loc="lower right")
         return _png(fig)
 
 

@@ -30,14 +30,23 @@ def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, 
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res == json.loads((tmp_path / "a" / "results.json").read_text())
-    assert res["schema_version"] == 1
+    assert res["schema_version"] == 2 and res["release"] == "samples"
     assert set(res["nn"]) >= {"features", "threshold", "n_samples", "replicas", "replica_rate", "replica_rate_ci95", "data_threshold"}
     assert set(res["permutation"]) >= {"statistic", "p_value", "n_permutations"}
-    assert set(res["mia"]) >= {"t", "auc", "tpr_at_1pct_fpr", "z", "p_value", "protected"}
-    assert set(res["mia"]["protected"]) >= {"t", "auc", "tpr_at_1pct_fpr", "z", "p_value"}
-    assert [b["t"] for b in res["mia"]["by_t"]] == [100, 350]
+    # The samples were not protected, so the plain denoiser is what the sampler exposes.
+    assert {k: a["threat_model"] for k, a in res["attacks"].items()} == {
+        "sample_only": "samples", "loss": "sampler", "loss_protected": "sampler"}
+    for a in res["attacks"].values():
+        assert set(a) >= {"auc", "auc_ci95", "chance_band95", "p_value", "tpr_at_fpr", "tpr_at_lowest_fpr", "epsilon_lb",
+                          "queries_per_image", "threat_model", "deployed", "chosen", "by_variant"}
+        assert a["tpr_at_fpr"] == {"0.1": a["tpr_at_fpr"]["0.1"], "0.01": None, "0.001": None}  # 12 held-out images
+    assert [b["variant"] for b in res["attacks"]["loss"]["by_variant"]] == ["t=100", "t=350"]
+    assert res["attacks"]["loss"]["queries_per_image"] == 2 and res["attacks"]["sample_only"]["queries_per_image"] == 0
+    assert res["threat_models"]["samples"] == {"deployed": True, "attacks": ["sample_only"], "strongest_attack": "sample_only"}
     assert set(res["quality"]) >= {"features", "fid", "kid"} and res["quality"]["features"] == "pixel"
-    assert res["policy"] == {"passed": True, "failures": [], "thresholds": {"max_replica_rate": None, "max_mia_auc": None, "min_permutation_p": None}}
+    assert res["policy"]["passed"] is True and res["policy"]["failures"] == []
+    assert res["policy"]["thresholds"] == {"max_replica_rate": None, "max_mia_auc": None, "min_permutation_p": None}
+    assert res["verdict"].startswith("If only samples are published: no policy gate was set; the strongest membership attack")
     assert res["nn"]["n_samples"] == 12 and 0 <= res["permutation"]["p_value"] <= 1
 
 
@@ -47,7 +56,7 @@ def test_audit_is_reproducible(tiny_model, tiny_classifier, tiny_samples, tmp_pa
     b = _audit(tiny_model, tiny_samples, tmp_path / "b", *extra)
     assert a.exit_code == b.exit_code == 0
     # Same inputs and seeds: byte-identical results (results.json carries no timestamps) and reports.
-    for name in ("results.json", "report.md", "report.html", "figures/roc.png"):
+    for name in ("results.json", "report.md", "report.html", "figures/roc_sampler.png", "figures/roc_samples.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
@@ -109,11 +118,11 @@ def test_mia_scores_a_seeded_subset_of_many_members(tiny_model, tiny_samples, tm
     """--mia-members caps the attacked members (16 here); the held-out side matches their number."""
     r = _audit(tiny_model, tiny_samples, tmp_path / "cap", "--model", str(tiny_model), "--mia-members", "6", "--json")
     assert r.exit_code == 0, r.output
-    mia = json.loads(r.stdout)["mia"]
-    assert (mia["n_members"], mia["n_holdout"]) == (6, 6)
+    mia = json.loads(r.stdout)["attacks"]
+    assert {(a["n_members"], a["n_holdout"]) for a in mia.values()} == {(6, 6)}
     again = _audit(tiny_model, tiny_samples, tmp_path / "again", "--model", str(tiny_model), "--mia-members", "6", "--json")
-    assert json.loads(again.stdout)["mia"] == mia  # the subset is seeded
-    whole = json.loads(_audit(tiny_model, tiny_samples, tmp_path / "all", "--model", str(tiny_model), "--json").stdout)["mia"]
-    assert (whole["n_members"], whole["n_holdout"]) == (16, 16)
-    bad = _audit(tiny_model, tiny_samples, tmp_path / "bad", "--model", str(tiny_model), "--mia-members", "1")
+    assert json.loads(again.stdout)["attacks"] == mia  # the subset is seeded
+    whole = json.loads(_audit(tiny_model, tiny_samples, tmp_path / "all", "--model", str(tiny_model), "--json").stdout)["attacks"]
+    assert (whole["loss"]["n_members"], whole["loss"]["n_holdout"]) == (16, 16)
+    bad = _audit(tiny_model, tiny_samples, tmp_path / "bad", "--model", str(tiny_model), "--mia-members", "3")
     assert bad.exit_code == 2 and not (tmp_path / "bad").exists()

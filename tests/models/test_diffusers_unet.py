@@ -105,7 +105,7 @@ def test_sample_train_classifier_protect_and_audit_a_diffusers_model(unet_folder
                             "--mia-draws", "1", "--permutations", "20", "--json", "--quiet"])
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
-    assert res["mia"]["t"] == 100 and res["mia"]["protected"] is not None
+    assert res["attacks"]["loss"]["by_variant"][0]["variant"] == "t=100" and "loss_protected" in res["attacks"]
     assert res["setup"]["model_config"]["format"] == "diffusers"
 
     # --classifier exact needs members the model does not record.

@@ -11,9 +11,19 @@ from cpaudit.report.markdown import render_markdown
 EVIL = "runs/<script>alert(\"x\")</script>'quoted'"
 
 
+def _attack(title, threat_model, auc):
+    return {"title": title, "threat_model": threat_model, "deployed": threat_model == "samples", "queries_per_image": 0,
+            "n_members": 64, "n_holdout": 64, "auc": auc, "auc_ci95": [auc - 0.1, min(1.0, auc + 0.1)],
+            "chance_band95": [0.4, 0.6], "p_value": 1 / 201, "n_null": 200, "selection": "cross-fitted",
+            "chosen": [{"variant": "nearest", "sign": 1}, {"variant": "nearest", "sign": -1}],
+            "tpr_at_fpr": {"0.1": 0.5, "0.01": None, "0.001": None}, "tpr_at_lowest_fpr": {"fpr": 1 / 64, "tpr": 0.25},
+            "epsilon_lb": 1.234, "delta": 1 / 64, "by_variant": [{"variant": "nearest", "auc": auc}]}
+
+
 def _results(samples=EVIL, rate=0.5, passed=False):
+    failures = [] if passed else ["replica rate 50.00% exceeds the maximum 0.00% by 50.00%"]
     return {
-        "schema_version": 1, "cpaudit_version": "0.1.0",
+        "schema_version": 2, "cpaudit_version": "0.1.0",
         "setup": {"samples": samples, "data": "digits", "data_fingerprint": "ab" * 32, "n_members": 4, "n_holdout": 6,
                   "image_shape": [1, 8, 8], "model": None, "classifier": None, "features": "pixel", "seed": 0},
         "nn": {"features": "pixel", "threshold": 0.97, "n_samples": 2, "replicas": 1, "replica_rate": rate,
@@ -22,11 +32,14 @@ def _results(samples=EVIL, rate=0.5, passed=False):
                "holdout_over_threshold": 0, "n_holdout": 6},
         "top_pairs": [{"sample": 0, "member": "<img src=x onerror=alert(1)>", "similarity": 0.99}],
         "permutation": {"statistic": 0.1, "p_value": 0.02, "n_permutations": 99, "n_reference": 4},
-        "mia": None,
+        "release": "samples",
+        "attacks": {"sample_only": _attack("sample-only attack", "samples", 0.75), "loss": _attack("loss attack", "weights", 1.0)},
         "quality": {"features": "pixel", "fid": 1.5, "kid": 0.01, "n_samples": 2, "n_reference": 2},
         "protection": None, "privacy": {"dp_epsilon": None},
-        "policy": {"passed": passed, "failures": [] if passed else ["replica rate 50.00% exceeds the maximum 0.00% by 50.00%"],
+        "policy": {"passed": passed, "failures": failures, "mia_gate_reads": "sample_only",
                    "thresholds": {"max_replica_rate": 0.0, "max_mia_auc": None, "min_permutation_p": None}},
+        "verdict": ("If only samples are published: FAILED: " + "; ".join(failures) + ".") if failures else
+                   "If only samples are published: PASSED, all 1 policy gate(s) hold.",
     }
 
 
@@ -55,17 +68,34 @@ def test_report_command_escapes_and_embeds_figures(tmp_path):
 
 def test_markdown_golden_verdict_and_gate_table():
     md = render_markdown(build_document(_results()), set())
-    assert md.startswith("# cpaudit privacy audit\n\n**FAILED: replica rate 50.00% exceeds the maximum 0.00% by 50.00%.**\n")
-    assert "| replica rate | 50.0% | at most 0.0% | FAIL |" in md
+    assert md.startswith("# cpaudit privacy audit\n\n**If only samples are published: FAILED: replica rate 50.00% exceeds "
+                         "the maximum 0.00% by 50.00%.**\n")
+    assert "| replica rate (samples) | 50.0% | at most 0.0% | FAIL |" in md
+    assert "## Samples published (threat model: samples)\n" in md
+    assert "## Weights released (threat model: weights): not deployed, shown for reference\n" in md
+    assert ("| sample-only attack | 0.750 | 0.650-0.850 | 0.400-0.600 | ≤ 1/201 | 10.0%: 0.500; 1.6% (lowest measurable): "
+            "0.250 | 1.23 | 0 | 64 / 64 |") in md
     assert "| samples | runs/&lt;script&gt;alert(\"x\")&lt;/script&gt;'quoted' (2 images) |" in md
     assert "| samples that diverged (NaN/inf, not audited) | none |" in md
     ok = render_markdown(build_document(_results(rate=0.0, passed=True)), set())
-    assert "**PASSED: all 1 policy gate(s) hold.**" in ok
+    assert "**If only samples are published: PASSED, all 1 policy gate(s) hold.**" in ok
 
 
 def test_comparison_puts_key_figures_in_one_table_with_change():
     doc = compare_document([("plain", _results(rate=0.9)), ("protected", _results(rate=0.0, passed=True))])
     md = render_markdown(doc, set())
-    assert "| figure | plain | protected |" in md
-    assert "| replica rate | 90.0% | 0.0% (-90.0 pts) |" in md
-    assert "| FID (pixel) | 1.50 | 1.50 (+0) |" in md
+    assert "| threat model | figure | plain | protected |" in md
+    assert "| samples | replica rate | 90.0% (1/2) | 0.0% (1/2) (-90.0 pts) |" in md
+    assert "| samples | membership AUC (strongest attack) | 0.750 [0.65-0.85] (sample-only) | 0.750 [0.65-0.85] (sample-only) (+0) |" in md
+    assert "| weights | membership AUC (strongest attack) | 1.000 [0.90-1.00] (loss, plain) |" in md
+    assert "| quality | FID (pixel) | 1.50 | 1.50 (+0) |" in md
+
+
+def test_report_refuses_a_version_1_results_file_in_one_line(tmp_path):
+    import pytest
+
+    from cpaudit.errors import InputError
+
+    (tmp_path / "results.json").write_text(json.dumps({**_results(), "schema_version": 1}))
+    with pytest.raises(InputError, match="schema_version 1 .*run `cpaudit audit` again"):
+        report([tmp_path / "results.json"], tmp_path / "out")

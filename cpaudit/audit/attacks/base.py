@@ -1,0 +1,117 @@
+"""The shape every membership attack shares: what it needs, which threat model it belongs to
+(core/threat_models.py), its scores, and one summary that results.json and the report render the same
+way for every attack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+import torch
+
+from cpaudit.core.attack_stats import auc, epsilon_lower_bound, tpr_at_fprs, tpr_at_lowest_fpr
+from cpaudit.core.crossfit import crossfit, crossfit_null
+from cpaudit.core.threat_models import ThreatModel
+from cpaudit.sampling.protection import LogitFn, Protection
+
+
+@dataclass(frozen=True)
+class Denoiser:
+    """A denoiser to attack: the plain eps_theta, or with `protection` CPSample's eps_hat as the sampler runs it."""
+
+    eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    abar: torch.Tensor  # (T,) float64
+    device: torch.device
+    protection: Protection | None = None
+    logit_fn: LogitFn | None = None
+
+    @property
+    def protected(self) -> bool:
+        return self.protection is not None and not self.protection.inactive
+
+
+@dataclass
+class AttackContext:
+    """What the attacks share. Candidates: the attacked members and as many held-out images."""
+
+    seed: int
+    # samples threat model: L2-normalised embeddings on the audit's embedding
+    sample_emb: np.ndarray  # (N, D), samples in seed order
+    member_emb: np.ndarray  # (M, D) candidate members
+    holdout_emb: np.ndarray  # (H, D) candidate held-out images
+    threshold: float  # the audit's replica threshold on that embedding
+    # white-box threat models (None without --model)
+    members: torch.Tensor | None = None  # (M, C, H, W) in [-1, 1]
+    holdout: torch.Tensor | None = None
+    mia_t: tuple[int, ...] = ()
+    mia_draws: int = 1
+    step: Callable[[str], None] = field(default=lambda _msg: None)
+
+
+@dataclass
+class AttackScores:
+    """Scores of each variant (a timestep, a score kind): higher = member. pos: (K, M), neg: (K, H)."""
+
+    variants: list[str]
+    pos: np.ndarray
+    neg: np.ndarray
+    queries_per_image: int  # model queries per scored image (0 for sample-only attacks)
+    extra: dict = field(default_factory=dict)  # attack-specific figures, rendered as given
+
+
+class Attack(Protocol):
+    name: str  # results.json key
+    title: str  # for people
+    target: Literal["samples", "denoiser"]  # a denoiser attack runs on the plain and on the protected denoiser
+
+    def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores: ...
+
+
+def threat_model_of(attack: Attack, denoiser: Denoiser | None, sampling_protected: bool) -> ThreatModel:
+    """Samples attacks see samples; a protected denoiser is what the sampler exposes; the plain one is the
+    weights, and also the sampler when sampling was not protected."""
+    if attack.target == "samples":
+        return "samples"
+    if denoiser is not None and denoiser.protected:
+        return "sampler"
+    return "weights" if sampling_protected else "sampler"
+
+
+def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, rng: np.random.Generator,
+              n_null: int, delta: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The figures every attack reports, selection-free (see core/crossfit.py), and the arrays for its ROC.
+
+    AUC with a 95% interval and the 95% chance band of the same procedure under relabelling; permutation
+    p-value (+1 corrected); TPR at the FPRs the held-out images can resolve; empirical epsilon lower bound
+    at delta = 1 / members unless given. TPRs and epsilon come from the out-of-fold scores.
+    """
+    cf = crossfit(s.pos, s.neg, rng)
+    null = crossfit_null(s.pos, s.neg, n_null, rng)
+    m, h = s.pos.shape[1], s.neg.shape[1]
+    delta = 1 / m if delta is None else delta
+    lo, hi = np.quantile(null, [0.025, 0.975])
+    summary = {
+        "title": title,
+        "threat_model": threat_model,
+        "queries_per_image": s.queries_per_image,
+        "n_members": int(m),
+        "n_holdout": int(h),
+        "auc": cf.auc,
+        "auc_ci95": list(cf.auc_ci95),
+        "chance_band95": [float(lo), float(hi)],
+        "p_value": float((1 + np.sum(null >= cf.auc - 1e-12)) / (1 + n_null)),
+        "n_null": int(n_null),
+        "selection": f"cross-fitted: variant and sign chosen on one half of the images, AUC on the other, swapped and averaged "
+                     f"({len(s.variants)} variant{'s' if len(s.variants) != 1 else ''})",
+        "chosen": [{"variant": s.variants[k], "sign": sign} for k, sign in cf.chosen],
+        "tpr_at_fpr": tpr_at_fprs(cf.pos, cf.neg),
+        "tpr_at_lowest_fpr": tpr_at_lowest_fpr(cf.pos, cf.neg),
+        "epsilon_lb": epsilon_lower_bound(cf.pos, cf.neg, delta),
+        "delta": delta,
+        # Each variant's AUC on all images: descriptive only (the best of them is selected, so biased upward).
+        "by_variant": [{"variant": v, "auc": auc(p, q)} for v, p, q in zip(s.variants, s.pos, s.neg)],
+        **s.extra,
+    }
+    return summary, {f"attack_{key}_pos": cf.pos, f"attack_{key}_neg": cf.neg}

@@ -1,0 +1,91 @@
+"""The loss attack (Matsumoto et al., "Membership Inference Attacks against Diffusion Models", 2023).
+
+Per image, L_t(x) = mean over draws of ||eps - eps_hat(sqrt(abar_t) x + sqrt(1 - abar_t) eps, t)||^2 at a
+fixed t; members tend to have lower loss, so the score is -L_t. One variant per t in --mia-t; the
+headline chooses t and sign without looking at the images it is evaluated on (core/crossfit.py).
+On the protected denoiser eps_hat is CPSample's protected prediction, so the attack sees what is deployed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser
+from cpaudit.core.schedules import q_sample
+from cpaudit.distributed import gather_rows, world
+from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
+from cpaudit.seeding import MAX_SEED, derive_seed, torch_generator
+
+
+def image_noise(base_seed: int, index: torch.Tensor | range, draws: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """(draws, B, *shape) noise for images `index`: image i draws from its own generator, seeded base + i,
+    so its noise does not depend on the batch, the shard or how many other images are scored."""
+    return torch.stack([torch.randn((draws, *shape), generator=torch_generator((base_seed + int(i)) % MAX_SEED))
+                        for i in index], dim=1)
+
+
+@torch.no_grad()
+def reconstruction_losses(
+    eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    abar: torch.Tensor,
+    t: int,
+    draws: int,
+    base_seed: int,
+    *,
+    batch_size: int = 256,
+    protection: Protection | None = None,
+    logit_fn: LogitFn | None = None,
+    rows: slice | None = None,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """Mean squared noise-prediction error per image over `draws` noise draws. Shape (N,), or one entry per
+    row of `rows` (a process's shard). Noise is drawn per batch on the CPU (see image_noise), so memory is
+    draws x batch_size images, and the result does not depend on batch_size, shard or device."""
+    index = range(images.shape[0])[rows] if rows is not None else range(images.shape[0])
+    a_t = float(abar[t])
+    abar = abar.to(device)
+    losses = torch.zeros(len(index), dtype=torch.float64)
+    guard = protection is not None and not protection.inactive
+    for start in range(0, len(index), batch_size):
+        idx = index[start : start + batch_size]
+        x0 = images[idx.start : idx.stop].to(device)
+        noise = image_noise(base_seed, idx, draws, tuple(images.shape[1:]))
+        tt = torch.full((x0.shape[0],), t, dtype=torch.long, device=device)
+        for d in range(draws):
+            eps = noise[d].to(device)
+            x_t = q_sample(x0, abar[tt], eps)
+            eps_hat = eps_model(x_t, tt)
+            if guard:
+                eps_hat, _ = protect_eps(eps_hat, x_t, tt, a_t, logit_fn, protection)  # type: ignore[arg-type]
+            losses[start : start + x0.shape[0]] += (eps - eps_hat).pow(2).flatten(1).mean(1).double().cpu()
+    return (losses / draws).numpy()
+
+
+class LossAttack:
+    name = "loss"
+    title = "loss attack (Matsumoto et al. 2023)"
+    target = "denoiser"
+
+    def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
+        assert denoiser is not None and ctx.members is not None and ctx.holdout is not None
+        w = world()
+        pos, neg = [], []
+        for t in ctx.mia_t:
+            ctx.step(f"loss attack t={t}" + (" (protected)" if denoiser.protected else ""))
+            row = []
+            for role, x in (("members", ctx.members), ("holdout", ctx.holdout)):
+                # Plain and protected attacks draw the same noise, so their difference is the protection's.
+                seed = derive_seed(ctx.seed, f"mia-{t}-{role}")
+                # Under torchrun each rank scores a block of the images with the noise one process draws for them.
+                loss = reconstruction_losses(denoiser.eps_model, x, denoiser.abar, t, ctx.mia_draws, seed,
+                                             protection=denoiser.protection, logit_fn=denoiser.logit_fn,
+                                             rows=w.shard(len(x)), device=denoiser.device)
+                row.append(-gather_rows(torch.from_numpy(loss), w).numpy())
+            pos.append(row[0])
+            neg.append(row[1])
+        return AttackScores([f"t={t}" for t in ctx.mia_t], np.stack(pos), np.stack(neg),
+                            queries_per_image=len(ctx.mia_t) * ctx.mia_draws, extra={"mia_t": list(ctx.mia_t)})

@@ -1,0 +1,22 @@
+"""The verdict line: what the gates found, in words that name the threat model that was released."""
+
+from __future__ import annotations
+
+from cpaudit.core.threat_models import RELEASE_WORDS
+
+
+def verdict_sentence(release: str, failures: list[str], thresholds: dict, strongest: dict | None) -> str:
+    """One sentence a reviewer can read without the rest of the report; the figure it names is the gated one."""
+    words = RELEASE_WORDS[release]
+    figure = ""
+    if strongest is not None:
+        lo, hi = strongest["auc_ci95"]
+        blo, bhi = strongest["chance_band95"]
+        figure = (f"the strongest membership attack there, the {strongest['title']}, reaches AUC {strongest['auc']:.3f} "
+                  f"(95% CI {lo:.3f}-{hi:.3f}; chance band {blo:.3f}-{bhi:.3f})")
+    n_gates = sum(v is not None for v in thresholds.values())
+    if failures:
+        return f"{words}: FAILED: " + "; ".join(failures) + "."
+    if n_gates == 0:
+        return f"{words}: no policy gate was set" + (f"; {figure}." if figure else ".")
+    return f"{words}: PASSED, all {n_gates} policy gate(s) hold" + (f"; {figure}." if figure else ".")

@@ -1,0 +1,103 @@
+"""Statistics of one membership attack's scores: AUC with its interval, resolvable TPRs, empirical epsilon.
+
+Scores are numpy arrays, higher = "member". Pure functions: no files, no printing, no global RNG.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+# FPRs at which a TPR is reported when the negatives can resolve them (at least 1/FPR negatives).
+TPR_FPRS: tuple[float, ...] = (0.1, 0.01, 0.001)
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(pos > neg) + 1/2 P(tie), from mid-ranks (the Mann-Whitney U / (m n))."""
+    m, n = len(pos), len(neg)
+    if m == 0 or n == 0:
+        return float("nan")
+    ranks = sps.rankdata(np.concatenate([pos, neg]))
+    return float((ranks[:m].sum() - m * (m + 1) / 2) / (m * n))
+
+
+def delong_variance(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Variance of the empirical AUC by DeLong et al. (1988), eq. for one ROC curve:
+    V10_i = mean_j psi(pos_i, neg_j), V01_j = mean_i psi(pos_i, neg_j), psi = 1 / 1/2 / 0 for >, =, <;
+    var = S10 / m + S01 / n with S the sample variances of the placement values.
+
+    Computed from mid-ranks (Sun & Xu 2014): V10_i = (rank of pos_i among all - rank among pos) / n.
+    """
+    m, n = len(pos), len(neg)
+    if m < 2 or n < 2:
+        return float("nan")
+    all_ranks = sps.rankdata(np.concatenate([pos, neg]))
+    v10 = (all_ranks[:m] - sps.rankdata(pos)) / n
+    v01 = 1 - (all_ranks[m:] - sps.rankdata(neg)) / m
+    return float(v10.var(ddof=1) / m + v01.var(ddof=1) / n)
+
+
+def normal_interval(centre: float, variance: float, confidence: float = 0.95) -> tuple[float, float]:
+    """centre +- z sqrt(variance), clipped to [0, 1] (an AUC's range)."""
+    if not np.isfinite(variance):
+        return float("nan"), float("nan")
+    half = float(sps.norm.ppf(0.5 + confidence / 2)) * float(np.sqrt(max(variance, 0.0)))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def tpr_at_fprs(pos: np.ndarray, neg: np.ndarray, fprs: tuple[float, ...] = TPR_FPRS) -> dict[str, float | None]:
+    """TPR at each FPR the negatives can resolve (n_neg >= 1/FPR), else None.
+
+    The threshold admits at most floor(FPR * n_neg) false positives; keys are the FPR as text ("0.01").
+    """
+    n = len(neg)
+    return {f"{f:g}": (_tpr_with_false_positives(pos, neg, int(np.floor(f * n + 1e-9))) if n * f >= 1 - 1e-9 else None)
+            for f in fprs}
+
+
+def tpr_at_lowest_fpr(pos: np.ndarray, neg: np.ndarray) -> dict[str, float]:
+    """The smallest FPR the negatives can measure, 1/n_neg, and the TPR there (at most one false positive)."""
+    return {"fpr": 1 / len(neg), "tpr": _tpr_with_false_positives(pos, neg, 1)}
+
+
+def _tpr_with_false_positives(pos: np.ndarray, neg: np.ndarray, allowed: int) -> float:
+    """Largest fraction of pos at or above a threshold that lets at most `allowed` negatives through."""
+    neg_desc = np.sort(neg)[::-1]
+    if allowed >= len(neg):
+        return 1.0
+    # Members must score strictly above the (allowed + 1)-th highest negative.
+    bar = neg_desc[allowed]
+    return float(np.mean(pos > bar))
+
+
+def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
+    """One-sided upper (1 - alpha) Clopper-Pearson bound on a binomial proportion with k successes of n."""
+    if k >= n:
+        return 1.0
+    return float(sps.beta.ppf(1 - alpha, k + 1, n - k))
+
+
+def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float, confidence: float = 0.95) -> float:
+    """Empirical epsilon lower bound from an attack's scores (the threshold attack of Jagielski et al. 2020,
+    in the form of jax_privacy/auditing.py, Bonferroni threshold strategy).
+
+    For every threshold tau among the observed scores (predict member when score >= tau), one-sided
+    Clopper-Pearson upper bounds FPR_u and FNR_u, each at level alpha / (2 T) for T thresholds, so all hold
+    together with probability >= `confidence`. An (epsilon, delta)-DP mechanism has
+    FPR + e^epsilon FNR >= 1 - delta and FNR + e^epsilon FPR >= 1 - delta, hence
+    epsilon >= max over tau of log((1 - FNR_u - delta) / FPR_u) and log((1 - FPR_u - delta) / FNR_u); 0 if none is positive.
+    """
+    pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
+    taus = np.unique(np.concatenate([pos, neg]))
+    alpha = (1 - confidence) / (2 * len(taus))
+    pos_sorted, neg_sorted = np.sort(pos), np.sort(neg)
+    fn = np.searchsorted(pos_sorted, taus, side="left")  # members below tau
+    fp = len(neg) - np.searchsorted(neg_sorted, taus, side="left")  # held-out at or above tau
+    best = 0.0
+    for k_fp, k_fn in zip(fp.tolist(), fn.tolist()):
+        fpr_u = clopper_pearson_upper(k_fp, len(neg), alpha)
+        fnr_u = clopper_pearson_upper(k_fn, len(pos), alpha)
+        for num, den in ((1 - fnr_u - delta, fpr_u), (1 - fpr_u - delta, fnr_u)):
+            if num > 0 and den > 0:
+                best = max(best, float(np.log(num / den)))
+    return best
