@@ -16,3 +16,9 @@ class InputError(CpauditError):
         self.where = str(where)
         self.problem = problem
         super().__init__(f"{self.where}: {problem}")
+
+
+class ConfigError(CpauditError, ValueError):
+    """An option or configuration value out of range (raised by the config dataclasses): bad input, exit 2.
+
+    Any other ValueError inside a command is a bug in cpaudit and exits 3."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from cpaudit.errors import ConfigError
 
 MAX_SEED = 2**63 - 1
 
 
 def torch_generator(seed: int) -> torch.Generator:
     if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be in [0, 2^63 - 1], got {seed}")
+        raise ConfigError(f"seed must be in [0, 2^63 - 1], got {seed}")
     g = torch.Generator()
     g.manual_seed(seed)
     return g

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import typer
+from typer._click.exceptions import ClickException
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cpaudit.errors import CpauditError
+from cpaudit.version import __version__
 
 console = Console(stderr=True)
 out_console = Console()
@@ -34,18 +39,31 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn library input errors into one line on stderr and exit code 2; never a traceback."""
+    """Exit codes CI can trust: bad input (CpauditError, including ConfigError) is one line and exit 2; any
+    other exception is a bug, exit 3, with one line naming the file its traceback was saved to. A crash must
+    never read as exit 1, which means a privacy gate failed."""
     try:
         yield
+    except (typer.Exit, typer.Abort, ClickException):  # usage errors: the command group prints them, exit 2
+        raise
     except CpauditError as e:
-        fail(str(e))
-    except ValueError as e:  # config dataclasses validate their fields with ValueError
         fail(str(e))
     except KeyboardInterrupt:
         console.print("interrupted; the last complete checkpoint is kept", highlight=False)
         raise typer.Exit(130) from None
     except MemoryError:
         fail("out of memory: use a smaller --batch-size or fewer images")
+    except Exception as e:  # noqa: BLE001 - everything else is ours to fix
+        fail(internal_error_line(e), code=3)
+
+
+def internal_error_line(e: BaseException) -> str:
+    """Save the current traceback to a file and return the one line that names it."""
+    fd, path = tempfile.mkstemp(prefix="cpaudit-traceback-", suffix=".txt")
+    with os.fdopen(fd, "w") as f:
+        f.write(f"cpaudit {__version__}\n{traceback.format_exc()}")
+    return (f"internal error ({type(e).__name__}: {e}) - a bug in cpaudit, not a verdict on your model; "
+            f"traceback saved to {path}")
 
 
 @contextmanager

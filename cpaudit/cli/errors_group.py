@@ -26,6 +26,11 @@ class OneLineErrorGroup(TyperGroup):
         except typer.Abort:
             click.echo("aborted", err=True)
             rv = 130
+        except Exception as e:  # noqa: BLE001 - outside a command's own handler: still exit 3, never 1
+            from cpaudit.cli.common import internal_error_line
+
+            click.echo(f"error: {internal_error_line(e)}", err=True)
+            rv = 3
         code = rv if isinstance(rv, int) else 0
         if standalone_mode:
             sys.exit(code)

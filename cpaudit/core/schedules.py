@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
+from cpaudit.errors import ConfigError
 
 ScheduleKind = Literal["linear", "scaled_linear", "cosine"]
 
@@ -35,11 +36,11 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if self.kind not in ("linear", "scaled_linear", "cosine"):
-            raise ValueError(f"schedule kind must be 'linear', 'scaled_linear' or 'cosine', got {self.kind!r}")
+            raise ConfigError(f"schedule kind must be 'linear', 'scaled_linear' or 'cosine', got {self.kind!r}")
         if self.T < 2:
-            raise ValueError(f"schedule T must be >= 2, got {self.T}")
+            raise ConfigError(f"schedule T must be >= 2, got {self.T}")
         if not 0 < self.beta_start < self.beta_end < 1:
-            raise ValueError(f"need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}")
+            raise ConfigError(f"need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}")
 
     def betas(self) -> torch.Tensor:
         if self.kind == "linear":
@@ -63,7 +64,7 @@ class Schedule:
 def sampling_timesteps(T: int, steps: int) -> torch.Tensor:
     """Evenly spaced timesteps from T-1 down to 0 (S of them), as used by DDIM and strided DDPM."""
     if not 1 <= steps <= T:
-        raise ValueError(f"steps must be in [1, {T}], got {steps}")
+        raise ConfigError(f"steps must be in [1, {T}], got {steps}")
     return torch.linspace(T - 1, 0, steps, dtype=torch.float64).round().long()
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from cpaudit.errors import ConfigError
 from cpaudit.models.blocks import ResBlock, SelfAttention, TimeEmbedding, group_norm
 
 
@@ -22,7 +23,7 @@ class UNetConfig:
 
     def __post_init__(self) -> None:
         if self.image_size % (2 ** (len(self.channel_mult) - 1)) != 0:
-            raise ValueError(
+            raise ConfigError(
                 f"image_size {self.image_size} must be divisible by 2^{len(self.channel_mult) - 1} "
                 f"for channel_mult {self.channel_mult}"
             )

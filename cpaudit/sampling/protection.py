@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from cpaudit.errors import ConfigError
 from cpaudit.core.guidance import GUIDE_WHEN, RULES, GuideWhen, Rule, confident, guidance_objective, guided_eps
 
 LogitFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> logit of p(y=1 | x_t, t), shape (N,)
@@ -29,13 +30,13 @@ class Protection:
 
     def __post_init__(self) -> None:
         if not 0 <= self.alpha <= 0.5:
-            raise ValueError(f"alpha must be in [0, 0.5], got {self.alpha}")
+            raise ConfigError(f"alpha must be in [0, 0.5], got {self.alpha}")
         if not (self.scale >= 0 and self.scale < float("inf")):
-            raise ValueError(f"scale must be a finite number >= 0, got {self.scale}")
+            raise ConfigError(f"scale must be a finite number >= 0, got {self.scale}")
         if self.rule not in RULES:
-            raise ValueError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
+            raise ConfigError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.guide not in GUIDE_WHEN:
-            raise ValueError(f"guide must be one of {', '.join(GUIDE_WHEN)}, got {self.guide!r}")
+            raise ConfigError(f"guide must be one of {', '.join(GUIDE_WHEN)}, got {self.guide!r}")
 
     @property
     def inactive(self) -> bool:

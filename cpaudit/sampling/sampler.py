@@ -12,6 +12,7 @@ from typing import Literal
 
 import torch
 
+from cpaudit.errors import ConfigError
 from cpaudit.core.schedules import sampling_timesteps
 from cpaudit.core.steps import ddim_step, ddpm_step
 from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
@@ -30,9 +31,9 @@ class SamplerConfig:
 
     def __post_init__(self) -> None:
         if self.method not in ("ddim", "ddpm"):
-            raise ValueError(f"method must be 'ddim' or 'ddpm', got {self.method!r}")
+            raise ConfigError(f"method must be 'ddim' or 'ddpm', got {self.method!r}")
         if not 0 <= self.eta <= 1:
-            raise ValueError(f"eta must be in [0, 1], got {self.eta}")
+            raise ConfigError(f"eta must be in [0, 1], got {self.eta}")
 
 
 @dataclass
