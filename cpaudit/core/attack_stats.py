@@ -45,29 +45,38 @@ def normal_interval(centre: float, variance: float, confidence: float = 0.95) ->
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def tpr_at_fprs(pos: np.ndarray, neg: np.ndarray, fprs: tuple[float, ...] = TPR_FPRS) -> dict[str, float | None]:
-    """TPR at each FPR the negatives can resolve (n_neg >= 1/FPR), else None.
+Folds = list[tuple[np.ndarray, np.ndarray]]  # (member scores, held-out scores) of each evaluation half
 
-    The threshold admits at most floor(FPR * n_neg) false positives; keys are the FPR as text ("0.01").
+
+def tpr_at_fprs(folds: Folds, fprs: tuple[float, ...] = TPR_FPRS) -> dict[str, float | None]:
+    """TPR at each FPR that every fold's held-out images can resolve (n_neg >= 1/FPR), else None.
+
+    Each fold has its own score scale (its variant was chosen on the other half), so each gets its own
+    threshold, admitting at most floor(FPR * n_neg) of its held-out images; true positives are summed
+    over folds. Keys are the FPR as text ("0.01").
     """
-    n = len(neg)
-    return {f"{f:g}": (_tpr_with_false_positives(pos, neg, int(np.floor(f * n + 1e-9))) if n * f >= 1 - 1e-9 else None)
-            for f in fprs}
+    out: dict[str, float | None] = {}
+    for f in fprs:
+        if any(len(neg) * f < 1 - 1e-9 for _, neg in folds):
+            out[f"{f:g}"] = None
+            continue
+        tp = sum(_tp_with_false_positives(pos, neg, int(np.floor(f * len(neg) + 1e-9))) for pos, neg in folds)
+        out[f"{f:g}"] = tp / sum(len(pos) for pos, _ in folds)
+    return out
 
 
-def tpr_at_lowest_fpr(pos: np.ndarray, neg: np.ndarray) -> dict[str, float]:
-    """The smallest FPR the negatives can measure, 1/n_neg, and the TPR there (at most one false positive)."""
-    return {"fpr": 1 / len(neg), "tpr": _tpr_with_false_positives(pos, neg, 1)}
+def tpr_without_false_positives(folds: Folds) -> dict[str, float]:
+    """The lowest FPR held-out images can measure is none of them: TPR where no held-out image passes."""
+    tp = sum(_tp_with_false_positives(pos, neg, 0) for pos, neg in folds)
+    return {"fpr": 0.0, "n_negatives": int(sum(len(neg) for _, neg in folds)), "tpr": tp / sum(len(pos) for pos, _ in folds)}
 
 
-def _tpr_with_false_positives(pos: np.ndarray, neg: np.ndarray, allowed: int) -> float:
-    """Largest fraction of pos at or above a threshold that lets at most `allowed` negatives through."""
-    neg_desc = np.sort(neg)[::-1]
+def _tp_with_false_positives(pos: np.ndarray, neg: np.ndarray, allowed: int) -> int:
+    """Members strictly above the (allowed + 1)-th highest held-out score: at most `allowed` held-out pass."""
     if allowed >= len(neg):
-        return 1.0
-    # Members must score strictly above the (allowed + 1)-th highest negative.
-    bar = neg_desc[allowed]
-    return float(np.mean(pos > bar))
+        return len(pos)
+    bar = np.sort(neg)[::-1][allowed]
+    return int(np.sum(pos > bar))
 
 
 def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:

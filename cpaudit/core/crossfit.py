@@ -25,8 +25,9 @@ class CrossFit:
     auc_ci95: tuple[float, float]  # DeLong on each fold, folds independent: var = (v1 + v2) / 4
     fold_aucs: list[float]
     chosen: list[tuple[int, int]]  # per fold: (variant index, sign), chosen on the other half
-    # Out-of-fold scores on one scale: each fold's chosen score, signed and standardised by the mean and
-    # standard deviation of the held-out images in the half it was chosen on (which it never evaluates).
+    folds: list[tuple[np.ndarray, np.ndarray]]  # per fold: signed scores of its evaluation half (members, held-out)
+    # Out-of-fold scores on one scale, for the ROC plot: each fold's chosen score, signed and standardised by
+    # the mean and standard deviation of the held-out images in the half it was chosen on.
     pos: np.ndarray
     neg: np.ndarray
 
@@ -56,20 +57,21 @@ def crossfit(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator) -> Cros
     if pos.shape[1] < 4 or neg.shape[1] < 4:
         raise ValueError(f"cross-fitting needs at least 4 members and 4 held-out images, got {pos.shape[1]} and {neg.shape[1]}")
     pm, ph = _halves(pos.shape[1], rng), _halves(neg.shape[1], rng)
-    fold_aucs, variances, chosen, out_pos, out_neg = [], [], [], [], []
+    fold_aucs, variances, chosen, out_pos, out_neg, folds = [], [], [], [], [], []
     for fit, ev in ((0, 1), (1, 0)):
         k, s = _choose(pos[:, pm[fit]], neg[:, ph[fit]])
         ref = neg[k, ph[fit]]
         sd = ref.std(ddof=1) if len(ref) > 1 and ref.std(ddof=1) > 0 else 1.0
         p = s * (pos[k, pm[ev]] - ref.mean()) / sd
         q = s * (neg[k, ph[ev]] - ref.mean()) / sd
+        folds.append((s * pos[k, pm[ev]], s * neg[k, ph[ev]]))
         fold_aucs.append(auc(p, q))
         variances.append(delong_variance(p, q))
         chosen.append((k, s))
         out_pos.append(p)
         out_neg.append(q)
     centre = float(np.mean(fold_aucs))
-    return CrossFit(centre, normal_interval(centre, sum(variances) / 4), fold_aucs, chosen,
+    return CrossFit(centre, normal_interval(centre, sum(variances) / 4), fold_aucs, chosen, folds,
                     np.concatenate(out_pos), np.concatenate(out_neg))
 
 

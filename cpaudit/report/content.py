@@ -69,7 +69,7 @@ def attack_rows(attacks: dict[str, dict]) -> list[list[str]]:
     for a in attacks.values():
         tprs = ", ".join(f"{float(k):.1%}: {num(v)}" for k, v in a["tpr_at_fpr"].items() if v is not None)
         low = a["tpr_at_lowest_fpr"]
-        lowest = f"{low['fpr']:.1%} (lowest measurable): {num(low['tpr'])}"
+        lowest = f"0 of {low['n_negatives']} held-out: {num(low['tpr'])}"
         rows.append([a["title"], num(a["auc"]), interval(a["auc_ci95"]), interval(a["chance_band95"]),
                      p_value(a["p_value"], a["n_null"]), "; ".join(x for x in (tprs, lowest) if x),
                      num(a["epsilon_lb"], 2), str(a["queries_per_image"]), f"{a['n_members']} / {a['n_holdout']}"])

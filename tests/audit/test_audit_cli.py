@@ -39,7 +39,7 @@ def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, 
     for a in res["attacks"].values():
         assert set(a) >= {"auc", "auc_ci95", "chance_band95", "p_value", "tpr_at_fpr", "tpr_at_lowest_fpr", "epsilon_lb",
                           "queries_per_image", "threat_model", "deployed", "chosen", "by_variant"}
-        assert a["tpr_at_fpr"] == {"0.1": a["tpr_at_fpr"]["0.1"], "0.01": None, "0.001": None}  # 12 held-out images
+        assert a["tpr_at_fpr"] == {"0.1": None, "0.01": None, "0.001": None}  # 6 held-out images per half
     assert [b["variant"] for b in res["attacks"]["loss"]["by_variant"]] == ["t=100", "t=350"]
     assert res["attacks"]["loss"]["queries_per_image"] == 2 and res["attacks"]["sample_only"]["queries_per_image"] == 0
     assert res["threat_models"]["samples"] == {"deployed": True, "attacks": ["sample_only"], "strongest_attack": "sample_only"}

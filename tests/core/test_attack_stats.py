@@ -6,7 +6,7 @@ from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
 
 from cpaudit.core.attack_stats import (
-    auc, clopper_pearson_upper, delong_variance, epsilon_lower_bound, tpr_at_fprs, tpr_at_lowest_fpr,
+    auc, clopper_pearson_upper, delong_variance, epsilon_lower_bound, tpr_at_fprs, tpr_without_false_positives,
 )
 
 
@@ -30,13 +30,17 @@ def test_delong_variance_matches_the_pairwise_formula():
 def test_tpr_only_where_the_negatives_resolve_the_fpr():
     pos = np.arange(100, 200, dtype=float)
     neg = np.arange(64, dtype=float)
-    got = tpr_at_fprs(pos, neg)
+    got = tpr_at_fprs([(pos, neg)])
     assert got == {"0.1": 1.0, "0.01": None, "0.001": None}  # 64 negatives: one false positive is 1.6%
-    assert tpr_at_lowest_fpr(pos, neg) == {"fpr": 1 / 64, "tpr": 1.0}
+    assert tpr_without_false_positives([(pos, neg)]) == {"fpr": 0.0, "n_negatives": 64, "tpr": 1.0}
     # Golden: negatives 0..9, positives 5.5..14.5; at FPR 0.1 one negative (9) may pass: members above 8.
     pos, neg = np.arange(10, dtype=float) + 5.5, np.arange(10, dtype=float)
-    assert tpr_at_fprs(pos, neg, (0.1,)) == {"0.1": 0.7}
-    assert tpr_at_lowest_fpr(pos, neg)["tpr"] == 0.7
+    assert tpr_at_fprs([(pos, neg)], (0.1,)) == {"0.1": 0.7}
+    assert tpr_without_false_positives([(pos, neg)])["tpr"] == 0.6  # members above 9
+    # Two folds on their own scales: thresholds per fold, true positives summed; each fold must resolve the FPR.
+    folds = [(pos, neg), (pos * 100, neg * 100)]
+    assert tpr_at_fprs(folds, (0.1,)) == {"0.1": 0.7}
+    assert tpr_at_fprs([(pos, neg), (pos[:5], neg[:5])], (0.1,)) == {"0.1": None}
 
 
 def test_clopper_pearson_upper_matches_scipy():

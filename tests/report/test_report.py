@@ -16,7 +16,7 @@ def _attack(title, threat_model, auc):
             "n_members": 64, "n_holdout": 64, "auc": auc, "auc_ci95": [auc - 0.1, min(1.0, auc + 0.1)],
             "chance_band95": [0.4, 0.6], "p_value": 1 / 201, "n_null": 200, "selection": "cross-fitted",
             "chosen": [{"variant": "nearest", "sign": 1}, {"variant": "nearest", "sign": -1}],
-            "tpr_at_fpr": {"0.1": 0.5, "0.01": None, "0.001": None}, "tpr_at_lowest_fpr": {"fpr": 1 / 64, "tpr": 0.25},
+            "tpr_at_fpr": {"0.1": 0.5, "0.01": None, "0.001": None}, "tpr_at_lowest_fpr": {"fpr": 0.0, "n_negatives": 64, "tpr": 0.25},
             "epsilon_lb": 1.234, "delta": 1 / 64, "by_variant": [{"variant": "nearest", "auc": auc}]}
 
 
@@ -73,8 +73,8 @@ def test_markdown_golden_verdict_and_gate_table():
     assert "| replica rate (samples) | 50.0% | at most 0.0% | FAIL |" in md
     assert "## Samples published (threat model: samples)\n" in md
     assert "## Weights released (threat model: weights): not deployed, shown for reference\n" in md
-    assert ("| sample-only attack | 0.750 | 0.650-0.850 | 0.400-0.600 | ≤ 1/201 | 10.0%: 0.500; 1.6% (lowest measurable): "
-            "0.250 | 1.23 | 0 | 64 / 64 |") in md
+    assert ("| sample-only attack | 0.750 | 0.650-0.850 | 0.400-0.600 | ≤ 1/201 | 10.0%: 0.500; 0 of 64 held-out: 0.250 "
+            "| 1.23 | 0 | 64 / 64 |") in md
     assert "| samples | runs/&lt;script&gt;alert(\"x\")&lt;/script&gt;'quoted' (2 images) |" in md
     assert "| samples that diverged (NaN/inf, not audited) | none |" in md
     ok = render_markdown(build_document(_results(rate=0.0, passed=True)), set())

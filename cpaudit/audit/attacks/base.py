@@ -11,7 +11,7 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
-from cpaudit.core.attack_stats import auc, epsilon_lower_bound, tpr_at_fprs, tpr_at_lowest_fpr
+from cpaudit.core.attack_stats import auc, epsilon_lower_bound, tpr_at_fprs, tpr_without_false_positives
 from cpaudit.core.crossfit import crossfit, crossfit_null
 from cpaudit.core.threat_models import ThreatModel
 from cpaudit.sampling.protection import LogitFn, Protection
@@ -85,7 +85,8 @@ def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, 
 
     AUC with a 95% interval and the 95% chance band of the same procedure under relabelling; permutation
     p-value (+1 corrected); TPR at the FPRs the held-out images can resolve; empirical epsilon lower bound
-    at delta = 1 / members unless given. TPRs and epsilon come from the out-of-fold scores.
+    at delta = 1 / members unless given. TPRs and epsilon come from the evaluation halves, each on its own
+    scale; epsilon is the larger of the two halves' bounds, each at 97.5% (so both hold at 95%).
     """
     cf = crossfit(s.pos, s.neg, rng)
     null = crossfit_null(s.pos, s.neg, n_null, rng)
@@ -106,9 +107,9 @@ def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, 
         "selection": f"cross-fitted: variant and sign chosen on one half of the images, AUC on the other, swapped and averaged "
                      f"({len(s.variants)} variant{'s' if len(s.variants) != 1 else ''})",
         "chosen": [{"variant": s.variants[k], "sign": sign} for k, sign in cf.chosen],
-        "tpr_at_fpr": tpr_at_fprs(cf.pos, cf.neg),
-        "tpr_at_lowest_fpr": tpr_at_lowest_fpr(cf.pos, cf.neg),
-        "epsilon_lb": epsilon_lower_bound(cf.pos, cf.neg, delta),
+        "tpr_at_fpr": tpr_at_fprs(cf.folds),
+        "tpr_at_lowest_fpr": tpr_without_false_positives(cf.folds),
+        "epsilon_lb": max(epsilon_lower_bound(p, q, delta, confidence=0.975) for p, q in cf.folds),
         "delta": delta,
         # Each variant's AUC on all images: descriptive only (the best of them is selected, so biased upward).
         "by_variant": [{"variant": v, "auc": auc(p, q)} for v, p, q in zip(s.variants, s.pos, s.neg)],
