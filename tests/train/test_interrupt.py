@@ -12,7 +12,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-ARGS = ["train-diffusion", "digits", "--members", "8", "--steps", "150", "--channels", "8", "--res-blocks", "1",
+# 600 steps (about 4 s of training on one thread): a window wide enough that the signal, sent once the
+# checkpoint of step 30 exists, lands before training ends on a fast machine too (150 steps once finished first).
+ARGS = ["train-diffusion", "digits", "--members", "8", "--steps", "600", "--channels", "8", "--res-blocks", "1",
         "--batch-size", "8", "--checkpoint-every", "10", "--seed", "4", "--quiet"]
 
 
@@ -37,10 +39,10 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path, sig):
         time.sleep(0.05)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode != 0, "training finished before the signal arrived"
     assert b"Traceback" not in err
     reached = _step(state)  # the checkpoint left behind is complete and readable
-    assert 30 <= reached < 150 and not (out / "model.safetensors").exists()
+    assert 30 <= reached < 600 and not (out / "model.safetensors").exists()
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")] or sig == signal.SIGKILL
 
     subprocess.run(_cli(*ARGS, "--out", str(out), "--resume"), env=env, check=True, capture_output=True)
