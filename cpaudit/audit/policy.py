@@ -16,6 +16,9 @@ class Policy:
     max_replica_rate: float | None = None
     max_mia_auc: float | None = None  # the strongest in-scope attack's selection-free AUC (sign chosen by the attacker)
     min_permutation_p: float | None = None
+    # Fail when samples reach the replica threshold more often than held-out images do, by a one-sided
+    # Fisher exact test at this level (a sampler that never copies passes at 1 - level or more).
+    replica_excess_level: float | None = None
 
     def merged(self, other: "Policy") -> "Policy":
         """Options given on the command line (other) override the file."""
@@ -48,7 +51,7 @@ def _bad(x: float | None) -> bool:
 
 
 def evaluate(policy: Policy, *, release: str, replica_rate: float | None, permutation_p: float | None,
-             attacks: dict[str, dict]) -> list[str]:
+             attacks: dict[str, dict], replica_excess: float | None = None, holdout_rate: float | None = None) -> list[str]:
     """One sentence per failed gate, saying by how much. A figure that is missing or NaN fails its gate:
     an audit that could not measure something must not read as a pass.
 
@@ -74,6 +77,12 @@ def evaluate(policy: Policy, *, release: str, replica_rate: float | None, permut
             failures.append(f"{RELEASE_WORDS[release].lower()}, the {a['title']} reaches AUC {a['auc']:.3f} "
                             f"(95% CI {lo:.3f}-{hi:.3f}; threat model '{a['threat_model']}'{WHY[a['threat_model']]}), "
                             f"above the maximum {policy.max_mia_auc:.3f} by {a['auc'] - policy.max_mia_auc:.3f}")
+    if policy.replica_excess_level is not None:
+        if _bad(replica_excess):
+            failures.append("replica excess over held-out images could not be measured")
+        elif replica_excess < policy.replica_excess_level:
+            failures.append(f"samples replicate more often than held-out images do ({replica_rate:.2%} vs {holdout_rate:.2%}; "
+                            f"one-sided Fisher exact p = {replica_excess:.3g} < level {policy.replica_excess_level:g})")
     if policy.min_permutation_p is not None:
         if _bad(permutation_p):
             failures.append("permutation-test p-value could not be measured")

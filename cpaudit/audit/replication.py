@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cpaudit.audit.neighbours import Neighbours, SearchMethod, nearest
-from cpaudit.core.stats import wilson_interval
+from cpaudit.core.stats import replica_excess_p, wilson_interval
 
 
 @dataclass
@@ -26,6 +26,7 @@ class ReplicationResult:
     search: dict  # how the neighbours were found (exact, or IVF with its measured recall)
 
     def summary(self, features: str) -> dict:
+        held, n_h = int((self.holdout_sim >= self.threshold).sum()), int(len(self.holdout_sim))
         return {
             "features": features,
             "threshold": self.threshold,
@@ -37,8 +38,12 @@ class ReplicationResult:
             "replicas_at_data_threshold": self.replicas_at_data_threshold,
             "median_nearest_member_similarity": float(np.median(self.sample_sim)) if len(self.sample_sim) else None,
             "holdout_median_nearest_member_similarity": float(np.median(self.holdout_sim)),
-            "holdout_over_threshold": int((self.holdout_sim >= self.threshold).sum()),
-            "n_holdout": int(len(self.holdout_sim)),
+            "holdout_over_threshold": held,
+            "n_holdout": n_h,
+            # The base rate: how often unseen images reach the threshold, and whether samples exceed it.
+            "holdout_replica_rate": held / n_h if n_h else None,
+            "holdout_replica_rate_ci95": list(wilson_interval(held, n_h)),
+            "replica_excess_p": replica_excess_p(self.replicas, len(self.sample_sim), held, n_h),
             "search": self.search,
         }
 

@@ -35,6 +35,8 @@ def audit_cmd(
     max_replica_rate: Optional[float] = typer.Option(None, "--max-replica-rate", min=0.0, max=1.0),
     max_mia_auc: Optional[float] = typer.Option(None, "--max-mia-auc", min=0.0, max=1.0),
     min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0),
+    replica_excess_level: Optional[float] = typer.Option(None, "--replica-excess-level", min=0.0, max=1.0,
+        help="Fail when samples reach the replica threshold more often than held-out images, at this level (one-sided Fisher exact test)."),
     release: str = typer.Option("samples", "--release", help="What is deployed: samples (only generated images are published) | "
                                 "sampler (the deployed denoiser can be queried) | weights (the model file is released). "
                                 "Gates and the verdict apply to it and to every weaker threat model."),
@@ -53,7 +55,7 @@ def audit_cmd(
         toml = config if config is not None else (Path("cpaudit.toml") if Path("cpaudit.toml").is_file() else None)
         if toml is not None:
             policy = read_policy(toml)
-        policy = policy.merged(Policy(max_replica_rate, max_mia_auc, min_permutation_p))
+        policy = policy.merged(Policy(max_replica_rate, max_mia_auc, min_permutation_p, replica_excess_level))
         opts = AuditOptions(
             samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
@@ -68,7 +70,8 @@ def audit_cmd(
         print_json(r)
     nn = r["nn"]
     info(f"replicas: {nn['replicas']}/{nn['n_samples']} = {nn['replica_rate']:.1%} "
-         f"(95% CI {nn['replica_rate_ci95'][0]:.1%}-{nn['replica_rate_ci95'][1]:.1%}) at similarity >= {nn['threshold']}")
+         f"(95% CI {nn['replica_rate_ci95'][0]:.1%}-{nn['replica_rate_ci95'][1]:.1%}) at similarity >= {nn['threshold']}; "
+         f"held-out images {nn['holdout_over_threshold']}/{nn['n_holdout']} (excess p = {nn['replica_excess_p']:.3g})")
     search = nn.get("search") or {}
     if search.get("method") == "ivf":
         info(f"nearest neighbours by IVF ({search['nlist']} lists, {search['nprobe']} probed): recall@1 "

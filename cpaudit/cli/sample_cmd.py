@@ -10,7 +10,7 @@ import typer
 from cpaudit.cli.common import info, print_json, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet
 from cpaudit.pipelines.sample import SampleOptions, sample
-from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, Protection
+from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_EXACT_SCALE, DEFAULT_SCALE, Protection
 from cpaudit.sampling.sampler import SamplerConfig
 
 
@@ -26,7 +26,7 @@ def sample_cmd(
     protect: bool = typer.Option(False, "--protect", help="Apply CPSample guidance."),
     classifier: str = typer.Option("exact", "--classifier", help="Classifier folder, or 'exact' for the exact posterior."),
     alpha: float = typer.Option(DEFAULT_ALPHA, "--alpha", min=0.0, max=0.5, help="Guide where p < alpha or p > 1 - alpha."),
-    scale: float = typer.Option(DEFAULT_SCALE, "--scale", min=0.0, max=1e9, help="Guidance scale s."),
+    scale: Optional[float] = typer.Option(None, "--scale", min=0.0, max=1e9, help=f"Guidance scale s [default: {DEFAULT_SCALE:g} for a classifier folder, {DEFAULT_EXACT_SCALE:g} for exact]."),
     rule: str = typer.Option("opposite-label", "--rule", help="opposite-label or toward-half."),
     guide: str = typer.Option("when-confident", "--guide", help="when-confident or every-step."),
     label_seed: Optional[int] = typer.Option(None, "--label-seed", min=0, help="Labels for --classifier exact."),

@@ -37,7 +37,7 @@ from cpaudit.models.load import load_model
 from cpaudit.pipelines.report import render_audit_report
 from cpaudit.report.content import SCHEMA_VERSION  # 2: attacks by threat model, selection-free headlines
 from cpaudit.sampling.guides import resolve_guide
-from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_SCALE, Protection
+from cpaudit.sampling.protection import DEFAULT_ALPHA, Protection
 from cpaudit.seeding import derive_seed, numpy_generator
 from cpaudit.version import __version__
 
@@ -212,7 +212,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             logit_fn, _ = resolve_guide(lm, classifier, (run_prot or {}).get("label_seed"), device=device)
             rp = run_prot or {}
             prot = Protection(classifier, opts.alpha if opts.alpha is not None else float(rp.get("alpha", DEFAULT_ALPHA)),
-                              opts.scale if opts.scale is not None else float(rp.get("scale", DEFAULT_SCALE)),
+                              opts.scale if opts.scale is not None else rp.get("scale"),
                               rp.get("rule", "opposite-label"), rp.get("guide", "when-confident"))
             denoisers.append(Denoiser(denoisers[0].eps_model, abar, device, prot, logit_fn))
 
@@ -229,8 +229,10 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             attacks[key] = {**summary, "deployed": in_scope(tm, opts.release)}
             arrays.update(attack_arrays)
 
+    nn_summary = rep.summary(spec.label)
     failures = evaluate(opts.policy, release=opts.release, replica_rate=rep.replica_rate if len(rep.sample_sim) else None,
-                        permutation_p=perm.p_value, attacks=attacks)
+                        permutation_p=perm.p_value, attacks=attacks, replica_excess=nn_summary["replica_excess_p"],
+                        holdout_rate=nn_summary["holdout_replica_rate"])
     thresholds = {k: v for k, v in opts.policy.__dict__.items()}
     strongest_key, _ = strongest_attack(attacks, opts.release)
     threat_models = {
@@ -267,7 +269,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
                         "alpha": opts.alpha, "scale": opts.scale, "release": opts.release, "attack_nulls": opts.attack_nulls},
             "sample_run": samples.run and {k: v for k, v in samples.run.items() if k != "fired_steps"},
         },
-        "nn": rep.summary(spec.label),
+        "nn": nn_summary,
         "top_pairs": [
             {"sample": int(i), "member": data.ids[int(split.member_idx[rep.sample_nn[i, 0]])],
              "similarity": float(rep.sample_sim[i])}

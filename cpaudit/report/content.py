@@ -56,6 +56,11 @@ def gate_rows(results: dict) -> list[list[str]]:
         ok = v is not None and v == v and v <= th["max_mia_auc"]
         label = "membership-inference AUC" + (f" ({a['title']}; {a['threat_model']})" if a else " (no attack in scope)")
         rows.append([label, num(v), f"at most {num(th['max_mia_auc'])}", "pass" if ok else "FAIL"])
+    if th.get("replica_excess_level") is not None:
+        v = nn.get("replica_excess_p")
+        ok = v is not None and v == v and v >= th["replica_excess_level"]
+        rows.append(["replica excess over held-out images, Fisher p (samples)", num(v), f"at least {th['replica_excess_level']:g}",
+                     "pass" if ok else "FAIL"])
     if th.get("min_permutation_p") is not None:
         ok = perm.get("p_value", 0) >= th["min_permutation_p"]
         rows.append(["permutation-test p-value (samples)", p_value(perm.get("p_value"), perm.get("n_permutations")),
@@ -152,7 +157,9 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
              f"{num(nn.get('holdout_median_nearest_member_similarity'))}."),
         Para(f"Data-driven threshold (the 1 - 1/n quantile of the nearest-member similarity of the n = {nn.get('n_holdout')} held-out images): "
              f"{num(nn['data_threshold'])}; {nn.get('replicas_at_data_threshold')} samples exceed it. "
-             f"{nn.get('holdout_over_threshold')} held-out images reach the fixed threshold."),
+             f"{nn.get('holdout_over_threshold')} of {nn.get('n_holdout')} held-out images reach the fixed threshold "
+             f"({pct(nn.get('holdout_replica_rate'))}, 95% Wilson {interval(nn.get('holdout_replica_rate_ci95'), 3)}): the rate a "
+             f"sampler that never copies would show. Do samples exceed it? One-sided Fisher exact p = {num(nn.get('replica_excess_p'))}."),
         Para(_search_sentence(nn.get("search") or {})),
         Figure("similarity_histogram", "Nearest-member similarity of samples and of held-out images; dashed: replica threshold."),
         Figure("pairs", "The most similar sample/member pairs."),

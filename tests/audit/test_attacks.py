@@ -153,3 +153,21 @@ def test_an_internal_error_exits_3_with_one_line_naming_the_saved_traceback(tiny
     assert "internal error (ZeroDivisionError: injected)" in line and "not a verdict" in line
     path = line.rsplit("traceback saved to ", 1)[1]
     assert "ZeroDivisionError" in open(path).read()
+
+
+def test_held_out_images_submitted_as_samples_pass_the_replica_excess_gate(tiny_model, tmp_path):
+    """A sampler that never copies, at its most faithful: samples that are unseen images themselves."""
+    from cpaudit.data.imageio import save_samples_npz
+    from cpaudit.data.load import load_data
+    from cpaudit.data.split import read_split
+
+    data = load_data("digits")
+    split = read_split(tiny_model / "split.json", data)
+    held = data.pixels[np.asarray(split.holdout_idx)[:256]]
+    save_samples_npz(tmp_path / "s" / "samples.npz", held, np.arange(len(held)))
+    r = runner.invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--data", "digits", "--split",
+                            str(tiny_model / "split.json"), "--out", str(tmp_path / "a"), "--permutations", "19",
+                            "--attack-nulls", "19", "--replica-excess-level", "0.05", "--json"])
+    assert r.exit_code == 0, r.output
+    nn = json.loads(r.stdout)["nn"]
+    assert nn["replica_excess_p"] >= 0.05

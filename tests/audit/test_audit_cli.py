@@ -45,7 +45,9 @@ def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, 
     assert res["threat_models"]["samples"] == {"deployed": True, "attacks": ["sample_only"], "strongest_attack": "sample_only"}
     assert set(res["quality"]) >= {"features", "fid", "kid"} and res["quality"]["features"] == "pixel"
     assert res["policy"]["passed"] is True and res["policy"]["failures"] == []
-    assert res["policy"]["thresholds"] == {"max_replica_rate": None, "max_mia_auc": None, "min_permutation_p": None}
+    assert res["policy"]["thresholds"] == {"max_replica_rate": None, "max_mia_auc": None, "min_permutation_p": None,
+                                           "replica_excess_level": None}
+    assert {"holdout_replica_rate", "holdout_replica_rate_ci95", "replica_excess_p"} <= set(res["nn"])
     assert res["verdict"].startswith("If only samples are published: no policy gate was set; the strongest membership attack")
     assert res["nn"]["n_samples"] == 12 and 0 <= res["permutation"]["p_value"] <= 1
 

@@ -66,3 +66,19 @@ def test_z_test_golden():
     h = np.array([3.0, 4.0, 5.0])
     z, p = mean_loss_z_test(m, h)
     assert z == pytest.approx(2 / np.sqrt(2 / 3)) and p == pytest.approx(sps.norm.sf(z))
+
+
+def test_replica_excess_test_holds_its_level_for_a_sampler_that_never_copies():
+    """Samples drawn like held-out images (each reaches the threshold with the held-out base rate, 0.5% on
+    digits): the one-sided Fisher test at 5% fails at most 5% of 2,000 simulated audits (conservative)."""
+    from cpaudit.core.stats import replica_excess_p
+
+    rng = np.random.default_rng(0)
+    for base in (0.005, 0.05):
+        k_s, k_h = rng.binomial(256, base, 2000), rng.binomial(1733, base, 2000)
+        alarms = np.mean([replica_excess_p(int(a), 256, int(b), 1733) < 0.05 for a, b in zip(k_s, k_h)])
+        assert alarms <= 0.05, (base, alarms)
+    # ... while "zero replicas" would fail most of them at the digits base rate (1 - 0.995^256 = 72%).
+    assert np.mean(rng.binomial(256, 0.005, 2000) > 0) > 0.6
+    # And a sampler that copies is caught: 20 of 256 against 9 of 1,733.
+    assert replica_excess_p(20, 256, 9, 1733) < 1e-6

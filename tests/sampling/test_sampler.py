@@ -98,3 +98,20 @@ def test_protection_with_ddpm_and_both_rules(tiny_model, tmp_path, method, rule)
     r = sample(SampleOptions(model=tiny_model, out=tmp_path / "q", n=3, sampler=cfg, protection=prot, write_png=False))
     assert r.fired_fraction == 1.0 and r.run["protection"]["rule"] == rule and r.run["sampler"]["method"] == method
     assert not np.array_equal(r.images, plain.images)
+
+
+def test_each_classifier_kind_gets_its_own_default_scale(tiny_model, tmp_path):
+    """The exact posterior's gradient is much sharper than a learned classifier's: 3 where the learned one takes 100."""
+    from typer.testing import CliRunner
+
+    from cpaudit.cli.app import app
+
+    assert Protection("exact").scale == 3.0 and Protection("runs/classifier").scale == 100.0
+    assert Protection("exact", scale=7.0).scale == 7.0
+    r = CliRunner().invoke(app, ["--quiet", "sample", "--model", str(tiny_model), "--out", str(tmp_path / "s"), "--n", "2",
+                                 "--steps", "3", "--protect", "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    run = json.loads(r.stdout)
+    assert run["protection"]["classifier"] == "exact" and run["protection"]["scale"] == 3.0
