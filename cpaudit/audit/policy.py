@@ -51,7 +51,8 @@ def _bad(x: float | None) -> bool:
 
 
 def evaluate(policy: Policy, *, release: str, replica_rate: float | None, permutation_p: float | None,
-             attacks: dict[str, dict], replica_excess: float | None = None, holdout_rate: float | None = None) -> list[str]:
+             attacks: dict[str, dict], replica_excess: float | None = None, holdout_rate: float | None = None,
+             n_diverged: int = 0) -> list[str]:
     """One sentence per failed gate, saying by how much. A figure that is missing or NaN fails its gate:
     an audit that could not measure something must not read as a pass.
 
@@ -59,6 +60,8 @@ def evaluate(policy: Policy, *, release: str, replica_rate: float | None, permut
     model applies to `release`, the figure the verdict line names.
     """
     failures = []
+    if n_diverged and any(v is not None for v in policy.__dict__.values()):
+        failures.append(f"{n_diverged} samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them")
     if policy.max_replica_rate is not None:
         if _bad(replica_rate):
             failures.append("replica rate could not be measured (no finite samples)")

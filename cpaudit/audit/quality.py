@@ -6,7 +6,11 @@ import numpy as np
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between Gaussians fitted to rows of a and b."""
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between Gaussians fitted to rows of a and b.
+
+    NaN when either side has fewer than 2 rows: no covariance to fit (the report says so)."""
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     # Tr((S_a S_b)^(1/2)) is the sum of square roots of the eigenvalues of S_a S_b, which are real and
@@ -20,6 +24,8 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, rng: np.random.Gener
     """Unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over subsets."""
     d = a.shape[1]
     m = min(subset_size, len(a), len(b))
+    if m < 2:
+        return float("nan")  # the unbiased estimate needs two rows a side
     total = 0.0
     for _ in range(subsets):
         x = a[rng.choice(len(a), m, replace=False)]

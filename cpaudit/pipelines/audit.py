@@ -232,7 +232,8 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     nn_summary = rep.summary(spec.label)
     failures = evaluate(opts.policy, release=opts.release, replica_rate=rep.replica_rate if len(rep.sample_sim) else None,
                         permutation_p=perm.p_value, attacks=attacks, replica_excess=nn_summary["replica_excess_p"],
-                        holdout_rate=nn_summary["holdout_replica_rate"])
+                        holdout_rate=nn_summary["holdout_replica_rate"],
+                        n_diverged=len((samples.run or {}).get("nonfinite_seeds") or []))
     thresholds = {k: v for k, v in opts.policy.__dict__.items()}
     strongest_key, _ = strongest_attack(attacks, opts.release)
     threat_models = {

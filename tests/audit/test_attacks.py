@@ -171,3 +171,10 @@ def test_held_out_images_submitted_as_samples_pass_the_replica_excess_gate(tiny_
     assert r.exit_code == 0, r.output
     nn = json.loads(r.stdout)["nn"]
     assert nn["replica_excess_p"] >= 0.05
+
+
+def test_diverged_samples_fail_every_gated_audit():
+    failures = evaluate(Policy(max_replica_rate=1.0), release="samples", replica_rate=0.0, permutation_p=0.5, attacks={},
+                        n_diverged=3)
+    assert failures == ["3 samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"]
+    assert evaluate(Policy(), release="samples", replica_rate=0.0, permutation_p=0.5, attacks={}, n_diverged=3) == []
