@@ -34,19 +34,6 @@ def roc_curve(scores_pos: np.ndarray, scores_neg: np.ndarray) -> tuple[np.ndarra
     return fpr, tpr
 
 
-def roc_auc(scores_pos: np.ndarray, scores_neg: np.ndarray) -> float:
-    """P(score_pos > score_neg) + 1/2 P(tie): the Mann-Whitney form of the ROC AUC."""
-    u = sps.mannwhitneyu(scores_pos, scores_neg, alternative="two-sided").statistic
-    return float(u / (len(scores_pos) * len(scores_neg)))
-
-
-def tpr_at_fpr(scores_pos: np.ndarray, scores_neg: np.ndarray, max_fpr: float) -> float:
-    """Highest TPR over thresholds whose FPR <= max_fpr (0 if even the strictest threshold exceeds it)."""
-    fpr, tpr = roc_curve(scores_pos, scores_neg)
-    ok = fpr <= max_fpr + 1e-12
-    return float(tpr[ok].max()) if ok.any() else 0.0
-
-
 @dataclass(frozen=True)
 class PermutationResult:
     statistic: float
@@ -78,14 +65,6 @@ def permutation_test(sim_members: np.ndarray, sim_holdout: np.ndarray, n_permuta
         null[b] = nn_gap_statistic(both[:, perm[:m]], both[:, perm[m:]])
     p = (1 + np.sum(null >= observed - 1e-12)) / (1 + n_permutations)
     return PermutationResult(observed, float(p), n_permutations, null)
-
-
-def mean_loss_z_test(loss_members: np.ndarray, loss_holdout: np.ndarray) -> tuple[float, float]:
-    """Set-level one-sided test that members have lower mean loss (Matsumoto et al. 2023, Sec. 4):
-    z = (mean_holdout - mean_members) / sqrt(var_m / n_m + var_h / n_h); p = 1 - Phi(z)."""
-    se = np.sqrt(loss_members.var(ddof=1) / len(loss_members) + loss_holdout.var(ddof=1) / len(loss_holdout))
-    z = float((loss_holdout.mean() - loss_members.mean()) / se) if se > 0 else 0.0
-    return z, float(sps.norm.sf(z))
 
 
 def replica_excess_p(replicas: int, n_samples: int, holdout_over: int, n_holdout: int) -> float:

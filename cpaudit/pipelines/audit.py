@@ -193,41 +193,9 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
                         threshold=threshold, mia_t=opts.mia_t, mia_draws=opts.mia_draws, step=step)
     model_cfg, classifier, denoisers = None, opts.classifier, []
     if opts.model is not None:
-        lm = load_model(opts.model)
-        model_cfg = lm.config
-        if lm.data_fingerprint is not None and lm.data_fingerprint != data.fingerprint():
-            raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {opts.data}")
-        if tuple(lm.image_shape) != data.shape:
-            raise InputError(Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}")
-        abar = lm.schedule.alphas_cumprod()
-        bad_t = [t for t in opts.mia_t if not 0 <= t < lm.schedule.T]
-        if bad_t:
-            raise InputError("--mia-t", f"timesteps must be in [0, {lm.schedule.T - 1}], got {bad_t}")
+        model_cfg, classifier, denoisers = _denoisers(opts, data, run_prot, device)
         ctx.members, ctx.holdout = members.take(m_idx), holdout.take(h_idx)
-        denoisers.append(Denoiser(lm.model.to(device), abar, device))
-        # The protected attack replays the sampling run: its classifier, rule, guide and label seed.
-        if classifier is None and run_prot and (run_prot.get("classifier") == "exact" or Path(str(run_prot.get("classifier"))).is_dir()):
-            classifier = run_prot["classifier"]
-        if classifier is not None:
-            logit_fn, _ = resolve_guide(lm, classifier, (run_prot or {}).get("label_seed"), device=device)
-            rp = run_prot or {}
-            prot = Protection(classifier, opts.alpha if opts.alpha is not None else float(rp.get("alpha", DEFAULT_ALPHA)),
-                              opts.scale if opts.scale is not None else rp.get("scale"),
-                              rp.get("rule", "opposite-label"), rp.get("guide", "when-confident"))
-            denoisers.append(Denoiser(denoisers[0].eps_model, abar, device, prot, logit_fn))
-
-    # Every attack that applies, on every denoiser it can run on; one summary shape for all.
-    sampling_protected = bool(run_prot) and not Protection(**{k: run_prot[k] for k in ("alpha", "scale") if k in run_prot}).inactive
-    attacks: dict[str, dict] = {}
-    for attack in ATTACKS:
-        for den in ([None] if attack.target == "samples" else denoisers):
-            key = attack.name + ("_protected" if den is not None and den.protected else "")
-            title = attack.title + (" on the protected denoiser" if den is not None and den.protected else "")
-            tm = threat_model_of(attack, den, sampling_protected)
-            summary, attack_arrays = summarise(key, title, tm, attack.scores(ctx, den),
-                                               numpy_generator(derive_seed(opts.seed, f"attack-{key}")), opts.attack_nulls)
-            attacks[key] = {**summary, "deployed": in_scope(tm, opts.release)}
-            arrays.update(attack_arrays)
+    attacks = _run_attacks(opts, ctx, denoisers, run_prot, arrays)
 
     nn_summary = rep.summary(spec.label)
     failures = evaluate(opts.policy, release=opts.release, replica_rate=rep.replica_rate if len(rep.sample_sim) else None,
@@ -299,3 +267,49 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     step("report")
     render_audit_report(results, arrays, out)
     return AuditResult(results, out, not failures, arrays)
+
+
+def _denoisers(opts: AuditOptions, data: ImageSet, run_prot: dict | None,
+               device: torch.device) -> tuple[dict, str | None, list[Denoiser]]:
+    """The plain denoiser and, given a classifier (--classifier, else the sampling run's), the protected one
+    as the sampling run applied it: its classifier, alpha, scale, rule, guide and label seed."""
+    lm = load_model(opts.model)
+    if lm.data_fingerprint is not None and lm.data_fingerprint != data.fingerprint():
+        raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {opts.data}")
+    if tuple(lm.image_shape) != data.shape:
+        raise InputError(Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}")
+    abar = lm.schedule.alphas_cumprod()
+    bad_t = [t for t in opts.mia_t if not 0 <= t < lm.schedule.T]
+    if bad_t:
+        raise InputError("--mia-t", f"timesteps must be in [0, {lm.schedule.T - 1}], got {bad_t}")
+    denoisers = [Denoiser(lm.model.to(device), abar, device)]
+    rp = run_prot or {}
+    classifier = opts.classifier
+    if classifier is None and (rp.get("classifier") == "exact" or (rp.get("classifier") and Path(rp["classifier"]).is_dir())):
+        classifier = rp["classifier"]
+    if classifier is not None:
+        logit_fn, _ = resolve_guide(lm, classifier, rp.get("label_seed"), device=device)
+        prot = Protection(classifier, opts.alpha if opts.alpha is not None else float(rp.get("alpha", DEFAULT_ALPHA)),
+                          opts.scale if opts.scale is not None else rp.get("scale"),
+                          rp.get("rule", "opposite-label"), rp.get("guide", "when-confident"))
+        denoisers.append(Denoiser(denoisers[0].eps_model, abar, device, prot, logit_fn))
+    return lm.config, classifier, denoisers
+
+
+def _run_attacks(opts: AuditOptions, ctx: AttackContext, denoisers: list[Denoiser], run_prot: dict | None,
+                 arrays: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Every registered attack that applies, on every denoiser it can run on; one summary shape for all."""
+    keys = ("classifier", "alpha", "scale", "rule", "guide")
+    sampling_protected = bool(run_prot) and not Protection(**{k: run_prot[k] for k in keys if k in run_prot}).inactive
+    attacks: dict[str, dict] = {}
+    for attack in ATTACKS:
+        for den in ([None] if attack.target == "samples" else denoisers):
+            protected = den is not None and den.protected
+            key = attack.name + ("_protected" if protected else "")
+            title = attack.title + (" on the protected denoiser" if protected else "")
+            tm = threat_model_of(attack, den, sampling_protected)
+            summary, attack_arrays = summarise(key, title, tm, attack.scores(ctx, den),
+                                               numpy_generator(derive_seed(opts.seed, f"attack-{key}")), opts.attack_nulls)
+            attacks[key] = {**summary, "deployed": in_scope(tm, opts.release)}
+            arrays.update(attack_arrays)
+    return attacks

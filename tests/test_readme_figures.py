@@ -1,0 +1,41 @@
+"""The README's demo figures are the committed demo's results, rendered by the comparison report."""
+
+import json
+from pathlib import Path
+
+from cpaudit.report.compare import compare_document
+from cpaudit.report.markdown import render_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_RUNS = [("unprotected", "unprotected"), ("CPSample", "cpsample"), ("rejection", "rejection"),
+             ("DP-SGD", "dp-sgd"), ("DP control", "dp-control")]
+
+
+def demo_table() -> str:
+    """The key-figures table of reports/demo, rendered from its results.json files as `cpaudit report` does."""
+    runs = [(label, json.loads((ROOT / "reports" / "demo" / folder / "results.json").read_text())) for label, folder in DEMO_RUNS]
+    md = render_markdown(compare_document(runs), set())
+    block = md.split("## Key figures by threat model\n\n", 1)[1].splitlines()
+    rows = []
+    for line in block:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return "\n".join(rows)
+
+
+def test_readme_demo_table_equals_the_committed_results():
+    assert demo_table() in (ROOT / "README.md").read_text()
+
+
+def test_a_figure_edited_by_hand_is_caught():
+    table = demo_table()
+    row = next(line for line in table.splitlines() if "| quality | FID" in line)
+    cells = row.split(" | ")
+    edited = table.replace(row, " | ".join(cells[:2] + ["1.00"] + cells[3:]))
+    assert edited != table and edited not in (ROOT / "README.md").read_text()
+
+
+def test_the_committed_demo_report_matches_its_results():
+    """reports/demo/report.md is what `cpaudit report` renders from the committed results.json files."""
+    assert demo_table() in (ROOT / "reports" / "demo" / "report.md").read_text()
