@@ -29,7 +29,9 @@ def ddim_step(
     x0 = predict_x0(x_t, eps, abar_t, clip)
     if clip:
         eps = (x_t - abar_t**0.5 * x0) / (1 - abar_t) ** 0.5
-    sigma = eta * ((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)) ** 0.5
+    # eta = 0 is also the deterministic step *up* the chain (DDIM inversion, abar_prev < abar_t), where the
+    # sigma formula's radicand is negative: skip it.
+    sigma = 0.0 if eta == 0 else eta * ((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)) ** 0.5
     x_prev = abar_prev**0.5 * x0 + max(1 - abar_prev - sigma**2, 0.0) ** 0.5 * eps
     if sigma > 0:
         if noise is None:

@@ -303,8 +303,9 @@ def _run_attacks(opts: AuditOptions, ctx: AttackContext, denoisers: list[Denoise
     sampling_protected = bool(run_prot) and not Protection(**{k: run_prot[k] for k in keys if k in run_prot}).inactive
     attacks: dict[str, dict] = {}
     for attack in ATTACKS:
-        for den in ([None] if attack.target == "samples" else denoisers):
-            protected = den is not None and den.protected
+        targets = {"samples": [None], "denoiser": denoisers, "classifier": [d for d in denoisers if d.protected]}
+        for den in targets[attack.target]:
+            protected = den is not None and den.protected and attack.target == "denoiser"
             key = attack.name + ("_protected" if protected else "")
             title = attack.title + (" on the protected denoiser" if protected else "")
             tm = threat_model_of(attack, den, sampling_protected)

@@ -30,8 +30,9 @@ def _ctx(members, holdout, samples):
 
 def test_every_registered_attack_has_a_name_title_and_target():
     names = [a.name for a in ATTACKS]
-    assert len(set(names)) == len(names) and {"sample_only", "loss"} <= set(names)
-    assert all(a.target in ("samples", "denoiser") and a.title for a in ATTACKS)
+    assert len(set(names)) == len(names)
+    assert {"sample_only", "loss", "secmi", "pia", "sima", "classifier_oracle"} <= set(names)
+    assert all(a.target in ("samples", "denoiser", "classifier") and a.title for a in ATTACKS)
 
 
 def test_nearest_sample_scores_match_brute_force():
@@ -123,7 +124,11 @@ def test_protected_run_routes_attacks_by_threat_model_and_replays_the_run(tiny_m
     # The classifier came from run.json, as did alpha, scale and rule: the attack replays the sampling run.
     assert res["setup"]["classifier_from_run_json"] is True
     assert {k: (a["threat_model"], a["deployed"]) for k, a in res["attacks"].items()} == {
-        "sample_only": ("samples", True), "loss_protected": ("sampler", False), "loss": ("weights", False)}
+        "sample_only": ("samples", True),
+        **{f"{n}_protected": ("sampler", False) for n in ("loss", "secmi", "pia", "sima")},
+        **{n: ("weights", False) for n in ("loss", "secmi", "pia", "sima", "classifier_oracle")}}
+    assert {k: a["queries_per_image"] for k, a in res["attacks"].items() if "protected" not in k} == {
+        "sample_only": 0, "loss": 2, "secmi": 11, "pia": 6, "sima": 2, "classifier_oracle": 2}
     assert res["threat_models"]["weights"]["strongest_attack"] in ("loss", "loss_protected", "sample_only")
 
 

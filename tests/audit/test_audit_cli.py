@@ -34,8 +34,9 @@ def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, 
     assert set(res["nn"]) >= {"features", "threshold", "n_samples", "replicas", "replica_rate", "replica_rate_ci95", "data_threshold"}
     assert set(res["permutation"]) >= {"statistic", "p_value", "n_permutations"}
     # The samples were not protected, so the plain denoiser is what the sampler exposes.
-    assert {k: a["threat_model"] for k, a in res["attacks"].items()} == {
-        "sample_only": "samples", "loss": "sampler", "loss_protected": "sampler"}
+    tm = {k: a["threat_model"] for k, a in res["attacks"].items()}
+    assert tm["sample_only"] == "samples" and tm["classifier_oracle"] == "weights"
+    assert {tm[f"{n}{p}"] for n in ("loss", "secmi", "pia", "sima") for p in ("", "_protected")} == {"sampler"}
     for a in res["attacks"].values():
         assert set(a) >= {"auc", "auc_ci95", "chance_band95", "p_value", "tpr_at_fpr", "tpr_at_lowest_fpr", "epsilon_lb",
                           "queries_per_image", "threat_model", "deployed", "chosen", "by_variant"}

@@ -14,7 +14,8 @@ import torch
 from cpaudit.core.attack_stats import auc, epsilon_lower_bound, tpr_at_fprs, tpr_without_false_positives
 from cpaudit.core.crossfit import crossfit, crossfit_null
 from cpaudit.core.threat_models import ThreatModel
-from cpaudit.sampling.protection import LogitFn, Protection
+from cpaudit.distributed import gather_rows, world
+from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,29 @@ class Denoiser:
     @property
     def protected(self) -> bool:
         return self.protection is not None and not self.protection.inactive
+
+    def eps(self, x: torch.Tensor, t: int) -> torch.Tensor:
+        """One query: eps_theta(x, t), or CPSample's protected eps_hat where this denoiser is protected."""
+        tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        e = self.eps_model(x, tt)
+        if self.protected:
+            e, _ = protect_eps(e, x, tt, float(self.abar[t]), self.logit_fn, self.protection)  # type: ignore[arg-type]
+        return e
+
+
+def score_images(images: torch.Tensor, score: Callable[[torch.Tensor, range], torch.Tensor], device: torch.device,
+                 batch_size: int = 256) -> np.ndarray:
+    """(K, N) scores of N images, score(batch on device, its row indices) -> (K, B). Under torchrun each rank
+    scores its block of rows and the blocks are gathered in order, so the result is the one-process one."""
+    w = world()
+    index = range(images.shape[0])[w.shard(images.shape[0])]
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(index), batch_size):
+            idx = index[start : start + batch_size]
+            parts.append(score(images[idx.start : idx.stop].to(device), idx).double().cpu())
+    local = torch.cat(parts, dim=1) if parts else torch.zeros((0, 0), dtype=torch.float64)
+    return gather_rows(local.T.contiguous(), w).T.numpy()
 
 
 @dataclass
@@ -64,7 +88,9 @@ class AttackScores:
 class Attack(Protocol):
     name: str  # results.json key
     title: str  # for people
-    target: Literal["samples", "denoiser"]  # a denoiser attack runs on the plain and on the protected denoiser
+    # "samples": from generated images; "denoiser": runs on the plain and on the protected denoiser;
+    # "classifier": queries CPSample's classifier directly (only where one is given)
+    target: Literal["samples", "denoiser", "classifier"]
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores: ...
 
@@ -74,6 +100,8 @@ def threat_model_of(attack: Attack, denoiser: Denoiser | None, sampling_protecte
     weights, and also the sampler when sampling was not protected."""
     if attack.target == "samples":
         return "samples"
+    if attack.target == "classifier":  # the sampler exposes the classifier only through eps_hat: its file must leak
+        return "weights"
     if denoiser is not None and denoiser.protected:
         return "sampler"
     return "weights" if sampling_protected else "sampler"

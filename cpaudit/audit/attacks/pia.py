@@ -1,0 +1,51 @@
+"""PIA and PIAN (Kong et al., "An Efficient Membership Inference Attack for the Diffusion Model by
+Proximal Initialization", ICLR 2024; code: kong13661/PIA, DDPM/components.py, classes PIA and PIAN,
+the same classes as in mx-ethan-rao/SimA DDPM/components.py).
+
+eps_0 = eps_theta(x_0, 0); x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps_0 (a deterministic "proximal"
+noise); score = ||eps_0 - eps_theta(x_t, t)||_p^p with p = 4, summed over pixels, lower for members.
+PIAN first normalises eps_0 to Gaussian scale, eps_0 / mean|eps_0| * sqrt(2 / pi) (E|z| = sqrt(2/pi)).
+Two queries per image and t. The paper reports t around 200; here t is one of the audit's --mia-t, and
+PIA or PIAN, chosen on the other half of the images (core/crossfit.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+
+P = 4
+
+
+def pia_distances(denoiser: Denoiser, x0: torch.Tensor, ts: tuple[int, ...], normalise: bool) -> torch.Tensor:
+    """(len(ts), B) distances ||eps_0 - eps_theta(x_t, t)||_4^4."""
+    eps0 = denoiser.eps(x0, 0)
+    if normalise:
+        eps0 = eps0 / eps0.abs().mean(dim=tuple(range(1, eps0.dim())), keepdim=True) * math.sqrt(2 / math.pi)
+    out = []
+    for t in ts:
+        a = float(denoiser.abar[t])
+        x_t = math.sqrt(a) * x0 + math.sqrt(1 - a) * eps0
+        out.append((eps0 - denoiser.eps(x_t, t)).abs().pow(P).flatten(1).sum(1))
+    return torch.stack(out)
+
+
+class PIAAttack:
+    name = "pia"
+    title = "PIA / PIAN (Kong et al. 2024)"
+    target = "denoiser"
+
+    def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
+        assert denoiser is not None and ctx.members is not None and ctx.holdout is not None
+        ctx.step("PIA" + (" (protected)" if denoiser.protected else ""))
+
+        def score(x: torch.Tensor, _idx: range) -> torch.Tensor:
+            return -torch.cat([pia_distances(denoiser, x, ctx.mia_t, False), pia_distances(denoiser, x, ctx.mia_t, True)])
+
+        pos, neg = (score_images(x, score, denoiser.device) for x in (ctx.members, ctx.holdout))
+        variants = [f"PIA t={t}" for t in ctx.mia_t] + [f"PIAN t={t}" for t in ctx.mia_t]
+        # eps_0 once per variant family, then one query per t.
+        return AttackScores(variants, pos, neg, queries_per_image=2 * (1 + len(ctx.mia_t)), extra={"p": P})
