@@ -38,8 +38,18 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
     return rows
 
 
+SHORT = {"sample_only": "sample-only", "loss": "loss", "secmi": "SecMI", "pia": "PIA", "sima": "SimA",
+         "classifier_oracle": "classifier oracle"}
+
+
 def _short(key: str | None) -> str:
-    return {"sample_only": "(sample-only)", "loss": "(loss, plain)", "loss_protected": "(loss, protected)"}.get(key or "", f"({key})")
+    """'(PIA, protected)' for 'pia_protected'; '(loss, plain)' for a denoiser attack on the plain one."""
+    key = key or ""
+    base = key.removesuffix("_protected")
+    name = SHORT.get(base, base)
+    if key.endswith("_protected"):
+        return f"({name}, protected)"
+    return f"({name}, plain)" if base not in ("sample_only", "classifier_oracle") else f"({name})"
 
 
 def _change(name: str, v: float | None, base: float | None) -> str:
