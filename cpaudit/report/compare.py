@@ -25,7 +25,7 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
         if a is None:
             rows += [(tm, label, None, "-"), (tm, "epsilon lower bound", None, "-")]
             continue
-        rows.append((tm, label, a["auc"], f"{num(a['auc'])} [{interval(a['auc_ci95'], 2)}] {_short(key)}"))
+        rows.append((tm, label, a["auc"], f"{num(a['auc'])} [{interval(a['auc_ci95'])}] {_short(key)}"))
         rows.append((tm, "epsilon lower bound", a["epsilon_lb"], num(a["epsilon_lb"], 2)))
     q = r.get("quality") or {}
     rows.append(("quality", f"FID ({q.get('features', '?')})", q.get("fid"), num(q.get("fid"), 2)))
