@@ -1,6 +1,7 @@
 """PIA and PIAN (Kong et al., "An Efficient Membership Inference Attack for the Diffusion Model by
-Proximal Initialization", ICLR 2024; code: kong13661/PIA, DDPM/components.py, classes PIA and PIAN,
-the same classes as in mx-ethan-rao/SimA DDPM/components.py).
+Proximal Initialization", ICLR 2024). Checked against the classes PIA and PIAN in
+mx-ethan-rao/SimA DDPM/components.py, which carries the PIA authors' attack framework (kong13661/PIA,
+DDPM/attack.py imports them from its components module, whose source is not in that repository's tree).
 
 eps_0 = eps_theta(x_0, 0); x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps_0 (a deterministic "proximal"
 noise); score = ||eps_0 - eps_theta(x_t, t)||_p^p with p = 4, summed over pixels, lower for members.
