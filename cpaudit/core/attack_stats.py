@@ -99,14 +99,22 @@ def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float, confiden
     pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
     taus = np.unique(np.concatenate([pos, neg]))
     alpha = (1 - confidence) / (2 * len(taus))
-    pos_sorted, neg_sorted = np.sort(pos), np.sort(neg)
-    fn = np.searchsorted(pos_sorted, taus, side="left")  # members below tau
-    fp = len(neg) - np.searchsorted(neg_sorted, taus, side="left")  # held-out at or above tau
+    fn = np.searchsorted(np.sort(pos), taus, side="left")  # members below tau
+    fp = len(neg) - np.searchsorted(np.sort(neg), taus, side="left")  # held-out at or above tau
+    fpr_u = _cp_upper(fp, len(neg), alpha)
+    fnr_u = _cp_upper(fn, len(pos), alpha)
     best = 0.0
-    for k_fp, k_fn in zip(fp.tolist(), fn.tolist()):
-        fpr_u = clopper_pearson_upper(k_fp, len(neg), alpha)
-        fnr_u = clopper_pearson_upper(k_fn, len(pos), alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
         for num, den in ((1 - fnr_u - delta, fpr_u), (1 - fpr_u - delta, fnr_u)):
-            if num > 0 and den > 0:
-                best = max(best, float(np.log(num / den)))
+            ok = (num > 0) & (den > 0)
+            if ok.any():
+                best = max(best, float(np.max(np.log(num[ok] / den[ok]))))
     return best
+
+
+def _cp_upper(k: np.ndarray, n: int, alpha: float) -> np.ndarray:
+    """clopper_pearson_upper over an array of counts."""
+    out = np.ones(len(k))
+    below = k < n
+    out[below] = sps.beta.ppf(1 - alpha, k[below] + 1, n - k[below])
+    return out
