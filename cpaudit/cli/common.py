@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,6 +76,9 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
     if state.quiet:
         yield lambda *a, **k: None
         return
+    if not console.is_terminal:  # a CI log: plain lines every few seconds instead of a bar nobody sees
+        yield plain_progress(description, total)
+        return
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -103,6 +107,38 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
     finally:
         if progress.live.is_started:  # stopping a bar never shown would print a blank line before an error
             progress.stop()
+
+
+PLAIN_EVERY_S = 5.0
+
+
+def plain_progress(description: str, total: int | None, every_s: float = PLAIN_EVERY_S,
+                   clock: Callable[[], float] = time.monotonic) -> Callable[..., None]:
+    """advance() for a log: one line such as 'demo: train memorising model 1200/4000 (30%), 45 s' at most
+    every `every_s` seconds, and at once when the stage changes, so a CI log shows the work is alive."""
+    t0 = clock()
+    state_ = {"done": 0, "total": total, "stage": description, "last": -every_s, "metrics": ""}
+
+    def advance(step: int | None = None, total_: int | None = None, metrics: dict[str, float] | None = None,
+                description: str | None = None) -> None:
+        changed = description is not None and description != state_["stage"]
+        if description is not None:
+            state_["stage"] = description
+        state_["done"] = state_["done"] + 1 if step is None else step
+        if total_ is not None:
+            state_["total"] = total_
+        if metrics is not None:  # {} clears the previous stage's metrics
+            state_["metrics"] = "".join(f" {k} {v:.4g}" for k, v in metrics.items())
+        now = clock()
+        if not changed and now - state_["last"] < every_s:
+            return
+        state_["last"] = now
+        tot = state_["total"]
+        where = f"{state_['done']}/{tot} ({state_['done'] / tot:.0%})" if tot else f"{state_['done']}"
+        console.print(f"{state_['stage']}: {where}{state_['metrics']}, {now - t0:.0f} s", highlight=False,
+                      soft_wrap=True, markup=False)
+
+    return advance
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

@@ -95,3 +95,19 @@ def test_skip_bad_skips_with_one_line_warning(tmp_path):
     warnings = [ln for ln in r.output.splitlines() if ln.startswith("warning:")]
     assert len(warnings) == 1 and "broken.png" in warnings[0]
     assert json.loads((tmp_path / "b" / "split.json").read_text())["holdout"][0]["id"].endswith(".png")
+
+
+def test_plain_progress_lines_for_a_log_every_few_seconds(capsys):
+    """Not a terminal (a CI log): one plain line per stage change and at most one every PLAIN_EVERY_S."""
+    from cpaudit.cli import common
+
+    now = [0.0]
+    advance = common.plain_progress("demo", None, every_s=5.0, clock=lambda: now[0])
+    advance(0, 4000, None, description="train model")
+    for step, t in ((100, 1.0), (200, 4.9), (300, 5.1), (400, 6.0)):
+        now[0] = t
+        advance(step, 4000, {"loss": 0.5})
+    now[0] = 7.0
+    advance(0, 1, {}, description="sample")
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
+    assert lines == ["train model: 0/4000 (0%), 0 s", "train model: 300/4000 (8%) loss 0.5, 5 s", "sample: 0/1 (0%), 7 s"]
