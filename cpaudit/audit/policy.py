@@ -50,49 +50,63 @@ def _bad(x: float | None) -> bool:
     return x is None or not math.isfinite(x)
 
 
-def evaluate(policy: Policy, *, release: str, replica_rate: float | None, permutation_p: float | None,
-             attacks: dict[str, dict], replica_excess: float | None = None, holdout_rate: float | None = None,
-             n_diverged: int = 0) -> list[str]:
-    """One sentence per failed gate, saying by how much. A figure that is missing or NaN fails its gate:
-    an audit that could not measure something must not read as a pass.
+def evaluate(policy: Policy, **figures) -> list[str]:
+    """One sentence per failed gate (see evaluate_gates)."""
+    return [m for m in evaluate_gates(policy, **figures).values() if m is not None]
+
+
+def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, permutation_p: float | None,
+                   attacks: dict[str, dict], replica_excess: float | None = None, holdout_rate: float | None = None,
+                   n_diverged: int = 0) -> dict[str, str | None]:
+    """Each gate that is set -> None if it holds, else one sentence saying by how much it failed. A figure
+    that is missing or NaN fails its gate: an audit that could not measure something must not pass.
 
     The membership gate reads the strongest attack (highest selection-free AUC) among those whose threat
     model applies to `release`, the figure the verdict line names.
     """
-    failures = []
+    gates: dict[str, str | None] = {}
     if n_diverged and any(v is not None for v in policy.__dict__.values()):
-        failures.append(f"{n_diverged} samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them")
+        gates["diverged_samples"] = f"{n_diverged} samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"
     if policy.max_replica_rate is not None:
         if _bad(replica_rate):
-            failures.append("replica rate could not be measured (no finite samples)")
+            gates["max_replica_rate"] = "replica rate could not be measured (no finite samples)"
         elif replica_rate > policy.max_replica_rate:
-            failures.append(f"replica rate {replica_rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
-                            f"by {replica_rate - policy.max_replica_rate:.2%}")
+            gates["max_replica_rate"] = (f"replica rate {replica_rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
+                                         f"by {replica_rate - policy.max_replica_rate:.2%}")
+        else:
+            gates["max_replica_rate"] = None
     if policy.max_mia_auc is not None:
-        key, a = strongest_attack(attacks, release)
+        _, a = strongest_attack(attacks, release)
         if a is None:
-            failures.append(f"max-mia-auc is set, but no membership attack of the released threat model ({release}) ran"
-                            + (": give --model" if release != "samples" else ""))
+            gates["max_mia_auc"] = (f"max-mia-auc is set, but no membership attack of the released threat model ({release}) ran"
+                                    + (": give --model" if release != "samples" else ""))
         elif _bad(a.get("auc")):
-            failures.append(f"membership-inference AUC ({a['title']}) could not be measured")
+            gates["max_mia_auc"] = f"membership-inference AUC ({a['title']}) could not be measured"
         elif a["auc"] > policy.max_mia_auc:
             lo, hi = a["auc_ci95"]
-            failures.append(f"{RELEASE_WORDS[release].lower()}, the {a['title']} reaches AUC {a['auc']:.3f} "
-                            f"(95% CI {lo:.3f}-{hi:.3f}; threat model '{a['threat_model']}'{WHY[a['threat_model']]}), "
-                            f"above the maximum {policy.max_mia_auc:.3f} by {a['auc'] - policy.max_mia_auc:.3f}")
+            gates["max_mia_auc"] = (f"{RELEASE_WORDS[release].lower()}, the {a['title']} reaches AUC {a['auc']:.3f} "
+                                    f"(95% CI {lo:.3f}-{hi:.3f}; threat model '{a['threat_model']}'{WHY[a['threat_model']]}), "
+                                    f"above the maximum {policy.max_mia_auc:.3f} by {a['auc'] - policy.max_mia_auc:.3f}")
+        else:
+            gates["max_mia_auc"] = None
     if policy.replica_excess_level is not None:
         if _bad(replica_excess):
-            failures.append("replica excess over held-out images could not be measured")
+            gates["replica_excess_level"] = "replica excess over held-out images could not be measured"
         elif replica_excess < policy.replica_excess_level:
-            failures.append(f"samples replicate more often than held-out images do ({replica_rate:.2%} vs {holdout_rate:.2%}; "
-                            f"one-sided Fisher exact p = {replica_excess:.3g} < level {policy.replica_excess_level:g})")
+            gates["replica_excess_level"] = (
+                f"samples replicate more often than held-out images do ({replica_rate:.2%} vs {holdout_rate:.2%}; "
+                f"one-sided Fisher exact p = {replica_excess:.3g} < level {policy.replica_excess_level:g})")
+        else:
+            gates["replica_excess_level"] = None
     if policy.min_permutation_p is not None:
         if _bad(permutation_p):
-            failures.append("permutation-test p-value could not be measured")
+            gates["min_permutation_p"] = "permutation-test p-value could not be measured"
         elif permutation_p < policy.min_permutation_p:
-            failures.append(f"permutation-test p-value {permutation_p:.4g} is below the minimum {policy.min_permutation_p:.4g} "
-                            f"by {policy.min_permutation_p - permutation_p:.4g}")
-    return failures
+            gates["min_permutation_p"] = (f"permutation-test p-value {permutation_p:.4g} is below the minimum "
+                                          f"{policy.min_permutation_p:.4g} by {policy.min_permutation_p - permutation_p:.4g}")
+        else:
+            gates["min_permutation_p"] = None
+    return gates
 
 
 WHY = {

@@ -19,7 +19,7 @@ from cpaudit.audit.features import FeatureSpec, embed, parse_features
 from cpaudit.audit.attacks import ATTACKS
 from cpaudit.audit.attacks.base import AttackContext, Denoiser, summarise, threat_model_of
 from cpaudit.core.threat_models import THREAT_MODELS, in_scope, strongest_attack
-from cpaudit.audit.policy import Policy, evaluate
+from cpaudit.audit.policy import Policy, evaluate_gates
 from cpaudit.audit.verdict import verdict_sentence
 from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
 from cpaudit.audit.neighbours import SearchMethod
@@ -32,9 +32,10 @@ from cpaudit.data.split import Split, read_split
 from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
 from cpaudit.errors import InputError
-from cpaudit.io_utils import atomic_path, write_json
+from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.report import render_audit_report
+from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # 2: attacks by threat model, selection-free headlines
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import DEFAULT_ALPHA, Protection
@@ -74,6 +75,7 @@ class AuditOptions:
     search: SearchMethod = "auto"  # nearest-neighbour search: exact below IVF_MIN_REFERENCES, else IVF
     device: str = "auto"  # for the denoiser, classifier and feature network (see device.py)
     release: str = "samples"  # what is deployed: samples | sampler | weights
+    junit: Path | None = None  # also write the gates as JUnit XML here
     attack_nulls: int = 200  # relabellings for each attack's chance band and p-value
 
 
@@ -198,10 +200,11 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     attacks = _run_attacks(opts, ctx, denoisers, run_prot, arrays)
 
     nn_summary = rep.summary(spec.label)
-    failures = evaluate(opts.policy, release=opts.release, replica_rate=rep.replica_rate if len(rep.sample_sim) else None,
+    gates = evaluate_gates(opts.policy, release=opts.release, replica_rate=rep.replica_rate if len(rep.sample_sim) else None,
                         permutation_p=perm.p_value, attacks=attacks, replica_excess=nn_summary["replica_excess_p"],
                         holdout_rate=nn_summary["holdout_replica_rate"],
                         n_diverged=len((samples.run or {}).get("nonfinite_seeds") or []))
+    failures = [m for m in gates.values() if m is not None]
     thresholds = {k: v for k, v in opts.policy.__dict__.items()}
     strongest_key, _ = strongest_attack(attacks, opts.release)
     threat_models = {
@@ -252,7 +255,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         "quality": {"features": spec.label, "fid": fid, "kid": kid, "n_samples": int(len(f_s)), "n_reference": int(len(q_idx))},
         "protection": protection_info,
         "privacy": {"dp_epsilon": (model_cfg or {}).get("dp", {}).get("epsilon") if (model_cfg or {}).get("dp") else None},
-        "policy": {"passed": not failures, "failures": failures, "thresholds": thresholds, "release": opts.release,
+        "policy": {"passed": not failures, "failures": failures, "gates": gates, "thresholds": thresholds, "release": opts.release,
                    "mia_gate_reads": strongest_key},
         "verdict": verdict_sentence(opts.release, failures, thresholds, attacks.get(strongest_key or "")),
     }
@@ -264,6 +267,8 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
     write_json(out / "results.json", results)
+    if opts.junit is not None:
+        write_bytes(opts.junit, junit_xml(results).encode())
     step("report")
     render_audit_report(results, arrays, out)
     return AuditResult(results, out, not failures, arrays)

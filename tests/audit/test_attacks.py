@@ -183,3 +183,19 @@ def test_diverged_samples_fail_every_gated_audit():
                         n_diverged=3)
     assert failures == ["3 samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"]
     assert evaluate(Policy(), release="samples", replica_rate=0.0, permutation_p=0.5, attacks={}, n_diverged=3) == []
+
+
+def test_junit_lists_one_case_per_gate_and_parses(tiny_model, protected_samples, tmp_path):
+    from xml.etree import ElementTree as ET
+
+    r = _audit(tiny_model, protected_samples, tmp_path / "a", "--junit", str(tmp_path / "gates.xml"),
+               "--max-mia-auc", "0", "--replica-excess-level", "0.05", "--min-permutation-p", "0")
+    assert r.exit_code == 1, r.output
+    suite = ET.parse(tmp_path / "gates.xml").getroot()
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {"max_mia_auc", "replica_excess_level", "min_permutation_p"}
+    assert suite.get("tests") == "3" and suite.get("failures") == "1"
+    assert cases["max_mia_auc"].find("failure").get("message").startswith("if only samples are published")
+    assert cases["replica_excess_level"].find("failure") is None and cases["min_permutation_p"].find("failure") is None
+    res = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert res["policy"]["gates"]["max_mia_auc"] == cases["max_mia_auc"].find("failure").get("message")
