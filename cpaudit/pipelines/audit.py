@@ -26,7 +26,7 @@ from cpaudit.audit.neighbours import SearchMethod
 from cpaudit.audit.replication import replication
 from cpaudit.audit.samples import SampleSet, load_samples
 from cpaudit.core.stats import permutation_test
-from cpaudit.data.imageset import ImageRows, ImageSet, to_uint8
+from cpaudit.data.imageset import ImageRows, ImageSet, blur_u8, to_uint8
 from cpaudit.data.load import load_data
 from cpaudit.data.split import Split, read_split
 from cpaudit.device import describe, resolve_device
@@ -76,6 +76,9 @@ class AuditOptions:
     device: str = "auto"  # for the denoiser, classifier and feature network (see device.py)
     release: str = "samples"  # what is deployed: samples | sampler | weights
     junit: Path | None = None  # also write the gates as JUnit XML here
+    # Training images in the report (pairs figure, audit_data.npz): a report is shared, the data may be
+    # private. auto = show for the bundled digits, hide for anything else.
+    member_images: str = "auto"  # auto | show | blur | hide
     attack_nulls: int = 200  # relabellings for each attack's chance band and p-value
 
 
@@ -105,6 +108,8 @@ def _check(opts: AuditOptions) -> None:
         raise InputError("--threshold", f"must be a similarity in [-1, 1], got {opts.threshold}")
     if opts.release not in THREAT_MODELS:
         raise InputError("--release", f"must be one of {', '.join(THREAT_MODELS)}, got {opts.release!r}")
+    if opts.member_images not in ("auto", "show", "blur", "hide"):
+        raise InputError("--member-images", f"must be auto, show, blur or hide, got {opts.member_images!r}")
     if opts.attack_nulls < 19:
         raise InputError("--attack-nulls", f"must be >= 19 (a 95% band needs that many), got {opts.attack_nulls}")
 
@@ -216,7 +221,10 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
 
     top = np.argsort(-rep.sample_sim, kind="stable")[:16]
     arrays["pair_samples"] = to_uint8(samples.images[top])
-    arrays["pair_members"] = to_uint8(members.take(rep.sample_nn[top, 0]))
+    member_images = resolve_member_images(opts.member_images, opts.data)
+    if member_images != "hide":
+        shown = to_uint8(members.take(rep.sample_nn[top, 0]))
+        arrays["pair_members"] = shown if member_images == "show" else blur_u8(shown)
     results = {
         "schema_version": SCHEMA_VERSION,
         "cpaudit_version": __version__,
@@ -234,6 +242,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             "classifier_from_run_json": classifier is not None and opts.classifier is None,
             "features": spec.label,
             "features_pretrained": spec.pretrained,
+            "member_images": member_images,
             "seed": opts.seed,
             "device": describe(device),
             "options": {"search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
@@ -319,3 +328,8 @@ def _run_attacks(opts: AuditOptions, ctx: AttackContext, denoisers: list[Denoise
             attacks[key] = {**summary, "deployed": in_scope(tm, opts.release)}
             arrays.update(attack_arrays)
     return attacks
+
+
+def resolve_member_images(mode: str, data: str) -> str:
+    """auto: the bundled digits are public, so show them; anyone else's data is withheld."""
+    return mode if mode != "auto" else ("show" if data == "digits" else "hide")

@@ -16,6 +16,13 @@ def num(x: float | None, digits: int = 3) -> str:
 
 SCHEMA_VERSION = 2  # results.json version this report reads; the audit writes the same
 
+MEMBER_IMAGES = {
+    "show": "Training images are shown beside their nearest samples (--member-images show).",
+    "blur": "Training images are blurred to 4x4-pixel blocks in this report and its data file (--member-images blur).",
+    "hide": "Training images are withheld from this report and its data file (--member-images hide): the pairs "
+            "show samples only, with their similarity to the nearest member.",
+}
+
 THREAT_TITLES = {
     "samples": "Samples published (threat model: samples)",
     "sampler": "Sampler queried (threat model: sampler)",
@@ -163,6 +170,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         Para(_search_sentence(nn.get("search") or {})),
         Figure("similarity_histogram", "Nearest-member similarity of samples and of held-out images; dashed: replica threshold."),
         Figure("pairs", "The most similar sample/member pairs."),
+        Para(MEMBER_IMAGES.get(setup.get("member_images", "show"), "")),
     ]
     if perm:
         samples_items += [

@@ -15,7 +15,9 @@ def audit_figures(results: dict, arrays: dict[str, np.ndarray]) -> dict[str, byt
         figs["similarity_histogram"] = plots.similarity_histogram(arrays["sample_sim"], arrays["holdout_sim"], nn["threshold"], nn["features"])
     if "pair_samples" in arrays and len(arrays["pair_samples"]):
         sims = [p["similarity"] for p in results.get("top_pairs", [])]
-        figs["pairs"] = plots.pair_grid(arrays["pair_samples"], arrays["pair_members"], sims)
+        blurred = (results.get("setup") or {}).get("member_images") == "blur"
+        figs["pairs"] = plots.pair_grid(arrays["pair_samples"], arrays.get("pair_members"), sims,
+                                        " (blurred)" if blurred else "")
     perm = results.get("permutation")
     if perm and "permutation_null" in arrays:
         figs["permutation"] = plots.permutation_null(arrays["permutation_null"], perm["statistic"], perm["p_value"])

@@ -91,8 +91,8 @@ def auc_by_samples(points: list[dict], band: list[float]) -> bytes:
         return _png(fig)
 
 
-def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray, similarity: list[float]) -> bytes:
-    """Most similar sample/member pairs side by side, similarity under each pair."""
+def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray | None, similarity: list[float], member_note: str = "") -> bytes:
+    """Most similar sample/member pairs side by side, similarity under each pair; members_u8 None: samples only."""
     n = len(samples_u8)
     cols = min(8, max(n, 1))
     rows = max(1, -(-n // cols))
@@ -102,10 +102,12 @@ def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray, similarity: list[f
             ax.axis("off")
             if k >= n:
                 continue
-            pair = np.concatenate([samples_u8[k], np.full_like(samples_u8[k][:, :1], 255), members_u8[k]], axis=1)
+            pair = samples_u8[k] if members_u8 is None else np.concatenate(
+                [samples_u8[k], np.full_like(samples_u8[k][:, :1], 255), members_u8[k]], axis=1)
             ax.imshow(pair[..., 0] if pair.shape[-1] == 1 else pair, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             ax.set_title(f"{similarity[k]:.3f}", fontsize=7)
-        fig.suptitle("sample (left) | nearest member (right), similarity above", fontsize=8)
+        fig.suptitle("sample, similarity to its nearest member above (member images withheld)" if members_u8 is None
+                     else f"sample (left) | nearest member (right){member_note}, similarity above", fontsize=8)
         return _png(fig)
 
 

@@ -199,3 +199,25 @@ def test_junit_lists_one_case_per_gate_and_parses(tiny_model, protected_samples,
     assert cases["replica_excess_level"].find("failure") is None and cases["min_permutation_p"].find("failure") is None
     res = json.loads((tmp_path / "a" / "results.json").read_text())
     assert res["policy"]["gates"]["max_mia_auc"] == cases["max_mia_auc"].find("failure").get("message")
+
+
+def test_reports_withhold_or_blur_member_images(tiny_model, protected_samples, tmp_path):
+    from cpaudit.pipelines.audit import resolve_member_images
+
+    assert resolve_member_images("auto", "digits") == "show"
+    assert resolve_member_images("auto", "photos/") == "hide" and resolve_member_images("blur", "x.npz") == "blur"
+    hidden = _audit(tiny_model, protected_samples, tmp_path / "h", "--member-images", "hide")
+    assert hidden.exit_code == 0, hidden.output
+    with np.load(tmp_path / "h" / "audit_data.npz") as f:
+        assert "pair_members" not in f.files and "pair_samples" in f.files
+    assert "withheld from this report" in (tmp_path / "h" / "report.html").read_text()
+    assert json.loads((tmp_path / "h" / "results.json").read_text())["setup"]["member_images"] == "hide"
+    blurred = _audit(tiny_model, protected_samples, tmp_path / "b", "--member-images", "blur")
+    assert blurred.exit_code == 0, blurred.output
+    with np.load(tmp_path / "b" / "audit_data.npz") as f:
+        b = f["pair_members"]
+    with np.load(tmp_path / "h" / "audit_data.npz") as f:
+        n = len(f["pair_samples"])
+    assert len(b) == n and all(len(np.unique(img[:4, :4])) == 1 for img in b)  # constant over each 4x4 block
+    bad = _audit(tiny_model, protected_samples, tmp_path / "x", "--member-images", "some")
+    assert bad.exit_code == 2 and "--member-images" in bad.output
