@@ -110,6 +110,7 @@ def test_non_memorising_model_mia_near_chance(tmp_path):
 def test_quick_demo(tmp_path):
     r = runner.invoke(app, ["demo", "--quick", "--out", str(tmp_path / "demo")])
     assert r.exit_code == 0, r.output
+    assert "time by stage: train memorising model" in r.output and "comparison report" in r.output
     runs = {k: json.loads((tmp_path / "demo" / k / "results.json").read_text()) for k in ("unprotected", "cpsample", "rejection")}
     assert runs["unprotected"]["nn"]["replica_rate"] >= 0.25
     # Rejection judges the written images against the threshold, so it keeps none by construction; CPSample's

@@ -14,7 +14,7 @@ from cpaudit.pipelines.tune import TuneOptions, tune
 
 
 def demo_cmd(
-    out: Path = typer.Option(Path("reports/demo"), "--out", help="Folder for the comparison report and each run's audit."),
+    out: Path = typer.Option(Path("cpaudit-demo"), "--out", help="Folder for the comparison report and each run's audit."),
     work: Path = typer.Option(None, "--work", help="Folder for models and samples [default: OUT/runs]."),
     quick: bool = typer.Option(False, "--quick", help="Under 3 minutes: shorter training, exact-posterior CPSample, no DP model."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62),
@@ -44,6 +44,7 @@ def demo_cmd(
         info(f"{label:12s} replicas {r['nn']['replicas']:3d}/{r['nn']['n_samples']} ({r['nn']['replica_rate']:.1%})  "
              f"{r['quality']['features']} FID {r['quality']['fid']:6.2f}  membership AUC by threat model: {aucs}"
              + (f"  extra samples {rej}" if rej is not None else ""))
+    info("time by stage: " + ", ".join(f"{name} {sec:.0f} s" for name, sec in result.stage_seconds.items()))
     info(f"done in {result.seconds:.0f} s -> {result.out / 'report.html'}")
 
 

@@ -33,7 +33,7 @@ Stage = Callable[[str, int, int, dict[str, float] | None], None]  # (stage, step
 
 @dataclass(frozen=True)
 class DemoOptions:
-    out: Path = Path("reports/demo")
+    out: Path = Path("cpaudit-demo")  # a new folder: the committed reports/demo is made with --out reports/demo
     work: Path | None = None  # models and samples; default OUT/runs
     quick: bool = False  # under 3 minutes: shorter training, exact-posterior CPSample, no DP model
     seed: int = 0  # training, split, labels and audit
@@ -47,11 +47,23 @@ class DemoResult:
     out: Path
     runs: dict[str, dict]  # label -> results.json
     seconds: float
+    stage_seconds: dict[str, float]  # wall time of each stage, in order
 
 
 def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
     t0 = time.perf_counter()
-    say = stage or (lambda *a: None)
+    stage_seconds: dict[str, float] = {}
+    current = {"name": "", "t": time.perf_counter()}
+
+    def say(name: str, step: int, total: int, metrics: dict[str, float] | None) -> None:
+        """Forward progress, and time each stage from its first report to the next stage's."""
+        now = time.perf_counter()
+        if name != current["name"]:
+            if current["name"]:
+                stage_seconds[current["name"]] = stage_seconds.get(current["name"], 0.0) + now - current["t"]
+            current.update(name=name, t=now)
+        if stage is not None and name:
+            stage(name, step, total, metrics)
     work = Path(opts.work) if opts.work is not None else Path(opts.out) / "runs"
     model = work / "model"
     steps = 2500 if opts.quick else 4000
@@ -106,7 +118,8 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
         results[label] = r.results
     say("comparison report", 0, 1, None)
     report([Path(opts.out) / _folder(label) / "results.json" for label in results], Path(opts.out), labels=list(results))
-    return DemoResult(Path(opts.out), results, time.perf_counter() - t0)
+    say("", 0, 1, None)  # closes the last stage
+    return DemoResult(Path(opts.out), results, time.perf_counter() - t0, stage_seconds)
 
 
 def _folder(label: str) -> str:
