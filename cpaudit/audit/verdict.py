@@ -5,7 +5,7 @@ from __future__ import annotations
 from cpaudit.core.threat_models import RELEASE_WORDS
 
 
-def verdict_sentence(release: str, failures: list[str], thresholds: dict, strongest: dict | None) -> str:
+def verdict_sentence(release: str, failures: list[str], n_gates: int, strongest: dict | None) -> str:
     """One sentence a reviewer can read without the rest of the report; the figure it names is the gated one."""
     words = RELEASE_WORDS[release]
     figure = ""
@@ -14,7 +14,6 @@ def verdict_sentence(release: str, failures: list[str], thresholds: dict, strong
         blo, bhi = strongest["chance_band95"]
         figure = (f"the strongest membership attack there, the {strongest['title']}, reaches AUC {strongest['auc']:.3f} "
                   f"(95% CI {lo:.3f}-{hi:.3f}; chance band {blo:.3f}-{bhi:.3f})")
-    n_gates = sum(v is not None for v in thresholds.values())
     if failures:
         return f"{words}: FAILED: " + "; ".join(failures) + "."
     if n_gates == 0:

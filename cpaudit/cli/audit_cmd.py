@@ -43,6 +43,8 @@ def audit_cmd(
     attack_nulls: int = typer.Option(200, "--attack-nulls", min=19, max=100_000, help="Relabellings for each attack's chance band and p-value."),
     member_images: str = typer.Option("auto", "--member-images", help="Training images in the report: show | blur | hide "
                                       "[default: auto, show for the bundled digits and hide for your data]."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="A stored results.json: fail where the replica rate or the "
+                                            "membership AUC is worse than that run's beyond its 95% interval (a privacy regression test)."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write the policy gates as JUnit XML (one test case per gate) to this file."),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
     device: str = Device,
@@ -64,7 +66,7 @@ def audit_cmd(
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
             mia_members=mia_members,
             alpha=alpha, scale=scale, seed=seed, policy=policy, search=search, cache_dir=cache_dir,  # type: ignore[arg-type]
-            device=device, release=release, attack_nulls=attack_nulls, junit=junit, member_images=member_images,
+            device=device, release=release, attack_nulls=attack_nulls, junit=junit, member_images=member_images, baseline=baseline,
         )
         with progress_bar("audit") as advance:
             result = audit(opts, progress=lambda msg: advance(metrics=None))

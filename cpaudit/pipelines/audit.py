@@ -17,6 +17,7 @@ import torch
 from cpaudit.audit.embedding_store import stream_embeddings
 from cpaudit.audit.features import FeatureSpec, embed, parse_features
 from cpaudit.audit.attacks import ATTACKS
+from cpaudit.audit.baseline import baseline_gates
 from cpaudit.audit.attacks.base import AttackContext, Denoiser, summarise, threat_model_of
 from cpaudit.core.threat_models import THREAT_MODELS, in_scope, strongest_attack
 from cpaudit.audit.policy import Policy, evaluate_gates
@@ -34,7 +35,7 @@ from cpaudit.distributed import world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.models.load import load_model
-from cpaudit.pipelines.report import render_audit_report
+from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # 2: attacks by threat model, selection-free headlines
 from cpaudit.sampling.guides import resolve_guide
@@ -79,6 +80,7 @@ class AuditOptions:
     # Training images in the report (pairs figure, audit_data.npz): a report is shared, the data may be
     # private. auto = show for the bundled digits, hide for anything else.
     member_images: str = "auto"  # auto | show | blur | hide
+    baseline: Path | None = None  # a stored results.json: fail where a gated figure is worse beyond its interval
     attack_nulls: int = 200  # relabellings for each attack's chance band and p-value
 
 
@@ -209,6 +211,8 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
                         permutation_p=perm.p_value, attacks=attacks, replica_excess=nn_summary["replica_excess_p"],
                         holdout_rate=nn_summary["holdout_replica_rate"],
                         n_diverged=len((samples.run or {}).get("nonfinite_seeds") or []))
+    if opts.baseline is not None:
+        gates.update(baseline_gates(nn_summary, attacks, opts.release, read_results(opts.baseline)[0], str(opts.baseline)))
     failures = [m for m in gates.values() if m is not None]
     thresholds = {k: v for k, v in opts.policy.__dict__.items()}
     strongest_key, _ = strongest_attack(attacks, opts.release)
@@ -247,7 +251,8 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             "device": describe(device),
             "options": {"search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
                         "mia_draws": opts.mia_draws, "mia_members": opts.mia_members, "mia_holdout": opts.mia_holdout,
-                        "alpha": opts.alpha, "scale": opts.scale, "release": opts.release, "attack_nulls": opts.attack_nulls},
+                        "alpha": opts.alpha, "scale": opts.scale, "release": opts.release, "attack_nulls": opts.attack_nulls,
+                        "baseline": None if opts.baseline is None else str(opts.baseline)},
             "sample_run": samples.run and {k: v for k, v in samples.run.items() if k != "fired_steps"},
         },
         "nn": nn_summary,
@@ -266,7 +271,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         "privacy": {"dp_epsilon": (model_cfg or {}).get("dp", {}).get("epsilon") if (model_cfg or {}).get("dp") else None},
         "policy": {"passed": not failures, "failures": failures, "gates": gates, "thresholds": thresholds, "release": opts.release,
                    "mia_gate_reads": strongest_key},
-        "verdict": verdict_sentence(opts.release, failures, thresholds, attacks.get(strongest_key or "")),
+        "verdict": verdict_sentence(opts.release, failures, len(gates), attacks.get(strongest_key or "")),
     }
     out = Path(opts.out)
     if not world().is_main:  # under torchrun every rank holds the results; rank 0 writes them

@@ -32,7 +32,7 @@ THREAT_TITLES = {
 
 def verdict(results: dict) -> tuple[str, bool | None]:
     pol = results.get("policy") or {}
-    has_gate = any(v is not None for v in (pol.get("thresholds") or {}).values())
+    has_gate = bool(pol.get("gates")) or any(v is not None for v in (pol.get("thresholds") or {}).values())
     return results["verdict"], (bool(pol.get("passed")) if has_gate else None)
 
 
@@ -68,6 +68,11 @@ def gate_rows(results: dict) -> list[list[str]]:
         ok = v is not None and v == v and v >= th["replica_excess_level"]
         rows.append(["replica excess over held-out images, Fisher p (samples)", num(v), f"at least {th['replica_excess_level']:g}",
                      "pass" if ok else "FAIL"])
+    for gate, label in (("baseline_replica_rate", "replica rate against the baseline"),
+                        ("baseline_mia_auc", "membership AUC against the baseline")):
+        if gate in (pol.get("gates") or {}):
+            failed = pol["gates"][gate] is not None
+            rows.append([label, "see verdict" if failed else "within", "within the baseline's 95% interval", "FAIL" if failed else "pass"])
     if th.get("min_permutation_p") is not None:
         ok = perm.get("p_value", 0) >= th["min_permutation_p"]
         rows.append(["permutation-test p-value (samples)", p_value(perm.get("p_value"), perm.get("n_permutations")),

@@ -221,3 +221,26 @@ def test_reports_withhold_or_blur_member_images(tiny_model, protected_samples, t
     assert len(b) == n and all(len(np.unique(img[:4, :4])) == 1 for img in b)  # constant over each 4x4 block
     bad = _audit(tiny_model, protected_samples, tmp_path / "x", "--member-images", "some")
     assert bad.exit_code == 2 and "--member-images" in bad.output
+
+
+def test_baseline_fails_only_beyond_the_stored_runs_interval(tiny_model, protected_samples, tmp_path):
+    first = _audit(tiny_model, protected_samples, tmp_path / "a")
+    assert first.exit_code == 0, first.output
+    same = _audit(tiny_model, protected_samples, tmp_path / "b", "--baseline", str(tmp_path / "a" / "results.json"))
+    assert same.exit_code == 0, same.output  # a run is within its own interval
+    stored = json.loads((tmp_path / "a" / "results.json").read_text())
+    stored["nn"]["replica_rate_ci95"] = [0.0, -0.01]  # a baseline better than anything: every figure now regresses
+    for a in stored["attacks"].values():
+        a["auc_ci95"] = [0.0, 0.0]
+    (tmp_path / "strict.json").write_text(json.dumps(stored))
+    worse = _audit(tiny_model, protected_samples, tmp_path / "c", "--baseline", str(tmp_path / "strict.json"),
+                   "--junit", str(tmp_path / "j.xml"))
+    assert worse.exit_code == 1
+    assert "above the baseline's 95% interval" in worse.output and "membership AUC (sample-only attack" in worse.output
+    res = json.loads((tmp_path / "c" / "results.json").read_text())
+    assert set(res["policy"]["gates"]) == {"baseline_replica_rate", "baseline_mia_auc"}
+    other = json.loads((tmp_path / "a" / "results.json").read_text())
+    other["nn"]["threshold"] = 0.5
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    bad = _audit(tiny_model, protected_samples, tmp_path / "d", "--baseline", str(tmp_path / "other.json"))
+    assert bad.exit_code == 2 and "other.json" in bad.output and "do not compare" in bad.output
