@@ -189,7 +189,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         items: list = list(samples_items) if tm == "samples" else []
         if group:
             items += [Table(ATTACK_HEADER, attack_rows(group)), *_attack_notes(group),
-                      Figure(f"roc_{tm}", "ROC of the out-of-fold scores (log FPR); shaded: the 95% chance band of the AUC.")]
+                      Figure(f"roc_{tm}", "ROC of the out-of-fold scores (log FPR); shaded: where a score that knows nothing lands 95% of the time.")]
         if not items:
             continue
         deployed = in_scope(tm, release)
