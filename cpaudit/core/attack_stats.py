@@ -14,11 +14,16 @@ TPR_FPRS: tuple[float, ...] = (0.1, 0.01, 0.001)
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """P(pos > neg) + 1/2 P(tie), from mid-ranks (the Mann-Whitney U / (m n))."""
-    m, n = len(pos), len(neg)
-    if m == 0 or n == 0:
+    if len(pos) == 0 or len(neg) == 0:
         return float("nan")
-    ranks = sps.rankdata(np.concatenate([pos, neg]))
-    return float((ranks[:m].sum() - m * (m + 1) / 2) / (m * n))
+    return float(auc_rows(np.asarray(pos)[None], np.asarray(neg)[None])[0])
+
+
+def auc_rows(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """auc of every row at once: pos (K, m), neg (K, n) -> (K,)."""
+    m, n = pos.shape[1], neg.shape[1]
+    ranks = sps.rankdata(np.concatenate([pos, neg], axis=1), axis=1)
+    return (ranks[:, :m].sum(axis=1) - m * (m + 1) / 2) / (m * n)
 
 
 def delong_variance(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -81,9 +86,7 @@ def _tp_with_false_positives(pos: np.ndarray, neg: np.ndarray, allowed: int) -> 
 
 def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
     """One-sided upper (1 - alpha) Clopper-Pearson bound on a binomial proportion with k successes of n."""
-    if k >= n:
-        return 1.0
-    return float(sps.beta.ppf(1 - alpha, k + 1, n - k))
+    return float(_cp_upper(np.array([k]), n, alpha)[0])
 
 
 def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float, confidence: float = 0.95) -> float:
@@ -113,7 +116,7 @@ def epsilon_lower_bound(pos: np.ndarray, neg: np.ndarray, delta: float, confiden
 
 
 def _cp_upper(k: np.ndarray, n: int, alpha: float) -> np.ndarray:
-    """clopper_pearson_upper over an array of counts."""
+    """clopper_pearson_upper over an array of counts (1 where every trial succeeded)."""
     out = np.ones(len(k))
     below = k < n
     out[below] = sps.beta.ppf(1 - alpha, k[below] + 1, n - k[below])

@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
-from cpaudit.core.attack_stats import auc, delong_variance, normal_interval
+from cpaudit.core.attack_stats import auc, auc_rows, delong_variance, normal_interval
 
 
 @dataclass
@@ -37,16 +36,9 @@ def _halves(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return order[: n // 2], order[n // 2 :]
 
 
-def _aucs(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    """AUC of every variant at once, from mid-ranks along each row (as attack_stats.auc)."""
-    m, n = pos.shape[1], neg.shape[1]
-    ranks = sps.rankdata(np.concatenate([pos, neg], axis=1), axis=1)
-    return (ranks[:, :m].sum(axis=1) - m * (m + 1) / 2) / (m * n)
-
-
 def _choose(pos: np.ndarray, neg: np.ndarray) -> tuple[int, int]:
     """(variant, sign) with the highest AUC on this half; pos, neg: (K, m), (K, n)."""
-    aucs = _aucs(pos, neg)
+    aucs = auc_rows(pos, neg)
     k = int(np.argmax(np.abs(aucs - 0.5)))  # a sign flip turns AUC a into 1 - a
     return k, (1 if aucs[k] >= 0.5 else -1)
 

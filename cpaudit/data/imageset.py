@@ -112,14 +112,10 @@ class ImageRows:
 
 def blur_u8(images: np.ndarray, factor: int = 4) -> np.ndarray:
     """(N, H, W, C) uint8 -> the same size, averaged over factor x factor blocks: coarse enough that a
-    report shows where a member sits without showing the member."""
+    report shows where a member sits without showing the member. Edges are padded by repetition."""
     n, h, w, c = images.shape
-    fh, fw = max(1, min(factor, h)), max(1, min(factor, w))
-    hh, ww = h - h % fh, w - w % fw
-    blocks = images[:, :hh, :ww].astype(np.float32).reshape(n, hh // fh, fh, ww // fw, fw, c).mean(axis=(2, 4))
-    out = np.repeat(np.repeat(blocks, fh, axis=1), fw, axis=2)
-    full = np.zeros(images.shape, dtype=np.float32)
-    full[:, :hh, :ww] = out
-    full[:, hh:, :] = full[:, hh - 1 : hh, :] if hh < h else full[:, hh:, :]
-    full[:, :, ww:] = full[:, :, ww - 1 : ww] if ww < w else full[:, :, ww:]
-    return np.rint(full).astype(np.uint8)
+    ph, pw = -h % factor, -w % factor
+    padded = np.pad(images.astype(np.float32), ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
+    H, W = padded.shape[1] // factor, padded.shape[2] // factor
+    blocks = padded.reshape(n, H, factor, W, factor, c).mean(axis=(2, 4))
+    return np.rint(blocks.repeat(factor, axis=1).repeat(factor, axis=2)[:, :h, :w]).astype(np.uint8)

@@ -128,6 +128,7 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     if tuple(samples.images.shape[1:]) != data.shape:
         raise InputError(opts.samples, f"samples are {tuple(samples.images.shape[1:])} (C, H, W) but {opts.data} "
                          f"images are {data.shape}")
+    baseline = None if opts.baseline is None else read_results(opts.baseline)[0]  # refuse a bad file before the work
     if len(split.holdout_idx) < 4 or len(split.member_idx) < 4:
         raise InputError(opts.split, "needs at least 4 members and 4 held-out images (membership attacks split each in two)")
     # Images stay uint8 in `data`; these views convert rows to float a batch at a time.
@@ -140,12 +141,12 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         except OSError as e:
             raise InputError(opts.cache_dir, f"cannot create the cache folder ({e.strerror})") from None
     with tempfile.TemporaryDirectory(prefix="cpaudit-embeddings-", dir=opts.cache_dir) as scratch:
-        return _audit(opts, step, spec, threshold, data, split, samples, members, holdout, Path(scratch), device)
+        return _audit(opts, step, spec, threshold, data, split, samples, members, holdout, Path(scratch), device, baseline)
 
 
 def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: float, data: ImageSet, split: Split,
            samples: SampleSet, members: ImageRows, holdout: ImageRows, scratch: Path,
-           device: torch.device) -> AuditResult:
+           device: torch.device, baseline: dict | None) -> AuditResult:
     # Replication search. Many members: their embeddings stream to a memory-mapped file, searched in blocks.
     step("embed")
     e_s, f_s = embed(samples.images, spec, cache_dir=opts.cache_dir, device=device)
@@ -211,8 +212,8 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
                         permutation_p=perm.p_value, attacks=attacks, replica_excess=nn_summary["replica_excess_p"],
                         holdout_rate=nn_summary["holdout_replica_rate"],
                         n_diverged=len((samples.run or {}).get("nonfinite_seeds") or []))
-    if opts.baseline is not None:
-        gates.update(baseline_gates(nn_summary, attacks, opts.release, read_results(opts.baseline)[0], str(opts.baseline)))
+    if baseline is not None:
+        gates.update(baseline_gates(nn_summary, attacks, opts.release, baseline, str(opts.baseline)))
     failures = [m for m in gates.values() if m is not None]
     thresholds = {k: v for k, v in opts.policy.__dict__.items()}
     strongest_key, _ = strongest_attack(attacks, opts.release)

@@ -16,7 +16,7 @@ import torch
 from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser
 from cpaudit.core.schedules import q_sample
 from cpaudit.distributed import gather_rows, world
-from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
+from cpaudit.sampling.protection import LogitFn, Protection
 from cpaudit.seeding import MAX_SEED, derive_seed, torch_generator
 
 
@@ -46,10 +46,9 @@ def reconstruction_losses(
     row of `rows` (a process's shard). Noise is drawn per batch on the CPU (see image_noise), so memory is
     draws x batch_size images, and the result does not depend on batch_size, shard or device."""
     index = range(images.shape[0])[rows] if rows is not None else range(images.shape[0])
-    a_t = float(abar[t])
+    denoiser = Denoiser(eps_model, abar, torch.device(device), protection, logit_fn)
     abar = abar.to(device)
     losses = torch.zeros(len(index), dtype=torch.float64)
-    guard = protection is not None and not protection.inactive
     for start in range(0, len(index), batch_size):
         idx = index[start : start + batch_size]
         x0 = images[idx.start : idx.stop].to(device)
@@ -57,10 +56,7 @@ def reconstruction_losses(
         tt = torch.full((x0.shape[0],), t, dtype=torch.long, device=device)
         for d in range(draws):
             eps = noise[d].to(device)
-            x_t = q_sample(x0, abar[tt], eps)
-            eps_hat = eps_model(x_t, tt)
-            if guard:
-                eps_hat, _ = protect_eps(eps_hat, x_t, tt, a_t, logit_fn, protection)  # type: ignore[arg-type]
+            eps_hat = denoiser.eps(q_sample(x0, abar[tt], eps), t)
             losses[start : start + x0.shape[0]] += (eps - eps_hat).pow(2).flatten(1).mean(1).double().cpu()
     return (losses / draws).numpy()
 
