@@ -49,33 +49,43 @@ def demo_cmd(
 
 
 def tune_cmd(
-    model: Path = typer.Option(..., "--model"),
-    classifier: str = typer.Option(..., "--classifier", help="Classifier folder or 'exact'."),
-    data: str = typer.Option("digits", "--data"),
-    split: Path = typer.Option(None, "--split", help="split.json [default: MODEL/split.json]."),
+    model: Path = typer.Option(..., "--model", help="The model to protect (a cpaudit model: its members are compared)."),
+    classifier: str = typer.Option(None, "--classifier", help="Learned random-label classifier folder; without it only "
+                                   "the exact posterior, rejection, repulsion and DP-SGD are swept."),
     out: Path = typer.Option(..., "--out"),
-    alphas: str = typer.Option("0.05,0.2,0.4", "--alphas"),
-    scales: str = typer.Option("10,30,100,300", "--scales"),
-    rule: str = typer.Option("opposite-label", "--rule"),
-    n: int = typer.Option(256, "--n", min=2),
+    defences: str = typer.Option(None, "--defences", help="Comma-separated defence names to sweep [default: all]."),
+    n_tune: int = typer.Option(256, "--n-tune", help="Samples per tuning point."),
+    n_eval: int = typer.Option(1024, "--n-eval", help="Samples per evaluation point."),
+    tune_seed: int = typer.Option(0, "--tune-seed", min=0, max=2**62),
+    eval_seed: int = typer.Option(1_000_000, "--eval-seed", min=0, max=2**62),
+    fid_budget: float = typer.Option(2.0, "--fid-budget", help="Chosen settings keep FID within this multiple of unprotected."),
+    dp_epsilons: str = typer.Option("1,10,100", "--dp-epsilons", help="DP-SGD runs to train and sample ('' for none)."),
+    points: int = typer.Option(4, "--points-per-defence"),
+    small: bool = typer.Option(False, "--small", help="Two settings a defence: a quick look, not a frontier."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62),
     device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
-    """Sweep CPSample's alpha and scale, audit each point, and pick the least intrusive zero-replica setting.
+    """Put every defence on one privacy/quality frontier: sweep on tuning seeds, evaluate on others.
 
-    Example: cpaudit tune --model runs/model --classifier runs/classifier --out runs/tune
+    Example: cpaudit tune --model runs/model --classifier runs/classifier --out reports/tune
     """
     state.quiet = state.quiet or quiet
     with user_errors():
-        opts = TuneOptions(model=model, classifier=classifier, data=data, split=split or model / "split.json", out=out,
-                           alphas=number_list(alphas, "--alphas", float), scales=number_list(scales, "--scales", float), rule=rule, n=n, seed=seed,
-                           device=device)
+        opts = TuneOptions(model=model, classifier=classifier, out=out, n_tune=n_tune, n_eval=n_eval, tune_seed=tune_seed,
+                           eval_seed=eval_seed, fid_budget=fid_budget,
+                           dp_epsilons=number_list(dp_epsilons, "--dp-epsilons", float) if dp_epsilons else (),
+                           families=tuple(x.strip() for x in defences.split(",")) if defences else None,
+                           points_per_defence=points, small=small, seed=seed, device=device)
         with progress_bar("tune") as advance:
-            result = tune(opts, progress=lambda k, total: advance(k, total))
-    if result.best is None:
-        info("no setting in the grid removed every replica")
-    else:
-        b = result.best
-        info(f"least intrusive zero-replica setting: --alpha {b['alpha']:g} --scale {b['scale']:g} (FID {b['fid']:.2f})")
-    info(f"-> {result.out / 'report.html'}")
+            result = tune(opts, progress=lambda what, k, total: advance(k, total, description=what))
+    for kind, d in result.defaults.items():
+        c = d["chosen"]
+        if c is None:
+            info(f"{kind}: {d['why']}")
+            continue
+        e = d["evaluation"]
+        info(f"{kind} classifier, chosen on tuning seeds: --alpha {c['alpha']:g} --scale {c['scale']:g} ({c['rule']}, {c['space']}); "
+             + ("" if e is None else f"evaluation seeds: sample-only AUC {e['sample_only_auc']:.3f}, FID {e['fid']:.2f}, "
+                                     f"replicas {e['replicas']}/{e['n_samples']}"))
+    info(f"done in {result.seconds:.0f} s -> {result.out / 'report.html'}")

@@ -1,97 +1,242 @@
-"""`cpaudit tune`: sweep CPSample's (alpha, scale), audit each point, plot the privacy/quality frontier,
-and pick the least intrusive setting (lowest FID) that leaves zero replicas."""
+"""`cpaudit tune`: every defence on one privacy/quality frontier, chosen on tuning seeds, claimed on others.
+
+1. Sweep each defence's settings (pipelines/tune_grid.py) on the tuning seeds and score each point from its
+   samples alone (audit/frontier.py: replicas against the held-out base rate, sample-only AUC, epsilon
+   lower bound, pixel FID against the whole held-out set).
+2. Per defence, keep the tuning points on its frontier (no other point has both lower FID and lower AUC),
+   at most `points_per_defence` of them, always with the one chosen at the FID budget: the lowest AUC
+   among points with FID <= budget x unprotected FID and replicas not above the held-out base rate.
+3. Draw those settings again on the evaluation seeds, which chose nothing, and report those figures.
+
+The defaults for `sample --protect` are the CPSample settings chosen at the budget on the tuning seeds,
+one per classifier kind; the evaluation seeds say how they hold up.
+"""
 
 from __future__ import annotations
 
-import itertools
+import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpaudit.core.threat_models import strongest_attack
+from cpaudit.audit.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
+from cpaudit.data.members import data_and_split_of
+from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
-from cpaudit.pipelines.audit import AuditOptions, audit
-from cpaudit.pipelines.report import write_report
-from cpaudit.pipelines.sample import SampleOptions, sample
-from cpaudit.report import plots
-from cpaudit.report.content import num, pct
-from cpaudit.report.document import Document, Figure, Para, Section, Table
-from cpaudit.sampling.protection import Protection
+from cpaudit.models.load import LoadedModel, load_model
+from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
+from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, EXACT, FAMILIES, LEARNED, NONE, sweep_settings
+from cpaudit.report.tune_report import write_tune_report
+from cpaudit.sampling.defences import Guides, Setting, draw_setting
+from cpaudit.sampling.rejection import RejectionExhausted
+from cpaudit.seeding import derive_seed, numpy_generator
+from cpaudit.train.diffusion import DiffusionTrainConfig
+from cpaudit.train.dp import DPConfig
+from cpaudit.version import __version__
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
 @dataclass(frozen=True)
 class TuneOptions:
     model: Path
-    classifier: str
-    data: str
-    split: Path
     out: Path
-    alphas: tuple[float, ...] = (0.05, 0.2, 0.4)
-    scales: tuple[float, ...] = (10.0, 30.0, 100.0, 300.0)
-    rule: str = "opposite-label"
-    n: int = 256
-    seed: int = 0
-    mia_t: tuple[int, ...] = (100, 350)
-    device: str = "auto"  # see device.py
+    classifier: str | None = None  # a learned classifier folder; the exact posterior needs none
+    tune_seed: int = 0  # tuning draws seeds tune_seed ... (rejection takes the next unused ones)
+    n_tune: int = 256
+    eval_seed: int = 1_000_000  # far from the tuning seeds, also after rejection's extra draws
+    n_eval: int = 1024
+    fid_budget: float = 2.0  # chosen settings have FID at most this many times the unprotected FID
+    excess_level: float = 0.05  # replicas "not above the held-out base rate": replica_excess_p >= this
+    points_per_defence: int = 4
+    dp_epsilons: tuple[float, ...] = (1.0, 10.0, 100.0)
+    families: tuple[str, ...] | None = None  # keys of tune_grid.FAMILIES; default: every defence the inputs allow
+    small: bool = False  # two settings a defence (tests and a quick look)
+    seed: int = 0  # attack relabellings; DP training
+    device: str = "auto"
 
 
 @dataclass
 class TuneResult:
-    points: list[dict]
-    best: dict | None
     out: Path
+    tuning: list[dict]
+    evaluation: list[dict]
+    defaults: dict[str, dict]
+    seconds: float
+    extra: dict = field(default_factory=dict)
 
 
-def _point(opts: TuneOptions, alpha: float, scale: float, tag: str) -> dict:
-    prot = None if scale == 0 else Protection(opts.classifier, alpha, scale, opts.rule)  # type: ignore[arg-type]
-    samples = opts.out / "points" / tag
-    s = sample(SampleOptions(model=opts.model, out=samples, n=opts.n, seed=opts.seed, protection=prot, write_png=False,
-                             device=opts.device))
-    r = audit(AuditOptions(device=opts.device, samples=samples, data=opts.data, split=opts.split, out=samples / "audit",
-                           model=opts.model,
-                           classifier=opts.classifier if prot else None, mia_t=opts.mia_t, mia_draws=4,
-                           permutations=200, seed=opts.seed, alpha=alpha, scale=scale)).results
-    _, deployed = strongest_attack(r["attacks"], "sampler")  # the deployed sampler's strongest attack
-    return {"alpha": alpha, "scale": scale, "replica_rate": r["nn"]["replica_rate"], "replicas": r["nn"]["replicas"],
-            "median_similarity": r["nn"]["median_nearest_member_similarity"], "fid": r["quality"]["fid"],
-            "sample_only_auc": r["attacks"]["sample_only"]["auc"], "mia_auc": (deployed or {}).get("auc"), "fired_fraction": s.fired_fraction, "seconds": s.seconds}
+def _check(opts: TuneOptions) -> None:
+    if opts.n_tune < 8 or opts.n_eval < 8:
+        raise InputError("--n-tune/--n-eval", f"need at least 8 samples each, got {opts.n_tune} and {opts.n_eval}")
+    if opts.fid_budget <= 1:
+        raise InputError("--fid-budget", f"must be > 1 (a multiple of the unprotected FID), got {opts.fid_budget}")
+    if opts.points_per_defence < 1:
+        raise InputError("--points-per-defence", f"must be >= 1, got {opts.points_per_defence}")
+    if any(e <= 0 for e in opts.dp_epsilons):
+        raise InputError("--dp-epsilons", f"must be > 0, got {list(opts.dp_epsilons)}")
+    tune_end = opts.tune_seed + 100 * opts.n_tune  # rejection may draw up to about this far
+    if opts.eval_seed < tune_end and opts.tune_seed < opts.eval_seed + 100 * opts.n_eval:
+        raise InputError("--eval-seed", f"evaluation seeds from {opts.eval_seed} may meet the tuning draws "
+                         f"({opts.tune_seed} to about {tune_end}); keep them apart")
 
 
-def tune(opts: TuneOptions, progress: Callable[[int, int], None] | None = None) -> TuneResult:
-    if not opts.alphas or not opts.scales:
-        raise InputError("--alphas/--scales", "give at least one value each")
-    bad = [a for a in opts.alphas if not 0 < a <= 0.5] + [s for s in opts.scales if not s > 0]
-    if bad:
-        raise InputError("--alphas/--scales", f"alphas must be in (0, 0.5] and scales > 0; bad: {bad}")
-    grid = list(itertools.product(opts.alphas, opts.scales))
-    total = len(grid) + 1
-    points = [_point(opts, 0.0, 0.0, "unprotected")]
-    if progress:
-        progress(1, total)
-    for k, (alpha, scale) in enumerate(grid, start=2):
-        points.append(_point(opts, alpha, scale, f"alpha{alpha:g}-scale{scale:g}"))
-        if progress:
-            progress(k, total)
-    clean = [p for p in points[1:] if p["replicas"] == 0]
-    best = min(clean, key=lambda p: p["fid"]) if clean else None
+def _models(opts: TuneOptions, model: LoadedModel, settings: list[Setting], device, say: Progress) -> dict[str, LoadedModel]:
+    """The memorising model and, where DP points are swept, DP-SGD runs and their non-DP control."""
+    models = {"memorising": model}
+    dp_keys = sorted({s.model for s in settings if s.model != "memorising"})
+    cfg = dict(data=model.config["data"], members=int(model.config["n_members"]), seed=opts.seed, device=opts.device)
+    for k, key in enumerate(dp_keys):
+        folder = Path(opts.out) / "models" / key
+        say(f"train {key}", k, len(dp_keys))
+        if key == "dp-control":
+            dp = DPConfig()
+            # The control trains as the DP runs do (steps, batch size, learning rate, EMA), without clipping or noise.
+            train = DiffusionTrainConfig(steps=dp.steps, batch_size=dp.expected_batch_size, lr=dp.lr, ema_decay=dp.ema_decay)
+            train_diffusion(TrainDiffusionOptions(out=folder, train=train, **cfg))
+        else:
+            train_diffusion(TrainDiffusionOptions(out=folder, dp=DPConfig(epsilon=float(key.removeprefix("dp-eps"))), **cfg))
+        models[key] = load_model(folder)
+    return models
+
+
+def _score(models, s: Setting, guides: Guides, ref: Reference, first: int, n: int, seed: int) -> dict | None:
+    """The point's figures; None where rejection cannot keep n samples (its threshold rejects nearly all)."""
+    t0 = time.perf_counter()
+    try:
+        d = draw_setting(models[s.model], s, guides, first, n)
+    except RejectionExhausted:
+        return None
+    seconds = time.perf_counter() - t0
+    rng = numpy_generator(derive_seed(seed, f"tune-{s.defence}-{s.label}-{first}"))
+    return {**s.to_dict(), **evaluate_samples(d.images, ref, rng), "seeds": [int(min(d.seeds)), int(max(d.seeds))],
+            "drawn": d.drawn, "fired_fraction": d.fired_fraction, "seconds": round(seconds, 3)}
+
+
+def choose_for_evaluation(tuning: list[dict], fid_limit: float, excess_level: float, k: int) -> dict[str, list[int]]:
+    """Per defence, the indices of its tuning points to evaluate: its frontier, spread to k, with its
+    budget choice. DP runs and the control have no sampling-time setting: all of them go."""
+    chosen: dict[str, list[int]] = {}
+    for fam in dict.fromkeys(p["defence"] for p in tuning):
+        idx = [i for i, p in enumerate(tuning) if p["defence"] == fam]
+        if fam in (NONE, DP, DP_CONTROL):
+            chosen[fam] = idx
+            continue
+        pts = [tuning[i] for i in idx]
+        front = [idx[j] for j in pareto_front([p["fid"] for p in pts], [p["sample_only_auc"] for p in pts])]
+        keep = spread(front, k)
+        b = best_within_budget(pts, fid_limit, excess_level)
+        if b is not None and idx[b] not in keep:
+            keep = sorted([*spread(front, k - 1), idx[b]], key=lambda i: tuning[i]["fid"])
+        chosen[fam] = keep
+    return chosen
+
+
+def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
+    _check(opts)
+    say = progress or (lambda _w, _d, _t: None)
+    t_start = time.perf_counter()
+    device = resolve_device(opts.device)
+    model = load_model(opts.model)
+    if model.data_fingerprint is None:
+        raise InputError(opts.model, "records no training data: tune compares samples with the model's members, "
+                         "so it needs a model trained with cpaudit")
+    data, split = data_and_split_of(model.folder, model.config)
+    members, holdout = data.take(split.member_idx), data.take(split.holdout_idx)
+    ref = Reference.of(members, holdout, threshold=0.97)
+    settings = sweep_settings(opts.classifier, opts.dp_epsilons, opts.small)
+    if opts.families is not None:
+        unknown = sorted(set(opts.families) - set(FAMILIES))
+        if unknown:
+            raise InputError("--defences", f"unknown {unknown}; choose from {', '.join(FAMILIES)}")
+        wanted = {FAMILIES[k] for k in opts.families}
+        missing = sorted(wanted - {s.defence for s in settings})
+        if missing:
+            raise InputError("--defences", f"{missing} need a learned classifier (--classifier) or DP epsilons")
+        settings = [s for s in settings if s.defence == NONE or s.defence in wanted
+                    or (s.defence == DP_CONTROL and DP in wanted)]
+    models = _models(opts, model, settings, device, say)
+    guides = Guides(members, device)
+
+    tuning, infeasible = [], []
+    for k, s in enumerate(settings):
+        say(f"tuning seeds: {s.defence}, {s.label}", k, len(settings))
+        p = _score(models, s, guides, ref, opts.tune_seed, opts.n_tune, opts.seed)
+        if p is None:
+            infeasible.append(s.to_dict())
+        else:
+            tuning.append(p)
+    settings = [s for s in settings if s.to_dict() not in infeasible]
+    fid_limit = opts.fid_budget * tuning[0]["fid"]
+    chosen = choose_for_evaluation(tuning, fid_limit, opts.excess_level, opts.points_per_defence)
+    order = [i for fam in chosen.values() for i in fam]
+
+    evaluation = []
+    for k, i in enumerate(order):
+        s = settings[i]
+        say(f"evaluation seeds: {s.defence}, {s.label}", k, len(order))
+        p = _score(models, s, guides, ref, opts.eval_seed, opts.n_eval, opts.seed)
+        if p is None:
+            infeasible.append({**s.to_dict(), "seeds": "evaluation"})
+        else:
+            evaluation.append({**p, "tuning_index": i})
+    eval_limit = opts.fid_budget * evaluation[0]["fid"]
+    for p in evaluation:  # the claim: each point's own figures against the goal, on seeds that chose nothing
+        p["within_fid_budget"] = p["fid"] <= eval_limit
+        p["replicas_not_above_base_rate"] = p["replica_excess_p"] >= opts.excess_level
+        p["budget_choice"] = False
+    for fam, idx in chosen.items():
+        pts = [tuning[i] for i in [j for j in range(len(tuning)) if tuning[j]["defence"] == fam]]
+        b = best_within_budget(pts, fid_limit, opts.excess_level)
+        if b is not None:
+            tuned = next(p for p in evaluation if settings[p["tuning_index"]] == _nth(settings, fam, b))
+            tuned["budget_choice"] = True
+    defaults = {kind: _default(tuning, evaluation, settings, fam, fid_limit, opts.excess_level)
+                for kind, fam in (("learned", LEARNED), ("exact", EXACT)) if any(p["defence"] == fam for p in tuning)}
+    seconds = time.perf_counter() - t_start
+    record = {
+        "kind": "cpaudit-tune", "cpaudit_version": __version__, "threat_model": "samples",
+        "settings": {"model": str(opts.model), "classifier": opts.classifier, "tune_seeds": [opts.tune_seed, opts.n_tune],
+                     "eval_seeds": [opts.eval_seed, opts.n_eval], "fid_budget": opts.fid_budget,
+                     "excess_level": opts.excess_level, "points_per_defence": opts.points_per_defence,
+                     "dp_epsilons": list(opts.dp_epsilons), "small": opts.small, "seed": opts.seed,
+                     "device": describe(device), "n_members": len(members), "n_holdout": len(holdout),
+                     "replica_threshold": ref.threshold},
+        "fid_limit": {"tuning": fid_limit, "evaluation": eval_limit},
+        "tuning": tuning, "evaluation": evaluation, "defaults": defaults,
+        "infeasible": infeasible,  # rejection thresholds that kept too few samples in the draws allowed
+        "classifier_accuracy": _classifier_accuracy(opts.classifier),
+        "seconds": round(seconds, 1),
+    }
     out = Path(opts.out)
-    write_json(out / "tune.json", {"points": points, "best": best, "settings": {
-        "model": str(opts.model), "classifier": opts.classifier, "rule": opts.rule, "n": opts.n, "seed": opts.seed,
-        "mia_t": list(opts.mia_t)}})
-    rows = [[("-" if p["scale"] == 0 else f"{p['alpha']:g}"), ("unprotected" if p["scale"] == 0 else f"{p['scale']:g}"),
-             pct(p["replica_rate"]), num(p["median_similarity"]), num(p["fid"], 2), num(p["sample_only_auc"]), num(p["mia_auc"]),
-             pct(p["fired_fraction"])]
-            for p in points]
-    verdict = ("No setting in the grid removed every replica: widen it (larger alpha or scale)." if best is None else
-               f"Least intrusive setting with zero replicas: alpha {best['alpha']:g}, scale {best['scale']:g} "
-               f"(FID {best['fid']:.2f} vs {points[0]['fid']:.2f} unprotected).")
-    doc = Document("cpaudit protection sweep", verdict, best is not None, [Section("Frontier", [
-        Figure("frontier", "Replica rate and membership-inference AUC against FID, one point per (alpha, scale)."),
-        Table(["alpha", "scale", "replica rate", "median similarity", "FID", "sample-only AUC (samples)",
-               "strongest AUC (sampler)", "guidance fired"], rows),
-        Para("Least intrusive = lowest FID among settings with zero replicas. AUCs are selection-free (cross-fitted over t "
-             "and sign): the sample-only attack for published samples, and the strongest attack on the deployed sampler."),
-    ])])
-    write_report(out, doc, {"frontier": plots.frontier(points, best)})
-    return TuneResult(points, best, out)
+    write_json(out / "tune.json", record)
+    write_tune_report(record, out)
+    return TuneResult(out, tuning, evaluation, defaults, seconds)
+
+
+def _nth(settings: list[Setting], fam: str, j: int) -> Setting:
+    return [s for s in settings if s.defence == fam][j]
+
+
+def _default(tuning: list[dict], evaluation: list[dict], settings: list[Setting], fam: str, fid_limit: float,
+             excess_level: float) -> dict:
+    """The classifier kind's CPSample default: chosen on the tuning seeds, with its evaluation figures."""
+    pts = [p for p in tuning if p["defence"] == fam]
+    b = best_within_budget(pts, fid_limit, excess_level)
+    if b is None:
+        return {"chosen": None, "why": "no setting was within the FID budget with replicas at the base rate"}
+    s = _nth(settings, fam, b)
+    ev = next((p for p in evaluation if settings[p["tuning_index"]] == s), None)
+    return {"chosen": s.protection.to_dict(), "tuning": pts[b], "evaluation": ev}
+
+
+def _classifier_accuracy(classifier: str | None) -> dict | None:
+    """The learned classifier's member accuracy beside the Bayes limit, by t, as train-classifier measured it."""
+    if classifier is None or classifier == "exact":
+        return None
+    try:
+        return json.loads((Path(classifier) / "config.json").read_text()).get("accuracy")
+    except (OSError, ValueError):
+        return None

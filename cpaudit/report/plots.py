@@ -17,9 +17,9 @@ STYLE = {"figure.figsize": (6.0, 3.6), "figure.dpi": 110, "axes.grid": True, "gr
 COLOURS = {"samples": "#c0392b", "holdout": "#2c7fb8", "plain": "#c0392b", "protected": "#1b9e77", "null": "#7f7f7f"}
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _png(fig: plt.Figure, rect: tuple[float, float, float, float] | None = None) -> bytes:
     buf = io.BytesIO()
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     fig.savefig(buf, format="png", metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
@@ -111,21 +111,34 @@ def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray | None, similarity:
         return _png(fig)
 
 
-def frontier(points: list[dict], best: dict | None) -> bytes:
-    """Privacy/quality frontier of a protection sweep: replica rate and MIA AUC against FID."""
-    with plt.rc_context({**STYLE, "figure.figsize": (8.0, 3.4)}):
-        fig, (a, b) = plt.subplots(1, 2)
-        for ax, key, label in ((a, "replica_rate", "replica rate"), (b, "mia_auc", "MIA AUC (attacker's best)")):
-            for p in points:
-                unprot = p["scale"] == 0
-                ax.scatter(p["fid"], p[key] if p[key] is not None else np.nan, s=30,
-                           color="black" if unprot else plt.cm.viridis(min(p["alpha"] / 0.5, 1.0)),
-                           marker="s" if unprot else "o")
-                ax.annotate("none" if unprot else f"{p['alpha']:g}/{p['scale']:g}", (p["fid"], p[key] or 0), fontsize=6,
-                            xytext=(3, 3), textcoords="offset points")
-            if best is not None:
-                ax.scatter(best["fid"], best[key], s=120, facecolors="none", edgecolors=COLOURS["protected"], linewidths=2)
-            ax.set_xlabel("FID (lower is better)")
+def frontier(points: list[dict], fid_limit: float, goal_auc: float | None = None) -> bytes:
+    """Every defence on one privacy/quality frontier: replica rate, sample-only AUC (with the chance band)
+    and epsilon lower bound against FID; one colour a defence, its points joined in order of FID."""
+    panels = (("replica_rate", "replica rate"), ("sample_only_auc", "sample-only AUC"), ("epsilon_lb", "epsilon lower bound"))
+    families = list(dict.fromkeys(p["defence"] for p in points))
+    cmap = plt.get_cmap("tab20")
+    markers = "osD^v<>pXh*P8"
+    with plt.rc_context({**STYLE, "figure.figsize": (12.0, 4.2)}):
+        fig, axes = plt.subplots(1, 3)
+        for k, fam in enumerate(families):
+            pts = sorted((p for p in points if p["defence"] == fam), key=lambda p: p["fid"])
+            colour = "black" if fam == "none" else cmap(k % 20)
+            for ax, (key, _) in zip(axes, panels):
+                ax.plot([p["fid"] for p in pts], [p[key] for p in pts], marker=markers[k % len(markers)], color=colour,
+                        linewidth=1, markersize=5, label=fam if ax is axes[0] else None)
+                chosen = [p for p in pts if p.get("budget_choice")]
+                ax.scatter([p["fid"] for p in chosen], [p[key] for p in chosen], s=110, facecolors="none",
+                           edgecolors=colour, linewidths=1.5)
+        band = points[0].get("sample_only_chance_band95")
+        if band:
+            axes[1].axhspan(band[0], band[1], color=COLOURS["null"], alpha=0.15, label="chance band (95%)")
+        if goal_auc is not None:
+            axes[1].axhline(goal_auc, color="black", linestyle=":", linewidth=1, label=f"goal AUC {goal_auc:g}")
+        for ax, (_, label) in zip(axes, panels):
+            ax.axvline(fid_limit, color="black", linestyle="--", linewidth=1)
+            ax.set_xscale("log")
+            ax.set_xlabel("pixel FID (log; dashed: the budget)")
             ax.set_ylabel(label)
-        a.set_title("labels: alpha/scale; circled: chosen", fontsize=8)
-        return _png(fig)
+        axes[1].legend(fontsize=6, loc="upper right")
+        fig.legend(fontsize=6, loc="lower center", ncol=min(len(families), 5), bbox_to_anchor=(0.5, 0.0))
+        return _png(fig, rect=(0, 0.12, 1, 1))

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import torch
 
 from cpaudit.errors import ConfigError
-from cpaudit.core.guidance import GUIDE_WHEN, RULES, GuideWhen, Rule, confident, guidance_objective, guided_eps
+from cpaudit.core.guidance import (GUIDE_WHEN, RULES, SPACES, X0_T, GuideWhen, Rule, Space, confident, guidance_objective,
+                                   guided_eps)
+from cpaudit.core.steps import predict_x0
 
 LogitFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> logit of p(y=1 | x_t, t), shape (N,)
 
@@ -34,6 +36,13 @@ class Protection:
     scale: float | None = None  # None: the classifier kind's own default (default_scale)
     rule: Rule = "opposite-label"
     guide: GuideWhen = "when-confident"
+    # Guide only at timesteps t_min <= t <= t_max (None: every t). Outside the window the classifier is not
+    # run at all, which is also what makes a window cheap.
+    t_min: int = 0
+    t_max: int | None = None
+    # What the classifier reads: the noisy x_t (the paper), or the denoiser's predicted x0 read at X0_T
+    # (core/guidance.py), where the identity of the image being drawn is already visible early.
+    space: Space = "x_t"
 
     def __post_init__(self) -> None:
         if self.scale is None:
@@ -46,6 +55,13 @@ class Protection:
             raise ConfigError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
         if self.guide not in GUIDE_WHEN:
             raise ConfigError(f"guide must be one of {', '.join(GUIDE_WHEN)}, got {self.guide!r}")
+        if self.space not in SPACES:
+            raise ConfigError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
+        if self.t_min < 0 or (self.t_max is not None and self.t_max < self.t_min):
+            raise ConfigError(f"the guidance window needs 0 <= t_min <= t_max, got [{self.t_min}, {self.t_max}]")
+
+    def guides_at(self, t: int) -> bool:
+        return self.t_min <= t and (self.t_max is None or t <= self.t_max)
 
     @property
     def inactive(self) -> bool:
@@ -53,7 +69,8 @@ class Protection:
         return self.scale == 0 or (self.alpha == 0 and self.guide == "when-confident")
 
     def to_dict(self) -> dict:
-        return {"classifier": self.classifier, "alpha": self.alpha, "scale": self.scale, "rule": self.rule, "guide": self.guide}
+        return {"classifier": self.classifier, "alpha": self.alpha, "scale": self.scale, "rule": self.rule, "guide": self.guide,
+                "t_min": self.t_min, "t_max": self.t_max, "space": self.space}
 
 
 def protect_eps(
@@ -64,7 +81,16 @@ def protect_eps(
     When guiding only where confident, a gradient-free classifier pass finds the confident samples and
     the gradient pass runs on those rows alone (none at all when no sample is confident): at alpha 0.4
     about 30% of sample-steps fire on digits, so this costs far less than a backward pass over the batch.
+    Outside p's t window nothing runs. t holds one timestep for the whole batch (the sampler's case).
+
+    space "x0": the classifier reads x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) at X0_T, and its
+    gradient in x0_hat (eps held fixed) replaces grad_x log p in the same eps_hat formula.
     """
+    if not p.guides_at(int(t[0])):
+        return eps, torch.zeros(x_t.shape[0], dtype=torch.bool, device=x_t.device)
+    if p.space == "x0":
+        x_t = predict_x0(x_t, eps, abar_t, clip=True)
+        t = torch.full_like(t, X0_T)
     if p.guide == "every-step":
         fired = torch.ones(x_t.shape[0], dtype=torch.bool, device=x_t.device)
     else:

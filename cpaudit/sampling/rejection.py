@@ -16,6 +16,10 @@ from cpaudit.audit.neighbours import nearest
 from cpaudit.audit.pixel import pixel_embedding
 
 
+class RejectionExhausted(RuntimeError):
+    """Fewer than n samples were kept within the rounds allowed: the threshold rejects nearly everything."""
+
+
 @dataclass
 class RejectionResult:
     images: torch.Tensor  # (N, C, H, W) kept samples
@@ -50,7 +54,7 @@ def reject_replicas(
             break
         # Ask for a few more than needed, scaled by the rejection rate so far, to save rounds.
         rate = len(rejected) / drawn if drawn else 0.0
-        k = int(np.ceil(need / max(1 - rate, 0.05)))
+        k = int(np.ceil(need / max(1 - rate, 0.01)))
         seeds = list(range(next_seed, next_seed + k))
         next_seed += k
         imgs = draw(seeds)
@@ -63,5 +67,5 @@ def reject_replicas(
                 kept_imgs.append(img)
                 kept_seeds.append(s)
     if len(kept_seeds) < n:
-        raise RuntimeError(f"rejection sampling kept only {len(kept_seeds)} of {n} after {drawn} draws")
+        raise RejectionExhausted(f"rejection sampling kept only {len(kept_seeds)} of {n} after {drawn} draws")
     return RejectionResult(torch.stack(kept_imgs), kept_seeds, drawn, rejected)

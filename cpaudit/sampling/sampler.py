@@ -19,6 +19,8 @@ from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
 from cpaudit.seeding import torch_generator
 
 EpsModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# (eps, x_t, t, abar_t) -> (eps_hat, fired per sample): any sampling-time guidance (CPSample, repulsion).
+Guide = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
 Method = Literal["ddim", "ddpm"]
 
 
@@ -58,29 +60,34 @@ def sample_batch(
     *,
     protection: Protection | None = None,
     logit_fn: LogitFn | None = None,
+    guide: Guide | None = None,
     on_step: Callable[[], None] | None = None,
     device: torch.device | str = "cpu",
 ) -> SampleBatch:
     """Run the reverse process for one batch of seeds on `device` (where eps_model's weights are).
 
-    abar: (T,) float64 schedule. The returned tensors are on the CPU.
+    abar: (T,) float64 schedule. The returned tensors are on the CPU. `protection` with its `logit_fn` is
+    CPSample; `guide` is any other guidance (not both).
     """
     device = torch.device(device)
     gens = [torch_generator(s) for s in seeds]
     x = _noise(gens, shape, device)
     n = len(seeds)
     fired = torch.zeros(n, dtype=torch.long)
-    guard = protection is not None and not protection.inactive
-    if guard and logit_fn is None:
-        raise ValueError("protection needs a logit_fn")
+    if protection is not None and not protection.inactive:
+        if logit_fn is None:
+            raise ValueError("protection needs a logit_fn")
+        if guide is not None:
+            raise ValueError("give protection or guide, not both")
+        guide = lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, protection)  # noqa: E731
     timesteps = sampling_timesteps(abar.shape[0], cfg.steps)
     for i, t in enumerate(timesteps.tolist()):
         a_t = float(abar[t])
         a_prev = float(abar[timesteps[i + 1]]) if i + 1 < len(timesteps) else 1.0
         t_batch = torch.full((n,), t, dtype=torch.long, device=device)
         eps = eps_model(x, t_batch)
-        if guard:
-            eps, hit = protect_eps(eps, x, t_batch, a_t, logit_fn, protection)  # type: ignore[arg-type]
+        if guide is not None:
+            eps, hit = guide(eps, x, t_batch, a_t)
             fired += hit.long().cpu()
         if cfg.method == "ddim":
             z = _noise(gens, shape, device) if cfg.eta > 0 and a_prev < 1.0 else None

@@ -1,0 +1,62 @@
+"""The settings `cpaudit tune` sweeps, per defence. Grids bracket the calibration's measurements
+(shared/calibration.md): the learned classifier removes replicas from scale 30-100 at alpha 0.2-0.4, the
+exact posterior from scale 3; repulsion and the x0-space variant have no prior figures, so theirs are wide."""
+
+from __future__ import annotations
+
+from cpaudit.sampling.defences import Setting
+from cpaudit.sampling.protection import Protection
+from cpaudit.sampling.repulsion import Repulsion
+
+LEARNED = "CPSample, learned classifier"
+LEARNED_HALF = "CPSample, learned, toward-half rule"
+EXACT = "CPSample, exact posterior"
+EXACT_HALF = "CPSample, exact, toward-half rule"
+WINDOW = "CPSample, learned, t window"
+X0 = "CPSample, learned, guidance on x0"
+EXACT_X0 = "CPSample, exact, guidance on x0"
+CPS_REJECT = "CPSample then rejection"
+REJECTION = "rejection"
+REPULSION = "nearest-member repulsion"
+DP = "DP-SGD"
+DP_CONTROL = "DP control (no clipping, no noise)"
+NONE = "none"
+
+# --defences names (short, without commas) for each defence.
+FAMILIES = {"learned": LEARNED, "learned-half": LEARNED_HALF, "exact": EXACT, "exact-half": EXACT_HALF, "window": WINDOW,
+            "x0": X0, "exact-x0": EXACT_X0, "cpsample+rejection": CPS_REJECT, "rejection": REJECTION,
+            "repulsion": REPULSION, "dp": DP}
+
+
+def _cps(defence: str, classifier: str, alphas, scales, **kw) -> list[Setting]:
+    extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in kw.items() if k != "rule" and k != "space")
+    return [Setting(defence, f"alpha {a:g}, scale {s:g}{extra}", protection=Protection(classifier, a, s, **kw))
+            for a in alphas for s in scales]
+
+
+def sweep_settings(classifier: str | None, dp_epsilons: tuple[float, ...], small: bool = False) -> list[Setting]:
+    """Every point of the sweep, the unprotected one first. small: two points a defence (tests)."""
+    a2, a1 = ((0.4,), (0.4,)) if small else ((0.2, 0.4), (0.4,))
+    pick = (lambda xs: xs[:: max(len(xs) - 1, 1)][:2]) if small else (lambda xs: xs)
+    out = [Setting(NONE, "unprotected")]
+    if classifier is not None:
+        out += _cps(LEARNED, classifier, a2, pick((10, 30, 100, 300)))
+        out += _cps(LEARNED_HALF, classifier, a1, pick((30, 100, 300)), rule="toward-half")
+        # Guidance at every step of a window (alpha 0.5: the classifier is rarely confident at large t, where
+        # the image being drawn is decided): early, or in the middle of the chain.
+        for lo, hi in ((300, 999), (100, 600)) if not small else ((300, 999),):
+            out += _cps(WINDOW, classifier, (0.5,), pick((10, 30, 100)), t_min=lo, t_max=hi)
+        out += _cps(X0, classifier, a1, pick((3, 10, 30, 100)), space="x0")
+        out += [Setting(CPS_REJECT, f"alpha 0.4, scale {s:g}, reject at 0.97", protection=Protection(classifier, 0.4, s),
+                        reject_at=0.97) for s in pick((10, 30))]
+    out += _cps(EXACT, "exact", a2, pick((1, 3, 10, 30)))
+    out += _cps(EXACT_HALF, "exact", a1, pick((3, 10, 30)), rule="toward-half")
+    out += _cps(EXACT_X0, "exact", a1, pick((0.3, 1, 3, 10)), space="x0")
+    out += [Setting(REJECTION, f"reject at {r:g}", reject_at=r) for r in pick((0.97, 0.96, 0.95))]  # below 0.95 it keeps < 1 in 100
+    out += [Setting(REPULSION, f"lambda {lam:g}, scale {s:g}", repulsion=Repulsion(lam, s))
+            for lam in ((0.8, 0.9) if not small else (0.9,)) for s in pick((3, 10, 30, 100))]
+    for e in dp_epsilons:
+        out.append(Setting(DP, f"epsilon {e:g}", model=f"dp-eps{e:g}"))
+    if dp_epsilons:
+        out.append(Setting(DP_CONTROL, "same steps, batch, learning rate", model="dp-control"))
+    return out

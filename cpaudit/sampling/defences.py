@@ -1,0 +1,93 @@
+"""Every defence a user could pick, as one drawable setting: a model (the memorising one, or a DP-SGD run
+or its non-DP control), optional sampling-time guidance (CPSample or nearest-member repulsion) and optional
+rejection of replicas. `draw_setting` turns a setting and seeds into images, one seed per sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from cpaudit.data.imageset import to_uint8, to_unit_range
+from cpaudit.models.load import LoadedModel
+from cpaudit.sampling.guides import resolve_guide
+from cpaudit.sampling.protection import Protection, protect_eps
+from cpaudit.sampling.rejection import reject_replicas
+from cpaudit.sampling.repulsion import Repulsion, centred_unit, repel_eps
+from cpaudit.sampling.sampler import Guide, SamplerConfig, sample_batch
+
+
+@dataclass(frozen=True)
+class Setting:
+    defence: str  # the family on the frontier, e.g. "CPSample, learned classifier"
+    label: str  # this point's settings, e.g. "alpha 0.4, scale 100"
+    model: str = "memorising"  # key into the models a sweep trained
+    protection: Protection | None = None
+    repulsion: Repulsion | None = None
+    reject_at: float | None = None  # resample samples whose nearest member reaches this correlation
+
+    def __post_init__(self) -> None:
+        if self.protection is not None and self.repulsion is not None:
+            raise ValueError("a setting guides with CPSample or with repulsion, not both")
+
+    def to_dict(self) -> dict:
+        return {"defence": self.defence, "label": self.label, "model": self.model,
+                "protection": None if self.protection is None else self.protection.to_dict(),
+                "repulsion": None if self.repulsion is None else self.repulsion.to_dict(), "reject_at": self.reject_at}
+
+
+@dataclass
+class Drawn:
+    images: torch.Tensor  # (N, C, H, W) as written (uint8 levels), in [-1, 1]
+    seeds: list[int]
+    fired_fraction: float  # sample-steps where guidance fired, over all drawn samples
+    drawn: int  # samples drawn, rejected ones included
+
+
+@dataclass
+class Guides:
+    """Logit functions built once per classifier and reused by every point of a sweep."""
+
+    members: torch.Tensor  # (M, C, H, W) the members, for repulsion and rejection
+    device: torch.device
+    _logits: dict = field(default_factory=dict)
+
+    def guide(self, model: LoadedModel, s: Setting) -> Guide | None:
+        if s.repulsion is not None:
+            unit, _ = centred_unit(self.members.to(self.device))
+            rep = s.repulsion
+            return lambda e, x_t, t, a: repel_eps(e, x_t, a, unit, rep)
+        if s.protection is None or s.protection.inactive:
+            return None
+        key = (str(model.folder), s.protection.classifier)
+        if key not in self._logits:
+            self._logits[key] = resolve_guide(model, s.protection.classifier, device=self.device)[0]
+        logit_fn, p = self._logits[key], s.protection
+        return lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, p)
+
+
+def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int, n: int,
+                 cfg: SamplerConfig = SamplerConfig(), batch_size: int = 256) -> Drawn:
+    """n samples of the setting from seeds first_seed on (rejection replaces with the next unused seeds)."""
+    guide = guides.guide(model, s)
+    eps_model = model.model.to(guides.device)
+    abar = model.schedule.alphas_cumprod()
+    fired = [0, 0]  # fired sample-steps, sample-steps
+
+    def draw(seeds: list[int]) -> torch.Tensor:
+        parts = []
+        for i in range(0, len(seeds), batch_size):
+            b = sample_batch(eps_model, abar, model.image_shape, seeds[i : i + batch_size], cfg, guide=guide,
+                             device=guides.device)
+            fired[0] += int(b.fired.sum())
+            fired[1] += len(b.fired) * cfg.steps
+            parts.append(b.images)
+        return to_unit_range(to_uint8(torch.cat(parts)))  # judged as written
+
+    if s.reject_at is None:
+        seeds = list(range(first_seed, first_seed + n))
+        images, drawn = draw(seeds), n
+    else:
+        res = reject_replicas(draw, guides.members, n, first_seed, threshold=s.reject_at)
+        images, seeds, drawn = res.images, res.seeds, res.drawn
+    return Drawn(images, seeds, fired[0] / max(fired[1], 1), drawn)
