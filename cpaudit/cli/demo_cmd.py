@@ -62,6 +62,7 @@ def tune_cmd(
     dp_epsilons: str = typer.Option("1,10,100", "--dp-epsilons", help="DP-SGD runs to train and sample ('' for none)."),
     points: int = typer.Option(4, "--points-per-defence"),
     small: bool = typer.Option(False, "--small", help="Two settings a defence: a quick look, not a frontier."),
+    steps: int = typer.Option(50, "--steps", help="DDIM steps per sample."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62),
     device: str = Device,
     quiet: bool = Quiet,
@@ -76,7 +77,7 @@ def tune_cmd(
                            eval_seed=eval_seed, fid_budget=fid_budget,
                            dp_epsilons=number_list(dp_epsilons, "--dp-epsilons", float) if dp_epsilons else (),
                            families=tuple(x.strip() for x in defences.split(",")) if defences else None,
-                           points_per_defence=points, small=small, seed=seed, device=device)
+                           points_per_defence=points, small=small, steps=steps, seed=seed, device=device)
         with progress_bar("tune") as advance:
             result = tune(opts, progress=lambda what, k, total: advance(k, total, description=what))
     for kind, d in result.defaults.items():

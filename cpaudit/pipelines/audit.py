@@ -48,7 +48,7 @@ STREAM_MIN_REFERENCES = 100_000
 # The permutation test compares samples with this many references per side at most (its cost is
 # samples x references); below it, all of the smaller side.
 PERMUTATION_MAX_REFERENCES = 50_000
-DEFAULT_THRESHOLDS = {"pixel": 0.97}
+QUALITY_MAX_REFERENCES = 50_000  # FID's reference where the held-out set is too large to hold (clean-fid's 50k)
 DEFAULT_MIA_TS: tuple[int, ...] = (50, 100, 200, 350, 500)
 
 
@@ -121,7 +121,7 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     device = resolve_device(opts.device)
     step = progress or (lambda _msg: None)
     spec = parse_features(opts.features)
-    threshold = opts.threshold if opts.threshold is not None else DEFAULT_THRESHOLDS.get(spec.kind, 0.95)
+    threshold = opts.threshold if opts.threshold is not None else spec.default_threshold
     data = load_data(opts.data)
     split = read_split(opts.split, data)
     samples = load_samples(opts.samples)
@@ -170,13 +170,23 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     ref_h = e_h[rng.choice(len(e_h), m, replace=False)]
     perm = permutation_test(e_s @ ref_m.T, e_s @ ref_h.T, opts.permutations, rng)
 
-    # Quality against as many held-out images as there are samples.
+    # Quality against the whole held-out set (a reference of fixed size, whatever the number of samples);
+    # where the held-out set is streamed, a seeded subset of QUALITY_MAX_REFERENCES.
     step("quality")  # its own generator: FID does not depend on --permutations
     rng = numpy_generator(derive_seed(opts.seed, "quality"))
-    q_idx = rng.choice(len(holdout), min(len(holdout), len(f_s)), replace=False)
-    f_q = f_h[q_idx] if f_h is not None else embed(holdout.take(q_idx), spec, device=device)[1]
+    if f_h is not None:
+        f_q = f_h
+    else:
+        pick = numpy_generator(derive_seed(opts.seed, "quality-reference"))  # KID's draws stay as without streaming
+        q_idx = np.sort(pick.choice(len(holdout), min(len(holdout), QUALITY_MAX_REFERENCES), replace=False))
+        f_q = embed(holdout.take(q_idx), spec, device=device)[1]
     fid = frechet_distance(f_s.astype(np.float64), f_q.astype(np.float64))
     kid = kernel_inception_distance(f_s.astype(np.float64), f_q.astype(np.float64), rng)
+    dim = int(f_s.shape[1])
+    # Fewer images than dimensions leave the covariance singular: FID is then biased and unstable.
+    fid_warning = (None if min(len(f_s), len(f_q)) > dim else
+                   f"FID from {len(f_s)} samples and {len(f_q)} reference images in {dim} dimensions: fewer images than "
+                   "dimensions on a side make the covariance singular and the FID unreliable")
 
     arrays: dict[str, np.ndarray] = {
         "sample_sim": rep.sample_sim, "holdout_sim": rep.holdout_sim, "sample_nn": rep.sample_nn,
@@ -267,7 +277,10 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         "release": opts.release,
         "threat_models": threat_models,
         "attacks": attacks,
-        "quality": {"features": spec.label, "fid": fid, "kid": kid, "n_samples": int(len(f_s)), "n_reference": int(len(q_idx))},
+        "quality": {"features": spec.label, "fid": fid, "kid": kid, "n_samples": int(len(f_s)), "n_reference": int(len(f_q)),
+                    "reference": "held-out images" + ("" if f_h is not None else " (seeded subset)"),
+                    "feature_dim": dim, "warning": fid_warning,
+                    "resize": spec.resize if spec.kind == "inception" else None, "weights_sha256": spec.sha256},
         "protection": protection_info,
         "privacy": {"dp_epsilon": (model_cfg or {}).get("dp", {}).get("epsilon") if (model_cfg or {}).get("dp") else None},
         "policy": {"passed": not failures, "failures": failures, "gates": gates, "thresholds": thresholds, "release": opts.release,

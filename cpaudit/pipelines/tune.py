@@ -31,6 +31,7 @@ from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, EXACT, FAMILIES, LEARNED
 from cpaudit.report.tune_report import write_tune_report
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.rejection import RejectionExhausted
+from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import derive_seed, numpy_generator
 from cpaudit.train.diffusion import DiffusionTrainConfig
 from cpaudit.train.dp import DPConfig
@@ -54,7 +55,8 @@ class TuneOptions:
     dp_epsilons: tuple[float, ...] = (1.0, 10.0, 100.0)
     families: tuple[str, ...] | None = None  # keys of tune_grid.FAMILIES; default: every defence the inputs allow
     small: bool = False  # two settings a defence (tests and a quick look)
-    seed: int = 0  # attack relabellings; DP training
+    steps: int = 50  # DDIM steps per sample
+    seed: int = 0  # the attacks' relabellings
     device: str = "auto"
 
 
@@ -73,6 +75,8 @@ def _check(opts: TuneOptions) -> None:
         raise InputError("--n-tune/--n-eval", f"need at least 8 samples each, got {opts.n_tune} and {opts.n_eval}")
     if opts.fid_budget <= 1:
         raise InputError("--fid-budget", f"must be > 1 (a multiple of the unprotected FID), got {opts.fid_budget}")
+    if not 1 <= opts.steps <= 1000:
+        raise InputError("--steps", f"must be in [1, 1000], got {opts.steps}")
     if opts.points_per_defence < 1:
         raise InputError("--points-per-defence", f"must be >= 1, got {opts.points_per_defence}")
     if any(e <= 0 for e in opts.dp_epsilons):
@@ -87,7 +91,9 @@ def _models(opts: TuneOptions, model: LoadedModel, settings: list[Setting], devi
     """The memorising model and, where DP points are swept, DP-SGD runs and their non-DP control."""
     models = {"memorising": model}
     dp_keys = sorted({s.model for s in settings if s.model != "memorising"})
-    cfg = dict(data=model.config["data"], members=int(model.config["n_members"]), seed=opts.seed, device=opts.device)
+    # The model's own seed: the same split, so the DP runs train on the same members.
+    cfg = dict(data=model.config["data"], members=int(model.config["n_members"]), seed=int(model.config.get("seed", 0)),
+               device=opts.device)
     for k, key in enumerate(dp_keys):
         folder = Path(opts.out) / "models" / key
         say(f"train {key}", k, len(dp_keys))
@@ -102,15 +108,15 @@ def _models(opts: TuneOptions, model: LoadedModel, settings: list[Setting], devi
     return models
 
 
-def _score(models, s: Setting, guides: Guides, ref: Reference, first: int, n: int, seed: int) -> dict | None:
+def _score(models, s: Setting, guides: Guides, ref: Reference, first: int, n: int, opts: TuneOptions) -> dict | None:
     """The point's figures; None where rejection cannot keep n samples (its threshold rejects nearly all)."""
     t0 = time.perf_counter()
     try:
-        d = draw_setting(models[s.model], s, guides, first, n)
+        d = draw_setting(models[s.model], s, guides, first, n, SamplerConfig(steps=opts.steps))
     except RejectionExhausted:
         return None
     seconds = time.perf_counter() - t0
-    rng = numpy_generator(derive_seed(seed, f"tune-{s.defence}-{s.label}-{first}"))
+    rng = numpy_generator(derive_seed(opts.seed, f"tune-{s.defence}-{s.label}-{first}"))
     return {**s.to_dict(), **evaluate_samples(d.images, ref, rng), "seeds": [int(min(d.seeds)), int(max(d.seeds))],
             "drawn": d.drawn, "fired_fraction": d.fired_fraction, "seconds": round(seconds, 3)}
 
@@ -163,7 +169,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     tuning, infeasible = [], []
     for k, s in enumerate(settings):
         say(f"tuning seeds: {s.defence}, {s.label}", k, len(settings))
-        p = _score(models, s, guides, ref, opts.tune_seed, opts.n_tune, opts.seed)
+        p = _score(models, s, guides, ref, opts.tune_seed, opts.n_tune, opts)
         if p is None:
             infeasible.append(s.to_dict())
         else:
@@ -177,7 +183,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     for k, i in enumerate(order):
         s = settings[i]
         say(f"evaluation seeds: {s.defence}, {s.label}", k, len(order))
-        p = _score(models, s, guides, ref, opts.eval_seed, opts.n_eval, opts.seed)
+        p = _score(models, s, guides, ref, opts.eval_seed, opts.n_eval, opts)
         if p is None:
             infeasible.append({**s.to_dict(), "seeds": "evaluation"})
         else:
@@ -201,7 +207,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
         "settings": {"model": str(opts.model), "classifier": opts.classifier, "tune_seeds": [opts.tune_seed, opts.n_tune],
                      "eval_seeds": [opts.eval_seed, opts.n_eval], "fid_budget": opts.fid_budget,
                      "excess_level": opts.excess_level, "points_per_defence": opts.points_per_defence,
-                     "dp_epsilons": list(opts.dp_epsilons), "small": opts.small, "seed": opts.seed,
+                     "dp_epsilons": list(opts.dp_epsilons), "small": opts.small, "seed": opts.seed, "steps": opts.steps,
                      "device": describe(device), "n_members": len(members), "n_holdout": len(holdout),
                      "replica_threshold": ref.threshold},
         "fid_limit": {"tuning": fid_limit, "evaluation": eval_limit},

@@ -201,7 +201,10 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
     if quality:
         sections.append(Section("Quality", [Table(["embedding", "FID", "KID", "samples", "held-out reference"], [[
             quality["features"], num(quality["fid"]), f"{quality['kid']:.4f}", str(quality.get("n_samples")), str(quality.get("n_reference"))]]),
-            Para(f"FID and KID are computed on the {quality['features']} embedding, so they compare only with figures on the same embedding.")]))
+            Para(f"FID and KID are computed on the {quality['features']} embedding against "
+                 f"{quality.get('reference') or 'held-out images'}, so they compare only with figures on the same embedding "
+                 "and reference size.")]
+            + ([Para("Warning: " + quality["warning"] + ".")] if quality.get("warning") else [])))
 
     privacy_rows = []
     if prot:

@@ -3,25 +3,60 @@ import json
 from typer.testing import CliRunner
 
 from cpaudit.cli.app import app
+from cpaudit.pipelines.tune import choose_for_evaluation
 
 runner = CliRunner()
 
 
-def test_tune_sweeps_audits_and_plots(tiny_model, tmp_path):
-    r = runner.invoke(app, ["--quiet", "tune", "--model", str(tiny_model), "--classifier", "exact", "--out", str(tmp_path),
-                            "--alphas", "0.5", "--scales", "1,1000", "--n", "4"])
+def test_tune_chooses_on_tuning_seeds_and_reports_evaluation_seeds(tiny_model, tiny_classifier, tmp_path):
+    r = runner.invoke(app, ["--quiet", "tune", "--model", str(tiny_model), "--classifier", str(tiny_classifier),
+                            "--out", str(tmp_path), "--small", "--n-tune", "8", "--n-eval", "12", "--dp-epsilons", "",
+                            "--defences", "learned,exact,x0,rejection,repulsion", "--eval-seed", "5000", "--steps", "5"])
     assert r.exit_code == 0, r.output
     t = json.loads((tmp_path / "tune.json").read_text())
-    assert [(p["alpha"], p["scale"]) for p in t["points"]] == [(0.0, 0.0), (0.5, 1.0), (0.5, 1000.0)]
-    assert t["points"][1]["fired_fraction"] == 1.0
-    assert t["best"] is None or t["best"]["replicas"] == 0
-    assert (tmp_path / "figures" / "frontier.png").is_file() and "frontier" in (tmp_path / "report.md").read_text()
+    assert t["threat_model"] == "samples"
+    assert {p["defence"] for p in t["tuning"]} == {"none", "CPSample, learned classifier", "CPSample, exact posterior",
+                                                   "CPSample, learned, guidance on x0", "rejection",
+                                                   "nearest-member repulsion"}
+    # Tuning and evaluation draw disjoint seeds; every evaluated point is one of the tuning points, drawn anew.
+    assert all(p["seeds"][0] == 0 and p["n_samples"] == 8 for p in t["tuning"])
+    assert all(p["seeds"][0] == 5000 and p["n_samples"] == 12 for p in t["evaluation"])
+    for p in t["evaluation"]:
+        tuned = t["tuning"][p["tuning_index"]]
+        assert (tuned["defence"], tuned["label"]) == (p["defence"], p["label"])
+    assert t["evaluation"][0]["defence"] == "none"
+    # FID against the whole held-out set, whatever the number of samples.
+    assert {p["fid_reference"] for p in t["tuning"] + t["evaluation"]} == {t["settings"]["n_holdout"]}
+    for kind, d in t["defaults"].items():
+        assert d["chosen"] is None or d["tuning"]["fid"] <= t["fid_limit"]["tuning"]
+    assert (tmp_path / "figures" / "frontier.png").is_file()
+    md = (tmp_path / "report.md").read_text()
+    assert "Threat model: samples" in md and "evaluation seeds" in md
 
 
-def test_tune_rejects_bad_grid(tiny_model, tmp_path):
-    r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--classifier", "exact", "--out", str(tmp_path / "o"),
-                            "--alphas", "0.9"])
-    assert r.exit_code == 2 and "alphas" in r.output
-    r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--classifier", "exact", "--out", str(tmp_path / "o"),
-                            "--scales", "ten"])
-    assert r.exit_code == 2 and "--scales" in r.output and len(r.output.strip().splitlines()) == 1
+def test_tune_rejects_bad_options(tiny_model, tmp_path):
+    r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--defences", "magic"])
+    assert r.exit_code == 2 and "--defences" in r.output and len(r.output.strip().splitlines()) == 1
+    r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--defences", "learned"])
+    assert r.exit_code == 2 and "classifier" in r.output
+    r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--eval-seed", "100"])
+    assert r.exit_code == 2 and "--eval-seed" in r.output
+    r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--dp-epsilons", "ten"])
+    assert r.exit_code == 2 and "--dp-epsilons" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def _pt(defence, fid, auc, p=1.0):
+    return {"defence": defence, "fid": fid, "sample_only_auc": auc, "replica_excess_p": p}
+
+
+def test_choose_for_evaluation_keeps_the_frontier_and_the_budget_choice():
+    tuning = [_pt("none", 3.0, 1.0, 0.0),
+              _pt("A", 3.5, 0.99, 0.0), _pt("A", 4.0, 0.9), _pt("A", 5.0, 0.95), _pt("A", 5.5, 0.8), _pt("A", 9.0, 0.7),
+              _pt("A", 20.0, 0.6), _pt("A", 40.0, 0.55),
+              _pt("DP-SGD", 60.0, 0.5), _pt("DP-SGD", 40.0, 0.6)]
+    chosen = choose_for_evaluation(tuning, fid_limit=6.0, excess_level=0.05, k=3)
+    assert chosen["none"] == [0] and chosen["DP-SGD"] == [8, 9]  # nothing to choose for a trained model
+    assert 3 not in chosen["A"]  # dominated by (4.0, 0.9)
+    assert 4 in chosen["A"]  # the lowest AUC within FID 6 with replicas at the base rate
+    assert len(chosen["A"]) == 3

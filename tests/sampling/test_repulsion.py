@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+import torch
+
+from cpaudit.core.steps import predict_x0
+from cpaudit.errors import ConfigError
+from cpaudit.sampling.repulsion import Repulsion, centred_unit, correlation_gradient, repel_eps
+
+
+def test_correlation_gradient_matches_autograd():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)
+    v, _ = centred_unit(torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64))
+    r, grad = correlation_gradient(x, v)
+    xr = x.clone().requires_grad_(True)
+    r_ref = (centred_unit(xr)[0] * v).sum(1)
+    (grad_ref,) = torch.autograd.grad(r_ref.sum(), xr)
+    assert torch.allclose(r, r_ref.detach()) and torch.allclose(grad, grad_ref, atol=1e-12)
+    # r is Pearson's correlation (numpy's, as an independent reference)
+    assert r[0].item() == pytest.approx(np.corrcoef(x[0].flatten().numpy(), v[0].numpy())[0, 1])
+
+
+def test_repulsion_lowers_the_nearest_members_correlation_and_fires_only_near_one():
+    g = torch.Generator().manual_seed(1)
+    members = torch.rand(3, 1, 8, 8, generator=g) * 2 - 1
+    unit, _ = centred_unit(members)
+    abar = 0.5
+    near = members[[0, 1]] + 0.05 * torch.randn(2, 1, 8, 8, generator=g)  # predicted x0 close to members 0 and 1
+    far = torch.randn(1, 1, 8, 8, generator=g) * 0.3
+    x0 = torch.cat([near, far]).clamp(-1, 1)
+    eps = torch.randn(3, 1, 8, 8, generator=g)
+    x_t = abar**0.5 * x0 + (1 - abar) ** 0.5 * eps  # so predict_x0(x_t, eps) == x0
+    rep = Repulsion(threshold=0.9, scale=1.0)
+    eps_hat, fired = repel_eps(eps, x_t, abar, unit, rep)
+    assert fired.tolist() == [True, True, False]
+    assert torch.equal(eps_hat[2], eps[2])
+    before = (centred_unit(predict_x0(x_t, eps, abar, clip=True))[0] * unit[[0, 1, 0]]).sum(1)
+    after = (centred_unit(predict_x0(x_t, eps_hat, abar, clip=True))[0] * unit[[0, 1, 0]]).sum(1)
+    assert (after[:2] < before[:2]).all()
+    same, fired0 = repel_eps(eps, x_t, abar, unit, Repulsion(0.9, 0.0))
+    assert torch.equal(same, eps) and fired0.tolist() == [True, True, False]
+
+
+def test_repulsion_settings_are_checked():
+    with pytest.raises(ConfigError):
+        Repulsion(threshold=1.5)
+    with pytest.raises(ConfigError):
+        Repulsion(scale=-1.0)
