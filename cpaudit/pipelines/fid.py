@@ -1,0 +1,39 @@
+"""`cpaudit fid`: FID and KID between two image sources (folders, .npz, digits) on a named embedding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cpaudit.audit.features import embed, parse_features
+from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
+from cpaudit.data.load import load_data
+from cpaudit.device import resolve_device
+from cpaudit.seeding import numpy_generator
+
+
+@dataclass(frozen=True)
+class FidOptions:
+    a: str
+    b: str
+    features: str = "inception"  # FID's TF-Inception from cpaudit[fid]; see audit/features.py
+    seed: int = 0  # KID's subsets
+    device: str = "auto"
+
+
+def fid(opts: FidOptions) -> dict:
+    spec = parse_features(opts.features)
+    device = resolve_device(opts.device)
+    feats = []
+    for source in (opts.a, opts.b):
+        data = load_data(source)
+        feats.append(embed(data.take(np.arange(len(data))), spec, device=device)[1].astype(np.float64))
+    fa, fb = feats
+    dim = fa.shape[1]
+    return {"fid": frechet_distance(fa, fb), "kid": kernel_inception_distance(fa, fb, numpy_generator(opts.seed)),
+            "features": spec.label, "weights_sha256": spec.sha256, "resize": spec.resize if spec.kind == "inception" else None,
+            "n_a": len(fa), "n_b": len(fb), "feature_dim": dim,
+            "warning": None if min(len(fa), len(fb)) > dim else "fewer images than feature dimensions on a side: FID unreliable",
+            "a": str(Path(opts.a)), "b": str(Path(opts.b))}
