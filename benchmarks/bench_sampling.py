@@ -2,9 +2,10 @@
 
     python benchmarks/bench_sampling.py [--model DIR --classifier DIR] [--n 256] [--steps 50]
 
-With a trained model and classifier it times the default protection (guidance where confident). It
-always also times the worst case, guidance on every step (a gradient pass at every step), so the
-ratio has an upper bound even without trained weights.
+With a trained model and classifier it times the defaults of both classifier kinds (guidance where
+confident): the learned classifier and the exact posterior over the model's members. It always also
+times the worst case, guidance on every step (a gradient pass at every step), so the ratio has an upper
+bound even without trained weights.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cpaudit.core.schedules import Schedule  # noqa: E402
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier  # noqa: E402
 from cpaudit.models.load import load_classifier, load_model  # noqa: E402
 from cpaudit.models.unet import UNet, UNetConfig  # noqa: E402
+from cpaudit.sampling.guides import resolve_guide  # noqa: E402
 from cpaudit.sampling.protection import Protection  # noqa: E402
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch  # noqa: E402
 
@@ -34,9 +36,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=256, help="as `cpaudit sample --batch-size` (default 256)")
     a = ap.parse_args()
+    exact_fn = None
     if a.model and a.classifier:
-        model, shape, abar = load_model(a.model).model, load_model(a.model).image_shape, load_model(a.model).schedule.alphas_cumprod()
+        loaded = load_model(a.model)
+        model, shape, abar = loaded.model, loaded.image_shape, loaded.schedule.alphas_cumprod()
         clf = load_classifier(a.classifier).model
+        exact_fn, _ = resolve_guide(loaded, "exact")
         source = f"trained model {a.model}, classifier {a.classifier}"
     else:
         torch.manual_seed(0)
@@ -46,17 +51,19 @@ def main() -> None:
     cfg = SamplerConfig(steps=a.steps)
     logit_fn = lambda x, t: clf(x, t)  # noqa: E731
 
-    def run(protection: Protection | None) -> None:
+    def run(protection: Protection | None, fn=None) -> None:
         for start in range(0, a.n, a.batch_size):  # batches as the sample command draws them
             seeds = list(range(start, min(a.n, start + a.batch_size)))
-            sample_batch(model, abar, shape, seeds, cfg, protection=protection, logit_fn=logit_fn)
+            sample_batch(model, abar, shape, seeds, cfg, protection=protection, logit_fn=fn or logit_fn)
 
     runs = {
         "unprotected": lambda: run(None),
         "protected, every step (worst case)": lambda: run(Protection("bench", 0.4, 100.0, guide="every-step")),
     }
     if a.model and a.classifier:
-        runs["protected, default (alpha 0.4, scale 100)"] = lambda: run(Protection("bench", 0.4, 100.0))
+        learned, exact = Protection("bench"), Protection("exact")
+        runs[f"learned classifier, default (alpha {learned.alpha:g}, scale {learned.scale:g})"] = lambda: run(learned)
+        runs[f"exact posterior, default (alpha {exact.alpha:g}, scale {exact.scale:g})"] = lambda: run(exact, exact_fn)
     print(f"machine: {machine()}")
     print(f"{source}; {a.n} samples in batches of {a.batch_size}, {a.steps} DDIM steps, best of {a.repeats}")
     times = {}

@@ -65,6 +65,11 @@ def read_results(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
 def report(paths: list[Path], out: Path, labels: list[str] | None = None) -> ReportResult:
     if not paths:
         raise InputError("RESULTS.json", "give at least one results.json")
+    if len(paths) == 1 and Path(paths[0]).name == "tune.json":  # a sweep: its choices and report, redone
+        from cpaudit.pipelines.tune import rerender_tune
+
+        html = rerender_tune(Path(paths[0]), Path(out))
+        return ReportResult(html.with_name("report.md"), html, [html.parent / "figures" / "frontier.png"])
     loaded = [read_results(p) for p in paths]
     if len(loaded) == 1:
         return render_audit_report(loaded[0][0], loaded[0][1], Path(out))

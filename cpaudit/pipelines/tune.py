@@ -27,8 +27,9 @@ from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
-from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, EXACT, FAMILIES, LEARNED, NONE, sweep_settings
-from cpaudit.report.tune_report import write_tune_report
+from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, FAMILIES, KIND_FAMILIES, NONE, sweep_settings
+from cpaudit.pipelines.report import write_report
+from cpaudit.report.tune_report import tune_document, tune_figures
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.rejection import RejectionExhausted
 from cpaudit.sampling.sampler import SamplerConfig
@@ -188,19 +189,6 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
             infeasible.append({**s.to_dict(), "seeds": "evaluation"})
         else:
             evaluation.append({**p, "tuning_index": i})
-    eval_limit = opts.fid_budget * evaluation[0]["fid"]
-    for p in evaluation:  # the claim: each point's own figures against the goal, on seeds that chose nothing
-        p["within_fid_budget"] = p["fid"] <= eval_limit
-        p["replicas_not_above_base_rate"] = p["replica_excess_p"] >= opts.excess_level
-        p["budget_choice"] = False
-    for fam, idx in chosen.items():
-        pts = [tuning[i] for i in [j for j in range(len(tuning)) if tuning[j]["defence"] == fam]]
-        b = best_within_budget(pts, fid_limit, opts.excess_level)
-        if b is not None:
-            tuned = next(p for p in evaluation if settings[p["tuning_index"]] == _nth(settings, fam, b))
-            tuned["budget_choice"] = True
-    defaults = {kind: _default(tuning, evaluation, settings, fam, fid_limit, opts.excess_level)
-                for kind, fam in (("learned", LEARNED), ("exact", EXACT)) if any(p["defence"] == fam for p in tuning)}
     seconds = time.perf_counter() - t_start
     record = {
         "kind": "cpaudit-tune", "cpaudit_version": __version__, "threat_model": "samples",
@@ -210,32 +198,57 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
                      "dp_epsilons": list(opts.dp_epsilons), "small": opts.small, "seed": opts.seed, "steps": opts.steps,
                      "device": describe(device), "n_members": len(members), "n_holdout": len(holdout),
                      "replica_threshold": ref.threshold},
-        "fid_limit": {"tuning": fid_limit, "evaluation": eval_limit},
-        "tuning": tuning, "evaluation": evaluation, "defaults": defaults,
+        "tuning": tuning, "evaluation": evaluation,
         "infeasible": infeasible,  # rejection thresholds that kept too few samples in the draws allowed
         "classifier_accuracy": _classifier_accuracy(opts.classifier),
         "seconds": round(seconds, 1),
     }
+    record = summarise_tune(record)
     out = Path(opts.out)
     write_json(out / "tune.json", record)
-    write_tune_report(record, out)
-    return TuneResult(out, tuning, evaluation, defaults, seconds)
+    write_report(out, tune_document(record), tune_figures(record))
+    return TuneResult(out, tuning, evaluation, record["defaults"], seconds)
 
 
-def _nth(settings: list[Setting], fam: str, j: int) -> Setting:
-    return [s for s in settings if s.defence == fam][j]
+def rerender_tune(path: Path, out: Path) -> Path:
+    """Redo a sweep's choices and report from its tune.json (no sampling): `cpaudit report tune.json --out DIR`."""
+    record = summarise_tune(json.loads(Path(path).read_text()))
+    write_json(Path(out) / "tune.json", record)
+    return write_report(Path(out), tune_document(record), tune_figures(record)).html
 
 
-def _default(tuning: list[dict], evaluation: list[dict], settings: list[Setting], fam: str, fid_limit: float,
-             excess_level: float) -> dict:
-    """The classifier kind's CPSample default: chosen on the tuning seeds, with its evaluation figures."""
-    pts = [p for p in tuning if p["defence"] == fam]
-    b = best_within_budget(pts, fid_limit, excess_level)
-    if b is None:
-        return {"chosen": None, "why": "no setting was within the FID budget with replicas at the base rate"}
-    s = _nth(settings, fam, b)
-    ev = next((p for p in evaluation if settings[p["tuning_index"]] == s), None)
-    return {"chosen": s.protection.to_dict(), "tuning": pts[b], "evaluation": ev}
+def summarise_tune(record: dict) -> dict:
+    """The choices and claims from a sweep's raw points (pure: `cpaudit report tune.json` redoes it).
+
+    Budget choices and defaults use only the tuning points; the evaluation points say how they hold up.
+    """
+    st, tuning, evaluation = record["settings"], record["tuning"], record["evaluation"]
+    fid_limit = st["fid_budget"] * tuning[0]["fid"]
+    eval_limit = st["fid_budget"] * evaluation[0]["fid"]
+    level = st["excess_level"]
+    choice = {}
+    for fam in dict.fromkeys(p["defence"] for p in tuning):
+        idx = [i for i, p in enumerate(tuning) if p["defence"] == fam]
+        b = best_within_budget([tuning[i] for i in idx], fid_limit, level)
+        if b is not None and fam not in (NONE, DP, DP_CONTROL):
+            choice[fam] = idx[b]
+    for p in evaluation:  # each point's own figures against the goal, on seeds that chose nothing
+        p["within_fid_budget"] = p["fid"] <= eval_limit
+        p["replicas_not_above_base_rate"] = p["replica_excess_p"] >= level
+        p["budget_choice"] = choice.get(p["defence"]) == p["tuning_index"]
+    defaults = {}
+    for kind, families in KIND_FAMILIES.items():
+        idx = [i for i, p in enumerate(tuning) if p["defence"] in families]
+        if not idx:
+            continue
+        b = best_within_budget([tuning[i] for i in idx], fid_limit, level)
+        if b is None:
+            defaults[kind] = {"chosen": None, "why": "no setting was within the FID budget with replicas at the base rate"}
+            continue
+        i = idx[b]
+        defaults[kind] = {"chosen": tuning[i]["protection"], "defence": tuning[i]["defence"], "tuning": tuning[i],
+                          "evaluation": next((p for p in evaluation if p["tuning_index"] == i), None)}
+    return {**record, "fid_limit": {"tuning": fid_limit, "evaluation": eval_limit}, "defaults": defaults}
 
 
 def _classifier_accuracy(classifier: str | None) -> dict | None:

@@ -22,6 +22,9 @@ DP = "DP-SGD"
 DP_CONTROL = "DP control (no clipping, no noise)"
 NONE = "none"
 
+# The CPSample settings `sample --protect` can run, by classifier kind: where the defaults are chosen from.
+KIND_FAMILIES = {"learned": (LEARNED, LEARNED_HALF, WINDOW, X0), "exact": (EXACT, EXACT_HALF, EXACT_X0)}
+
 # --defences names (short, without commas) for each defence.
 FAMILIES = {"learned": LEARNED, "learned-half": LEARNED_HALF, "exact": EXACT, "exact-half": EXACT_HALF, "window": WINDOW,
             "x0": X0, "exact-x0": EXACT_X0, "cpsample+rejection": CPS_REJECT, "rejection": REJECTION,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from cpaudit.pipelines.report import write_report
 from cpaudit.report import plots
 from cpaudit.report.content import num, pct
 from cpaudit.report.document import Document, Figure, Para, Section, Table
@@ -53,7 +50,8 @@ def tune_document(r: dict) -> Document:
             continue
         c, e = d["chosen"], d["evaluation"]
         where = "" if c["t_max"] is None and c["t_min"] == 0 else f", t in [{c['t_min']}, {c['t_max']}]"
-        default_rows.append([kind, f"alpha {c['alpha']:g}, scale {c['scale']:g}, {c['rule']}, {c['space']}{where}",
+        default_rows.append([kind, f"{d['defence']}: alpha {c['alpha']:g}, scale {c['scale']:g}, {c['rule']}, "
+                                   f"guidance on {c['space']}{where}",
                              f"AUC {d['tuning']['sample_only_auc']:.3f}, FID {d['tuning']['fid']:.2f}",
                              "n/a" if e is None else f"AUC {e['sample_only_auc']:.3f} {_ci(e['sample_only_auc_ci95'])}, "
                                                      f"FID {e['fid']:.2f}, replicas {e['replicas']}/{e['n_samples']}",
@@ -94,5 +92,5 @@ def tune_document(r: dict) -> Document:
     return Document("cpaudit: defences on the privacy/quality frontier", verdict, bool(met), sections)
 
 
-def write_tune_report(r: dict, out: Path) -> None:
-    write_report(out, tune_document(r), {"frontier": plots.frontier(r["evaluation"], r["fid_limit"]["evaluation"], GOAL_AUC)})
+def tune_figures(r: dict) -> dict[str, bytes]:
+    return {"frontier": plots.frontier(r["evaluation"], r["fid_limit"]["evaluation"], GOAL_AUC)}
