@@ -63,6 +63,8 @@ def main() -> None:
     if a.model and a.classifier:
         learned, exact = Protection("bench"), Protection("exact")
         runs[f"learned classifier, default (alpha {learned.alpha:g}, scale {learned.scale:g})"] = lambda: run(learned)
+        two = Protection("bench", passes=2)
+        runs["learned classifier, default, two passes (confidence, then gradient)"] = lambda: run(two)
         runs[f"exact posterior, default (alpha {exact.alpha:g}, scale {exact.scale:g})"] = lambda: run(exact, exact_fn)
     print(f"machine: {machine()}")
     print(f"{source}; {a.n} samples in batches of {a.batch_size}, {a.steps} DDIM steps, best of {a.repeats}")

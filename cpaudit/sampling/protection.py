@@ -43,6 +43,7 @@ class Protection:
     # What the classifier reads: the noisy x_t (the paper), or the denoiser's predicted x0 read at X0_T
     # (core/guidance.py), where the identity of the image being drawn is already visible early.
     space: Space = "x_t"
+    passes: int = 1  # classifier passes per step where it guides: 1 or 2 (protect_eps says which is cheaper where)
 
     def __post_init__(self) -> None:
         if self.scale is None:
@@ -57,6 +58,8 @@ class Protection:
             raise ConfigError(f"guide must be one of {', '.join(GUIDE_WHEN)}, got {self.guide!r}")
         if self.space not in SPACES:
             raise ConfigError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
+        if self.passes not in (1, 2):
+            raise ConfigError(f"passes must be 1 or 2, got {self.passes}")
         if self.t_min < 0 or (self.t_max is not None and self.t_max < self.t_min):
             raise ConfigError(f"the guidance window needs 0 <= t_min <= t_max, got [{self.t_min}, {self.t_max}]")
 
@@ -78,31 +81,46 @@ def protect_eps(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (eps_hat, fired) for one step; fired is a bool per sample.
 
-    When guiding only where confident, a gradient-free classifier pass finds the confident samples and
-    the gradient pass runs on those rows alone (none at all when no sample is confident): at alpha 0.4
-    about 30% of sample-steps fire on digits, so this costs far less than a backward pass over the batch.
-    Outside p's t window nothing runs. t holds one timestep for the whole batch (the sampler's case).
+    passes 1 (default): one classifier forward with gradients over the batch gives every sample's
+    confidence, and one backward pass, only where some sample is confident, gives the gradient (zero on
+    the others, whose eps is returned untouched). passes 2: a gradient-free forward finds the confident
+    samples, then a forward and backward on those rows alone; that saves work when few rows fire on large
+    images, but on small ones per-operation overhead dominates and the extra forward costs more
+    (benchmarks/RESULTS.md). Outside p's t window nothing runs. t holds one timestep for the whole batch.
 
     space "x0": the classifier reads x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) at X0_T, and its
     gradient in x0_hat (eps held fixed) replaces grad_x log p in the same eps_hat formula.
     """
+    n = x_t.shape[0]
     if not p.guides_at(int(t[0])):
-        return eps, torch.zeros(x_t.shape[0], dtype=torch.bool, device=x_t.device)
+        return eps, torch.zeros(n, dtype=torch.bool, device=x_t.device)
     if p.space == "x0":
         x_t = predict_x0(x_t, eps, abar_t, clip=True)
         t = torch.full_like(t, X0_T)
-    if p.guide == "every-step":
-        fired = torch.ones(x_t.shape[0], dtype=torch.bool, device=x_t.device)
-    else:
-        with torch.no_grad():
-            fired = confident(logit_fn(x_t, t), p.alpha)
+    every = p.guide == "every-step"
+    if p.passes == 2 or every:
+        if every:
+            fired = torch.ones(n, dtype=torch.bool, device=x_t.device)
+        else:
+            with torch.no_grad():
+                fired = confident(logit_fn(x_t, t), p.alpha)
+            if not bool(fired.any()):
+                return eps, fired
+        rows = fired.nonzero().squeeze(1)
+        with torch.enable_grad():
+            x = x_t[rows].detach().requires_grad_(True)
+            objective = guidance_objective(logit_fn(x, t[rows]), p.rule).sum()
+            (grad,) = torch.autograd.grad(objective, x)
+        eps_hat = eps.clone()
+        eps_hat[rows] = guided_eps(eps[rows], grad, abar_t, p.scale)
+        return eps_hat, fired
+    with torch.enable_grad():
+        x = x_t.detach().requires_grad_(True)
+        logit = logit_fn(x, t)
+        fired = confident(logit.detach(), p.alpha)
         if not bool(fired.any()):
             return eps, fired
-    rows = fired.nonzero().squeeze(1)
-    with torch.enable_grad():
-        x = x_t[rows].detach().requires_grad_(True)
-        objective = guidance_objective(logit_fn(x, t[rows]), p.rule).sum()
+        objective = torch.where(fired, guidance_objective(logit, p.rule), torch.zeros_like(logit)).sum()
         (grad,) = torch.autograd.grad(objective, x)
-    eps_hat = eps.clone()
-    eps_hat[rows] = guided_eps(eps[rows], grad, abar_t, p.scale)
-    return eps_hat, fired
+    mask = fired.view(-1, *([1] * (eps.ndim - 1)))
+    return torch.where(mask, guided_eps(eps, grad, abar_t, p.scale), eps), fired

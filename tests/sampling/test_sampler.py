@@ -167,3 +167,24 @@ def test_rejection_that_keeps_too_few_says_so():
     members = torch.rand(4, 1, 8, 8) * 2 - 1
     with pytest.raises(RejectionExhausted):
         reject_replicas(lambda seeds: members[torch.tensor(seeds) % 4], members, 3, 0, threshold=0.97, max_rounds=3)
+
+
+@pytest.mark.parametrize("space", ["x_t", "x0"])
+def test_one_and_two_classifier_passes_guide_alike(tiny_classifier, space):
+    """The single-pass step (one forward over the batch) equals the two-pass one up to float rounding, and
+    leaves the rows that did not fire exactly as they were."""
+    from cpaudit.models.load import load_classifier
+    from cpaudit.sampling.protection import protect_eps
+
+    net = load_classifier(tiny_classifier).model
+    g = torch.Generator().manual_seed(0)
+    x, eps = torch.randn(16, 1, 8, 8, generator=g), torch.randn(16, 1, 8, 8, generator=g)
+    t = torch.full((16,), 100)
+    logits = net(x, t).detach()
+    alpha = float(torch.sigmoid(-logits.abs()).median())  # about half the rows confident
+    one, f1 = protect_eps(eps, x, t, 0.6, lambda a, b: net(a, b), Protection(str(tiny_classifier), alpha, 50.0, space=space))
+    two, f2 = protect_eps(eps, x, t, 0.6, lambda a, b: net(a, b),
+                          Protection(str(tiny_classifier), alpha, 50.0, space=space, passes=2))
+    assert torch.equal(f1, f2) and 0 < int(f1.sum()) < 16
+    assert torch.allclose(one, two, atol=1e-5)
+    assert torch.equal(one[~f1], eps[~f1]) and not torch.allclose(one[f1], eps[f1])
