@@ -57,7 +57,7 @@ def sweep_settings(classifier: str | None, dp_epsilons: tuple[float, ...], small
     out += _cps(EXACT_X0, "exact", a1, pick((0.3, 1, 3, 10)), space="x0")
     out += [Setting(REJECTION, f"reject at {r:g}", reject_at=r) for r in pick((0.97, 0.96, 0.95))]  # below 0.95 it keeps < 1 in 100
     out += [Setting(REPULSION, f"lambda {lam:g}, scale {s:g}", repulsion=Repulsion(lam, s))
-            for lam in ((0.8, 0.9) if not small else (0.9,)) for s in pick((3, 10, 30, 100))]
+            for lam in ((0.7, 0.8, 0.9) if not small else (0.9,)) for s in pick((10, 30, 100, 300))]
     for e in dp_epsilons:
         out.append(Setting(DP, f"epsilon {e:g}", model=f"dp-eps{e:g}"))
     if dp_epsilons:

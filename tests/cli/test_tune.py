@@ -19,7 +19,7 @@ def test_tune_chooses_on_tuning_seeds_and_reports_evaluation_seeds(tiny_model, t
                                                    "CPSample, learned, guidance on x0", "rejection",
                                                    "nearest-member repulsion"}
     # Tuning and evaluation draw disjoint seeds; every evaluated point is one of the tuning points, drawn anew.
-    assert all(p["seeds"][0] == 0 and p["n_samples"] == 8 for p in t["tuning"])
+    assert all(p["seeds"][0] == 2_000_000 and p["n_samples"] == 8 for p in t["tuning"])
     assert all(p["seeds"][0] == 5000 and p["n_samples"] == 12 for p in t["evaluation"])
     for p in t["evaluation"]:
         tuned = t["tuning"][p["tuning_index"]]
@@ -39,7 +39,7 @@ def test_tune_rejects_bad_options(tiny_model, tmp_path):
     assert r.exit_code == 2 and "--defences" in r.output and len(r.output.strip().splitlines()) == 1
     r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--defences", "learned"])
     assert r.exit_code == 2 and "classifier" in r.output
-    r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--eval-seed", "100"])
+    r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--eval-seed", "2000000"])
     assert r.exit_code == 2 and "--eval-seed" in r.output
     r = runner.invoke(app, ["tune", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--dp-epsilons", "ten"])
     assert r.exit_code == 2 and "--dp-epsilons" in r.output
