@@ -10,8 +10,15 @@ import typer
 from cpaudit.cli.common import info, print_json, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet
 from cpaudit.pipelines.sample import SampleOptions, sample
-from cpaudit.sampling.protection import DEFAULT_ALPHA, DEFAULT_EXACT_SCALE, DEFAULT_SCALE, Protection
+from cpaudit.sampling.protection import KIND_DEFAULTS, Protection
 from cpaudit.sampling.sampler import SamplerConfig
+
+
+def _kind_defaults(name: str) -> str:
+    """The classifier kinds' defaults of one setting, for --help (protection.KIND_DEFAULTS says how chosen)."""
+    where = {"learned": "a classifier folder", "exact": "exact"}
+    return ", ".join(f"{KIND_DEFAULTS[k][name]:g} for {where[k]}" if isinstance(KIND_DEFAULTS[k][name], float)
+                     else f"{KIND_DEFAULTS[k][name]} for {where[k]}" for k in KIND_DEFAULTS)
 
 
 def sample_cmd(
@@ -25,9 +32,14 @@ def sample_cmd(
     batch_size: int = typer.Option(256, "--batch-size", min=1, max=65536, help="Samples per batch (does not change the images)."),
     protect: bool = typer.Option(False, "--protect", help="Apply CPSample guidance."),
     classifier: str = typer.Option("exact", "--classifier", help="Classifier folder, or 'exact' for the exact posterior."),
-    alpha: float = typer.Option(DEFAULT_ALPHA, "--alpha", min=0.0, max=0.5, help="Guide where p < alpha or p > 1 - alpha."),
-    scale: Optional[float] = typer.Option(None, "--scale", min=0.0, max=1e9, help=f"Guidance scale s [default: {DEFAULT_SCALE:g} for a classifier folder, {DEFAULT_EXACT_SCALE:g} for exact]."),
-    rule: str = typer.Option("opposite-label", "--rule", help="opposite-label or toward-half."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", min=0.0, max=0.5, help="Guide where p < alpha or p > 1 - alpha "
+                                          f"[default: {_kind_defaults('alpha')}]."),
+    scale: Optional[float] = typer.Option(None, "--scale", min=0.0, max=1e9, help=f"Guidance scale s [default: {_kind_defaults('scale')}]."),
+    rule: Optional[str] = typer.Option(None, "--rule", help=f"opposite-label or toward-half [default: {_kind_defaults('rule')}]."),
+    space: Optional[str] = typer.Option(None, "--space", help="What the classifier reads: x_t, or x0 (the denoiser's "
+                                        f"predicted clean image) [default: {_kind_defaults('space')}]."),
+    t_min: int = typer.Option(0, "--t-min", min=0, help="Guide only at t >= this."),
+    t_max: Optional[int] = typer.Option(None, "--t-max", min=0, help="Guide only at t <= this [default: every t]."),
     guide: str = typer.Option("when-confident", "--guide", help="when-confident or every-step."),
     label_seed: Optional[int] = typer.Option(None, "--label-seed", min=0, help="Labels for --classifier exact."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json to stdout."),
@@ -40,7 +52,8 @@ def sample_cmd(
     """
     state.quiet = state.quiet or quiet
     with user_errors():
-        protection = Protection(classifier, alpha, scale, rule, guide) if protect else None  # type: ignore[arg-type]
+        protection = (Protection(classifier, alpha, scale, rule, guide, t_min=t_min, t_max=t_max, space=space)  # type: ignore[arg-type]
+                      if protect else None)
         opts = SampleOptions(
             model=model, out=out, n=n, seed=seed, batch_size=batch_size,
             sampler=SamplerConfig(steps=steps, method=method, eta=eta),  # type: ignore[arg-type]

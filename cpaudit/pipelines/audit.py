@@ -39,7 +39,7 @@ from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # 2: attacks by threat model, selection-free headlines
 from cpaudit.sampling.guides import resolve_guide
-from cpaudit.sampling.protection import DEFAULT_ALPHA, Protection
+from cpaudit.sampling.protection import Protection
 from cpaudit.seeding import derive_seed, numpy_generator
 from cpaudit.version import __version__
 
@@ -322,9 +322,11 @@ def _denoisers(opts: AuditOptions, data: ImageSet, run_prot: dict | None,
         classifier = rp["classifier"]
     if classifier is not None:
         logit_fn, _ = resolve_guide(lm, classifier, rp.get("label_seed"), device=device)
-        prot = Protection(classifier, opts.alpha if opts.alpha is not None else float(rp.get("alpha", DEFAULT_ALPHA)),
+        # Replay the sampling run; a run.json written before a field existed used what is now its fixed value.
+        prot = Protection(classifier, opts.alpha if opts.alpha is not None else rp.get("alpha"),
                           opts.scale if opts.scale is not None else rp.get("scale"),
-                          rp.get("rule", "opposite-label"), rp.get("guide", "when-confident"))
+                          rp.get("rule"), rp.get("guide", "when-confident"), t_min=rp.get("t_min", 0),
+                          t_max=rp.get("t_max"), space=rp.get("space", "x_t"))
         denoisers.append(Denoiser(denoisers[0].eps_model, abar, device, prot, logit_fn))
     return lm.config, classifier, denoisers
 

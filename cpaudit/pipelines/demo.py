@@ -72,7 +72,7 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
                     progress=lambda s, n, m: say("train memorising model", s, n, m))
     if opts.quick:
         classifier = "exact"
-        protection = Protection("exact", alpha=0.4, scale=3.0)  # the exact posterior's gradient is sharp: small scale
+        protection = Protection("exact")  # the exact posterior's own defaults (protection.KIND_DEFAULTS)
     else:
         clf_dir = work / "classifier"
         train_classifier(TrainClassifierOptions(device=opts.device, data="digits", out=clf_dir, model=model, seed=opts.seed,

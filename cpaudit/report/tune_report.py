@@ -50,8 +50,9 @@ def tune_document(r: dict) -> Document:
             continue
         c, e = d["chosen"], d["evaluation"]
         where = "" if c["t_max"] is None and c["t_min"] == 0 else f", t in [{c['t_min']}, {c['t_max']}]"
+        beyond = " (no setting fit the budget: the least intrusive one with replicas at the base rate)" if d.get("over_budget") else ""
         default_rows.append([kind, f"{d['defence']}: alpha {c['alpha']:g}, scale {c['scale']:g}, {c['rule']}, "
-                                   f"guidance on {c['space']}{where}",
+                                   f"guidance on {c['space']}{where}{beyond}",
                              f"AUC {d['tuning']['sample_only_auc']:.3f}, FID {d['tuning']['fid']:.2f}",
                              "n/a" if e is None else f"AUC {e['sample_only_auc']:.3f} {_ci(e['sample_only_auc_ci95'])}, "
                                                      f"FID {e['fid']:.2f}, replicas {e['replicas']}/{e['n_samples']}",
@@ -81,6 +82,16 @@ def tune_document(r: dict) -> Document:
         Section("Defaults for `sample --protect`", [
             Table(["classifier", "setting", "tuning seeds", "evaluation seeds", "meets goal"], default_rows)]),
     ]
+    by_n = [p for p in ev if p["budget_choice"] or p["defence"] == "none"]
+    sizes = sorted({b["n_samples"] for p in by_n for b in p.get("sample_only_auc_by_n", [])})
+    if sizes:
+        sections.append(Section("Leakage grows with what is published", [
+            Table(["defence", "setting"] + [f"AUC, first {n} samples" for n in sizes],
+                  [[p["defence"], p["label"]] + [next((f"{b['auc']:.3f}" for b in p["sample_only_auc_by_n"] if b["n_samples"] == n), "")
+                                                 for n in sizes] for p in by_n]),
+            Para("The nearest-sample AUC (one pre-specified score, no selection) on the first n evaluation samples: "
+                 "a sampler that stays near its members is found out more surely the more it publishes, so a "
+                 "defence's AUC is a statement about a number of samples.")]))
     acc = r.get("classifier_accuracy")
     if acc:
         sections.append(Section("The learned classifier against the Bayes ceiling", [

@@ -14,17 +14,22 @@ from cpaudit.core.steps import predict_x0
 
 LogitFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> logit of p(y=1 | x_t, t), shape (N,)
 
-# Measured on the 64-member digits setting (see README, "Choosing alpha and scale"): the paper's
-# alpha = 0.001 fires only in the last few DDIM steps and leaves replicas; alpha = 0.4 fires early enough.
-DEFAULT_ALPHA = 0.4
-DEFAULT_SCALE = 100.0  # the learned classifier's
-# The exact posterior's gradient is far sharper: scale 3 removed every replica where 100 costs FID 21 vs 9
-# (calibration: exact posterior, alpha 0.4, scales 1 / 3 / 10). Each kind gets its own default.
-DEFAULT_EXACT_SCALE = 3.0
+# Each classifier kind's defaults, chosen by `cpaudit tune` on the demo's model (reports/tune): on the
+# tuning seeds, the lowest sample-only AUC among settings with pixel FID at most twice the unprotected FID
+# and replicas not above the held-out base rate; the report gives their figures on the evaluation seeds.
+# The exact posterior's gradient is far sharper than a learned classifier's, so its scales are smaller.
+KIND_DEFAULTS: dict[str, dict] = {
+    "learned": {"alpha": 0.4, "scale": 30.0, "rule": "opposite-label", "space": "x_t"},
+    "exact": {"alpha": 0.2, "scale": 3.0, "rule": "opposite-label", "space": "x_t"},
+}
+
+
+def classifier_kind(classifier: str) -> str:
+    return "exact" if classifier == "exact" else "learned"
 
 
 def default_scale(classifier: str) -> float:
-    return DEFAULT_EXACT_SCALE if classifier == "exact" else DEFAULT_SCALE
+    return KIND_DEFAULTS[classifier_kind(classifier)]["scale"]
 
 
 @dataclass(frozen=True)
@@ -32,9 +37,10 @@ class Protection:
     """Where max(p, 1 - p) > 1 - alpha, eps <- eps - scale sqrt(1 - abar_t) grad log p(y' | x_t, t)."""
 
     classifier: str = "exact"  # a classifier folder, or "exact" for the Gaussian-mixture posterior
-    alpha: float = DEFAULT_ALPHA
-    scale: float | None = None  # None: the classifier kind's own default (default_scale)
-    rule: Rule = "opposite-label"
+    # alpha, scale, rule, space: None takes the classifier kind's default (KIND_DEFAULTS)
+    alpha: float | None = None
+    scale: float | None = None
+    rule: Rule | None = None
     guide: GuideWhen = "when-confident"
     # Guide only at timesteps t_min <= t <= t_max (None: every t). Outside the window the classifier is not
     # run at all, which is also what makes a window cheap.
@@ -42,12 +48,13 @@ class Protection:
     t_max: int | None = None
     # What the classifier reads: the noisy x_t (the paper), or the denoiser's predicted x0 read at X0_T
     # (core/guidance.py), where the identity of the image being drawn is already visible early.
-    space: Space = "x_t"
+    space: Space | None = None
     passes: int = 1  # classifier passes per step where it guides: 1 or 2 (protect_eps says which is cheaper where)
 
     def __post_init__(self) -> None:
-        if self.scale is None:
-            object.__setattr__(self, "scale", default_scale(self.classifier))
+        for name, value in KIND_DEFAULTS[classifier_kind(self.classifier)].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         if not 0 <= self.alpha <= 0.5:
             raise ConfigError(f"alpha must be in [0, 0.5], got {self.alpha}")
         if not (self.scale >= 0 and self.scale < float("inf")):
