@@ -247,9 +247,8 @@ def summarise_tune(record: dict) -> dict:
         b = best_within_budget([tuning[i] for i in idx], fid_limit, level)
         over = b is None  # none fits the budget: the least intrusive setting with replicas at the base rate
         if over:
-            b = best_within_budget([tuning[i] for i in idx], float("inf"), level)
-            b = None if b is None else min((j for j, i in enumerate(idx) if tuning[i]["replica_excess_p"] >= level),
-                                           key=lambda j: tuning[idx[j]]["fid"])
+            ok = [j for j, i in enumerate(idx) if tuning[i]["replica_excess_p"] >= level]
+            b = min(ok, key=lambda j: tuning[idx[j]]["fid"]) if ok else None
         if b is None:
             defaults[kind] = {"chosen": None, "why": "no setting left replicas at the held-out base rate"}
             continue
