@@ -60,3 +60,30 @@ def test_choose_for_evaluation_keeps_the_frontier_and_the_budget_choice():
     assert 3 not in chosen["A"]  # dominated by (4.0, 0.9)
     assert 4 in chosen["A"]  # the lowest AUC within FID 6 with replicas at the base rate
     assert len(chosen["A"]) == 3
+
+
+def _record(tuning, evaluation):
+    return {"settings": {"fid_budget": 2.0, "excess_level": 0.05}, "tuning": tuning, "evaluation": evaluation}
+
+
+def _cp(defence, fid, auc, p=1.0, scale=1.0):
+    return {**_pt(defence, fid, auc, p), "protection": {"alpha": 0.4, "scale": scale, "rule": "opposite-label", "space": "x_t",
+                                                        "t_min": 0, "t_max": None}}
+
+
+def test_summarise_tune_chooses_on_tuning_points_only():
+    from cpaudit.pipelines.tune import summarise_tune
+
+    learned, exact = "CPSample, learned classifier", "CPSample, exact posterior"
+    tuning = [_pt("none", 3.0, 1.0, 0.0), _cp(learned, 5.0, 0.8, scale=30), _cp(learned, 9.0, 0.6, scale=100),
+              _cp(exact, 7.0, 0.7, scale=3), _cp(exact, 12.0, 0.6, 0.5, scale=10)]
+    # On the evaluation seeds the learned scale-100 point looks better within the budget: it must not be chosen.
+    evaluation = [{**tuning[0], "tuning_index": 0}, {**tuning[1], "fid": 7.0, "tuning_index": 1},
+                  {**tuning[2], "fid": 5.5, "sample_only_auc": 0.55, "tuning_index": 2}, {**tuning[3], "tuning_index": 3}]
+    r = summarise_tune(_record(tuning, evaluation))
+    assert r["fid_limit"] == {"tuning": 6.0, "evaluation": 6.0}
+    assert [p["budget_choice"] for p in r["evaluation"]] == [False, True, False, False]
+    assert r["defaults"]["learned"]["chosen"]["scale"] == 30 and not r["defaults"]["learned"]["over_budget"]
+    assert r["evaluation"][1]["within_fid_budget"] is False  # the evaluation says so, and the report shows it
+    # No exact setting fits FID 6: the default is the least intrusive one with replicas at the base rate, flagged.
+    assert r["defaults"]["exact"]["chosen"]["scale"] == 3 and r["defaults"]["exact"]["over_budget"]
