@@ -28,6 +28,12 @@ from cpaudit.train.classifier import ClassifierTrainConfig
 from cpaudit.train.diffusion import DiffusionTrainConfig
 from cpaudit.train.dp import DPConfig
 
+# The demo runs one setting per defence; the frontier of every defence is a longer run, committed.
+FRONTIER_NOTE = ("Every defence on one privacy/quality frontier (CPSample and its variants, rejection, nearest-member "
+                 "repulsion, DP-SGD), chosen on tuning seeds and measured on 1,024 evaluation samples a point: "
+                 "reports/tune/report.md in the cpaudit repository, made by `cpaudit tune --model reports/demo/runs/model "
+                 "--classifier reports/demo/runs/classifier --out reports/tune`.")
+
 Stage = Callable[[str, int, int, dict[str, float] | None], None]  # (stage, step, total, metrics)
 
 
@@ -117,7 +123,8 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
                                policy=Policy(replica_excess_level=0.05)))
         results[label] = r.results
     say("comparison report", 0, 1, None)
-    report([Path(opts.out) / _folder(label) / "results.json" for label in results], Path(opts.out), labels=list(results))
+    report([Path(opts.out) / _folder(label) / "results.json" for label in results], Path(opts.out), labels=list(results),
+           notes=[FRONTIER_NOTE])
     say("", 0, 1, None)  # closes the last stage
     return DemoResult(Path(opts.out), results, time.perf_counter() - t0, stage_seconds)
 

@@ -62,7 +62,7 @@ def read_results(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     return results, arrays
 
 
-def report(paths: list[Path], out: Path, labels: list[str] | None = None) -> ReportResult:
+def report(paths: list[Path], out: Path, labels: list[str] | None = None, notes: list[str] | None = None) -> ReportResult:
     if not paths:
         raise InputError("RESULTS.json", "give at least one results.json")
     if len(paths) == 1 and Path(paths[0]).name == "tune.json":  # a sweep: its choices and report, redone
@@ -83,4 +83,4 @@ def report(paths: list[Path], out: Path, labels: list[str] | None = None) -> Rep
             links.append(str(html.resolve().relative_to(Path(out).resolve())))
         except ValueError:
             links.append(str(html))
-    return write_report(Path(out), compare_document(list(zip(names, (r for r, _ in loaded))), links), {})
+    return write_report(Path(out), compare_document(list(zip(names, (r for r, _ in loaded))), links, notes), {})

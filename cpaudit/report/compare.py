@@ -59,7 +59,7 @@ def _change(name: str, v: float | None, base: float | None) -> str:
     return f" ({'+' if d >= 0 else ''}{100 * d:.1f} pts)" if name in RATES else f" ({'+' if d >= 0 else ''}{d:.3g})"
 
 
-def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = None) -> Document:
+def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = None, notes: list[str] | None = None) -> Document:
     figures = [(label, _key_figures(r)) for label, r in runs]
     base = figures[0][1]
     rows = []
@@ -89,4 +89,6 @@ def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = Non
     ]
     if links:
         sections.append(Section("Full reports", [Table(["run", "report"], [[label, link] for (label, _), link in zip(runs, links)])]))
+    if notes:
+        sections.append(Section("See also", [Para(n) for n in notes]))
     return Document("cpaudit comparison", verdict, False if any_fail else None, sections)
