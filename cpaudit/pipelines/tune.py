@@ -220,6 +220,9 @@ def rerender_tune(path: Path, out: Path) -> Path:
     return write_report(Path(out), tune_document(record), tune_figures(record)).html
 
 
+BUDGET_WIDENING = (1.0, 1.5, 2.0, 3.0, 4.0)  # a default's FID budget, widened where nothing fits
+
+
 def summarise_tune(record: dict) -> dict:
     """The choices and claims from a sweep's raw points (pure: `cpaudit report tune.json` redoes it).
 
@@ -244,17 +247,19 @@ def summarise_tune(record: dict) -> dict:
         idx = [i for i, p in enumerate(tuning) if p["defence"] in families]
         if not idx:
             continue
-        b = best_within_budget([tuning[i] for i in idx], fid_limit, level)
-        over = b is None  # none fits the budget: the least intrusive setting with replicas at the base rate
-        if over:
-            ok = [j for j, i in enumerate(idx) if tuning[i]["replica_excess_p"] >= level]
-            b = min(ok, key=lambda j: tuning[idx[j]]["fid"]) if ok else None
+        # None within the budget: widen it step by step (x1.5, x2, x3, x4) and take the first that has one, so
+        # the default still trades FID for privacy rather than only removing replicas at the least FID.
+        b, widen = None, 1.0
+        for widen in BUDGET_WIDENING:
+            b = best_within_budget([tuning[i] for i in idx], widen * fid_limit, level)
+            if b is not None:
+                break
         if b is None:
             defaults[kind] = {"chosen": None, "why": "no setting left replicas at the held-out base rate"}
             continue
         i = idx[b]
         defaults[kind] = {"chosen": tuning[i]["protection"], "defence": tuning[i]["defence"], "tuning": tuning[i],
-                          "over_budget": over, "tuning_index": i,
+                          "over_budget": widen > 1, "fid_budget_used": widen * st["fid_budget"], "tuning_index": i,
                           "evaluation": next((p for p in evaluation if p["tuning_index"] == i), None)}
     return {**record, "fid_limit": {"tuning": fid_limit, "evaluation": eval_limit}, "defaults": defaults}
 

@@ -39,10 +39,14 @@ def tune_document(r: dict) -> Document:
     verdict = (f"Within {s['fid_budget']:g}x the unprotected FID, with replicas at the held-out base rate and "
                f"sample-only AUC <= {GOAL_AUC}: " + (", ".join(f"{p['defence']} ({p['label']})" for p in met) if met else
                                                    "no defence's chosen setting reaches it on the evaluation seeds") + ".")
-    chosen = [p for p in ev if p["budget_choice"]]
-    goal_rows = [[p["defence"], p["label"], f"{p['fid'] / unprot['fid']:.2f}x", num(p["replica_excess_p"]),
-                  f"{p['sample_only_auc']:.3f} {_ci(p['sample_only_auc_ci95'])}", "yes" if meets_goal(p) else "no"]
-                 for p in chosen]
+    goal_rows = []
+    for fam in dict.fromkeys(p["defence"] for p in tu):
+        if fam in ("none", "DP-SGD", "DP control (no clipping, no noise)"):
+            continue
+        p = next((q for q in ev if q["defence"] == fam and q["budget_choice"]), None)
+        goal_rows.append([fam, "none within the budget", "", "", "", "no"] if p is None else
+                         [fam, p["label"], f"{p['fid'] / unprot['fid']:.2f}x", num(p["replica_excess_p"]),
+                          f"{p['sample_only_auc']:.3f} {_ci(p['sample_only_auc_ci95'])}", "yes" if meets_goal(p) else "no"])
     default_rows = []
     for kind, d in r["defaults"].items():
         if d["chosen"] is None:
@@ -50,7 +54,8 @@ def tune_document(r: dict) -> Document:
             continue
         c, e = d["chosen"], d["evaluation"]
         where = "" if c["t_max"] is None and c["t_min"] == 0 else f", t in [{c['t_min']}, {c['t_max']}]"
-        beyond = " (no setting fit the budget: the least intrusive one with replicas at the base rate)" if d.get("over_budget") else ""
+        beyond = (f" (nothing fit FID {r['settings']['fid_budget']:g}x; chosen at {d['fid_budget_used']:g}x)"
+                  if d.get("over_budget") else "")
         default_rows.append([kind, f"{d['defence']}: alpha {c['alpha']:g}, scale {c['scale']:g}, {c['rule']}, "
                                    f"guidance on {c['space']}{where}{beyond}",
                              f"AUC {d['tuning']['sample_only_auc']:.3f}, FID {d['tuning']['fid']:.2f}",
@@ -82,7 +87,8 @@ def tune_document(r: dict) -> Document:
         Section("Defaults for `sample --protect`", [
             Table(["classifier", "setting", "tuning seeds", "evaluation seeds", "meets goal"], default_rows)]),
     ]
-    by_n = [p for p in ev if p["budget_choice"] or p["defence"] == "none"]
+    default_idx = {d.get("tuning_index") for d in r["defaults"].values()}
+    by_n = [p for p in ev if p["budget_choice"] or p["defence"] == "none" or p["tuning_index"] in default_idx]
     sizes = sorted({b["n_samples"] for p in by_n for b in p.get("sample_only_auc_by_n", [])})
     if sizes:
         sections.append(Section("Leakage grows with what is published", [

@@ -85,5 +85,6 @@ def test_summarise_tune_chooses_on_tuning_points_only():
     assert [p["budget_choice"] for p in r["evaluation"]] == [False, True, False, False]
     assert r["defaults"]["learned"]["chosen"]["scale"] == 30 and not r["defaults"]["learned"]["over_budget"]
     assert r["evaluation"][1]["within_fid_budget"] is False  # the evaluation says so, and the report shows it
-    # No exact setting fits FID 6: the default is the least intrusive one with replicas at the base rate, flagged.
+    # No exact setting fits FID 6: the budget widens to 9 (x1.5), where scale 3 fits; flagged as such.
     assert r["defaults"]["exact"]["chosen"]["scale"] == 3 and r["defaults"]["exact"]["over_budget"]
+    assert r["defaults"]["exact"]["fid_budget_used"] == 3.0
