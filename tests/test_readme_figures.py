@@ -39,3 +39,21 @@ def test_a_figure_edited_by_hand_is_caught():
 def test_the_committed_demo_report_matches_its_results():
     """reports/demo/report.md is what `cpaudit report` renders from the committed results.json files."""
     assert demo_table() in (ROOT / "reports" / "demo" / "report.md").read_text()
+
+
+def _frontier_rows() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("| defence, setting | replicas of 1,024 | sample-only AUC (95% CI) | pixel FID |\n", 1)[1]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[1:] if line.startswith("|")]
+
+
+def test_readme_frontier_table_equals_the_committed_sweep():
+    """Every row of the README's frontier table is an evaluation point of reports/tune/tune.json, as written."""
+    points = json.loads((ROOT / "reports" / "tune" / "tune.json").read_text())["evaluation"]
+    unprotected_fid = points[0]["fid"]
+    rendered = {(str(p["replicas"]), f"{p['sample_only_auc']:.3f} [{p['sample_only_auc_ci95'][0]:.3f}, "
+                 f"{p['sample_only_auc_ci95'][1]:.3f}]", f"{p['fid']:.2f} ({p['fid'] / unprotected_fid:.1f}x)") for p in points}
+    rows = _frontier_rows()
+    assert len(rows) >= 5
+    for row in rows:
+        assert tuple(row[1:]) in rendered, row
