@@ -52,7 +52,7 @@ class Protection:
     # What the classifier reads: the noisy x_t (the paper), or the denoiser's predicted x0 read at X0_T
     # (core/guidance.py), where the identity of the image being drawn is already visible early.
     space: Space | None = None
-    passes: int = 1  # classifier passes per step where it guides: 1 or 2 (protect_eps says which is cheaper where)
+    passes: int = 2  # classifier passes per step where it guides: 2 or 1 (protect_eps says which is cheaper where)
 
     def __post_init__(self) -> None:
         for name, value in KIND_DEFAULTS[classifier_kind(self.classifier)].items():
@@ -91,12 +91,12 @@ def protect_eps(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (eps_hat, fired) for one step; fired is a bool per sample.
 
-    passes 1 (default): one classifier forward with gradients over the batch gives every sample's
-    confidence, and one backward pass, only where some sample is confident, gives the gradient (zero on
-    the others, whose eps is returned untouched). passes 2: a gradient-free forward finds the confident
-    samples, then a forward and backward on those rows alone; that saves work when few rows fire on large
-    images, but on small ones per-operation overhead dominates and the extra forward costs more
-    (benchmarks/RESULTS.md). Outside p's t window nothing runs. t holds one timestep for the whole batch.
+    passes 2 (default): a gradient-free forward finds the confident samples, then a forward and backward on
+    those rows alone (none at all when no sample is confident). passes 1: one forward with gradients over
+    the batch gives every confidence, and one backward, where some sample is confident, the gradient (zero
+    on the others, whose eps is returned untouched); it saves a forward pass but pays a backward over the
+    whole batch, and measured slower on the demo (1.89 against 1.70 times unprotected, benchmarks/RESULTS.md).
+    Outside p's t window nothing runs. t holds one timestep for the whole batch.
 
     space "x0": the classifier reads x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) at X0_T, and its
     gradient in x0_hat (eps held fixed) replaces grad_x log p in the same eps_hat formula.
