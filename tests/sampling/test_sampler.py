@@ -121,3 +121,77 @@ def test_each_classifier_kind_gets_its_own_defaults(tiny_model, tmp_path):
     run = json.loads(r.stdout)
     assert run["protection"]["classifier"] == "exact"
     assert {k: run["protection"][k] for k in KIND_DEFAULTS["exact"]} == KIND_DEFAULTS["exact"]
+
+
+def test_t_window_guides_only_inside_it_and_runs_no_classifier_outside():
+    from cpaudit.sampling.protection import protect_eps
+
+    calls = []
+
+    def logit_fn(x, t):
+        calls.append(int(t[0]))
+        return x.flatten(1).sum(1) * 10.0
+
+    x, eps = torch.randn(3, 1, 8, 8), torch.randn(3, 1, 8, 8)
+    p = Protection("exact", alpha=0.5, scale=2.0, t_min=100, t_max=500)
+    for t, inside in ((99, False), (100, True), (500, True), (501, False)):
+        calls.clear()
+        out, fired = protect_eps(eps, x, torch.full((3,), t), 0.5, logit_fn, p)
+        assert bool(fired.all()) == inside and (out is eps) == (not inside)
+        assert (len(calls) > 0) == inside
+    with pytest.raises(Exception, match="window"):
+        Protection("exact", t_min=500, t_max=100)
+
+
+def test_guidance_on_x0_reads_the_predicted_x0_at_x0_t():
+    from cpaudit.core.guidance import X0_T
+    from cpaudit.core.steps import predict_x0
+    from cpaudit.sampling.protection import protect_eps
+
+    seen = []
+
+    def logit_fn(x, t):
+        seen.append((x.detach().clone(), t.clone()))
+        return x.flatten(1).sum(1)
+
+    g = torch.Generator().manual_seed(0)
+    x, eps = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 8, 8, generator=g)
+    abar = 0.3
+    out, fired = protect_eps(eps, x, torch.full((2,), 700), abar, logit_fn,
+                             Protection("exact", alpha=0.5, scale=1.0, space="x0", guide="every-step"))
+    x0 = predict_x0(x, eps, abar, clip=True)
+    assert all(torch.allclose(s[0], x0) and (s[1] == X0_T).all() for s in seen)
+    # d logit / d x0 = 1 everywhere, so eps_hat = eps - s sqrt(1 - abar) grad logsigmoid(-|logit|)
+    logit = x0.flatten(1).sum(1)
+    grad = (-torch.sigmoid(logit.abs()) * torch.sign(logit))[:, None, None, None] * torch.ones_like(x0)
+    assert torch.allclose(out, eps - (1 - abar) ** 0.5 * grad, atol=1e-6)
+
+
+def test_rejection_that_keeps_too_few_says_so():
+    from cpaudit.sampling.rejection import RejectionExhausted, reject_replicas
+
+    members = torch.rand(4, 1, 8, 8) * 2 - 1
+    with pytest.raises(RejectionExhausted):
+        reject_replicas(lambda seeds: members[torch.tensor(seeds) % 4], members, 3, 0, threshold=0.97, max_rounds=3)
+
+
+@pytest.mark.parametrize("space", ["x_t", "x0"])
+def test_one_and_two_classifier_passes_guide_alike(tiny_classifier, space):
+    """The single-pass step (one forward over the batch) equals the two-pass one up to float rounding, and
+    leaves the rows that did not fire exactly as they were."""
+    from cpaudit.models.load import load_classifier
+    from cpaudit.sampling.protection import protect_eps
+
+    net = load_classifier(tiny_classifier).model
+    g = torch.Generator().manual_seed(0)
+    x, eps = torch.randn(16, 1, 8, 8, generator=g), torch.randn(16, 1, 8, 8, generator=g)
+    t = torch.full((16,), 100)
+    logits = net(x, t).detach()
+    alpha = float(torch.sigmoid(-logits.abs()).median())  # about half the rows confident
+    one, f1 = protect_eps(eps, x, t, 0.6, lambda a, b: net(a, b),
+                          Protection(str(tiny_classifier), alpha, 50.0, space=space, passes=1))
+    two, f2 = protect_eps(eps, x, t, 0.6, lambda a, b: net(a, b),
+                          Protection(str(tiny_classifier), alpha, 50.0, space=space, passes=2))
+    assert torch.equal(f1, f2) and 0 < int(f1.sum()) < 16
+    assert torch.allclose(one, two, atol=1e-5)
+    assert torch.equal(one[~f1], eps[~f1]) and not torch.allclose(one[f1], eps[f1])
