@@ -75,11 +75,15 @@ def test_pickle_weights_are_never_unpickled(tiny_model, tmp_path):
         pickle.dump(Evil(), f)
     with pytest.raises(InputError, match="safetensors"):
         load_model(m)
-    from cpaudit.audit.features import _load_state
+    from cpaudit.audit.features import embed, parse_features
+    from cpaudit.audit.weights import load_state
 
     (tmp_path / "w.pt").write_bytes(pickle.dumps(Evil()))
     with pytest.raises(InputError, match="refused"):
-        _load_state(tmp_path / "w.pt")
+        load_state(tmp_path / "w.pt")
+    for head in ("inception", "torchscript"):  # neither network loader runs a pickle either
+        with pytest.raises(InputError):
+            embed(torch.zeros(1, 1, 8, 8), parse_features(f"{head}:{tmp_path / 'w.pt'}"))
     assert not marker.exists()
 
 
