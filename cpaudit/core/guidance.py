@@ -20,7 +20,7 @@ RULES: tuple[str, ...] = ("opposite-label", "toward-half")
 GUIDE_WHEN: tuple[str, ...] = ("when-confident", "every-step")
 SPACES: tuple[str, ...] = ("x_t", "x0")
 # Guidance in x0 space reads the classifier on the predicted clean image at this small t: sqrt(1 - abar_t)
-# is about 0.16 on the linear schedule, enough to keep the exact posterior's gradient finite (at t = 0 its
+# is about 0.17 on the linear schedule, enough to keep the exact posterior's gradient finite (at t = 0 its
 # Gaussians have width 0.01) while the learned classifier was trained there too.
 X0_T = 50
 

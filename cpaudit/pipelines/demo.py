@@ -5,7 +5,7 @@ model with its non-DP control at the same steps, batch size and learning rate; s
 CPSample, with the rejection baseline and from both DP-run models; audit each with the gate "samples do
 not replicate more often than held-out images"; write one comparison report, by threat model.
 
-Samples use seeds 1000 on: CPSample's defaults were chosen on seeds 0-255, and a figure is not reported
+Samples use seeds 1000 on: CPSample's defaults were chosen on seeds 2,000,000 on (reports/tune), and a figure is not reported
 on the seeds that chose it.
 """
 
@@ -43,7 +43,7 @@ class DemoOptions:
     work: Path | None = None  # models and samples; default OUT/runs
     quick: bool = False  # under 3 minutes: shorter training, exact-posterior CPSample, no DP model
     seed: int = 0  # training, split, labels and audit
-    sample_seed: int = 1000  # first sample's seed: apart from the seeds 0-255 the protection defaults were tuned on
+    sample_seed: int = 1000  # first sample's seed: apart from the seeds the protection defaults were tuned on (2,000,000 on)
     n: int = 256
     device: str = "auto"  # see device.py
 
