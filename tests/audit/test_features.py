@@ -181,3 +181,20 @@ def test_truncated_or_foreign_weights_are_refused_in_one_line(tmp_path):
             assert "\n" not in str(e.value)
     with pytest.raises(InputError, match="not the FID Inception"):
         embed(torch.zeros(1, 1, 8, 8), parse_features(f"inception:{tmp_path / 'd.pt'}"))
+
+
+def test_fid_command_on_two_sources(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cpaudit.cli.app import app
+
+    r = CliRunner().invoke(app, ["fid", "digits", "digits", "--features", "pixel", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert abs(out["fid"]) < 1e-6 and out["n_a"] == out["n_b"] == 1797 and out["warning"] is None
+    r = CliRunner().invoke(app, ["fid", "digits", str(tmp_path / "nope"), "--features", "pixel"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    r = CliRunner().invoke(app, ["fid", "digits", "digits", "--features", "inception:/nope.pt"])
+    assert r.exit_code == 2 and "nope.pt" in r.output
