@@ -18,6 +18,7 @@ arbitrary Python objects; state dicts load with weights_only=True.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -77,7 +78,9 @@ def resize_299(x255: torch.Tensor, mode: str) -> torch.Tensor:
 
 def _jit_load(path: Path, what: str) -> torch.jit.ScriptModule:
     try:
-        return torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():  # torch 2.14 marks jit.load deprecated; the released networks are TorchScript
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as e:  # noqa: BLE001 - a truncated or foreign archive raises many kinds of error
         raise InputError(path, f"cannot load as a TorchScript {what} ({type(e).__name__})") from None
 
