@@ -137,6 +137,9 @@ def frontier(points: list[dict], fid_limit: float, goal_auc: float | None = None
         for ax, (_, label) in zip(axes, panels):
             ax.axvline(fid_limit, color="black", linestyle="--", linewidth=1)
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set_xticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200) if t <= 2 * max(p["fid"] for p in points)])
             ax.set_xlabel("pixel FID (log; dashed: the budget)")
             ax.set_ylabel(label)
         axes[1].legend(fontsize=6, loc="upper right")
