@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cpaudit.audit.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
@@ -71,7 +71,6 @@ class TuneResult:
     evaluation: list[dict]
     defaults: dict[str, dict]
     seconds: float
-    extra: dict = field(default_factory=dict)
 
 
 def _check(opts: TuneOptions) -> None:

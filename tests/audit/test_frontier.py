@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from cpaudit.audit.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
 
