@@ -7,26 +7,35 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from cpaudit.core.threat_models import RELEASE_WORDS, strongest_attack
+from cpaudit.core.threat_models import RELEASE_WORDS
 from cpaudit.errors import InputError
 
 
 @dataclass(frozen=True)
 class Policy:
     max_replica_rate: float | None = None
-    max_mia_auc: float | None = None  # the strongest in-scope attack's selection-free AUC (sign chosen by the attacker)
+    # The released threat model's strongest attack, selection-adjusted (audit/strongest.py): its AUC at most this.
+    max_mia_auc: float | None = None
     min_permutation_p: float | None = None
     # Fail when samples reach the replica threshold more often than held-out images do, by a one-sided
     # Fisher exact test at this level (a sampler that never copies passes at 1 - level or more).
     replica_excess_level: float | None = None
+    # Fail when the released threat model's strongest attack, selection-adjusted, beats chance: its p-value
+    # from relabelling the whole attack set below this level (0.025: its AUC above the 95% chance band).
+    mia_excess_level: float | None = None
 
     def merged(self, other: "Policy") -> "Policy":
         """Options given on the command line (other) override the file."""
         return replace(self, **{f.name: getattr(other, f.name) for f in fields(other) if getattr(other, f.name) is not None})
 
 
-def read_policy(path: Path) -> Policy:
-    """[policy] table (or top level) of cpaudit.toml with the same keys as the options."""
+# What an audit gates when nobody says otherwise, as pip-audit fails on any finding: evidence of leakage under
+# the released threat model. False-alarm rate on a model that leaks nothing: at most 0.05 + 0.025.
+DEFAULT_POLICY = Policy(replica_excess_level=0.05, mia_excess_level=0.025)
+
+
+def read_policy(path: Path) -> "PolicyFile":
+    """[policy] table (or top level) of cpaudit.toml with the same keys as the options, and report_only."""
     try:
         data = tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -36,14 +45,25 @@ def read_policy(path: Path) -> Policy:
     table = data.get("policy", data)
     known = {f.name for f in fields(Policy)}
     values = {}
+    report_only = table.get("report_only", table.get("report-only", False))
+    if not isinstance(report_only, bool):
+        raise InputError(path, f"report_only must be true or false, got {report_only!r}")
     for key, value in table.items():
         name = key.replace("-", "_")
+        if name == "report_only":
+            continue
         if name not in known:
             raise InputError(path, f"unknown policy key {key!r} (known: {', '.join(sorted(known))})")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise InputError(path, f"{key} must be a number in [0, 1], got {value!r}")
         values[name] = float(value)
-    return Policy(**values)
+    return PolicyFile(Policy(**values), report_only)
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    policy: Policy  # the gates the file sets (the defaults apply to the keys it leaves out)
+    report_only: bool  # `report_only = true`: measure and report, gate nothing
 
 
 def _bad(x: float | None) -> bool:
@@ -56,17 +76,41 @@ def evaluate(policy: Policy, **figures) -> list[str]:
 
 
 def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, permutation_p: float | None,
-                   attacks: dict[str, dict], replica_excess: float | None = None, holdout_rate: float | None = None,
-                   n_diverged: int = 0) -> dict[str, str | None]:
-    """Each gate that is set -> None if it holds, else one sentence saying by how much it failed. A figure
+                   threat_models: dict[str, dict], replica_excess: float | None = None, holdout_rate: float | None = None,
+                   holdout_over: int | None = None, replicas: int | None = None, n_samples: int | None = None,
+                   n_holdout: int | None = None, n_diverged: int = 0) -> dict[str, str | None]:
+    """Each gate that is set -> None if it holds, else one sentence saying, in plain words, what failed. A figure
     that is missing or NaN fails its gate: an audit that could not measure something must not pass.
 
-    The membership gate reads the strongest attack (highest selection-free AUC) among those whose threat
-    model applies to `release`, the figure the verdict line names.
+    The membership gates read the released threat model's strongest attack, selection-adjusted
+    (results.json threat_models[release].strongest), and only where an attack of that threat model ran:
+    the sample-only attack is in scope under every release, but it does not measure what weights allow.
     """
     gates: dict[str, str | None] = {}
     if n_diverged and any(v is not None for v in policy.__dict__.values()):
         gates["diverged_samples"] = f"{n_diverged} samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"
+    if policy.replica_excess_level is not None:
+        if _bad(replica_excess):
+            gates["replica_excess_level"] = "replica excess over held-out images could not be measured"
+        elif replica_excess < policy.replica_excess_level:
+            gates["replica_excess_level"] = (
+                f"samples copy training images more often than unseen images resemble them: {replicas} of {n_samples} "
+                f"samples ({replica_rate:.2%}) are replicas, against {holdout_over} of {n_holdout} held-out images "
+                f"({holdout_rate:.2%}) (one-sided Fisher exact p = {replica_excess:.3g} < level {policy.replica_excess_level:g})")
+        else:
+            gates["replica_excess_level"] = None
+    tm = threat_models.get(release) or {}
+    head = tm.get("strongest")
+    for gate, level in (("mia_excess_level", policy.mia_excess_level), ("max_mia_auc", policy.max_mia_auc)):
+        if level is None:
+            continue
+        if not tm.get("measured_by"):
+            gates[gate] = (f"{RELEASE_WORDS[release].lower()}, nothing was measured: "
+                           + tm.get("not_measured", f"no attack of threat model '{release}' ran"))
+        elif head is None or _bad(head.get("auc")):
+            gates[gate] = f"the membership attacks of threat model '{release}' could not be measured"
+        else:
+            gates[gate] = _mia_gate(gate, level, head, release)
     if policy.max_replica_rate is not None:
         if _bad(replica_rate):
             gates["max_replica_rate"] = "replica rate could not be measured (no finite samples)"
@@ -75,29 +119,6 @@ def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, 
                                          f"by {replica_rate - policy.max_replica_rate:.2%}")
         else:
             gates["max_replica_rate"] = None
-    if policy.max_mia_auc is not None:
-        _, a = strongest_attack(attacks, release)
-        if a is None:
-            gates["max_mia_auc"] = (f"max-mia-auc is set, but no membership attack of the released threat model ({release}) ran"
-                                    + (": give --model" if release != "samples" else ""))
-        elif _bad(a.get("auc")):
-            gates["max_mia_auc"] = f"membership-inference AUC ({a['title']}) could not be measured"
-        elif a["auc"] > policy.max_mia_auc:
-            lo, hi = a["auc_ci95"]
-            gates["max_mia_auc"] = (f"{RELEASE_WORDS[release].lower()}, the {a['title']} reaches AUC {a['auc']:.3f} "
-                                    f"(95% CI {lo:.3f}-{hi:.3f}; threat model '{a['threat_model']}'{WHY[a['threat_model']]}), "
-                                    f"above the maximum {policy.max_mia_auc:.3f} by {a['auc'] - policy.max_mia_auc:.3f}")
-        else:
-            gates["max_mia_auc"] = None
-    if policy.replica_excess_level is not None:
-        if _bad(replica_excess):
-            gates["replica_excess_level"] = "replica excess over held-out images could not be measured"
-        elif replica_excess < policy.replica_excess_level:
-            gates["replica_excess_level"] = (
-                f"samples replicate more often than held-out images do ({replica_rate:.2%} vs {holdout_rate:.2%}; "
-                f"one-sided Fisher exact p = {replica_excess:.3g} < level {policy.replica_excess_level:g})")
-        else:
-            gates["replica_excess_level"] = None
     if policy.min_permutation_p is not None:
         if _bad(permutation_p):
             gates["min_permutation_p"] = "permutation-test p-value could not be measured"
@@ -107,6 +128,21 @@ def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, 
         else:
             gates["min_permutation_p"] = None
     return gates
+
+
+def _mia_gate(gate: str, level: float, head: dict, release: str) -> str | None:
+    lo, hi = head["auc_ci95"]
+    blo, bhi = head["chance_band95"]
+    figure = (f"the {head['title']} reaches AUC {head['auc']:.3f} (95% CI {lo:.3f}-{hi:.3f}; threat model "
+              f"'{release}'{WHY[release]})")
+    if gate == "mia_excess_level":
+        if head["p_value"] >= level:
+            return None
+        return (f"{RELEASE_WORDS[release].lower()}, an attacker tells training images from unseen ones better than chance: "
+                f"{figure}, above its chance band {blo:.3f}-{bhi:.3f} (selection-adjusted p = {head['p_value']:.3g} < level {level:g})")
+    if head["auc"] <= level:
+        return None
+    return f"{RELEASE_WORDS[release].lower()}, {figure}, above the maximum {level:.3f} by {head['auc'] - level:.3f}"
 
 
 WHY = {

@@ -36,6 +36,21 @@ def load_samples(folder: Path) -> SampleSet:
             run = json.loads((folder / "run.json").read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InputError(folder / "run.json", f"not valid JSON ({e})") from None
+        _check_run(run, folder / "run.json")
     return SampleSet(images, run, folder)
 
 
+
+
+def _check_run(run: object, where: Path) -> None:
+    """run.json is an object; its protection, where present, an object naming what the audit replays."""
+    if not isinstance(run, dict):
+        raise InputError(where, f"must be a JSON object (as `cpaudit sample` writes), got {type(run).__name__}")
+    prot = run.get("protection")
+    if prot is not None and not isinstance(prot, dict):
+        raise InputError(where, f"'protection' must be an object or null, got {type(prot).__name__}")
+    if prot and prot.get("classifier") is not None and not isinstance(prot["classifier"], str):
+        raise InputError(where, "'protection.classifier' must be a folder path or 'exact'")
+    for key in ("nonfinite_seeds",):
+        if run.get(key) is not None and not isinstance(run[key], list):
+            raise InputError(where, f"'{key}' must be a list")

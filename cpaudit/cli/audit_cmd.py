@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cpaudit.audit.policy import Policy, read_policy
+from cpaudit.audit.policy import DEFAULT_POLICY, Policy, read_policy
 from cpaudit.cli.common import console, info, print_json, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet, number_list
 from cpaudit.pipelines.audit import DEFAULT_MIA_TS, AuditOptions, audit
@@ -37,6 +37,12 @@ def audit_cmd(
     min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0),
     replica_excess_level: Optional[float] = typer.Option(None, "--replica-excess-level", min=0.0, max=1.0,
         help="Fail when samples reach the replica threshold more often than held-out images, at this level (one-sided Fisher exact test)."),
+    mia_excess_level: Optional[float] = typer.Option(None, "--mia-excess-level", min=0.0, max=1.0,
+        help="Fail when the released threat model's strongest attack, selection-adjusted, beats chance at this level [default: 0.025].",
+        show_default=False),
+    report_only: bool = typer.Option(False, "--report-only", help="Measure and report, gate nothing (exit 0 unless the input is bad). "
+                                     "Without it the default gates apply: replicas above the held-out base rate (Fisher, 0.05) and "
+                                     "the strongest attack above its chance band (0.025)."),
     release: str = typer.Option("samples", "--release", help="What is deployed: samples (only generated images are published) | "
                                 "sampler (the deployed denoiser can be queried) | weights (the model file is released). "
                                 "Gates and the verdict apply to it and to every weaker threat model."),
@@ -56,17 +62,18 @@ def audit_cmd(
     """
     state.quiet = state.quiet or quiet
     with user_errors():
-        policy = Policy()
+        policy, file_report_only = DEFAULT_POLICY, False
         toml = config if config is not None else (Path("cpaudit.toml") if Path("cpaudit.toml").is_file() else None)
         if toml is not None:
-            policy = read_policy(toml)
-        policy = policy.merged(Policy(max_replica_rate, max_mia_auc, min_permutation_p, replica_excess_level))
+            from_file = read_policy(toml)
+            policy, file_report_only = policy.merged(from_file.policy), from_file.report_only
+        policy = policy.merged(Policy(max_replica_rate, max_mia_auc, min_permutation_p, replica_excess_level, mia_excess_level))
         opts = AuditOptions(
             samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
             mia_members=mia_members,
             alpha=alpha, scale=scale, seed=seed, policy=policy, search=search, cache_dir=cache_dir,  # type: ignore[arg-type]
-            device=device, release=release, attack_nulls=attack_nulls, junit=junit, member_images=member_images, baseline=baseline,
+            device=device, release=release, attack_nulls=attack_nulls, report_only=report_only or file_report_only, junit=junit, member_images=member_images, baseline=baseline,
         )
         with progress_bar("audit") as advance:
             result = audit(opts, progress=lambda msg: advance(metrics=None))
@@ -86,7 +93,13 @@ def audit_cmd(
         lo, hi = a["auc_ci95"]
         blo, bhi = a["chance_band95"]
         info(f"{a['threat_model']:8s} {a['title']}: AUC {a['auc']:.3f} (95% CI {lo:.3f}-{hi:.3f}, chance {blo:.3f}-{bhi:.3f}), "
-             f"epsilon >= {a['epsilon_lb']:.2f}" + ("" if a["deployed"] else "  [not deployed]"))
+             f"one-run epsilon >= {a['epsilon_lb']:.2f}" + ("" if a["deployed"] else "  [not deployed]"))
+    for tm, t in r["threat_models"].items():
+        h = t["strongest"]
+        if h is not None:
+            info(f"{tm:8s} strongest attack, selection-adjusted: AUC {h['auc']:.3f} (95% CI {h['auc_ci95'][0]:.3f}-"
+                 f"{h['auc_ci95'][1]:.3f}, chance {h['chance_band95'][0]:.3f}-{h['chance_band95'][1]:.3f}, p = {h['p_value']:.3g})"
+                 + ("" if t["deployed"] else "  [not deployed]"))
     info(r["verdict"])
     info(f"-> {result.out / 'results.json'}")
     if not result.passed:

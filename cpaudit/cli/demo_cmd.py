@@ -8,7 +8,7 @@ import typer
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet, number_list
-from cpaudit.core.threat_models import THREAT_MODELS, strongest_attack
+from cpaudit.core.threat_models import THREAT_MODELS
 from cpaudit.pipelines.demo import DemoOptions, demo
 from cpaudit.pipelines.tune import TuneOptions, tune
 
@@ -38,14 +38,16 @@ def demo_cmd(
 
             result = demo(DemoOptions(out=out, work=work, quick=quick, seed=seed, device=device), stage=stage)
     for label, r in result.runs.items():
-        aucs = "  ".join(f"{tm} {a['auc']:.3f}" if a else f"{tm} -" for tm in THREAT_MODELS
-                         for a in [strongest_attack(r["attacks"], tm)[1]])
+        aucs = "  ".join(f"{tm} {h['auc']:.3f}" if h else f"{tm} -" for tm in THREAT_MODELS
+                         for h in [r["threat_models"][tm]["strongest"]])
         rej = ((r["setup"].get("sample_run") or {}).get("rejection") or {}).get("extra_samples")
         info(f"{label:12s} replicas {r['nn']['replicas']:3d}/{r['nn']['n_samples']} ({r['nn']['replica_rate']:.1%})  "
              f"{r['quality']['features']} FID {r['quality']['fid']:6.2f}  membership AUC by threat model: {aucs}"
              + (f"  extra samples {rej}" if rej is not None else ""))
     info("time by stage: " + ", ".join(f"{name} {sec:.0f} s" for name, sec in result.stage_seconds.items()))
-    info(f"done in {result.seconds:.0f} s -> {result.out / 'report.html'}")
+    for label, r in result.runs.items():
+        info(f"{label:12s} {r['verdict']}")
+    info(f"done in {result.seconds:.0f} s -> {result.out / 'report.html'} (timings: {result.out / 'timings.json'})")
 
 
 def tune_cmd(

@@ -36,3 +36,18 @@ def strongest_attack(attacks: dict[str, dict], release: str) -> tuple[str | None
         return math.inf if v is None or not math.isfinite(v) else v
 
     return max(scoped, key=key)
+
+
+def headline(results: dict, threat_model: str) -> dict | None:
+    """What an attacker of `threat_model` can do, from a results.json: the selection-adjusted strongest
+    attack (schema 3). A schema-2 file had none: its largest single-attack AUC stands in, marked as such,
+    with a standard error read off its interval."""
+    tm = (results.get("threat_models") or {}).get(threat_model) or {}
+    if "strongest" in tm:
+        return tm["strongest"]
+    key, a = strongest_attack(results.get("attacks") or {}, threat_model)
+    if a is None:
+        return None
+    lo, hi = a.get("auc_ci95") or [math.nan, math.nan]
+    return {**a, "key": key, "title": f"{a['title']} (largest single-attack AUC, not selection-adjusted: schema 2)",
+            "auc_se": a.get("auc_se", (hi - lo) / (2 * 1.959964))}

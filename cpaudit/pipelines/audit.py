@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +17,11 @@ import torch
 from cpaudit.audit.embedding_store import stream_embeddings
 from cpaudit.audit.features import FeatureSpec, embed, parse_features
 from cpaudit.audit.attacks import ATTACKS
-from cpaudit.audit.baseline import baseline_gates
-from cpaudit.audit.attacks.base import AttackContext, Denoiser, summarise, threat_model_of
-from cpaudit.core.threat_models import THREAT_MODELS, in_scope, strongest_attack
-from cpaudit.audit.policy import Policy, evaluate_gates
+from cpaudit.audit.baseline import baseline_gates, check_baseline
+from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser, measures_of, summarise, threat_model_of
+from cpaudit.audit.strongest import threat_model_section
+from cpaudit.core.threat_models import THREAT_MODELS, in_scope
+from cpaudit.audit.policy import DEFAULT_POLICY, Policy, evaluate_gates
 from cpaudit.audit.verdict import verdict_sentence
 from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
 from cpaudit.audit.neighbours import SearchMethod
@@ -37,7 +38,7 @@ from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.report.junit import junit_xml
-from cpaudit.report.content import SCHEMA_VERSION  # 2: attacks by threat model, selection-free headlines
+from cpaudit.report.content import SCHEMA_VERSION  # 3: threat-model headlines, bootstrap intervals, one-run epsilon
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection
 from cpaudit.seeding import derive_seed, numpy_generator
@@ -71,7 +72,9 @@ class AuditOptions:
     alpha: float | None = None  # protection settings for the protected attack; default: the samples' run.json
     scale: float | None = None
     seed: int = 0
-    policy: Policy = field(default_factory=Policy)
+    # Gates: by default, fail on evidence of leakage under the released threat model (audit/policy.py).
+    policy: Policy = DEFAULT_POLICY
+    report_only: bool = False  # measure and report, gate nothing (the verdict says so)
     cache_dir: Path | None = None
     search: SearchMethod = "auto"  # nearest-neighbour search: exact below IVF_MIN_REFERENCES, else IVF
     device: str = "auto"  # for the denoiser, classifier and feature network (see device.py)
@@ -128,7 +131,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     if tuple(samples.images.shape[1:]) != data.shape:
         raise InputError(opts.samples, f"samples are {tuple(samples.images.shape[1:])} (C, H, W) but {opts.data} "
                          f"images are {data.shape}")
-    baseline = None if opts.baseline is None else read_results(opts.baseline)[0]  # refuse a bad file before the work
+    _check_run_classifier(opts, samples)
+    baseline = None if opts.baseline is None else check_baseline(read_results(opts.baseline)[0], opts.baseline, spec.label, threshold)  # refuse a bad file before the work
     if len(split.holdout_idx) < 4 or len(split.member_idx) < 4:
         raise InputError(opts.split, "needs at least 4 members and 4 held-out images (membership attacks split each in two)")
     # Images stay uint8 in `data`; these views convert rows to float a batch at a time.
@@ -215,24 +219,23 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     if opts.model is not None:
         model_cfg, classifier, denoisers = _denoisers(opts, data, run_prot, device)
         ctx.members, ctx.holdout = members.take(m_idx), holdout.take(h_idx)
-    attacks = _run_attacks(opts, ctx, denoisers, run_prot, arrays)
+    attacks, scores = _run_attacks(opts, ctx, denoisers, run_prot, arrays)
+    step("strongest attack by threat model")
+    threat_models = threat_model_section(scores, attacks, opts.release,
+                                         lambda tm: numpy_generator(derive_seed(opts.seed, f"strongest-{tm}")), opts.attack_nulls)
 
     nn_summary = rep.summary(spec.label)
-    gates = evaluate_gates(opts.policy, release=opts.release, replica_rate=rep.replica_rate if len(rep.sample_sim) else None,
-                        permutation_p=perm.p_value, attacks=attacks, replica_excess=nn_summary["replica_excess_p"],
-                        holdout_rate=nn_summary["holdout_replica_rate"],
-                        n_diverged=len((samples.run or {}).get("nonfinite_seeds") or []))
-    if baseline is not None:
-        gates.update(baseline_gates(nn_summary, attacks, opts.release, baseline, str(opts.baseline)))
+    policy = Policy() if opts.report_only else opts.policy
+    gates = evaluate_gates(policy, release=opts.release, replica_rate=rep.replica_rate if len(rep.sample_sim) else None,
+                           permutation_p=perm.p_value, threat_models=threat_models, replica_excess=nn_summary["replica_excess_p"],
+                           holdout_rate=nn_summary["holdout_replica_rate"], holdout_over=nn_summary.get("holdout_over_threshold"),
+                           replicas=nn_summary.get("replicas"), n_samples=nn_summary.get("n_samples"),
+                           n_holdout=nn_summary.get("n_holdout"),
+                           n_diverged=len((samples.run or {}).get("nonfinite_seeds") or []))
+    if baseline is not None and not opts.report_only:
+        gates.update(baseline_gates(nn_summary, threat_models, opts.release, baseline))
     failures = [m for m in gates.values() if m is not None]
-    thresholds = {k: v for k, v in opts.policy.__dict__.items()}
-    strongest_key, _ = strongest_attack(attacks, opts.release)
-    threat_models = {
-        tm: {"deployed": in_scope(tm, opts.release),
-             "attacks": [k for k, a in attacks.items() if a["threat_model"] == tm],
-             "strongest_attack": strongest_attack(attacks, tm)[0]}
-        for tm in THREAT_MODELS
-    }
+    thresholds = {k: v for k, v in policy.__dict__.items()}
 
     top = np.argsort(-rep.sample_sim, kind="stable")[:16]
     arrays["pair_samples"] = to_uint8(samples.images[top])
@@ -260,7 +263,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             "member_images": member_images,
             "seed": opts.seed,
             "device": describe(device),
-            "options": {"search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
+            "options": {"report_only": opts.report_only, "search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
                         "mia_draws": opts.mia_draws, "mia_members": opts.mia_members, "mia_holdout": opts.mia_holdout,
                         "alpha": opts.alpha, "scale": opts.scale, "release": opts.release, "attack_nulls": opts.attack_nulls,
                         "baseline": None if opts.baseline is None else str(opts.baseline)},
@@ -284,8 +287,9 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         "protection": protection_info,
         "privacy": {"dp_epsilon": (model_cfg or {}).get("dp", {}).get("epsilon") if (model_cfg or {}).get("dp") else None},
         "policy": {"passed": not failures, "failures": failures, "gates": gates, "thresholds": thresholds, "release": opts.release,
-                   "mia_gate_reads": strongest_key},
-        "verdict": verdict_sentence(opts.release, failures, len(gates), attacks.get(strongest_key or "")),
+                   "report_only": opts.report_only, "mia_gate_reads": "threat_models." + opts.release + ".strongest"},
+        "verdict": verdict_sentence(opts.release, failures, len(gates), threat_models[opts.release]["strongest"],
+                                    report_only=opts.report_only),
     }
     out = Path(opts.out)
     if not world().is_main:  # under torchrun every rank holds the results; rank 0 writes them
@@ -300,6 +304,17 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     step("report")
     render_audit_report(results, arrays, out)
     return AuditResult(results, out, not failures, arrays)
+
+
+def _check_run_classifier(opts: AuditOptions, samples: SampleSet) -> None:
+    """A protected run's classifier must exist where its run.json says, or the protected sampler, the one
+    deployed, would silently go unattacked."""
+    named = ((samples.run or {}).get("protection") or {}).get("classifier")
+    if opts.model is None or opts.classifier is not None or not named or named == "exact":
+        return
+    if not Path(named).is_dir():
+        raise InputError(Path(opts.samples) / "run.json", f"names the classifier folder {named}, which does not exist: "
+                         "give --classifier DIR (or 'exact'); without it the protected sampler cannot be attacked")
 
 
 def _denoisers(opts: AuditOptions, data: ImageSet, run_prot: dict | None,
@@ -318,8 +333,8 @@ def _denoisers(opts: AuditOptions, data: ImageSet, run_prot: dict | None,
     denoisers = [Denoiser(lm.model.to(device), abar, device)]
     rp = run_prot or {}
     classifier = opts.classifier
-    if classifier is None and (rp.get("classifier") == "exact" or (rp.get("classifier") and Path(rp["classifier"]).is_dir())):
-        classifier = rp["classifier"]
+    if classifier is None and rp.get("classifier"):
+        classifier = rp["classifier"]  # checked before the work (_check_run_classifier)
     if classifier is not None:
         logit_fn, _ = resolve_guide(lm, classifier, rp.get("label_seed"), device=device)
         # Replay the sampling run; a run.json written before a field existed used what is now its fixed value.
@@ -332,11 +347,13 @@ def _denoisers(opts: AuditOptions, data: ImageSet, run_prot: dict | None,
 
 
 def _run_attacks(opts: AuditOptions, ctx: AttackContext, denoisers: list[Denoiser], run_prot: dict | None,
-                 arrays: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Every registered attack that applies, on every denoiser it can run on; one summary shape for all."""
+                 arrays: dict[str, np.ndarray]) -> tuple[dict[str, dict], dict[str, AttackScores]]:
+    """Every registered attack that applies, on every denoiser it can run on: one summary shape for all,
+    and the raw scores (the threat-model headlines stack them)."""
     keys = ("classifier", "alpha", "scale", "rule", "guide")
     sampling_protected = bool(run_prot) and not Protection(**{k: run_prot[k] for k in keys if k in run_prot}).inactive
     attacks: dict[str, dict] = {}
+    scores: dict[str, AttackScores] = {}
     for attack in ATTACKS:
         targets = {"samples": [None], "denoiser": denoisers, "classifier": [d for d in denoisers if d.protected]}
         for den in targets[attack.target]:
@@ -344,11 +361,13 @@ def _run_attacks(opts: AuditOptions, ctx: AttackContext, denoisers: list[Denoise
             key = attack.name + ("_protected" if protected else "")
             title = attack.title + (" on the protected denoiser" if protected else "")
             tm = threat_model_of(attack, den, sampling_protected)
-            summary, attack_arrays = summarise(key, title, tm, attack.scores(ctx, den),
+            scores[key] = attack.scores(ctx, den)
+            summary, attack_arrays = summarise(key, title, tm, scores[key],
                                                numpy_generator(derive_seed(opts.seed, f"attack-{key}")), opts.attack_nulls)
-            attacks[key] = {**summary, "deployed": in_scope(tm, opts.release)}
+            attacks[key] = {**summary, "deployed": in_scope(tm, opts.release),
+                            "measures": measures_of(attack, den, sampling_protected)}
             arrays.update(attack_arrays)
-    return attacks
+    return attacks, scores
 
 
 def resolve_member_images(mode: str, data: str) -> str:

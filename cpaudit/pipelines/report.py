@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cpaudit.errors import InputError
-from cpaudit.report.content import SCHEMA_VERSION
+from cpaudit.report.content import READABLE_SCHEMAS
 from cpaudit.io_utils import write_bytes
 from cpaudit.report.compare import compare_document
 from cpaudit.report.content import build_document
@@ -52,8 +52,8 @@ def read_results(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise InputError(path, f"not valid JSON ({e})") from None
     if isinstance(results, dict) and results.get("schema_version") == 1:
         raise InputError(path, "schema_version 1 (cpaudit before threat models): run `cpaudit audit` again to get version 2")
-    if not isinstance(results, dict) or results.get("schema_version") != SCHEMA_VERSION or "nn" not in results:
-        raise InputError(path, f"not a cpaudit results.json (schema_version {SCHEMA_VERSION})")
+    if not isinstance(results, dict) or results.get("schema_version") not in READABLE_SCHEMAS or not isinstance(results.get("nn"), dict):
+        raise InputError(path, f"not a cpaudit results.json (schema_version {' or '.join(map(str, READABLE_SCHEMAS))})")
     arrays: dict[str, np.ndarray] = {}
     data = path.parent / "audit_data.npz"
     if data.is_file():

@@ -214,9 +214,39 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
 
 def rerender_tune(path: Path, out: Path) -> Path:
     """Redo a sweep's choices and report from its tune.json (no sampling): `cpaudit report tune.json --out DIR`."""
-    record = summarise_tune(json.loads(Path(path).read_text()))
+    record = summarise_tune(read_tune(Path(path)))
     write_json(Path(out) / "tune.json", record)
     return write_report(Path(out), tune_document(record), tune_figures(record)).html
+
+
+# What summarise_tune and the tune report read from every point of a sweep.
+POINT_KEYS = {"defence": str, "fid": (int, float), "sample_only_auc": (int, float), "replica_excess_p": (int, float)}
+
+
+def read_tune(path: Path) -> dict:
+    """A tune.json as `cpaudit tune` writes it, or one line of bad input naming the file."""
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(path, f"not a readable JSON file ({e})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+        raise InputError(path, "not a tune.json written by `cpaudit tune` (no settings)")
+    st = record["settings"]
+    if not all(isinstance(st.get(k), (int, float)) for k in ("fid_budget", "excess_level")):
+        raise InputError(path, "settings.fid_budget and settings.excess_level must be numbers")
+    for part in ("tuning", "evaluation"):
+        points = record.get(part)
+        if not isinstance(points, list) or not points:
+            raise InputError(path, f"'{part}' must be a non-empty list of points")
+        for i, p in enumerate(points):
+            bad = [k for k, t in POINT_KEYS.items() if not isinstance(p, dict) or not isinstance(p.get(k), t)]
+            if part == "evaluation" and not bad and not isinstance(p.get("tuning_index"), int):
+                bad = ["tuning_index"]
+            if bad:
+                raise InputError(path, f"{part}[{i}] lacks {', '.join(bad)}")
+    return record
 
 
 BUDGET_WIDENING = (1.0, 1.5, 2.0, 3.0, 4.0)  # a default's FID budget, widened where nothing fits

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cpaudit.core.threat_models import THREAT_MODELS, strongest_attack
+from cpaudit.core.threat_models import THREAT_MODELS, headline
 from cpaudit.report.content import interval, num, p_value, pct
 from cpaudit.report.document import Document, Para, Section, Table
 
@@ -12,21 +12,23 @@ RATES = ("replica rate", "guidance fired (sample-steps)")
 def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
     """(threat model or 'quality'/'mechanism', figure, value, text shown) for one audit."""
     nn, perm = r["nn"], r.get("permutation") or {}
-    attacks = r.get("attacks") or {}
     rows: list[tuple[str, str, float | None, str]] = [
         ("samples", "replica rate", nn["replica_rate"], pct(nn["replica_rate"]) + f" ({nn['replicas']}/{nn['n_samples']})"),
         ("samples", "median nearest-member similarity", nn.get("median_nearest_member_similarity"),
          num(nn.get("median_nearest_member_similarity"))),
         ("samples", "permutation p", perm.get("p_value"), p_value(perm.get("p_value"), perm.get("n_permutations"))),
     ]
-    for tm in THREAT_MODELS:  # what an attacker of this threat model can do: its strongest applicable attack
-        key, a = strongest_attack(attacks, tm)
+    for tm in THREAT_MODELS:  # what an attacker of this threat model can do: its strongest attack, selection-adjusted
+        h = headline(r, tm)
+        measured = bool(((r.get("threat_models") or {}).get(tm) or {}).get("measured_by", h is not None))
         label = "membership AUC (strongest attack)"
-        if a is None:
-            rows += [(tm, label, None, "-"), (tm, "epsilon lower bound", None, "-")]
+        if h is None or not measured:
+            rows += [(tm, label, None, "not measured"), (tm, "epsilon lower bound (one run)", None, "-")]
             continue
-        rows.append((tm, label, a["auc"], f"{num(a['auc'])} [{interval(a['auc_ci95'])}] {_short(key)}"))
-        rows.append((tm, "epsilon lower bound", a["epsilon_lb"], num(a["epsilon_lb"], 2)))
+        rows.append((tm, label, h["auc"], f"{num(h['auc'])} [{interval(h['auc_ci95'])}] {_chosen(h)}"))
+        most = h.get("epsilon_lb_max_provable")
+        rows.append((tm, "epsilon lower bound (one run)", h["epsilon_lb"],
+                     num(h["epsilon_lb"], 2) + ("" if most is None else f" (≤ {num(most, 2)} provable)")))
     q = r.get("quality") or {}
     rows.append(("quality", f"FID ({q.get('features', '?')})", q.get("fid"), num(q.get("fid"), 2)))
     fired = (r.get("protection") or {}).get("fired_fraction")
@@ -40,6 +42,14 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
 
 SHORT = {"sample_only": "sample-only", "loss": "loss", "secmi": "SecMI", "pia": "PIA", "sima": "SimA",
          "classifier_oracle": "classifier oracle"}
+
+
+def _chosen(h: dict) -> str:
+    """'(loss, plain / SimA, plain)': the attacks the two halves chose; a schema-2 entry names its own."""
+    keys = [c["attack"] for c in h.get("chosen", []) if "attack" in c]
+    if not keys:  # schema 2: one attack's own figure
+        return _short(h.get("key"))[:-1] + ", largest single attack)"
+    return "(" + " / ".join(_short(k).strip("()") for k in dict.fromkeys(keys)) + ")"
 
 
 def _short(key: str | None) -> str:
@@ -72,7 +82,8 @@ def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = Non
     for label, r in runs:
         pol = r.get("policy") or {}
         has_gate = any(v is not None for v in (pol.get("thresholds") or {}).values())
-        verdicts.append([label, r.get("release", "samples"), ("passed" if pol.get("passed") else "FAIL") if has_gate else "no gate set",
+        verdicts.append([label, r.get("release", "samples"), ("passed" if pol.get("passed") else "FAIL") if has_gate
+                         else ("report only" if pol.get("report_only") else "no gate set"),
                          r.get("verdict", "-")])
     any_fail = any(v[2] == "FAIL" for v in verdicts)
     verdict = (f"{len(runs)} runs compared; changes are against the first ({runs[0][0]})."
@@ -81,9 +92,13 @@ def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = Non
         Section("Key figures by threat model", [
             Table(["threat model", "figure"] + [label for label, _ in runs], rows),
             Para("Each threat model's row is what an attacker with that access can do: the strongest membership attack "
-                 "that applies (every attack of a weaker threat model applies too), with its selection-free AUC and 95% "
-                 "interval. A sampling-time defence changes the samples and the deployed sampler, never the weights. "
-                 "Changes in brackets are against the first run; percentage points for rates."),
+                 "that applies (every attack of a weaker threat model applies too), selection-adjusted: attack, variant and "
+                 "sign are chosen on one half of the images and scored on the other, with a bootstrap 95% interval; the "
+                 "attacks the two halves chose are named. 'Not measured': no attack of that threat model ran (the audit "
+                 "was not given the model). The epsilon lower bound is for this one training run (Steinke, Nasr & "
+                 "Jagielski 2023), beside the most its sizes can prove. A sampling-time defence changes the samples "
+                 "and the deployed sampler, never the weights. Changes in brackets are against the first run; "
+                 "percentage points for rates."),
         ]),
         Section("Verdicts", [Table(["run", "release", "result", "verdict"], verdicts)]),
     ]

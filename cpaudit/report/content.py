@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cpaudit.core.threat_models import THREAT_MODELS, in_scope
+from cpaudit.core.threat_models import THREAT_MODELS, headline, in_scope
 from cpaudit.report.document import Document, Figure, Para, Section, Table
 
 
@@ -14,7 +14,10 @@ def num(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-SCHEMA_VERSION = 2  # results.json version this report reads; the audit writes the same
+# results.json: 3 adds each threat model's selection-adjusted strongest attack, bootstrap intervals (auc_se)
+# and the one-run epsilon bound; 2 (attacks by threat model) is still read by `report` and `--baseline`.
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = (2, 3)
 
 MEMBER_IMAGES = {
     "show": "Training images are shown beside their nearest samples (--member-images show).",
@@ -57,12 +60,17 @@ def gate_rows(results: dict) -> list[list[str]]:
     if th.get("max_replica_rate") is not None:
         ok = nn["replica_rate"] is not None and nn["replica_rate"] <= th["max_replica_rate"] and nn["n_samples"] > 0
         rows.append(["replica rate (samples)", pct(nn["replica_rate"]), f"at most {pct(th['max_replica_rate'])}", "pass" if ok else "FAIL"])
-    if th.get("max_mia_auc") is not None:
-        a = (results.get("attacks") or {}).get(pol.get("mia_gate_reads") or "")
-        v = None if a is None else a["auc"]
-        ok = v is not None and v == v and v <= th["max_mia_auc"]
-        label = "membership-inference AUC" + (f" ({a['title']}; {a['threat_model']})" if a else " (no attack in scope)")
-        rows.append([label, num(v), f"at most {num(th['max_mia_auc'])}", "pass" if ok else "FAIL"])
+    release = results.get("release", "samples")
+    head = headline(results, release)
+    for key, required in (("max_mia_auc", lambda v: f"at most {num(v)}"), ("mia_excess_level", lambda v: f"p at least {v:g}")):
+        if th.get(key) is None:
+            continue
+        failed = (pol.get("gates") or {}).get(key) is not None
+        label = (f"strongest attack, selection-adjusted ({release})" if head is not None
+                 else f"membership attack ({release}): none measured")
+        measured = "n/a" if head is None else (num(head["auc"]) if key == "max_mia_auc" else
+                                               f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}")
+        rows.append([label, measured, required(th[key]), "FAIL" if failed else "pass"])
     if th.get("replica_excess_level") is not None:
         v = nn.get("replica_excess_p")
         ok = v is not None and v == v and v >= th["replica_excess_level"]
@@ -81,7 +89,8 @@ def gate_rows(results: dict) -> list[list[str]]:
 
 
 def attack_rows(attacks: dict[str, dict]) -> list[list[str]]:
-    """One row per attack: the selection-free AUC with its interval and chance band, TPRs, epsilon_lb."""
+    """One row per attack: the selection-free AUC with its interval and chance band, TPRs, the one-run epsilon
+    lower bound beside the most these sizes can show."""
     rows = []
     for a in attacks.values():
         tprs = ", ".join(f"{float(k):.1%}: {num(v)}" for k, v in a["tpr_at_fpr"].items() if v is not None)
@@ -89,11 +98,16 @@ def attack_rows(attacks: dict[str, dict]) -> list[list[str]]:
         lowest = f"0 of {low['n_negatives']} held-out: {num(low['tpr'])}"
         rows.append([a["title"], num(a["auc"]), interval(a["auc_ci95"]), interval(a["chance_band95"]),
                      p_value(a["p_value"], a["n_null"]), "; ".join(x for x in (tprs, lowest) if x),
-                     num(a["epsilon_lb"], 2), str(a["queries_per_image"]), f"{a['n_members']} / {a['n_holdout']}"])
+                     _epsilon(a), str(a["queries_per_image"]), f"{a['n_members']} / {a['n_holdout']}"])
     return rows
 
 
-ATTACK_HEADER = ["attack", "AUC", "95% CI", "chance band (95%)", "p", "TPR at FPR", "epsilon lower bound",
+def _epsilon(a: dict) -> str:
+    most = a.get("epsilon_lb_max_provable")
+    return num(a["epsilon_lb"], 2) + ("" if most is None else f" (at most {num(most, 2)} provable)")
+
+
+ATTACK_HEADER = ["attack", "AUC", "95% CI", "chance band (95%)", "p", "TPR at FPR", "epsilon lower bound, one run",
                  "model queries / image", "members / held-out"]
 
 
@@ -103,8 +117,7 @@ def _attack_notes(attacks: dict[str, dict]) -> list[Para | Figure]:
         chosen = "; ".join(f"{c['variant']}{'' if c['sign'] > 0 else ' (sign flipped)'}" for c in a["chosen"])
         variants = ", ".join(f"{v['variant']} {num(v['auc'])}" for v in a["by_variant"])
         notes.append(Para(f"{a['title']}: {a['selection']}; chosen per half: {chosen}. Every variant's AUC on all images "
-                          f"(descriptive; the best of them is biased upward): {variants}. Epsilon lower bound at delta "
-                          f"{a['delta']:.3g}, 95% confidence, Clopper-Pearson with a Bonferroni correction over thresholds."))
+                          f"(descriptive; the best of them is biased upward): {variants}. {_epsilon_note(a)}"))
         if a.get("by_n_samples"):
             by_n = ", ".join(f"{b['n_samples']}: {num(b['auc'])} ({interval(b['auc_ci95'])})" for b in a["by_n_samples"])
             notes.append(Para(f"Nearest-sample AUC by the number of samples published (first n by seed): {by_n}; chance band "
@@ -113,6 +126,35 @@ def _attack_notes(attacks: dict[str, dict]) -> list[Para | Figure]:
                               f"{a['holdout_with_a_replica']} of {a['n_holdout']}."))
             notes.append(Figure("auc_by_samples", "Sample-only AUC against the number of samples published; shaded: chance."))
     return notes
+
+
+def _epsilon_note(a: dict) -> str:
+    if "epsilon_lb_many_runs" not in a:  # schema 2
+        return (f"Epsilon lower bound at delta {a['delta']:.3g}: Clopper-Pearson over thresholds, treating each member as "
+                "its own training run (the many-runs setting), not a bound for one training run.")
+    g = a.get("epsilon_lb_guesses") or {}
+    return (f"Epsilon lower bound for this one training run (Steinke, Nasr & Jagielski 2023) at delta {a['delta']:.3g}, 95% "
+            f"confidence: {num(a['epsilon_lb'], 2)} from {g.get('correct')} correct of {g.get('guesses')} guesses among "
+            f"{g.get('candidates')} candidates of an evaluation half; with {g.get('candidates')} candidates no attack can prove "
+            f"more than {num(a['epsilon_lb_max_provable'], 2)}, so a small value here means little evidence, not a small "
+            f"epsilon. It assumes members were drawn at random from the candidates. The many-runs formula (each member "
+            f"treated as its own training run, delta {a['delta_many_runs']:.3g}) gives {num(a['epsilon_lb_many_runs'], 2)}; "
+            "it is not a bound for one training run.")
+
+
+def _strongest_items(tm: dict) -> list:
+    h = tm.get("strongest")
+    if h is None:
+        return [Para(tm.get("not_measured", "No attack of this threat model ran."))]
+    chosen = "; ".join(f"{c['attack']} {c['variant']}{'' if c['sign'] > 0 else ' (sign flipped)'}" for c in h["chosen"])
+    lines = [Para(f"What an attacker with this access can do: the {h['title']} reaches AUC {num(h['auc'])} (95% CI "
+                  f"{interval(h['auc_ci95'])}; chance band {interval(h['chance_band95'])}; selection-adjusted p "
+                  f"{p_value(h['p_value'], h.get('n_null'))}). {h['selection']}; chosen per half: {chosen}. "
+                  f"One-run epsilon lower bound {num(h['epsilon_lb'], 2)} (at most {num(h['epsilon_lb_max_provable'], 2)} "
+                  "provable at these sizes).")]
+    if not tm.get("measured_by"):
+        lines.append(Para(tm.get("not_measured", "")))
+    return lines
 
 
 def _diverged(run: dict | None) -> str:
@@ -184,9 +226,12 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
                  f"p {p_value(perm['p_value'], perm['n_permutations'])} from {perm['n_permutations']} relabellings (one-sided, +1 corrected)."),
             Figure("permutation", "Null distribution of the permutation statistic; the observed value is marked."),
         ]
+    tms = results.get("threat_models") or {}
     for tm in THREAT_MODELS:
         group = {k: a for k, a in attacks.items() if a["threat_model"] == tm}
         items: list = list(samples_items) if tm == "samples" else []
+        if "strongest" in (tms.get(tm) or {}):
+            items += _strongest_items(tms[tm])
         if group:
             items += [Table(ATTACK_HEADER, attack_rows(group)), *_attack_notes(group),
                       Figure(f"roc_{tm}", "ROC of the out-of-fold scores (log FPR); shaded: where a score that knows nothing lands 95% of the time.")]

@@ -26,11 +26,11 @@ def _audit(tiny_model, samples, out, *extra):
 
 def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, tmp_path):
     r = _audit(tiny_model, tiny_samples, tmp_path / "a", "--model", str(tiny_model), "--classifier", str(tiny_classifier),
-               "--alpha", "0.4", "--scale", "10", "--json")
+               "--alpha", "0.4", "--scale", "10", "--json", "--report-only")
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res == json.loads((tmp_path / "a" / "results.json").read_text())
-    assert res["schema_version"] == 2 and res["release"] == "samples"
+    assert res["schema_version"] == 3 and res["release"] == "samples"
     assert set(res["nn"]) >= {"features", "threshold", "n_samples", "replicas", "replica_rate", "replica_rate_ci95", "data_threshold"}
     assert set(res["permutation"]) >= {"statistic", "p_value", "n_permutations"}
     # The samples were not protected, so the plain denoiser is what the sampler exposes.
@@ -38,23 +38,27 @@ def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, 
     assert tm["sample_only"] == "samples" and tm["classifier_oracle"] == "weights"
     assert {tm[f"{n}{p}"] for n in ("loss", "secmi", "pia", "sima") for p in ("", "_protected")} == {"sampler"}
     for a in res["attacks"].values():
-        assert set(a) >= {"auc", "auc_ci95", "chance_band95", "p_value", "tpr_at_fpr", "tpr_at_lowest_fpr", "epsilon_lb",
-                          "queries_per_image", "threat_model", "deployed", "chosen", "by_variant"}
+        assert set(a) >= {"auc", "auc_ci95", "auc_se", "chance_band95", "p_value", "tpr_at_fpr", "tpr_at_lowest_fpr", "epsilon_lb",
+                          "epsilon_lb_max_provable", "epsilon_lb_many_runs", "delta", "queries_per_image", "threat_model",
+                          "deployed", "measures", "chosen", "by_variant"}
+        assert a["delta"] <= 1e-5 < a["delta_many_runs"] == 1 / 16 and a["epsilon_lb"] <= a["epsilon_lb_max_provable"]
         assert a["tpr_at_fpr"] == {"0.1": None, "0.01": None, "0.001": None}  # 6 held-out images per half
     assert [b["variant"] for b in res["attacks"]["loss"]["by_variant"]] == ["t=100", "t=350"]
     assert res["attacks"]["loss"]["queries_per_image"] == 2 and res["attacks"]["sample_only"]["queries_per_image"] == 0
-    assert res["threat_models"]["samples"] == {"deployed": True, "attacks": ["sample_only"], "strongest_attack": "sample_only"}
+    samples_tm = res["threat_models"]["samples"]
+    assert (samples_tm["deployed"], samples_tm["attacks"], samples_tm["measured_by"]) == (True, ["sample_only"], ["sample_only"])
+    assert samples_tm["strongest"]["attacks"] == ["sample_only"] and samples_tm["strongest"]["n_variants"] >= 1
     assert set(res["quality"]) >= {"features", "fid", "kid"} and res["quality"]["features"] == "pixel"
-    assert res["policy"]["passed"] is True and res["policy"]["failures"] == []
+    assert res["policy"]["passed"] is True and res["policy"]["failures"] == [] and res["policy"]["report_only"] is True
     assert res["policy"]["thresholds"] == {"max_replica_rate": None, "max_mia_auc": None, "min_permutation_p": None,
-                                           "replica_excess_level": None}
+                                           "replica_excess_level": None, "mia_excess_level": None}
     assert {"holdout_replica_rate", "holdout_replica_rate_ci95", "replica_excess_p"} <= set(res["nn"])
-    assert res["verdict"].startswith("If only samples are published: no policy gate was set; the strongest membership attack")
+    assert res["verdict"].startswith("If only samples are published: report only, no gate applied (--report-only); the strongest of")
     assert res["nn"]["n_samples"] == 12 and 0 <= res["permutation"]["p_value"] <= 1
 
 
 def test_audit_is_reproducible(tiny_model, tiny_classifier, tiny_samples, tmp_path):
-    extra = ("--model", str(tiny_model), "--classifier", str(tiny_classifier), "--alpha", "0.4", "--scale", "10")
+    extra = ("--model", str(tiny_model), "--classifier", str(tiny_classifier), "--alpha", "0.4", "--scale", "10", "--report-only")
     a = _audit(tiny_model, tiny_samples, tmp_path / "a", *extra)
     b = _audit(tiny_model, tiny_samples, tmp_path / "b", *extra)
     assert a.exit_code == b.exit_code == 0
@@ -97,10 +101,10 @@ def test_streamed_members_and_ivf_search_agree_with_exact(tiny_model, tiny_sampl
     import cpaudit.audit.neighbours as neighbours
     import cpaudit.pipelines.audit as audit_pipeline
 
-    exact = _audit(tiny_model, tiny_samples, tmp_path / "exact", "--search", "exact", "--json")
+    exact = _audit(tiny_model, tiny_samples, tmp_path / "exact", "--search", "exact", "--json", "--report-only")
     monkeypatch.setattr(audit_pipeline, "STREAM_MIN_REFERENCES", 1)
     monkeypatch.setattr(neighbours, "CHUNK_ROWS", 5)
-    ivf = _audit(tiny_model, tiny_samples, tmp_path / "ivf", "--search", "ivf", "--json")
+    ivf = _audit(tiny_model, tiny_samples, tmp_path / "ivf", "--search", "ivf", "--json", "--report-only")
     assert exact.exit_code == ivf.exit_code == 0, ivf.output
     a, b = json.loads(exact.stdout), json.loads(ivf.stdout)
     assert a["nn"]["search"] == {"method": "exact", "n_references": 16}
@@ -119,7 +123,8 @@ def test_streamed_members_and_ivf_search_agree_with_exact(tiny_model, tiny_sampl
 
 def test_mia_scores_a_seeded_subset_of_many_members(tiny_model, tiny_samples, tmp_path):
     """--mia-members caps the attacked members (16 here); the held-out side matches their number."""
-    r = _audit(tiny_model, tiny_samples, tmp_path / "cap", "--model", str(tiny_model), "--mia-members", "6", "--json")
+    r = _audit(tiny_model, tiny_samples, tmp_path / "cap", "--model", str(tiny_model), "--mia-members", "6", "--json",
+               "--report-only")
     assert r.exit_code == 0, r.output
     mia = json.loads(r.stdout)["attacks"]
     assert {(a["n_members"], a["n_holdout"]) for a in mia.values()} == {(6, 6)}

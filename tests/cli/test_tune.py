@@ -88,3 +88,18 @@ def test_summarise_tune_chooses_on_tuning_points_only():
     # No exact setting fits FID 6: the budget widens to 9 (x1.5), where scale 3 fits; flagged as such.
     assert r["defaults"]["exact"]["chosen"]["scale"] == 3 and r["defaults"]["exact"]["over_budget"]
     assert r["defaults"]["exact"]["fid_budget_used"] == 3.0
+
+
+def test_report_on_a_missing_empty_or_foreign_tune_json_is_bad_input(tmp_path):
+    """Before: `cpaudit report tune.json` on a missing or empty file exited 3."""
+    cases = {"missing": None, "empty": "", "list": "[]", "no points": '{"settings": {"fid_budget": 2, "excess_level": 0.05}}',
+             "bad point": '{"settings": {"fid_budget": 2, "excess_level": 0.05}, "tuning": [{"fid": 1}], "evaluation": [{}]}'}
+    for name, content in cases.items():
+        folder = tmp_path / name.replace(" ", "_")
+        folder.mkdir()
+        if content is not None:
+            (folder / "tune.json").write_text(content)
+        r = runner.invoke(app, ["report", str(folder / "tune.json"), "--out", str(folder / "out")])
+        assert r.exit_code == 2, (name, r.output)
+        assert "tune.json" in r.output and len(r.output.strip().splitlines()) == 1, (name, r.output)
+        assert not (folder / "out").exists(), name

@@ -41,3 +41,38 @@ def test_null_calibration_of_the_band_and_the_gate():
 def test_too_few_images_is_refused():
     with pytest.raises(ValueError, match="at least 4"):
         crossfit(np.zeros((1, 3)), np.zeros((1, 10)), np.random.default_rng(0))
+
+
+def _latent_variants(rng, n, true_auc, k=5, tau=0.5):
+    from scipy.stats import norm
+
+    mu = norm.ppf(true_auc) * np.sqrt(2 * (1 + tau**2))
+    zp, zn = rng.normal(mu, 1, n), rng.normal(0, 1, n)
+    return zp + tau * rng.normal(size=(k, n)), zn + tau * rng.normal(size=(k, n))
+
+
+@pytest.mark.parametrize("true_auc", [0.5, 0.7])
+def test_the_interval_covers_the_chosen_attacks_auc(true_auc):
+    """150 seeded 64 v 64 sets, five variants of one latent score (all with the same AUC): the reported 95%
+    interval covers the true AUC of the attack the cross-fit chose (1 - AUC where a half chose the wrong
+    sign) 93-99% of the time here (Monte-Carlo sd 0.018; 400-set figures for more cells in
+    benchmarks/results/crossfit_coverage.json). The earlier interval (the halves' DeLong variances added as
+    if independent) covered 89% under the null."""
+    covered = 0
+    for i in range(150):
+        rng = np.random.default_rng(7_000 + i)
+        pos, neg = _latent_variants(rng, 64, true_auc)
+        cf = crossfit(pos, neg, rng, n_boot=100, n_null=100)
+        psi = np.mean([true_auc if sign > 0 else 1 - true_auc for _, sign in cf.chosen])
+        covered += cf.auc_ci95[0] <= psi <= cf.auc_ci95[1]
+    assert 0.9 <= covered / 150 <= 0.995, covered
+
+
+def test_bootstrap_halves_keep_sizes_and_the_null_caps_the_standard_error():
+    rng = np.random.default_rng(3)
+    pos, neg = rng.normal(size=(3, 40)), rng.normal(size=(3, 40))
+    boot = crossfit(pos, neg, np.random.default_rng(1), n_boot=50)
+    capped = crossfit(pos, neg, np.random.default_rng(1), n_boot=50, n_null=50)
+    assert capped.auc == boot.auc and len(capped.null) == 50 and len(boot.null) == 0
+    assert capped.auc_se == pytest.approx(min(boot.auc_se, np.std(capped.null, ddof=1)))
+    assert np.isnan(crossfit(pos, neg, rng, n_boot=0).auc_se)

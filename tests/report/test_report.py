@@ -86,8 +86,10 @@ def test_comparison_puts_key_figures_in_one_table_with_change():
     md = render_markdown(doc, set())
     assert "| threat model | figure | plain | protected |" in md
     assert "| samples | replica rate | 90.0% (1/2) | 0.0% (1/2) (-90.0 pts) |" in md
-    assert "| samples | membership AUC (strongest attack) | 0.750 [0.650-0.850] (sample-only) | 0.750 [0.650-0.850] (sample-only) (+0) |" in md
-    assert "| weights | membership AUC (strongest attack) | 1.000 [0.900-1.000] (loss, plain) |" in md
+    # Schema-2 files had no selection-adjusted headline: the largest single-attack AUC stands in, and says so.
+    assert ("| samples | membership AUC (strongest attack) | 0.750 [0.650-0.850] (sample-only, largest single attack) | "
+            "0.750 [0.650-0.850] (sample-only, largest single attack) (+0) |") in md
+    assert "| weights | membership AUC (strongest attack) | 1.000 [0.900-1.000] (loss, plain, largest single attack) |" in md
     assert "| quality | FID (pixel) | 1.50 | 1.50 (+0) |" in md
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from cpaudit.core.attack_stats import auc, epsilon_lower_bound, tpr_at_fprs, tpr_without_false_positives
-from cpaudit.core.crossfit import crossfit, crossfit_null
+from cpaudit.core.crossfit import BOOTSTRAP_REPLICATES, CrossFit, crossfit
+from cpaudit.core.one_run import one_run_bound, one_run_delta
 from cpaudit.core.threat_models import ThreatModel
 from cpaudit.distributed import gather_rows, world
 from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
@@ -107,38 +108,69 @@ def threat_model_of(attack: Attack, denoiser: Denoiser | None, sampling_protecte
     return "weights" if sampling_protected else "sampler"
 
 
-def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, rng: np.random.Generator,
-              n_null: int, delta: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """The figures every attack reports, selection-free (see core/crossfit.py), and the arrays for its ROC.
+def measures_of(attack: Attack, denoiser: Denoiser | None, sampling_protected: bool) -> list[ThreatModel]:
+    """The threat models whose attacker can run this attack: the plain denoiser is the weights, and also the
+    deployed sampler when sampling was not protected. A gate reads only attacks that measure what it gates."""
+    tm = threat_model_of(attack, denoiser, sampling_protected)
+    if tm == "sampler" and attack.target == "denoiser" and not (denoiser is not None and denoiser.protected):
+        return ["sampler", "weights"]
+    return [tm]
 
-    AUC with a 95% interval and the 95% chance band of the same procedure under relabelling; permutation
-    p-value (+1 corrected); TPR at the FPRs the held-out images can resolve; empirical epsilon lower bound
-    at delta = 1 / members unless given. TPRs and epsilon come from the evaluation halves, each on its own
-    scale; epsilon is the larger of the two halves' bounds, each at 97.5% (so both hold at 95%).
+
+def headline_figures(pos: np.ndarray, neg: np.ndarray, variants: list[str], rng: np.random.Generator,
+                     n_null: int, n_boot: int = BOOTSTRAP_REPLICATES) -> tuple[dict, CrossFit]:
+    """The selection-free figures of scores pos (K, M), neg (K, H) with K variants (core/crossfit.py): AUC
+    with its bootstrap 95% interval, the chance band and p-value of the same procedure under relabelling,
+    TPRs at the FPRs the held-out images resolve, and two epsilon lower bounds from the evaluation halves
+    (each half at 97.5%, so both hold together at 95%):
+
+    - epsilon_lb: one training run (Steinke, Nasr & Jagielski 2023; core/one_run.py) at delta far below
+      1/members, with the most these sizes can show (epsilon_lb_max_provable);
+    - epsilon_lb_many_runs: the Clopper-Pearson threshold bound, which treats each member as a separate
+      training run (the many-runs setting), at delta = 1/members; kept for comparison, not a one-run bound.
     """
-    cf = crossfit(s.pos, s.neg, rng)
-    null = crossfit_null(s.pos, s.neg, n_null, rng)
-    m, h = s.pos.shape[1], s.neg.shape[1]
-    delta = 1 / m if delta is None else delta
+    cf = crossfit(pos, neg, rng, n_boot, n_null)
+    null = cf.null
+    m = pos.shape[1]
     lo, hi = np.quantile(null, [0.025, 0.975])
+    delta = one_run_delta(m)
+    bounds = [one_run_bound(p, q, delta, beta=0.025) for p, q in cf.folds]
+    best = max(bounds, key=lambda b: b.epsilon)
+    figures = {
+        "auc": cf.auc,
+        "auc_ci95": list(cf.auc_ci95),
+        "auc_se": cf.auc_se,
+        "interval": f"bootstrap of the whole cross-fit ({n_boot} replicates), standard error capped by the null's: "
+                    "centre +- 1.96 standard errors",
+        "chance_band95": [float(lo), float(hi)],
+        "p_value": float((1 + np.sum(null >= cf.auc - 1e-12)) / (1 + n_null)),
+        "n_null": int(n_null),
+        "tpr_at_fpr": tpr_at_fprs(cf.folds),
+        "tpr_at_lowest_fpr": tpr_without_false_positives(cf.folds),
+        "epsilon_lb": best.epsilon,
+        "epsilon_lb_max_provable": max(b.max_provable for b in bounds),
+        "epsilon_lb_guesses": {"guesses": best.guesses, "correct": best.correct, "candidates": best.candidates},
+        "delta": delta,
+        "epsilon_lb_many_runs": max(epsilon_lower_bound(p, q, 1 / m, confidence=0.975) for p, q in cf.folds),
+        "delta_many_runs": 1 / m,
+    }
+    return figures, cf
+
+
+def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, rng: np.random.Generator,
+              n_null: int, n_boot: int = BOOTSTRAP_REPLICATES) -> tuple[dict, dict[str, np.ndarray]]:
+    """The figures every attack reports, selection-free (headline_figures), and the arrays for its ROC."""
+    figures, cf = headline_figures(s.pos, s.neg, s.variants, rng, n_null, n_boot)
     summary = {
         "title": title,
         "threat_model": threat_model,
         "queries_per_image": s.queries_per_image,
-        "n_members": int(m),
-        "n_holdout": int(h),
-        "auc": cf.auc,
-        "auc_ci95": list(cf.auc_ci95),
-        "chance_band95": [float(lo), float(hi)],
-        "p_value": float((1 + np.sum(null >= cf.auc - 1e-12)) / (1 + n_null)),
-        "n_null": int(n_null),
+        "n_members": int(s.pos.shape[1]),
+        "n_holdout": int(s.neg.shape[1]),
+        **figures,
         "selection": f"cross-fitted: variant and sign chosen on one half of the images, AUC on the other, swapped and averaged "
                      f"({len(s.variants)} variant{'s' if len(s.variants) != 1 else ''})",
         "chosen": [{"variant": s.variants[k], "sign": sign} for k, sign in cf.chosen],
-        "tpr_at_fpr": tpr_at_fprs(cf.folds),
-        "tpr_at_lowest_fpr": tpr_without_false_positives(cf.folds),
-        "epsilon_lb": max(epsilon_lower_bound(p, q, delta, confidence=0.975) for p, q in cf.folds),
-        "delta": delta,
         # Each variant's AUC on all images: descriptive only (the best of them is selected, so biased upward).
         "by_variant": [{"variant": v, "auc": auc(p, q)} for v, p, q in zip(s.variants, s.pos, s.neg)],
         **s.extra,
