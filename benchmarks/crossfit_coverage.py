@@ -13,10 +13,13 @@
 3. The one-run epsilon bound's guarantee (core/one_run.py): on randomised response at a known epsilon, an
    exactly epsilon-DP mechanism and the worst case for the bound, it must exceed that epsilon in at most
    5% of runs.
+4. How often `--baseline` calls an unchanged model a regression (two independent null audits): the
+   z-test of audit/baseline.py against the earlier "above the stored run's interval" rule.
 
 Seeds: 10,000,000 on, apart from the 500,000-700,000 the interval's construction was tried on.
 
-    python benchmarks/crossfit_coverage.py [--sets 400]   # about 30 minutes on 2 cores
+    python benchmarks/crossfit_coverage.py [--sets 400] [--parts coverage,max_over_attacks,one_run,baseline]
+    # about 40 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -108,28 +111,52 @@ def one_run_guarantee(m: int, epsilon: float, sets: int, seed: int, beta: float 
             "median_bound": float(np.median(bounds))}
 
 
+def baseline_false_alarms(n: int, pairs: int, seed: int) -> dict:
+    """An unchanged model audited twice (two independent null sets): how often does --baseline call the second
+    a regression? The z-test on the AUC difference (audit/baseline.py) against the earlier rule, "above the
+    stored run's interval" (with the earlier, DeLong-independent interval)."""
+    from cpaudit.audit.baseline import LEVEL
+
+    z_fail = old_fail = 0
+    for i in range(pairs):
+        rng = np.random.default_rng(seed + i)
+        a, b = (crossfit(*latent_variants(rng, n, 0.5), rng, n_null=200) for _ in range(2))
+        z_fail += (a.auc - b.auc) / np.hypot(a.auc_se, b.auc_se) > norm.isf(LEVEL)
+        old_hi = normal_interval(b.auc, sum(delong_variance(p, q) for p, q in b.folds) / 4)[1]
+        old_fail += a.auc > old_hi
+    return {"n_per_side": n, "pairs": pairs, "level": LEVEL, "false_alarm_z_test": z_fail / pairs,
+            "false_alarm_earlier_rule": old_fail / pairs}
+
+
+PARTS = ("coverage", "max_over_attacks", "one_run", "baseline")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", type=int, default=400)
+    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}; others kept from the file")
     args = ap.parse_args()
+    parts = args.parts.split(",")
     t0 = time.perf_counter()
-    out: dict = {"coverage": [], "max_over_attacks": [], "one_run": []}
-    for j, (n, a) in enumerate((n, a) for n in (64, 256) for a in (0.5, 0.55, 0.6, 0.7)):
-        row = coverage(n, a, args.sets, SEED0 + 100_000 * j)
-        out["coverage"].append(row)
-        print(json.dumps(row), flush=True)
-    for j, n in enumerate((64, 256)):
-        row = max_gate_false_alarms(n, 6, args.sets // 2, SEED0 + 2_000_000 + 100_000 * j)
-        out["max_over_attacks"].append(row)
-        print(json.dumps(row), flush=True)
-    for j, (m, eps) in enumerate((m, e) for m in (64, 256) for e in (0.5, 1.0, 2.0)):
-        row = one_run_guarantee(m, eps, args.sets, SEED0 + 3_000_000 + 100_000 * j)
-        out["one_run"].append(row)
-        print(json.dumps(row), flush=True)
-    out["seconds"] = round(time.perf_counter() - t0, 1)
+    out: dict = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    runs = {
+        "coverage": lambda: [coverage(n, a, args.sets, SEED0 + 100_000 * j)
+                             for j, (n, a) in enumerate((n, a) for n in (64, 256) for a in (0.5, 0.55, 0.6, 0.7))],
+        "max_over_attacks": lambda: [max_gate_false_alarms(n, 6, args.sets // 2, SEED0 + 2_000_000 + 100_000 * j)
+                                     for j, n in enumerate((64, 256))],
+        "one_run": lambda: [one_run_guarantee(m, eps, args.sets, SEED0 + 3_000_000 + 100_000 * j)
+                            for j, (m, eps) in enumerate((m, e) for m in (64, 256) for e in (0.5, 1.0, 2.0))],
+        "baseline": lambda: [baseline_false_alarms(n, args.sets // 2, SEED0 + 4_000_000 + 100_000 * j)
+                             for j, n in enumerate((64, 256))],
+    }
+    for part in parts:
+        out[part] = runs[part]()
+        for row in out[part]:
+            print(json.dumps(row), flush=True)
+    out[f"seconds_{'_'.join(parts)}"] = round(time.perf_counter() - t0, 1)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"-> {OUT} ({out['seconds']:.0f} s)")
+    print(f"-> {OUT} ({time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

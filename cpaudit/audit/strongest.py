@@ -38,9 +38,10 @@ def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict]
     figures, cf = headline_figures(pos, neg, [f"{k}: {v}" for k, v in origin], rng, n_null)
     chosen = [{"attack": origin[i][0], "variant": origin[i][1], "sign": s} for i, s in cf.chosen]
     names = sorted({c["attack"] for c in chosen}, key=keys.index)
+    title = (attacks[keys[0]]["title"] if len(keys) == 1 else
+             f"strongest of {len(keys)} attacks, chosen on held-apart halves: " + " / ".join(attacks[k]["title"] for k in names))
     return {
-        "title": f"strongest of {len(keys)} attack{'s' if len(keys) != 1 else ''} ("
-                 + " / ".join(attacks[k]["title"] for k in names) + ")",
+        "title": title,
         "attacks": keys,
         "n_variants": len(origin),
         "selection": (f"cross-fitted over {len(keys)} attacks and {len(origin)} variants: attack, variant and sign chosen on one "
@@ -54,14 +55,18 @@ def threat_model_section(scores: dict[str, AttackScores], attacks: dict[str, dic
                          n_null: int) -> dict[str, dict]:
     """results.json `threat_models`: per threat model, whether it is deployed, its attacks, the attacks that
     measure it (a gate under it reads only those), and its selection-adjusted strongest-attack headline.
-    seed_rng(threat_model) -> a numpy Generator of its own."""
-    out = {}
+    seed_rng(name) -> a numpy Generator for the headline over the in-scope attacks `name` names, so that two
+    threat models with the same attacks in scope (sampler and weights of an unprotected run) read one figure."""
+    out, headlines = {}, {}
     for tm in THREAT_MODELS:
+        keys = "+".join(k for k, a in attacks.items() if in_scope(a["threat_model"], tm))
+        if keys not in headlines:
+            headlines[keys] = strongest_headline(scores, attacks, tm, seed_rng(f"strongest-{keys}"), n_null)
         out[tm] = {
             "deployed": in_scope(tm, release),
             "attacks": [k for k, a in attacks.items() if a["threat_model"] == tm],
             "measured_by": [k for k, a in attacks.items() if tm in a["measures"]],
-            "strongest": strongest_headline(scores, attacks, tm, seed_rng(tm), n_null),
+            "strongest": headlines[keys],
         }
         if not out[tm]["measured_by"]:
             out[tm]["not_measured"] = f"no attack of threat model '{tm}' ran: give {WHAT_TO_GIVE[tm]}"

@@ -132,7 +132,9 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         raise InputError(opts.samples, f"samples are {tuple(samples.images.shape[1:])} (C, H, W) but {opts.data} "
                          f"images are {data.shape}")
     _check_run_classifier(opts, samples)
-    baseline = None if opts.baseline is None else check_baseline(read_results(opts.baseline)[0], opts.baseline, spec.label, threshold)  # refuse a bad file before the work
+    baseline = None  # a bad file is refused before the work
+    if opts.baseline is not None:
+        baseline = check_baseline(read_results(opts.baseline)[0], opts.baseline, spec.label, threshold)
     if len(split.holdout_idx) < 4 or len(split.member_idx) < 4:
         raise InputError(opts.split, "needs at least 4 members and 4 held-out images (membership attacks split each in two)")
     # Images stay uint8 in `data`; these views convert rows to float a batch at a time.
@@ -222,7 +224,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     attacks, scores = _run_attacks(opts, ctx, denoisers, run_prot, arrays)
     step("strongest attack by threat model")
     threat_models = threat_model_section(scores, attacks, opts.release,
-                                         lambda tm: numpy_generator(derive_seed(opts.seed, f"strongest-{tm}")), opts.attack_nulls)
+                                         lambda name: numpy_generator(derive_seed(opts.seed, name)), opts.attack_nulls)
 
     nn_summary = rep.summary(spec.label)
     policy = Policy() if opts.report_only else opts.policy
@@ -263,7 +265,8 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
             "member_images": member_images,
             "seed": opts.seed,
             "device": describe(device),
-            "options": {"report_only": opts.report_only, "search": opts.search, "k": opts.k, "permutations": opts.permutations, "mia_t": list(opts.mia_t),
+            "options": {"report_only": opts.report_only, "search": opts.search, "k": opts.k, "permutations": opts.permutations,
+                        "mia_t": list(opts.mia_t),
                         "mia_draws": opts.mia_draws, "mia_members": opts.mia_members, "mia_holdout": opts.mia_holdout,
                         "alpha": opts.alpha, "scale": opts.scale, "release": opts.release, "attack_nulls": opts.attack_nulls,
                         "baseline": None if opts.baseline is None else str(opts.baseline)},

@@ -155,6 +155,7 @@ def test_protected_run_routes_attacks_by_threat_model_and_replays_the_run(tiny_m
         "sample_only": 0, "loss": 2, "secmi": 11, "pia": 6, "sima": 2, "classifier_oracle": 2}
     tms = res["threat_models"]
     assert tms["weights"]["strongest"]["attacks"] == list(res["attacks"])  # every attack is in scope for weights
+    assert tms["weights"]["strongest"]["title"].startswith("strongest of 10 attacks, chosen on held-apart halves: ")
     assert tms["samples"]["strongest"]["attacks"] == ["sample_only"]
     assert tms["sampler"]["measured_by"] == [f"{n}_protected" for n in ("loss", "secmi", "pia", "sima")]
     assert tms["weights"]["measured_by"] == ["loss", "secmi", "pia", "sima", "classifier_oracle"]
@@ -171,7 +172,7 @@ def test_release_decides_which_attack_a_gate_reads(tiny_model, protected_samples
     assert res["policy"]["mia_gate_reads"] == "threat_models.weights.strongest"
     assert res["verdict"].startswith("If the model weights are released: FAILED")
     samples = _audit(tiny_model, protected_samples, tmp_path / "s", "--max-mia-auc", "0")
-    assert samples.exit_code == 1 and "strongest of 1 attack (sample-only" in samples.output
+    assert samples.exit_code == 1 and "the sample-only attack (nearest generated sample) reaches AUC" in samples.output
     bad = _audit(tiny_model, protected_samples, tmp_path / "bad", "--release", "everything")
     assert bad.exit_code == 2 and "--release" in bad.output and not (tmp_path / "bad").exists()
 
@@ -269,7 +270,7 @@ def test_baseline_fails_only_on_a_rise_beyond_both_runs_noise(tiny_model, protec
     worse = _audit(tiny_model, protected_samples, tmp_path / "c", *NO_DEFAULT_GATES, "--baseline", str(tmp_path / "strict.json"),
                    "--junit", str(tmp_path / "j.xml"))
     assert worse.exit_code == 1
-    assert "membership AUC rose against the baseline: the strongest of 1 attack (sample-only" in worse.output
+    assert "membership AUC rose against the baseline: the sample-only attack (nearest generated sample) reaches" in worse.output
     res = json.loads((tmp_path / "c" / "results.json").read_text())
     assert {"baseline_replica_rate", "baseline_mia_auc"} <= set(res["policy"]["gates"])
     # A schema-2 baseline (before threat-model headlines) is still read: its largest single-attack AUC stands in.

@@ -53,7 +53,7 @@ def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, 
     assert res["policy"]["thresholds"] == {"max_replica_rate": None, "max_mia_auc": None, "min_permutation_p": None,
                                            "replica_excess_level": None, "mia_excess_level": None}
     assert {"holdout_replica_rate", "holdout_replica_rate_ci95", "replica_excess_p"} <= set(res["nn"])
-    assert res["verdict"].startswith("If only samples are published: report only, no gate applied (--report-only); the strongest of")
+    assert res["verdict"].startswith("If only samples are published: report only, no gate applied (--report-only); the sample-only attack")
     assert res["nn"]["n_samples"] == 12 and 0 <= res["permutation"]["p_value"] <= 1
 
 
@@ -128,6 +128,9 @@ def test_mia_scores_a_seeded_subset_of_many_members(tiny_model, tiny_samples, tm
     assert r.exit_code == 0, r.output
     mia = json.loads(r.stdout)["attacks"]
     assert {(a["n_members"], a["n_holdout"]) for a in mia.values()} == {(6, 6)}
+    # Unprotected samples: the plain denoiser is both the sampler and the weights, one attack set, one figure.
+    tms = json.loads(r.stdout)["threat_models"]
+    assert tms["sampler"]["strongest"] == tms["weights"]["strongest"] and tms["sampler"]["measured_by"] == tms["weights"]["measured_by"]
     again = _audit(tiny_model, tiny_samples, tmp_path / "again", "--model", str(tiny_model), "--mia-members", "6", "--json")
     assert json.loads(again.stdout)["attacks"] == mia  # the subset is seeded
     whole = json.loads(_audit(tiny_model, tiny_samples, tmp_path / "all", "--model", str(tiny_model), "--json").stdout)["attacks"]
