@@ -88,7 +88,7 @@ def max_gate_false_alarms(n: int, attacks: int, sets: int, seed: int, n_null: in
             entries[f"a{a}"] = {"title": f"a{a}", "threat_model": "weights", **figures}
         top = max(entries.values(), key=lambda e: e["auc"])
         naive += top["auc"] > top["chance_band95"][1]
-        head = strongest_headline(scores, entries, "weights", rng, n_null)
+        head = strongest_headline(scores, entries, "weights", rng, n_null, n_boot=0)
         adjusted += head["p_value"] < level
     return {"n_per_side": n, "attacks": attacks, "variants_per_attack": 4, "sets": sets, "level": level,
             "false_alarm_max_vs_own_band": naive / sets, "false_alarm_selection_adjusted": adjusted / sets}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from cpaudit.audit.attacks.base import AttackScores, headline_figures
+from cpaudit.core.crossfit import BOOTSTRAP_REPLICATES
 from cpaudit.core.threat_models import THREAT_MODELS, in_scope
 
 # What a gate under each release needs before it can read anything (the samples attack always runs).
@@ -24,7 +25,7 @@ WHAT_TO_GIVE = {
 
 
 def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict], threat_model: str,
-                       rng: np.random.Generator, n_null: int) -> dict | None:
+                       rng: np.random.Generator, n_null: int, n_boot: int = BOOTSTRAP_REPLICATES) -> dict | None:
     """The selection-adjusted headline over every attack in scope for `threat_model`; None if none ran."""
     keys = [k for k, a in attacks.items() if in_scope(a["threat_model"], threat_model)]
     if not keys:
@@ -35,7 +36,7 @@ def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict]
     origin = [(k, v) for k in keys for v in scores[k].variants]
     pos = np.concatenate([scores[k].pos for k in keys])
     neg = np.concatenate([scores[k].neg for k in keys])
-    figures, cf = headline_figures(pos, neg, [f"{k}: {v}" for k, v in origin], rng, n_null)
+    figures, cf = headline_figures(pos, neg, [f"{k}: {v}" for k, v in origin], rng, n_null, n_boot)
     chosen = [{"attack": origin[i][0], "variant": origin[i][1], "sign": s} for i, s in cf.chosen]
     names = sorted({c["attack"] for c in chosen}, key=keys.index)
     title = (attacks[keys[0]]["title"] if len(keys) == 1 else
@@ -44,8 +45,9 @@ def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict]
         "title": title,
         "attacks": keys,
         "n_variants": len(origin),
-        "selection": (f"cross-fitted over {len(keys)} attacks and {len(origin)} variants: attack, variant and sign chosen on one "
-                      "half of the images, AUC on the other; chance band and p-value from relabelling the whole attack set"),
+        "selection": (f"Cross-fitted over {len(keys)} attack{'s' if len(keys) != 1 else ''} and {len(origin)} variants: attack, "
+                      "variant and sign chosen on one half of the images, AUC on the other; chance band and p-value from "
+                      "relabelling the whole attack set"),
         "chosen": chosen,
         **figures,
     }

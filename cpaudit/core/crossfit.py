@@ -7,11 +7,12 @@ AUC, evaluate that choice on the other half; swap the halves and average the two
 
 The interval bootstraps the whole procedure: each replicate resamples members and held-out images with
 replacement, splits the draws into new halves and redoes the selection; the interval is the centre +- 1.96
-standard errors (the bootstrap's, capped by the null distribution's: see crossfit()). The two folds' AUCs are not independent (each fold's choice is made on the
-other's data; under the null they correlate at about 2/pi), so adding their DeLong variances, as an earlier
-version did, covered the true AUC only 87-89% of the time at 64 vs 64. Resampling inside fixed halves, or
-keeping an image's copies in one half, double-counts the split's own variance (standard errors 20-30% too
-large, measured); splitting the draws lets a few copies sit on both sides of a choice, which the measured
+standard errors (the bootstrap's, capped by the null distribution's: see crossfit()). The two folds' AUCs
+are not independent (each fold's choice is made on the other's data; under the null they correlate at
+about 2/pi), so adding their DeLong variances, as an earlier version did, covered the true AUC only 87-89%
+of the time at 64 vs 64 under the null (89% measured here). Resampling inside fixed halves, or keeping an
+image's copies in one half, double-counts the split's own variance (standard errors 20-30% too large,
+measured); splitting the draws lets a few copies sit on both sides of a choice, which the measured
 coverage includes (benchmarks/crossfit_coverage.py, benchmarks/results/crossfit_coverage.json).
 What the interval covers is the true AUC of the attack the cross-fit chose (variant and sign). Under a weak
 signal at small sizes a half sometimes picks the wrong sign, choosing an attack whose true AUC is below
@@ -94,7 +95,7 @@ def crossfit(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
     distribution's: where the selection is at its least stable (no signal) the null's is exact and the
     bootstrap's too large, since resampled copies of an image on both sides of a choice tie the folds
     together; with a signal the bootstrap's is the estimate. Coverage of the chosen attack's AUC, measured:
-    0.95-0.98 at 64 v 64 and 256 v 256, null and weak signal (benchmarks/results/crossfit_coverage.json).
+    0.95-0.99 at 64 v 64 and 256 v 256, null and weak signal (benchmarks/results/crossfit_coverage.json).
     """
     pos, neg = _check(pos, neg)
     pm, ph = _halves(pos.shape[1], rng), _halves(neg.shape[1], rng)

@@ -6,6 +6,7 @@ gates and the verdict apply to it and to every weaker threat model.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,6 +118,11 @@ def _check(opts: AuditOptions) -> None:
         raise InputError("--member-images", f"must be auto, show, blur or hide, got {opts.member_images!r}")
     if opts.attack_nulls < 19:
         raise InputError("--attack-nulls", f"must be >= 19 (a 95% band needs that many), got {opts.attack_nulls}")
+    level = None if opts.report_only else opts.policy.mia_excess_level
+    if level and 1 / (opts.attack_nulls + 1) >= level:  # the gate could never fail: it would pass unmeasured
+        raise InputError("--attack-nulls", f"{opts.attack_nulls} relabellings cannot resolve the membership gate's level "
+                         f"{level:g} (the smallest p-value is 1/{opts.attack_nulls + 1}): give at least {math.floor(1 / level)}, "
+                         "a larger --mia-excess-level, or --report-only")
 
 
 def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:

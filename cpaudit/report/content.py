@@ -133,9 +133,11 @@ def _epsilon_note(a: dict) -> str:
         return (f"Epsilon lower bound at delta {a['delta']:.3g}: Clopper-Pearson over thresholds, treating each member as "
                 "its own training run (the many-runs setting), not a bound for one training run.")
     g = a.get("epsilon_lb_guesses") or {}
+    found = (f"{num(a['epsilon_lb'], 2)} from {g.get('correct')} correct of {g.get('guesses')} guesses" if g.get("guesses")
+             else "0.00 (no number of guesses on the grid proved anything)")
     return (f"Epsilon lower bound for this one training run (Steinke, Nasr & Jagielski 2023) at delta {a['delta']:.3g}, 95% "
-            f"confidence: {num(a['epsilon_lb'], 2)} from {g.get('correct')} correct of {g.get('guesses')} guesses among "
-            f"{g.get('candidates')} candidates of an evaluation half; with {g.get('candidates')} candidates no attack can prove "
+            f"confidence: {found} among {g.get('candidates')} candidates of an evaluation half; with {g.get('candidates')} "
+            "candidates no attack can prove "
             f"more than {num(a['epsilon_lb_max_provable'], 2)}, so a small value here means little evidence, not a small "
             f"epsilon. It assumes members were drawn at random from the candidates. The many-runs formula (each member "
             f"treated as its own training run, delta {a['delta_many_runs']:.3g}) gives {num(a['epsilon_lb_many_runs'], 2)}; "
