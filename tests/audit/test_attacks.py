@@ -330,6 +330,7 @@ def test_a_weights_or_sampler_gate_without_an_attack_of_that_threat_model_fails(
         res = json.loads(r.stdout)
         assert "nothing was measured" in res["verdict"] and "--model" in res["verdict"], res["verdict"]
         assert res["threat_models"][release]["measured_by"] == []
+        assert f"membership attack ({release}): none measured | n/a" in (tmp_path / release / "report.md").read_text()
     # With the model, the weights gate reads the plain denoiser's attacks.
     r = _audit(tiny_model, protected_samples, tmp_path / "m", "--release", "weights", "--max-mia-auc", "0.99",
                "--mia-excess-level", "0", "--json")
