@@ -242,13 +242,13 @@ def test_reports_withhold_or_blur_member_images(tiny_model, protected_samples, t
 
     assert resolve_member_images("auto", "digits") == "show"
     assert resolve_member_images("auto", "photos/") == "hide" and resolve_member_images("blur", "x.npz") == "blur"
-    hidden = _audit(tiny_model, protected_samples, tmp_path / "h", "--member-images", "hide")
+    hidden = _audit(tiny_model, protected_samples, tmp_path / "h", "--member-images", "hide", "--report-only")
     assert hidden.exit_code == 0, hidden.output
     with np.load(tmp_path / "h" / "audit_data.npz") as f:
         assert "pair_members" not in f.files and "pair_samples" in f.files
     assert "withheld from this report" in (tmp_path / "h" / "report.html").read_text()
     assert json.loads((tmp_path / "h" / "results.json").read_text())["setup"]["member_images"] == "hide"
-    blurred = _audit(tiny_model, protected_samples, tmp_path / "b", "--member-images", "blur")
+    blurred = _audit(tiny_model, protected_samples, tmp_path / "b", "--member-images", "blur", "--report-only")
     assert blurred.exit_code == 0, blurred.output
     with np.load(tmp_path / "b" / "audit_data.npz") as f:
         b = f["pair_members"]
