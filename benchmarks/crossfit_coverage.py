@@ -84,7 +84,7 @@ def max_gate_false_alarms(n: int, attacks: int, sets: int, seed: int, n_null: in
         for a in range(attacks):
             s = 0.5 * shared + rng.normal(size=(4, 2 * n))
             scores[f"a{a}"] = AttackScores([f"v{j}" for j in range(4)], s[:, :n], s[:, n:], 0)
-            figures, _ = headline_figures(s[:, :n], s[:, n:], scores[f"a{a}"].variants, rng, n_null, n_boot=0)
+            figures, _ = headline_figures(s[:, :n], s[:, n:], rng, n_null, n_boot=0)
             entries[f"a{a}"] = {"title": f"a{a}", "threat_model": "weights", **figures}
         top = max(entries.values(), key=lambda e: e["auc"])
         naive += top["auc"] > top["chance_band95"][1]

@@ -36,7 +36,7 @@ def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict]
     origin = [(k, v) for k in keys for v in scores[k].variants]
     pos = np.concatenate([scores[k].pos for k in keys])
     neg = np.concatenate([scores[k].neg for k in keys])
-    figures, cf = headline_figures(pos, neg, [f"{k}: {v}" for k, v in origin], rng, n_null, n_boot)
+    figures, cf = headline_figures(pos, neg, rng, n_null, n_boot)
     chosen = [{"attack": origin[i][0], "variant": origin[i][1], "sign": s} for i, s in cf.chosen]
     names = sorted({c["attack"] for c in chosen}, key=keys.index)
     title = (attacks[keys[0]]["title"] if len(keys) == 1 else

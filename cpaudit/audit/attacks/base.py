@@ -117,7 +117,7 @@ def measures_of(attack: Attack, denoiser: Denoiser | None, sampling_protected: b
     return [tm]
 
 
-def headline_figures(pos: np.ndarray, neg: np.ndarray, variants: list[str], rng: np.random.Generator,
+def headline_figures(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
                      n_null: int, n_boot: int = BOOTSTRAP_REPLICATES) -> tuple[dict, CrossFit]:
     """The selection-free figures of scores pos (K, M), neg (K, H) with K variants (core/crossfit.py): AUC
     with its bootstrap 95% interval, the chance band and p-value of the same procedure under relabelling,
@@ -160,7 +160,7 @@ def headline_figures(pos: np.ndarray, neg: np.ndarray, variants: list[str], rng:
 def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, rng: np.random.Generator,
               n_null: int, n_boot: int = BOOTSTRAP_REPLICATES) -> tuple[dict, dict[str, np.ndarray]]:
     """The figures every attack reports, selection-free (headline_figures), and the arrays for its ROC."""
-    figures, cf = headline_figures(s.pos, s.neg, s.variants, rng, n_null, n_boot)
+    figures, cf = headline_figures(s.pos, s.neg, rng, n_null, n_boot)
     summary = {
         "title": title,
         "threat_model": threat_model,
