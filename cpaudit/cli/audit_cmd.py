@@ -36,9 +36,11 @@ def audit_cmd(
     max_mia_auc: Optional[float] = typer.Option(None, "--max-mia-auc", min=0.0, max=1.0),
     min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0),
     replica_excess_level: Optional[float] = typer.Option(None, "--replica-excess-level", min=0.0, max=1.0,
-        help="Fail when samples reach the replica threshold more often than held-out images, at this level (one-sided Fisher exact test)."),
+        help="Fail when samples reach the replica threshold more often than held-out images, at this level (one-sided Fisher "
+             "exact test) [default: 0.05; 0 switches it off].", show_default=False),
     mia_excess_level: Optional[float] = typer.Option(None, "--mia-excess-level", min=0.0, max=1.0,
-        help="Fail when the released threat model's strongest attack, selection-adjusted, beats chance at this level [default: 0.025].",
+        help="Fail when the released threat model's strongest attack, selection-adjusted, beats chance at this level "
+             "[default: 0.025; 0 switches it off].",
         show_default=False),
     report_only: bool = typer.Option(False, "--report-only", help="Measure and report, gate nothing (exit 0 unless the input is bad). "
                                      "Without it the default gates apply: replicas above the held-out base rate (Fisher, 0.05) and "
