@@ -55,7 +55,7 @@ def _latent_variants(rng, n, true_auc, k=5, tau=0.5):
 def test_the_interval_covers_the_chosen_attacks_auc(true_auc):
     """150 seeded 64 v 64 sets, five variants of one latent score (all with the same AUC): the reported 95%
     interval covers the true AUC of the attack the cross-fit chose (1 - AUC where a half chose the wrong
-    sign) 93-99% of the time here (Monte-Carlo sd 0.018; 400-set figures for more cells in
+    sign) 92-99.5% of the time here (Monte-Carlo sd 0.018; 400-set figures for more cells in
     benchmarks/results/crossfit_coverage.json). The earlier interval (the halves' DeLong variances added as
     if independent) covered 89% under the null."""
     covered = 0
@@ -65,7 +65,7 @@ def test_the_interval_covers_the_chosen_attacks_auc(true_auc):
         cf = crossfit(pos, neg, rng, n_boot=100, n_null=100)
         psi = np.mean([true_auc if sign > 0 else 1 - true_auc for _, sign in cf.chosen])
         covered += cf.auc_ci95[0] <= psi <= cf.auc_ci95[1]
-    assert 0.9 <= covered / 150 <= 0.995, covered
+    assert 0.92 <= covered / 150 <= 0.995, covered  # measured 0.98 (null), 0.96 (0.7); the earlier interval: 0.887 under the null
 
 
 def test_bootstrap_halves_keep_sizes_and_the_null_caps_the_standard_error():
