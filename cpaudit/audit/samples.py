@@ -51,6 +51,5 @@ def _check_run(run: object, where: Path) -> None:
         raise InputError(where, f"'protection' must be an object or null, got {type(prot).__name__}")
     if prot and prot.get("classifier") is not None and not isinstance(prot["classifier"], str):
         raise InputError(where, "'protection.classifier' must be a folder path or 'exact'")
-    for key in ("nonfinite_seeds",):
-        if run.get(key) is not None and not isinstance(run[key], list):
-            raise InputError(where, f"'{key}' must be a list")
+    if run.get("nonfinite_seeds") is not None and not isinstance(run["nonfinite_seeds"], list):
+        raise InputError(where, "'nonfinite_seeds' must be a list")

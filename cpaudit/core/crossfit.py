@@ -56,12 +56,9 @@ def _halves(n: int, rng: np.random.Generator) -> Halves:
 
 def _bootstrap_halves(n: int, rng: np.random.Generator) -> Halves:
     """A bootstrap resample of n images, split at random into two halves of draws."""
-    return _halves_of(rng.integers(0, n, n), rng)
-
-
-def _halves_of(idx: np.ndarray, rng: np.random.Generator) -> Halves:
-    a, b = _halves(len(idx), rng)
-    return idx[a], idx[b]
+    draws = rng.integers(0, n, n)
+    a, b = _halves(n, rng)
+    return draws[a], draws[b]
 
 
 def _choose(pos: np.ndarray, neg: np.ndarray) -> tuple[int, int]:
@@ -71,13 +68,17 @@ def _choose(pos: np.ndarray, neg: np.ndarray) -> tuple[int, int]:
     return k, (1 if aucs[k] >= 0.5 else -1)
 
 
+FOLDS = ((0, 1), (1, 0))  # (half the choice is made on, half it is scored on)
+
+
+def _choices(pos: np.ndarray, neg: np.ndarray, pm: Halves, ph: Halves) -> list[tuple[int, int]]:
+    """Per fold, (variant, sign) chosen on its fitting half; pm, ph: halves of members and held-out images."""
+    return [_choose(pos[:, pm[fit]], neg[:, ph[fit]]) for fit, _ in FOLDS]
+
+
 def _fold_aucs(pos: np.ndarray, neg: np.ndarray, pm: Halves, ph: Halves) -> list[float]:
     """The two held-apart AUCs for halves pm (members) and ph (held-out): the point estimate's core."""
-    out = []
-    for fit, ev in ((0, 1), (1, 0)):
-        k, s = _choose(pos[:, pm[fit]], neg[:, ph[fit]])
-        out.append(auc(s * pos[k, pm[ev]], s * neg[k, ph[ev]]))
-    return out
+    return [auc(s * pos[k, pm[ev]], s * neg[k, ph[ev]]) for (k, s), (_, ev) in zip(_choices(pos, neg, pm, ph), FOLDS)]
 
 
 def _check(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,16 +100,15 @@ def crossfit(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
     """
     pos, neg = _check(pos, neg)
     pm, ph = _halves(pos.shape[1], rng), _halves(neg.shape[1], rng)
-    fold_aucs, chosen, out_pos, out_neg, folds = [], [], [], [], []
-    for fit, ev in ((0, 1), (1, 0)):
-        k, s = _choose(pos[:, pm[fit]], neg[:, ph[fit]])
+    chosen = _choices(pos, neg, pm, ph)
+    fold_aucs, out_pos, out_neg, folds = [], [], [], []
+    for (k, s), (fit, ev) in zip(chosen, FOLDS):
         ref = neg[k, ph[fit]]
         sd = ref.std(ddof=1) if len(ref) > 1 and ref.std(ddof=1) > 0 else 1.0
         p = s * (pos[k, pm[ev]] - ref.mean()) / sd
         q = s * (neg[k, ph[ev]] - ref.mean()) / sd
         folds.append((s * pos[k, pm[ev]], s * neg[k, ph[ev]]))
         fold_aucs.append(auc(p, q))
-        chosen.append((k, s))
         out_pos.append(p)
         out_neg.append(q)
     centre = float(np.mean(fold_aucs))
@@ -121,8 +121,8 @@ def crossfit(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
 
 
 def crossfit_bootstrap(pos: np.ndarray, neg: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """The cross-fitted AUC of `n_boot` bootstrap replicates of the whole procedure (new halves, each
-    resampled within itself, the variant and sign chosen again)."""
+    """The cross-fitted AUC of `n_boot` bootstrap replicates of the whole procedure (members and held-out
+    images resampled with replacement, the draws split into new halves, the variant and sign chosen again)."""
     pos, neg = _check(pos, neg)
     out = np.empty(n_boot)
     for b in range(n_boot):
