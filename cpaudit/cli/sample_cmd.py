@@ -9,7 +9,10 @@ import typer
 
 from cpaudit.cli.common import info, print_json, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet
+from cpaudit.data.captions import read_prompts_file
+from cpaudit.errors import InputError
 from cpaudit.pipelines.sample import SampleOptions, sample
+from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.protection import KIND_DEFAULTS, Protection
 from cpaudit.sampling.sampler import SamplerConfig
 
@@ -24,7 +27,8 @@ def _kind_defaults(name: str) -> str:
 def sample_cmd(
     model: Path = typer.Option(..., "--model", help="Model folder written by train-diffusion."),
     out: Path = typer.Option(..., "--out", help="Folder for {seed:06d}.png, samples.npz and run.json."),
-    n: int = typer.Option(256, "--n", "--num-samples", min=1, max=10_000_000, help="Number of samples; sample i uses seed + i."),
+    n: Optional[int] = typer.Option(None, "--n", "--num-samples", min=1, max=10_000_000, help="Number of samples; sample i uses "
+                                    "seed + i [default: one per line of --prompts, else 256]."),
     steps: int = typer.Option(50, "--steps", min=1, help="Sampling steps."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62, help="First sample's seed."),
     method: str = typer.Option("ddim", "--method", help="ddim or ddpm."),
@@ -42,6 +46,15 @@ def sample_cmd(
     t_max: Optional[int] = typer.Option(None, "--t-max", min=0, help="Guide only at t <= this [default: every t]."),
     guide: str = typer.Option("when-confident", "--guide", help="when-confident or every-step."),
     label_seed: Optional[int] = typer.Option(None, "--label-seed", min=0, help="Labels for --classifier exact."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="Text-to-image models: the prompt of every sample."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Text-to-image models: a file of prompts, one per line, or a "
+                                           "metadata.jsonl; sample i takes prompt i (cycling)."),
+    guidance_scale: float = typer.Option(DEFAULT_GUIDANCE_SCALE, "--guidance-scale", min=1.0, max=1000.0,
+                                         help="Classifier-free guidance scale (text-to-image models)."),
+    negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="The unconditional half's prompt [default: empty]."),
+    class_label: Optional[list[int]] = typer.Option(None, "--class-label", min=0, help="Class-conditional models: the class "
+                                                    "(repeat for several; sample i takes class i, cycling) [default: every class in turn]."),
+    lora: Optional[Path] = typer.Option(None, "--lora", help="A LoRA .safetensors to apply to a Stable Diffusion pipeline folder."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json to stdout."),
     device: str = Device,
     quiet: bool = Quiet,
@@ -49,15 +62,24 @@ def sample_cmd(
     """Draw samples from a model, optionally protected by CPSample.
 
     Example: cpaudit sample --model runs/model --out runs/protected --protect --classifier runs/classifier
+    Example: cpaudit sample --model runs/sd --prompts captions.txt --guidance-scale 7.5 --out runs/prompted
     """
     state.quiet = state.quiet or quiet
     with user_errors():
+        prompt_list = read_prompts_file(prompts) if prompts is not None else None
+        if prompt is not None:
+            if prompt_list is not None:
+                raise InputError("--prompt", "give --prompt or --prompts, not both")
+            prompt_list = [prompt]
+        n = n or (len(prompt_list) if prompts is not None else 256)
+        conditions = Conditions(None if prompt_list is None else tuple(prompt_list), guidance_scale, negative_prompt,
+                                None if not class_label else tuple(class_label))
         protection = (Protection(classifier, alpha, scale, rule, guide, t_min=t_min, t_max=t_max, space=space)  # type: ignore[arg-type]
                       if protect else None)
         opts = SampleOptions(
             model=model, out=out, n=n, seed=seed, batch_size=batch_size,
             sampler=SamplerConfig(steps=steps, method=method, eta=eta),  # type: ignore[arg-type]
-            protection=protection, label_seed=label_seed, device=device,
+            protection=protection, label_seed=label_seed, device=device, conditions=conditions, lora=lora,
         )
         total_batches = -(-n // batch_size)
         with progress_bar("sample", total_batches * steps) as advance:

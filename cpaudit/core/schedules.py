@@ -75,3 +75,52 @@ def q_sample(x0: torch.Tensor, abar_t: torch.Tensor, eps: torch.Tensor) -> torch
     """
     a = abar_t.to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
     return a.sqrt() * x0 + (1 - a).sqrt() * eps
+
+
+SPACINGS: tuple[str, ...] = ("cpaudit", "leading", "trailing", "linspace")
+
+
+@dataclass(frozen=True)
+class Spacing:
+    """Which timesteps a sampler visits and which abar it steps to.
+
+    "cpaudit": `sampling_timesteps`, each step going to the next visited t and the last to abar = 1 (the
+    pixel models' plan since the start). The others follow diffusers' DDIMScheduler.set_timesteps and
+    .step (diffusers/schedulers/scheduling_ddim.py): the previous timestep is t - T // steps, and before
+    t = 0 the sampler steps to abar = 1 (set_alpha_to_one) or to abar_0, so that a pipeline folder samples as
+    its own DDIM scheduler would.
+    """
+
+    kind: str = "cpaudit"
+    steps_offset: int = 0
+    set_alpha_to_one: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in SPACINGS:
+            raise ConfigError(f"timestep spacing must be one of {', '.join(SPACINGS)}, got {self.kind!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def step_plan(abar: torch.Tensor, steps: int, spacing: Spacing = Spacing()) -> list[tuple[int, float, float]]:
+    """[(t, abar_t, abar_prev)] in sampling order for `steps` steps over the (T,) schedule `abar`."""
+    T = abar.shape[0]
+    if spacing.kind == "cpaudit":
+        ts = sampling_timesteps(T, steps).tolist()
+        prevs = [float(abar[s]) for s in ts[1:]] + [1.0]
+        return [(t, float(abar[t]), p) for t, p in zip(ts, prevs)]
+    if not 1 <= steps <= T:
+        raise ConfigError(f"steps must be in [1, {T}], got {steps}")
+    if spacing.kind == "leading":
+        ts = (torch.arange(steps, dtype=torch.float64) * (T // steps)).round().long().flip(0) + spacing.steps_offset
+    elif spacing.kind == "trailing":
+        ts = torch.arange(float(T), 0, -T / steps, dtype=torch.float64).round().long() - 1
+    else:
+        ts = torch.linspace(0, T - 1, steps, dtype=torch.float64).round().long().flip(0)
+    final = 1.0 if spacing.set_alpha_to_one else float(abar[0])
+    plan = []
+    for t in ts.clamp(0, T - 1).tolist():
+        prev = t - T // steps
+        plan.append((t, float(abar[t]), float(abar[prev]) if prev >= 0 else final))
+    return plan

@@ -65,3 +65,10 @@ def ddpm_step(
     if noise is None:
         raise ValueError("ddpm_step needs noise")
     return mean + var**0.5 * noise
+
+
+def eps_from_v(v: torch.Tensor, x_t: torch.Tensor, abar_t: torch.Tensor) -> torch.Tensor:
+    """A v-prediction model's output as eps (Salimans & Ho 2022, v = sqrt(abar) eps - sqrt(1 - abar) x0):
+    eps = sqrt(abar_t) v + sqrt(1 - abar_t) x_t. abar_t is (N,), one value per row."""
+    a = abar_t.to(x_t.dtype).reshape(-1, *([1] * (x_t.dim() - 1)))
+    return a.sqrt() * v + (1 - a).sqrt() * x_t

@@ -10,6 +10,8 @@ from cpaudit.data.imageset import ImageSet
 def load_digits_set() -> ImageSet:
     from sklearn.datasets import load_digits
 
-    raw = load_digits().images  # (1797, 8, 8), integer values 0..16
+    bunch = load_digits()
+    raw = bunch.images  # (1797, 8, 8), integer values 0..16
     u8 = np.round(raw / 16.0 * 255.0).astype(np.uint8)[..., None]
-    return ImageSet(u8, [f"digits-{i:04d}" for i in range(len(u8))], "digits")
+    return ImageSet(u8, [f"digits-{i:04d}" for i in range(len(u8))], "digits", labels=bunch.target.astype(np.int64),
+                    class_names=[str(d) for d in range(10)])

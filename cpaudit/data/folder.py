@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cpaudit.data.captions import folder_captions, subfolder_labels
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.limits import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from cpaudit.errors import InputError
@@ -73,4 +74,6 @@ def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad
         arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
     else:
         arrays = [a[..., None] for a in arrays]
-    return ImageSet(np.stack(arrays), ids, str(folder))
+    labels = subfolder_labels(ids)
+    return ImageSet(np.stack(arrays), ids, str(folder), captions=folder_captions(folder, ids),
+                    labels=None if labels is None else labels[0], class_names=None if labels is None else labels[1])

@@ -40,6 +40,12 @@ class ImageSet:
     ids: list[str]
     source: str  # what the user passed: "digits", a path
     _hashes: list[str] | None = field(default=None, repr=False)
+    # Per image, when the data has them (metadata.jsonl, an .npz's arrays, class subfolders): a caption for
+    # text-to-image models, a class id for class-conditional ones. Not part of `fingerprint` (the images
+    # are); `conditions_fingerprint` names them.
+    captions: list[str] | None = field(default=None, repr=False)
+    labels: np.ndarray | None = field(default=None, repr=False)
+    class_names: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.pixels.dtype != np.uint8 or self.pixels.ndim != 4:
@@ -48,6 +54,10 @@ class ImageSet:
             raise ValueError(f"{len(self.ids)} ids for {self.pixels.shape[0]} images")
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("image ids are not unique")
+        if self.captions is not None and len(self.captions) != len(self.ids):
+            raise ValueError(f"{len(self.captions)} captions for {len(self.ids)} images")
+        if self.labels is not None and self.labels.shape != (len(self.ids),):
+            raise ValueError(f"labels must be ({len(self.ids)},), got {self.labels.shape}")
 
     def __len__(self) -> int:
         return self.pixels.shape[0]
@@ -82,10 +92,23 @@ class ImageSet:
             h.update(f"{i}\t{d}\n".encode())
         return h.hexdigest()
 
+    def conditions_fingerprint(self) -> str | None:
+        """sha256 over (id, caption or class) pairs: names the conditions a conditional model was trained on."""
+        if self.captions is None and self.labels is None:
+            return None
+        h = hashlib.sha256()
+        for k, i in enumerate(self.ids):
+            cap = self.captions[k] if self.captions is not None else ""
+            lab = int(self.labels[k]) if self.labels is not None else ""
+            h.update(f"{i}\t{cap}\t{lab}\n".encode())
+        return h.hexdigest()
+
     def subset(self, indices: list[int] | np.ndarray) -> "ImageSet":
         idx = [int(i) for i in indices]
         hashes = [self.hashes[i] for i in idx] if self._hashes is not None else None
-        return ImageSet(self.pixels[idx], [self.ids[i] for i in idx], self.source, hashes)
+        return ImageSet(self.pixels[idx], [self.ids[i] for i in idx], self.source, hashes,
+                        captions=None if self.captions is None else [self.captions[i] for i in idx],
+                        labels=None if self.labels is None else self.labels[idx], class_names=self.class_names)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cpaudit.data.captioned_digits import NAME as CAPTIONED_DIGITS, load_captioned_digits
 from cpaudit.data.cifar10 import is_cifar10_folder, load_cifar10
 from cpaudit.data.digits import load_digits_set
 from cpaudit.data.folder import load_folder
@@ -28,9 +29,11 @@ def parse_resize(text: str | None) -> tuple[int, int] | None:
 def load_data(data: str | Path, *, resize: tuple[int, int] | None = None, skip_bad: bool = False) -> ImageSet:
     if str(data) == "digits":
         return load_digits_set()
+    if str(data) == CAPTIONED_DIGITS:
+        return load_captioned_digits()
     path = Path(data)
     if not path.exists():
-        raise InputError(path, "no such file or folder (DATA is 'digits', an image folder, an .npz or a CIFAR-10 batches folder)")
+        raise InputError(path, "no such file or folder (DATA is 'digits', 'captioned-digits', an image folder, an .npz or a CIFAR-10 batches folder)")
     if path.is_file():
         if path.suffix.lower() == ".npz":
             return load_npz(path)

@@ -1,4 +1,5 @@
-"""An .npz holding uint8 `images` shaped (N, H, W) or (N, H, W, C); optional string `ids`."""
+"""An .npz holding uint8 `images` shaped (N, H, W) or (N, H, W, C); optional string `ids`, string
+`captions` (text-to-image) and integer `labels` (class-conditional), one per image."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def load_npz(path: Path) -> ImageSet:
                 raise InputError(path, f"has no 'images' array (found: {', '.join(f.files) or 'nothing'})")
             images = f["images"]
             ids = f["ids"] if "ids" in f.files else None
+            captions = f["captions"] if "captions" in f.files else None
+            labels = f["labels"] if "labels" in f.files else None
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - numpy's parser raises many types on hostile bytes
@@ -46,4 +49,11 @@ def load_npz(path: Path) -> ImageSet:
         id_list = [str(i) for i in ids]
         if len(set(id_list)) != n:
             raise InputError(path, "'ids' are not unique")
-    return ImageSet(np.ascontiguousarray(images), id_list, str(path))
+    if captions is not None and (not isinstance(captions, np.ndarray) or captions.shape != (n,) or captions.dtype.kind not in "US"):
+        raise InputError(path, f"'captions' must be {n} strings, one per image")
+    if labels is not None and (not isinstance(labels, np.ndarray) or labels.shape != (n,) or labels.dtype.kind not in "iu"
+                               or (n and labels.min() < 0)):
+        raise InputError(path, f"'labels' must be {n} non-negative integers, one per image")
+    return ImageSet(np.ascontiguousarray(images), id_list, str(path),
+                    captions=None if captions is None else [str(c) for c in captions],
+                    labels=None if labels is None else labels.astype(np.int64))

@@ -41,8 +41,16 @@ def make_split(data: ImageSet, *, members: int | None, seed: int, holdout: int |
 
 
 def split_manifest(data: ImageSet, split: Split) -> dict:
+    def row(i: int) -> dict:
+        r = {"id": data.ids[i], "sha256": data.hashes[i]}
+        if data.captions is not None:  # captions and classes travel with the split (prompted extraction reads them)
+            r["caption"] = data.captions[i]
+        if data.labels is not None:
+            r["label"] = int(data.labels[i])
+        return r
+
     def rows(idx: np.ndarray) -> list[dict]:
-        return [{"id": data.ids[i], "sha256": data.hashes[i]} for i in idx]
+        return [row(int(i)) for i in idx]
 
     return {
         "data": data.source,

@@ -1,4 +1,5 @@
-"""Denoisers saved by diffusers' `save_pretrained`: a UNet2DModel plus a DDPM/DDIM scheduler config.
+"""Denoisers saved by diffusers' `save_pretrained`: a UNet2DModel (unconditional, or class-conditional with
+`num_class_embeds`) plus the scheduler config it was trained with.
 
 Two layouts are read from a local folder (nothing is fetched from a hub):
   pipeline:  FOLDER/unet/{config.json, diffusion_pytorch_model.safetensors}, FOLDER/scheduler/scheduler_config.json
@@ -13,14 +14,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch
 
-from cpaudit.core.schedules import Schedule
+from cpaudit.core.schedules import Schedule, Spacing
 from cpaudit.errors import InputError
 from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
+from cpaudit.models.diffusers_denoiser import PREDICTION_TYPES, DiffusersDenoiser
 
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
-SCHEDULERS = ("DDPMScheduler", "DDIMScheduler")
+# Discrete variance-preserving schedulers: each is read for its betas and prediction type only; cpaudit's
+# sampler (or, with --scheduler native, the scheduler itself) does the stepping.
+SCHEDULERS = ("DDPMScheduler", "DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
+              "LMSDiscreteScheduler", "DPMSolverMultistepScheduler", "UniPCMultistepScheduler", "HeunDiscreteScheduler")
+SUPPORTED_SCHEDULERS = "discrete variance-preserving schedulers (DDPM, DDIM, PNDM, Euler, Euler ancestral, LMS, DPM-Solver multistep, UniPC, Heun)"
 # diffusers' beta_schedule names -> ours (same formulas; squaredcos_cap_v2 is Nichol & Dhariwal's cosine).
 BETA_SCHEDULES = {"linear": "linear", "scaled_linear": "scaled_linear", "squaredcos_cap_v2": "cosine"}
 
@@ -42,16 +47,18 @@ def diffusers_layout(folder: Path) -> tuple[Path, Path] | None:
 
 
 def schedule_from_scheduler_config(cfg: dict, path: Path) -> Schedule:
-    """Our Schedule from a DDPMScheduler/DDIMScheduler config; refuses what the audit could not reproduce."""
+    """Our Schedule from a scheduler config; refuses what the audit could not reproduce."""
     name = cfg.get("_class_name")
+    if name is not None and "FlowMatch" in str(name):
+        raise InputError(path, f"{name} is flow matching (SD3, Flux), which is not supported; cpaudit supports {SUPPORTED_SCHEDULERS}")
     if name not in SCHEDULERS:
-        raise InputError(path, f"scheduler {name!r} is not supported (expected one of {', '.join(SCHEDULERS)})")
-    if cfg.get("prediction_type", "epsilon") != "epsilon":
-        raise InputError(path, f"prediction_type {cfg['prediction_type']!r} is not supported; cpaudit needs an epsilon-prediction model")
+        raise InputError(path, f"scheduler {name!r} is not supported; cpaudit supports {SUPPORTED_SCHEDULERS}")
+    if cfg.get("prediction_type", "epsilon") not in PREDICTION_TYPES:
+        raise InputError(path, f"prediction_type {cfg['prediction_type']!r} is not supported (expected epsilon or v_prediction)")
     if cfg.get("trained_betas") is not None:
-        raise InputError(path, "trained_betas are not supported")
+        raise InputError(path, f"trained_betas are not supported; cpaudit supports beta_schedule {', '.join(BETA_SCHEDULES)}")
     if cfg.get("rescale_betas_zero_snr"):
-        raise InputError(path, "rescale_betas_zero_snr is not supported")
+        raise InputError(path, "rescale_betas_zero_snr (zero terminal SNR) is not supported")
     kind = BETA_SCHEDULES.get(cfg.get("beta_schedule", "linear"))
     if kind is None:
         raise InputError(path, f"beta_schedule {cfg.get('beta_schedule')!r} is not supported (expected one of {', '.join(BETA_SCHEDULES)})")
@@ -62,18 +69,15 @@ def schedule_from_scheduler_config(cfg: dict, path: Path) -> Schedule:
         raise InputError(path, f"invalid scheduler config ({e})") from None
 
 
-class DiffusersEps(torch.nn.Module):
-    """eps_theta(x_t, t) with our calling convention: (N, C, H, W), (N,) long -> (N, C, H, W)."""
-
-    def __init__(self, unet: torch.nn.Module) -> None:
-        super().__init__()
-        self.unet = unet
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.unet(x, t).sample
+def spacing_from_scheduler_config(cfg: dict) -> Spacing:
+    """The DDIM timesteps a pipeline folder's scheduler would visit (diffusers' defaults where unset)."""
+    kind = cfg.get("timestep_spacing", "leading")
+    if kind not in ("leading", "trailing", "linspace"):
+        kind = "leading"
+    return Spacing(kind, int(cfg.get("steps_offset", 0)), bool(cfg.get("set_alpha_to_one", True)))
 
 
-def load_diffusers_unet(folder: Path) -> tuple[DiffusersEps, Schedule, dict, tuple[int, int, int]]:
+def load_diffusers_unet(folder: Path) -> tuple[DiffusersDenoiser, Schedule, dict, tuple[int, int, int]]:
     """(denoiser, schedule, config to record, image shape (C, H, W)) from a diffusers folder."""
     layout = diffusers_layout(folder)
     if layout is None:
@@ -87,8 +91,9 @@ def load_diffusers_unet(folder: Path) -> tuple[DiffusersEps, Schedule, dict, tup
     unet_cfg = read_config(unet_cfg_path, {})
     if unet_cfg.get("_class_name", "UNet2DModel") != "UNet2DModel":
         raise InputError(unet_cfg_path, f"model class {unet_cfg.get('_class_name')!r} is not supported (expected UNet2DModel)")
-    if unet_cfg.get("class_embed_type") or unet_cfg.get("num_class_embeds"):
-        raise InputError(unet_cfg_path, "class-conditional UNets are not supported")
+    if unet_cfg.get("class_embed_type") is not None:
+        raise InputError(unet_cfg_path, f"class_embed_type {unet_cfg['class_embed_type']!r} is not supported; class-conditional "
+                         "UNet2DModels are supported through num_class_embeds")
     sched_cfg = read_config(sched_path, {})
     schedule = schedule_from_scheduler_config(sched_cfg, sched_path)
     try:
@@ -109,4 +114,6 @@ def load_diffusers_unet(folder: Path) -> tuple[DiffusersEps, Schedule, dict, tup
         "image_shape": [unet.config.in_channels, h, w],
         "n_parameters": sum(p.numel() for p in unet.parameters()),
     }
-    return DiffusersEps(unet), schedule, record, (unet.config.in_channels, h, w)
+    record["num_classes"] = unet_cfg.get("num_class_embeds")
+    denoiser = DiffusersDenoiser(unet, schedule.alphas_cumprod(), sched_cfg.get("prediction_type", "epsilon"))
+    return denoiser, schedule, record, (unet.config.in_channels, h, w)

@@ -3,41 +3,85 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from cpaudit.core.schedules import Schedule
+from cpaudit.core.schedules import Schedule, Spacing
 from cpaudit.errors import InputError
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
+from cpaudit.models.codec import IdentityCodec, VaeCodec
+from cpaudit.models.conditioning import Cond
+from cpaudit.models.prompts import PromptEncoder
+from cpaudit.models.sd_pipeline import load_pipeline_parts, pipeline_has_text
 from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
 from cpaudit.models.diffusers_unet import diffusers_layout, load_diffusers_unet
 from cpaudit.models.unet import UNet, UNetConfig
 
 
+Conditioning = Literal["none", "class", "text"]
+
+
 @dataclass
 class LoadedModel:
-    model: torch.nn.Module  # eps_theta(x_t, t)
+    """One interface for every kind of model (design.md, 'Models'): `model(x_t, t, cond)` is eps in the
+    model's own space (pixels, or latents the codec maps to images), v-prediction already converted."""
+
+    model: torch.nn.Module  # eps_theta(x_t, t[, cond])
     schedule: Schedule
     config: dict
     folder: Path
-    image_shape: tuple[int, int, int]  # (C, H, W)
+    image_shape: tuple[int, int, int]  # (C, H, W) of the images it makes (decoded)
+    codec: IdentityCodec | VaeCodec = field(default_factory=IdentityCodec)
+    conditioning: Conditioning = "none"
+    prompts: PromptEncoder | None = None  # text models: prompts -> embeddings
+    num_classes: int | None = None  # class-conditional models
+    spacing: Spacing = field(default_factory=Spacing)  # the timesteps cpaudit's sampler visits
 
     @property
     def data_fingerprint(self) -> str | None:
         """The training data's fingerprint; None for a model trained elsewhere (diffusers), which records none."""
         return self.config.get("data_fingerprint")
 
+    @property
+    def space_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) the sampler draws: the image shape for pixel models, the latent shape for latent ones."""
+        return self.codec.space_shape(self.image_shape)
 
-def load_model(folder: Path) -> LoadedModel:
-    """A cpaudit model folder, or a diffusers one (UNet2DModel + scheduler config, see diffusers_unet.py)."""
+    def eps_fn(self, cond: Cond = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """eps(x_t, t) with `cond` bound (rows in the order of the batch); the bare network when unconditional."""
+        if cond is None:
+            return self.model
+        return lambda x, t: self.model(x, t, cond)
+
+    def to(self, device: torch.device | str) -> "LoadedModel":
+        self.model.to(device)
+        self.codec.to(device)
+        if self.prompts is not None:
+            self.prompts.to(device)
+        return self
+
+
+def load_model(folder: Path, lora: Path | None = None) -> LoadedModel:
+    """A cpaudit model folder, a diffusers pipeline folder with `model_index.json` (text-to-image: see
+    sd_pipeline.py), or a diffusers UNet2DModel folder (see diffusers_unet.py)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "model folder not found")
+    if (folder / "model_index.json").is_file() and pipeline_has_text(folder):
+        parts = load_pipeline_parts(folder, lora)
+        return LoadedModel(parts.denoiser, parts.schedule, parts.record, folder, parts.image_shape, VaeCodec(parts.vae),
+                           "text", parts.prompts, spacing=parts.spacing)
+    if lora is not None:
+        raise InputError("--lora", "applies to Stable Diffusion pipeline folders (model_index.json with a unet/ and text_encoder/)")
     if diffusers_layout(folder) is not None:
         net, schedule, record, shape = load_diffusers_unet(folder)
-        return LoadedModel(net.eval().requires_grad_(False), schedule, record, folder, shape)
+        n_cls = record.get("num_classes")
+        return LoadedModel(net.eval().requires_grad_(False), schedule, record, folder, shape,
+                           conditioning="class" if n_cls else "none", num_classes=n_cls)
     cfg_path = folder / "config.json"
     cfg = read_config(cfg_path, {"unet": dict, "schedule": dict, "image_shape": list, "data_fingerprint": str})
     try:

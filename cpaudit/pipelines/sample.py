@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,9 @@ from cpaudit.io_utils import write_json
 from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection
-from cpaudit.sampling.sampler import SamplerConfig, sample_batch
+from cpaudit.sampling.conditions import Conditions, resolve_conditions
+from cpaudit.sampling.draw import draw_run
+from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import MAX_SEED
 from cpaudit.version import __version__
 
@@ -34,6 +36,8 @@ class SampleOptions:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     protection: Protection | None = None
     label_seed: int | None = None  # for --classifier exact; default: the labels train-classifier would draw
+    conditions: Conditions = field(default_factory=Conditions)  # prompts or classes, one per sample
+    lora: Path | None = None  # a LoRA file beside a Stable Diffusion pipeline folder
     write_png: bool = True
     device: str = "auto"  # see device.py
 
@@ -67,20 +71,11 @@ def draw_samples(
     logit_fn, info = None, {}
     if opts.protection is not None and not opts.protection.inactive:
         logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed, device)
-    abar = model.schedule.alphas_cumprod()
-    eps_model = model.model.to(device)
-    parts = []
-    for start in range(0, len(seeds), opts.batch_size):
-        parts.append(
-            sample_batch(
-                eps_model, abar, model.image_shape, seeds[start : start + opts.batch_size], opts.sampler,
-                protection=opts.protection, logit_fn=logit_fn, on_step=on_step, device=device,
-            )
-        )
-    images = gather_rows(torch.cat([p.images for p in parts]), w)
-    fired = gather_rows(torch.cat([p.fired for p in parts]), w)
-    finite = gather_rows(torch.cat([p.finite for p in parts]), w)
-    return images, fired, finite, info
+    model.to(device)
+    positions = list(range(opts.n))[w.shard(opts.n)]
+    b = draw_run(model, seeds, opts.sampler, conditions=opts.conditions, positions=positions, batch_size=opts.batch_size,
+                 protection=opts.protection, logit_fn=logit_fn, on_step=on_step, device=device)
+    return gather_rows(b.images, w), gather_rows(b.fired, w), gather_rows(b.finite, w), info
 
 
 def check_sample_options(opts: SampleOptions) -> None:
@@ -95,7 +90,8 @@ def check_sample_options(opts: SampleOptions) -> None:
 def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> SampleResult:
     check_sample_options(opts)
     device = resolve_device(opts.device)
-    model = load_model(opts.model)
+    model = load_model(opts.model, opts.lora)
+    opts = replace(opts, conditions=resolve_conditions(model, opts.conditions))
     if not 1 <= opts.sampler.steps <= model.schedule.T:
         raise InputError("--steps", f"must be in [1, {model.schedule.T}], got {opts.sampler.steps}")
     t0 = time.perf_counter()
@@ -124,6 +120,9 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
         "model_fingerprint": model.data_fingerprint,
         "model_format": model.config.get("format", "cpaudit"),
         "image_shape": list(model.image_shape),
+        "conditioning": model.conditioning,
+        "conditions": opts.conditions.record([int(s) for s in seeds]),
+        "lora": None if opts.lora is None else str(opts.lora),
         "n": opts.n,
         "seed": opts.seed,
         "seeds": [int(opts.seed), int(opts.seed + opts.n - 1)],

@@ -56,6 +56,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
     device = resolve_device(opts.device)
     schedule = opts.schedule
+    lm = None
     if opts.model is not None:
         lm = load_model(Path(opts.model))
         schedule = lm.schedule
@@ -72,12 +73,14 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         split = read_split(opts.split, data)
     elif split is None:
         split = make_split(data, members=opts.members, seed=opts.seed)
-    c, h, w = data.shape
+    members = data.take(split.member_idx)
+    if lm is not None and lm.codec.latent:  # CPSample on a latent model: the classifier reads its latents
+        members = lm.codec.to(device).encode(members.to(device)).cpu()
+    c, h, w = members.shape[1:]
     if h != w:
         raise InputError(opts.data, f"images are {h}x{w}; the classifier needs square images")
     clf_cfg = ClassifierConfig(c, h, opts.base_channels, opts.channel_mult, opts.num_res_blocks)
     label_seed = label_seed_for(opts.seed, opts.label_seed)
-    members = data.take(split.member_idx)
     labels = random_labels(len(split.member_idx), label_seed)
 
     with torch.random.fork_rng(devices=[]):
@@ -107,7 +110,8 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
             "cpaudit_version": __version__,
             "classifier": clf_cfg.to_dict(),
             "schedule": schedule.to_dict(),
-            "image_shape": list(data.shape),
+            "image_shape": [c, h, w],
+            "space": "latent" if lm is not None and lm.codec.latent else "pixel",
             "data": data.source,
             "data_fingerprint": data.fingerprint(),
             "model": str(opts.model) if opts.model is not None else None,

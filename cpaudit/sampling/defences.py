@@ -12,9 +12,11 @@ from cpaudit.data.imageset import to_uint8, to_unit_range
 from cpaudit.models.load import LoadedModel
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection, protect_eps
-from cpaudit.sampling.rejection import reject_replicas
+from cpaudit.sampling.conditions import Conditions
+from cpaudit.sampling.draw import draw_run
+from cpaudit.sampling.rejection import reject_replicas, reject_replicas_per_condition
 from cpaudit.sampling.repulsion import Repulsion, centred_unit, repel_eps
-from cpaudit.sampling.sampler import Guide, SamplerConfig, sample_batch
+from cpaudit.sampling.sampler import Guide, SamplerConfig
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,16 @@ class Drawn:
 class Guides:
     """Logit functions built once per classifier and reused by every point of a sweep."""
 
-    members: torch.Tensor  # (M, C, H, W) the members, for repulsion and rejection
+    members: torch.Tensor  # (M, C, H, W) the members as images, for rejection (judged on decoded images)
     device: torch.device
     _logits: dict = field(default_factory=dict)
+    # The members in the model's own space, where repulsion pushes: their latents for a latent model.
+    space_members: torch.Tensor | None = None
 
     def guide(self, model: LoadedModel, s: Setting) -> Guide | None:
         if s.repulsion is not None:
-            unit, _ = centred_unit(self.members.to(self.device))
+            members = self.members if self.space_members is None else self.space_members
+            unit, _ = centred_unit(members.to(self.device))
             rep = s.repulsion
             return lambda e, x_t, t, a: repel_eps(e, x_t, a, unit, rep)
         if s.protection is None or s.protection.inactive:
@@ -67,27 +72,28 @@ class Guides:
 
 
 def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int, n: int,
-                 cfg: SamplerConfig = SamplerConfig(), batch_size: int = 256) -> Drawn:
-    """n samples of the setting from seeds first_seed on (rejection replaces with the next unused seeds)."""
+                 cfg: SamplerConfig = SamplerConfig(), batch_size: int = 256,
+                 conditions: Conditions = Conditions()) -> Drawn:
+    """n samples of the setting from seeds first_seed on (rejection replaces with the next unused seeds; under
+    prompts or classes a replica is redrawn with its own condition, see rejection.py)."""
     guide = guides.guide(model, s)
-    eps_model = model.model.to(guides.device)
-    abar = model.schedule.alphas_cumprod()
+    model.to(guides.device)
     fired = [0, 0]  # fired sample-steps, sample-steps
 
-    def draw(seeds: list[int]) -> torch.Tensor:
-        parts = []
-        for i in range(0, len(seeds), batch_size):
-            b = sample_batch(eps_model, abar, model.image_shape, seeds[i : i + batch_size], cfg, guide=guide,
-                             device=guides.device)
-            fired[0] += int(b.fired.sum())
-            fired[1] += len(b.fired) * cfg.steps
-            parts.append(b.images)
-        return to_unit_range(to_uint8(torch.cat(parts)))  # judged as written
+    def draw(seeds: list[int], positions: list[int] | None = None) -> torch.Tensor:
+        b = draw_run(model, seeds, cfg, conditions=conditions, positions=positions, batch_size=batch_size, guide=guide,
+                     device=guides.device)
+        fired[0] += int(b.fired.sum())
+        fired[1] += len(b.fired) * cfg.steps
+        return to_unit_range(to_uint8(b.images))  # judged as written
 
+    seeds = list(range(first_seed, first_seed + n))
     if s.reject_at is None:
-        seeds = list(range(first_seed, first_seed + n))
         images, drawn = draw(seeds), n
     else:
-        res = reject_replicas(draw, guides.members, n, first_seed, threshold=s.reject_at)
+        if conditions.prompts is not None or conditions.class_labels is not None:
+            res = reject_replicas_per_condition(draw, guides.members, seeds, threshold=s.reject_at)
+        else:
+            res = reject_replicas(draw, guides.members, n, first_seed, threshold=s.reject_at)
         images, seeds, drawn = res.images, res.seeds, res.drawn
     return Drawn(images, seeds, fired[0] / max(fired[1], 1), drawn)

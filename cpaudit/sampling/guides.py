@@ -22,7 +22,8 @@ def exact_logit_fn(model: LoadedModel, label_seed: int | None = None, device: to
                          "cpaudit model: train a classifier with `cpaudit train-classifier DATA --model` and pass its folder")
     data, split = data_and_split_of(model.folder, model.config)
     seed = label_seed_for(int(model.config.get("seed", 0)), label_seed)
-    members = data.take(split.member_idx).to(device)
+    # In the model's own space: a latent model's members are their latents (the codec's posterior mean).
+    members = model.codec.to(device).encode(data.take(split.member_idx).to(device)).to(device)
     labels = random_labels(len(members), seed).to(device)
     abar = model.schedule.alphas_cumprod().to(device)
 
@@ -41,8 +42,9 @@ def learned_logit_fn(model: LoadedModel, folder: Path, device: torch.device | st
         raise InputError(cfg_path, "classifier was trained on other data than the model (data fingerprint differs)")
     if clf.schedule != model.schedule:
         raise InputError(cfg_path, f"classifier schedule {clf.schedule} differs from the model's {model.schedule}")
-    if tuple(clf.config["image_shape"]) != model.image_shape:
-        raise InputError(cfg_path, f"classifier image shape {clf.config['image_shape']} differs from the model's {list(model.image_shape)}")
+    if tuple(clf.config["image_shape"]) != model.space_shape:
+        raise InputError(cfg_path, f"classifier input shape {clf.config['image_shape']} differs from the model's {list(model.space_shape)} "
+                         "(a latent model's classifier reads its latents: train it with --model)")
     try:
         model_members = {r["id"] for r in json.loads((model.folder / "split.json").read_text())["members"]}
     except (OSError, ValueError, KeyError, TypeError):

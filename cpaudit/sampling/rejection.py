@@ -69,3 +69,41 @@ def reject_replicas(
     if len(kept_seeds) < n:
         raise RejectionExhausted(f"rejection sampling kept only {len(kept_seeds)} of {n} after {drawn} draws")
     return RejectionResult(torch.stack(kept_imgs), kept_seeds, drawn, rejected)
+
+
+def reject_replicas_per_condition(
+    draw: Callable[[list[int], list[int]], torch.Tensor],
+    members: torch.Tensor,
+    seeds: list[int],
+    *,
+    threshold: float,
+    max_rounds: int = 20,
+) -> RejectionResult:
+    """Rejection for prompted or class-conditional runs: sample k keeps its condition (position k) and a
+    replica is redrawn under seed seeds[k] + r * len(seeds) in round r, so every prompt gets its sample.
+    draw(seeds, positions) -> images."""
+    ref = pixel_embedding(members)
+    n = len(seeds)
+    kept: list[torch.Tensor | None] = [None] * n
+    kept_seeds = list(seeds)
+    pending = list(range(n))
+    rejected: list[int] = []
+    drawn = 0
+    for r in range(max_rounds):
+        if not pending:
+            break
+        round_seeds = [seeds[k] + r * n for k in pending]
+        imgs = draw(round_seeds, pending)
+        drawn += len(pending)
+        sim = nearest(pixel_embedding(imgs), ref, 1).similarity[:, 0]
+        still = []
+        for k, s, img, sk in zip(pending, round_seeds, imgs, sim):
+            if sk >= threshold:
+                rejected.append(s)
+                still.append(k)
+            else:
+                kept[k], kept_seeds[k] = img, s
+        pending = still
+    if pending:
+        raise RejectionExhausted(f"rejection sampling found no non-replica for {len(pending)} of {n} conditions after {max_rounds} rounds")
+    return RejectionResult(torch.stack(kept), kept_seeds, drawn, rejected)

@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 
 from cpaudit.errors import ConfigError
-from cpaudit.core.schedules import sampling_timesteps
+from cpaudit.core.schedules import Spacing, step_plan
 from cpaudit.core.steps import ddim_step, ddpm_step
 from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
 from cpaudit.seeding import torch_generator
@@ -63,11 +63,13 @@ def sample_batch(
     guide: Guide | None = None,
     on_step: Callable[[], None] | None = None,
     device: torch.device | str = "cpu",
+    spacing: Spacing = Spacing(),
 ) -> SampleBatch:
     """Run the reverse process for one batch of seeds on `device` (where eps_model's weights are).
 
     abar: (T,) float64 schedule. The returned tensors are on the CPU. `protection` with its `logit_fn` is
-    CPSample; `guide` is any other guidance (not both).
+    CPSample; `guide` is any other guidance (not both). `shape` is the model's own space (latents for a
+    latent model, which the caller decodes); `spacing` the timesteps visited (core/schedules.py).
     """
     device = torch.device(device)
     gens = [torch_generator(s) for s in seeds]
@@ -80,10 +82,7 @@ def sample_batch(
         if guide is not None:
             raise ValueError("give protection or guide, not both")
         guide = lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, protection)  # noqa: E731
-    timesteps = sampling_timesteps(abar.shape[0], cfg.steps)
-    for i, t in enumerate(timesteps.tolist()):
-        a_t = float(abar[t])
-        a_prev = float(abar[timesteps[i + 1]]) if i + 1 < len(timesteps) else 1.0
+    for t, a_t, a_prev in step_plan(abar, cfg.steps, spacing):
         t_batch = torch.full((n,), t, dtype=torch.long, device=device)
         eps = eps_model(x, t_batch)
         if guide is not None:

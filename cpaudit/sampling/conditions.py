@@ -1,0 +1,68 @@
+"""What each sample is conditioned on: a prompt (text-to-image) or a class (class-conditional), one per
+seed, and how a sampling loop turns a run of samples into the denoiser's `cond`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from cpaudit.errors import InputError
+from cpaudit.models.conditioning import Cond
+
+DEFAULT_GUIDANCE_SCALE = 7.5  # diffusers' StableDiffusionPipeline default
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Sample i takes prompts[i % len(prompts)] or class_labels[i % len(class_labels)]."""
+
+    prompts: tuple[str, ...] | None = None
+    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
+    negative_prompt: str | None = None
+    class_labels: tuple[int, ...] | None = None
+
+    def prompt_of(self, i: int) -> str | None:
+        return None if self.prompts is None else self.prompts[i % len(self.prompts)]
+
+    def class_of(self, i: int) -> int | None:
+        return None if self.class_labels is None else self.class_labels[i % len(self.class_labels)]
+
+    def cond(self, model, rows: range) -> Cond:
+        """The condition of samples `rows` (positions in the run), on the model's device."""
+        if self.prompts is not None:
+            return model.prompts.condition([self.prompt_of(i) for i in rows], self.guidance_scale, self.negative_prompt)
+        if self.class_labels is not None:
+            dev = next(model.model.parameters()).device
+            return torch.tensor([self.class_of(i) for i in rows], dtype=torch.long, device=dev)
+        return None
+
+    def record(self, seeds: list[int]) -> dict | None:
+        """For run.json: each sample's prompt or class, by seed."""
+        if self.prompts is not None:
+            return {"guidance_scale": self.guidance_scale, "negative_prompt": self.negative_prompt,
+                    "prompt_of_seed": {str(s): self.prompt_of(i) for i, s in enumerate(seeds)}}
+        if self.class_labels is not None:
+            return {"class_of_seed": {str(s): self.class_of(i) for i, s in enumerate(seeds)}}
+        return None
+
+
+def resolve_conditions(model, c: Conditions) -> Conditions:
+    """Check `c` against the model; a class-conditional model with no class given cycles over its classes."""
+    if model.conditioning == "text":
+        if c.prompts is None:
+            raise InputError("--prompt", "a text-to-image model needs --prompt TEXT or --prompts FILE")
+        if not c.guidance_scale >= 1.0 or c.guidance_scale != c.guidance_scale:
+            raise InputError("--guidance-scale", f"must be >= 1, got {c.guidance_scale}")
+        return c
+    if c.prompts is not None or c.negative_prompt is not None:
+        raise InputError("--prompt", f"{model.folder} is not a text-to-image model (it is conditioned on: {model.conditioning})")
+    if model.conditioning == "class":
+        labels = c.class_labels or tuple(range(model.num_classes))
+        bad = [k for k in labels if not 0 <= k < model.num_classes]
+        if bad:
+            raise InputError("--class-label", f"must be in [0, {model.num_classes - 1}], got {bad[0]}")
+        return Conditions(class_labels=labels)
+    if c.class_labels is not None:
+        raise InputError("--class-label", f"{model.folder} is not a class-conditional model")
+    return c

@@ -1,0 +1,38 @@
+"""Draw a run of samples from any model (pixel or latent; unconditional, class or text): batches of seeds,
+each batch's condition bound into eps, cpaudit's sampler in the model's own space, then decoded to images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import torch
+
+from cpaudit.sampling.conditions import Conditions
+from cpaudit.sampling.protection import LogitFn, Protection
+from cpaudit.sampling.sampler import Guide, SampleBatch, SamplerConfig, sample_batch
+
+
+def draw_run(model, seeds: list[int], cfg: SamplerConfig, *, conditions: Conditions = Conditions(),
+             positions: list[int] | None = None, batch_size: int = 256, protection: Protection | None = None,
+             logit_fn: LogitFn | None = None, guide: Guide | None = None, on_step: Callable[[], None] | None = None,
+             device: torch.device | str = "cpu") -> SampleBatch:
+    """Images (N, C, H, W) on the CPU, decoded. Sample k takes seeds[k] and the condition at positions[k]
+    (default k): a redraw keeps its prompt under a new seed. Latent models never clip x0_hat (latents are
+    not in [-1, 1]) and visit the timesteps their scheduler would (model.spacing)."""
+    positions = list(range(len(seeds))) if positions is None else positions
+    if model.codec.latent:
+        cfg = replace(cfg, clip=False)
+    parts = []
+    for start in range(0, len(seeds), batch_size):
+        rows = positions[start : start + batch_size]
+        eps_model = model.eps_fn(conditions.cond(model, rows))
+        b = sample_batch(eps_model, model.schedule.alphas_cumprod(), model.space_shape, seeds[start : start + batch_size],
+                         cfg, protection=protection, logit_fn=logit_fn, guide=guide, on_step=on_step, device=device,
+                         spacing=model.spacing)
+        if model.codec.latent:
+            images = model.codec.decode(b.images.to(device)).cpu()
+            b = SampleBatch(images, b.fired, torch.isfinite(images).flatten(1).all(1) & b.finite)
+        parts.append(b)
+    return SampleBatch(torch.cat([p.images for p in parts]), torch.cat([p.fired for p in parts]),
+                       torch.cat([p.finite for p in parts]))

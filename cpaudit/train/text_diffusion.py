@@ -1,0 +1,81 @@
+"""Training the small latent text-to-image model of `train-diffusion --text`.
+
+The autoencoder (an AutoencoderKL) is fitted first with the usual VAE loss, reconstruction MSE plus a small
+KL weight (Rombach et al. 2022, Sec. 3, their KL-reg. autoencoder); the UNet then learns the simple loss
+(Ho et al. 2020, eq. 14) on the members' latents z = scaling_factor * E(x), conditioned on their caption
+embeddings, with the caption dropped (replaced by the empty prompt's embedding) a share of the time so
+that classifier-free guidance has an unconditional model (Ho & Salimans 2022, Sec. 3.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from cpaudit.core.schedules import Schedule, q_sample
+
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class TextTrainConfig:
+    vae_steps: int = 800
+    vae_lr: float = 1e-3
+    vae_kl_weight: float = 1e-6
+    steps: int = 1500  # UNet steps
+    batch_size: int = 64
+    lr: float = 1e-3
+    caption_dropout: float = 0.1
+
+
+def train_vae(vae: torch.nn.Module, images: torch.Tensor, cfg: TextTrainConfig, gen: torch.Generator, *,
+              progress: Progress | None = None, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """Fit the autoencoder to `images` (N, C, H, W) in [-1, 1]; posterior samples use `gen`."""
+    vae = vae.to(device).train().requires_grad_(True)
+    images = images.to(device)
+    opt = torch.optim.Adam(vae.parameters(), lr=cfg.vae_lr)
+    for step in range(1, cfg.vae_steps + 1):
+        x = images[torch.randint(len(images), (cfg.batch_size,), generator=gen).to(device)]
+        post = vae.encode(x).latent_dist
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen).to(device)
+        recon = (vae.decode(z).sample - x).pow(2).mean()
+        loss = recon + cfg.vae_kl_weight * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if progress is not None:
+            progress(step, cfg.vae_steps, {"mse": float(recon.detach())})
+    return vae.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def latent_scaling_factor(vae: torch.nn.Module, images: torch.Tensor) -> float:
+    """1 / std of the posterior-mean latents of `images`: unit-variance latents, as Stable Diffusion's 0.18215
+    was chosen (Rombach et al. 2022, Sec. G)."""
+    dev = next(vae.parameters()).device
+    return float(1.0 / vae.encode(images.to(dev)).latent_dist.mean.std())
+
+
+def train_text_unet(unet: torch.nn.Module, latents: torch.Tensor, embeds: torch.Tensor, empty: torch.Tensor,
+                    schedule: Schedule, cfg: TextTrainConfig, gen: torch.Generator, *, progress: Progress | None = None,
+                    device: torch.device | str = "cpu") -> torch.nn.Module:
+    """latents (M, c, h, w), embeds (M, L, D) of each member's caption, empty (1, L, D): the empty prompt's."""
+    unet = unet.to(device).train()
+    latents, embeds, empty = latents.to(device), embeds.to(device), empty.to(device)
+    abar = schedule.alphas_cumprod().float().to(device)
+    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr)
+    for step in range(1, cfg.steps + 1):
+        idx = torch.randint(len(latents), (cfg.batch_size,), generator=gen).to(device)
+        t = torch.randint(schedule.T, (cfg.batch_size,), generator=gen).to(device)
+        eps = torch.randn((cfg.batch_size, *latents.shape[1:]), generator=gen).to(device)
+        drop = (torch.rand(cfg.batch_size, generator=gen) < cfg.caption_dropout).to(device)
+        cond = torch.where(drop[:, None, None], empty.expand(cfg.batch_size, -1, -1), embeds[idx])
+        pred = unet(q_sample(latents[idx], abar[t], eps), t, encoder_hidden_states=cond).sample
+        loss = (pred - eps).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if progress is not None:
+            progress(step, cfg.steps, {"loss": float(loss.detach())})
+    return unet.eval().requires_grad_(False)
