@@ -11,6 +11,10 @@ from cpaudit.cli.common import info, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Members, Quiet, Seed, number_list
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import parse_resize
+from cpaudit.errors import InputError
+from cpaudit.pipelines.train_classes import TrainClassesOptions, train_class_diffusion
+from cpaudit.pipelines.train_text import TEXT_SCHEDULE, TrainTextOptions, train_text_diffusion
+from cpaudit.train.text_diffusion import TextTrainConfig
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
 from cpaudit.train.classifier import ClassifierTrainConfig
@@ -25,6 +29,27 @@ def _mult(text: str, option: str) -> tuple[int, ...]:
     return mult
 
 
+def _train_conditional(data, out, members, seed, steps, batch_size, lr, ema, schedule, timesteps, resize, text, holdout, vae,
+                       vae_steps, device) -> None:
+    with user_errors():
+        if text:
+            sched = TEXT_SCHEDULE if schedule is None else Schedule(kind=schedule, T=timesteps)  # type: ignore[arg-type]
+            cfg = TextTrainConfig(vae_steps=vae_steps, steps=steps or TextTrainConfig.steps, batch_size=batch_size or 64, lr=lr)
+            opts = TrainTextOptions(data, out, members, holdout, seed, cfg, sched, vae=vae, resize=parse_resize(resize), device=device)
+            with progress_bar("train text-to-image", cfg.vae_steps + cfg.steps) as advance:
+                result = train_text_diffusion(opts, lambda stage, s, n, m: advance(s, n, m, description=f"train {stage}"))
+            info(f"trained a {result.n_parameters:,}-parameter UNet on {result.n_members} captioned members in "
+                 f"{result.seconds:.0f} s (autoencoder {result.vae_source}) -> {result.out}")
+            return
+        train = DiffusionTrainConfig(steps=steps or 4000, batch_size=batch_size or 64, lr=lr, ema_decay=ema)
+        copts = TrainClassesOptions(data, out, members, seed, train, Schedule(kind=schedule or "linear", T=timesteps),  # type: ignore[arg-type]
+                                    resize=parse_resize(resize), device=device)
+        with progress_bar("train class-conditional", train.steps) as advance:
+            cres = train_class_diffusion(copts, progress=advance)
+    info(f"trained a {cres.n_parameters:,}-parameter class-conditional UNet ({cres.n_classes} classes) on {cres.n_members} "
+         f"members in {cres.seconds:.0f} s -> {cres.out}")
+
+
 def train_diffusion_cmd(
     data: str = typer.Argument(..., help="'digits', an image folder, an .npz or a CIFAR-10 batches folder."),
     out: Path = typer.Option(..., "--out", help="Model folder to write (model.safetensors, config.json, split.json)."),
@@ -34,7 +59,8 @@ def train_diffusion_cmd(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=4096, help="Batch size [default: 64; expected Poisson batch 16 with --dp]."),
     lr: float = typer.Option(1e-3, "--lr", min=1e-7, max=1.0),
     ema: float = typer.Option(0.999, "--ema", min=0.0, max=0.99999),
-    schedule: str = typer.Option("linear", "--schedule", help="linear (1e-4..0.02) or cosine."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="linear (1e-4..0.02) or cosine [default: linear; "
+                                           "with --text, Stable Diffusion's scaled_linear 0.00085..0.012]."),
     timesteps: int = typer.Option(1000, "--timesteps", min=2, max=100000, help="T, the number of diffusion steps."),
     channels: int = typer.Option(32, "--channels", min=8, max=1024, help="UNet base width."),
     channel_mult: str = typer.Option("1,2", "--channel-mult", help="Width multiplier per resolution."),
@@ -49,15 +75,31 @@ def train_diffusion_cmd(
     delta: float = typer.Option(1e-3, "--delta", help="DP delta, below 1/members."),
     max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", help="DP per-example clipping norm C."),
     noise_multiplicity: int = typer.Option(4, "--noise-multiplicity", help="DPDM's K: noise draws per example before clipping."),
+    text: bool = typer.Option(False, "--text", help="Train a small Stable-Diffusion-architecture text-to-image pipeline on the "
+                              "members' captions (metadata.jsonl, an .npz's 'captions', or 'captioned-digits'); writes a diffusers pipeline folder."),
+    classes: bool = typer.Option(False, "--classes", help="Train a class-conditional pixel model (diffusers UNet2DModel with "
+                                 "class embeddings) on class subfolders, an .npz's 'labels', or 'digits'."),
+    holdout: Optional[int] = typer.Option(None, "--holdout", min=0, help="--text: held-out images kept apart [default: up to 256; "
+                                          "the remaining images train the autoencoder]."),
+    vae: Optional[Path] = typer.Option(None, "--vae", help="--text: reuse this pipeline's (or vae folder's) autoencoder."),
+    vae_steps: int = typer.Option(500, "--vae-steps", min=1, help="--text: autoencoder training steps."),
     device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
-    """Train a DDPM denoiser on a member subset of DATA (optionally with differential privacy).
+    """Train a DDPM denoiser on a member subset of DATA (optionally with differential privacy), or a small
+    text-to-image (--text) or class-conditional (--classes) model.
 
     Example: cpaudit train-diffusion digits --out runs/model --members 64 --steps 4000
     Example: cpaudit train-diffusion digits --out runs/dp --dp --epsilon 10 --delta 1e-3
+    Example: cpaudit train-diffusion captioned-digits --text --out runs/sd
     """
     state.quiet = state.quiet or quiet
+    if text or classes:
+        if text and classes or dp or resume:
+            with user_errors():
+                raise InputError("--text" if text else "--classes", "cannot be combined with --classes, --dp or --resume")
+        return _train_conditional(data, out, members, seed, steps, batch_size, lr, ema, schedule, timesteps, resize, text,
+                                  holdout, vae, vae_steps, device)
     dp_cfg = None
     if dp:
         steps = steps or 400
@@ -72,7 +114,7 @@ def train_diffusion_cmd(
             members=members,
             seed=seed,
             train=DiffusionTrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema, checkpoint_every=checkpoint_every),
-            schedule=Schedule(kind=schedule, T=timesteps),  # type: ignore[arg-type]
+            schedule=Schedule(kind=schedule or "linear", T=timesteps),  # type: ignore[arg-type]
             base_channels=channels,
             channel_mult=_mult(channel_mult, "--channel-mult"),
             num_res_blocks=res_blocks,

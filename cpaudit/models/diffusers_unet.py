@@ -115,5 +115,8 @@ def load_diffusers_unet(folder: Path) -> tuple[DiffusersDenoiser, Schedule, dict
         "n_parameters": sum(p.numel() for p in unet.parameters()),
     }
     record["num_classes"] = unet_cfg.get("num_class_embeds")
+    cp = unet_dir.parent / "cpaudit.json"  # written by `train-diffusion --classes`: the data and members it saw
+    if unet_dir != folder and cp.is_file():
+        record.update(read_config(cp, {}))
     denoiser = DiffusersDenoiser(unet, schedule.alphas_cumprod(), sched_cfg.get("prediction_type", "epsilon"))
     return denoiser, schedule, record, (unet.config.in_channels, h, w)

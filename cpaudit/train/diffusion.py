@@ -26,10 +26,12 @@ class DiffusionTrainConfig:
     checkpoint_every: int = 500
 
 
-def diffusion_loss(model: UNet, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
-    """Per-example simple loss, shape (N,)."""
+def diffusion_loss(model: UNet, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, abar: torch.Tensor,
+                   cond: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-example simple loss, shape (N,); `cond` the class ids of a class-conditional model."""
     x_t = q_sample(x0, abar[t], eps)
-    return (model(x_t, t) - eps).pow(2).flatten(1).mean(1)
+    pred = model(x_t, t) if cond is None else model(x_t, t, cond)
+    return (pred - eps).pow(2).flatten(1).mean(1)
 
 
 def train_denoiser(
@@ -43,8 +45,10 @@ def train_denoiser(
     resume: bool = False,
     progress: Progress | None = None,
     device: torch.device | str = "cpu",
+    labels: torch.Tensor | None = None,
 ) -> tuple[UNet, int]:
-    """Train on `members` (M, C, H, W) on `device`; returns (EMA model, steps done).
+    """Train on `members` (M, C, H, W) on `device`; returns (EMA model, steps done). `labels` (M,): class ids
+    for a class-conditional model, fed to model(x_t, t, y).
 
     Every draw (batch indices, t, eps) comes from the CPU generator `gen`, whose state is checkpointed with
     the weights, so a resumed run continues exactly where an uninterrupted one would be.
@@ -64,7 +68,8 @@ def train_denoiser(
         t = torch.randint(schedule.T, (cfg.batch_size,), generator=gen)
         eps = torch.randn((cfg.batch_size, *members.shape[1:]), generator=gen)
         idx, t, eps = idx.to(device), t.to(device), eps.to(device)
-        loss = diffusion_loss(model, members[idx], t, eps, abar).mean()
+        y = None if labels is None else labels.to(device)[idx]
+        loss = diffusion_loss(model, members[idx], t, eps, abar, y).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

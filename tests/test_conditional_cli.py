@@ -1,0 +1,120 @@
+"""Text-to-image and class-conditional models through the CLI: train, train the random-label classifier on
+the model's own space (latents for a latent model), sample with prompts or classes, protect, and the
+inputs with captions or classes (metadata.jsonl, .npz arrays, class subfolders)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from cpaudit.cli.app import app
+from cpaudit.data.load import load_data
+
+pytest.importorskip("diffusers")
+pytest.importorskip("transformers")
+runner = CliRunner()
+
+
+def ok(args):
+    r = runner.invoke(app, [*args, "--quiet"])
+    assert r.exit_code == 0, r.output
+    return r
+
+
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("text") / "model"
+    ok(["train-diffusion", "captioned-digits", "--text", "--out", str(out), "--members", "16", "--steps", "3", "--vae-steps", "3"])
+    return out
+
+
+def test_train_text_writes_a_pipeline_with_the_members_captions(text_model):
+    index = json.loads((text_model / "model_index.json").read_text())
+    assert index["unet"] == ["diffusers", "UNet2DConditionModel"] and index["vae"] == ["diffusers", "AutoencoderKL"]
+    split = json.loads((text_model / "split.json").read_text())
+    data = load_data("captioned-digits")
+    by_id = dict(zip(data.ids, data.captions))
+    assert len(split["members"]) == 16 and all(r["caption"] == by_id[r["id"]] for r in split["members"] + split["holdout"])
+    meta = json.loads((text_model / "cpaudit.json").read_text())
+    assert meta["vae_source"].startswith("trained on") and "neither members nor held-out" in meta["vae_source"]
+    assert meta["data_fingerprint"] == data.fingerprint()
+
+
+def test_latent_classifier_and_protected_prompted_sampling(text_model, tmp_path):
+    clf = tmp_path / "clf"
+    ok(["train-classifier", "captioned-digits", "--model", str(text_model), "--out", str(clf), "--steps", "3", "--channels", "8"])
+    cfg = json.loads((clf / "config.json").read_text())
+    assert cfg["image_shape"] == [4, 8, 8] and cfg["space"] == "latent"
+    split = json.loads((text_model / "split.json").read_text())
+    prompts = tmp_path / "captions.txt"
+    prompts.write_text("\n".join(r["caption"] for r in split["members"][:4]) + "\n")
+    for classifier in (str(clf), "exact"):
+        out = tmp_path / f"s-{Path(classifier).name}"
+        ok(["sample", "--model", str(text_model), "--prompts", str(prompts), "--out", str(out), "--steps", "3",
+            "--guidance-scale", "3", "--protect", "--classifier", classifier, "--alpha", "0.5"])
+        run = json.loads((out / "run.json").read_text())
+        assert run["fired_fraction"] == 1.0 and run["protection"]["classifier"] == classifier
+        assert list(run["conditions"]["prompt_of_seed"].values()) == prompts.read_text().split("\n")[:4]
+        assert np.load(out / "samples.npz")["images"].shape == (4, 32, 32, 1)
+
+
+def test_class_conditional_model_samples_and_is_protected_per_class(tmp_path):
+    model = tmp_path / "cls"
+    ok(["train-diffusion", "digits", "--classes", "--out", str(model), "--members", "20", "--steps", "3"])
+    for extra in ([], ["--protect", "--classifier", "exact", "--alpha", "0.5"]):
+        out = tmp_path / f"s{len(extra)}"
+        ok(["sample", "--model", str(model), "--out", str(out), "--n", "4", "--steps", "3", "--class-label", "3",
+            "--class-label", "7", *extra])
+        run = json.loads((out / "run.json").read_text())
+        assert run["conditioning"] == "class" and run["conditions"]["class_of_seed"] == {"0": 3, "1": 7, "2": 3, "3": 7}
+        assert run["fired_fraction"] == (1.0 if extra else 0.0)
+    r = runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "bad"), "--class-label", "10", "--n", "1"])
+    assert r.exit_code == 2 and "--class-label" in r.output and len(r.output.strip().splitlines()) == 1
+    r = runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "bad"), "--prompt", "a cat", "--n", "1"])
+    assert r.exit_code == 2 and "not a text-to-image model" in r.output
+
+
+def _folder(tmp_path: Path, n: int = 6) -> Path:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(folder / f"{i}.png")
+        lines.append(json.dumps({"file_name": f"{i}.png", "text": f"a photo of item {'abcdef'[i]}"}))
+    (folder / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_captions_and_classes_come_with_the_data(tmp_path):
+    folder = _folder(tmp_path)
+    data = load_data(folder)
+    assert data.captions == [f"a photo of item {c}" for c in "abcdef"] and data.labels is None
+    np.savez(tmp_path / "d.npz", images=data.pixels[..., 0], captions=np.array(data.captions), labels=np.arange(6))
+    d2 = load_data(tmp_path / "d.npz")
+    assert d2.captions == data.captions and list(d2.labels) == list(range(6))
+    classes = tmp_path / "classes"
+    for k, name in enumerate(["cat", "dog"]):
+        (classes / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((8, 8), 40 * k + i, dtype=np.uint8)).save(classes / name / f"{i}.png")
+    d3 = load_data(classes)
+    assert list(d3.labels) == [0, 0, 1, 1] and d3.class_names == ["cat", "dog"]
+
+
+@pytest.mark.parametrize("line, needle", [("{not json", "line 2: not valid JSON"), ('{"file_name": "0.png"}', "line 2"),
+                                          ('{"file_name": "zz.png", "text": "x"}', "not images in the folder")])
+def test_a_bad_metadata_line_is_one_line_of_bad_input(tmp_path, line, needle):
+    folder = _folder(tmp_path, 1)
+    (folder / "metadata.jsonl").write_text((folder / "metadata.jsonl").read_text() + line + "\n")
+    r = runner.invoke(app, ["train-diffusion", str(folder), "--text", "--out", str(tmp_path / "m"), "--steps", "1"])
+    assert r.exit_code == 2 and needle in r.output and "metadata.jsonl" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_text_training_refuses_data_without_captions(tmp_path):
+    r = runner.invoke(app, ["train-diffusion", "digits", "--text", "--out", str(tmp_path / "m"), "--steps", "1"])
+    assert r.exit_code == 2 and "has no captions" in r.output and len(r.output.strip().splitlines()) == 1
