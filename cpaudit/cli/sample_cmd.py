@@ -54,6 +54,8 @@ def sample_cmd(
     negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="The unconditional half's prompt [default: empty]."),
     class_label: Optional[list[int]] = typer.Option(None, "--class-label", min=0, help="Class-conditional models: the class "
                                                     "(repeat for several; sample i takes class i, cycling) [default: every class in turn]."),
+    scheduler: str = typer.Option("cpaudit", "--scheduler", help="cpaudit (its own seeded DDIM/DDPM sampler) or native (a "
+                                  "pipeline folder's own scheduler through diffusers, guidance entering through the UNet's output)."),
     lora: Optional[Path] = typer.Option(None, "--lora", help="A LoRA .safetensors to apply to a Stable Diffusion pipeline folder."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json to stdout."),
     device: str = Device,
@@ -79,7 +81,7 @@ def sample_cmd(
         opts = SampleOptions(
             model=model, out=out, n=n, seed=seed, batch_size=batch_size,
             sampler=SamplerConfig(steps=steps, method=method, eta=eta),  # type: ignore[arg-type]
-            protection=protection, label_seed=label_seed, device=device, conditions=conditions, lora=lora,
+            protection=protection, label_seed=label_seed, device=device, conditions=conditions, lora=lora, scheduler=scheduler,
         )
         total_batches = -(-n // batch_size)
         with progress_bar("sample", total_batches * steps) as advance:

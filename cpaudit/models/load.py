@@ -127,3 +127,11 @@ def load_classifier(folder: Path) -> LoadedClassifier:
     model = TimeClassifier(clf_cfg)
     load_state_into(model, load_weights(folder / "classifier.safetensors"), folder / "classifier.safetensors")
     return LoadedClassifier(model.eval().requires_grad_(False), schedule, cfg, labels, folder)
+
+
+def require_pixel_unconditional(model: LoadedModel, option: str, what: str) -> None:
+    """Refuse, in one line, a conditional or latent model where `what` supports only unconditional pixel models."""
+    if model.conditioning != "none" or model.codec.latent:
+        kind = {"text": "a text-to-image", "class": "a class-conditional"}.get(model.conditioning, "a latent")
+        raise InputError(option, f"{model.folder} is {kind} model; {what} supports unconditional pixel models "
+                         "(sample it with `cpaudit sample` and audit the samples without --model: threat model 'samples')")

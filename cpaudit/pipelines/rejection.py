@@ -14,7 +14,7 @@ from cpaudit.data.imageset import to_uint8, to_unit_range
 from cpaudit.data.members import data_and_split_of
 from cpaudit.device import describe, resolve_device
 from cpaudit.io_utils import write_json
-from cpaudit.models.load import load_model
+from cpaudit.models.load import load_model, require_pixel_unconditional
 from cpaudit.sampling.rejection import reject_replicas
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch
 from cpaudit.version import __version__
@@ -35,6 +35,7 @@ class RejectionOptions:
 def rejection_sample(opts: RejectionOptions) -> dict:
     device = resolve_device(opts.device)
     model = load_model(opts.model)
+    require_pixel_unconditional(model, "--model", "rejection sampling from the command line")
     data, split = data_and_split_of(model.folder, model.config)
     abar = model.schedule.alphas_cumprod()
     eps_model = model.model.to(device)

@@ -38,6 +38,7 @@ class SampleOptions:
     label_seed: int | None = None  # for --classifier exact; default: the labels train-classifier would draw
     conditions: Conditions = field(default_factory=Conditions)  # prompts or classes, one per sample
     lora: Path | None = None  # a LoRA file beside a Stable Diffusion pipeline folder
+    scheduler: str = "cpaudit"  # or "native": the pipeline folder's own scheduler (sampling/native.py)
     write_png: bool = True
     device: str = "auto"  # see device.py
 
@@ -74,13 +75,15 @@ def draw_samples(
     model.to(device)
     positions = list(range(opts.n))[w.shard(opts.n)]
     b = draw_run(model, seeds, opts.sampler, conditions=opts.conditions, positions=positions, batch_size=opts.batch_size,
-                 protection=opts.protection, logit_fn=logit_fn, on_step=on_step, device=device)
+                 protection=opts.protection, logit_fn=logit_fn, on_step=on_step, device=device, scheduler=opts.scheduler)
     return gather_rows(b.images, w), gather_rows(b.fired, w), gather_rows(b.finite, w), info
 
 
 def check_sample_options(opts: SampleOptions) -> None:
     if opts.n < 1:
         raise InputError("--n", f"must be >= 1, got {opts.n}")
+    if opts.scheduler not in ("cpaudit", "native"):
+        raise InputError("--scheduler", f"must be cpaudit or native, got {opts.scheduler!r}")
     if opts.batch_size < 1:
         raise InputError("--batch-size", f"must be >= 1, got {opts.batch_size}")
     if not 0 <= opts.seed <= MAX_SEED - opts.n:
@@ -129,7 +132,9 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
         "batch_size": opts.batch_size,
         "world_size": w.size,
         "device": describe(device),
-        "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta, "clip": opts.sampler.clip},
+        "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta, "clip": opts.sampler.clip,
+                    **({"scheduler": model.config["scheduler"]["_class_name"]} if opts.scheduler == "native" else
+                       {"spacing": model.spacing.to_dict()} if model.spacing.kind != "cpaudit" else {})},
         "protection": None if opts.protection is None else {**opts.protection.to_dict(), **info},
         "fired_steps": {str(int(s)): int(f) for s, f in zip(seeds, fired_np)},
         "fired_fraction": fired_fraction,

@@ -25,7 +25,7 @@ from cpaudit.data.members import data_and_split_of
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
-from cpaudit.models.load import LoadedModel, load_model
+from cpaudit.models.load import LoadedModel, load_model, require_pixel_unconditional
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
 from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, FAMILIES, KIND_FAMILIES, NONE, sweep_settings
 from cpaudit.pipelines.report import write_report
@@ -149,6 +149,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     t_start = time.perf_counter()
     device = resolve_device(opts.device)
     model = load_model(opts.model)
+    require_pixel_unconditional(model, "--model", "cpaudit tune")
     if model.data_fingerprint is None:
         raise InputError(opts.model, "records no training data: tune compares samples with the model's members, "
                          "so it needs a model trained with cpaudit")

@@ -4,7 +4,7 @@ rejection of replicas. `draw_setting` turns a setting and seeds into images, one
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -68,6 +68,8 @@ class Guides:
         if key not in self._logits:
             self._logits[key] = resolve_guide(model, s.protection.classifier, device=self.device)[0]
         logit_fn, p = self._logits[key], s.protection
+        if model.codec.latent:  # latents are not in [-1, 1]: never clip a latent x0_hat
+            p = replace(p, clip_x0=False)
         return lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, p)
 
 

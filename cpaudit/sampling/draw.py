@@ -10,22 +10,28 @@ import torch
 
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.protection import LogitFn, Protection
-from cpaudit.sampling.sampler import Guide, SampleBatch, SamplerConfig, sample_batch
+from cpaudit.sampling.native import draw_native
+from cpaudit.sampling.sampler import Guide, SampleBatch, SamplerConfig, combined_guide, sample_batch
 
 
 def draw_run(model, seeds: list[int], cfg: SamplerConfig, *, conditions: Conditions = Conditions(),
              positions: list[int] | None = None, batch_size: int = 256, protection: Protection | None = None,
              logit_fn: LogitFn | None = None, guide: Guide | None = None, on_step: Callable[[], None] | None = None,
-             device: torch.device | str = "cpu") -> SampleBatch:
+             device: torch.device | str = "cpu", scheduler: str = "cpaudit") -> SampleBatch:
     """Images (N, C, H, W) on the CPU, decoded. Sample k takes seeds[k] and the condition at positions[k]
     (default k): a redraw keeps its prompt under a new seed. Latent models never clip x0_hat (latents are
     not in [-1, 1]) and visit the timesteps their scheduler would (model.spacing)."""
     positions = list(range(len(seeds))) if positions is None else positions
     if model.codec.latent:
         cfg = replace(cfg, clip=False)
+        protection = None if protection is None else replace(protection, clip_x0=False)
     parts = []
     for start in range(0, len(seeds), batch_size):
         rows = positions[start : start + batch_size]
+        if scheduler == "native":
+            parts.append(draw_native(model, seeds[start : start + batch_size], rows, cfg.steps, conditions,
+                                     guide=combined_guide(protection, logit_fn, guide), eta=cfg.eta, device=device))
+            continue
         eps_model = model.eps_fn(conditions.cond(model, rows))
         b = sample_batch(eps_model, model.schedule.alphas_cumprod(), model.space_shape, seeds[start : start + batch_size],
                          cfg, protection=protection, logit_fn=logit_fn, guide=guide, on_step=on_step, device=device,

@@ -53,6 +53,7 @@ class Protection:
     # (core/guidance.py), where the identity of the image being drawn is already visible early.
     space: Space | None = None
     passes: int = 2  # classifier passes per step where it guides: 2 or 1 (protect_eps says which is cheaper where)
+    clip_x0: bool = True  # space "x0": clip x0_hat to [-1, 1]; False for latent models (draw.py sets it)
 
     def __post_init__(self) -> None:
         for name, value in KIND_DEFAULTS[classifier_kind(self.classifier)].items():
@@ -105,7 +106,7 @@ def protect_eps(
     if not p.guides_at(int(t[0])):
         return eps, torch.zeros(n, dtype=torch.bool, device=x_t.device)
     if p.space == "x0":
-        x_t = predict_x0(x_t, eps, abar_t, clip=True)
+        x_t = predict_x0(x_t, eps, abar_t, clip=p.clip_x0)
         t = torch.full_like(t, X0_T)
     every = p.guide == "every-step"
     if p.passes == 2 or every:

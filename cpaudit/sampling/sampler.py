@@ -50,6 +50,17 @@ def _noise(gens: list[torch.Generator], shape: tuple[int, ...], device: torch.de
     return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(device)
 
 
+def combined_guide(protection: Protection | None, logit_fn: LogitFn | None, guide: Guide | None) -> Guide | None:
+    """CPSample's guide from its settings and classifier, or the other guide given (not both)."""
+    if protection is None or protection.inactive:
+        return guide
+    if logit_fn is None:
+        raise ValueError("protection needs a logit_fn")
+    if guide is not None:
+        raise ValueError("give protection or guide, not both")
+    return lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, protection)
+
+
 @torch.no_grad()
 def sample_batch(
     eps_model: EpsModel,
@@ -76,12 +87,7 @@ def sample_batch(
     x = _noise(gens, shape, device)
     n = len(seeds)
     fired = torch.zeros(n, dtype=torch.long)
-    if protection is not None and not protection.inactive:
-        if logit_fn is None:
-            raise ValueError("protection needs a logit_fn")
-        if guide is not None:
-            raise ValueError("give protection or guide, not both")
-        guide = lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, protection)  # noqa: E731
+    guide = combined_guide(protection, logit_fn, guide)
     for t, a_t, a_prev in step_plan(abar, cfg.steps, spacing):
         t_batch = torch.full((n,), t, dtype=torch.long, device=device)
         eps = eps_model(x, t_batch)

@@ -187,3 +187,41 @@ def test_refusals_are_one_line(pipeline_folder, tmp_path):
 
     _one_line_exit_2(sample(pipeline_folder), "--prompt")
     assert not (tmp_path / "out").exists()
+
+
+def _random_classifier():
+    from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
+
+    torch.manual_seed(5)
+    net = TimeClassifier(ClassifierConfig(4, 8, 8, (1, 2), 1)).eval()
+    _perturb(net, 6)
+    return lambda x, t: net(x, t)
+
+
+def test_native_scheduler_matches_cpaudits_sampler_with_and_without_guidance(pipeline_folder):
+    from cpaudit.sampling.protection import Protection
+
+    lm = load_model(pipeline_folder)
+    conds = Conditions(tuple(PROMPTS), 3.0)
+    prot = Protection("learned", alpha=0.5, scale=30.0, space="x_t")
+    for protection, logit_fn in ((None, None), (prot, _random_classifier())):
+        a, b = (draw_run(lm, [4, 5, 6], SamplerConfig(steps=6), conditions=conds, protection=protection, logit_fn=logit_fn,
+                         scheduler=s) for s in ("cpaudit", "native"))
+        assert (a.images.clamp(-1, 1) - b.images).abs().max() < 1e-4
+        assert torch.equal(a.fired, b.fired) and int(a.fired.sum()) == (18 if protection else 0)
+    plain = draw_run(lm, [4, 5, 6], SamplerConfig(steps=6), conditions=conds).images
+    assert (plain - a.images).abs().max() > 1e-3  # the guidance moved the samples
+
+
+def test_native_euler_scheduler_samples_protected(pipeline_folder, tmp_path):
+    from cpaudit.sampling.protection import Protection
+
+    folder = tmp_path / "euler"
+    shutil.copytree(pipeline_folder, folder)
+    cfg_path = folder / "scheduler" / "scheduler_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg_path.write_text(json.dumps({**diffusers.EulerDiscreteScheduler.from_config(cfg).config, "_class_name": "EulerDiscreteScheduler"}))
+    lm = load_model(folder)
+    b = draw_run(lm, [1, 2], SamplerConfig(steps=5), conditions=Conditions(tuple(PROMPTS[:2]), 3.0), scheduler="native",
+                 protection=Protection("learned", alpha=0.5, scale=30.0, space="x_t"), logit_fn=_random_classifier())
+    assert b.images.shape == (2, 1, 16, 16) and bool(b.finite.all()) and b.fired.tolist() == [5, 5]

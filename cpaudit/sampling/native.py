@@ -1,0 +1,86 @@
+"""`sample --scheduler native`: sample with the pipeline's own scheduler (Euler, DPM-Solver, ...) through
+diffusers' StableDiffusionPipeline, CPSample's guidance entering through the UNet's output.
+
+diffusers' `callback_on_step_end` can replace latents and prompt embeddings but not the noise prediction,
+so the UNet's forward is wrapped for the call: the wrapper sees the doubled batch [uncond; prompt], forms
+the classifier-free-guided eps exactly as the pipeline will (pipeline_stable_diffusion.py, 'perform
+guidance'), asks the guide for its shift delta = eps_hat - eps on the guided eps, and adds delta to both
+halves, so that the pipeline's own combination u + w (c - u) yields eps + delta. A v-prediction UNet
+gets the shift as delta / sqrt(abar_t) (v's eps coefficient, core/steps.py eps_from_v). The latents the
+UNet is given are the variance-preserving x_t for every scheduler (Euler-type schedulers scale their
+inputs with `scale_model_input` first), so the classifier reads what it was trained on."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from cpaudit.core.steps import eps_from_v
+from cpaudit.errors import InputError
+from cpaudit.sampling.conditions import Conditions
+from cpaudit.sampling.sampler import Guide, SampleBatch
+
+
+@contextlib.contextmanager
+def guided_unet(unet: torch.nn.Module, guide: Guide | None, abar: torch.Tensor, prediction_type: str, guidance_scale: float,
+                fired: torch.Tensor):
+    """Patch unet.forward for the duration; fired (N,) counts the steps each sample was guided."""
+    if guide is None:
+        yield
+        return
+    plain = unet.forward
+
+    def forward(sample, timestep, *args, **kwargs):
+        out = plain(sample, timestep, *args, **kwargs)
+        raw = out[0] if isinstance(out, tuple) else out.sample
+        t = int(round(float(timestep.reshape(-1)[0] if torch.is_tensor(timestep) else timestep)))
+        a_t = float(abar[t])
+        doubled = guidance_scale > 1.0
+        x = sample.chunk(2)[1] if doubled else sample
+        t_rows = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        eps = raw.float() if prediction_type == "epsilon" else eps_from_v(raw.float(), sample.float(), abar[t_rows.repeat(1 + doubled)].to(x.device))
+        if doubled:
+            u, c = eps.chunk(2)
+            eps = u + guidance_scale * (c - u)
+        eps_hat, hit = guide(eps, x.float(), t_rows, a_t)
+        fired.add_(hit.long().cpu())
+        delta = eps_hat - eps
+        if prediction_type != "epsilon":
+            delta = delta / a_t**0.5
+        if doubled:
+            delta = torch.cat([delta, delta])
+        shifted = raw + delta.to(raw.dtype)
+        return (shifted,) if isinstance(out, tuple) else type(out)(sample=shifted)
+
+    unet.forward = forward
+    try:
+        yield
+    finally:
+        del unet.forward
+
+
+def draw_native(model, seeds: list[int], positions: list[int], steps: int, conditions: Conditions, *, guide: Guide | None,
+                eta: float = 0.0, device: torch.device | str = "cpu") -> SampleBatch:
+    """One batch of samples through StableDiffusionPipeline with the folder's own scheduler, one generator a seed."""
+    import diffusers
+
+    if model.conditioning != "text":
+        raise InputError("--scheduler", "native applies to Stable Diffusion pipeline folders; other models use cpaudit's sampler")
+    sched_cfg = model.config["scheduler"]
+    scheduler = getattr(diffusers, sched_cfg["_class_name"]).from_config(sched_cfg)
+    unet = model.model.unet
+    pipe = diffusers.StableDiffusionPipeline(vae=model.codec.vae, text_encoder=model.prompts.text_encoder,
+                                             tokenizer=model.prompts.tokenizer, unet=unet, scheduler=scheduler,
+                                             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    fired = torch.zeros(len(seeds), dtype=torch.long)
+    prompts = [conditions.prompt_of(i) for i in positions]
+    extra = {"eta": eta} if "eta" in scheduler.step.__code__.co_varnames else {}
+    with guided_unet(unet, guide, model.schedule.alphas_cumprod().to(device), model.model.prediction_type,
+                     conditions.guidance_scale, fired), torch.no_grad():
+        out = pipe(prompts, num_inference_steps=steps, guidance_scale=conditions.guidance_scale,
+                   negative_prompt=None if conditions.negative_prompt is None else [conditions.negative_prompt] * len(prompts),
+                   generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="pt", **extra).images
+    images = (out.float().cpu() * 2 - 1)
+    return SampleBatch(images, fired, torch.isfinite(images).flatten(1).all(1))
