@@ -65,11 +65,27 @@ def test_pipeline_layout_takes_the_schedule_from_the_scheduler(tmp_path, kwargs,
     assert torch.allclose(lm.schedule.alphas_cumprod().float(), sched.alphas_cumprod, rtol=1e-5, atol=1e-6)
 
 
-def test_refuses_what_it_cannot_reproduce(tmp_path):
+def test_v_prediction_is_converted_to_eps(tmp_path):
     save_unet_only(tmp_path / "v", diffusers.DDPMScheduler(prediction_type="v_prediction"))
-    r = runner.invoke(app, ["sample", "--model", str(tmp_path / "v"), "--out", str(tmp_path / "s"), "--n", "1"])
-    assert r.exit_code == 2 and "prediction_type 'v_prediction'" in r.output and "scheduler_config.json" in r.output
+    lm, ref = load_model(tmp_path / "v"), _tiny_unet().eval()
+    x, t = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(2)), torch.tensor([5, 900])
+    a = lm.schedule.alphas_cumprod()[t].float().view(-1, 1, 1, 1)
+    with torch.no_grad():  # eps = sqrt(abar) v + sqrt(1 - abar) x_t
+        assert torch.allclose(lm.model(x, t), a.sqrt() * ref(x, t).sample + (1 - a).sqrt() * x, atol=1e-6)
+
+
+def test_refuses_what_it_cannot_reproduce(tmp_path):
+    save_unet_only(tmp_path / "x0", diffusers.DDPMScheduler(prediction_type="sample"))
+    r = runner.invoke(app, ["sample", "--model", str(tmp_path / "x0"), "--out", str(tmp_path / "s"), "--n", "1"])
+    assert r.exit_code == 2 and "prediction_type 'sample'" in r.output and "scheduler_config.json" in r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
+    # Flow matching and trained betas: one line naming what is supported.
+    for name, extra in (("flow", {"_class_name": "FlowMatchEulerDiscreteScheduler"}), ("tb", {"trained_betas": [0.1] * 1000})):
+        save_unet_only(tmp_path / name)
+        cfg = json.loads((tmp_path / name / "scheduler_config.json").read_text())
+        (tmp_path / name / "scheduler_config.json").write_text(json.dumps({**cfg, **extra}))
+        r = runner.invoke(app, ["sample", "--model", str(tmp_path / name), "--out", str(tmp_path / "s"), "--n", "1"])
+        assert r.exit_code == 2 and "supports" in r.output and len(r.output.strip().splitlines()) == 1, r.output
     # Pickled weights only: refused, never unpickled.
     save_unet_only(tmp_path / "bin")
     (tmp_path / "bin" / "diffusion_pytorch_model.safetensors").rename(tmp_path / "bin" / "diffusion_pytorch_model.bin")
