@@ -118,3 +118,18 @@ def test_a_bad_metadata_line_is_one_line_of_bad_input(tmp_path, line, needle):
 def test_text_training_refuses_data_without_captions(tmp_path):
     r = runner.invoke(app, ["train-diffusion", "digits", "--text", "--out", str(tmp_path / "m"), "--steps", "1"])
     assert r.exit_code == 2 and "has no captions" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_model_based_audit_of_a_text_model_is_refused_in_one_line(text_model, tmp_path):
+    samples = tmp_path / "s"
+    ok(["sample", "--model", str(text_model), "--prompt", "a photo of a shy brown fox", "--out", str(samples), "--n", "2",
+        "--steps", "2"])
+    args = ["audit", "--samples", str(samples), "--data", "captioned-digits", "--split", str(text_model / "split.json"),
+            "--out", str(tmp_path / "a"), "--permutations", "20"]
+    r = runner.invoke(app, [*args, "--model", str(text_model)])
+    assert r.exit_code == 2 and "text-to-image model" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert not (tmp_path / "a").exists()
+    # The samples themselves are audited (threat model: samples).
+    r = runner.invoke(app, [*args, "--quiet", "--json"])
+    assert r.exit_code in (0, 1), r.output
+    assert json.loads(r.output)["nn"]["n_samples"] == 2

@@ -146,7 +146,8 @@ def train_classifier_cmd(
     steps: int = typer.Option(3000, "--steps", min=1, help="Maximum optimiser steps (stops early near the Bayes limit)."),
     batch_size: int = typer.Option(128, "--batch-size", min=1, max=4096),
     lr: float = typer.Option(1e-3, "--lr", min=1e-7, max=1.0),
-    channels: int = typer.Option(32, "--channels", min=8, max=1024, help="Classifier base width."),
+    channels: Optional[int] = typer.Option(None, "--channels", min=4, max=1024, help="Classifier base width [default: 32; "
+                                           "for a latent model, LATENT_CLASSIFIER_WIDTH in sampling/protection.py]."),
     device: str = Device,
     quiet: bool = Quiet,
 ) -> None:

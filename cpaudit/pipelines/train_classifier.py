@@ -16,6 +16,7 @@ from cpaudit.io_utils import write_json
 from cpaudit.models.checkpoint import save_weights, write_config
 from cpaudit.models.load import load_model
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
+from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH
 from cpaudit.data.members import data_and_split_of
 from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
@@ -36,7 +37,7 @@ class TrainClassifierOptions:
     label_seed: int | None = None  # default: derived from seed
     train: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
     schedule: Schedule = field(default_factory=Schedule)
-    base_channels: int = 32
+    base_channels: int | None = None  # None: 32, or LATENT_CLASSIFIER_WIDTH for a latent model
     channel_mult: tuple[int, ...] = (1, 2)
     num_res_blocks: int = 2
     device: str = "auto"  # see device.py
@@ -79,7 +80,8 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
     c, h, w = members.shape[1:]
     if h != w:
         raise InputError(opts.data, f"images are {h}x{w}; the classifier needs square images")
-    clf_cfg = ClassifierConfig(c, h, opts.base_channels, opts.channel_mult, opts.num_res_blocks)
+    width = opts.base_channels or (LATENT_CLASSIFIER_WIDTH if lm is not None and lm.codec.latent else 32)
+    clf_cfg = ClassifierConfig(c, h, width, opts.channel_mult, opts.num_res_blocks)
     label_seed = label_seed_for(opts.seed, opts.label_seed)
     labels = random_labels(len(split.member_idx), label_seed)
 

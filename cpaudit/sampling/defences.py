@@ -4,7 +4,7 @@ rejection of replicas. `draw_setting` turns a setting and seeds into images, one
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
@@ -44,6 +44,8 @@ class Drawn:
     seeds: list[int]
     fired_fraction: float  # sample-steps where guidance fired, over all drawn samples
     drawn: int  # samples drawn, rejected ones included
+    positions: list[int] | None = None  # per-condition rejection: each kept sample's condition (None: all, in order)
+    refused: list[int] | None = None  # conditions rejection could not serve (allow_refusal)
 
 
 @dataclass
@@ -67,15 +69,13 @@ class Guides:
         key = (str(model.folder), s.protection.classifier)
         if key not in self._logits:
             self._logits[key] = resolve_guide(model, s.protection.classifier, device=self.device)[0]
-        logit_fn, p = self._logits[key], s.protection
-        if model.codec.latent:  # latents are not in [-1, 1]: never clip a latent x0_hat
-            p = replace(p, clip_x0=False)
+        logit_fn, p = self._logits[key], s.protection.in_space(model.codec.latent)
         return lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, p)
 
 
 def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int, n: int,
                  cfg: SamplerConfig = SamplerConfig(), batch_size: int = 256,
-                 conditions: Conditions = Conditions()) -> Drawn:
+                 conditions: Conditions = Conditions(), allow_refusal: bool = False) -> Drawn:
     """n samples of the setting from seeds first_seed on (rejection replaces with the next unused seeds; under
     prompts or classes a replica is redrawn with its own condition, see rejection.py)."""
     guide = guides.guide(model, s)
@@ -94,8 +94,8 @@ def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int
         images, drawn = draw(seeds), n
     else:
         if conditions.prompts is not None or conditions.class_labels is not None:
-            res = reject_replicas_per_condition(draw, guides.members, seeds, threshold=s.reject_at)
-        else:
-            res = reject_replicas(draw, guides.members, n, first_seed, threshold=s.reject_at)
+            res = reject_replicas_per_condition(draw, guides.members, seeds, threshold=s.reject_at, allow_refusal=allow_refusal)
+            return Drawn(res.images, res.seeds, fired[0] / max(fired[1], 1), res.drawn, res.positions, res.refused)
+        res = reject_replicas(draw, guides.members, n, first_seed, threshold=s.reject_at)
         images, seeds, drawn = res.images, res.seeds, res.drawn
     return Drawn(images, seeds, fired[0] / max(fired[1], 1), drawn)

@@ -26,6 +26,8 @@ class RejectionResult:
     seeds: list[int]  # their seeds
     drawn: int  # total samples drawn
     rejected_seeds: list[int]
+    positions: list[int] | None = None  # per-condition rejection: the condition of each kept sample
+    refused: list[int] | None = None  # per-condition rejection: conditions left without a non-replica
 
     @property
     def extra(self) -> int:
@@ -78,14 +80,16 @@ def reject_replicas_per_condition(
     *,
     threshold: float,
     max_rounds: int = 20,
+    allow_refusal: bool = False,
 ) -> RejectionResult:
     """Rejection for prompted or class-conditional runs: sample k keeps its condition (position k) and a
     replica is redrawn under seed seeds[k] + r * len(seeds) in round r, so every prompt gets its sample.
-    draw(seeds, positions) -> images."""
+    draw(seeds, positions) -> images. A memorised caption may give a replica at nearly every seed: after
+    max_rounds its prompt is refused (allow_refusal: listed in `refused`, the other samples kept; else
+    RejectionExhausted), which is what a deployment that rejects replicas would have to do."""
     ref = pixel_embedding(members)
     n = len(seeds)
-    kept: list[torch.Tensor | None] = [None] * n
-    kept_seeds = list(seeds)
+    kept: dict[int, tuple[torch.Tensor, int]] = {}
     pending = list(range(n))
     rejected: list[int] = []
     drawn = 0
@@ -102,8 +106,10 @@ def reject_replicas_per_condition(
                 rejected.append(s)
                 still.append(k)
             else:
-                kept[k], kept_seeds[k] = img, s
+                kept[k] = (img, s)
         pending = still
-    if pending:
+    if pending and not allow_refusal:
         raise RejectionExhausted(f"rejection sampling found no non-replica for {len(pending)} of {n} conditions after {max_rounds} rounds")
-    return RejectionResult(torch.stack(kept), kept_seeds, drawn, rejected)
+    order = sorted(kept)
+    images = torch.stack([kept[k][0] for k in order]) if order else torch.empty(0, *members.shape[1:])
+    return RejectionResult(images, [kept[k][1] for k in order], drawn, rejected, positions=order, refused=pending)
