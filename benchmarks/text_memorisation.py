@@ -213,8 +213,27 @@ def table_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def summary_markdown(record: dict) -> str:
+    """The sentences around the table (README.md, benchmarks/RESULTS.md), every figure from the record."""
+    tr, none = record["train"], record["member_captions"][0]["own_replicas"]
+    ho, ha = record["heldout_captions"]["own_replicas"], record["heldout_captions"]["any_member_replicas"]
+    tm = record["timing"]
+    return (f"Training took {tr['train_seconds']:.0f} s on 2 cores ({tr['vae_seconds']:.0f} s of it the autoencoder; "
+            f"{tr['train']['steps']} UNet steps). Prompted with its 64 training captions ({record['per_caption']} seeds each, "
+            f"seeds {record['first_seed']:,} on, {record['steps']} DDIM steps, guidance scale {record['guidance_scale']:g}), "
+            f"{none['k']} of {none['n']} samples ({none['rate']:.1%}) replicate their caption's image (Pearson r >= "
+            f"{record['threshold']['value']:.4f}, the (1 - 1/n) quantile of {record['threshold']['n_holdout']} held-out images' "
+            f"nearest-member r); prompted with 64 held-out captions, {ho['k']} of {ho['n']} replicate their caption's "
+            f"(never seen) image, the base rate, while {ha['k']} of {ha['n']} ({ha['rate']:.0%}) reproduce some member: "
+            f"the model falls back on its training images for captions it does not know. Sampling time, fastest of 3: "
+            f"CPSample with the learned classifier {tm['learned_ratio']:.2f} times unprotected, with the exact posterior "
+            f"{tm['exact_ratio']:.2f} times.")
+
+
 def print_table(record: dict) -> None:
     print(table_markdown(record))
+    if "timing" in record:
+        print(summary_markdown(record))
     hc, ha = record["heldout_captions"]["own_replicas"], record["heldout_captions"]["any_member_replicas"]
     print(f"held-out captions: {hc['k']}/{hc['n']} samples replicate their caption's (held-out) image; {ha['k']}/{ha['n']} reach a member")
     if "timing" in record:

@@ -44,7 +44,12 @@ def test_the_committed_demo_report_matches_its_results():
 def _frontier_rows() -> list[list[str]]:
     text = (ROOT / "README.md").read_text()
     block = text.split("| defence, setting | replicas of 1,024 | sample-only AUC (95% CI) | pixel FID |\n", 1)[1]
-    return [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[1:] if line.startswith("|")]
+    rows = []
+    for line in block.splitlines()[1:]:  # the table ends at its first non-table line
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
 
 
 def test_readme_frontier_table_equals_the_committed_sweep():
@@ -83,3 +88,18 @@ def test_readme_demo_timings_equal_the_committed_timings():
     """Before: the README's demo timings appeared in no committed output."""
     sentence = _demo_timing_sentence()
     assert " ".join(sentence.split()) in " ".join((ROOT / "README.md").read_text().split())
+
+
+def test_readme_text_model_table_equals_the_committed_benchmark():
+    """The text-to-image table in README.md and benchmarks/RESULTS.md is benchmarks/results/text_memorisation.json."""
+    from benchmarks.text_memorisation import table_markdown
+
+    record = json.loads((ROOT / "benchmarks" / "results" / "text_memorisation.json").read_text())
+    table = table_markdown(record)
+    assert record["part"] == "evaluate" and record["first_seed"] == 5_000_000
+    assert table in (ROOT / "README.md").read_text()
+    assert table in (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    from benchmarks.text_memorisation import summary_markdown
+
+    summary = " ".join(summary_markdown(record).split())
+    assert summary in " ".join((ROOT / "README.md").read_text().split())
