@@ -103,3 +103,9 @@ def test_readme_text_model_table_equals_the_committed_benchmark():
 
     summary = " ".join(summary_markdown(record).split())
     assert summary in " ".join((ROOT / "README.md").read_text().split())
+
+
+def test_readme_classifier_width_figures_equal_the_committed_benchmark():
+    t = json.loads((ROOT / "benchmarks" / "results" / "classifier_width.json").read_text())["timing_ratio"]
+    sentence = f"(width 16: {t['16']:.2f}, width 8: {t['8']:.2f}, against {t['32']:.2f} for width 32 in the same run)"
+    assert sentence in " ".join((ROOT / "README.md").read_text().split())

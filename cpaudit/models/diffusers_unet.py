@@ -28,6 +28,7 @@ SCHEDULERS = ("DDPMScheduler", "DDIMScheduler", "PNDMScheduler", "EulerDiscreteS
 SUPPORTED_SCHEDULERS = "discrete variance-preserving schedulers (DDPM, DDIM, PNDM, Euler, Euler ancestral, LMS, DPM-Solver multistep, UniPC, Heun)"
 # diffusers' beta_schedule names -> ours (same formulas; squaredcos_cap_v2 is Nichol & Dhariwal's cosine).
 BETA_SCHEDULES = {"linear": "linear", "scaled_linear": "scaled_linear", "squaredcos_cap_v2": "cosine"}
+DIFFUSERS_BETA_SCHEDULE = {ours: theirs for theirs, ours in BETA_SCHEDULES.items()}  # for the folders cpaudit writes
 
 
 def diffusers_layout(folder: Path) -> tuple[Path, Path] | None:

@@ -129,9 +129,25 @@ def load_classifier(folder: Path) -> LoadedClassifier:
     return LoadedClassifier(model.eval().requires_grad_(False), schedule, cfg, labels, folder)
 
 
-def require_pixel_unconditional(model: LoadedModel, option: str, what: str) -> None:
+def model_conditioning(folder: Path) -> str:
+    """'text', 'class' or 'none' from a model folder's configs alone (no weights read), for early checks."""
+    folder = Path(folder)
+    if (folder / "model_index.json").is_file() and pipeline_has_text(folder):
+        return "text"
+    layout = diffusers_layout(folder)
+    if layout is not None and (layout[0] / "config.json").is_file():
+        return "class" if read_config(layout[0] / "config.json", {}).get("num_class_embeds") else "none"
+    return "none"
+
+
+def conditional_refusal(folder: Path, kind: str, what: str) -> InputError:
+    """One line: `what` takes unconditional pixel models only, and what to do instead."""
+    name = {"text": "a text-to-image", "class": "a class-conditional"}.get(kind, "a latent")
+    return InputError("--model", f"{folder} is {name} model; {what} takes unconditional pixel models only (sample it with "
+                      "`cpaudit sample` and audit the samples without --model: threat model 'samples')")
+
+
+def require_pixel_unconditional(model: LoadedModel, what: str) -> None:
     """Refuse, in one line, a conditional or latent model where `what` supports only unconditional pixel models."""
     if model.conditioning != "none" or model.codec.latent:
-        kind = {"text": "a text-to-image", "class": "a class-conditional"}.get(model.conditioning, "a latent")
-        raise InputError(option, f"{model.folder} is {kind} model; {what} supports unconditional pixel models "
-                         "(sample it with `cpaudit sample` and audit the samples without --model: threat model 'samples')")
+        raise conditional_refusal(model.folder, model.conditioning, what)

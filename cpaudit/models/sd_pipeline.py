@@ -72,7 +72,7 @@ def _weights(folder: Path, name: str) -> dict[str, torch.Tensor]:
     return load_weights(path)
 
 
-def _diffusers_module(folder: Path, cls_name: str) -> torch.nn.Module:
+def load_diffusers_module(folder: Path, cls_name: str) -> torch.nn.Module:
     import diffusers
 
     cfg_path = folder / "config.json"
@@ -120,8 +120,8 @@ def load_pipeline_parts(folder: Path, lora: Path | None = None) -> PipelineParts
     sched_path = folder / "scheduler" / "scheduler_config.json"
     sched_cfg = read_config(sched_path, {})
     schedule = schedule_from_scheduler_config(sched_cfg, sched_path)
-    unet = _diffusers_module(folder / "unet", "UNet2DConditionModel")
-    vae = _diffusers_module(folder / "vae", "AutoencoderKL")
+    unet = load_diffusers_module(folder / "unet", "UNet2DConditionModel")
+    vae = load_diffusers_module(folder / "vae", "AutoencoderKL")
     text_encoder = _text_encoder(folder / "text_encoder")
     tokenizer = _tokenizer(folder / "tokenizer")
     if unet.config.cross_attention_dim != text_encoder.config.hidden_size:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 
 from cpaudit.core.schedules import Schedule
+from cpaudit.models.diffusers_unet import DIFFUSERS_BETA_SCHEDULE
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 WORD = re.compile(r"[a-z]+|[0-9]|[^\sa-z0-9]+")  # CLIP's pre-tokenizer, for lower-case text
@@ -109,9 +110,8 @@ def ddim_scheduler(schedule: Schedule):
     """Stable Diffusion 1.5's DDIM settings on the model's own betas (leading spacing, steps_offset 1)."""
     from diffusers import DDIMScheduler
 
-    names = {"linear": "linear", "scaled_linear": "scaled_linear", "cosine": "squaredcos_cap_v2"}
     return DDIMScheduler(num_train_timesteps=schedule.T, beta_start=schedule.beta_start, beta_end=schedule.beta_end,
-                         beta_schedule=names[schedule.kind], clip_sample=False, set_alpha_to_one=False, steps_offset=1,
+                         beta_schedule=DIFFUSERS_BETA_SCHEDULE[schedule.kind], clip_sample=False, set_alpha_to_one=False, steps_offset=1,
                          prediction_type="epsilon")
 
 

@@ -36,7 +36,7 @@ from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_bytes, write_json
-from cpaudit.models.load import load_model, require_pixel_unconditional
+from cpaudit.models.load import conditional_refusal, load_model, model_conditioning, require_pixel_unconditional
 from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # 3: threat-model headlines, bootstrap intervals, one-run epsilon
@@ -138,6 +138,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         raise InputError(opts.samples, f"samples are {tuple(samples.images.shape[1:])} (C, H, W) but {opts.data} "
                          f"images are {data.shape}")
     _check_run_classifier(opts, samples)
+    if opts.model is not None and Path(opts.model).is_dir() and model_conditioning(Path(opts.model)) != "none":
+        raise conditional_refusal(Path(opts.model), model_conditioning(Path(opts.model)), "the audit's model-based attacks")
     baseline = None  # a bad file is refused before the work
     if opts.baseline is not None:
         baseline = check_baseline(read_results(opts.baseline)[0], opts.baseline, spec.label, threshold)
@@ -331,7 +333,7 @@ def _denoisers(opts: AuditOptions, data: ImageSet, run_prot: dict | None,
     """The plain denoiser and, given a classifier (--classifier, else the sampling run's), the protected one
     as the sampling run applied it: its classifier, alpha, scale, rule, guide and label seed."""
     lm = load_model(opts.model)
-    require_pixel_unconditional(lm, "--model", "the audit's model-based attacks")
+    require_pixel_unconditional(lm, "the audit's model-based attacks")
     if lm.data_fingerprint is not None and lm.data_fingerprint != data.fingerprint():
         raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {opts.data}")
     if tuple(lm.image_shape) != data.shape:

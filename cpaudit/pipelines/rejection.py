@@ -35,7 +35,7 @@ class RejectionOptions:
 def rejection_sample(opts: RejectionOptions) -> dict:
     device = resolve_device(opts.device)
     model = load_model(opts.model)
-    require_pixel_unconditional(model, "--model", "rejection sampling from the command line")
+    require_pixel_unconditional(model, "rejection sampling from the command line")
     data, split = data_and_split_of(model.folder, model.config)
     abar = model.schedule.alphas_cumprod()
     eps_model = model.model.to(device)

@@ -17,6 +17,7 @@ from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.diffusers_denoiser import DiffusersDenoiser
+from cpaudit.models.diffusers_unet import DIFFUSERS_BETA_SCHEDULE
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.diffusion import DiffusionTrainConfig, Progress, train_denoiser
 from cpaudit.version import __version__
@@ -47,9 +48,8 @@ class TrainClassesResult:
 
 
 def _scheduler_config(schedule: Schedule) -> dict:
-    names = {"linear": "linear", "scaled_linear": "scaled_linear", "cosine": "squaredcos_cap_v2"}
     return {"_class_name": "DDPMScheduler", "num_train_timesteps": schedule.T, "beta_start": schedule.beta_start,
-            "beta_end": schedule.beta_end, "beta_schedule": names[schedule.kind], "prediction_type": "epsilon"}
+            "beta_end": schedule.beta_end, "beta_schedule": DIFFUSERS_BETA_SCHEDULE[schedule.kind], "prediction_type": "epsilon"}
 
 
 def train_class_diffusion(opts: TrainClassesOptions, progress: Progress | None = None) -> TrainClassesResult:

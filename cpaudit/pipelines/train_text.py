@@ -79,10 +79,10 @@ def _split(opts: TrainTextOptions, data: ImageSet) -> tuple[Split, np.ndarray]:
 def _autoencoder(opts, data, split, pool, gen, progress, device) -> tuple[torch.nn.Module, str, float]:
     t0 = time.perf_counter()
     if opts.vae is not None:
-        from cpaudit.models.sd_pipeline import _diffusers_module
+        from cpaudit.models.sd_pipeline import load_diffusers_module
 
         folder = Path(opts.vae) / "vae" if (Path(opts.vae) / "vae").is_dir() else Path(opts.vae)
-        vae = _diffusers_module(folder, "AutoencoderKL")
+        vae = load_diffusers_module(folder, "AutoencoderKL")
         if vae.config.in_channels != data.shape[0]:
             raise InputError(folder / "config.json", f"autoencoder takes {vae.config.in_channels} channels, the data has {data.shape[0]}")
         return vae, str(folder), 0.0

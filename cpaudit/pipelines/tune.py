@@ -149,7 +149,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     t_start = time.perf_counter()
     device = resolve_device(opts.device)
     model = load_model(opts.model)
-    require_pixel_unconditional(model, "--model", "cpaudit tune")
+    require_pixel_unconditional(model, "cpaudit tune")
     if model.data_fingerprint is None:
         raise InputError(opts.model, "records no training data: tune compares samples with the model's members, "
                          "so it needs a model trained with cpaudit")
