@@ -31,7 +31,7 @@ from cpaudit.models.codec import VaeCodec  # noqa: E402
 from cpaudit.models.diffusers_denoiser import DiffusersDenoiser  # noqa: E402
 from cpaudit.models.load import LoadedModel  # noqa: E402
 from cpaudit.models.prompts import PromptEncoder  # noqa: E402
-from cpaudit.models.tiny_sd import word_tokenizer  # noqa: E402
+from cpaudit.models.tiny_sd import BOS, EOS, word_tokenizer  # noqa: E402
 from cpaudit.sampling.conditions import Conditions  # noqa: E402
 from cpaudit.sampling.draw import draw_run  # noqa: E402
 from cpaudit.sampling.protection import Protection  # noqa: E402
@@ -52,8 +52,10 @@ def sd15(tiny: bool):
                         latent_channels=4, down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                         layers_per_block=2, norm_num_groups=32 if not tiny else 8, sample_size=64 if tiny else 512)
     tok = word_tokenizer(list(PROMPTS), tokens)
-    te = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok.get_vocab()), hidden_size=width, intermediate_size=4 * width,
-                                      num_hidden_layers=layers, num_attention_heads=max(width // 64, 1), max_position_embeddings=tokens))
+    vocab = tok.get_vocab()
+    te = CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=width, intermediate_size=4 * width,
+                                      num_hidden_layers=layers, num_attention_heads=max(width // 64, 1), max_position_embeddings=tokens,
+                                      bos_token_id=vocab[BOS], eos_token_id=vocab[EOS], pad_token_id=vocab[EOS]))
     schedule = Schedule("scaled_linear", 1000, 0.00085, 0.012)
     model = LoadedModel(DiffusersDenoiser(unet, schedule.alphas_cumprod()).eval().requires_grad_(False), schedule, {}, Path("."),
                         (3, 64 if tiny else 512, 64 if tiny else 512), VaeCodec(vae, batch_size=4), "text",
