@@ -46,24 +46,13 @@ def caption_words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
-def _merge_pieces(pieces: list[str], vocab: dict[str, int], merges: list[tuple[str, str]]) -> None:
-    """Merges that join `pieces` left to right into one token, appended at the lowest priority."""
-    while len(pieces) > 1:
-        merged = pieces[0] + pieces[1]
-        if merged not in vocab:
-            vocab[merged] = len(vocab)
-        if (pieces[0], pieces[1]) not in merges:
-            merges.append((pieces[0], pieces[1]))
-        pieces = [merged] + pieces[2:]
-
-
 def word_tokenizer(captions: list[str], max_length: int):
-    """A CLIPTokenizer whose BPE merges build every caption word into one token; any other text still
-    tokenizes, character by character (each character is in the vocabulary, with and without '</w>').
+    """A CLIPTokenizer whose BPE merges build caption words left to right; any other text still tokenizes,
+    character by character (each character is in the vocabulary, with and without '</w>').
 
-    BPE applies merges by rank across a word, so one word's merge can break another's ('horse' merging h+o
-    splits 'photo'); words left in pieces get merges of those pieces at the lowest rank, until every caption
-    word is one token."""
+    BPE applies merges by rank across a word, so one word's merge can split another (on captioned-digits,
+    'horse' merging h+o leaves 'photo' in four pieces, and 'orange' in two); every caption still maps to
+    its own token sequence (tests/models/test_tiny_sd.py), which is what the model needs."""
     from transformers import CLIPTokenizer
 
     words = sorted({w for c in captions for w in caption_words(c)})
@@ -73,19 +62,18 @@ def word_tokenizer(captions: list[str], max_length: int):
         vocab.setdefault(ch, len(vocab))
     for ch in chars:
         vocab.setdefault(ch + "</w>", len(vocab))
+    merges: list[tuple[str, str]] = []
+    for w in words:  # left to right: ((w0 w1) w2) ... w_last</w>
+        pieces = list(w[:-1]) + [w[-1] + "</w>"]
+        while len(pieces) > 1:
+            merged = pieces[0] + pieces[1]
+            if merged not in vocab:
+                vocab[merged] = len(vocab)
+                merges.append((pieces[0], pieces[1]))
+            pieces = [merged] + pieces[2:]
     vocab[BOS] = len(vocab)
     vocab[EOS] = len(vocab)
-    merges: list[tuple[str, str]] = []
-    for w in words:
-        _merge_pieces(list(w[:-1]) + [w[-1] + "</w>"], vocab, merges)
-    for _ in range(8):
-        tok = CLIPTokenizer(vocab=dict(vocab), merges=list(merges), model_max_length=max_length, pad_token=EOS)
-        split = [pieces for pieces in (tok.tokenize(w) for w in words) if len(pieces) > 1]
-        if not split:
-            return tok
-        for pieces in split:
-            _merge_pieces(pieces, vocab, merges)
-    return tok
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length, pad_token=EOS)
 
 
 def tiny_text_encoder(tokenizer, cfg: TinySDConfig):

@@ -76,11 +76,11 @@ def draw_native(model, seeds: list[int], positions: list[int], steps: int, condi
     pipe.set_progress_bar_config(disable=True)
     fired = torch.zeros(len(seeds), dtype=torch.long)
     prompts = [conditions.prompt_of(i) for i in positions]
-    extra = {"eta": eta} if "eta" in scheduler.step.__code__.co_varnames else {}
     with guided_unet(unet, guide, model.schedule.alphas_cumprod().to(device), model.model.prediction_type,
                      conditions.guidance_scale, fired), torch.no_grad():
         out = pipe(prompts, num_inference_steps=steps, guidance_scale=conditions.guidance_scale,
                    negative_prompt=None if conditions.negative_prompt is None else [conditions.negative_prompt] * len(prompts),
-                   generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="pt", **extra).images
+                   generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="pt",
+                   eta=eta).images  # the pipeline passes eta only to schedulers that take it
     images = (out.float().cpu() * 2 - 1)
     return SampleBatch(images, fired, torch.isfinite(images).flatten(1).all(1))
