@@ -45,7 +45,8 @@ def test_text_model_reproduces_member_captions_and_not_heldout_ones(tmp_path):
 
     own = (prompted(split["members"], "members") * m_emb).sum(1)
     held = (prompted(split["holdout"][:64], "heldout") * h_emb[:64]).sum(1)
-    # benchmarks/results/text_memorisation.json: about 92% of member captions reproduce their image; 52 of 64
-    # leaves room for another machine's kernels. A held-out caption's image was never seen: at most chance.
-    assert (own >= thr).sum() >= 52, (np.sort(own)[:10], thr)
+    # benchmarks/results/text_memorisation.json: 91% of member-caption samples reproduce their image; 48 of 64
+    # (75%) leaves room for another machine's kernels, which train another model. A held-out caption's image
+    # was never seen: at most chance.
+    assert (own >= thr).sum() >= 48, (np.sort(own)[:10], thr)
     assert (held >= thr).sum() <= 2, (np.sort(held)[-5:], thr)
