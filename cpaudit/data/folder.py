@@ -1,4 +1,5 @@
-"""A folder of PNG/JPEG images, searched recursively; ids are paths relative to the folder."""
+"""A folder of images in any format PIL reads (PNG, JPEG, WebP, BMP, TIFF, ...), searched recursively; ids are
+paths relative to the folder. Other files are counted and named in one warning, never skipped silently."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from cpaudit.data.imageset import ImageSet
 from cpaudit.data.limits import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from cpaudit.errors import InputError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+# Every extension PIL registers for a format it can open (Image.registered_extensions after Image.init()), but
+# EPS (PIL runs Ghostscript on it) and the stub formats PIL names but cannot decode without a plugin.
+Image.init()
+UNREAD_FORMATS = {"EPS", "BUFR", "GRIB", "HDF5", "WMF", "MPEG"}
+IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN and fmt not in UNREAD_FORMATS}
+NOT_IMAGES = {"metadata.jsonl", "split.json"}  # files an image folder may hold beside its images
 
 
 def _read_image(path: Path, resize: tuple[int, int] | None) -> np.ndarray:
@@ -44,9 +50,13 @@ def _read_image(path: Path, resize: tuple[int, int] | None) -> np.ndarray:
 def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad: bool = False) -> ImageSet:
     if not folder.is_dir():
         raise InputError(folder, "not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    every = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    files = sorted(p for p in every if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise InputError(folder, "no .png/.jpg/.jpeg images found (searched recursively)")
+        raise InputError(folder, "no images found (searched recursively for every format PIL reads: .png, .jpg, .webp, ...)")
+    others = sorted(p.relative_to(folder).as_posix() for p in every if p.suffix.lower() not in IMAGE_SUFFIXES and p.name not in NOT_IMAGES)
+    if others:
+        warnings.warn(f"{folder}: skipped {len(others)} file(s) that are not images, e.g. {others[0]}", stacklevel=2)
     arrays, ids, skipped = [], [], []
     for p in files:
         try:
@@ -70,7 +80,10 @@ def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad
             "images differ in size: pass --resize HxW",
         )
     rgb = any(a.ndim == 3 for a in arrays)
-    if rgb:  # mixed gray and colour: promote gray to RGB so channels agree
+    n_grey = sum(a.ndim == 2 for a in arrays)
+    if rgb and n_grey:  # mixed grey and colour: promote grey to RGB so channels agree, and say so
+        warnings.warn(f"{folder}: converted {n_grey} grey image(s) to RGB to match the {len(arrays) - n_grey} colour one(s)", stacklevel=2)
+    if rgb:
         arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
     else:
         arrays = [a[..., None] for a in arrays]

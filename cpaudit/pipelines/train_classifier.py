@@ -63,7 +63,10 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         schedule = lm.schedule
         if lm.data_fingerprint is not None:  # a cpaudit model knows its data and members
             data, split = data_and_split_of(Path(opts.model), lm.config, opts.data)
-        else:  # a model trained elsewhere: the members are the user's word (--split) or drawn here
+        else:  # a model trained elsewhere: the members are the user's word (--split); never guessed
+            if opts.split is None:
+                raise InputError("--split", f"{opts.model} records no members (a model trained elsewhere): give --split "
+                                 "split.json naming the images it was trained on; cpaudit never guesses membership")
             data = load_data(opts.data)
             split = None
         if data.shape != lm.image_shape:

@@ -35,7 +35,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
     np.savez(tmp_path / "no_images.npz", pixels=np.zeros((2, 4, 4), np.uint8))
     cases = {
         "mixed": ("b.png", "--resize"),
-        "empty": ("empty", "no .png"),
+        "empty": ("empty", "no images found"),
         "corrupt": ("x.png", "cannot decode"),
         "no_images.npz": ("no_images.npz", "no 'images'"),
     }

@@ -41,7 +41,7 @@ def test_folder_mixed_sizes_needs_resize(tmp_path):
 
 
 def test_folder_errors_name_the_file(tmp_path):
-    with pytest.raises(InputError, match="no .png"):
+    with pytest.raises(InputError, match="no images found"):
         load_data(tmp_path)
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
@@ -126,3 +126,24 @@ def test_missing_path_and_bad_resize(tmp_path):
         load_data(tmp_path / "nope")
     with pytest.raises(InputError, match="HxW"):
         parse_resize("32by32")
+
+
+def test_a_folder_reads_every_pil_format_and_names_what_it_skips_or_converts(tmp_path):
+    import warnings
+
+    from PIL import Image as PILImage
+
+    from cpaudit.data.folder import load_folder
+
+    rng = np.random.default_rng(0)
+    PILImage.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "a.webp", lossless=True)
+    PILImage.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / "b.png")
+    PILImage.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / "c.bmp")
+    (tmp_path / "notes.txt").write_text("not an image")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_folder(tmp_path)
+    assert data.ids == ["a.webp", "b.png", "c.bmp"] and data.shape == (3, 8, 8)
+    messages = [str(w.message) for w in caught]
+    assert any("skipped 1 file(s) that are not images, e.g. notes.txt" in m for m in messages)
+    assert any("converted 2 grey image(s) to RGB" in m for m in messages)

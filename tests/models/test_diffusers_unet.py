@@ -106,9 +106,19 @@ def test_sample_train_classifier_protect_and_audit_a_diffusers_model(unet_folder
     a, b = (np.load(p / "samples.npz")["images"] for p in (plain, tmp_path / "b1"))
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
-    # The classifier takes the model's schedule; members come from DATA and --members (the model records none).
+    # The model records no members: without --split, train-classifier refuses instead of guessing them.
     r = runner.invoke(app, ["train-classifier", "digits", "--model", str(unet_folder), "--out", str(clf), "--members", "16",
-                            "--steps", "5", "--channels", "8", "--quiet"])
+                            "--steps", "5", "--channels", "8"])
+    assert r.exit_code == 2 and "--split" in r.output and "never guesses" in r.output and len(r.output.strip().splitlines()) == 1
+    assert not clf.exists()
+    # The user's word for the members: a split.json; the classifier takes the model's schedule.
+    from cpaudit.data.load import load_data
+    from cpaudit.data.split import make_split, write_split
+
+    digits = load_data("digits")
+    write_split(tmp_path / "split.json", digits, make_split(digits, members=16, seed=0))
+    r = runner.invoke(app, ["train-classifier", "digits", "--model", str(unet_folder), "--out", str(clf), "--split",
+                            str(tmp_path / "split.json"), "--steps", "5", "--channels", "8", "--quiet"])
     assert r.exit_code == 0, r.output
     assert json.loads((clf / "config.json").read_text())["schedule"] == load_model(unet_folder).schedule.to_dict()
     r = runner.invoke(app, ["sample", "--model", str(unet_folder), "--out", str(prot), "--n", "4", "--steps", "5",
