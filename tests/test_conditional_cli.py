@@ -133,3 +133,13 @@ def test_model_based_audit_of_a_text_model_is_refused_in_one_line(text_model, tm
     r = runner.invoke(app, [*args, "--quiet", "--json"])
     assert r.exit_code in (0, 1), r.output
     assert json.loads(r.output)["nn"]["n_samples"] == 2
+
+
+def test_train_text_reuses_an_autoencoder(text_model, tmp_path):
+    out = tmp_path / "again"
+    ok(["train-diffusion", "captioned-digits", "--text", "--out", str(out), "--members", "16", "--steps", "2",
+        "--vae", str(text_model)])
+    meta = json.loads((out / "cpaudit.json").read_text())
+    assert meta["vae_source"] == str(text_model / "vae") and meta["vae_seconds"] == 0.0
+    r = runner.invoke(app, ["train-diffusion", "digits", "--text", "--out", str(tmp_path / "x"), "--vae", str(tmp_path / "none")])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1

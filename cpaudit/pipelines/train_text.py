@@ -19,6 +19,7 @@ from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.prompts import PromptEncoder
+from cpaudit.models.sd_pipeline import load_diffusers_module
 from cpaudit.models.tiny_sd import TinySDConfig, save_pipeline, tiny_text_encoder, tiny_unet, tiny_vae, word_tokenizer
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.text_diffusion import TextTrainConfig, latent_scaling_factor, train_text_unet, train_vae
@@ -76,11 +77,11 @@ def _split(opts: TrainTextOptions, data: ImageSet) -> tuple[Split, np.ndarray]:
     return split, np.flatnonzero(~used)
 
 
-def _autoencoder(opts, data, split, pool, gen, progress, device) -> tuple[torch.nn.Module, str, float]:
+def _autoencoder(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.ndarray, gen: torch.Generator,
+                 progress: Progress | None, device: torch.device) -> tuple[torch.nn.Module, str, float]:
+    """The autoencoder to reuse (--vae) or one trained here, where it came from, and its training seconds."""
     t0 = time.perf_counter()
     if opts.vae is not None:
-        from cpaudit.models.sd_pipeline import load_diffusers_module
-
         folder = Path(opts.vae) / "vae" if (Path(opts.vae) / "vae").is_dir() else Path(opts.vae)
         vae = load_diffusers_module(folder, "AutoencoderKL")
         if vae.config.in_channels != data.shape[0]:
