@@ -126,4 +126,9 @@ def save_pipeline(out: Path, unet, vae, text_encoder, tokenizer, schedule: Sched
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=ddim_scheduler(schedule), safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()  # their "Writing model shards" bars would print under --quiet
+    transformers_logging.disable_progress_bar()
     pipe.save_pretrained(str(out), safe_serialization=True)
