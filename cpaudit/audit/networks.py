@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from cpaudit.errors import InputError
+from cpaudit.extras import require
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 RESIZE_MODES = ("clean", "legacy")
@@ -110,6 +111,7 @@ def tf_inception(path: Path, resize: str, device: torch.device | str = "cpu") ->
         def core(x299: torch.Tensor) -> torch.Tensor:
             return layers((x299.to(device) - 128) / 128).reshape(x299.shape[0], -1)
     else:
+        require("torchvision")
         from cpaudit.audit.fid_inception import FIDInception
         from cpaudit.audit.weights import load_state
 
@@ -149,8 +151,7 @@ def torchscript_descriptor(path: Path, size: int, device: torch.device | str = "
 
 
 def timm_backbone(name: str, weights: Path | None, device: torch.device | str = "cpu") -> Net:
-    import timm
-
+    timm = require("timm")
     try:
         net = timm.create_model(name, pretrained=False, num_classes=0)
     except RuntimeError as e:

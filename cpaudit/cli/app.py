@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a hub: cpaudit loa
 
 import typer
 
-from cpaudit.cli import audit_cmd, demo_cmd, report_cmd, sample_cmd, train_cmd
+from cpaudit.cli import audit_cmd, demo_cmd, report_cmd, sample_cmd, split_cmd, train_cmd
 from cpaudit.cli.common import show_warning, state
 from cpaudit.cli.errors_group import OneLineErrorGroup
 from cpaudit.version import __version__
@@ -44,6 +44,7 @@ def main(
 app.command("train-diffusion")(train_cmd.train_diffusion_cmd)
 app.command("train-classifier")(train_cmd.train_classifier_cmd)
 app.command("sample")(sample_cmd.sample_cmd)
+app.command("split")(split_cmd.split_cmd)
 app.command("audit")(audit_cmd.audit_cmd)
 app.command("report")(report_cmd.report_cmd)
 app.command("fid")(report_cmd.fid_cmd)

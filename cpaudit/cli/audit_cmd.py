@@ -10,13 +10,22 @@ import typer
 from cpaudit.audit.policy import DEFAULT_POLICY, Policy, read_policy
 from cpaudit.cli.common import console, info, print_json, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet, number_list
+from cpaudit.data.load import parse_resize
 from cpaudit.pipelines.audit import DEFAULT_MIA_TS, AuditOptions, audit
 
 
 def audit_cmd(
     samples: Path = typer.Option(..., "--samples", help="Samples folder (samples.npz, or images)."),
-    data: str = typer.Option(..., "--data", help="The data the model was trained from ('digits', folder, .npz, CIFAR-10)."),
-    split: Path = typer.Option(..., "--split", help="split.json naming members and held-out images."),
+    data: Optional[str] = typer.Option(None, "--data", help="The images the split names ('digits', an image folder, an "
+                                       ".npz, a metadata.jsonl listing, CIFAR-10 batches) [default: the data split.json names]."),
+    split: Optional[Path] = typer.Option(None, "--split", help="split.json naming the members and the held-out images "
+                                         "(cpaudit split writes one from your folders or a listing)."),
+    members: Optional[str] = typer.Option(None, "--members", help="Instead of --data/--split: the training images (a "
+                                          "folder, an .npz or a metadata.jsonl listing)."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="With --members: images of the same kind the model "
+                                          "never saw (folder, .npz or metadata.jsonl listing)."),
+    resize: Optional[str] = typer.Option(None, "--resize", metavar="HxW", help="Read the images at this size (and "
+                                         "resize the samples to it), e.g. 32x32."),
     out: Path = typer.Option(..., "--out", help="Folder for results.json and the reports."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder: run membership inference on its denoiser."),
     classifier: Optional[str] = typer.Option(None, "--classifier", help="Classifier folder or 'exact': also attack the protected denoiser."),
@@ -71,7 +80,7 @@ def audit_cmd(
             policy, file_report_only = policy.merged(from_file.policy), from_file.report_only
         policy = policy.merged(Policy(max_replica_rate, max_mia_auc, min_permutation_p, replica_excess_level, mia_excess_level))
         opts = AuditOptions(
-            samples=samples, data=data, split=split, out=out, model=model, classifier=classifier, features=features,
+            samples=samples, data=data, split=split, members=members, holdout=holdout, resize=parse_resize(resize), out=out, model=model, classifier=classifier, features=features,
             threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
             mia_members=mia_members,
             alpha=alpha, scale=scale, seed=seed, policy=policy, search=search, cache_dir=cache_dir,  # type: ignore[arg-type]

@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
-from opacus.accountants import RDPAccountant
-from opacus.accountants.utils import get_noise_multiplier
+from cpaudit.extras import require
 
 
 def epsilon_spent(noise_multiplier: float, sample_rate: float, steps: int, delta: float) -> float:
     """epsilon after `steps` Poisson-subsampled Gaussian steps at (sigma, q), for the given delta."""
-    acc = RDPAccountant()
+    acc = require("opacus.accountants").RDPAccountant()
     acc.history = [(noise_multiplier, sample_rate, steps)]
     return float(acc.get_epsilon(delta=delta))
 
 
 def noise_for_budget(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
     """Smallest sigma (to Opacus' binary-search tolerance) whose spent epsilon is <= the target."""
+    get_noise_multiplier = require("opacus.accountants.utils").get_noise_multiplier
     return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
                                       steps=steps, accountant="rdp", epsilon_tolerance=0.01))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cpaudit.data.captions import folder_captions, subfolder_labels
+from cpaudit.data.captions import folder_captions, read_metadata_jsonl, subfolder_labels
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.limits import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from cpaudit.errors import InputError
@@ -57,11 +57,41 @@ def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad
     others = sorted(p.relative_to(folder).as_posix() for p in every if p.suffix.lower() not in IMAGE_SUFFIXES and p.name not in NOT_IMAGES)
     if others:
         warnings.warn(f"{folder}: skipped {len(others)} file(s) that are not images, e.g. {others[0]}", stacklevel=2)
-    arrays, ids, skipped = [], [], []
+    data = load_files(folder, files, resize=resize, skip_bad=skip_bad)
+    labels = subfolder_labels(data.ids)
+    data.captions = folder_captions(folder, data.ids)
+    if labels is not None:
+        data.labels, data.class_names = labels
+    return data
+
+
+def load_listing(listing: Path, *, resize: tuple[int, int] | None = None) -> ImageSet:
+    """The images a metadata.jsonl names (`file_name` relative to its folder), with their captions: a member
+    or held-out list kept as a listing rather than a folder of its own."""
+    try:
+        by_name = read_metadata_jsonl(listing)
+    except UnicodeDecodeError:
+        raise InputError(listing, "is not UTF-8 text") from None
+    if not by_name:
+        raise InputError(listing, "lists no images")
+    root = listing.parent
+    missing = [name for name in by_name if not (root / name).is_file()]
+    if missing:
+        raise InputError(listing, f"names {len(missing)} file(s) that do not exist beside it, e.g. {missing[0]!r}")
+    data = load_files(root, [root / name for name in by_name], resize=resize, skip_bad=False, source=str(listing))
+    data.captions = [by_name[i] for i in data.ids]
+    return data
+
+
+def load_files(root: Path, files: list[Path], *, resize: tuple[int, int] | None, skip_bad: bool,
+               source: str | None = None) -> ImageSet:
+    """Decode `files` (ids: paths relative to `root`) to one ImageSet of one size and one channel count."""
+    arrays, ids, skipped, kept = [], [], [], []
     for p in files:
         try:
             arrays.append(_read_image(p, resize))
-            ids.append(p.relative_to(folder).as_posix())
+            ids.append(p.relative_to(root).as_posix())
+            kept.append(p)
         except InputError as e:
             if not skip_bad:
                 raise
@@ -69,24 +99,22 @@ def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad
     for msg in skipped:
         warnings.warn(f"skipped {msg}", stacklevel=2)
     if not arrays:
-        raise InputError(folder, "no readable images left after skipping bad files")
+        raise InputError(root, "no readable images left after skipping bad files")
     shapes = {a.shape[:2] for a in arrays}
     if len(shapes) > 1:
         first = arrays[0].shape[:2]
         odd = next(i for i, a in enumerate(arrays) if a.shape[:2] != first)
         raise InputError(
-            folder / ids[odd],
+            root / ids[odd],
             f"is {arrays[odd].shape[0]}x{arrays[odd].shape[1]} but {ids[0]} is {first[0]}x{first[1]}; "
-            "images differ in size: pass --resize HxW",
+            f"images differ in size: pass --resize HxW (e.g. --resize {first[0]}x{first[1]})",
         )
     rgb = any(a.ndim == 3 for a in arrays)
     n_grey = sum(a.ndim == 2 for a in arrays)
     if rgb and n_grey:  # mixed grey and colour: promote grey to RGB so channels agree, and say so
-        warnings.warn(f"{folder}: converted {n_grey} grey image(s) to RGB to match the {len(arrays) - n_grey} colour one(s)", stacklevel=2)
+        warnings.warn(f"{source or root}: converted {n_grey} grey image(s) to RGB to match the {len(arrays) - n_grey} colour one(s)", stacklevel=2)
     if rgb:
         arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
     else:
         arrays = [a[..., None] for a in arrays]
-    labels = subfolder_labels(ids)
-    return ImageSet(np.stack(arrays), ids, str(folder), captions=folder_captions(folder, ids),
-                    labels=None if labels is None else labels[0], class_names=None if labels is None else labels[1])
+    return ImageSet(np.stack(arrays), ids, source or str(root), files=kept)

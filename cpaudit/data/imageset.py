@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,6 +47,9 @@ class ImageSet:
     captions: list[str] | None = field(default=None, repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
     class_names: list[str] | None = field(default=None, repr=False)
+    # The file each image was decoded from, where it came from one: a split.json may name images by the
+    # SHA-256 of their files (as `sha256sum` prints it) rather than of their decoded pixels.
+    files: list[Path] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.pixels.dtype != np.uint8 or self.pixels.ndim != 4:
@@ -85,6 +89,12 @@ class ImageSet:
                 self._hashes += [image_sha256(img) for img in to_unit_range(self.pixels[start : start + HASH_BLOCK])]
         return self._hashes
 
+    def file_sha256(self, i: int) -> str | None:
+        """sha256 of image i's file as stored (None for images not read from a file)."""
+        if self.files is None:
+            return None
+        return hashlib.sha256(Path(self.files[i]).read_bytes()).hexdigest()
+
     def fingerprint(self) -> str:
         """sha256 over (id, image hash) pairs in order: names the exact data a model or audit saw."""
         h = hashlib.sha256()
@@ -108,7 +118,8 @@ class ImageSet:
         hashes = [self.hashes[i] for i in idx] if self._hashes is not None else None
         return ImageSet(self.pixels[idx], [self.ids[i] for i in idx], self.source, hashes,
                         captions=None if self.captions is None else [self.captions[i] for i in idx],
-                        labels=None if self.labels is None else self.labels[idx], class_names=self.class_names)
+                        labels=None if self.labels is None else self.labels[idx], class_names=self.class_names,
+                        files=None if self.files is None else [self.files[i] for i in idx])
 
 
 @dataclass(frozen=True)

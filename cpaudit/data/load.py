@@ -7,7 +7,7 @@ from pathlib import Path
 from cpaudit.data.captioned_digits import NAME as CAPTIONED_DIGITS, load_captioned_digits
 from cpaudit.data.cifar10 import is_cifar10_folder, load_cifar10
 from cpaudit.data.digits import load_digits_set
-from cpaudit.data.folder import load_folder
+from cpaudit.data.folder import load_folder, load_listing
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.npz import load_npz
 from cpaudit.errors import InputError
@@ -33,11 +33,14 @@ def load_data(data: str | Path, *, resize: tuple[int, int] | None = None, skip_b
         return load_captioned_digits()
     path = Path(data)
     if not path.exists():
-        raise InputError(path, "no such file or folder (DATA is 'digits', 'captioned-digits', an image folder, an .npz or a CIFAR-10 batches folder)")
+        raise InputError(path, "no such file or folder (data is 'digits', 'captioned-digits', an image folder, an .npz, a metadata.jsonl "
+                         "listing or a CIFAR-10 batches folder)")
     if path.is_file():
         if path.suffix.lower() == ".npz":
             return load_npz(path)
-        raise InputError(path, "unsupported data file (expected an .npz, or a folder)")
+        if path.suffix.lower() == ".jsonl":
+            return load_listing(path, resize=resize)
+        raise InputError(path, "unsupported data file (expected an image folder, an .npz or a metadata.jsonl listing)")
     if is_cifar10_folder(path):
         return load_cifar10(path)
     return load_folder(path, resize=resize, skip_bad=skip_bad)

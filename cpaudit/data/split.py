@@ -1,7 +1,9 @@
 """Member/holdout split, deterministic from a seed, and its split.json manifest.
 
 split.json names exactly which images were members (id + sha256), so a later audit can check it is
-looking at the same data and the same members.
+looking at the same data and the same members. A row's sha256 is that of the decoded pixels (what cpaudit
+writes) or that of the file (what `sha256sum` prints); a row may leave it out. A split of two sources
+(`cpaudit split --members A --holdout B`) records them, so `audit --split split.json` needs no --data.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from cpaudit.seeding import derive_seed
 
 @dataclass(frozen=True)
 class Split:
-    seed: int
+    seed: int | None  # None: the user's own split (a folder pair or a listing), not drawn by cpaudit
     member_idx: np.ndarray
     holdout_idx: np.ndarray
+    # The two sources of a folder pair, and the --resize they were read with: enough to load the data again.
+    sources: dict | None = None
 
 
 def make_split(data: ImageSet, *, members: int | None, seed: int, holdout: int | None = None) -> Split:
@@ -52,7 +56,7 @@ def split_manifest(data: ImageSet, split: Split) -> dict:
     def rows(idx: np.ndarray) -> list[dict]:
         return [row(int(i)) for i in idx]
 
-    return {
+    manifest = {
         "data": data.source,
         "fingerprint": data.fingerprint(),
         "image_shape": list(data.shape),
@@ -60,38 +64,67 @@ def split_manifest(data: ImageSet, split: Split) -> dict:
         "members": rows(split.member_idx),
         "holdout": rows(split.holdout_idx),
     }
+    if split.sources is not None:
+        manifest["sources"] = split.sources
+    return manifest
 
 
 def write_split(path: Path, data: ImageSet, split: Split) -> None:
     write_json(path, split_manifest(data, split))
 
 
-def read_split(path: Path, data: ImageSet) -> Split:
-    """Re-create a split from split.json against `data`, checking every id and image hash."""
+def read_manifest(path: Path) -> dict:
+    """split.json as a dict, or one line of bad input naming the file."""
     try:
         manifest = json.loads(Path(path).read_text())
-        members, holdout, seed = manifest["members"], manifest["holdout"], int(manifest["seed"])
-        member_ids = [(r["id"], r["sha256"]) for r in members]
-        holdout_ids = [(r["id"], r["sha256"]) for r in holdout]
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder; expected a split.json file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(path, f"not valid JSON ({e})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("members"), list) or not isinstance(manifest.get("holdout"), list):
+        raise InputError(path, "not a split.json (expected an object with 'members' and 'holdout' lists)")
+    return manifest
+
+
+def read_split(path: Path, data: ImageSet) -> Split:
+    """Re-create a split from split.json against `data`, checking every id and, where given, image hash."""
+    manifest = read_manifest(path)
+    try:
+        seed = None if manifest.get("seed") is None else int(manifest["seed"])
+        member_rows = [_row(r) for r in manifest["members"]]
+        holdout_rows = [_row(r) for r in manifest["holdout"]]
     except (KeyError, TypeError, ValueError) as e:
         raise InputError(path, f"not a cpaudit split.json (missing or wrong field: {e})") from None
     index = {i: k for k, i in enumerate(data.ids)}
 
-    def resolve(rows: list[tuple[str, str]], role: str) -> np.ndarray:
+    def resolve(rows: list[tuple[str, str | None]], role: str) -> np.ndarray:
         out = []
         for image_id, digest in rows:
             k = index.get(image_id)
             if k is None:
                 raise InputError(path, f"{role} image {image_id!r} is not in {data.source}")
-            if data.hashes[k] != digest:
-                raise InputError(path, f"{role} image {image_id!r} differs from the one in {data.source} (sha256 mismatch)")
+            if digest is not None and digest.lower() not in (data.hashes[k], data.file_sha256(k)):
+                raise InputError(path, f"{role} image {image_id!r} differs from the one in {data.source} (its sha256 is "
+                                 "neither that of the file nor that of its pixels)")
             out.append(k)
         return np.array(out, dtype=np.int64)
 
-    if not member_ids:
+    if not member_rows:
         raise InputError(path, "has no members")
-    return Split(seed, resolve(member_ids, "member"), resolve(holdout_ids, "holdout"))
+    members, holdout = resolve(member_rows, "member"), resolve(holdout_rows, "holdout")
+    both = np.intersect1d(members, holdout)
+    if len(both):
+        raise InputError(path, f"names {data.ids[int(both[0])]!r} both as a member and as held out")
+    return Split(seed, members, holdout, manifest.get("sources"))
+
+
+def _row(r: dict | str) -> tuple[str, str | None]:
+    """A split.json row: {"id": ..., "sha256": ...} (sha256 optional), or just the id."""
+    if isinstance(r, str):
+        return r, None
+    digest = r.get("sha256")
+    if digest is not None and not isinstance(digest, str):
+        raise TypeError(f"sha256 of {r['id']!r} is not a string")
+    return str(r["id"]), digest

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from cpaudit.audit.embedding_store import stream_embeddings
 from cpaudit.audit.features import FeatureSpec, embed, parse_features
@@ -30,8 +31,8 @@ from cpaudit.audit.replication import replication
 from cpaudit.audit.samples import SampleSet, load_samples
 from cpaudit.core.stats import permutation_test
 from cpaudit.data.imageset import ImageRows, ImageSet, blur_u8, to_uint8
-from cpaudit.data.load import load_data
-from cpaudit.data.split import Split, read_split
+from cpaudit.data.members import resolve_membership
+from cpaudit.data.split import Split
 from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
 from cpaudit.errors import InputError
@@ -57,9 +58,14 @@ DEFAULT_MIA_TS: tuple[int, ...] = (50, 100, 200, 350, 500)
 @dataclass(frozen=True)
 class AuditOptions:
     samples: Path
-    data: str
-    split: Path
     out: Path
+    # Which images were trained on: DATA with split.json, split.json alone (it names its data), or a pair of
+    # sources (folders, .npz files, metadata.jsonl listings) of members and held-out images.
+    data: str | None = None
+    split: Path | None = None
+    members: str | None = None
+    holdout: str | None = None
+    resize: tuple[int, int] | None = None  # read the data's images at this (H, W); samples are resized to it too
     model: Path | None = None
     classifier: str | None = None  # folder or "exact": also attack the protected denoiser
     features: str = "pixel"
@@ -131,12 +137,9 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     step = progress or (lambda _msg: None)
     spec = parse_features(opts.features)
     threshold = opts.threshold if opts.threshold is not None else spec.default_threshold
-    data = load_data(opts.data)
-    split = read_split(opts.split, data)
-    samples = load_samples(opts.samples)
-    if tuple(samples.images.shape[1:]) != data.shape:
-        raise InputError(opts.samples, f"samples are {tuple(samples.images.shape[1:])} (C, H, W) but {opts.data} "
-                         f"images are {data.shape}")
+    data, split = resolve_membership(data=opts.data, split=opts.split, members=opts.members, holdout=opts.holdout,
+                                     resize=opts.resize)
+    samples = fit_samples(load_samples(opts.samples), data, spec, opts)
     _check_run_classifier(opts, samples)
     if opts.model is not None and Path(opts.model).is_dir() and model_conditioning(Path(opts.model)) != "none":
         raise conditional_refusal(Path(opts.model), model_conditioning(Path(opts.model)), "the audit's model-based attacks")
@@ -144,7 +147,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     if opts.baseline is not None:
         baseline = check_baseline(read_results(opts.baseline)[0], opts.baseline, spec.label, threshold)
     if len(split.holdout_idx) < 4 or len(split.member_idx) < 4:
-        raise InputError(opts.split, "needs at least 4 members and 4 held-out images (membership attacks split each in two)")
+        raise InputError(opts.split or "--members/--holdout", "needs at least 4 members and 4 held-out images (membership "
+                         "attacks split each in two)")
     # Images stay uint8 in `data`; these views convert rows to float a batch at a time.
     members = ImageRows(data, np.asarray(split.member_idx, dtype=np.int64))
     holdout = ImageRows(data, np.asarray(split.holdout_idx, dtype=np.int64))
@@ -249,7 +253,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
 
     top = np.argsort(-rep.sample_sim, kind="stable")[:16]
     arrays["pair_samples"] = to_uint8(samples.images[top])
-    member_images = resolve_member_images(opts.member_images, opts.data)
+    member_images = resolve_member_images(opts.member_images, data.source)
     if member_images != "hide":
         shown = to_uint8(members.take(rep.sample_nn[top, 0]))
         arrays["pair_members"] = shown if member_images == "show" else blur_u8(shown)
@@ -258,9 +262,12 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         "cpaudit_version": __version__,
         "setup": {
             "samples": str(opts.samples),
-            "data": opts.data,
+            "data": data.source,
             "data_fingerprint": data.fingerprint(),
-            "split": str(opts.split),
+            "split": None if opts.split is None else str(opts.split),
+            "members": None if opts.members is None else str(opts.members),
+            "holdout": None if opts.holdout is None else str(opts.holdout),
+            "resize": None if opts.resize is None else list(opts.resize),
             "n_members": int(len(split.member_idx)),
             "n_holdout": int(len(split.holdout_idx)),
             "image_shape": list(data.shape),
@@ -317,6 +324,24 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     return AuditResult(results, out, not failures, arrays)
 
 
+def fit_samples(samples: SampleSet, data: ImageSet, spec: FeatureSpec, opts: AuditOptions) -> SampleSet:
+    """Samples at the data's size: as they are; resized under --resize; or, where a network embedding
+    resizes every image to its own input anyway, as they are. Pixel correlation needs one size."""
+    got, want = tuple(samples.images.shape[1:]), data.shape
+    if got == want:
+        return samples
+    if got[0] != want[0]:
+        raise InputError(opts.samples, f"samples have {got[0]} channel(s) but the images have {want[0]}")
+    if opts.resize is not None:
+        x = F.interpolate(samples.images, size=want[1:], mode="bicubic", antialias=True, align_corners=False)
+        return SampleSet(x.clamp(-1, 1), samples.run, samples.folder)
+    if spec.kind != "pixel":
+        return samples
+    raise InputError(opts.samples, f"samples are {got[1]}x{got[2]} but the images are {want[1]}x{want[2]}: pass "
+                     f"--resize {got[1]}x{got[2]} to read the images at the samples' size, or a network embedding "
+                     "(--features), which resizes both")
+
+
 def _check_run_classifier(opts: AuditOptions, samples: SampleSet) -> None:
     """A protected run's classifier must exist where its run.json says, or the protected sampler, the one
     deployed, would silently go unattacked."""
@@ -335,7 +360,7 @@ def _denoisers(opts: AuditOptions, data: ImageSet, run_prot: dict | None,
     lm = load_model(opts.model)
     require_pixel_unconditional(lm, "the audit's model-based attacks")
     if lm.data_fingerprint is not None and lm.data_fingerprint != data.fingerprint():
-        raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {opts.data}")
+        raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {data.source}")
     if tuple(lm.image_shape) != data.shape:
         raise InputError(Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}")
     abar = lm.schedule.alphas_cumprod()

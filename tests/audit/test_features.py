@@ -8,7 +8,7 @@ from cpaudit.errors import InputError
 
 
 def test_timm_features_from_a_local_weights_file(tmp_path):
-    import timm
+    timm = pytest.importorskip("timm", reason="the [timm] extra")
 
     torch.manual_seed(0)
     net = timm.create_model("resnet18", pretrained=False, num_classes=0)
@@ -135,6 +135,7 @@ def test_clean_resize_is_pil_bicubic_on_float_pixels():
 
 def test_fid_state_dict_form_loads_strictly_and_matches_pytorch_fid(tmp_path, monkeypatch):
     """pytorch-fid's architecture, checked against clean-fid's copy of it (an independent implementation)."""
+    pytest.importorskip("torchvision", reason="the [fid] extra")
     from cpaudit.audit.fid_inception import FIDInception
 
     torch.manual_seed(0)

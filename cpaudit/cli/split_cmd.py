@@ -1,0 +1,35 @@
+"""`cpaudit split`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cpaudit.cli.common import info, print_json, user_errors
+from cpaudit.data.load import parse_resize
+from cpaudit.pipelines.split import SplitOptions, write_split_file
+
+
+def split_cmd(
+    out: Path = typer.Option(..., "--out", help="split.json to write."),
+    members: Optional[str] = typer.Option(None, "--members", help="The training images: a folder, an .npz or a metadata.jsonl listing."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="Images of the same kind the model never saw (folder, .npz or listing)."),
+    listing: Optional[Path] = typer.Option(None, "--listing", help="Instead of --members/--holdout: a CSV or JSONL file with a "
+                                           "file column (file_name, file, path or id) and a member column (true/false, 1/0)."),
+    data: Optional[str] = typer.Option(None, "--data", help="With --listing: the folder its file names are relative to [default: the listing's folder]."),
+    member_column: str = typer.Option("member", "--member-column", help="With --listing: the column that marks members."),
+    resize: Optional[str] = typer.Option(None, "--resize", metavar="HxW", help="Read every image at this size, e.g. 32x32."),
+    json_out: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Write a split.json (which images were trained on, which were held out) from your own folders or listing.
+
+    Example: cpaudit split --members data/train --holdout data/holdout --out split.json
+    """
+    with user_errors():
+        result = write_split_file(SplitOptions(out=out, members=members, holdout=holdout, listing=listing, data=data,
+                                               member_column=member_column, resize=parse_resize(resize)))
+    if json_out:
+        print_json({"split": str(result.path), "n_members": result.n_members, "n_holdout": result.n_holdout})
+    info(f"{result.n_members} members, {result.n_holdout} held-out images -> {result.path}")
