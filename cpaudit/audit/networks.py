@@ -111,13 +111,15 @@ def tf_inception(path: Path, resize: str, device: torch.device | str = "cpu") ->
         def core(x299: torch.Tensor) -> torch.Tensor:
             return layers((x299.to(device) - 128) / 128).reshape(x299.shape[0], -1)
     else:
+        from cpaudit.audit.weights import load_state
+
+        state = load_state(path)  # a bad file is bad input whether or not torchvision is installed
         require("torchvision")
         from cpaudit.audit.fid_inception import FIDInception
-        from cpaudit.audit.weights import load_state
 
         net = FIDInception().eval()
         try:
-            net.load_fid_weights(load_state(path))
+            net.load_fid_weights(state)
         except ValueError as e:
             raise InputError(path, f"is not pytorch-fid's FID Inception state dict: {e}") from None
 

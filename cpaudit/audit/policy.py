@@ -42,7 +42,11 @@ def read_policy(path: Path) -> "PolicyFile":
         raise InputError(path, "no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(path, f"not valid TOML ({e})") from None
-    table = data.get("policy", data)
+    return PolicyFile(*read_policy_table(data.get("policy", data), path))
+
+
+def read_policy_table(table: dict, path: Path) -> tuple[Policy, bool]:
+    """The gates of a policy table (keys as the options, `_` or `-`) and its report_only."""
     known = {f.name for f in fields(Policy)}
     values = {}
     report_only = table.get("report_only", table.get("report-only", False))
@@ -57,7 +61,7 @@ def read_policy(path: Path) -> "PolicyFile":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise InputError(path, f"{key} must be a number in [0, 1], got {value!r}")
         values[name] = float(value)
-    return PolicyFile(Policy(**values), report_only)
+    return Policy(**values), report_only
 
 
 @dataclass(frozen=True)

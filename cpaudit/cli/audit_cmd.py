@@ -7,14 +7,18 @@ from typing import Optional
 
 import typer
 
-from cpaudit.audit.policy import DEFAULT_POLICY, Policy, read_policy
+from typer._click.core import ParameterSource
+
 from cpaudit.cli.common import console, info, print_json, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet, number_list
-from cpaudit.data.load import parse_resize
-from cpaudit.pipelines.audit import DEFAULT_MIA_TS, AuditOptions, audit
+from cpaudit.config import find_config, read_config
+from cpaudit.errors import InputError
+from cpaudit.pipelines.audit import DEFAULT_MIA_TS, audit
+from cpaudit.pipelines.audit_settings import audit_options
 
 
 def audit_cmd(
+    ctx: typer.Context,
     samples: Path = typer.Option(..., "--samples", help="Samples folder (samples.npz, or images)."),
     data: Optional[str] = typer.Option(None, "--data", help="The images the split names ('digits', an image folder, an "
                                        ".npz, a metadata.jsonl listing, CIFAR-10 batches) [default: the data split.json names]."),
@@ -26,24 +30,27 @@ def audit_cmd(
                                           "never saw (folder, .npz or metadata.jsonl listing)."),
     resize: Optional[str] = typer.Option(None, "--resize", metavar="HxW", help="Read the images at this size (and "
                                          "resize the samples to it), e.g. 32x32."),
-    out: Path = typer.Option(..., "--out", help="Folder for results.json and the reports."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for results.json and the reports [required unless the "
+                                       "config file sets it]."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder: run membership inference on its denoiser."),
     classifier: Optional[str] = typer.Option(None, "--classifier", help="Classifier folder or 'exact': also attack the protected denoiser."),
-    features: str = typer.Option("pixel", "--features", help="pixel | timm:NAME[:WEIGHTS] | inception:WEIGHTS"),
-    threshold: Optional[float] = typer.Option(None, "--threshold", min=-1.0, max=1.0, help="Replica similarity threshold (pixel: 0.97)."),
-    search: str = typer.Option("auto", "--search", help="Nearest-neighbour search: auto (exact below 300,000 members, else IVF with its recall reported) | exact | ivf."),
+    features: str = typer.Option("pixel", "--features", help="Embedding for replication and FID: pixel | "
+                                 "inception[:WEIGHTS] | timm:NAME[:WEIGHTS] | torchscript:PATH (a copy-detection model such as SSCD)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=-1.0, max=1.0, help="Replica similarity threshold [default: the embedding's, 0.97 for pixel]."),
+    search: str = typer.Option("auto", "--search", metavar="auto|exact|ivf", help="Nearest-neighbour search: auto (exact below 300,000 members, else IVF with its recall reported) | exact | ivf."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Folder for cached network features and the members' memory-mapped embeddings (default: a temporary folder)."),
-    permutations: int = typer.Option(1000, "--permutations", min=1, max=1_000_000),
-    mia_t: str = typer.Option(",".join(map(str, DEFAULT_MIA_TS)), "--mia-t", help="Timesteps for the loss attack."),
-    mia_draws: int = typer.Option(8, "--mia-draws", min=1, max=1000),
-    mia_members: int = typer.Option(10_000, "--mia-members", min=2, help="Members the loss attack scores: all up to this many, else a seeded random subset."),
+    permutations: int = typer.Option(1000, "--permutations", min=1, max=1_000_000, help="Relabellings of the permutation test (samples nearer members than held-out images)."),
+    mia_t: str = typer.Option(",".join(map(str, DEFAULT_MIA_TS)), "--mia-t", help="Diffusion timesteps at which every model-based membership attack queries the denoiser."),
+    mia_draws: int = typer.Option(8, "--mia-draws", min=1, max=1000, help="Noise draws per image and timestep in the model-based attacks."),
+    mia_members: int = typer.Option(10_000, "--mia-members", min=2, help="Members the attacks score: all up to this many, else a seeded random subset (and as many held-out images)."),
     alpha: Optional[float] = typer.Option(None, "--alpha", min=0.0, max=0.5, help="Protection alpha for the protected attack (default: the samples' run.json)."),
-    scale: Optional[float] = typer.Option(None, "--scale", min=0.0, max=1e9),
-    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1),
-    config: Optional[Path] = typer.Option(None, "--config", help="cpaudit.toml with a [policy] table (default: ./cpaudit.toml if present)."),
-    max_replica_rate: Optional[float] = typer.Option(None, "--max-replica-rate", min=0.0, max=1.0),
-    max_mia_auc: Optional[float] = typer.Option(None, "--max-mia-auc", min=0.0, max=1.0),
-    min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0),
+    scale: Optional[float] = typer.Option(None, "--scale", min=0.0, max=1e9, help="Protection scale for the protected attack (default: the samples' run.json)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Seed of the audit's own draws (attack noise, relabellings, subsets)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="cpaudit.toml, or pyproject.toml with [tool.cpaudit]: any "
+                                          "option and a policy table (default: ./cpaudit.toml, else ./pyproject.toml's [tool.cpaudit])."),
+    max_replica_rate: Optional[float] = typer.Option(None, "--max-replica-rate", min=0.0, max=1.0, help="Fail when more than this fraction of samples are replicas."),
+    max_mia_auc: Optional[float] = typer.Option(None, "--max-mia-auc", min=0.0, max=1.0, help="Fail when the released threat model's strongest attack (selection-adjusted) has a higher AUC."),
+    min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0, help="Fail when the permutation test's p-value is below this."),
     replica_excess_level: Optional[float] = typer.Option(None, "--replica-excess-level", min=0.0, max=1.0,
         help="Fail when samples reach the replica threshold more often than held-out images, at this level (one-sided Fisher "
              "exact test) [default: 0.05; 0 switches it off].", show_default=False),
@@ -54,11 +61,11 @@ def audit_cmd(
     report_only: bool = typer.Option(False, "--report-only", help="Measure and report, gate nothing (exit 0 unless the input is bad). "
                                      "Without it the default gates apply: replicas above the held-out base rate (Fisher, 0.05) and "
                                      "the strongest attack above its chance band (0.025)."),
-    release: str = typer.Option("samples", "--release", help="What is deployed: samples (only generated images are published) | "
+    release: str = typer.Option("samples", "--release", metavar="samples|sampler|weights", help="What is deployed: samples (only generated images are published) | "
                                 "sampler (the deployed denoiser can be queried) | weights (the model file is released). "
                                 "Gates and the verdict apply to it and to every weaker threat model."),
     attack_nulls: int = typer.Option(200, "--attack-nulls", min=19, max=100_000, help="Relabellings for each attack's chance band and p-value."),
-    member_images: str = typer.Option("auto", "--member-images", help="Training images in the report: show | blur | hide "
+    member_images: str = typer.Option("auto", "--member-images", metavar="auto|show|blur|hide", help="Training images in the report: show | blur | hide "
                                       "[default: auto, show for the bundled digits and hide for your data]."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="A stored results.json: fail where the replica rate or the "
                                             "membership AUC is worse than that run's beyond its 95% interval (a privacy regression test)."),
@@ -69,25 +76,20 @@ def audit_cmd(
 ) -> None:
     """Audit samples for replication and a model for membership leakage; exit 1 if a policy gate fails.
 
-    Example: cpaudit audit --samples runs/plain --data digits --split runs/model/split.json --model runs/model --out runs/audit --max-replica-rate 0.01
+    Example: cpaudit audit --samples runs/plain --split runs/model/split.json --model runs/model --out runs/audit
     """
     state.quiet = state.quiet or quiet
     with user_errors():
-        policy, file_report_only = DEFAULT_POLICY, False
-        toml = config if config is not None else (Path("cpaudit.toml") if Path("cpaudit.toml").is_file() else None)
-        if toml is not None:
-            from_file = read_policy(toml)
-            policy, file_report_only = policy.merged(from_file.policy), from_file.report_only
-        policy = policy.merged(Policy(max_replica_rate, max_mia_auc, min_permutation_p, replica_excess_level, mia_excess_level))
-        opts = AuditOptions(
-            samples=samples, data=data, split=split, members=members, holdout=holdout, resize=parse_resize(resize), out=out, model=model, classifier=classifier, features=features,
-            threshold=threshold, permutations=permutations, mia_t=number_list(mia_t, "--mia-t"), mia_draws=mia_draws,
-            mia_members=mia_members,
-            alpha=alpha, scale=scale, seed=seed, policy=policy, search=search, cache_dir=cache_dir,  # type: ignore[arg-type]
-            device=device, release=release, attack_nulls=attack_nulls, report_only=report_only or file_report_only, junit=junit, member_images=member_images, baseline=baseline,
-        )
+        given = {name: value for name, value in ctx.params.items()
+                 if ctx.get_parameter_source(name) != ParameterSource.DEFAULT and name not in ("json_out", "quiet", "config")}
+        if "mia_t" in given:
+            given["mia_t"] = number_list(mia_t, "--mia-t")
+        path = config if config is not None else find_config()
+        opts = audit_options(given, read_config(path) if path is not None else None)
+        if opts.out is None:
+            raise InputError("--out", "give the folder for results.json and the reports (or set out in the config file)")
         with progress_bar("audit") as advance:
-            result = audit(opts, progress=lambda msg: advance(metrics=None))
+            result = audit(opts, progress=lambda stage: advance(description=f"audit: {stage}"))
     r = result.results
     if json_out:
         print_json(r)

@@ -135,8 +135,9 @@ def plain_progress(description: str, total: int | None, every_s: float = PLAIN_E
             return
         state_["last"] = now
         tot = state_["total"]
-        where = f"{state_['done']}/{tot} ({state_['done'] / tot:.0%})" if tot else f"{state_['done']}"
-        console.print(f"{state_['stage']}: {where}{state_['metrics']}, {now - t0:.0f} s", highlight=False,
+        # A count without a total says nothing ("audit: 5"): a stage alone names where the work is.
+        where = f": {state_['done']}/{tot} ({state_['done'] / tot:.0%})" if tot else ""
+        console.print(f"{state_['stage']}{where}{state_['metrics']}, {now - t0:.0f} s", highlight=False,
                       soft_wrap=True, markup=False)
 
     return advance

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from cpaudit.device import DEVICE_HELP
@@ -18,3 +20,12 @@ def number_list(text: str, option: str, kind: type = int) -> tuple:
         return tuple(kind(v) for v in text.split(","))
     except ValueError:
         raise typer.BadParameter(f"expected comma-separated {kind.__name__}s such as 1,2, got {text!r}", param_hint=option) from None
+
+
+def member_count_or_source(text: str) -> tuple[int | None, str | None]:
+    """--members N (how many to draw from DATA) or --members DIR|FILE (the training images themselves)."""
+    if text.isdigit() and not Path(text).exists():
+        if int(text) < 1:
+            raise typer.BadParameter(f"must be at least 1, got {text}", param_hint="--members")
+        return int(text), None
+    return None, text

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
-from cpaudit.cli.options import Device, Members, Quiet, Seed, number_list
+from cpaudit.cli.options import Device, Members, Quiet, Seed, member_count_or_source, number_list
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import parse_resize
 from cpaudit.errors import InputError
@@ -136,11 +136,16 @@ def train_diffusion_cmd(
 
 
 def train_classifier_cmd(
-    data: str = typer.Argument(..., help="'digits', an image folder, an .npz or a CIFAR-10 batches folder."),
+    data: Optional[str] = typer.Argument(None, help="'digits', an image folder, an .npz, a metadata.jsonl listing or a "
+                                         "CIFAR-10 batches folder [default: the data --model or --split names]."),
     out: Path = typer.Option(..., "--out", help="Classifier folder to write."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (cpaudit or diffusers): use its schedule, and its members and split where it records them."),
     split: Optional[Path] = typer.Option(None, "--split", help="split.json naming the members (for a model trained elsewhere)."),
-    members: int = Members,
+    members: str = typer.Option("64", "--members", metavar="N|DIR|FILE", help="The training images (a folder, an .npz "
+                                "or a metadata.jsonl listing; give --holdout too), or without a model or split, how many "
+                                "members to draw from DATA."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="With --members DIR|FILE: images of the same kind the model never saw."),
+    resize: Optional[str] = typer.Option(None, "--resize", metavar="HxW", help="Read the images at this size, e.g. 32x32."),
     seed: int = Seed,
     label_seed: Optional[int] = typer.Option(None, "--label-seed", min=0, max=2**63 - 1, help="Seed of the random labels."),
     steps: int = typer.Option(3000, "--steps", min=1, help="Maximum optimiser steps (stops early near the Bayes limit)."),
@@ -157,8 +162,10 @@ def train_classifier_cmd(
     """
     state.quiet = state.quiet or quiet
     with user_errors():
+        count, source = member_count_or_source(members)
         opts = TrainClassifierOptions(
-            data=data, out=out, model=model, split=split, members=members, seed=seed, label_seed=label_seed,
+            data=data, out=out, model=model, split=split, members=count, member_source=source, holdout_source=holdout,
+            resize=parse_resize(resize), seed=seed, label_seed=label_seed,
             train=ClassifierTrainConfig(steps=steps, batch_size=batch_size, lr=lr), base_channels=channels,
             device=device,
         )

@@ -17,10 +17,12 @@ from cpaudit.errors import InputError
 MEMBERS, HOLDOUT = "members", "holdout"  # id prefixes: the same file name may sit in both folders
 
 
-def load_pair(members: str | Path, holdout: str | Path, *, resize: tuple[int, int] | None = None) -> tuple[ImageSet, Split]:
-    """Both sources as one ImageSet (ids 'members/<id>' and 'holdout/<id>'), members first."""
-    m = load_data(members, resize=resize)
-    h = load_data(holdout, resize=resize)
+def load_pair(members: str | Path | ImageSet, holdout: str | Path | ImageSet, *,
+              resize: tuple[int, int] | None = None) -> tuple[ImageSet, Split]:
+    """Both sources (paths, or sets already in memory) as one ImageSet (ids 'members/<id>' and
+    'holdout/<id>'), members first."""
+    m = members if isinstance(members, ImageSet) else load_data(members, resize=resize)
+    h = holdout if isinstance(holdout, ImageSet) else load_data(holdout, resize=resize)
     if m.pixels.shape[1:3] != h.pixels.shape[1:3]:
         (mh, mw), (hh, hw) = m.pixels.shape[1:3], h.pixels.shape[1:3]
         raise InputError("--holdout", f"held-out images are {hh}x{hw} but members are {mh}x{mw}: pass --resize "
@@ -28,13 +30,13 @@ def load_pair(members: str | Path, holdout: str | Path, *, resize: tuple[int, in
     pm, ph = _same_channels(m, h)
     data = ImageSet(
         np.concatenate([pm, ph]), [f"{MEMBERS}/{i}" for i in m.ids] + [f"{HOLDOUT}/{i}" for i in h.ids],
-        f"{MEMBERS}={members} {HOLDOUT}={holdout}",
+        f"{MEMBERS}={m.source} {HOLDOUT}={h.source}",
         captions=_joined(m.captions, h.captions, len(m), len(h)),
         labels=None if m.labels is None or h.labels is None else np.concatenate([m.labels, h.labels]),
         class_names=m.class_names if m.class_names == h.class_names else None,
         files=None if m.files is None or h.files is None else m.files + h.files,
     )
-    sources = {MEMBERS: str(members), HOLDOUT: str(holdout), "resize": None if resize is None else list(resize)}
+    sources = {MEMBERS: m.source, HOLDOUT: h.source, "resize": None if resize is None else list(resize)}
     return data, Split(None, np.arange(len(m)), np.arange(len(m), len(m) + len(h)), sources)
 
 

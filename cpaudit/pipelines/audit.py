@@ -57,14 +57,14 @@ DEFAULT_MIA_TS: tuple[int, ...] = (50, 100, 200, 350, 500)
 
 @dataclass(frozen=True)
 class AuditOptions:
-    samples: Path
-    out: Path
+    samples: Path | SampleSet  # a samples folder, or samples already in memory (the Python API)
+    out: Path | None  # None: write nothing, return the results (the Python API)
     # Which images were trained on: DATA with split.json, split.json alone (it names its data), or a pair of
     # sources (folders, .npz files, metadata.jsonl listings) of members and held-out images.
     data: str | None = None
     split: Path | None = None
-    members: str | None = None
-    holdout: str | None = None
+    members: str | Path | ImageSet | None = None
+    holdout: str | Path | ImageSet | None = None
     resize: tuple[int, int] | None = None  # read the data's images at this (H, W); samples are resized to it too
     model: Path | None = None
     classifier: str | None = None  # folder or "exact": also attack the protected denoiser
@@ -97,7 +97,7 @@ class AuditOptions:
 @dataclass
 class AuditResult:
     results: dict
-    out: Path
+    out: Path | None
     passed: bool
     arrays: dict[str, np.ndarray]
 
@@ -139,7 +139,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     threshold = opts.threshold if opts.threshold is not None else spec.default_threshold
     data, split = resolve_membership(data=opts.data, split=opts.split, members=opts.members, holdout=opts.holdout,
                                      resize=opts.resize)
-    samples = fit_samples(load_samples(opts.samples), data, spec, opts)
+    samples = fit_samples(opts.samples if isinstance(opts.samples, SampleSet) else load_samples(opts.samples),
+                          data, spec, opts)
     _check_run_classifier(opts, samples)
     if opts.model is not None and Path(opts.model).is_dir() and model_conditioning(Path(opts.model)) != "none":
         raise conditional_refusal(Path(opts.model), model_conditioning(Path(opts.model)), "the audit's model-based attacks")
@@ -261,12 +262,12 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         "schema_version": SCHEMA_VERSION,
         "cpaudit_version": __version__,
         "setup": {
-            "samples": str(opts.samples),
+            "samples": described(opts.samples),
             "data": data.source,
             "data_fingerprint": data.fingerprint(),
             "split": None if opts.split is None else str(opts.split),
-            "members": None if opts.members is None else str(opts.members),
-            "holdout": None if opts.holdout is None else str(opts.holdout),
+            "members": None if opts.members is None else described(opts.members),
+            "holdout": None if opts.holdout is None else described(opts.holdout),
             "resize": None if opts.resize is None else list(opts.resize),
             "n_members": int(len(split.member_idx)),
             "n_holdout": int(len(split.holdout_idx)),
@@ -309,8 +310,8 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         "verdict": verdict_sentence(opts.release, failures, len(gates), threat_models[opts.release]["strongest"],
                                     report_only=opts.report_only),
     }
-    out = Path(opts.out)
-    if not world().is_main:  # under torchrun every rank holds the results; rank 0 writes them
+    out = None if opts.out is None else Path(opts.out)
+    if out is None or not world().is_main:  # no folder (the Python API), or not rank 0 under torchrun
         return AuditResult(results, out, not failures, arrays)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "audit_data.npz") as tmp:
@@ -405,6 +406,13 @@ def _run_attacks(opts: AuditOptions, ctx: AttackContext, denoisers: list[Denoise
                             "measures": measures_of(attack, den, sampling_protected)}
             arrays.update(attack_arrays)
     return attacks, scores
+
+
+def described(source: object) -> str:
+    """A source as results.json names it: its path, or what an in-memory set is."""
+    if isinstance(source, (ImageSet, SampleSet)):
+        return source.source if isinstance(source, ImageSet) else str(source.folder)
+    return str(source)
 
 
 def resolve_member_images(mode: str, data: str) -> str:

@@ -10,14 +10,15 @@ import torch
 
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import load_data
-from cpaudit.data.split import make_split, read_split, write_split
+from cpaudit.data.split import Split, make_split, write_split
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.checkpoint import save_weights, write_config
-from cpaudit.models.load import load_model
+from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH
-from cpaudit.data.members import data_and_split_of
+from cpaudit.data.imageset import ImageSet
+from cpaudit.data.members import data_and_split_of, resolve_membership
 from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
 from cpaudit.seeding import derive_seed, torch_generator
@@ -28,11 +29,15 @@ from cpaudit.version import __version__
 
 @dataclass(frozen=True)
 class TrainClassifierOptions:
-    data: str
+    data: str | None
     out: Path
     model: Path | None = None  # take members, schedule and data from this model folder
     split: Path | None = None  # members from this split.json (e.g. for a diffusers model trained elsewhere)
-    members: int | None = 64
+    members: int | None = 64  # without a model or a split: this many members drawn from DATA
+    # Or the members and held-out images as the user keeps them (folders, .npz files, metadata.jsonl listings).
+    member_source: str | None = None
+    holdout_source: str | None = None
+    resize: tuple[int, int] | None = None
     seed: int = 0
     label_seed: int | None = None  # default: derived from seed
     train: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
@@ -41,6 +46,24 @@ class TrainClassifierOptions:
     channel_mult: tuple[int, ...] = (1, 2)
     num_res_blocks: int = 2
     device: str = "auto"  # see device.py
+
+
+def _members(opts: TrainClassifierOptions, lm: LoadedModel | None) -> tuple[ImageSet, Split]:
+    """The user's split (--split, or --members/--holdout sources); else a cpaudit model's own; else, with no
+    model, a seeded draw from DATA. A model trained elsewhere without a split is refused: never guessed."""
+    if opts.split is not None or opts.member_source is not None or opts.holdout_source is not None:
+        return resolve_membership(data=opts.data, split=opts.split, members=opts.member_source,
+                                  holdout=opts.holdout_source, resize=opts.resize)
+    if lm is not None and lm.data_fingerprint is not None:  # a cpaudit model knows its data and members
+        return data_and_split_of(Path(opts.model), lm.config, opts.data)
+    if lm is not None:
+        raise InputError("--split", f"{opts.model} records no members (a model trained elsewhere): give --split "
+                         "split.json, or --members and --holdout, naming the images it was trained on; cpaudit never "
+                         "guesses membership")
+    if opts.data is None:
+        raise InputError("DATA", "give DATA (members are drawn from it), --split, or --members and --holdout")
+    data = load_data(opts.data, resize=opts.resize)
+    return data, make_split(data, members=opts.members, seed=opts.seed)
 
 
 @dataclass
@@ -57,32 +80,19 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
     device = resolve_device(opts.device)
     schedule = opts.schedule
-    lm = None
-    if opts.model is not None:
-        lm = load_model(Path(opts.model))
+    lm = None if opts.model is None else load_model(Path(opts.model))
+    if lm is not None:
         schedule = lm.schedule
-        if lm.data_fingerprint is not None:  # a cpaudit model knows its data and members
-            data, split = data_and_split_of(Path(opts.model), lm.config, opts.data)
-        else:  # a model trained elsewhere: the members are the user's word (--split); never guessed
-            if opts.split is None:
-                raise InputError("--split", f"{opts.model} records no members (a model trained elsewhere): give --split "
-                                 "split.json naming the images it was trained on; cpaudit never guesses membership")
-            data = load_data(opts.data)
-            split = None
-        if data.shape != lm.image_shape:
-            raise InputError(opts.data, f"images are {data.shape} (C, H, W) but the model makes {lm.image_shape}")
-    else:
-        data, split = load_data(opts.data), None
-    if opts.split is not None:
-        split = read_split(opts.split, data)
-    elif split is None:
-        split = make_split(data, members=opts.members, seed=opts.seed)
+    data, split = _members(opts, lm)
+    if lm is not None and data.shape != lm.image_shape:
+        raise InputError(opts.data or "--members", f"images are {data.shape} (C, H, W) but the model makes {lm.image_shape}")
     members = data.take(split.member_idx)
     if lm is not None and lm.codec.latent:  # CPSample on a latent model: the classifier reads its latents
         members = lm.codec.to(device).encode(members.to(device)).cpu()
     c, h, w = members.shape[1:]
     if h != w:
-        raise InputError(opts.data, f"images are {h}x{w}; the classifier needs square images")
+        raise InputError(data.source, f"images are {h}x{w}; the classifier needs square images: pass --resize "
+                         f"{min(h, w)}x{min(h, w)}")
     width = opts.base_channels or (LATENT_CLASSIFIER_WIDTH if lm is not None and lm.codec.latent else 32)
     clf_cfg = ClassifierConfig(c, h, width, opts.channel_mult, opts.num_res_blocks)
     label_seed = label_seed_for(opts.seed, opts.label_seed)

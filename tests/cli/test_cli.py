@@ -111,3 +111,15 @@ def test_plain_progress_lines_for_a_log_every_few_seconds(capsys):
     advance(0, 1, {}, description="sample")
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
     assert lines == ["train model: 0/4000 (0%), 0 s", "train model: 300/4000 (8%) loss 0.5, 5 s", "sample: 0/1 (0%), 7 s"]
+
+
+def test_plain_progress_without_a_total_names_the_stage_not_a_count(capsys):
+    from cpaudit.cli import common
+
+    now = [0.0]
+    advance = common.plain_progress("audit", None, every_s=5.0, clock=lambda: now[0])
+    advance(description="audit: embed")
+    now[0] = 10.0
+    advance(description="audit: quality")
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
+    assert lines == ["audit: embed, 0 s", "audit: quality, 10 s"]
