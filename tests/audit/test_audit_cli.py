@@ -92,7 +92,8 @@ def test_audit_bad_inputs_exit_2(tiny_model, tiny_samples, tmp_path):
     other.mkdir()
     np.savez(other / "samples.npz", images=np.zeros((4, 16, 16), np.uint8))
     r = _audit(tiny_model, other, tmp_path / "b")
-    assert r.exit_code == 2 and "(1, 16, 16)" in r.output and not (tmp_path / "b").exists()
+    assert r.exit_code == 2 and "samples are 16x16 but the images are 8x8: pass --resize 16x16" in r.output
+    assert not (tmp_path / "b").exists()
     assert len(r.output.strip().splitlines()) == 1
 
 
