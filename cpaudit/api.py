@@ -1,9 +1,26 @@
-"""The Python API: the same functions the CLI calls, with keyword arguments named like its options."""
+"""The Python API for scripts and notebooks: the functions the CLI calls, with keyword arguments named like
+its options, taking paths or images in memory, returning typed results, writing files only where asked."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import tempfile
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from cpaudit.config import find_config, read_config
+from cpaudit.data.imageset import ImageSet
+from cpaudit.errors import InputError
+from cpaudit.inputs import as_image_set, as_path, as_samples
+from cpaudit.pipelines.audit import audit as _audit
+from cpaudit.pipelines.audit_settings import audit_options
+from cpaudit.pipelines.fid import FidOptions
+from cpaudit.pipelines.fid import fid as _fid
+from cpaudit.results import AuditReport, FidReport
 from cpaudit.pipelines.sample import SampleOptions, SampleResult
 from cpaudit.pipelines.sample import sample as _sample
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, TrainClassifierResult
@@ -37,12 +54,81 @@ def train_classifier(
 
 
 def sample(
-    *, model: str | Path, out: str | Path, n: int = 256, steps: int = 50, seed: int = 0, method: Method = "ddim",
-    eta: float = 0.0, batch_size: int = 256, protection: Protection | None = None,
+    *, model: str | Path, out: str | Path | None = None, n: int = 256, steps: int = 50, seed: int = 0,
+    method: Method = "ddim", eta: float = 0.0, batch_size: int = 256, protection: Protection | None = None,
     device: str = "auto",
 ) -> SampleResult:
-    """`cpaudit sample --model DIR --out OUT [--protect ...]`."""
+    """Draw `n` samples (sample i from seed + i), optionally protected; `.images` holds them as uint8
+    (N, H, W, C). Files (samples.npz, PNGs, run.json) are written only where `out` is given."""
+    model_path = as_path(model, "model")
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="cpaudit-sample-") as scratch:
+            result = sample(model=model_path, out=scratch, n=n, steps=steps, seed=seed, method=method, eta=eta,
+                            batch_size=batch_size, protection=protection, device=device)
+        return replace(result, out=None)
     return _sample(SampleOptions(
-        model=Path(model), out=Path(out), n=n, seed=seed, batch_size=batch_size,
-        sampler=SamplerConfig(steps=steps, method=method, eta=eta), protection=protection,
-        device=device))
+        model=model_path, out=as_path(out, "out"), n=n, seed=seed, batch_size=batch_size,
+        sampler=SamplerConfig(steps=steps, method=method, eta=eta), protection=protection, device=device))
+
+
+def audit(
+    samples: str | Path | np.ndarray | torch.Tensor | SampleResult, *,
+    members: str | Path | np.ndarray | torch.Tensor | None = None,
+    holdout: str | Path | np.ndarray | torch.Tensor | None = None,
+    data: str | Path | None = None, split: str | Path | None = None, out: str | Path | None = None,
+    config: str | Path | None = None, **options: Any,
+) -> AuditReport:
+    """Audit samples for replication (and, given `model=`, the model for membership leakage) under the gates.
+
+    Which images were trained on: `members` and `holdout` (paths, or images in memory: uint8 (N, H, W[, C])
+    or float (N, C, H, W) in [-1, 1]), or `split` (a split.json, with `data` where it names none). Every
+    audit option is a keyword named as in cpaudit.toml (`model`, `classifier`, `features`, `threshold`,
+    `release`, `mia_t`, `max_replica_rate`, ...); a config file (`config`, default ./cpaudit.toml or
+    ./pyproject.toml's [tool.cpaudit]) fills what is not given. Writes results.json and the reports only
+    where `out` is given. `.passed` is False where a gate failed; bad input raises a one-line CpauditError.
+    """
+    settings = {k: v for k, v in options.items() if v is not None}
+    settings.update(samples=as_samples(samples), out=as_path(out, "out"), split=as_path(split, "split"))
+    for key, value in (("members", members), ("holdout", holdout), ("data", data)):
+        if value is not None:
+            settings[key] = as_image_set(value, key) if key != "data" else str(as_path(value, "data"))
+    path = as_path(config, "config") if config is not None else find_config()
+    opts = audit_options({k: v for k, v in settings.items() if v is not None}, read_config(path) if path else None)
+    result = _audit(opts)
+    return AuditReport(result.results, result.arrays, result.member_ids or [], result.out)
+
+
+def fid(a: str | Path | np.ndarray | torch.Tensor, b: str | Path | np.ndarray | torch.Tensor, *,
+        features: str = "inception", seed: int = 0, device: str = "auto") -> FidReport:
+    """FID and KID between two image sets (paths or images in memory) on the named embedding."""
+    r = _fid(FidOptions(a=_source(a, "a"), b=_source(b, "b"), features=features, seed=seed, device=device))
+    return FidReport(r["fid"], r["kid"], r["features"], r["n_a"], r["n_b"], r["warning"], r)
+
+
+def protect(
+    model: str | Path, *, classifier: str | Path = "exact", out: str | Path | None = None,
+    alpha: float | None = None, scale: float | None = None, steps: int = 3000, seed: int = 0,
+    members: str | Path | None = None, holdout: str | Path | None = None, split: str | Path | None = None,
+    device: str = "auto",
+) -> Protection:
+    """CPSample protection for `model`, to pass to `sample(protection=...)`: the exact posterior over the
+    members ("exact"), a trained classifier folder, or "learned": train the random-label classifier into
+    `out` first (members from the model, `split`, or `members` with `holdout`). Unset alpha and scale take
+    the classifier kind's defaults."""
+    if str(classifier) == "learned":
+        if out is None:
+            raise InputError("out", "a learned classifier is written to a folder: give out=")
+        _train_classifier(TrainClassifierOptions(
+            data=None, out=as_path(out, "out"), model=as_path(model, "model"), split=as_path(split, "split"),
+            member_source=None if members is None else str(as_path(members, "members")),
+            holdout_source=None if holdout is None else str(as_path(holdout, "holdout")),
+            seed=seed, train=ClassifierTrainConfig(steps=steps), device=device))
+        classifier = out
+    if str(classifier) != "exact" and not Path(classifier).is_dir():
+        raise InputError("classifier", f"{classifier} is not a classifier folder ('exact', 'learned' or a folder)")
+    return Protection(str(classifier), alpha, scale)
+
+
+def _source(x: object, name: str) -> str | ImageSet:
+    s = as_image_set(x, name)
+    return s if isinstance(s, ImageSet) else str(s)

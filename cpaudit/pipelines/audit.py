@@ -100,6 +100,7 @@ class AuditResult:
     out: Path | None
     passed: bool
     arrays: dict[str, np.ndarray]
+    member_ids: list[str] | None = None  # ids of the members, in the order arrays' sample_nn indexes them
 
 
 Progress = Callable[[str], None]
@@ -312,7 +313,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
     }
     out = None if opts.out is None else Path(opts.out)
     if out is None or not world().is_main:  # no folder (the Python API), or not rank 0 under torchrun
-        return AuditResult(results, out, not failures, arrays)
+        return AuditResult(results, out, not failures, arrays, [data.ids[int(i)] for i in split.member_idx])
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "audit_data.npz") as tmp:
         with open(tmp, "wb") as f:
@@ -322,7 +323,7 @@ def _audit(opts: AuditOptions, step: Progress, spec: FeatureSpec, threshold: flo
         write_bytes(opts.junit, junit_xml(results).encode())
     step("report")
     render_audit_report(results, arrays, out)
-    return AuditResult(results, out, not failures, arrays)
+    return AuditResult(results, out, not failures, arrays, [data.ids[int(i)] for i in split.member_idx])
 
 
 def fit_samples(samples: SampleSet, data: ImageSet, spec: FeatureSpec, opts: AuditOptions) -> SampleSet:
@@ -360,7 +361,8 @@ def _denoisers(opts: AuditOptions, data: ImageSet, run_prot: dict | None,
     as the sampling run applied it: its classifier, alpha, scale, rule, guide and label seed."""
     lm = load_model(opts.model)
     require_pixel_unconditional(lm, "the audit's model-based attacks")
-    if lm.data_fingerprint is not None and lm.data_fingerprint != data.fingerprint():
+    # A model that records its data must be audited on it, unless the user names the members (--members).
+    if opts.members is None and lm.data_fingerprint is not None and lm.data_fingerprint != data.fingerprint():
         raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {data.source}")
     if tuple(lm.image_shape) != data.shape:
         raise InputError(Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}")

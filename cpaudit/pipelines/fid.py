@@ -9,6 +9,7 @@ import numpy as np
 
 from cpaudit.audit.features import embed, parse_features
 from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
 from cpaudit.device import resolve_device
 from cpaudit.seeding import numpy_generator
@@ -16,8 +17,8 @@ from cpaudit.seeding import numpy_generator
 
 @dataclass(frozen=True)
 class FidOptions:
-    a: str
-    b: str
+    a: str | ImageSet  # a source (folder, .npz, 'digits', ...) or images in memory
+    b: str | ImageSet
     features: str = "inception"  # FID's TF-Inception from cpaudit[fid]; see audit/features.py
     seed: int = 0  # KID's subsets
     device: str = "auto"
@@ -28,7 +29,7 @@ def fid(opts: FidOptions) -> dict:
     device = resolve_device(opts.device)
     feats = []
     for source in (opts.a, opts.b):
-        data = load_data(source)
+        data = source if isinstance(source, ImageSet) else load_data(source)
         feats.append(embed(data.take(np.arange(len(data))), spec, device=device)[1].astype(np.float64))
     fa, fb = feats
     dim = fa.shape[1]
@@ -36,4 +37,8 @@ def fid(opts: FidOptions) -> dict:
             "features": spec.label, "weights_sha256": spec.sha256, "resize": spec.resize if spec.kind == "inception" else None,
             "n_a": len(fa), "n_b": len(fb), "feature_dim": dim,
             "warning": None if min(len(fa), len(fb)) > dim else "fewer images than feature dimensions on a side: FID unreliable",
-            "a": str(Path(opts.a)), "b": str(Path(opts.b))}
+            "a": _name(opts.a), "b": _name(opts.b)}
+
+
+def _name(source: str | ImageSet) -> str:
+    return source.source if isinstance(source, ImageSet) else str(Path(source))
