@@ -40,7 +40,7 @@ from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.models.load import conditional_refusal, load_model, model_conditioning, require_pixel_unconditional
 from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.report.junit import junit_xml
-from cpaudit.report.content import SCHEMA_VERSION  # 3: threat-model headlines, bootstrap intervals, one-run epsilon
+from cpaudit.report.content import SCHEMA_VERSION  # cpaudit/schemas/results.schema.json
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection
 from cpaudit.seeding import derive_seed, numpy_generator

@@ -14,10 +14,12 @@ def num(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-# results.json: 3 adds each threat model's selection-adjusted strongest attack, bootstrap intervals (auc_se)
-# and the one-run epsilon bound; 2 (attacks by threat model) is still read by `report` and `--baseline`.
-SCHEMA_VERSION = 3
-READABLE_SCHEMAS = (2, 3)
+# results.json (cpaudit/schemas/results.schema.json): 4 adds setup.members/holdout/resize and lets setup.split
+# be null (membership from two sources); 3 added each threat model's selection-adjusted strongest attack,
+# bootstrap intervals (auc_se) and the one-run epsilon bound; 2 (attacks by threat model) and 3 are still
+# read by `report` and `--baseline`, so a committed privacy baseline survives an upgrade.
+SCHEMA_VERSION = 4
+READABLE_SCHEMAS = (2, 3, 4)
 
 MEMBER_IMAGES = {
     "show": "Training images are shown beside their nearest samples (--member-images show).",

@@ -1,0 +1,67 @@
+"""results.json has a documented JSON Schema, shipped in the package: every committed results.json and a
+fresh audit's validate, and a previous version's file still serves as a --baseline."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cpaudit.cli.app import app
+from cpaudit.report.content import READABLE_SCHEMAS, SCHEMA_VERSION
+from cpaudit.schemas import results_schema
+
+jsonschema = pytest.importorskip("jsonschema")
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = sorted(p for p in ROOT.rglob("results.json") if ".venv" not in p.parts and "runs" not in p.parts[:1])
+
+
+def validator():
+    schema = results_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_the_schema_names_every_version_cpaudit_reads():
+    assert results_schema()["properties"]["schema_version"]["enum"] == list(READABLE_SCHEMAS)
+    assert SCHEMA_VERSION == max(READABLE_SCHEMAS)
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[str(p.relative_to(ROOT)) for p in COMMITTED])
+def test_every_committed_results_json_validates(path):
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator().iter_errors(json.loads(path.read_text()))]
+    assert not errors, errors[:3]
+
+
+def test_committed_results_exist():
+    assert len(COMMITTED) >= 5  # the demo's five audits at least
+
+
+def test_schema_rejects_what_is_not_a_results_json():
+    v = validator()
+    good = json.loads(COMMITTED[0].read_text())
+    assert not list(v.iter_errors(good))
+    for broken in ({**good, "release": "everything"}, {k: x for k, x in good.items() if k != "nn"},
+                   {**good, "nn": {**good["nn"], "replica_rate": 1.5}}):
+        assert list(v.iter_errors(broken))
+
+
+def test_a_fresh_audit_validates_and_reads_a_previous_version_baseline(tiny_model, tmp_path):
+    """The demo's committed results.json are schema 3, the version before this one: --baseline reads them."""
+    from cpaudit.pipelines.sample import SampleOptions, sample
+    from cpaudit.sampling.sampler import SamplerConfig
+
+    sample(SampleOptions(model=tiny_model, out=tmp_path / "s", n=8, sampler=SamplerConfig(steps=3), write_png=False))
+    old = ROOT / "reports" / "demo" / "unprotected" / "results.json"
+    assert json.loads(old.read_text())["schema_version"] == SCHEMA_VERSION - 1
+    shutil.copy(old, tmp_path / "baseline.json")
+    r = CliRunner().invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--split", str(tiny_model / "split.json"),
+                                 "--out", str(tmp_path / "a"), "--permutations", "20", "--baseline", str(tmp_path / "baseline.json"),
+                                 "--mia-excess-level", "0"])
+    assert r.exit_code in (0, 1), r.output  # a verdict, not bad input
+    res = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert res["schema_version"] == SCHEMA_VERSION and "baseline_replica_rate" in res["policy"]["gates"]
+    assert not list(validator().iter_errors(res))
+    r = CliRunner().invoke(app, ["--quiet", "report", str(old), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
