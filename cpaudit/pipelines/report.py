@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cpaudit.errors import InputError
 from cpaudit.report.content import READABLE_SCHEMAS
-from cpaudit.io_utils import write_bytes
 from cpaudit.report.compare import compare_document
 from cpaudit.report.content import build_document
-from cpaudit.report.document import Document
 from cpaudit.report.figures import audit_figures
-from cpaudit.report.html import render_html
-from cpaudit.report.markdown import render_markdown
-
-
-@dataclass
-class ReportResult:
-    markdown: Path
-    html: Path
-    figures: list[Path]
-
-
-def write_report(out: Path, doc: Document, figures: dict[str, bytes]) -> ReportResult:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, data in figures.items():
-        p = out / "figures" / f"{name}.png"
-        write_bytes(p, data)
-        paths.append(p)
-    write_bytes(out / "report.md", render_markdown(doc, set(figures)).encode())
-    write_bytes(out / "report.html", render_html(doc, figures).encode())
-    return ReportResult(out / "report.md", out / "report.html", paths)
+from cpaudit.report.write import ReportResult, write_report
+from cpaudit.pipelines.tune import rerender_tune  # tune writes through report/write.py: no import circle
 
 
 def render_audit_report(results: dict, arrays: dict[str, np.ndarray], out: Path) -> ReportResult:
@@ -66,8 +44,6 @@ def report(paths: list[Path], out: Path, labels: list[str] | None = None, notes:
     if not paths:
         raise InputError("RESULTS.json", "give at least one results.json")
     if len(paths) == 1 and Path(paths[0]).name == "tune.json":  # a sweep: its choices and report, redone
-        from cpaudit.pipelines.tune import rerender_tune
-
         html = rerender_tune(Path(paths[0]), Path(out))
         return ReportResult(html.with_name("report.md"), html, [html.parent / "figures" / "frontier.png"])
     loaded = [read_results(p) for p in paths]

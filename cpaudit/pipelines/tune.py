@@ -28,7 +28,7 @@ from cpaudit.io_utils import write_json
 from cpaudit.models.load import LoadedModel, load_model, require_pixel_unconditional
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
 from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, FAMILIES, KIND_FAMILIES, NONE, sweep_settings
-from cpaudit.pipelines.report import write_report
+from cpaudit.report.write import write_report
 from cpaudit.report.tune_report import tune_document, tune_figures
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.rejection import RejectionExhausted
