@@ -47,7 +47,7 @@ def child(path: str, method: str, samples: int, holdout: int, permutations: int)
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from cpaudit.audit.replication import replication
+    from cpaudit.auditing.replication import replication
     from cpaudit.core.stats import permutation_test
 
     members = np.load(path, mmap_mode="r")

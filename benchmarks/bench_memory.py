@@ -22,7 +22,7 @@ def child(n: int, d: int, s: int) -> None:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from cpaudit.audit.replication import replication
+    from cpaudit.auditing.replication import replication
 
     rng = np.random.default_rng(0)
 

@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._util import machine  # noqa: E402
-from cpaudit.audit.attacks.loss import reconstruction_losses  # noqa: E402
+from cpaudit.auditing.attacks.loss import reconstruction_losses  # noqa: E402
 from cpaudit.core.schedules import Schedule  # noqa: E402
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier  # noqa: E402
 from cpaudit.models.unet import UNet, UNetConfig  # noqa: E402

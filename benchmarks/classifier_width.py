@@ -5,7 +5,7 @@
 The demo's memorising model (reports/demo/runs/model) with classifiers of base width 32 (the committed demo
 classifier), 16 and 8, each trained by `cpaudit train-classifier` at its defaults. For each width and scale
 (alpha 0.4, the x_t space of the learned default), 1,024 samples on the tuning seeds (2,000,000 on, where
-`cpaudit tune` chose the defaults), scored as the tune's frontier scores a point (audit/frontier.py): replicas
+`cpaudit tune` chose the defaults), scored as the tune's frontier scores a point (auditing/frontier.py): replicas
 at r >= 0.97, the sample-only AUC against the held-out digits, pixel FID. Cost: sampling 256 samples (50 DDIM
 steps) at each width's default-scale setting against unprotected, fastest of 3, side by side in one run.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from benchmarks._util import best_of, machine
-from cpaudit.audit.frontier import Reference, evaluate_samples
+from cpaudit.auditing.frontier import Reference, evaluate_samples
 from cpaudit.data.members import data_and_split_of
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier

@@ -50,7 +50,7 @@ def clean_fid_network() -> Path:
     if not CLEAN_FID_PATH.is_file():
         import torch
 
-        from cpaudit.audit.networks import fid_helper_weights
+        from cpaudit.auditing.networks import fid_helper_weights
 
         shipped = fid_helper_weights()
         if shipped is None:

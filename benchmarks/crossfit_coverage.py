@@ -9,12 +9,12 @@
    so no selection can promise coverage of the variants' own AUC there; that coverage is reported too.
 2. The false-alarm rate, on null data, of a gate on the strongest of several attacks: reading the maximum
    against each attack's own chance band (what "strongest attack" meant before) against the
-   selection-adjusted headline (audit/strongest.py) at level 0.025.
+   selection-adjusted headline (auditing/strongest.py) at level 0.025.
 3. The one-run epsilon bound's guarantee (core/one_run.py): on randomised response at a known epsilon, an
    exactly epsilon-DP mechanism and the worst case for the bound, it must exceed that epsilon in at most
    5% of runs.
 4. How often `--baseline` calls an unchanged model a regression (two independent null audits): the
-   z-test of audit/baseline.py against the earlier "above the stored run's interval" rule.
+   z-test of auditing/baseline.py against the earlier "above the stored run's interval" rule.
 
 Seeds: 10,000,000 on, apart from the 500,000-700,000 the interval's construction was tried on.
 
@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from cpaudit.audit.attacks.base import AttackScores, headline_figures
-from cpaudit.audit.strongest import strongest_headline
+from cpaudit.auditing.attacks.base import AttackScores, headline_figures
+from cpaudit.auditing.strongest import strongest_headline
 from cpaudit.core.attack_stats import delong_variance, normal_interval
 from cpaudit.core.crossfit import crossfit
 from cpaudit.core.one_run import one_run_bound
@@ -113,9 +113,9 @@ def one_run_guarantee(m: int, epsilon: float, sets: int, seed: int, beta: float 
 
 def baseline_false_alarms(n: int, pairs: int, seed: int) -> dict:
     """An unchanged model audited twice (two independent null sets): how often does --baseline call the second
-    a regression? The z-test on the AUC difference (audit/baseline.py) against the earlier rule, "above the
+    a regression? The z-test on the AUC difference (auditing/baseline.py) against the earlier rule, "above the
     stored run's interval" (with the earlier, DeLong-independent interval)."""
-    from cpaudit.audit.baseline import LEVEL
+    from cpaudit.auditing.baseline import LEVEL
 
     z_fail = old_fail = 0
     for i in range(pairs):

@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks._util import best_of, machine
-from cpaudit.audit.pixel import pixel_embedding
-from cpaudit.audit.quality import frechet_distance
+from cpaudit.auditing.pixel import pixel_embedding
+from cpaudit.auditing.quality import frechet_distance
 from cpaudit.core.stats import wilson_interval
 from cpaudit.data.members import data_and_split_of
 from cpaudit.models.load import load_model

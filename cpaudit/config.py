@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from cpaudit.audit.policy import Policy, read_policy_table
+from cpaudit.auditing.policy import Policy, read_policy_table
 from cpaudit.errors import InputError
 
 # The audit options a file may set, with the TOML type each takes (paths and names are strings).

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpaudit.audit.samples import SampleSet
+from cpaudit.auditing.samples import SampleSet
 from cpaudit.data.imageset import ImageSet, to_uint8
 from cpaudit.errors import InputError
 

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpaudit.audit.policy import read_policy
+from cpaudit.auditing.policy import read_policy
 from cpaudit.data.load import load_data
 from cpaudit.data.split import read_split
 from cpaudit.errors import InputError

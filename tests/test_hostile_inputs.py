@@ -75,8 +75,8 @@ def test_pickle_weights_are_never_unpickled(tiny_model, tmp_path):
         pickle.dump(Evil(), f)
     with pytest.raises(InputError, match="safetensors"):
         load_model(m)
-    from cpaudit.audit.features import embed, parse_features
-    from cpaudit.audit.weights import load_state
+    from cpaudit.auditing.features import embed, parse_features
+    from cpaudit.auditing.weights import load_state
 
     (tmp_path / "w.pt").write_bytes(pickle.dumps(Evil()))
     with pytest.raises(InputError, match="refused"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cpaudit.audit.pixel import pixel_embedding
+from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.cli.app import app
 from cpaudit.data.load import load_data
 

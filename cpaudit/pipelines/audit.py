@@ -1,6 +1,6 @@
 """`cpaudit audit`: replication search, permutation test, membership attacks, quality, policy gates.
 
-Every figure belongs to a threat model (audit/attacks/base.py); `release` names what is deployed, and the
+Every figure belongs to a threat model (auditing/attacks/base.py); `release` names what is deployed, and the
 gates and the verdict apply to it and to every weaker threat model.
 """
 
@@ -16,19 +16,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cpaudit.audit.embedding_store import stream_embeddings
-from cpaudit.audit.features import FeatureSpec, embed, parse_features
-from cpaudit.audit.attacks import ATTACKS
-from cpaudit.audit.baseline import baseline_gates, check_baseline
-from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser, measures_of, summarise, threat_model_of
-from cpaudit.audit.strongest import threat_model_section
+from cpaudit.auditing.embedding_store import stream_embeddings
+from cpaudit.auditing.features import FeatureSpec, embed, parse_features
+from cpaudit.auditing.attacks import ATTACKS
+from cpaudit.auditing.baseline import baseline_gates, check_baseline
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, measures_of, summarise, threat_model_of
+from cpaudit.auditing.strongest import threat_model_section
 from cpaudit.core.threat_models import THREAT_MODELS, in_scope
-from cpaudit.audit.policy import DEFAULT_POLICY, Policy, evaluate_gates
-from cpaudit.audit.verdict import verdict_sentence
-from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
-from cpaudit.audit.neighbours import SearchMethod
-from cpaudit.audit.replication import replication
-from cpaudit.audit.samples import SampleSet, load_samples
+from cpaudit.auditing.policy import DEFAULT_POLICY, Policy, evaluate_gates
+from cpaudit.auditing.verdict import verdict_sentence
+from cpaudit.auditing.quality import frechet_distance, kernel_inception_distance
+from cpaudit.auditing.neighbours import SearchMethod
+from cpaudit.auditing.replication import replication
+from cpaudit.auditing.samples import SampleSet, load_samples
 from cpaudit.core.stats import permutation_test
 from cpaudit.data.imageset import ImageRows, ImageSet, blur_u8, to_uint8
 from cpaudit.data.members import resolve_membership
@@ -79,7 +79,7 @@ class AuditOptions:
     alpha: float | None = None  # protection settings for the protected attack; default: the samples' run.json
     scale: float | None = None
     seed: int = 0
-    # Gates: by default, fail on evidence of leakage under the released threat model (audit/policy.py).
+    # Gates: by default, fail on evidence of leakage under the released threat model (auditing/policy.py).
     policy: Policy = DEFAULT_POLICY
     report_only: bool = False  # measure and report, gate nothing (the verdict says so)
     cache_dir: Path | None = None

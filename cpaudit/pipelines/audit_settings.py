@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from cpaudit.audit.policy import DEFAULT_POLICY, Policy
+from cpaudit.auditing.policy import DEFAULT_POLICY, Policy
 from cpaudit.config import AUDIT_KEYS, AuditConfig
 from cpaudit.data.load import parse_resize
 from cpaudit.errors import InputError

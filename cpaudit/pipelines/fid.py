@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cpaudit.audit.features import embed, parse_features
-from cpaudit.audit.quality import frechet_distance, kernel_inception_distance
+from cpaudit.auditing.features import embed, parse_features
+from cpaudit.auditing.quality import frechet_distance, kernel_inception_distance
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
 from cpaudit.device import resolve_device
@@ -19,7 +19,7 @@ from cpaudit.seeding import numpy_generator
 class FidOptions:
     a: str | ImageSet  # a source (folder, .npz, 'digits', ...) or images in memory
     b: str | ImageSet
-    features: str = "inception"  # FID's TF-Inception from cpaudit[fid]; see audit/features.py
+    features: str = "inception"  # FID's TF-Inception from cpaudit[fid]; see auditing/features.py
     seed: int = 0  # KID's subsets
     device: str = "auto"
 

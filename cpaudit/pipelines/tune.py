@@ -1,7 +1,7 @@
 """`cpaudit tune`: every defence on one privacy/quality frontier, chosen on tuning seeds, claimed on others.
 
 1. Sweep each defence's settings (pipelines/tune_grid.py) on the tuning seeds and score each point from its
-   samples alone (audit/frontier.py: replicas against the held-out base rate, sample-only AUC, epsilon
+   samples alone (auditing/frontier.py: replicas against the held-out base rate, sample-only AUC, epsilon
    lower bound, pixel FID against the whole held-out set).
 2. Per defence, keep the tuning points on its frontier (no other point has both lower FID and lower AUC),
    at most `points_per_defence` of them, always with the one chosen at the FID budget: the lowest AUC
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cpaudit.audit.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
+from cpaudit.auditing.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
 from cpaudit.data.members import data_and_split_of
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError

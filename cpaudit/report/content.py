@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cpaudit.core.threat_models import THREAT_MODELS, headline, in_scope
 from cpaudit.report.document import Document, Figure, Para, Section, Table
+from cpaudit.report.summary import glossary_section, summary_section
 
 
 def pct(x: float | None) -> str:
@@ -49,6 +50,8 @@ def p_value(p: float | None, n: int | None) -> str:
     """A permutation p-value at its resolution: below 1/(B + 1) it is printed as such, never as 1e-112."""
     if p is None:
         return "n/a"
+    if n is None and p < 0.001:  # an exact test: printed at its size, never as 0.000
+        return f"{p:.2g}"
     if n and p <= 1 / (n + 1) + 1e-15:  # no relabelling reached the observed value
         return f"≤ 1/{n + 1}"
     return f"{p:.3g}"
@@ -177,7 +180,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
     perm = results.get("permutation")
     quality = results.get("quality")
     prot = results.get("protection")
-    sections: list[Section] = []
+    sections: list[Section] = [summary_section(results)]
 
     gates = gate_rows(results)
     if gates:
@@ -191,7 +194,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         ["image shape (C, H, W)", str(tuple(setup.get("image_shape", [])))],
         ["samples", f"{setup.get('samples')} ({nn['n_samples']} images)"],
         ["samples that diverged (NaN/inf, not audited)", _diverged(setup.get("sample_run"))],
-        ["model", str(setup.get("model"))],
+        ["model", setup.get("model") or "none given: the membership attacks on the model were not run"],
     ]
     if model_cfg:
         unet = model_cfg.get("unet", {})
@@ -199,7 +202,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
                                            f"{model_cfg.get('schedule', {}).get('kind')} schedule, T = {model_cfg.get('schedule', {}).get('T')}, "
                                            f"seed {model_cfg.get('seed')}"])
     setup_rows += [
-        ["classifier", str(setup.get("classifier"))],
+        ["classifier", setup.get("classifier") or "none (no protected sampler to attack)"],
         ["embedding", f"{setup.get('features')}" + ("" if setup.get("features_pretrained", True) else " (random weights: similarities prove little)")],
         ["audit seed", str(setup.get("seed"))],
         ["computed on", str(setup.get("device", "cpu"))],
@@ -219,7 +222,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
              f"{num(nn['data_threshold'])}; {nn.get('replicas_at_data_threshold')} samples exceed it. "
              f"{nn.get('holdout_over_threshold')} of {nn.get('n_holdout')} held-out images reach the fixed threshold "
              f"({pct(nn.get('holdout_replica_rate'))}, 95% Wilson {interval(nn.get('holdout_replica_rate_ci95'), 3)}): the rate a "
-             f"sampler that never copies would show. Do samples exceed it? One-sided Fisher exact p = {num(nn.get('replica_excess_p'))}."),
+             f"sampler that never copies would show. Do samples exceed it? One-sided Fisher exact p = {p_value(nn.get('replica_excess_p'), None)}."),
         Para(_search_sentence(nn.get("search") or {})),
         Figure("similarity_histogram", "Nearest-member similarity of samples and of held-out images; dashed: replica threshold."),
         Figure("pairs", "The most similar sample/member pairs."),
@@ -269,7 +272,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
                                                             f"{num(dpc.get('noise_multiplier'))}, K = {dpc.get('noise_multiplicity')}"])
     if privacy_rows:
         sections.append(Section("Protection and privacy", [Table(["mechanism", "settings"], privacy_rows)]))
-    return Document(title, text, passed, sections)
+    return Document(title, text, passed, sections + [glossary_section()])
 
 
 def _search_sentence(search: dict) -> str:

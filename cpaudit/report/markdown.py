@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from cpaudit.report.document import Document, Figure, Para, Table
 
 
+# Only a "<" that could open an HTML tag (<b, </, <!, <?) is read as HTML on code-hosting sites; it gets
+# Markdown's backslash escape, so "p < 0.05" stays as written in the file and on the page (no "&lt;").
+TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def _cell(text: str) -> str:
-    # Pipes and newlines would break the table; angle brackets would be read as HTML on code-hosting sites.
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    # Pipes and newlines would break the table.
+    return _text(text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " "))
 
 
 def _text(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    return TAG_START.sub(r"\\<", text)
 
 
 def render_markdown(doc: Document, figures: set[str]) -> str:

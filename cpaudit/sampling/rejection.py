@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cpaudit.audit.neighbours import nearest
-from cpaudit.audit.pixel import pixel_embedding
+from cpaudit.auditing.neighbours import nearest
+from cpaudit.auditing.pixel import pixel_embedding
 
 
 class RejectionExhausted(RuntimeError):

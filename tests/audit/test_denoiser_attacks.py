@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from cpaudit.audit.attacks import ATTACKS
-from cpaudit.audit.attacks.base import AttackContext, Denoiser, summarise
-from cpaudit.audit.attacks.secmi import secmi_error
+from cpaudit.auditing.attacks import ATTACKS
+from cpaudit.auditing.attacks.base import AttackContext, Denoiser, summarise
+from cpaudit.auditing.attacks.secmi import secmi_error
 from cpaudit.core.schedules import Schedule
 
 ABAR = Schedule().alphas_cumprod()

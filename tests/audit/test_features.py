@@ -3,7 +3,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from cpaudit.audit.features import embed, parse_features
+from cpaudit.auditing.features import embed, parse_features
 from cpaudit.errors import InputError
 
 
@@ -107,7 +107,7 @@ class _FakeFIDNet(torch.nn.Module):
 
 
 def test_torchscript_fid_inception_form_is_fed_as_clean_fid_feeds_it(tmp_path):
-    from cpaudit.audit.networks import resize_299
+    from cpaudit.auditing.networks import resize_299
 
     torch.manual_seed(0)
     net = _FakeFIDNet().eval()
@@ -125,7 +125,7 @@ def test_torchscript_fid_inception_form_is_fed_as_clean_fid_feeds_it(tmp_path):
 def test_clean_resize_is_pil_bicubic_on_float_pixels():
     from PIL import Image
 
-    from cpaudit.audit.networks import resize_299
+    from cpaudit.auditing.networks import resize_299
 
     x = torch.rand(1, 3, 32, 32) * 255
     got = resize_299(x, "clean")[0, 1].numpy()
@@ -136,7 +136,7 @@ def test_clean_resize_is_pil_bicubic_on_float_pixels():
 def test_fid_state_dict_form_loads_strictly_and_matches_pytorch_fid(tmp_path, monkeypatch):
     """pytorch-fid's architecture, checked against clean-fid's copy of it (an independent implementation)."""
     pytest.importorskip("torchvision", reason="the [fid] extra")
-    from cpaudit.audit.fid_inception import FIDInception
+    from cpaudit.auditing.fid_inception import FIDInception
 
     torch.manual_seed(0)
     ours = FIDInception().eval()
@@ -152,7 +152,7 @@ def test_fid_state_dict_form_loads_strictly_and_matches_pytorch_fid(tmp_path, mo
 
     cleanfid = pytest.importorskip("cleanfid.inception_pytorch")
     monkeypatch.setattr(cleanfid, "load_state_dict_from_url", lambda *a, **k: state)
-    from cpaudit.audit.networks import resize_299
+    from cpaudit.auditing.networks import resize_299
 
     ref = cleanfid.InceptionV3(output_blocks=[3], resize_input=False, normalize_input=True, use_fid_inception=True).eval()
     with torch.no_grad():  # its input: [0, 1] at 299 x 299, bilinear as pytorch-fid resizes

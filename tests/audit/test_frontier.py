@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cpaudit.audit.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
+from cpaudit.auditing.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
 
 
 def brute_front(fid, leak):

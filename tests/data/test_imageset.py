@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from cpaudit.audit.embedding_store import stream_embeddings
-from cpaudit.audit.features import parse_features
+from cpaudit.auditing.embedding_store import stream_embeddings
+from cpaudit.auditing.features import parse_features
 from cpaudit.data.imageset import ImageRows, ImageSet
 from cpaudit.data.load import load_data
 

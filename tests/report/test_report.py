@@ -39,7 +39,7 @@ def _results(samples=EVIL, rate=0.5, passed=False):
         "policy": {"passed": passed, "failures": failures, "mia_gate_reads": "sample_only",
                    "thresholds": {"max_replica_rate": 0.0, "max_mia_auc": None, "min_permutation_p": None}},
         "verdict": ("If only samples are published: FAILED: " + "; ".join(failures) + ".") if failures else
-                   "If only samples are published: PASSED, all 1 policy gate(s) hold.",
+                   "If only samples are published: PASSED, the one policy gate holds.",
     }
 
 
@@ -62,7 +62,7 @@ def test_report_command_escapes_and_embeds_figures(tmp_path):
     html = r.html.read_text()
     assert html.count("data:image/png;base64,") == 3 and "<script>" not in html
     md = r.markdown.read_text()
-    assert "![" in md and "(figures/similarity_histogram.png)" in md and "<script>" not in md
+    assert "![" in md and "(figures/similarity_histogram.png)" in md and "<script>" not in md.replace("\\<", "")
     assert (tmp_path / "out" / "figures" / "pairs.png").is_file()
 
 
@@ -75,10 +75,11 @@ def test_markdown_golden_verdict_and_gate_table():
     assert "## Weights released (threat model: weights): not deployed, shown for reference\n" in md
     assert ("| sample-only attack | 0.750 | 0.650-0.850 | 0.400-0.600 | ≤ 1/201 | 10.0%: 0.500; 0 of 64 held-out: 0.250 "
             "| 1.23 | 0 | 64 / 64 |") in md
-    assert "| samples | runs/&lt;script&gt;alert(\"x\")&lt;/script&gt;'quoted' (2 images) |" in md
+    assert "| samples | runs/\\<script>alert(\"x\")\\</script>'quoted' (2 images) |" in md  # tags escaped
+    assert "&lt;" not in md
     assert "| samples that diverged (NaN/inf, not audited) | none |" in md
     ok = render_markdown(build_document(_results(rate=0.0, passed=True)), set())
-    assert "**If only samples are published: PASSED, all 1 policy gate(s) hold.**" in ok
+    assert "**If only samples are published: PASSED, the one policy gate holds.**" in ok
 
 
 def test_comparison_puts_key_figures_in_one_table_with_change():

@@ -3,7 +3,7 @@ settings on the privacy/quality frontier.
 
 Every defence (sampling-time guidance, rejection, DP-SGD training) is judged on what its published samples
 give away, so one function scores them all alike: replicas against the held-out base rate, the sample-only
-attack (audit/attacks/sample_only.py) with its interval, chance band and epsilon lower bound, and pixel
+attack (auditing/attacks/sample_only.py) with its interval, chance band and epsilon lower bound, and pixel
 FID against the whole held-out set.
 """
 
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cpaudit.audit.attacks.base import AttackContext, summarise
-from cpaudit.audit.attacks.sample_only import SampleOnlyAttack
-from cpaudit.audit.pixel import pixel_embedding
-from cpaudit.audit.quality import frechet_distance
-from cpaudit.audit.replication import replication
+from cpaudit.auditing.attacks.base import AttackContext, summarise
+from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack
+from cpaudit.auditing.pixel import pixel_embedding
+from cpaudit.auditing.quality import frechet_distance
+from cpaudit.auditing.replication import replication
 
 
 @dataclass(frozen=True)

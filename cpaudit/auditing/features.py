@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpaudit.audit import networks
-from cpaudit.audit.pixel import pixel_embedding
-from cpaudit.audit.weights import content_sha256
+from cpaudit.auditing import networks
+from cpaudit.auditing.pixel import pixel_embedding
+from cpaudit.auditing.weights import content_sha256
 from cpaudit.errors import InputError
 
 # Conventional replica thresholds on each embedding: Pearson 0.97 on small images (shared/design.md), and

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cpaudit.audit.neighbours import Neighbours, SearchMethod, nearest
+from cpaudit.auditing.neighbours import Neighbours, SearchMethod, nearest
 from cpaudit.core.stats import replica_excess_p, wilson_interval
 
 

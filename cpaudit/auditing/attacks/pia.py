@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
 
 P = 4
 

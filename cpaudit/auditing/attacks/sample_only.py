@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser
 from cpaudit.core.attack_stats import auc, delong_variance, normal_interval
 
 K_NEAREST = 5

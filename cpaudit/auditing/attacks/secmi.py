@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
 from cpaudit.core.steps import ddim_step
 
 T_SEC = 100  # the paper's default for DDPM on CIFAR-10

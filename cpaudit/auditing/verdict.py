@@ -22,4 +22,5 @@ def verdict_sentence(release: str, failures: list[str], n_gates: int, strongest:
         return f"{words}: report only, no gate applied (--report-only)" + (f"; {figure}." if figure else ".")
     if n_gates == 0:
         return f"{words}: no policy gate was set" + (f"; {figure}." if figure else ".")
-    return f"{words}: PASSED, all {n_gates} policy gate(s) hold" + (f"; {figure}." if figure else ".")
+    held = "the one policy gate holds" if n_gates == 1 else f"all {n_gates} policy gates hold"
+    return f"{words}: PASSED, {held}" + (f"; {figure}." if figure else ".")

@@ -14,7 +14,7 @@ from cpaudit.errors import InputError
 @dataclass(frozen=True)
 class Policy:
     max_replica_rate: float | None = None
-    # The released threat model's strongest attack, selection-adjusted (audit/strongest.py): its AUC at most this.
+    # The released threat model's strongest attack, selection-adjusted (auditing/strongest.py): its AUC at most this.
     max_mia_auc: float | None = None
     min_permutation_p: float | None = None
     # Fail when samples reach the replica threshold more often than held-out images do, by a one-sided

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
 
 
 class SimAAttack:

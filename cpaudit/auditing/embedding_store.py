@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpaudit.audit.features import FeatureSpec, batch_embedder
+from cpaudit.auditing.features import FeatureSpec, batch_embedder
 from cpaudit.data.imageset import ImageRows
 from cpaudit.io_utils import atomic_path
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser, score_images
-from cpaudit.audit.attacks.loss import image_noise
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+from cpaudit.auditing.attacks.loss import image_noise
 from cpaudit.core.schedules import q_sample
 from cpaudit.seeding import derive_seed
 

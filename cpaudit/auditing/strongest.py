@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cpaudit.audit.attacks.base import AttackScores, headline_figures
+from cpaudit.auditing.attacks.base import AttackScores, headline_figures
 from cpaudit.core.crossfit import BOOTSTRAP_REPLICATES
 from cpaudit.core.threat_models import THREAT_MODELS, in_scope
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from cpaudit.audit.attacks.base import AttackContext, AttackScores, Denoiser
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser
 from cpaudit.core.schedules import q_sample
 from cpaudit.distributed import gather_rows, world
 from cpaudit.sampling.protection import LogitFn, Protection

@@ -1,0 +1,84 @@
+"""The report's first section, for a privacy officer: what was tested, what someone with each kind of access
+could do, and what to do next, in plain words; and the last, which explains the statistical terms."""
+
+from __future__ import annotations
+
+from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, in_scope
+from cpaudit.report.document import Para, Section, Table
+
+ACCESS = {
+    "samples": "Someone who sees only the published images",
+    "sampler": "Someone who can query the deployed sampler",
+    "weights": "Someone who has the model file",
+}
+
+
+def summary_section(results: dict) -> Section:
+    setup, nn = results.get("setup", {}), results["nn"]
+    release = results.get("release", "samples")
+    tested = (f"{nn['n_samples']} generated images were compared with the {setup.get('n_members')} training images and "
+              f"with {setup.get('n_holdout')} images of the same kind the model never saw"
+              + (", and the model itself was attacked for signs of which images it was trained on." if setup.get("model")
+                 else "; the model itself was not examined (no model was given)."))
+    rows = [[ACCESS[tm], _could(results, tm), "yes (released)" if in_scope(tm, release) else "no"] for tm in THREAT_MODELS
+            if tm in (results.get("threat_models") or {})]
+    items = [Para("What was tested: " + tested),
+             Table(["who", "what they could do", "in scope of this release"], rows),
+             Para("What to do next: " + _next_step(results))]
+    return Section("Summary", items)
+
+
+def _could(results: dict, tm: str) -> str:
+    nn = results["nn"]
+    parts = []
+    if tm == "samples":
+        copies = nn["replicas"]
+        base = nn.get("holdout_over_threshold")
+        parts.append(f"find {copies} near-copies of training images among {nn['n_samples']} published images"
+                     + (f" (unseen images come that close {base} times in {nn.get('n_holdout')})" if base is not None else ""))
+    head = (results.get("threat_models") or {}).get(tm, {}).get("strongest")
+    if head is None:
+        parts.append("not measured: no attack of this kind was run")
+    else:
+        lo, hi = head["chance_band95"]
+        beyond = head["auc"] > hi
+        parts.append(f"tell training images from unseen ones {_odds(head['auc'])} (AUC {head['auc']:.2f}; guessing scores "
+                     f"{lo:.2f}-{hi:.2f} at these sizes){'' if beyond else ', no better than guessing'}")
+    return "; ".join(parts)
+
+
+def _odds(auc: float) -> str:
+    """An AUC as the chance of ranking a random training image above a random unseen one."""
+    return f"{auc:.0%} of the time (50% is a coin toss)"
+
+
+def _next_step(results: dict) -> str:
+    pol = results.get("policy") or {}
+    release = results.get("release", "samples")
+    if pol.get("failures"):
+        return (f"do not release as planned ({RELEASE_WORDS[release].lower()}, a gate failed). Protect sampling "
+                "(cpaudit sample --protect), retrain with differential privacy, or release less (samples rather than "
+                "the sampler or the weights), then audit again.")
+    if pol.get("report_only") or not pol.get("gates"):
+        return "no gate was applied: decide on the figures above, or run the audit with gates (without --report-only)."
+    return ("the release passed its gates. Keep this results.json as a baseline (--baseline) so that a later model is "
+            "held to it, and audit again whenever the model, the data or the sampler changes.")
+
+
+GLOSSARY = [
+    ["AUC", "How well an attack ranks training images above unseen ones: 0.5 is guessing, 1.0 is always right."],
+    ["chance band", "The AUCs pure guessing reaches with these numbers of images (95% of relabelled runs fall inside)."],
+    ["95% interval (Wilson, Clopper-Pearson, bootstrap)", "The range the true rate or AUC lies in, 19 times in 20; "
+     "Wilson and Clopper-Pearson are the standard intervals for a proportion, the bootstrap resamples the images."],
+    ["Fisher exact test", "Whether samples reach the replica threshold more often than unseen images do; a small p "
+     "(below the gate's level) says they do."],
+    ["cross-fitted", "An attack's settings (its variant, and the sign of its score: sign flipped = lower scores mean "
+     "member) are chosen on one half of the images and scored on the other, so the figure is not flattered by the choice."],
+    ["selection-adjusted", "The strongest of several attacks, with its chance band widened for having picked the best."],
+    ["one-run epsilon", "A lower bound on the differential-privacy epsilon this single training run can have (Steinke et al. 2023)."],
+    ["threat model", "What an attacker has: published samples only, queries to the sampler, or the model weights."],
+]
+
+
+def glossary_section() -> Section:
+    return Section("How to read this report", [Table(["term", "meaning"], GLOSSARY)])
