@@ -121,3 +121,13 @@ def test_samples_of_another_size_need_resize(layout):
     r = _audit(["--samples", str(big), *pair, "--resize", "32x32"], layout / "b")
     assert r.exit_code == 0, r.output
     assert json.loads((layout / "b" / "results.json").read_text())["setup"]["image_shape"] == [3, 32, 32]
+
+
+def test_an_odd_image_size_names_the_resize_that_works(tmp_path):
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for k in range(4):
+        Image.fromarray((np.random.default_rng(k).random((25, 25)) * 255).astype(np.uint8)).save(faces / f"{k}.png")
+    r = CliRunner().invoke(app, ["train-diffusion", str(faces), "--out", str(tmp_path / "m"), "--members", "2", "--steps", "1", "--quiet"])
+    assert r.exit_code == 2 and "pass --resize 24x24 or --resize 26x26" in r.output, r.output
+    assert not (tmp_path / "m").exists()

@@ -22,10 +22,12 @@ class UNetConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.image_size % (2 ** (len(self.channel_mult) - 1)) != 0:
+        step = 2 ** (len(self.channel_mult) - 1)  # the UNet halves the image this many times
+        if self.image_size % step != 0:
+            down, up = self.image_size - self.image_size % step, self.image_size + step - self.image_size % step
             raise ConfigError(
-                f"image_size {self.image_size} must be divisible by 2^{len(self.channel_mult) - 1} "
-                f"for channel_mult {self.channel_mult}"
+                f"images are {self.image_size}x{self.image_size}, but this UNet needs sides divisible by {step}: "
+                f"pass --resize {down}x{down} or --resize {up}x{up}"
             )
 
     def to_dict(self) -> dict:
