@@ -27,7 +27,7 @@ def test_split_manifest_roundtrip_and_tamper_detection(tmp_path):
     m = json.loads((tmp_path / "split.json").read_text())
     m["members"][0]["sha256"] = "0" * 64
     (tmp_path / "split.json").write_text(json.dumps(m))
-    with pytest.raises(InputError, match="sha256 mismatch"):
+    with pytest.raises(InputError, match="its sha256 is neither that of the file nor that of its pixels"):
         read_split(tmp_path / "split.json", d)
 
 
