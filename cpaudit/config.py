@@ -15,6 +15,7 @@ from typing import Any
 
 from cpaudit.auditing.policy import Policy, read_policy_table
 from cpaudit.errors import InputError
+from cpaudit.io_utils import read_toml
 
 # The audit options a file may set, with the TOML type each takes (paths and names are strings).
 AUDIT_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -48,14 +49,7 @@ def find_config(cwd: Path = Path(".")) -> Path | None:
 
 def read_config(path: Path) -> AuditConfig:
     """The audit settings of cpaudit.toml or of pyproject.toml's [tool.cpaudit]; bad keys are one line."""
-    try:
-        doc = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder; expected cpaudit.toml or pyproject.toml") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(path, f"not valid TOML ({e})") from None
+    doc = read_toml(path)
     if "project" in doc or "tool" in doc or Path(path).name == "pyproject.toml":
         table = doc.get("tool", {}).get("cpaudit")
         if not isinstance(table, dict):

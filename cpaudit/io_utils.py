@@ -1,13 +1,37 @@
-"""Atomic file writes: write to a temporary name in the same folder, then rename."""
+"""Atomic file writes (a temporary name in the same folder, then rename), and reading the user's JSON and
+TOML files with every failure as one line of bad input naming the file."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+import tomllib
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
+
+from cpaudit.errors import InputError
+
+
+def read_json(path: str | Path) -> Any:
+    return _read_parsed(path, json.loads, "JSON", json.JSONDecodeError)
+
+
+def read_toml(path: str | Path) -> dict:
+    return _read_parsed(path, tomllib.loads, "TOML", tomllib.TOMLDecodeError)
+
+
+def _read_parsed(path: str | Path, loads: Callable[[str], Any], kind: str, error: type[Exception]) -> Any:
+    try:
+        return loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, f"is a folder; expected a {kind} file") from None
+    except (error, UnicodeDecodeError) as e:
+        raise InputError(path, f"not valid {kind} ({e})") from None
 
 
 @contextmanager

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from cpaudit.core.threat_models import RELEASE_WORDS
 from cpaudit.errors import InputError
+from cpaudit.io_utils import read_toml
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,7 @@ DEFAULT_POLICY = Policy(replica_excess_level=0.05, mia_excess_level=0.025)
 
 def read_policy(path: Path) -> "PolicyFile":
     """[policy] table (or top level) of cpaudit.toml with the same keys as the options, and report_only."""
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(path, f"not valid TOML ({e})") from None
+    data = read_toml(path)
     return PolicyFile(*read_policy_table(data.get("policy", data), path))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import torch
 
 from cpaudit.data.npz import load_npz
 from cpaudit.errors import InputError
+from cpaudit.io_utils import read_json
 
 
 @dataclass
@@ -32,10 +32,7 @@ def load_samples(folder: Path) -> SampleSet:
         images = load_folder(folder).images
     run = None
     if (folder / "run.json").is_file():
-        try:
-            run = json.loads((folder / "run.json").read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(folder / "run.json", f"not valid JSON ({e})") from None
+        run = read_json(folder / "run.json")
         _check_run(run, folder / "run.json")
     return SampleSet(images, run, folder)
 

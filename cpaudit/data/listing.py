@@ -18,16 +18,17 @@ TRUE, FALSE = {"1", "true", "yes", "y", "member", "train"}, {"0", "false", "no",
 
 def read_listing(path: Path, member_column: str = "member") -> list[tuple[str, bool]]:
     """(file, is_member) per row; the file column is the first of FILE_KEYS present."""
-    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)  # (line number, row)
     if not rows:
         raise InputError(path, "lists no images")
-    key = next((k for k in FILE_KEYS if k in rows[0]), None)
+    first = rows[0][1]
+    key = next((k for k in FILE_KEYS if k in first), None)
     if key is None:
         raise InputError(path, f"has no file column (one of {', '.join(FILE_KEYS)})")
-    if member_column not in rows[0]:
+    if member_column not in first:
         raise InputError(path, f"has no {member_column!r} column (true/false, 1/0 or yes/no per image); "
                          "name another with --member-column")
-    return [(str(r[key]), _flag(r.get(member_column), path, n)) for n, r in enumerate(rows, 2 if path.suffix.lower() == ".csv" else 1)]
+    return [(str(row[key]), _flag(row.get(member_column), path, n)) for n, row in rows]
 
 
 def split_from_listing(path: Path, data: ImageSet, member_column: str = "member") -> Split:
@@ -53,17 +54,18 @@ def _flag(value: object, path: Path, line: int) -> bool:
     raise InputError(path, f"line {line}: member value {value!r} is not true/false, 1/0 or yes/no")
 
 
-def _csv_rows(path: Path) -> list[dict]:
+def _csv_rows(path: Path) -> list[tuple[int, dict]]:
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            return [(reader.line_num, row) for row in reader]
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except (UnicodeDecodeError, csv.Error) as e:
         raise InputError(path, f"not a readable CSV file ({e})") from None
 
 
-def _jsonl_rows(path: Path) -> list[dict]:
+def _jsonl_rows(path: Path) -> list[tuple[int, dict]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -79,5 +81,5 @@ def _jsonl_rows(path: Path) -> list[dict]:
                 raise InputError(path, f"line {n}: not valid JSON ({e.msg})") from None
             if not isinstance(row, dict):
                 raise InputError(path, f"line {n}: expected a JSON object")
-            rows.append(row)
+            rows.append((n, row))
     return rows

@@ -40,14 +40,14 @@ def resolve_membership(*, data: str | None, split: Path | None, members: str | P
         return load_pair(members, holdout, resize=resize)
     if split is None:
         raise InputError("--split", NO_MEMBERSHIP)
-    images = load_data(data, resize=resize) if data is not None else _recorded_data(Path(split), resize)
-    return images, read_split(Path(split), images)
+    manifest = read_manifest(Path(split))
+    images = load_data(data, resize=resize) if data is not None else _recorded_data(Path(split), manifest, resize)
+    return images, read_split(Path(split), images, manifest)
 
 
-def _recorded_data(split: Path, resize: tuple[int, int] | None) -> ImageSet:
+def _recorded_data(split: Path, manifest: dict, resize: tuple[int, int] | None) -> ImageSet:
     """The data a split.json names: its pair of sources, or its `data`; relative paths are tried from the
     working folder, then from the split.json's folder (so a committed split travels with its data)."""
-    manifest = read_manifest(split)
     sources = manifest.get("sources")
     if isinstance(sources, dict) and MEMBERS in sources and HOLDOUT in sources:
         size = resize if resize is not None else (tuple(sources["resize"]) if sources.get("resize") else None)

@@ -49,8 +49,11 @@ def _same_channels(m: ImageSet, h: ImageSet) -> tuple[np.ndarray, np.ndarray]:
     grey, name = (m, MEMBERS) if pm.shape[3] == 1 else (h, HOLDOUT)
     warnings.warn(f"converted the {len(grey)} grey {name} image(s) of {grey.source} to RGB to match the other side's "
                   "colour images", stacklevel=3)
-    rgb = lambda p: np.repeat(p, 3, axis=3) if p.shape[3] == 1 else p  # noqa: E731
-    return rgb(pm), rgb(ph)
+    return _rgb(pm), _rgb(ph)
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    return np.repeat(pixels, 3, axis=3) if pixels.shape[3] == 1 else pixels
 
 
 def _joined(a: list[str] | None, b: list[str] | None, na: int, nb: int) -> list[str] | None:

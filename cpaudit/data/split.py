@@ -8,7 +8,6 @@ writes) or that of the file (what `sha256sum` prints); a row may leave it out. A
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from cpaudit.data.imageset import ImageSet
 from cpaudit.errors import InputError
-from cpaudit.io_utils import write_json
+from cpaudit.io_utils import read_json, write_json
 from cpaudit.seeding import derive_seed
 
 
@@ -75,22 +74,16 @@ def write_split(path: Path, data: ImageSet, split: Split) -> None:
 
 def read_manifest(path: Path) -> dict:
     """split.json as a dict, or one line of bad input naming the file."""
-    try:
-        manifest = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder; expected a split.json file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(path, f"not valid JSON ({e})") from None
+    manifest = read_json(path)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("members"), list) or not isinstance(manifest.get("holdout"), list):
         raise InputError(path, "not a split.json (expected an object with 'members' and 'holdout' lists)")
     return manifest
 
 
-def read_split(path: Path, data: ImageSet) -> Split:
-    """Re-create a split from split.json against `data`, checking every id and, where given, image hash."""
-    manifest = read_manifest(path)
+def read_split(path: Path, data: ImageSet, manifest: dict | None = None) -> Split:
+    """Re-create a split from split.json (`manifest`, where it was read already) against `data`, checking
+    every id and, where given, image hash."""
+    manifest = manifest if manifest is not None else read_manifest(path)
     try:
         seed = None if manifest.get("seed") is None else int(manifest["seed"])
         member_rows = [_row(r) for r in manifest["members"]]
@@ -105,7 +98,8 @@ def read_split(path: Path, data: ImageSet) -> Split:
             k = index.get(image_id)
             if k is None:
                 raise InputError(path, f"{role} image {image_id!r} is not in {data.source}")
-            if digest is not None and digest.lower() not in (data.hashes[k], data.file_sha256(k)):
+            # The file is read only where the pixels' hash is not the one given.
+            if digest is not None and digest.lower() != data.hashes[k] and digest.lower() != data.file_sha256(k):
                 raise InputError(path, f"{role} image {image_id!r} differs from the one in {data.source} (its sha256 is "
                                  "neither that of the file nor that of its pixels)")
             out.append(k)

@@ -37,7 +37,7 @@ def audit_options(settings: dict[str, Any], config: AuditConfig | None = None) -
             value = Path(value)
         elif key == "mia_t":
             value = tuple(int(t) for t in value)
-        elif key == "threshold" or key in ("alpha", "scale"):
+        elif key in ("threshold", "alpha", "scale"):
             value = float(value)
         values[key] = value
     return AuditOptions(samples=settings["samples"], out=settings.get("out"), policy=policy, **values)

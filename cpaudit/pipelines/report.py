@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from cpaudit.errors import InputError
+from cpaudit.io_utils import read_json
 from cpaudit.report.content import READABLE_SCHEMAS
 from cpaudit.report.compare import compare_document
 from cpaudit.report.content import build_document
@@ -22,12 +22,7 @@ def render_audit_report(results: dict, arrays: dict[str, np.ndarray], out: Path)
 
 def read_results(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     path = Path(path)
-    try:
-        results = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(path, f"not valid JSON ({e})") from None
+    results = read_json(path)
     if isinstance(results, dict) and results.get("schema_version") == 1:
         raise InputError(path, "schema_version 1 (cpaudit before threat models): run `cpaudit audit` again to get version 2")
     if not isinstance(results, dict) or results.get("schema_version") not in READABLE_SCHEMAS or not isinstance(results.get("nn"), dict):
