@@ -148,8 +148,8 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
 
 
 def info(message: str) -> None:
-    if not state.quiet:
-        console.print(message, highlight=False, soft_wrap=True)
+    if not state.quiet:  # plain text: "[not deployed]" or a user's path in brackets is not rich markup
+        console.print(message, highlight=False, soft_wrap=True, markup=False)
 
 
 def print_json(obj: Any) -> None:

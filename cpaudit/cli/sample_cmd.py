@@ -93,5 +93,5 @@ def sample_cmd(
         info(f"guidance fired on {result.fired_fraction:.1%} of sample-steps "
              f"({result.run['samples_with_guidance']} of {n} samples at least once)")
     if result.nonfinite_seeds:
-        info(f"[red]{len(result.nonfinite_seeds)} samples diverged (NaN/inf) and were not written: seeds "
-             f"{result.nonfinite_seeds[:10]}{' ...' if len(result.nonfinite_seeds) > 10 else ''}[/red]")
+        info(f"warning: {len(result.nonfinite_seeds)} samples diverged (NaN/inf) and were not written: seeds "
+             f"{result.nonfinite_seeds[:10]}{' ...' if len(result.nonfinite_seeds) > 10 else ''}")

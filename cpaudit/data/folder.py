@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from cpaudit.data.captions import folder_captions, read_metadata_jsonl, subfolder_labels
-from cpaudit.data.imageset import ImageSet
+from cpaudit.data.imageset import ImageSet, GREY_SPREAD, colour_to_grey, grey_in_colour
 from cpaudit.data.limits import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from cpaudit.errors import InputError
 
@@ -109,12 +109,24 @@ def load_files(root: Path, files: list[Path], *, resize: tuple[int, int] | None,
             f"is {arrays[odd].shape[0]}x{arrays[odd].shape[1]} but {ids[0]} is {first[0]}x{first[1]}; "
             f"images differ in size: pass --resize HxW (e.g. --resize {first[0]}x{first[1]})",
         )
-    rgb = any(a.ndim == 3 for a in arrays)
-    n_grey = sum(a.ndim == 2 for a in arrays)
-    if rgb and n_grey:  # mixed grey and colour: promote grey to RGB so channels agree, and say so
-        warnings.warn(f"{source or root}: converted {n_grey} grey image(s) to RGB to match the {len(arrays) - n_grey} colour one(s)", stacklevel=2)
-    if rgb:
-        arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
-    else:
-        arrays = [a[..., None] for a in arrays]
-    return ImageSet(np.stack(arrays), ids, source or str(root), files=kept)
+    return ImageSet(_one_mode(arrays, source or str(root)), ids, source or str(root), files=kept)
+
+
+def _one_mode(arrays: list[np.ndarray], where: str) -> np.ndarray:
+    """Grey (H, W) and colour (H, W, 3) images as one uint8 stack with one channel count. Mixed, colour
+    images that are grey in content (R = G = B, as a grey image saved as WebP decodes) are read as grey;
+    otherwise grey ones become RGB. Either conversion is said in one line."""
+    grey = [a.ndim == 2 for a in arrays]
+    n_grey, n_colour = sum(grey), len(arrays) - sum(grey)
+    if n_grey and n_colour:
+        if all(grey_in_colour(a) for a, g in zip(arrays, grey) if not g):
+            warnings.warn(f"{where}: read {n_colour} colour-coded image(s) whose three channels are equal (to within "
+                          f"{GREY_SPREAD} levels) as grey, "
+                          f"to match the {n_grey} grey one(s)", stacklevel=3)
+            arrays = [a if g else colour_to_grey(a) for a, g in zip(arrays, grey)]
+            n_colour = 0
+        else:
+            warnings.warn(f"{where}: converted {n_grey} grey image(s) to RGB to match the {n_colour} colour one(s)", stacklevel=3)
+    if n_colour:
+        return np.stack([np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays])
+    return np.stack(arrays)[..., None]

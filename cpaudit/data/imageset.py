@@ -144,6 +144,25 @@ class ImageRows:
         return self.data.take(self.index)
 
 
+# A grey image saved as WebP (no grey mode) or lossy JPEG decodes as RGB whose channels differ by a grey
+# level or so (lossy WebP's YUV round trip: at most 1 level, measured on grey digits).
+GREY_SPREAD = 2  # uint8 levels between channels that still count as grey content
+
+
+def grey_in_colour(pixels: np.ndarray) -> bool:
+    """True where uint8 (..., 3) colour images carry grey content (channels within GREY_SPREAD levels), so
+    that they match grey images rather than turn them into colour ones."""
+    if pixels.shape[-1] != 3:
+        return False
+    spread = pixels.max(axis=-1).astype(np.int16) - pixels.min(axis=-1)
+    return bool((spread <= GREY_SPREAD).all())
+
+
+def colour_to_grey(pixels: np.ndarray) -> np.ndarray:
+    """uint8 (..., 3) of grey content -> (...,): the channels' rounded mean."""
+    return np.rint(pixels.mean(axis=-1)).astype(np.uint8)
+
+
 def blur_u8(images: np.ndarray, factor: int = 4) -> np.ndarray:
     """(N, H, W, C) uint8 -> the same size, averaged over factor x factor blocks: coarse enough that a
     report shows where a member sits without showing the member. Edges are padded by repetition."""

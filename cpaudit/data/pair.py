@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpaudit.data.imageset import ImageSet
+from cpaudit.data.imageset import ImageSet, GREY_SPREAD, colour_to_grey, grey_in_colour
 from cpaudit.data.load import load_data
 from cpaudit.data.split import Split
 from cpaudit.errors import InputError
@@ -41,15 +41,24 @@ def load_pair(members: str | Path | ImageSet, holdout: str | Path | ImageSet, *,
 
 
 def _same_channels(m: ImageSet, h: ImageSet) -> tuple[np.ndarray, np.ndarray]:
-    """Grey on one side and colour on the other (a grey PNG re-saved as WebP decodes as RGB): grey becomes
-    RGB, and a warning says so in one line."""
+    """Grey on one side and colour on the other: as within a folder (folder._one_mode), colour images that
+    are grey in content (a grey PNG re-saved as WebP decodes as RGB) are read as grey, else grey becomes
+    RGB; a warning says which in one line."""
     pm, ph = m.pixels, h.pixels
     if pm.shape[3] == ph.shape[3]:
         return pm, ph
-    grey, name = (m, MEMBERS) if pm.shape[3] == 1 else (h, HOLDOUT)
-    warnings.warn(f"converted the {len(grey)} grey {name} image(s) of {grey.source} to RGB to match the other side's "
+    (grey, g_name), (colour, c_name) = ((m, MEMBERS), (h, HOLDOUT)) if pm.shape[3] == 1 else ((h, HOLDOUT), (m, MEMBERS))
+    if grey_in_colour(colour.pixels):
+        warnings.warn(f"read the {len(colour)} {c_name} image(s) of {colour.source} as grey: their three channels are "
+                      f"equal to within {GREY_SPREAD} levels, and the {g_name} images are grey", stacklevel=3)
+        return _grey(pm), _grey(ph)
+    warnings.warn(f"converted the {len(grey)} grey {g_name} image(s) of {grey.source} to RGB to match the other side's "
                   "colour images", stacklevel=3)
     return _rgb(pm), _rgb(ph)
+
+
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    return pixels if pixels.shape[3] == 1 else colour_to_grey(pixels)[..., None]
 
 
 def _rgb(pixels: np.ndarray) -> np.ndarray:

@@ -123,3 +123,11 @@ def test_plain_progress_without_a_total_names_the_stage_not_a_count(capsys):
     advance(description="audit: quality")
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
     assert lines == ["audit: embed, 0 s", "audit: quality, 10 s"]
+
+
+def test_info_lines_print_brackets_as_written(capsys, monkeypatch):
+    from cpaudit.cli import common
+
+    monkeypatch.setattr(common.state, "quiet", False)
+    common.info("sampler  SimA: AUC 0.541  [not deployed]")
+    assert "[not deployed]" in capsys.readouterr().err

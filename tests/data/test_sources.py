@@ -27,9 +27,25 @@ def test_folder_recursive_gray(tmp_path):
 
 
 def test_folder_rgb_and_gray_mixed_promotes_to_rgb(tmp_path):
-    write_png(tmp_path / "a.png", np.zeros((5, 5, 3), np.uint8))
+    colour = np.zeros((5, 5, 3), np.uint8)
+    colour[..., 0] = 200  # colour in content, not only in mode
+    write_png(tmp_path / "a.png", colour)
     write_png(tmp_path / "b.png", np.zeros((5, 5), np.uint8))
     assert load_data(tmp_path).images.shape == (2, 3, 5, 5)
+
+
+def test_grey_content_saved_as_colour_is_read_as_grey(tmp_path):
+    """WebP has no grey mode: a grey image saved as WebP decodes as RGB with R = G = B. Beside grey PNGs it is
+    read as grey again (its pixels unchanged), and the conversion is said in one line."""
+    from PIL import Image
+
+    grey = np.arange(25, dtype=np.uint8).reshape(5, 5) * 10
+    Image.fromarray(grey).save(tmp_path / "a.webp", lossless=True)
+    Image.fromarray(grey).save(tmp_path / "b.webp")  # lossy: its channels differ by a level here and there
+    write_png(tmp_path / "c.png", grey)
+    with pytest.warns(UserWarning, match="read 2 colour-coded image.*as grey, to match the 1 grey one"):
+        data = load_data(tmp_path)
+    assert data.pixels.shape == (3, 5, 5, 1) and np.array_equal(data.pixels[0, ..., 0], grey)
 
 
 def test_folder_mixed_sizes_needs_resize(tmp_path):
