@@ -87,11 +87,10 @@ def audit(
     ./pyproject.toml's [tool.cpaudit]) fills what is not given. Writes results.json and the reports only
     where `out` is given. `.passed` is False where a gate failed; bad input raises a one-line CpauditError.
     """
-    settings = {k: v for k, v in options.items() if v is not None}
-    settings.update(samples=as_samples(samples), out=as_path(out, "out"), split=as_path(split, "split"))
-    for key, value in (("members", members), ("holdout", holdout), ("data", data)):
-        if value is not None:
-            settings[key] = as_image_set(value, key) if key != "data" else str(as_path(value, "data"))
+    settings = {**options, "samples": as_samples(samples), "out": as_path(out, "out"), "split": as_path(split, "split"),
+                "members": None if members is None else as_image_set(members, "members"),
+                "holdout": None if holdout is None else as_image_set(holdout, "holdout"),
+                "data": None if data is None else str(as_path(data, "data"))}
     path = as_path(config, "config") if config is not None else find_config()
     opts = audit_options({k: v for k, v in settings.items() if v is not None}, read_config(path) if path else None)
     result = _audit(opts)

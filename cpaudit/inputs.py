@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from cpaudit.auditing.samples import SampleSet
-from cpaudit.data.imageset import ImageSet, to_uint8
+from cpaudit.data.imageset import ImageSet, to_uint8, to_unit_range
 from cpaudit.errors import InputError
 
 ARRAY_FORMS = ("uint8 (N, H, W) or (N, H, W, C) arrays as images are stored, or float (N, C, H, W) in [-1, 1] as "
@@ -48,7 +48,7 @@ def as_samples(value: object, name: str = "samples") -> SampleSet | Path:
     images = getattr(value, "images", value)  # a SampleResult from cpaudit.sample(...)
     if not is_array(images):
         raise InputError(name, f"expected a samples folder or images ({ARRAY_FORMS}), got {type(value).__name__}")
-    x = torch.from_numpy(np.ascontiguousarray(_uint8_nhwc(images, name))).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    x = to_unit_range(_uint8_nhwc(images, name))
     return SampleSet(x, getattr(value, "run", None), Path(f"<{name}: {len(x)} images in memory>"))
 
 
