@@ -19,7 +19,7 @@ from cpaudit.io_utils import read_toml
 
 # The audit options a file may set, with the TOML type each takes (paths and names are strings).
 AUDIT_KEYS: dict[str, type | tuple[type, ...]] = {
-    "data": str, "split": str, "members": str, "holdout": str, "model": str, "classifier": str, "resize": str,
+    "out": str, "data": str, "split": str, "members": str, "holdout": str, "model": str, "classifier": str, "resize": str,
     "features": str, "threshold": (int, float), "search": str, "cache_dir": str, "permutations": int, "mia_t": list,
     "mia_draws": int, "mia_members": int, "alpha": (int, float), "scale": (int, float), "seed": int, "release": str,
     "attack_nulls": int, "member_images": str, "baseline": str, "junit": str, "report_only": bool, "device": str,

@@ -132,3 +132,19 @@ def test_an_odd_image_size_names_the_resize_that_works(tmp_path):
     r = CliRunner().invoke(app, ["train-diffusion", str(faces), "--out", str(tmp_path / "m"), "--members", "2", "--steps", "1", "--quiet"])
     assert r.exit_code == 2 and "pass --resize 24x24 or --resize 26x26" in r.output, r.output
     assert not (tmp_path / "m").exists()
+
+
+def test_pyproject_tool_cpaudit_sets_any_audit_option(layout, monkeypatch):
+    """[tool.cpaudit] and its policy table, as ruff's [tool.ruff.lint]; the command line overrides the file."""
+    monkeypatch.chdir(layout)
+    (layout / "pyproject.toml").write_text(
+        '[project]\nname = "mine"\n\n[tool.cpaudit]\nmembers = "data/train"\nholdout = "data/holdout"\nout = "from-file"\n'
+        'permutations = 20\nattack_nulls = 19\nthreshold = 0.9\n\n[tool.cpaudit.policy]\nreport_only = true\n'
+        'max_replica_rate = 0.9\n')
+    r = CliRunner().invoke(app, ["audit", "--samples", "samples", "--quiet"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((layout / "from-file" / "results.json").read_text())
+    assert res["nn"]["threshold"] == 0.9 and res["policy"]["report_only"] and res["permutation"]["n_permutations"] == 20
+    r = CliRunner().invoke(app, ["audit", "--samples", "samples", "--threshold", "0.95", "--out", "cli", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((layout / "cli" / "results.json").read_text())["nn"]["threshold"] == 0.95

@@ -13,9 +13,9 @@ from cpaudit.data.load import parse_resize
 from cpaudit.errors import InputError
 from cpaudit.pipelines.audit import AuditOptions
 
-PATH_KEYS = {"split", "model", "cache_dir", "baseline", "junit"}
+PATH_KEYS = {"out", "split", "model", "cache_dir", "baseline", "junit"}
 POLICY_KEYS = tuple(f.name for f in fields(Policy))
-SETTABLE = set(AUDIT_KEYS) | set(POLICY_KEYS) | {"samples", "out", "config"}
+SETTABLE = set(AUDIT_KEYS) | set(POLICY_KEYS) | {"samples", "config"}
 
 
 def audit_options(settings: dict[str, Any], config: AuditConfig | None = None) -> AuditOptions:
@@ -40,4 +40,4 @@ def audit_options(settings: dict[str, Any], config: AuditConfig | None = None) -
         elif key in ("threshold", "alpha", "scale"):
             value = float(value)
         values[key] = value
-    return AuditOptions(samples=settings["samples"], out=settings.get("out"), policy=policy, **values)
+    return AuditOptions(samples=settings["samples"], policy=policy, **{"out": None, **values})
