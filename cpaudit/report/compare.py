@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cpaudit.core.threat_models import THREAT_MODELS, headline
-from cpaudit.report.content import interval, num, p_value, pct
+from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.document import Document, Para, Section, Table
 
 RATES = ("replica rate", "guidance fired (sample-steps)")

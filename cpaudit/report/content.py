@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from cpaudit.core.threat_models import THREAT_MODELS, headline, in_scope
 from cpaudit.report.document import Document, Figure, Para, Section, Table
+from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.summary import glossary_section, summary_section
-
-
-def pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
-def num(x: float | None, digits: int = 3) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"
 
 
 # results.json (cpaudit/schemas/results.schema.json): 4 adds setup.members/holdout/resize and lets setup.split
@@ -40,21 +33,6 @@ def verdict(results: dict) -> tuple[str, bool | None]:
     pol = results.get("policy") or {}
     has_gate = bool(pol.get("gates")) or any(v is not None for v in (pol.get("thresholds") or {}).values())
     return results["verdict"], (bool(pol.get("passed")) if has_gate else None)
-
-
-def interval(lo_hi: list | None, digits: int = 3) -> str:
-    return "n/a" if not lo_hi or lo_hi[0] is None else f"{lo_hi[0]:.{digits}f}-{lo_hi[1]:.{digits}f}"
-
-
-def p_value(p: float | None, n: int | None) -> str:
-    """A permutation p-value at its resolution: below 1/(B + 1) it is printed as such, never as 1e-112."""
-    if p is None:
-        return "n/a"
-    if n is None and p < 0.001:  # an exact test: printed at its size, never as 0.000
-        return f"{p:.2g}"
-    if n and p <= 1 / (n + 1) + 1e-15:  # no relabelling reached the observed value
-        return f"≤ 1/{n + 1}"
-    return f"{p:.3g}"
 
 
 def gate_rows(results: dict) -> list[list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, in_scope
 from cpaudit.report.document import Para, Section, Table
+from cpaudit.report.numbers import pct
 
 ACCESS = {
     "samples": "Someone who sees only the published images",
@@ -32,24 +33,30 @@ def _could(results: dict, tm: str) -> str:
     nn = results["nn"]
     parts = []
     if tm == "samples":
-        copies = nn["replicas"]
+        copies, (lo, hi) = nn["replicas"], nn["replica_rate_ci95"] or (None, None)
         base = nn.get("holdout_over_threshold")
-        parts.append(f"find {copies} near-copies of training images among {nn['n_samples']} published images"
-                     + (f" (unseen images come that close {base} times in {nn.get('n_holdout')})" if base is not None else ""))
+        found = f"find {copies} near-cop{'y' if copies == 1 else 'ies'} of training images among {nn['n_samples']} published images"
+        if lo is not None:
+            found += f" ({pct(nn['replica_rate'])}, 95% interval {pct(lo)}-{pct(hi)})"
+        if base is not None:
+            found += f"; unseen images come as close {base} times in {nn.get('n_holdout')}"
+        parts.append(found)
     head = (results.get("threat_models") or {}).get(tm, {}).get("strongest")
     if head is None:
         parts.append("not measured: no attack of this kind was run")
     else:
         lo, hi = head["chance_band95"]
+        c_lo, c_hi = head["auc_ci95"]
         beyond = head["auc"] > hi
-        parts.append(f"tell training images from unseen ones {_odds(head['auc'])} (AUC {head['auc']:.2f}; guessing scores "
-                     f"{lo:.2f}-{hi:.2f} at these sizes){'' if beyond else ', no better than guessing'}")
+        parts.append(f"tell training images from unseen ones {_odds(head['auc'])} (AUC {head['auc']:.2f}, 95% interval "
+                     f"{c_lo:.2f}-{c_hi:.2f}; guessing scores {lo:.2f}-{hi:.2f} at these sizes)"
+                     f"{'' if beyond else ', no better than guessing'}")
     return "; ".join(parts)
 
 
 def _odds(auc: float) -> str:
     """An AUC as the chance of ranking a random training image above a random unseen one."""
-    return f"{auc:.0%} of the time (50% is a coin toss)"
+    return f"{auc:.0%} of the time, where a coin toss manages 50%"
 
 
 def _next_step(results: dict) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cpaudit.report import plots
-from cpaudit.report.content import num, pct
+from cpaudit.report.numbers import num, pct
 from cpaudit.report.document import Document, Figure, Para, Section, Table
 
 GOAL_AUC = 0.65  # the sample-only AUC the frontier is asked to reach within the FID budget
