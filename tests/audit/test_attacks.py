@@ -182,7 +182,7 @@ def test_release_decides_which_attack_a_gate_reads(tiny_model, protected_samples
 
 def test_an_internal_error_exits_3_with_one_line_naming_the_saved_traceback(tiny_model, protected_samples, tmp_path,
                                                                            monkeypatch):
-    import cpaudit.pipelines.audit as pipeline
+    import cpaudit.pipelines.audit_stages as pipeline
 
     def broken(*a, **k):
         raise ZeroDivisionError("injected")

@@ -5,7 +5,7 @@ way for every attack."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -16,18 +16,38 @@ from cpaudit.core.crossfit import BOOTSTRAP_REPLICATES, CrossFit, crossfit
 from cpaudit.core.one_run import one_run_bound, one_run_delta
 from cpaudit.core.threat_models import ThreatModel
 from cpaudit.distributed import gather_rows, world
+from cpaudit.models.conditioning import Cond, cond_rows, cond_to
 from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
+
+
+Role = Literal["members", "holdout"]
 
 
 @dataclass(frozen=True)
 class Denoiser:
-    """A denoiser to attack: the plain eps_theta, or with `protection` CPSample's eps_hat as the sampler runs it."""
+    """A denoiser to attack: the plain eps_theta, or with `protection` CPSample's eps_hat as the sampler runs it.
+
+    A conditional model's denoiser carries each candidate's condition (`conds`, per role, rows aligned with the
+    candidates: the true caption, or the empty one) and the 3-argument model; `bound(role, rows)` is the
+    2-argument denoiser of those rows, which is what every attack queries."""
 
     eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     abar: torch.Tensor  # (T,) float64
     device: torch.device
     protection: Protection | None = None
     logit_fn: LogitFn | None = None
+    cond_model: Callable[[torch.Tensor, torch.Tensor, Cond], torch.Tensor] | None = None
+    conds: dict[str, Cond] | None = None
+    suffix: str = ""  # results.json key suffix of the attacks on it, e.g. "_caption"
+    title: str = ""  # appended to the attacks' titles, e.g. " (true caption)"
+
+    def bound(self, role: Role, rows: range) -> "Denoiser":
+        """This denoiser with candidates `rows` of `role`'s conditions bound (itself when unconditional)."""
+        if self.conds is None or self.cond_model is None:
+            return self
+        cond = cond_to(cond_rows(self.conds[role], slice(rows.start, rows.stop)), self.device)
+        model = self.cond_model
+        return replace(self, eps_model=lambda x, t: model(x, t, cond), cond_model=None, conds=None)
 
     @property
     def protected(self) -> bool:
@@ -55,6 +75,16 @@ def score_images(images: torch.Tensor, score: Callable[[torch.Tensor, range], to
             parts.append(score(images[idx.start : idx.stop].to(device), idx).double().cpu())
     local = torch.cat(parts, dim=1) if parts else torch.zeros((0, 0), dtype=torch.float64)
     return gather_rows(local.T.contiguous(), w).T.numpy()
+
+
+def score_candidates(ctx: "AttackContext", denoiser: "Denoiser",
+                     score: Callable[[torch.Tensor, "Denoiser"], torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    """(pos, neg): score(batch, the denoiser bound to the batch's conditions) -> (K, B) of members and of
+    held-out candidates (score_images batches and shards them)."""
+    out = []
+    for role, x in (("members", ctx.members), ("holdout", ctx.holdout)):
+        out.append(score_images(x, lambda xb, idx, role=role: score(xb, denoiser.bound(role, idx)), denoiser.device))
+    return out[0], out[1]
 
 
 @dataclass

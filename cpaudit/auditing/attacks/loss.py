@@ -16,6 +16,7 @@ import torch
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser
 from cpaudit.core.schedules import q_sample
 from cpaudit.distributed import gather_rows, world
+from cpaudit.models.conditioning import Cond, cond_rows, cond_to
 from cpaudit.sampling.protection import LogitFn, Protection
 from cpaudit.seeding import MAX_SEED, derive_seed, torch_generator
 
@@ -41,17 +42,20 @@ def reconstruction_losses(
     logit_fn: LogitFn | None = None,
     rows: slice | None = None,
     device: torch.device | str = "cpu",
+    cond: Cond = None,
 ) -> np.ndarray:
     """Mean squared noise-prediction error per image over `draws` noise draws. Shape (N,), or one entry per
     row of `rows` (a process's shard). Noise is drawn per batch on the CPU (see image_noise), so memory is
-    draws x batch_size images, and the result does not depend on batch_size, shard or device."""
+    draws x batch_size images, and the result does not depend on batch_size, shard or device. A conditional
+    model takes `cond` (rows aligned with `images`) as its third argument."""
     index = range(images.shape[0])[rows] if rows is not None else range(images.shape[0])
-    denoiser = Denoiser(eps_model, abar, torch.device(device), protection, logit_fn)
-    abar = abar.to(device)
+    abar_cpu, abar = abar, abar.to(device)
     losses = torch.zeros(len(index), dtype=torch.float64)
     for start in range(0, len(index), batch_size):
         idx = index[start : start + batch_size]
         x0 = images[idx.start : idx.stop].to(device)
+        model = eps_model if cond is None else _bind(eps_model, cond_to(cond_rows(cond, slice(idx.start, idx.stop)), device))
+        denoiser = Denoiser(model, abar_cpu, torch.device(device), protection, logit_fn)
         noise = image_noise(base_seed, idx, draws, tuple(images.shape[1:]))
         tt = torch.full((x0.shape[0],), t, dtype=torch.long, device=device)
         for d in range(draws):
@@ -59,6 +63,10 @@ def reconstruction_losses(
             eps_hat = denoiser.eps(q_sample(x0, abar[tt], eps), t)
             losses[start : start + x0.shape[0]] += (eps - eps_hat).pow(2).flatten(1).mean(1).double().cpu()
     return (losses / draws).numpy()
+
+
+def _bind(eps_model: Callable, cond: Cond) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    return lambda x, t: eps_model(x, t, cond)
 
 
 class LossAttack:
@@ -71,15 +79,17 @@ class LossAttack:
         w = world()
         pos, neg = [], []
         for t in ctx.mia_t:
-            ctx.step(f"loss attack t={t}" + (" (protected)" if denoiser.protected else ""))
+            ctx.step(f"loss attack t={t}" + (" (protected)" if denoiser.protected else "") + denoiser.title)
             row = []
             for role, x in (("members", ctx.members), ("holdout", ctx.holdout)):
                 # Plain and protected attacks draw the same noise, so their difference is the protection's.
                 seed = derive_seed(ctx.seed, f"mia-{t}-{role}")
                 # Under torchrun each rank scores a block of the images with the noise one process draws for them.
-                loss = reconstruction_losses(denoiser.eps_model, x, denoiser.abar, t, ctx.mia_draws, seed,
-                                             protection=denoiser.protection, logit_fn=denoiser.logit_fn,
-                                             rows=w.shard(len(x)), device=denoiser.device)
+                conditional = denoiser.conds is not None
+                loss = reconstruction_losses(denoiser.cond_model if conditional else denoiser.eps_model, x, denoiser.abar, t,
+                                             ctx.mia_draws, seed, protection=denoiser.protection, logit_fn=denoiser.logit_fn,
+                                             rows=w.shard(len(x)), device=denoiser.device,
+                                             cond=denoiser.conds[role] if conditional else None)
                 row.append(-gather_rows(torch.from_numpy(loss), w).numpy())
             pos.append(row[0])
             neg.append(row[1])

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_candidates
 
 P = 4
 
@@ -41,12 +41,12 @@ class PIAAttack:
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert denoiser is not None and ctx.members is not None and ctx.holdout is not None
-        ctx.step("PIA" + (" (protected)" if denoiser.protected else ""))
+        ctx.step("PIA" + (" (protected)" if denoiser.protected else "") + denoiser.title)
 
-        def score(x: torch.Tensor, _idx: range) -> torch.Tensor:
-            return -torch.cat([pia_distances(denoiser, x, ctx.mia_t, False), pia_distances(denoiser, x, ctx.mia_t, True)])
+        def score(x: torch.Tensor, den: Denoiser) -> torch.Tensor:
+            return -torch.cat([pia_distances(den, x, ctx.mia_t, False), pia_distances(den, x, ctx.mia_t, True)])
 
-        pos, neg = (score_images(x, score, denoiser.device) for x in (ctx.members, ctx.holdout))
+        pos, neg = score_candidates(ctx, denoiser, score)
         variants = [f"PIA t={t}" for t in ctx.mia_t] + [f"PIAN t={t}" for t in ctx.mia_t]
         # eps_0 once per variant family, then one query per t.
         return AttackScores(variants, pos, neg, queries_per_image=2 * (1 + len(ctx.mia_t)), extra={"p": P})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_candidates
 from cpaudit.core.steps import ddim_step
 
 T_SEC = 100  # the paper's default for DDPM on CIFAR-10
@@ -43,8 +43,8 @@ class SecMIAttack:
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert denoiser is not None and ctx.members is not None and ctx.holdout is not None
-        ctx.step("SecMI" + (" (protected)" if denoiser.protected else ""))
-        score = lambda x, _idx: -secmi_error(denoiser, x)[None]  # noqa: E731 - lower error = member
-        pos, neg = (score_images(x, score, denoiser.device) for x in (ctx.members, ctx.holdout))
+        ctx.step("SecMI" + (" (protected)" if denoiser.protected else "") + denoiser.title)
+        score = lambda x, den: -secmi_error(den, x)[None]  # noqa: E731 - lower error = member
+        pos, neg = score_candidates(ctx, denoiser, score)
         return AttackScores([f"t_sec={T_SEC}, k={K}"], pos, neg, queries_per_image=T_SEC // K + 1,
                             extra={"t_sec": T_SEC, "k": K})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_candidates
 
 
 class SimAAttack:
@@ -21,10 +21,10 @@ class SimAAttack:
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert denoiser is not None and ctx.members is not None and ctx.holdout is not None
-        ctx.step("SimA" + (" (protected)" if denoiser.protected else ""))
+        ctx.step("SimA" + (" (protected)" if denoiser.protected else "") + denoiser.title)
 
-        def score(x: torch.Tensor, _idx: range) -> torch.Tensor:
-            return -torch.stack([denoiser.eps(x, t).abs().pow(4).flatten(1).sum(1) for t in ctx.mia_t])
+        def score(x: torch.Tensor, den: Denoiser) -> torch.Tensor:
+            return -torch.stack([den.eps(x, t).abs().pow(4).flatten(1).sum(1) for t in ctx.mia_t])
 
-        pos, neg = (score_images(x, score, denoiser.device) for x in (ctx.members, ctx.holdout))
+        pos, neg = score_candidates(ctx, denoiser, score)
         return AttackScores([f"t={t}" for t in ctx.mia_t], pos, neg, queries_per_image=len(ctx.mia_t))

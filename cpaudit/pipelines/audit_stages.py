@@ -1,0 +1,214 @@
+"""The audit as a list of stages (design.md, 'results.json'): each stage reads the shared AuditRun and returns
+its own sections of results.json; an audit is `run_stages(run, STAGES)`. A text-to-image audit is another
+list (pipelines/audit_text.py), not a longer function.
+
+Every stage draws its randomness from its own generator, seeded by (--seed, the stage's name), so a figure
+does not depend on which other stages ran or in what order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from cpaudit.auditing.attacks.base import AttackScores
+from cpaudit.auditing.baseline import baseline_gates
+from cpaudit.auditing.embedding_store import stream_embeddings
+from cpaudit.auditing.features import FeatureSpec, embed
+from cpaudit.auditing.policy import Policy, evaluate_gates
+from cpaudit.auditing.quality import frechet_distance, kernel_inception_distance
+from cpaudit.auditing.replication import ReplicationResult, replication
+from cpaudit.auditing.samples import SampleSet
+from cpaudit.auditing.verdict import verdict_sentence
+from cpaudit.core.stats import permutation_test
+from cpaudit.data.imageset import ImageRows, ImageSet, blur_u8, to_uint8
+from cpaudit.data.split import Split
+from cpaudit.seeding import derive_seed, numpy_generator
+
+if TYPE_CHECKING:
+    from cpaudit.pipelines.audit import AuditOptions
+
+# Members from this many on are embedded to a memory-mapped file rather than held in memory.
+STREAM_MIN_REFERENCES = 100_000
+# The permutation test compares samples with this many references per side at most (its cost is
+# samples x references); below it, all of the smaller side.
+PERMUTATION_MAX_REFERENCES = 50_000
+QUALITY_MAX_REFERENCES = 50_000  # FID's reference where the held-out set is too large to hold (clean-fid's 50k)
+N_TOP_PAIRS = 16  # the pairs figure: the samples nearest a member, with that member
+
+
+@dataclass
+class Embeddings:
+    samples: np.ndarray  # (N, D) L2-normalised, on the audit's embedding
+    sample_quality: np.ndarray  # (N, F) quality features (FID's)
+    members: np.ndarray  # (M, D), possibly a memmap
+    holdout: np.ndarray  # (H, D)
+    holdout_quality: np.ndarray | None  # None where the held-out set was streamed
+
+
+@dataclass
+class AuditRun:
+    """What every stage reads, and what earlier stages leave for later ones."""
+
+    opts: "AuditOptions"
+    spec: FeatureSpec
+    threshold: float
+    data: ImageSet
+    split: Split
+    samples: SampleSet
+    members: ImageRows
+    holdout: ImageRows
+    scratch: Path
+    device: torch.device
+    baseline: dict | None
+    step: Callable[[str], None]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # audit_data.npz
+    emb: Embeddings | None = None
+    rep: ReplicationResult | None = None
+    scores: dict[str, AttackScores] = field(default_factory=dict)
+    model_config: dict | None = None
+    classifier: str | None = None
+
+    def rng(self, name: str) -> np.random.Generator:
+        return numpy_generator(derive_seed(self.opts.seed, name))
+
+
+Stage = Callable[[AuditRun, dict], dict]  # (run, sections so far) -> its own sections
+
+
+def embed_stage(run: AuditRun, _sections: dict) -> dict:
+    """Embeddings of samples, members and held-out images. Many members: they stream to a memory-mapped
+    file, searched in blocks."""
+    run.step("embed")
+    spec, cache, dev = run.spec, run.opts.cache_dir, run.device
+    e_s, f_s = embed(run.samples.images, spec, cache_dir=cache, device=dev)
+    if len(run.members) >= STREAM_MIN_REFERENCES:
+        e_m = stream_embeddings(run.members, spec, run.scratch / "members.npy", device=dev)
+    else:
+        e_m, _ = embed(run.members.all(), spec, cache_dir=cache, device=dev)
+    f_h = None  # quality features of every held-out image, where they are few enough to hold
+    if len(run.holdout) >= STREAM_MIN_REFERENCES:
+        e_h = stream_embeddings(run.holdout, spec, run.scratch / "holdout.npy", device=dev)
+    else:
+        e_h, f_h = embed(run.holdout.all(), spec, cache_dir=cache, device=dev)
+    run.emb = Embeddings(e_s, f_s, e_m, e_h, f_h)
+    return {}
+
+
+def replication_stage(run: AuditRun, _sections: dict) -> dict:
+    """`nn`: nearest members of every sample against the held-out base rate; `top_pairs` and the pairs figure."""
+    run.step("nearest neighbours")
+    emb = run.emb
+    rep = run.rep = replication(emb.samples, emb.members, emb.holdout, threshold=run.threshold, k=run.opts.k,
+                                method=run.opts.search)
+    run.arrays.update(sample_sim=rep.sample_sim, holdout_sim=rep.holdout_sim, sample_nn=rep.sample_nn)
+    top = np.argsort(-rep.sample_sim, kind="stable")[:N_TOP_PAIRS]
+    run.arrays["pair_samples"] = to_uint8(run.samples.images[top])
+    shown = member_images_mode(run)
+    if shown != "hide":
+        pixels = to_uint8(run.members.take(rep.sample_nn[top, 0]))
+        run.arrays["pair_members"] = pixels if shown == "show" else blur_u8(pixels)
+    member_of = run.split.member_idx
+    return {"nn": rep.summary(run.spec.label),
+            "top_pairs": [{"sample": int(i), "member": run.data.ids[int(member_of[rep.sample_nn[i, 0]])],
+                           "similarity": float(rep.sample_sim[i])} for i in top]}
+
+
+def permutation_stage(run: AuditRun, _sections: dict) -> dict:
+    """Are samples nearer the members than the held-out images? Equal-size reference sets of each."""
+    run.step("permutation test")
+    rng = run.rng("permutation")
+    e_m, e_h, e_s = run.emb.members, run.emb.holdout, run.emb.samples
+    m = min(len(e_m), len(e_h), PERMUTATION_MAX_REFERENCES)
+    ref_m = e_m[rng.choice(len(e_m), m, replace=False)]
+    ref_h = e_h[rng.choice(len(e_h), m, replace=False)]
+    perm = permutation_test(e_s @ ref_m.T, e_s @ ref_h.T, run.opts.permutations, rng)
+    run.arrays["permutation_null"] = perm.null
+    return {"permutation": {"statistic": perm.statistic, "p_value": perm.p_value, "n_permutations": perm.n_permutations,
+                            "n_reference": int(m)}}
+
+
+def quality_stage(run: AuditRun, _sections: dict) -> dict:
+    """FID and KID against the whole held-out set (a reference of fixed size, whatever the number of samples);
+    where the held-out set is streamed, a seeded subset of QUALITY_MAX_REFERENCES."""
+    run.step("quality")
+    spec, f_s, f_q = run.spec, run.emb.sample_quality, run.emb.holdout_quality
+    if f_q is None:  # KID's draws stay as without streaming
+        pick = run.rng("quality-reference")
+        q_idx = np.sort(pick.choice(len(run.holdout), min(len(run.holdout), QUALITY_MAX_REFERENCES), replace=False))
+        f_q = embed(run.holdout.take(q_idx), spec, device=run.device)[1]
+    fid = frechet_distance(f_s.astype(np.float64), f_q.astype(np.float64))
+    kid = kernel_inception_distance(f_s.astype(np.float64), f_q.astype(np.float64), run.rng("quality"))
+    dim = int(f_s.shape[1])
+    # Fewer images than dimensions leave the covariance singular: FID is then biased and unstable.
+    warning = (None if min(len(f_s), len(f_q)) > dim else
+               f"FID from {len(f_s)} samples and {len(f_q)} reference images in {dim} dimensions: fewer images than "
+               "dimensions on a side make the covariance singular and the FID unreliable")
+    return {"quality": {"features": spec.label, "fid": fid, "kid": kid, "n_samples": int(len(f_s)), "n_reference": int(len(f_q)),
+                        "reference": "held-out images" + ("" if run.emb.holdout_quality is not None else " (seeded subset)"),
+                        "feature_dim": dim, "warning": warning,
+                        "resize": spec.resize if spec.kind == "inception" else None, "weights_sha256": spec.sha256}}
+
+
+def protection_stage(run: AuditRun, _sections: dict) -> dict:
+    """`protection`: what the sampling run's run.json says it applied; `privacy`: a DP model's epsilon."""
+    sample_run = run.samples.run or {}
+    prot = sample_run.get("protection")
+    info = None
+    if prot:
+        info = {"alpha": prot.get("alpha"), "scale": prot.get("scale"), "rule": prot.get("rule"), "guide": prot.get("guide"),
+                "classifier": prot.get("classifier"), "label_seed": prot.get("label_seed"),
+                "fired_fraction": sample_run.get("fired_fraction"), "samples_with_guidance": sample_run.get("samples_with_guidance")}
+    dp = (run.model_config or {}).get("dp")
+    return {"protection": info, "privacy": {"dp_epsilon": dp.get("epsilon") if dp else None}}
+
+
+def policy_stage(run: AuditRun, sections: dict) -> dict:
+    """`policy` and `verdict`: the gates of the released threat model on the sections measured so far."""
+    opts, nn, perm, tms = run.opts, sections["nn"], sections["permutation"], sections["threat_models"]
+    policy = Policy() if opts.report_only else opts.policy
+    gates = evaluate_gates(policy, release=opts.release, replica_rate=run.rep.replica_rate if len(run.rep.sample_sim) else None,
+                           permutation_p=perm["p_value"], threat_models=tms, replica_excess=nn["replica_excess_p"],
+                           holdout_rate=nn["holdout_replica_rate"], holdout_over=nn.get("holdout_over_threshold"),
+                           replicas=nn.get("replicas"), n_samples=nn.get("n_samples"), n_holdout=nn.get("n_holdout"),
+                           n_diverged=len((run.samples.run or {}).get("nonfinite_seeds") or []))
+    gates.update(sections.get("extra_gates", {}))
+    if run.baseline is not None and not opts.report_only:
+        gates.update(baseline_gates(nn, tms, opts.release, run.baseline))
+    failures = [m for m in gates.values() if m is not None]
+    return {"policy": {"passed": not failures, "failures": failures, "gates": gates, "thresholds": dict(policy.__dict__),
+                       "release": opts.release, "report_only": opts.report_only,
+                       "mia_gate_reads": "threat_models." + opts.release + ".strongest"},
+            "verdict": verdict_sentence(opts.release, failures, len(gates), tms[opts.release]["strongest"],
+                                        report_only=opts.report_only)}
+
+
+def member_images_mode(run: AuditRun) -> str:
+    """auto: the bundled digits are public, so show them; anyone else's data is withheld."""
+    return resolve_member_images(run.opts.member_images, run.data.source)
+
+
+def resolve_member_images(mode: str, data: str) -> str:
+    return mode if mode != "auto" else ("show" if data == "digits" else "hide")
+
+
+# results.json's sections in the order they are written; a stage's sections not named here follow `attacks`.
+SECTION_ORDER = ("setup", "nn", "top_pairs", "permutation", "release", "threat_models", "attacks")
+SECTIONS_LAST = ("quality", "protection", "privacy", "policy", "verdict")
+
+
+def run_stages(run: AuditRun, stages: tuple[Stage, ...]) -> dict:
+    """Each stage in turn, given the sections before it; the sections in results.json's order."""
+    sections: dict = {}
+    for stage in stages:
+        sections.update(stage(run, sections))
+    sections.pop("extra_gates", None)
+    ordered = {k: sections[k] for k in SECTION_ORDER if k in sections}
+    ordered.update({k: v for k, v in sections.items() if k not in SECTION_ORDER and k not in SECTIONS_LAST})
+    ordered.update({k: sections[k] for k in SECTIONS_LAST if k in sections})
+    return ordered
