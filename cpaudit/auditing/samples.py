@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from cpaudit.data.npz import load_npz
@@ -17,6 +18,9 @@ class SampleSet:
     images: torch.Tensor  # (N, C, H, W) in [-1, 1]
     run: dict | None  # run.json, when present
     folder: Path
+    # Each sample's prompt (text-to-image): run.json's prompt_of_seed by samples.npz's seeds, or the
+    # captions of a folder's metadata.jsonl. None where the samples carry none.
+    prompts: tuple[str, ...] | None = None
 
 
 def load_samples(folder: Path) -> SampleSet:
@@ -24,17 +28,32 @@ def load_samples(folder: Path) -> SampleSet:
     if not folder.is_dir():
         raise InputError(folder, "samples folder not found")
     npz = folder / "samples.npz"
-    if npz.is_file():
-        images = load_npz(npz).images
-    else:
-        from cpaudit.data.folder import load_folder
-
-        images = load_folder(folder).images
     run = None
     if (folder / "run.json").is_file():
         run = read_json(folder / "run.json")
         _check_run(run, folder / "run.json")
-    return SampleSet(images, run, folder)
+    if npz.is_file():
+        images = load_npz(npz).images
+        return SampleSet(images, run, folder, _prompts_by_seed(run, npz, len(images)))
+    from cpaudit.data.folder import load_folder
+
+    data = load_folder(folder)
+    return SampleSet(data.images, run, folder, None if data.captions is None else tuple(data.captions))
+
+
+def _prompts_by_seed(run: dict | None, npz: Path, n: int) -> tuple[str, ...] | None:
+    """Each row's prompt: samples.npz's seeds looked up in run.json's conditions.prompt_of_seed."""
+    by_seed = ((run or {}).get("conditions") or {}).get("prompt_of_seed")
+    if not by_seed:
+        return None
+    with np.load(npz, allow_pickle=False) as f:
+        seeds = f["seeds"] if "seeds" in f.files else None
+    if seeds is None or len(seeds) != n:
+        raise InputError(npz, "has no 'seeds' array matching its images, which run.json's prompt_of_seed needs")
+    missing = [int(s) for s in seeds if str(int(s)) not in by_seed]
+    if missing:
+        raise InputError(npz.parent / "run.json", f"prompt_of_seed names no prompt for seed {missing[0]}")
+    return tuple(str(by_seed[str(int(s))]) for s in seeds)
 
 
 

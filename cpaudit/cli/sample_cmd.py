@@ -11,7 +11,7 @@ from cpaudit.cli.common import info, print_json, progress_bar, state, user_error
 from cpaudit.cli.options import Device, Quiet
 from cpaudit.data.captions import read_prompts_file
 from cpaudit.errors import InputError
-from cpaudit.pipelines.sample import SampleOptions, sample
+from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.protection import KIND_DEFAULTS, Protection
 from cpaudit.sampling.sampler import SamplerConfig
@@ -49,6 +49,11 @@ def sample_cmd(
     prompt: Optional[str] = typer.Option(None, "--prompt", help="Text-to-image models: the prompt of every sample."),
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="Text-to-image models: a file of prompts, one per line, or a "
                                            "metadata.jsonl; sample i takes prompt i (cycling)."),
+    extraction: bool = typer.Option(False, "--extraction", help="Text-to-image models: prompt with every member's caption "
+                                    "and as many held-out captions (from --split, else the model folder's split.json), "
+                                    "--per-caption seeds each: the samples a prompted-extraction audit reads."),
+    per_caption: int = typer.Option(4, "--per-caption", min=1, max=10_000, help="With --extraction: samples per caption."),
+    split: Optional[Path] = typer.Option(None, "--split", help="With --extraction: the split.json naming members and held-out images."),
     guidance_scale: float = typer.Option(DEFAULT_GUIDANCE_SCALE, "--guidance-scale", min=1.0, max=1000.0,
                                          help="Classifier-free guidance scale (text-to-image models)."),
     negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="The unconditional half's prompt [default: empty]."),
@@ -69,11 +74,13 @@ def sample_cmd(
     state.quiet = state.quiet or quiet
     with user_errors():
         prompt_list = read_prompts_file(prompts) if prompts is not None else None
+        if sum(x is not None for x in (prompt, prompts)) + extraction > 1:
+            raise InputError("--prompt", "give one of --prompt, --prompts and --extraction")
         if prompt is not None:
-            if prompt_list is not None:
-                raise InputError("--prompt", "give --prompt or --prompts, not both")
             prompt_list = [prompt]
-        n = n or (len(prompt_list) if prompts is not None else 256)
+        if extraction:
+            prompt_list = extraction_prompts(model, split, per_caption, seed)
+        n = n or (len(prompt_list) if prompts is not None or extraction else 256)
         conditions = Conditions(None if prompt_list is None else tuple(prompt_list), guidance_scale, negative_prompt,
                                 None if not class_label else tuple(class_label))
         protection = (Protection(classifier, alpha, scale, rule, guide, t_min=t_min, t_max=t_max, space=space)  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.models.load import conditional_refusal, model_conditioning
 from cpaudit.pipelines.audit_attacks import attacks_stage
+from cpaudit.pipelines.audit_text import TEXT_STAGES
 from cpaudit.pipelines.audit_stages import (AuditRun, Stage, embed_stage, member_images_mode, resolve_member_images, permutation_stage,
                                             policy_stage, protection_stage, quality_stage, replication_stage, run_stages)
 from cpaudit.pipelines.report import read_results, render_audit_report
@@ -77,6 +78,7 @@ class AuditOptions:
     member_images: str = "auto"  # auto | show | blur | hide
     baseline: Path | None = None  # a stored results.json: fail where a gated figure is worse beyond its interval
     attack_nulls: int = 200  # relabellings for each attack's chance band and p-value
+    prompts: Path | None = None  # text-to-image: prompts to screen with the memorisation detector (one per line)
 
 
 @dataclass
@@ -128,8 +130,7 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     samples = fit_samples(opts.samples if isinstance(opts.samples, SampleSet) else load_samples(opts.samples),
                           data, spec, opts)
     _check_run_classifier(opts, samples)
-    if model_conditioning_of(opts) != "none":
-        raise conditional_refusal(Path(opts.model), model_conditioning_of(opts), "the audit's model-based attacks")
+    _check_conditioning(opts, samples)
     baseline = None  # a bad file is refused before the work
     if opts.baseline is not None:
         baseline = check_baseline(read_results(opts.baseline)[0], opts.baseline, spec.label, threshold)
@@ -144,6 +145,18 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
         run = AuditRun(opts, spec, threshold, data, split, samples, members, holdout, Path(scratch),
                        resolve_device(opts.device), baseline, progress or (lambda _msg: None))
         return _audit(run)
+
+
+def _check_conditioning(opts: AuditOptions, samples: SampleSet) -> None:
+    """Class-conditional models are refused; a text-to-image model needs samples that carry their prompts."""
+    kind = model_conditioning_of(opts)
+    if kind == "class":
+        raise conditional_refusal(Path(opts.model), kind, "the audit's model-based attacks")
+    if kind == "text" and samples.prompts is None:
+        raise InputError(described(opts.samples), "carry no prompts, which the audit of a text-to-image model needs: sample with "
+                         "`cpaudit sample --extraction` (run.json records each seed's prompt), or give a metadata.jsonl")
+    if opts.prompts is not None and samples.prompts is None:
+        raise InputError("--prompts", "the memorisation detector runs on text-to-image audits (samples with prompts and --model)")
 
 
 def model_conditioning_of(opts: AuditOptions) -> str:
@@ -167,7 +180,7 @@ PIXEL_STAGES: tuple[Stage, ...] = (embed_stage, replication_stage, permutation_s
 
 
 def _audit(run: AuditRun) -> AuditResult:
-    stages = PIXEL_STAGES
+    stages = TEXT_STAGES if run.samples.prompts is not None else PIXEL_STAGES
     sections = run_stages(run, (*stages, setup_stage))
     results = {"schema_version": SCHEMA_VERSION, "cpaudit_version": __version__, **sections}
     passed = results["policy"]["passed"]
@@ -223,7 +236,7 @@ def fit_samples(samples: SampleSet, data: ImageSet, spec: FeatureSpec, opts: Aud
         return samples
     if opts.resize is not None:
         x = F.interpolate(samples.images, size=want[1:], mode="bicubic", antialias=True, align_corners=False)
-        return SampleSet(x.clamp(-1, 1), samples.run, samples.folder)
+        return SampleSet(x.clamp(-1, 1), samples.run, samples.folder, samples.prompts)
     if spec.kind != "pixel":
         return samples
     raise InputError(opts.samples, f"samples are {got[1]}x{got[2]} but the images are {want[1]}x{want[2]}: pass "
@@ -238,11 +251,11 @@ def _same_channels_as(samples: SampleSet, channels: int, opts: AuditOptions) -> 
     if x.shape[1] == channels:
         return samples
     if x.shape[1] == 1 and channels == 3:
-        return SampleSet(x.expand(-1, 3, -1, -1).contiguous(), samples.run, samples.folder)
+        return SampleSet(x.expand(-1, 3, -1, -1).contiguous(), samples.run, samples.folder, samples.prompts)
     if x.shape[1] == 3 and channels == 1 and grey_in_colour(to_uint8(x)):
         warnings.warn(f"{described(opts.samples)}: read the samples as grey (their three channels are equal to within "
                       f"{GREY_SPREAD} levels), as the images are", stacklevel=3)
-        return SampleSet(x.mean(dim=1, keepdim=True), samples.run, samples.folder)
+        return SampleSet(x.mean(dim=1, keepdim=True), samples.run, samples.folder, samples.prompts)
     raise InputError(described(opts.samples), f"samples have {x.shape[1]} channel(s) but the images have {channels}")
 
 

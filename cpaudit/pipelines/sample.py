@@ -22,7 +22,7 @@ from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.conditions import Conditions, resolve_conditions
 from cpaudit.sampling.draw import draw_run
 from cpaudit.sampling.sampler import SamplerConfig
-from cpaudit.seeding import MAX_SEED
+from cpaudit.seeding import MAX_SEED, derive_seed, numpy_generator
 from cpaudit.version import __version__
 
 
@@ -77,6 +77,25 @@ def draw_samples(
     b = draw_run(model, seeds, opts.sampler, conditions=opts.conditions, positions=positions, batch_size=opts.batch_size,
                  protection=opts.protection, logit_fn=logit_fn, on_step=on_step, device=device, scheduler=opts.scheduler)
     return gather_rows(b.images, w), gather_rows(b.fired, w), gather_rows(b.finite, w), info
+
+
+def extraction_prompts(model: Path, split: Path | None = None, per_caption: int = 4, seed: int = 0) -> list[str]:
+    """The prompts of a prompted-extraction audit: every member's caption and as many held-out images' captions
+    (a seeded choice where there are more), each `per_caption` times in a row. Membership comes from `split`,
+    else the split.json that `train-diffusion --text` wrote into the model folder."""
+    from cpaudit.data.members import resolve_membership
+
+    split = Path(split) if split is not None else Path(model) / "split.json"
+    if not split.is_file():
+        raise InputError("--split", f"{split} not found: --extraction needs the members' split.json (give --split)")
+    data, sp = resolve_membership(data=None, split=split)
+    if data.captions is None:
+        raise InputError(split, f"names data without captions ({data.source}); --extraction prompts with captions")
+    rng = numpy_generator(derive_seed(seed, "extraction-holdout"))
+    h = sp.holdout_idx if len(sp.holdout_idx) <= len(sp.member_idx) else np.sort(
+        rng.choice(sp.holdout_idx, len(sp.member_idx), replace=False))
+    captions = [data.captions[i] for i in [*sp.member_idx, *h]]
+    return [c for c in captions for _ in range(per_caption)]
 
 
 def check_sample_options(opts: SampleOptions) -> None:

@@ -1,0 +1,236 @@
+"""The audit of a text-to-image model's prompted samples: the pixel audit's stages, with the attack stage
+replaced by one that works per caption (design.md, 'results.json': new sections, not new keys in old ones).
+
+Candidates are the members and held-out images whose captions the samples were prompted with. On them:
+- prompted extraction (threat model `samples`; auditing/extraction.py), with its replica gate;
+- the sample-only attack, as for pixel models;
+- with --model: the text-conditional noise-norm detector (Wen et al. 2024; auditing/noise_norm.py) and the
+  loss, SecMI, PIA and SimA attacks in latent space, each with the candidate's true caption and with the
+  empty caption (SecMI's Stable Diffusion attack conditions on the member's caption at guidance scale 1,
+  jinhaoduan/SecMI src/mia/secmi.py; PIA offers true, empty and generated captions, kong13661/PIA
+  stable_diffusion/). The attacker's choice of caption is one more variant the strongest-attack headline
+  cross-fits over (auditing/strongest.py), like every other selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser
+from cpaudit.auditing.attacks.loss import LossAttack
+from cpaudit.auditing.attacks.pia import PIAAttack
+from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack
+from cpaudit.auditing.attacks.secmi import SecMIAttack
+from cpaudit.auditing.attacks.sima import SimAAttack
+from cpaudit.auditing.extraction import VARIANTS, caption_scores, codec_floor, replica_excess, sample_groups
+from cpaudit.auditing.features import embed
+from cpaudit.auditing.noise_norm import DETECTOR_FIRST_STEPS, text_noise_norms
+from cpaudit.core.attack_stats import auc
+from cpaudit.data.captions import read_prompts_file
+from cpaudit.errors import InputError
+from cpaudit.models.conditioning import TextCond
+from cpaudit.models.load import LoadedModel, load_model
+from cpaudit.pipelines.audit_attacks import add_summary, check_mia_t, sampling_protected, threat_model_sections
+from cpaudit.pipelines.audit_stages import (AuditRun, embed_stage, member_images_mode, permutation_stage, policy_stage,
+                                            protection_stage, quality_stage, replication_stage)
+from cpaudit.seeding import derive_seed
+
+CAPTION_ATTACKS = (LossAttack(), SecMIAttack(), PIAAttack(), SimAAttack())
+TOP_CAPTIONS = 10  # the report's table of the most extracted member captions
+
+
+@dataclass
+class TextCandidates:
+    m_idx: np.ndarray  # positions in run.members whose captions were prompted
+    h_idx: np.ndarray  # positions in run.holdout
+    m_captions: list[str]
+    h_captions: list[str]
+    m_groups: list[np.ndarray]  # each caption's sample rows
+    h_groups: list[np.ndarray]
+
+
+def text_candidates(run: AuditRun) -> TextCandidates:
+    """Members and held-out images whose caption prompted at least one sample."""
+    if run.data.captions is None:
+        raise InputError(run.data.source, "has no captions, which prompted extraction needs (metadata.jsonl, or an .npz "
+                         "with a 'captions' array)")
+    prompted = set(run.samples.prompts)
+    caps = run.data.captions
+    m_idx = np.asarray([i for i, r in enumerate(run.split.member_idx) if caps[r] in prompted], dtype=np.int64)
+    h_idx = np.asarray([i for i, r in enumerate(run.split.holdout_idx) if caps[r] in prompted], dtype=np.int64)
+    if len(m_idx) < 4 or len(h_idx) < 4:
+        raise InputError(run.samples.folder, f"prompts name {len(m_idx)} member and {len(h_idx)} held-out captions; prompted "
+                         "extraction needs at least 4 of each (sample with `cpaudit sample --extraction`)")
+    m_caps = [caps[run.split.member_idx[i]] for i in m_idx]
+    h_caps = [caps[run.split.holdout_idx[i]] for i in h_idx]
+    return TextCandidates(m_idx, h_idx, m_caps, h_caps, sample_groups(run.samples.prompts, m_caps),
+                          sample_groups(run.samples.prompts, h_caps))
+
+
+def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
+    """Prompted extraction, the sample-only attack and, with --model, the detector and the caption-conditioned
+    attacks, all on the same candidates; the strongest attack per threat model stacks them."""
+    cand = text_candidates(run)
+    run.classifier = run.opts.classifier
+    member_emb, holdout_emb = np.asarray(run.emb.members[cand.m_idx]), np.asarray(run.emb.holdout[cand.h_idx])
+    ctx = AttackContext(seed=run.opts.seed, sample_emb=run.emb.samples, member_emb=member_emb, holdout_emb=holdout_emb,
+                        threshold=run.threshold, mia_t=run.opts.mia_t, mia_draws=run.opts.mia_draws, step=run.step)
+    protected = text_sampling_protected(run.samples.run)
+    attacks: dict[str, dict] = {}
+    lm = None if run.opts.model is None else load_text_model(run)
+    extraction = extraction_figures(run, cand, member_emb, holdout_emb, lm, attacks)
+    attacks["sample_only"] = _attack(run, "sample_only", SampleOnlyAttack(), ctx, None, "samples")
+    sections = {"prompted_extraction": extraction}
+    if lm is not None:
+        sections["detector"] = detector_figures(run, lm, cand, attacks, "weights" if protected else "sampler")
+        ctx.members, ctx.holdout = (lm.codec.encode(x).cpu() for x in (run.members.take(cand.m_idx), run.holdout.take(cand.h_idx)))
+        for den in caption_denoisers(run, lm, cand):
+            for attack in CAPTION_ATTACKS:
+                key = attack.name + den.suffix
+                attacks[key] = _attack(run, key, attack, ctx, den, "weights" if protected else "sampler",
+                                       title=attack.title + den.title, measures=["weights"] if protected else ["sampler", "weights"])
+    sections.update(threat_model_sections(run, attacks))
+    sections["extra_gates"] = extraction_gate(run, extraction)
+    return sections
+
+
+def _attack(run: AuditRun, key: str, attack, ctx: AttackContext, den: Denoiser | None, tm: str, title: str | None = None,
+            measures: list[str] | None = None) -> dict:
+    run.scores[key] = attack.scores(ctx, den)
+    summary = add_summary(run, key, title or attack.title, tm, run.scores[key])
+    summary["measures"] = measures or [tm]
+    return summary
+
+
+def text_sampling_protected(sample_run: dict | None) -> bool:
+    """CPSample or a prompt defence changed the deployed sampler: the plain denoiser is then the weights."""
+    r = sample_run or {}
+    return sampling_protected(r.get("protection")) or bool((r.get("conditions") or {}).get("prompt_defence"))
+
+
+def load_text_model(run: AuditRun) -> LoadedModel:
+    lm = load_model(run.opts.model)
+    if lm.conditioning != "text":
+        raise InputError("--model", f"{run.opts.model} is not a text-to-image model, but the samples carry prompts")
+    if tuple(lm.image_shape) != run.data.shape:
+        raise InputError("--model", f"model image shape {lm.image_shape} differs from the data's {run.data.shape}")
+    check_mia_t(run.opts.mia_t, lm.schedule.T)
+    run.model_config = {k: v for k, v in lm.config.items() if k not in ("unet", "scheduler")}
+    return lm.to(run.device)
+
+
+def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarray, holdout_emb: np.ndarray,
+                       lm: LoadedModel | None, attacks: dict) -> dict:
+    """results.json `prompted_extraction`; its attack-shaped summary goes into `attacks` (threat model samples)."""
+    run.step("prompted extraction")
+    e_s, thr = run.emb.samples, run.threshold
+    m = caption_scores(e_s, cand.m_groups, member_emb, thr)
+    h = caption_scores(e_s, cand.h_groups, holdout_emb, thr)
+    run.scores["prompted_extraction"] = AttackScores(list(VARIANTS), m.stacked(), h.stacked(), queries_per_image=0)
+    attacks["prompted_extraction"] = add_summary(run, "prompted_extraction", "prompted extraction (Carlini et al. 2023)",
+                                                 "samples", run.scores["prompted_extraction"])
+    k_max = int(min(m.n_samples.min(), h.n_samples.min()))
+    by_k = [{"per_caption": k, "auc": auc(caption_scores(e_s, cand.m_groups, member_emb, thr, k).best_own,
+                                            caption_scores(e_s, cand.h_groups, holdout_emb, thr, k).best_own)}
+            for k in range(1, k_max + 1)]
+    run.arrays.update(extraction_member_best=m.best_own, extraction_holdout_best=h.best_own)
+    out = {"threat_model": "samples", "features": run.spec.label, "threshold": thr,
+           "threshold_origin": "the audit's replica threshold on this embedding (--threshold, else its default)",
+           "samples_per_caption": k_max, "headline": "attacks.prompted_extraction",
+           "captions": replica_excess(m.replicas, h.replicas),
+           "samples": {"member_caption_replicas": int(m.replicas.sum()), "n_member_caption_samples": int(m.n_samples.sum()),
+                       "holdout_caption_replicas": int(h.replicas.sum()), "n_holdout_caption_samples": int(h.n_samples.sum())},
+           "auc_by_samples_per_caption": by_k, "auc_by_samples_per_caption_note": "best similarity to its own image, on all "
+           "captions: descriptive (the headline's variant is cross-fitted)",
+           "top_captions": top_captions(run, cand, m)}
+    if lm is not None and lm.codec.latent:
+        own = run.members.take(cand.m_idx)
+        rec = lm.codec.decode(lm.codec.encode(own.to(run.device))).cpu().clamp(-1, 1)
+        out["codec_floor"] = codec_floor(member_emb, embed(rec, run.spec, device=run.device)[0], thr)
+    return out
+
+
+def top_captions(run: AuditRun, cand: TextCandidates, m) -> list[dict]:
+    """The most extracted member captions; their text only where member images are shown (captions are data)."""
+    show = member_images_mode(run) == "show"
+    order = np.argsort(-m.best_own, kind="stable")[:TOP_CAPTIONS]
+    return [{"member": run.data.ids[int(run.split.member_idx[cand.m_idx[i]])],
+             "caption": cand.m_captions[i] if show else None, "best_similarity": float(m.best_own[i]),
+             "replicas": int(m.replicas[i]), "samples": int(m.n_samples[i]), "agreement": float(m.agreement[i])} for i in order]
+
+
+def extraction_gate(run: AuditRun, extraction: dict) -> dict:
+    """Prompted extraction above the held-out captions' base rate fails at the replica gate's level."""
+    level = None if run.opts.report_only else run.opts.policy.replica_excess_level
+    if level is None:
+        return {}
+    c = extraction["captions"]
+    if c["fisher_p"] >= level:
+        return {"extraction_excess_level": None}
+    return {"extraction_excess_level": (
+        f"prompted with their training captions, the sampler reproduces training images: {c['member_captions_extracted']} of "
+        f"{c['n_member_captions']} member captions ({c['rate']:.0%}) give a replica of their image, against "
+        f"{c['holdout_captions_extracted']} of {c['n_holdout_captions']} held-out captions (one-sided Fisher exact "
+        f"p = {c['fisher_p']:.3g} < level {level:g}; threat model 'samples')")}
+
+
+def detector_figures(run: AuditRun, lm: LoadedModel, cand: TextCandidates, attacks: dict, tm: str) -> dict:
+    """results.json `detector`: the noise-norm scores of the candidates' captions as a membership score, and
+    the prompts of --prompts flagged above every held-out caption's score."""
+    run.step("memorisation detector")
+    k = max(1, int(min(len(g) for g in cand.m_groups + cand.h_groups)))
+    w, steps = guidance_and_steps(run.samples.run)
+
+    def scores(captions: list[str], name: str) -> np.ndarray:
+        seeds = [derive_seed(run.opts.seed, f"detector-{name}-{i // k}-{i % k}") for i in range(len(captions) * k)]
+        norms = text_noise_norms(lm, [c for c in captions for _ in range(k)], seeds, w, steps, device=run.device)
+        per = norms.reshape(len(captions), k, -1).mean(1)  # mean over the caption's seeds
+        return torch.stack([per[:, 0], per.mean(1)]).numpy()
+
+    pos, neg = scores(cand.m_captions, "members"), scores(cand.h_captions, "holdout")
+    n_first = min(DETECTOR_FIRST_STEPS, steps)
+    variants = ["first step", f"mean of the first {n_first} steps"]
+    run.scores["detector"] = AttackScores(variants, pos, neg, queries_per_image=2 * n_first * k)
+    attacks["detector"] = add_summary(run, "detector", "text-conditional noise norm (Wen et al. 2024)", tm, run.scores["detector"])
+    threshold = float(neg[1].max())
+    out = {"threat_model": tm, "guidance_scale": w, "steps": steps, "first_steps": n_first, "seeds_per_caption": k,
+           "headline": "attacks.detector", "flag_threshold": threshold,
+           "flag_rule": f"mean of the first {n_first} steps above every held-out caption's (the model never saw their images)",
+           "member_captions_flagged": int((pos[1] > threshold).sum()), "n_member_captions": int(pos.shape[1])}
+    run.arrays.update(detector_member=pos[1], detector_holdout=neg[1])
+    if run.opts.prompts is not None:
+        prompts = read_prompts_file(Path(run.opts.prompts))
+        s = scores(prompts, "prompts")[1]
+        out["prompts"] = [{"prompt": p, "score": float(v), "flagged": bool(v > threshold)} for p, v in zip(prompts, s)]
+    return out
+
+
+def guidance_and_steps(sample_run: dict | None) -> tuple[float, int]:
+    """The sampling run's guidance scale and steps (diffusers' defaults, 7.5 and 50, where it names none)."""
+    r = sample_run or {}
+    w = (r.get("conditions") or {}).get("guidance_scale") or 7.5
+    return float(w), int((r.get("sampler") or {}).get("steps") or 50)
+
+
+def caption_denoisers(run: AuditRun, lm: LoadedModel, cand: TextCandidates) -> list[Denoiser]:
+    """The plain denoiser conditioned on each candidate's true caption, and on the empty caption (guidance 1)."""
+    abar = lm.schedule.alphas_cumprod()
+    empty = lm.prompts.embed([""]).to(run.device)
+
+    def conds(captions: list[str] | None, n: int) -> TextCond:
+        e = empty.expand(n, -1, -1) if captions is None else lm.prompts.embed(captions).to(run.device)
+        return TextCond(e, empty.expand(n, -1, -1), 1.0)
+
+    nm, nh = len(cand.m_captions), len(cand.h_captions)
+    true = {"members": conds(cand.m_captions, nm), "holdout": conds(cand.h_captions, nh)}
+    none = {"members": conds(None, nm), "holdout": conds(None, nh)}
+    return [Denoiser(lm.model, abar, run.device, cond_model=lm.model, conds=true, suffix="_caption", title=" (true caption)"),
+            Denoiser(lm.model, abar, run.device, cond_model=lm.model, conds=none, suffix="_empty", title=" (empty caption)")]
+
+
+TEXT_STAGES = (embed_stage, replication_stage, permutation_stage, quality_stage, text_attacks_stage, protection_stage,
+               policy_stage)
