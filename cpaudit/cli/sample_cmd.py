@@ -13,6 +13,7 @@ from cpaudit.data.captions import read_prompts_file
 from cpaudit.errors import InputError
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
+from cpaudit.sampling.prompt_defences import DEFAULTS, PromptDefence
 from cpaudit.sampling.protection import KIND_DEFAULTS, Protection
 from cpaudit.sampling.sampler import SamplerConfig
 
@@ -54,6 +55,14 @@ def sample_cmd(
                                     "--per-caption seeds each: the samples a prompted-extraction audit reads."),
     per_caption: int = typer.Option(4, "--per-caption", min=1, max=10_000, help="With --extraction: samples per caption."),
     split: Optional[Path] = typer.Option(None, "--split", help="With --extraction: the split.json naming members and held-out images."),
+    prompt_defence: Optional[str] = typer.Option(None, "--prompt-defence", help="Text-to-image models: alter each prompt instead of "
+                                                 "guiding: embedding-noise, random-tokens or prompt-optimisation (sampling/prompt_defences.py)."),
+    sigma: Optional[float] = typer.Option(None, "--sigma", min=0.0, max=1e6, help="embedding-noise: the noise's standard deviation "
+                                          f"[default: {DEFAULTS['embedding-noise']['sigma']:g}]."),
+    tokens: Optional[int] = typer.Option(None, "--tokens", min=1, max=64, help="random-tokens: words inserted "
+                                         f"[default: {DEFAULTS['random-tokens']['tokens']}]."),
+    target_norm: Optional[float] = typer.Option(None, "--target-norm", min=0.0, max=1e6, help="prompt-optimisation: the first "
+                                                f"step's noise norm to reach [default: {DEFAULTS['prompt-optimisation']['target_norm']:g}]."),
     guidance_scale: float = typer.Option(DEFAULT_GUIDANCE_SCALE, "--guidance-scale", min=1.0, max=1000.0,
                                          help="Classifier-free guidance scale (text-to-image models)."),
     negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="The unconditional half's prompt [default: empty]."),
@@ -81,8 +90,13 @@ def sample_cmd(
         if extraction:
             prompt_list = extraction_prompts(model, split, per_caption, seed)
         n = n or (len(prompt_list) if prompts is not None or extraction else 256)
+        defence = None
+        if prompt_defence is not None:
+            defence = PromptDefence(prompt_defence, sigma=sigma, tokens=tokens, target_norm=target_norm).resolved()  # type: ignore[arg-type]
+        elif any(v is not None for v in (sigma, tokens, target_norm)):
+            raise InputError("--prompt-defence", "--sigma, --tokens and --target-norm set a --prompt-defence; give one")
         conditions = Conditions(None if prompt_list is None else tuple(prompt_list), guidance_scale, negative_prompt,
-                                None if not class_label else tuple(class_label))
+                                None if not class_label else tuple(class_label), defence)
         protection = (Protection(classifier, alpha, scale, rule, guide, t_min=t_min, t_max=t_max, space=space)  # type: ignore[arg-type]
                       if protect else None)
         opts = SampleOptions(

@@ -9,6 +9,7 @@ import torch
 
 from cpaudit.errors import InputError
 from cpaudit.models.conditioning import Cond
+from cpaudit.sampling.prompt_defences import PromptDefence
 
 DEFAULT_GUIDANCE_SCALE = 7.5  # diffusers' StableDiffusionPipeline default
 
@@ -21,6 +22,7 @@ class Conditions:
     guidance_scale: float = DEFAULT_GUIDANCE_SCALE
     negative_prompt: str | None = None
     class_labels: tuple[int, ...] | None = None
+    prompt_defence: PromptDefence | None = None  # text-to-image: a defence that alters the prompt (prompt_defences.py)
 
     def prompt_of(self, i: int) -> str | None:
         return None if self.prompts is None else self.prompts[i % len(self.prompts)]
@@ -28,10 +30,15 @@ class Conditions:
     def class_of(self, i: int) -> int | None:
         return None if self.class_labels is None else self.class_labels[i % len(self.class_labels)]
 
-    def cond(self, model, rows: range) -> Cond:
-        """The condition of samples `rows` (positions in the run), on the model's device."""
+    def cond(self, model, rows: list[int] | range, seeds: list[int] | None = None) -> Cond:
+        """The condition of samples `rows` (positions in the run) drawn from `seeds`, on the model's device."""
         if self.prompts is not None:
-            return model.prompts.condition([self.prompt_of(i) for i in rows], self.guidance_scale, self.negative_prompt)
+            prompts = [self.prompt_of(i) for i in rows]
+            if self.prompt_defence is not None:
+                if seeds is None:
+                    raise ValueError("a prompt defence draws from each sample's seed")
+                return self.prompt_defence.condition(model, prompts, list(seeds), self.guidance_scale, self.negative_prompt)
+            return model.prompts.condition(prompts, self.guidance_scale, self.negative_prompt)
         if self.class_labels is not None:
             dev = next(model.model.parameters()).device
             return torch.tensor([self.class_of(i) for i in rows], dtype=torch.long, device=dev)
@@ -41,6 +48,7 @@ class Conditions:
         """For run.json: each sample's prompt or class, by seed."""
         if self.prompts is not None:
             return {"guidance_scale": self.guidance_scale, "negative_prompt": self.negative_prompt,
+                    "prompt_defence": None if self.prompt_defence is None else self.prompt_defence.resolved().to_dict(),
                     "prompt_of_seed": {str(s): self.prompt_of(i) for i, s in enumerate(seeds)}}
         if self.class_labels is not None:
             return {"class_of_seed": {str(s): self.class_of(i) for i, s in enumerate(seeds)}}
@@ -49,6 +57,8 @@ class Conditions:
 
 def resolve_conditions(model, c: Conditions) -> Conditions:
     """Check `c` against the model; a class-conditional model with no class given cycles over its classes."""
+    if c.prompt_defence is not None and model.conditioning != "text":
+        raise InputError("--prompt-defence", f"{model.folder} is not a text-to-image model")
     if model.conditioning == "text":
         if c.prompts is None:
             raise InputError("--prompt", "a text-to-image model needs --prompt TEXT or --prompts FILE")

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import torch
 
+from cpaudit.errors import InputError
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.protection import LogitFn, Protection
 from cpaudit.sampling.native import draw_native
@@ -29,10 +30,12 @@ def draw_run(model, seeds: list[int], cfg: SamplerConfig, *, conditions: Conditi
     for start in range(0, len(seeds), batch_size):
         rows = positions[start : start + batch_size]
         if scheduler == "native":
+            if conditions.prompt_defence is not None:
+                raise InputError("--prompt-defence", "runs with --scheduler cpaudit only")
             parts.append(draw_native(model, seeds[start : start + batch_size], rows, cfg.steps, conditions,
                                      guide=combined_guide(protection, logit_fn, guide), eta=cfg.eta, device=device))
             continue
-        eps_model = model.eps_fn(conditions.cond(model, rows))
+        eps_model = model.eps_fn(conditions.cond(model, rows, seeds[start : start + batch_size]))
         b = sample_batch(eps_model, model.schedule.alphas_cumprod(), model.space_shape, seeds[start : start + batch_size],
                          cfg, protection=protection, logit_fn=logit_fn, guide=guide, on_step=on_step, device=device,
                          spacing=model.spacing)
