@@ -23,6 +23,7 @@ AUDIT_KEYS: dict[str, type | tuple[type, ...]] = {
     "features": str, "threshold": (int, float), "search": str, "cache_dir": str, "permutations": int, "mia_t": list,
     "mia_draws": int, "mia_members": int, "alpha": (int, float), "scale": (int, float), "seed": int, "release": str,
     "attack_nulls": int, "member_images": str, "baseline": str, "junit": str, "report_only": bool, "device": str,
+    "prompts": str,
 }
 
 

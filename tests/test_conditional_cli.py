@@ -120,19 +120,53 @@ def test_text_training_refuses_data_without_captions(tmp_path):
     assert r.exit_code == 2 and "has no captions" in r.output and len(r.output.strip().splitlines()) == 1
 
 
-def test_model_based_audit_of_a_text_model_is_refused_in_one_line(text_model, tmp_path):
+def test_a_text_model_is_audited_by_caption(text_model, tmp_path):
+    """Samples prompted with member and held-out captions (--extraction): prompted extraction, the detector and the
+    caption-conditioned attacks, each with its threat model; --prompts lists what the detector flags."""
+    samples = tmp_path / "s"
+    ok(["sample", "--model", str(text_model), "--extraction", "--per-caption", "2", "--out", str(samples), "--steps", "2"])
+    run = json.loads((samples / "run.json").read_text())
+    assert run["n"] == 2 * 2 * 16 and len(set(run["conditions"]["prompt_of_seed"].values())) == 32
+    (tmp_path / "p.txt").write_text("a photo of a shy brown fox\nsomething else\n")
+    args = ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--out", str(tmp_path / "a"),
+            "--permutations", "20", "--mia-t", "100", "--mia-draws", "1", "--attack-nulls", "40", "--report-only"]
+    r = runner.invoke(app, [*args, "--model", str(text_model), "--prompts", str(tmp_path / "p.txt"), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    attacks = res["attacks"]
+    assert attacks["prompted_extraction"]["threat_model"] == "samples"
+    assert attacks["detector"]["threat_model"] == "sampler"
+    assert {f"{a}_{c}" for a in ("loss", "secmi", "pia", "sima") for c in ("caption", "empty")} <= set(attacks)
+    assert res["prompted_extraction"]["captions"]["n_member_captions"] == 16
+    assert [p["prompt"] for p in res["detector"]["prompts"]] == ["a photo of a shy brown fox", "something else"]
+    assert "Text-to-image: prompted extraction" in (tmp_path / "a" / "report.md").read_text()
+    # Without the model: the samples alone (threat model samples); with prompts but no prompts in the samples: refused.
+    r = runner.invoke(app, [*args[:-1], "--quiet"])
+    assert r.exit_code in (0, 1), r.output
+    assert "detector" not in json.loads((tmp_path / "a" / "results.json").read_text())
+
+
+def test_a_text_model_s_samples_without_prompts_are_refused_in_one_line(text_model, tmp_path):
     samples = tmp_path / "s"
     ok(["sample", "--model", str(text_model), "--prompt", "a photo of a shy brown fox", "--out", str(samples), "--n", "2",
         "--steps", "2"])
-    args = ["audit", "--samples", str(samples), "--data", "captioned-digits", "--split", str(text_model / "split.json"),
-            "--out", str(tmp_path / "a"), "--permutations", "20"]
-    r = runner.invoke(app, [*args, "--model", str(text_model)])
-    assert r.exit_code == 2 and "text-to-image model" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    (samples / "run.json").unlink()  # the prompts go with it
+    r = runner.invoke(app, ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--out",
+                            str(tmp_path / "a"), "--model", str(text_model)])
+    assert r.exit_code == 2 and "carry no prompts" in r.output and len(r.output.strip().splitlines()) == 1, r.output
     assert not (tmp_path / "a").exists()
-    # The samples themselves are audited (threat model: samples).
-    r = runner.invoke(app, [*args, "--quiet", "--json"])
-    assert r.exit_code in (0, 1), r.output
-    assert json.loads(r.output)["nn"]["n_samples"] == 2
+
+
+@pytest.mark.parametrize("defence", ["embedding-noise", "random-tokens", "prompt-optimisation"])
+def test_prompt_defences_sample_and_record_their_settings(text_model, tmp_path, defence):
+    out = tmp_path / defence
+    ok(["sample", "--model", str(text_model), "--prompt", "a photo of a shy brown fox", "--out", str(out), "--n", "2",
+        "--steps", "2", "--prompt-defence", defence])
+    recorded = json.loads((out / "run.json").read_text())["conditions"]["prompt_defence"]
+    assert recorded["kind"] == defence and len(recorded) >= 2
+    r = runner.invoke(app, ["sample", "--model", str(text_model), "--prompt", "x", "--out", str(tmp_path / "bad"),
+                            "--prompt-defence", "random-tokens", "--sigma", "1"])
+    assert r.exit_code == 2 and "random-tokens takes tokens, not sigma" in r.output
 
 
 def test_train_text_reuses_an_autoencoder(text_model, tmp_path):

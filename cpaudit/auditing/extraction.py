@@ -21,6 +21,10 @@ from scipy.stats import fisher_exact
 from cpaudit.core.stats import wilson_interval
 
 VARIANTS = ("best similarity to its own image", "replicas of its own image", "agreement between its samples")
+# A sampler that refuses prompts (rejection of replicas) leaks through the refusal itself: refusals are
+# scored as a variant of their own, and a caption with no image scores as extracting nothing.
+REFUSED_VARIANT = "prompts refused"
+NO_IMAGE = -1.0  # the lowest similarity: nothing was extracted
 
 
 @dataclass
@@ -29,10 +33,20 @@ class CaptionScores:
     replicas: np.ndarray  # (C,) int
     agreement: np.ndarray  # (C,); NaN-free: a caption with one sample agrees with itself at 1
     n_samples: np.ndarray  # (C,) samples per caption
+    refused: np.ndarray  # (C,) prompts of the caption the sampler refused
 
-    def stacked(self) -> np.ndarray:
-        """(3, C) the variants in VARIANTS' order, higher = more extracted."""
-        return np.stack([self.best_own, self.replicas.astype(np.float64), self.agreement])
+    def stacked(self, with_refusals: bool = False) -> np.ndarray:
+        """(3, C) the variants in VARIANTS' order, higher = more extracted; (4, C) with the refusals."""
+        rows = [self.best_own, self.replicas.astype(np.float64), self.agreement]
+        return np.stack(rows + [self.refused.astype(np.float64)] if with_refusals else rows)
+
+
+def refusals(refused_prompts: list[str], captions: list[str]) -> np.ndarray:
+    """(C,) how many of each caption's prompts the sampler refused."""
+    counts: dict[str, int] = {}
+    for p in refused_prompts:
+        counts[p] = counts.get(p, 0) + 1
+    return np.asarray([counts.get(c, 0) for c in captions], dtype=np.int64)
 
 
 def sample_groups(sample_prompts: tuple[str, ...], captions: list[str]) -> list[np.ndarray]:
@@ -44,23 +58,28 @@ def sample_groups(sample_prompts: tuple[str, ...], captions: list[str]) -> list[
 
 
 def caption_scores(sample_emb: np.ndarray, groups: list[np.ndarray], own_emb: np.ndarray, threshold: float,
-                   per_caption: int | None = None) -> CaptionScores:
+                   per_caption: int | None = None, refused: np.ndarray | None = None) -> CaptionScores:
     """Scores of C captions from L2-normalised embeddings: samples (N, D), each caption's own image (C, D), and
-    its samples' rows (the first `per_caption` of them, where given). Every caption needs a sample."""
+    its samples' rows (the first `per_caption` of them, where given); `refused`: prompts refused per caption."""
     best, reps, agree, n = [], [], [], []
     for g, own in zip(groups, own_emb):
         g = g[:per_caption] if per_caption is not None else g
-        if len(g) == 0:
-            raise ValueError("a caption without samples has no extraction score")
-        e = sample_emb[g]
-        sim = e @ own
-        best.append(float(sim.max()))
-        reps.append(int((sim >= threshold).sum()))
-        pair = e @ e.T
-        k = len(g)
-        agree.append(1.0 if k == 1 else float((pair.sum() - np.trace(pair)) / (k * (k - 1))))
-        n.append(k)
-    return CaptionScores(np.asarray(best), np.asarray(reps), np.asarray(agree), np.asarray(n))
+        b, r, a = _one_caption(sample_emb[g], own, threshold) if len(g) else (NO_IMAGE, 0, NO_IMAGE)  # all refused
+        best.append(b)
+        reps.append(r)
+        agree.append(a)
+        n.append(len(g))
+    refused = np.zeros(len(groups), dtype=np.int64) if refused is None else np.asarray(refused, dtype=np.int64)
+    return CaptionScores(np.asarray(best), np.asarray(reps), np.asarray(agree), np.asarray(n), refused)
+
+
+def _one_caption(e: np.ndarray, own: np.ndarray, threshold: float) -> tuple[float, int, float]:
+    """(best similarity to its own image, replicas of it, mean similarity between its k samples)."""
+    sim = e @ own
+    pair = e @ e.T
+    k = len(e)
+    agreement = 1.0 if k == 1 else float((pair.sum() - np.trace(pair)) / (k * (k - 1)))
+    return float(sim.max()), int((sim >= threshold).sum()), agreement
 
 
 def replica_excess(member_replicas: np.ndarray, holdout_replicas: np.ndarray) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -35,3 +37,9 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, rng: np.random.Gener
         kxy = (x @ y.T / d + 1) ** 3
         total += (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
     return float(total / subsets)
+
+
+def pooled_pixels(images: torch.Tensor, size: int = 8) -> np.ndarray:
+    """(N, C*size*size) float64: images average-pooled to size x size, the pixel features of a "pixel FID" on
+    small images (fewer dimensions than images, so the covariance is not singular)."""
+    return F.adaptive_avg_pool2d(images.float(), size).flatten(1).double().numpy()

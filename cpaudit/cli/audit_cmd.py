@@ -69,6 +69,8 @@ def audit_cmd(
                                       "[default: auto, show for the bundled digits and hide for your data]."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="A stored results.json: fail where the replica rate or the "
                                             "membership AUC is worse than that run's beyond its 95% interval (a privacy regression test)."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Text-to-image models, with --model: prompts to screen "
+                                           "with the memorisation detector (one per line, or a metadata.jsonl); the flagged ones are listed."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write the policy gates as JUnit XML (one test case per gate) to this file."),
     json_out: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
     device: str = Device,
@@ -113,6 +115,9 @@ def audit_cmd(
             info(f"{tm:8s} strongest attack, selection-adjusted: AUC {h['auc']:.3f} (95% CI {h['auc_ci95'][0]:.3f}-"
                  f"{h['auc_ci95'][1]:.3f}, chance {h['chance_band95'][0]:.3f}-{h['chance_band95'][1]:.3f}, p = {h['p_value']:.3g})"
                  + ("" if t["deployed"] else "  [not deployed]"))
+    for p in ((r.get("detector") or {}).get("prompts") or []):
+        if p["flagged"]:
+            info(f"memorisation detector flags the prompt: {p['prompt']} (score {p['score']:.3f})")
     info(r["verdict"])
     info(f"-> {result.out / 'results.json'}")
     if not result.passed:

@@ -13,7 +13,7 @@ from cpaudit.data.load import parse_resize
 from cpaudit.errors import InputError
 from cpaudit.pipelines.audit import AuditOptions
 
-PATH_KEYS = {"out", "split", "model", "cache_dir", "baseline", "junit"}
+PATH_KEYS = {"out", "split", "model", "cache_dir", "baseline", "junit", "prompts"}
 POLICY_KEYS = tuple(f.name for f in fields(Policy))
 SETTABLE = set(AUDIT_KEYS) | set(POLICY_KEYS) | {"samples", "config"}
 

@@ -26,7 +26,8 @@ from cpaudit.auditing.attacks.pia import PIAAttack
 from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack
 from cpaudit.auditing.attacks.secmi import SecMIAttack
 from cpaudit.auditing.attacks.sima import SimAAttack
-from cpaudit.auditing.extraction import VARIANTS, caption_scores, codec_floor, replica_excess, sample_groups
+from cpaudit.auditing.extraction import (REFUSED_VARIANT, VARIANTS, caption_scores, codec_floor, refusals, replica_excess,
+                                         sample_groups)
 from cpaudit.auditing.features import embed
 from cpaudit.auditing.noise_norm import DETECTOR_FIRST_STEPS, text_noise_norms
 from cpaudit.core.attack_stats import auc
@@ -58,7 +59,7 @@ def text_candidates(run: AuditRun) -> TextCandidates:
     if run.data.captions is None:
         raise InputError(run.data.source, "has no captions, which prompted extraction needs (metadata.jsonl, or an .npz "
                          "with a 'captions' array)")
-    prompted = set(run.samples.prompts)
+    prompted = set(run.samples.prompts) | set(refused_prompts(run))
     caps = run.data.captions
     m_idx = np.asarray([i for i, r in enumerate(run.split.member_idx) if caps[r] in prompted], dtype=np.int64)
     h_idx = np.asarray([i for i, r in enumerate(run.split.holdout_idx) if caps[r] in prompted], dtype=np.int64)
@@ -69,6 +70,11 @@ def text_candidates(run: AuditRun) -> TextCandidates:
     h_caps = [caps[run.split.holdout_idx[i]] for i in h_idx]
     return TextCandidates(m_idx, h_idx, m_caps, h_caps, sample_groups(run.samples.prompts, m_caps),
                           sample_groups(run.samples.prompts, h_caps))
+
+
+def refused_prompts(run: AuditRun) -> list[str]:
+    """Prompts the sampler refused (rejection of replicas): run.json's conditions.refused_prompts."""
+    return list(((run.samples.run or {}).get("conditions") or {}).get("refused_prompts") or [])
 
 
 def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
@@ -127,13 +133,15 @@ def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarr
                        lm: LoadedModel | None, attacks: dict) -> dict:
     """results.json `prompted_extraction`; its attack-shaped summary goes into `attacks` (threat model samples)."""
     run.step("prompted extraction")
-    e_s, thr = run.emb.samples, run.threshold
-    m = caption_scores(e_s, cand.m_groups, member_emb, thr)
-    h = caption_scores(e_s, cand.h_groups, holdout_emb, thr)
-    run.scores["prompted_extraction"] = AttackScores(list(VARIANTS), m.stacked(), h.stacked(), queries_per_image=0)
+    e_s, thr, refused = run.emb.samples, run.threshold, refused_prompts(run)
+    m = caption_scores(e_s, cand.m_groups, member_emb, thr, refused=refusals(refused, cand.m_captions))
+    h = caption_scores(e_s, cand.h_groups, holdout_emb, thr, refused=refusals(refused, cand.h_captions))
+    variants = list(VARIANTS) + ([REFUSED_VARIANT] if refused else [])
+    run.scores["prompted_extraction"] = AttackScores(variants, m.stacked(bool(refused)), h.stacked(bool(refused)),
+                                                     queries_per_image=0)
     attacks["prompted_extraction"] = add_summary(run, "prompted_extraction", "prompted extraction (Carlini et al. 2023)",
                                                  "samples", run.scores["prompted_extraction"])
-    k_max = int(min(m.n_samples.min(), h.n_samples.min()))
+    k_max = max(1, int(min(m.n_samples.min(), h.n_samples.min())))
     by_k = [{"per_caption": k, "auc": auc(caption_scores(e_s, cand.m_groups, member_emb, thr, k).best_own,
                                             caption_scores(e_s, cand.h_groups, holdout_emb, thr, k).best_own)}
             for k in range(1, k_max + 1)]
@@ -141,6 +149,8 @@ def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarr
     out = {"threat_model": "samples", "features": run.spec.label, "threshold": thr,
            "threshold_origin": "the audit's replica threshold on this embedding (--threshold, else its default)",
            "samples_per_caption": k_max, "headline": "attacks.prompted_extraction",
+           "refused": {"member_captions": int((m.refused > 0).sum()), "holdout_captions": int((h.refused > 0).sum()),
+                       "prompts": len(refused)},
            "captions": replica_excess(m.replicas, h.replicas),
            "samples": {"member_caption_replicas": int(m.replicas.sum()), "n_member_caption_samples": int(m.n_samples.sum()),
                        "holdout_caption_replicas": int(h.replicas.sum()), "n_holdout_caption_samples": int(h.n_samples.sum())},
@@ -182,7 +192,7 @@ def detector_figures(run: AuditRun, lm: LoadedModel, cand: TextCandidates, attac
     """results.json `detector`: the noise-norm scores of the candidates' captions as a membership score, and
     the prompts of --prompts flagged above every held-out caption's score."""
     run.step("memorisation detector")
-    k = max(1, int(min(len(g) for g in cand.m_groups + cand.h_groups)))
+    k = max(1, int(min(len(g) for g in cand.m_groups + cand.h_groups if len(g))))
     w, steps = guidance_and_steps(run.samples.run)
 
     def scores(captions: list[str], name: str) -> np.ndarray:

@@ -58,20 +58,30 @@ class DemoResult:
     stage_seconds: dict[str, float]  # wall time of each stage, in order
 
 
+class StageClock:
+    """A Stage that forwards progress and times each stage from its first report to the next stage's."""
+
+    def __init__(self, forward: Stage | None) -> None:
+        self.forward = forward
+        self.seconds: dict[str, float] = {}
+        self.name, self.t = "", time.perf_counter()
+
+    def __call__(self, name: str, step: int, total: int, metrics: dict[str, float] | None) -> None:
+        now = time.perf_counter()
+        if name != self.name:
+            if self.name:
+                self.seconds[self.name] = self.seconds.get(self.name, 0.0) + now - self.t
+            self.name, self.t = name, now
+        if self.forward is not None and name:
+            self.forward(name, step, total, metrics)
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in self.seconds.items()}
+
+
 def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
     t0 = time.perf_counter()
-    stage_seconds: dict[str, float] = {}
-    current = {"name": "", "t": time.perf_counter()}
-
-    def say(name: str, step: int, total: int, metrics: dict[str, float] | None) -> None:
-        """Forward progress, and time each stage from its first report to the next stage's."""
-        now = time.perf_counter()
-        if name != current["name"]:
-            if current["name"]:
-                stage_seconds[current["name"]] = stage_seconds.get(current["name"], 0.0) + now - current["t"]
-            current.update(name=name, t=now)
-        if stage is not None and name:
-            stage(name, step, total, metrics)
+    say = StageClock(stage)
     work = Path(opts.work) if opts.work is not None else Path(opts.out) / "runs"
     model = work / "model"
     steps = 2500 if opts.quick else 4000
@@ -129,9 +139,9 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
     say("", 0, 1, None)  # closes the last stage
     seconds = time.perf_counter() - t0
     write_json(Path(opts.out) / "timings.json", {"quick": opts.quick, "total_seconds": round(seconds, 1),
-                                                  "stage_seconds": {k: round(v, 1) for k, v in stage_seconds.items()},
+                                                  "stage_seconds": say.rounded(),
                                                   "machine": machine_description(), "cpaudit_version": __version__})
-    return DemoResult(Path(opts.out), results, seconds, stage_seconds)
+    return DemoResult(Path(opts.out), results, seconds, say.seconds)
 
 
 def machine_description() -> dict:

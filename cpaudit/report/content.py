@@ -6,6 +6,7 @@ from cpaudit.core.threat_models import THREAT_MODELS, headline, in_scope
 from cpaudit.report.document import Document, Figure, Para, Section, Table
 from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.summary import glossary_section, summary_section
+from cpaudit.report.text_section import text_section
 
 
 # results.json (cpaudit/schemas/results.schema.json): 4 adds setup.members/holdout/resize and lets setup.split
@@ -230,6 +231,9 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
                                          f"needs more than was released, so its figures do not count toward the verdict.")]
         sections.append(Section(heading, lead + items))
 
+    prompted = text_section(results)
+    if prompted is not None:
+        sections.append(prompted)
     if quality:
         sections.append(Section("Quality", [Table(["embedding", "FID", "KID", "samples", "held-out reference"], [[
             quality["features"], num(quality["fid"]), f"{quality['kid']:.4f}", str(quality.get("n_samples")), str(quality.get("n_reference"))]]),

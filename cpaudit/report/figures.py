@@ -28,6 +28,13 @@ def audit_figures(results: dict, arrays: dict[str, np.ndarray]) -> dict[str, byt
                 curves[f"{a['title']} (AUC {a['auc']:.2f})"] = (arrays[f"attack_{key}_pos"], arrays[f"attack_{key}_neg"])
         if curves:
             figs[f"roc_{tm}"] = plots.roc_curves(curves)
+    ext = results.get("prompted_extraction")
+    if ext and ext.get("auc_by_samples_per_caption"):
+        figs["extraction_by_seeds"] = plots.auc_by_seeds(ext["auc_by_samples_per_caption"])
+    det = (results.get("attacks") or {}).get("detector")
+    if det and "attack_detector_pos" in arrays:
+        figs["detector_roc"] = plots.roc_curves({f"{det['title']} (AUC {det['auc']:.2f})":
+                                                 (arrays["attack_detector_pos"], arrays["attack_detector_neg"])})
     so = (results.get("attacks") or {}).get("sample_only")
     if so and so.get("by_n_samples"):
         figs["auc_by_samples"] = plots.auc_by_samples(so["by_n_samples"], so["by_n_samples_chance_band95"])

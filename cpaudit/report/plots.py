@@ -91,6 +91,18 @@ def auc_by_samples(points: list[dict], band: list[float]) -> bytes:
         return _png(fig)
 
 
+def auc_by_seeds(points: list[dict]) -> bytes:
+    """Prompted-extraction AUC (descriptive) against the samples drawn per caption."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        ax.plot([p["per_caption"] for p in points], [p["auc"] for p in points], marker="o", color=COLOURS["samples"])
+        ax.axhline(0.5, color="black", linestyle=":", linewidth=1)
+        ax.set_xlabel("samples per caption")
+        ax.set_ylabel("AUC, training vs held-out captions")
+        ax.set_ylim(0, 1.02)
+        return _png(fig)
+
+
 def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray | None, similarity: list[float], member_note: str = "") -> bytes:
     """Most similar sample/member pairs side by side, similarity under each pair; members_u8 None: samples only."""
     n = len(samples_u8)

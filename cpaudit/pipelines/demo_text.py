@@ -1,0 +1,170 @@
+"""`cpaudit demo --text`: the paper's Stable Diffusion experiment at laptop scale, offline.
+
+Train the tiny text-to-image pipeline that memorises 64 captioned digits (pipelines/train_text.py) and its
+random-label latent classifier; prompt it with every member caption and 64 held-out captions, 4 seeds each
+(`sample --extraction`), unprotected and under each sampling-time defence: CPSample with the learned
+classifier and with the exact posterior, rejection of replicas (20 draws a prompt, then the prompt is
+refused), prompt-embedding noise, random tokens and prompt-embedding optimisation, each at its default
+(chosen on tuning seeds 2,000,000 on: benchmarks/text_defences.py); audit each by prompted extraction
+(threat model `samples`). The unprotected run is also audited with the model: the noise-norm detector and
+the caption-conditioned attacks (threat models `sampler` and `weights`). A sampling-time defence changes the
+samples, never the weights, so those figures are the same for every defence and are measured once.
+Samples use seeds 5,000,000 on, apart from the tuning seeds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cpaudit.auditing.quality import frechet_distance, pooled_pixels
+from cpaudit.auditing.samples import load_samples
+from cpaudit.data.imageio import save_samples_npz
+from cpaudit.data.imageset import to_uint8
+from cpaudit.data.members import data_and_split_of
+from cpaudit.io_utils import write_json
+from cpaudit.models.load import load_model
+from cpaudit.pipelines.audit import AuditOptions, audit
+from cpaudit.pipelines.demo import Stage, StageClock, machine_description
+from cpaudit.pipelines.report import report
+from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
+from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
+from cpaudit.pipelines.train_text import TrainTextOptions, train_text_diffusion
+from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
+from cpaudit.sampling.defences import Guides, Setting, draw_setting
+from cpaudit.sampling.prompt_defences import PromptDefence
+from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH, Protection
+from cpaudit.sampling.sampler import SamplerConfig
+from cpaudit.version import __version__
+
+REJECTION_DRAWS = 20  # draws a prompt before it is refused (sampling/rejection.py)
+
+
+@dataclass(frozen=True)
+class TextDemoOptions:
+    out: Path = Path("cpaudit-demo-text")
+    work: Path | None = None  # models and samples; default OUT/runs
+    model: Path | None = None  # reuse a trained pipeline folder instead of training one
+    seed: int = 0
+    sample_seed: int = 5_000_000  # evaluation seeds, apart from the tuning seeds (2,000,000 on)
+    per_caption: int = 4
+    steps: int = 50
+    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
+    threshold: float = 0.97  # the pixel embedding's replica threshold (design.md), for rejection as for the audit
+    device: str = "auto"
+
+
+@dataclass
+class TextDemoResult:
+    out: Path
+    runs: dict[str, dict]  # label -> results.json
+    table: list[dict]
+    seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def defences(classifier: Path) -> dict[str, dict]:
+    """label -> how to sample it: a CPSample protection, a prompt defence, or rejection."""
+    return {
+        "unprotected": {},
+        "CPSample, learned classifier": {"protection": Protection(str(classifier))},
+        "CPSample, exact posterior": {"protection": Protection("exact")},
+        "rejection": {"rejection": True},
+        "embedding noise": {"prompt_defence": PromptDefence("embedding-noise")},
+        "random tokens": {"prompt_defence": PromptDefence("random-tokens")},
+        "prompt optimisation": {"prompt_defence": PromptDefence("prompt-optimisation")},
+    }
+
+
+def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResult:
+    t0 = time.perf_counter()
+    say = StageClock(stage)
+    work = Path(opts.work) if opts.work is not None else Path(opts.out) / "runs"
+    model = Path(opts.model) if opts.model is not None else work / "model"
+    if opts.model is None:
+        train_text_diffusion(TrainTextOptions("captioned-digits", model, seed=opts.seed, device=opts.device),
+                             progress=lambda part, s, n, m: say(f"train text-to-image {part}", s, n, m))
+    classifier = work / "classifier"
+    train_classifier(TrainClassifierOptions("captioned-digits", classifier, model=model, base_channels=LATENT_CLASSIFIER_WIDTH,
+                                            seed=opts.seed, device=opts.device),
+                     progress=lambda s, n, m: say("train random-label latent classifier", s, n, m))
+    prompts = extraction_prompts(model, per_caption=opts.per_caption, seed=opts.seed)
+    data, split = data_and_split_of(model, load_model(model).config)
+    reference = pooled_pixels(data.take(split.holdout_idx))
+    results, table = {}, []
+    for label, how in defences(classifier).items():
+        folder = work / label.replace(", ", "-").replace(" ", "-").lower()
+        say(f"sample {label}", 0, 1, None)
+        seconds = sample_defence(opts, model, folder, prompts, how)
+        fid = frechet_distance(pooled_pixels(load_samples(folder).images), reference)
+        say(f"audit {label}", 0, 1, None)
+        white_box = label == "unprotected"  # the weights are the same under every sampling-time defence
+        r = audit(AuditOptions(samples=folder, out=Path(opts.out) / folder.name, split=model / "split.json",
+                               model=model if white_box else None, seed=opts.seed, member_images="show", device=opts.device))
+        results[label] = r.results
+        table.append(table_row(label, r.results, seconds, fid))
+    say("comparison report", 0, 1, None)
+    none_fid = table[0]["pixel_fid"]
+    for row in table:
+        row["fid_ratio"] = row["pixel_fid"] / none_fid
+    report([Path(opts.out) / Path(r["setup"]["samples"]).name / "results.json" for r in results.values()], Path(opts.out),
+           labels=list(results))
+    say("", 0, 1, None)
+    seconds = time.perf_counter() - t0
+    write_json(Path(opts.out) / "text_demo.json", {"table": table, "seed": opts.seed, "sample_seed": opts.sample_seed,
+                                                   "per_caption": opts.per_caption, "steps": opts.steps,
+                                                   "guidance_scale": opts.guidance_scale, "total_seconds": round(seconds, 1),
+                                                   "stage_seconds": say.rounded(), "machine": machine_description(),
+                                                   "cpaudit_version": __version__})
+    return TextDemoResult(Path(opts.out), results, table, seconds, say.seconds)
+
+
+def sample_defence(opts: TextDemoOptions, model: Path, out: Path, prompts: list[str], how: dict) -> float:
+    """Sample the extraction prompts under one defence into `out`; its sampling seconds."""
+    t0 = time.perf_counter()
+    cfg = SamplerConfig(steps=opts.steps)
+    if how.get("rejection"):
+        write_rejection_run(opts, model, out, prompts, cfg)
+    else:
+        sample(SampleOptions(model=model, out=out, n=len(prompts), seed=opts.sample_seed, sampler=cfg, write_png=False,
+                             protection=how.get("protection"), device=opts.device,
+                             conditions=Conditions(tuple(prompts), opts.guidance_scale, prompt_defence=how.get("prompt_defence"))))
+    return time.perf_counter() - t0
+
+
+def write_rejection_run(opts: TextDemoOptions, model: Path, out: Path, prompts: list[str], cfg: SamplerConfig) -> None:
+    """Rejection of replicas per prompt (decoded images against the members, the audit's threshold): a replica
+    is redrawn under the next unused seed, and a prompt is refused after REJECTION_DRAWS draws."""
+    lm = load_model(model)
+    data, split = data_and_split_of(model, lm.config)
+    members = data.take(split.member_idx)
+    setting = Setting("rejection", f"r >= {opts.threshold}, {REJECTION_DRAWS} draws", reject_at=opts.threshold)
+    d = draw_setting(lm, setting, Guides(members, torch.device("cpu")), opts.sample_seed, len(prompts), cfg,
+                     conditions=Conditions(tuple(prompts), opts.guidance_scale), allow_refusal=True)
+    out.mkdir(parents=True, exist_ok=True)
+    save_samples_npz(out / "samples.npz", to_uint8(d.images), np.asarray(d.seeds))
+    write_json(out / "run.json", {
+        "kind": "cpaudit-samples", "cpaudit_version": __version__, "model": str(model), "n": len(d.seeds),
+        "seed": opts.sample_seed, "image_shape": list(lm.image_shape), "conditioning": "text", "protection": None,
+        "sampler": {"steps": cfg.steps, "method": cfg.method, "eta": cfg.eta},
+        "conditions": {"guidance_scale": opts.guidance_scale, "negative_prompt": None, "prompt_defence": None,
+                       "prompt_of_seed": {str(s): prompts[p] for s, p in zip(d.seeds, d.positions)},
+                       "refused_prompts": [prompts[p] for p in d.refused or []]},
+        "rejection": {"threshold": opts.threshold, "features": "pixel", "draws_per_prompt": REJECTION_DRAWS, "drawn": d.drawn,
+                      "refused": len(d.refused or []), "extra_cost": d.drawn / len(prompts) - 1},
+        "fired_fraction": 0.0, "nonfinite_seeds": [],
+    })
+
+
+def table_row(label: str, results: dict, seconds: float, pixel_fid: float) -> dict:
+    """One defence's figures for the demo's table (README.md, tests/test_readme_figures.py)."""
+    ext = results["prompted_extraction"]
+    head = results["attacks"]["prompted_extraction"]
+    return {"defence": label, "extraction_auc": head["auc"], "extraction_auc_ci95": head["auc_ci95"],
+            "chance_band95": head["chance_band95"], "captions": ext["captions"], "refused": ext["refused"],
+            "samples": ext["samples"], "pixel_fid": pixel_fid, "sampling_seconds": round(seconds, 2),
+            "passed": results["policy"]["passed"]}
