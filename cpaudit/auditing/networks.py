@@ -152,6 +152,20 @@ def torchscript_descriptor(path: Path, size: int, device: torch.device | str = "
     return run
 
 
+def latent_encoder(folder: Path, device: torch.device | str = "cpu") -> Net:
+    """A pipeline's autoencoder as an embedding: the latent mean of each image, flattened and centred, so that the
+    audit's unit rows make its similarity Pearson's correlation of latents (the pixel embedding's, in latent space)."""
+    from cpaudit.models.sd_pipeline import load_diffusers_module
+
+    vae = load_diffusers_module(folder, "AutoencoderKL").to(device)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        z = vae.encode(x.to(device)).latent_dist.mean.flatten(1)
+        return z - z.mean(dim=1, keepdim=True)
+
+    return run
+
+
 def timm_backbone(name: str, weights: Path | None, device: torch.device | str = "cpu") -> Net:
     timm = require("timm")
     try:

@@ -35,7 +35,7 @@ def audit_cmd(
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder: run membership inference on its denoiser."),
     classifier: Optional[str] = typer.Option(None, "--classifier", help="Classifier folder or 'exact': also attack the protected denoiser."),
     features: str = typer.Option("pixel", "--features", help="Embedding for replication and FID: pixel | "
-                                 "inception[:WEIGHTS] | timm:NAME[:WEIGHTS] | torchscript:PATH (a copy-detection model such as SSCD)."),
+                                 "inception[:WEIGHTS] | timm:NAME[:WEIGHTS] | torchscript:PATH (a copy-detection model such as SSCD) | latent:PIPELINE (a latent model's autoencoder)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", min=-1.0, max=1.0, help="Replica similarity threshold [default: the embedding's, 0.97 for pixel]."),
     search: str = typer.Option("auto", "--search", metavar="auto|exact|ivf", help="Nearest-neighbour search: auto (exact below 300,000 members, else IVF with its recall reported) | exact | ivf."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Folder for cached network features and the members' memory-mapped embeddings (default: a temporary folder)."),
