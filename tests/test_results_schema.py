@@ -65,3 +65,21 @@ def test_a_fresh_audit_validates_and_reads_a_previous_version_baseline(tiny_mode
     assert not list(validator().iter_errors(res))
     r = CliRunner().invoke(app, ["--quiet", "report", str(old), "--out", str(tmp_path / "r")])
     assert r.exit_code == 0, r.output
+
+
+def test_a_text_to_image_audit_validates(tmp_path):
+    """Prompted extraction and the detector, as the text audit writes them (pipelines/audit_text.py)."""
+    pytest.importorskip("diffusers")
+    model = tmp_path / "m"
+    for args in (["train-diffusion", "captioned-digits", "--text", "--out", str(model), "--members", "8", "--steps", "2",
+                  "--vae-steps", "2"],
+                 ["sample", "--model", str(model), "--extraction", "--per-caption", "2", "--steps", "2", "--out", str(tmp_path / "s")],
+                 ["audit", "--samples", str(tmp_path / "s"), "--split", str(model / "split.json"), "--model", str(model),
+                  "--out", str(tmp_path / "a"), "--permutations", "20", "--mia-t", "100", "--mia-draws", "1",
+                  "--attack-nulls", "40", "--report-only"]):
+        r = CliRunner().invoke(app, [*args, "--quiet"])
+        assert r.exit_code == 0, r.output
+    results = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert {"prompted_extraction", "detector"} <= set(results)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator().iter_errors(results)]
+    assert not errors, errors[:3]
