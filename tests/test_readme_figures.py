@@ -109,3 +109,16 @@ def test_readme_classifier_width_figures_equal_the_committed_benchmark():
     t = json.loads((ROOT / "benchmarks" / "results" / "classifier_width.json").read_text())["timing_ratio"]
     sentence = f"(width 16: {t['16']:.2f}, width 8: {t['8']:.2f}, against {t['32']:.2f} for width 32 in the same run)"
     assert sentence in " ".join((ROOT / "README.md").read_text().split())
+
+
+def test_readme_text_demo_figures_equal_the_committed_demo():
+    """The text-to-image demo's table and sentences are reports/demo-text/text_demo.json, rendered."""
+    from cpaudit.pipelines.demo_text import demo_summary_markdown, demo_table_markdown, white_box_markdown
+
+    record = json.loads((ROOT / "reports" / "demo-text" / "text_demo.json").read_text())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert demo_table_markdown(record) in (ROOT / "README.md").read_text()
+    for sentence in (demo_summary_markdown(record), white_box_markdown(record)):
+        assert " ".join(sentence.split()) in readme
+    unprotected = json.loads((ROOT / "reports" / "demo-text" / "unprotected" / "results.json").read_text())
+    assert unprotected["attacks"]["prompted_extraction"]["auc"] == record["table"][0]["extraction_auc"]

@@ -50,3 +50,22 @@ def test_text_model_reproduces_member_captions_and_not_heldout_ones(tmp_path):
     # was never seen: at most chance.
     assert (own >= thr).sum() >= 48, (np.sort(own)[:10], thr)
     assert (held >= thr).sum() <= 2, (np.sort(held)[-5:], thr)
+
+
+def test_demo_text_and_tune_run_on_a_small_pipeline(tmp_path):
+    """`cpaudit demo --text --model` (every defence sampled, audited, tabled) and `cpaudit tune --model` on a
+    text pipeline: exit 0, one row a defence, the white-box figures of the unprotected model recorded."""
+    model = tmp_path / "m"
+    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--out", str(model), "--members", "8",
+                            "--steps", "20", "--vae-steps", "20", "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["demo", "--text", "--model", str(model), "--out", str(tmp_path / "d"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    record = json.loads((tmp_path / "d" / "text_demo.json").read_text())
+    assert [row["defence"] for row in record["table"]][:2] == ["unprotected", "CPSample, learned classifier"]
+    assert len(record["table"]) == 7 and {"detector", "loss_caption", "loss_empty"} <= set(record["white_box"])
+    assert (tmp_path / "d" / "report.html").is_file()
+    r = runner.invoke(app, ["tune", "--model", str(model), "--out", str(tmp_path / "t"), "--small", "--steps", "3", "--quiet"])
+    assert r.exit_code == 0, r.output
+    tuned = json.loads((tmp_path / "t" / "tune.json").read_text())
+    assert set(tuned["defences"]) == {"embedding noise", "random tokens", "prompt optimisation", "CPSample, exact posterior"}

@@ -12,7 +12,9 @@ from cpaudit.core.threat_models import THREAT_MODELS
 from cpaudit.errors import InputError
 from cpaudit.pipelines.demo import DemoOptions, demo
 from cpaudit.pipelines.demo_text import TextDemoOptions, TextDemoResult, demo_text
+from cpaudit.models.load import model_conditioning
 from cpaudit.pipelines.tune import TuneOptions, tune
+from cpaudit.pipelines.tune_text import TextTuneOptions, tune_text, tune_text_markdown
 
 
 def demo_cmd(
@@ -103,6 +105,9 @@ def tune_cmd(
     """
     state.quiet = state.quiet or quiet
     with user_errors():
+        if model_conditioning(model) == "text":
+            _tune_text(model, classifier, out, defences, tune_seed, eval_seed, small, steps, device)
+            return
         opts = TuneOptions(model=model, classifier=classifier, out=out, n_tune=n_tune, n_eval=n_eval, tune_seed=tune_seed,
                            eval_seed=eval_seed, fid_budget=fid_budget,
                            dp_epsilons=number_list(dp_epsilons, "--dp-epsilons", float) if dp_epsilons else (),
@@ -120,3 +125,16 @@ def tune_cmd(
              + ("" if e is None else f"evaluation seeds: sample-only AUC {e['sample_only_auc']:.3f}, FID {e['fid']:.2f}, "
                                      f"replicas {e['replicas']}/{e['n_samples']}"))
     info(f"done in {result.seconds:.0f} s -> {result.out / 'report.html'}")
+
+
+def _tune_text(model: Path, classifier: str | None, out: Path, defences: str | None, tune_seed: int, eval_seed: int,
+               small: bool, steps: int, device: str) -> None:
+    """A text-to-image pipeline: its sampling-time defences tuned by prompted extraction (pipelines/tune_text.py)."""
+    opts = TextTuneOptions(model=model, out=out, classifier=classifier, tune_seed=tune_seed,
+                           eval_seed=eval_seed if eval_seed != 1_000_000 else TextTuneOptions.eval_seed,
+                           families=tuple(x.strip() for x in defences.split(",")) if defences else None, small=small,
+                           steps=steps, device=device)
+    with progress_bar("tune") as advance:
+        record = tune_text(opts, progress=lambda what, k, total: advance(k, total, description=what))
+    info(tune_text_markdown(record))
+    info(f"-> {Path(out) / 'tune.json'}, {Path(out) / 'report.md'}")

@@ -31,6 +31,7 @@ from cpaudit.auditing.extraction import (REFUSED_VARIANT, VARIANTS, caption_scor
 from cpaudit.auditing.features import embed
 from cpaudit.auditing.noise_norm import DETECTOR_FIRST_STEPS, text_noise_norms
 from cpaudit.core.attack_stats import auc
+from cpaudit.data.imageset import blur_u8, to_uint8
 from cpaudit.data.captions import read_prompts_file
 from cpaudit.errors import InputError
 from cpaudit.models.conditioning import TextCond
@@ -165,9 +166,18 @@ def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarr
 
 
 def top_captions(run: AuditRun, cand: TextCandidates, m) -> list[dict]:
-    """The most extracted member captions; their text only where member images are shown (captions are data)."""
-    show = member_images_mode(run) == "show"
+    """The most extracted member captions; their text only where member images are shown (captions are data).
+    The pairs figure of prompted extraction: each one's best sample beside its training image."""
+    mode = member_images_mode(run)
+    show = mode == "show"
     order = np.argsort(-m.best_own, kind="stable")[:TOP_CAPTIONS]
+    order = np.asarray([i for i in order if len(cand.m_groups[i])], dtype=np.int64)
+    e_s, e_own = run.emb.samples, np.asarray(run.emb.members[cand.m_idx[order]])
+    best = [int(cand.m_groups[i][np.argmax(e_s[cand.m_groups[i]] @ e_own[j])]) for j, i in enumerate(order)]
+    run.arrays["extraction_pair_samples"] = to_uint8(run.samples.images[best])
+    if mode != "hide":
+        own = to_uint8(run.members.take(cand.m_idx[order]))
+        run.arrays["extraction_pair_members"] = own if show else blur_u8(own)
     return [{"member": run.data.ids[int(run.split.member_idx[cand.m_idx[i]])],
              "caption": cand.m_captions[i] if show else None, "best_similarity": float(m.best_own[i]),
              "replicas": int(m.replicas[i]), "samples": int(m.n_samples[i]), "agreement": float(m.agreement[i])} for i in order]

@@ -5,7 +5,8 @@ random-label latent classifier; prompt it with every member caption and 64 held-
 (`sample --extraction`), unprotected and under each sampling-time defence: CPSample with the learned
 classifier and with the exact posterior, rejection of replicas (20 draws a prompt, then the prompt is
 refused), prompt-embedding noise, random tokens and prompt-embedding optimisation, each at its default
-(chosen on tuning seeds 2,000,000 on: benchmarks/text_defences.py); audit each by prompted extraction
+(chosen by `cpaudit tune` on tuning seeds 2,000,000 on of a separate training run of this configuration:
+benchmarks/results/text_defences/tune.json); audit each by prompted extraction
 (threat model `samples`). The unprotected run is also audited with the model: the noise-norm detector and
 the caption-conditioned attacks (threat models `sampler` and `weights`). A sampling-time defence changes the
 samples, never the weights, so those figures are the same for every defence and are measured once.
@@ -39,9 +40,17 @@ from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.prompt_defences import PromptDefence
 from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH, Protection
 from cpaudit.sampling.sampler import SamplerConfig
+from cpaudit.train.text_diffusion import TextTrainConfig
 from cpaudit.version import __version__
 
-REJECTION_DRAWS = 20  # draws a prompt before it is refused (sampling/rejection.py)
+# Draws a prompt before it is refused (sampling/rejection.py); 20 in benchmarks/text_memorisation.py, where
+# 177 of 256 member-caption samples were refused anyway: a memorised caption replicates at nearly every seed,
+# so more draws mostly cost time (each round is a full sampling run of the pending prompts).
+REJECTION_DRAWS = 2
+BATCH_SIZE = 512  # samples per batch: does not change the images
+# The autoencoder's reconstruction error stops falling near 400 steps on captioned-digits (train/text_diffusion.py);
+# the demo stops there to stay within 10 minutes on 2 cores.
+DEMO_TRAIN = TextTrainConfig(vae_steps=400)
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,7 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     work = Path(opts.work) if opts.work is not None else Path(opts.out) / "runs"
     model = Path(opts.model) if opts.model is not None else work / "model"
     if opts.model is None:
-        train_text_diffusion(TrainTextOptions("captioned-digits", model, seed=opts.seed, device=opts.device),
+        train_text_diffusion(TrainTextOptions("captioned-digits", model, seed=opts.seed, train=DEMO_TRAIN, device=opts.device),
                              progress=lambda part, s, n, m: say(f"train text-to-image {part}", s, n, m))
     classifier = work / "classifier"
     train_classifier(TrainClassifierOptions("captioned-digits", classifier, model=model, base_channels=LATENT_CLASSIFIER_WIDTH,
@@ -115,7 +124,10 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
            labels=list(results))
     say("", 0, 1, None)
     seconds = time.perf_counter() - t0
-    write_json(Path(opts.out) / "text_demo.json", {"table": table, "seed": opts.seed, "sample_seed": opts.sample_seed,
+    white_box = {k: {f: a[f] for f in ("title", "threat_model", "auc", "auc_ci95", "chance_band95")}
+                 for k, a in results["unprotected"]["attacks"].items() if k not in ("prompted_extraction", "sample_only")}
+    write_json(Path(opts.out) / "text_demo.json", {"table": table, "white_box": white_box, "seed": opts.seed,
+                                                   "sample_seed": opts.sample_seed,
                                                    "per_caption": opts.per_caption, "steps": opts.steps,
                                                    "guidance_scale": opts.guidance_scale, "total_seconds": round(seconds, 1),
                                                    "stage_seconds": say.rounded(), "machine": machine_description(),
@@ -131,6 +143,7 @@ def sample_defence(opts: TextDemoOptions, model: Path, out: Path, prompts: list[
         write_rejection_run(opts, model, out, prompts, cfg)
     else:
         sample(SampleOptions(model=model, out=out, n=len(prompts), seed=opts.sample_seed, sampler=cfg, write_png=False,
+                             batch_size=BATCH_SIZE,
                              protection=how.get("protection"), device=opts.device,
                              conditions=Conditions(tuple(prompts), opts.guidance_scale, prompt_defence=how.get("prompt_defence"))))
     return time.perf_counter() - t0
@@ -143,8 +156,8 @@ def write_rejection_run(opts: TextDemoOptions, model: Path, out: Path, prompts: 
     data, split = data_and_split_of(model, lm.config)
     members = data.take(split.member_idx)
     setting = Setting("rejection", f"r >= {opts.threshold}, {REJECTION_DRAWS} draws", reject_at=opts.threshold)
-    d = draw_setting(lm, setting, Guides(members, torch.device("cpu")), opts.sample_seed, len(prompts), cfg,
-                     conditions=Conditions(tuple(prompts), opts.guidance_scale), allow_refusal=True)
+    d = draw_setting(lm, setting, Guides(members, torch.device("cpu")), opts.sample_seed, len(prompts), cfg, batch_size=BATCH_SIZE,
+                     conditions=Conditions(tuple(prompts), opts.guidance_scale), allow_refusal=True, max_rounds=REJECTION_DRAWS)
     out.mkdir(parents=True, exist_ok=True)
     save_samples_npz(out / "samples.npz", to_uint8(d.images), np.asarray(d.seeds))
     write_json(out / "run.json", {
@@ -168,3 +181,51 @@ def table_row(label: str, results: dict, seconds: float, pixel_fid: float) -> di
             "chance_band95": head["chance_band95"], "captions": ext["captions"], "refused": ext["refused"],
             "samples": ext["samples"], "pixel_fid": pixel_fid, "sampling_seconds": round(seconds, 2),
             "passed": results["policy"]["passed"]}
+
+
+def demo_table_markdown(record: dict) -> str:
+    """The demo's table as README.md shows it (tests/test_readme_figures.py keeps them equal)."""
+    lines = ["| defence | prompted-extraction AUC (95% CI) [chance band] | training captions extracted (95% CI) | held-out "
+             "captions extracted | Fisher p | prompts refused | pixel FID ratio |", "|---|---|---|---|---|---|---|"]
+    for r in record["table"]:
+        c, lo, hi = r["captions"], r["extraction_auc_ci95"][0], r["extraction_auc_ci95"][1]
+        lines.append(f"| {r['defence']} | {r['extraction_auc']:.3f} ({lo:.3f}-{hi:.3f}) [{r['chance_band95'][0]:.3f}-"
+                     f"{r['chance_band95'][1]:.3f}] | {c['member_captions_extracted']} of {c['n_member_captions']} "
+                     f"({c['rate_ci95'][0]:.0%}-{c['rate_ci95'][1]:.0%}) | {c['holdout_captions_extracted']} of "
+                     f"{c['n_holdout_captions']} | {c['fisher_p']:.2g} | {r['refused']['prompts'] or '-'} | {r['fid_ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def white_box_markdown(record: dict) -> str:
+    """The detector's and the caption-conditioned attacks' AUCs on the unprotected model, one sentence."""
+    wb = record["white_box"]
+    det = wb["detector"]
+    pairs = []
+    for name, label in (("loss", "loss"), ("secmi", "SecMI"), ("pia", "PIA"), ("sima", "SimA")):
+        t, e = wb[f"{name}_caption"], wb[f"{name}_empty"]
+        pairs.append(f"{label} {t['auc']:.3f} with the true caption and {e['auc']:.3f} with the empty one")
+    return (f"On the unprotected model (threat models sampler and weights; the same weights under every sampling-time "
+            f"defence): the noise-norm detector separates training from held-out captions with AUC {det['auc']:.3f} "
+            f"(95% CI {det['auc_ci95'][0]:.3f}-{det['auc_ci95'][1]:.3f}; chance band {det['chance_band95'][0]:.3f}-"
+            f"{det['chance_band95'][1]:.3f}); the caption-conditioned attacks reach AUC " + "; ".join(pairs) + ".")
+
+
+def demo_summary_markdown(record: dict) -> str:
+    """Which defences bring prompted extraction to the held-out captions' base rate, and at what FID cost."""
+    rows = record["table"][1:]
+    at_base = [r for r in rows if r["captions"]["member_captions_extracted"] <= r["captions"]["holdout_captions_extracted"]]
+    stage = record["stage_seconds"]
+    train = sum(v for k, v in stage.items() if k.startswith("train text-to-image"))
+    parts = [f"`cpaudit demo --text` took {record['total_seconds']:.0f} s on 2 cores ({train:.0f} s of it training the "
+             f"pipeline; time per stage in reports/demo-text/text_demo.json)."]
+    if at_base:
+        best = min(at_base, key=lambda r: r["fid_ratio"])
+        parts.append(f"On the evaluation seeds, {len(at_base)} of {len(rows)} defences bring training captions down to the "
+                     f"held-out captions' base rate; the cheapest in pixel FID is {best['defence']} ({best['fid_ratio']:.2f} "
+                     f"times unprotected, prompted-extraction AUC {best['extraction_auc']:.3f}).")
+    others = [r for r in rows if r not in at_base]
+    if others:
+        parts.append("Above the base rate: " + "; ".join(
+            f"{r['defence']} ({r['captions']['member_captions_extracted']} of {r['captions']['n_member_captions']} captions)"
+            for r in others) + ".")
+    return " ".join(parts)

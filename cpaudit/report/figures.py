@@ -29,6 +29,10 @@ def audit_figures(results: dict, arrays: dict[str, np.ndarray]) -> dict[str, byt
         if curves:
             figs[f"roc_{tm}"] = plots.roc_curves(curves)
     ext = results.get("prompted_extraction")
+    if ext and "extraction_pair_samples" in arrays and len(arrays["extraction_pair_samples"]):
+        sims = [t["best_similarity"] for t in ext.get("top_captions", [])]
+        figs["extraction_pairs"] = plots.pair_grid(arrays["extraction_pair_samples"], arrays.get("extraction_pair_members"), sims,
+                                                   right="caption's training image")
     if ext and ext.get("auc_by_samples_per_caption"):
         figs["extraction_by_seeds"] = plots.auc_by_seeds(ext["auc_by_samples_per_caption"])
     det = (results.get("attacks") or {}).get("detector")

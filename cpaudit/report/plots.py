@@ -103,7 +103,8 @@ def auc_by_seeds(points: list[dict]) -> bytes:
         return _png(fig)
 
 
-def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray | None, similarity: list[float], member_note: str = "") -> bytes:
+def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray | None, similarity: list[float], member_note: str = "",
+              right: str = "nearest member") -> bytes:
     """Most similar sample/member pairs side by side, similarity under each pair; members_u8 None: samples only."""
     n = len(samples_u8)
     cols = min(8, max(n, 1))
@@ -118,8 +119,8 @@ def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray | None, similarity:
                 [samples_u8[k], np.full_like(samples_u8[k][:, :1], 255), members_u8[k]], axis=1)
             ax.imshow(pair[..., 0] if pair.shape[-1] == 1 else pair, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             ax.set_title(f"{similarity[k]:.3f}", fontsize=7)
-        fig.suptitle("sample, similarity to its nearest member above (member images withheld)" if members_u8 is None
-                     else f"sample (left) | nearest member (right){member_note}, similarity above", fontsize=8)
+        fig.suptitle(f"sample, similarity to its {right} above (member images withheld)" if members_u8 is None
+                     else f"sample (left) | {right} (right){member_note}, similarity above", fontsize=8)
         return _png(fig)
 
 

@@ -39,6 +39,8 @@ def text_section(results: dict) -> Section | None:
                        "be counted as their replica, and extraction is underestimated for them")
         items.append(Para(f"Codec floor: the autoencoder's own reconstruction of each training image reaches median similarity "
                           f"{num(floor['median'])} (lowest {num(floor['min'])}); {consequence}."))
+    items.append(Figure("extraction_pairs", "The most extracted training captions: each one's best prompted sample beside its "
+                                            "training image (withheld or blurred as --member-images says)."))
     items.append(Table(["training image", "caption", "best similarity", "replicas", "agreement"],
                        [[t["member"], t["caption"] if t["caption"] is not None else "(hidden: --member-images show)",
                          num(t["best_similarity"]), f"{t['replicas']} of {t['samples']}", num(t["agreement"])]

@@ -75,7 +75,7 @@ class Guides:
 
 def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int, n: int,
                  cfg: SamplerConfig = SamplerConfig(), batch_size: int = 256,
-                 conditions: Conditions = Conditions(), allow_refusal: bool = False) -> Drawn:
+                 conditions: Conditions = Conditions(), allow_refusal: bool = False, max_rounds: int = 20) -> Drawn:
     """n samples of the setting from seeds first_seed on (rejection replaces with the next unused seeds; under
     prompts or classes a replica is redrawn with its own condition, see rejection.py)."""
     guide = guides.guide(model, s)
@@ -94,7 +94,8 @@ def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int
         images, drawn = draw(seeds), n
     else:
         if conditions.prompts is not None or conditions.class_labels is not None:
-            res = reject_replicas_per_condition(draw, guides.members, seeds, threshold=s.reject_at, allow_refusal=allow_refusal)
+            res = reject_replicas_per_condition(draw, guides.members, seeds, threshold=s.reject_at, allow_refusal=allow_refusal,
+                                                max_rounds=max_rounds)
             return Drawn(res.images, res.seeds, fired[0] / max(fired[1], 1), res.drawn, res.positions, res.refused)
         res = reject_replicas(draw, guides.members, n, first_seed, threshold=s.reject_at)
         images, seeds, drawn = res.images, res.seeds, res.drawn

@@ -1,0 +1,178 @@
+"""`cpaudit tune --model PIPELINE` for a text-to-image model: each sampling-time defence's setting chosen on
+tuning seeds by prompted extraction (threat model samples) and pixel FID, then claimed on evaluation seeds.
+
+1. Prompt with every member caption and as many held-out captions, `per_caption` seeds each (`sample
+   --extraction`), unprotected and at each point of each defence's grid, on the tuning seeds.
+2. Per defence, the rule: among points whose training captions are extracted no more often than held-out
+   captions (the base rate: the model never saw their images), the lowest pixel FID; where none reaches it,
+   the point with the fewest extracted training captions (the report says so).
+3. Draw the chosen points again on the evaluation seeds, which chose nothing, and report those figures.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cpaudit.auditing.extraction import caption_scores, replica_excess, sample_groups
+from cpaudit.auditing.pixel import pixel_embedding
+from cpaudit.auditing.quality import frechet_distance, pooled_pixels
+from cpaudit.auditing.samples import load_samples
+from cpaudit.data.members import data_and_split_of
+from cpaudit.errors import InputError
+from cpaudit.io_utils import write_json
+from cpaudit.models.load import load_model
+from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
+from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
+from cpaudit.sampling.prompt_defences import PromptDefence
+from cpaudit.sampling.protection import LATENT_KIND_DEFAULTS, Protection
+from cpaudit.sampling.sampler import SamplerConfig
+from cpaudit.version import __version__
+
+THRESHOLD = 0.97  # the pixel embedding's replica threshold (design.md)
+RULE = ("among points whose training captions are extracted no more often than held-out captions, the lowest pixel FID; "
+        "where none reaches it, the point with the fewest extracted training captions")
+Progress = Callable[[str, int, int], None]
+
+
+def text_grid(classifier: str | None, small: bool = False) -> dict[str, list[dict]]:
+    """defence -> its points, each {"label", "protection" or "prompt_defence"}."""
+    exact = LATENT_KIND_DEFAULTS["exact"]["scale"]
+    learned = LATENT_KIND_DEFAULTS["learned"]["scale"]
+    grid = {
+        "embedding noise": [{"label": f"sigma {s:g}", "prompt_defence": PromptDefence("embedding-noise", sigma=s)}
+                            for s in (0.25, 0.5, 1.0, 2.0)],
+        "random tokens": [{"label": f"{k} token{'s' if k > 1 else ''}", "prompt_defence": PromptDefence("random-tokens", tokens=k)}
+                          for k in (1, 2, 4, 8, 16)],
+        "prompt optimisation": [{"label": f"target {t:g}, lr {lr:g}", "prompt_defence": PromptDefence(
+            "prompt-optimisation", target_norm=t, lr=lr, iters=10)} for t in (0.3, 0.1) for lr in (0.05, 0.2)],
+        "CPSample, exact posterior": [{"label": f"scale {s:g}", "protection": Protection("exact", scale=s)}
+                                      for s in (exact / 3, exact, exact * 3)],
+    }
+    if classifier is not None:
+        grid["CPSample, learned classifier"] = [{"label": f"scale {s:g}", "protection": Protection(classifier, scale=s)}
+                                                for s in (learned / 3, learned, learned * 3)]
+    return {k: v[:: max(1, len(v) // 2)][:2] for k, v in grid.items()} if small else grid
+
+
+@dataclass(frozen=True)
+class TextTuneOptions:
+    model: Path
+    out: Path
+    classifier: str | None = None
+    tune_seed: int = 2_000_000
+    eval_seed: int = 6_000_000  # apart from the tuning seeds and from demo --text's (5,000,000 on)
+    per_caption: int = 4
+    steps: int = 50
+    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
+    families: tuple[str, ...] | None = None
+    small: bool = False
+    device: str = "auto"
+
+
+@dataclass
+class Extraction:
+    """What a tuning or evaluation point is judged on."""
+
+    model: Path
+    prompts: list[str]
+    captions: dict[str, list[str]]  # role -> captions of the members / held-out images
+    own: dict[str, np.ndarray]  # role -> the own images' pixel embeddings
+    reference: np.ndarray  # pooled held-out pixels, FID's reference
+
+    @classmethod
+    def of(cls, model: Path, per_caption: int) -> "Extraction":
+        data, split = data_and_split_of(model, load_model(model).config)
+        caps, own = {}, {}
+        for role, rows in (("member", split.member_idx), ("holdout", split.holdout_idx)):
+            caps[role] = [data.captions[i] for i in rows]
+            own[role] = pixel_embedding(data.take(np.asarray(rows)))
+        return cls(model, extraction_prompts(model, per_caption=per_caption), caps, own,
+                   pooled_pixels(data.take(split.holdout_idx)))
+
+    def measure(self, point: dict, first_seed: int, opts: TextTuneOptions) -> dict:
+        """Sample the point on seeds first_seed on; captions extracted per role, and pixel FID."""
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            sample(SampleOptions(model=self.model, out=Path(tmp), n=len(self.prompts), seed=first_seed, write_png=False,
+                                 sampler=SamplerConfig(steps=opts.steps), protection=point.get("protection"),
+                                 device=opts.device, conditions=Conditions(tuple(self.prompts), opts.guidance_scale,
+                                                                           prompt_defence=point.get("prompt_defence"))))
+            seconds = time.perf_counter() - t0
+            s = load_samples(Path(tmp))
+        emb, asked = pixel_embedding(s.images), set(s.prompts)
+        replicas = {}
+        for role in ("member", "holdout"):
+            keep = [i for i, c in enumerate(self.captions[role]) if c in asked]
+            scores = caption_scores(emb, sample_groups(s.prompts, [self.captions[role][i] for i in keep]),
+                                    self.own[role][keep], THRESHOLD)
+            replicas[role] = scores.replicas
+        return {"label": point["label"], "seconds": round(seconds, 2), "first_seed": first_seed,
+                "pixel_fid": frechet_distance(pooled_pixels(s.images), self.reference),
+                **replica_excess(replicas["member"], replicas["holdout"])}
+
+
+def choose(rows: list[dict]) -> tuple[int, bool]:
+    """(index of the chosen point, whether it reached the base rate)."""
+    ok = [i for i, r in enumerate(rows) if r["member_captions_extracted"] <= r["holdout_captions_extracted"]]
+    if ok:
+        return min(ok, key=lambda i: rows[i]["pixel_fid"]), True
+    return min(range(len(rows)), key=lambda i: (rows[i]["member_captions_extracted"], rows[i]["pixel_fid"])), False
+
+
+def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
+    say = progress or (lambda _w, _d, _t: None)
+    grid = text_grid(opts.classifier, opts.small)
+    if opts.families is not None:
+        unknown = sorted(set(opts.families) - set(grid))
+        if unknown:
+            raise InputError("--defences", f"unknown {unknown}; a text-to-image model's defences: {', '.join(grid)}")
+        grid = {k: v for k, v in grid.items() if k in opts.families}
+    ex = Extraction.of(Path(opts.model), opts.per_caption)
+    say("tuning seeds: unprotected", 0, 1)
+    record: dict = {"kind": "cpaudit-tune-text", "cpaudit_version": __version__, "threat_model": "samples",
+                    "model": str(opts.model), "tune_seed": opts.tune_seed, "eval_seed": opts.eval_seed,
+                    "per_caption": opts.per_caption, "steps": opts.steps, "guidance_scale": opts.guidance_scale,
+                    "threshold": THRESHOLD, "rule": RULE,
+                    "unprotected": {"tuning": ex.measure({"label": "-"}, opts.tune_seed, opts),
+                                    "evaluation": ex.measure({"label": "-"}, opts.eval_seed, opts)}, "defences": {}}
+    for name, points in grid.items():
+        rows = []
+        for k, point in enumerate(points):
+            say(f"tuning seeds: {name}, {point['label']}", k, len(points))
+            rows.append(ex.measure(point, opts.tune_seed, opts))
+        i, reached = choose(rows)
+        say(f"evaluation seeds: {name}, {points[i]['label']}", 0, 1)
+        record["defences"][name] = {"tuning": rows, "chosen": points[i]["label"], "reached_base_rate_on_tuning_seeds": reached,
+                                    "setting": _setting(points[i]), "evaluation": ex.measure(points[i], opts.eval_seed, opts)}
+    Path(opts.out).mkdir(parents=True, exist_ok=True)
+    write_json(Path(opts.out) / "tune.json", record)
+    (Path(opts.out) / "report.md").write_text(f"# Text-to-image defences, tuned and evaluated\n\n{tune_text_markdown(record)}\n")
+    return record
+
+
+def tune_text_markdown(record: dict) -> str:
+    """The chosen setting of each defence with its tuning and evaluation figures."""
+    lines = [f"Threat model samples (prompted extraction), {record['per_caption']} seeds a caption; tuning seeds "
+             f"{record['tune_seed']:,} on, evaluation seeds {record['eval_seed']:,} on. Rule: {record['rule']}.", "",
+             "| defence | chosen | base rate reached when tuning | training captions extracted (evaluation) | held-out "
+             "captions extracted | Fisher p | pixel FID ratio |", "|---|---|---|---|---|---|---|"]
+    none = record["unprotected"]["evaluation"]
+    rows = [("unprotected", "-", "-", none)] + [(k, d["chosen"], "yes" if d["reached_base_rate_on_tuning_seeds"] else "no",
+                                                 d["evaluation"]) for k, d in record["defences"].items()]
+    for name, chosen, reached, e in rows:
+        lines.append(f"| {name} | {chosen} | {reached} | {e['member_captions_extracted']} of {e['n_member_captions']} | "
+                     f"{e['holdout_captions_extracted']} of {e['n_holdout_captions']} | {e['fisher_p']:.2g} | "
+                     f"{e['pixel_fid'] / none['pixel_fid']:.2f} |")
+    return "\n".join(lines)
+
+
+def _setting(point: dict) -> dict:
+    if "prompt_defence" in point:
+        return {"prompt_defence": point["prompt_defence"].resolved().to_dict()}
+    return {"protection": point["protection"].in_space(latent=True).to_dict()}
