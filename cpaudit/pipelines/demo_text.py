@@ -1,11 +1,11 @@
 """`cpaudit demo --text`: the paper's Stable Diffusion experiment at laptop scale, offline.
 
 Train the tiny text-to-image pipeline that memorises 64 captioned digits (pipelines/train_text.py) and its
-random-label latent classifier; prompt it with every member caption and 64 held-out captions, 4 seeds each
-(`sample --extraction`), unprotected and under each sampling-time defence: CPSample with the learned
-classifier and with the exact posterior, rejection of replicas (20 draws a prompt, then the prompt is
+random-label latent classifier; prompt it with every member caption and 64 held-out captions
+(`sample --extraction`, 3 seeds each here), unprotected and under each sampling-time defence: CPSample with the learned
+classifier and with the exact posterior, rejection of replicas (2 draws a prompt, then the prompt is
 refused), prompt-embedding noise, random tokens and prompt-embedding optimisation, each at its default
-(chosen by `cpaudit tune` on tuning seeds 2,000,000 on of a separate training run of this configuration:
+(chosen by `cpaudit tune` on tuning seeds 2,000,000 on of a separate, longer training run:
 benchmarks/results/text_defences/tune.json); audit each by prompted extraction
 (threat model `samples`). The unprotected run is also audited with the model: the noise-norm detector and
 the caption-conditioned attacks (threat models `sampler` and `weights`). A sampling-time defence changes the
@@ -40,6 +40,7 @@ from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.prompt_defences import PromptDefence
 from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH, Protection
 from cpaudit.sampling.sampler import SamplerConfig
+from cpaudit.train.classifier import ClassifierTrainConfig
 from cpaudit.train.text_diffusion import TextTrainConfig
 from cpaudit.version import __version__
 
@@ -47,10 +48,12 @@ from cpaudit.version import __version__
 # 177 of 256 member-caption samples were refused anyway: a memorised caption replicates at nearly every seed,
 # so more draws mostly cost time (each round is a full sampling run of the pending prompts).
 REJECTION_DRAWS = 2
-BATCH_SIZE = 512  # samples per batch: does not change the images
-# The autoencoder's reconstruction error stops falling near 400 steps on captioned-digits (train/text_diffusion.py);
-# the demo stops there to stay within 10 minutes on 2 cores.
-DEMO_TRAIN = TextTrainConfig(vae_steps=400)
+# Shorter training than `train-diffusion --text`'s defaults (500 autoencoder and 1,500 denoiser steps, 3,000
+# classifier steps), to stay within 10 minutes on 2 cores: calibration.md measured 58 of 64 training captions
+# reproduced after 1,200 denoiser steps. The prompt defences' defaults were tuned on a run at the full defaults,
+# so the demo also checks that they carry over to a model they were not chosen on.
+DEMO_TRAIN = TextTrainConfig(vae_steps=300, steps=1300)
+DEMO_CLASSIFIER = ClassifierTrainConfig(steps=2000)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class TextDemoOptions:
     model: Path | None = None  # reuse a trained pipeline folder instead of training one
     seed: int = 0
     sample_seed: int = 5_000_000  # evaluation seeds, apart from the tuning seeds (2,000,000 on)
-    per_caption: int = 4
+    per_caption: int = 3  # the audit's default is 4; 3 keeps the demo within 10 minutes (each sample is 2 UNet calls x 50 steps)
     steps: int = 50
     guidance_scale: float = DEFAULT_GUIDANCE_SCALE
     threshold: float = 0.97  # the pixel embedding's replica threshold (design.md), for rejection as for the audit
@@ -99,7 +102,7 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
                              progress=lambda part, s, n, m: say(f"train text-to-image {part}", s, n, m))
     classifier = work / "classifier"
     train_classifier(TrainClassifierOptions("captioned-digits", classifier, model=model, base_channels=LATENT_CLASSIFIER_WIDTH,
-                                            seed=opts.seed, device=opts.device),
+                                            seed=opts.seed, train=DEMO_CLASSIFIER, device=opts.device),
                      progress=lambda s, n, m: say("train random-label latent classifier", s, n, m))
     prompts = extraction_prompts(model, per_caption=opts.per_caption, seed=opts.seed)
     data, split = data_and_split_of(model, load_model(model).config)
@@ -143,7 +146,6 @@ def sample_defence(opts: TextDemoOptions, model: Path, out: Path, prompts: list[
         write_rejection_run(opts, model, out, prompts, cfg)
     else:
         sample(SampleOptions(model=model, out=out, n=len(prompts), seed=opts.sample_seed, sampler=cfg, write_png=False,
-                             batch_size=BATCH_SIZE,
                              protection=how.get("protection"), device=opts.device,
                              conditions=Conditions(tuple(prompts), opts.guidance_scale, prompt_defence=how.get("prompt_defence"))))
     return time.perf_counter() - t0
@@ -156,7 +158,7 @@ def write_rejection_run(opts: TextDemoOptions, model: Path, out: Path, prompts: 
     data, split = data_and_split_of(model, lm.config)
     members = data.take(split.member_idx)
     setting = Setting("rejection", f"r >= {opts.threshold}, {REJECTION_DRAWS} draws", reject_at=opts.threshold)
-    d = draw_setting(lm, setting, Guides(members, torch.device("cpu")), opts.sample_seed, len(prompts), cfg, batch_size=BATCH_SIZE,
+    d = draw_setting(lm, setting, Guides(members, torch.device("cpu")), opts.sample_seed, len(prompts), cfg,
                      conditions=Conditions(tuple(prompts), opts.guidance_scale), allow_refusal=True, max_rounds=REJECTION_DRAWS)
     out.mkdir(parents=True, exist_ok=True)
     save_samples_npz(out / "samples.npz", to_uint8(d.images), np.asarray(d.seeds))
@@ -211,21 +213,33 @@ def white_box_markdown(record: dict) -> str:
 
 
 def demo_summary_markdown(record: dict) -> str:
-    """Which defences bring prompted extraction to the held-out captions' base rate, and at what FID cost."""
+    """Which defences bring prompted extraction to the held-out captions' base rate, whether an attacker still
+    tells training captions apart by similarity (extraction AUC above its chance band), and at what FID cost."""
     rows = record["table"][1:]
-    at_base = [r for r in rows if r["captions"]["member_captions_extracted"] <= r["captions"]["holdout_captions_extracted"]]
     stage = record["stage_seconds"]
-    train = sum(v for k, v in stage.items() if k.startswith("train text-to-image"))
+    train = sum(v for k, v in stage.items() if k.startswith("train"))
     parts = [f"`cpaudit demo --text` took {record['total_seconds']:.0f} s on 2 cores ({train:.0f} s of it training the "
-             f"pipeline; time per stage in reports/demo-text/text_demo.json)."]
+             "pipeline and the classifier; the time of each stage is in reports/demo-text/text_demo.json)."]
+    at_base = [r for r in rows if r["captions"]["member_captions_extracted"] <= r["captions"]["holdout_captions_extracted"]]
     if at_base:
-        best = min(at_base, key=lambda r: r["fid_ratio"])
         parts.append(f"On the evaluation seeds, {len(at_base)} of {len(rows)} defences bring training captions down to the "
-                     f"held-out captions' base rate; the cheapest in pixel FID is {best['defence']} ({best['fid_ratio']:.2f} "
-                     f"times unprotected, prompted-extraction AUC {best['extraction_auc']:.3f}).")
+                     "held-out captions' base rate: " + ", ".join(f"{r['defence']} (FID ratio {r['fid_ratio']:.2f})" for r in at_base) + ".")
+    leaky = [r for r in at_base if r["extraction_auc"] > r["chance_band95"][1]]
+    if leaky:
+        parts.append(f"{len(leaky)} of those still let an attacker tell training captions from held-out ones above the chance "
+                     "band: " + "; ".join(f"{r['defence']} (AUC {r['extraction_auc']:.3f}), " + (
+                         f"through the prompts it refuses ({r['refused']['prompts']})" if r["refused"]["prompts"] else
+                         "because its samples stay nearest their own caption's image, just under the replica threshold")
+                         for r in leaky) + ".")
+    clean = [r for r in at_base if r not in leaky]
+    if clean:
+        best = min(clean, key=lambda r: r["fid_ratio"])
+        parts.append(f"The cheapest in pixel FID with both at the base rate and the extraction AUC inside its chance band is "
+                     f"{best['defence']} ({best['fid_ratio']:.2f} times unprotected, AUC {best['extraction_auc']:.3f}).")
     others = [r for r in rows if r not in at_base]
     if others:
         parts.append("Above the base rate: " + "; ".join(
-            f"{r['defence']} ({r['captions']['member_captions_extracted']} of {r['captions']['n_member_captions']} captions)"
+            f"{r['defence']} ({r['captions']['member_captions_extracted']} of {r['captions']['n_member_captions']} captions, "
+            f"Fisher p {r['captions']['fisher_p']:.2g}, AUC {r['extraction_auc']:.3f}, FID ratio {r['fid_ratio']:.2f})"
             for r in others) + ".")
     return " ".join(parts)
