@@ -31,8 +31,8 @@ def captioned():
 
 def planted_samples(data, members, holdout, copy: bool, seed: int) -> SampleSet:
     """K samples per member and held-out caption. copy: member captions give their member (held-out captions a
-    random other digit); else every prompt gives a random member, whatever its caption (a memorising sampler
-    that ignores the caption)."""
+    random other digit); else every prompt gives a random other digit, whatever its caption (a sampler that
+    ignores the caption and copies nothing)."""
     rng = numpy_generator(seed)
     pool = data.subset(np.arange(2 * N_CAPTIONS, 2 * N_CAPTIONS + 200))
     images, prompts = [], []
@@ -44,7 +44,7 @@ def planted_samples(data, members, holdout, copy: bool, seed: int) -> SampleSet:
                 elif copy:
                     img = pool.take([int(rng.integers(len(pool)))])[0]
                 else:
-                    img = members.take([int(rng.integers(len(members)))])[0]
+                    img = pool.take([int(rng.integers(len(pool)))])[0]
                 images.append(img)
                 prompts.append(caption)
     return SampleSet(torch.stack(images), None, Path("<planted>"), tuple(prompts))
@@ -68,13 +68,15 @@ def test_a_sampler_that_returns_the_member_for_its_caption_is_extracted(captione
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_sampler_that_ignores_the_caption_stays_in_the_chance_band(captioned, seed):
-    """Every sample copies a member, but not its caption's: extraction by caption sees nothing (replication does)."""
+    """Samples independent of the caption (other digits): training and held-out captions score alike.
+    (A sampler that returns random *members* whatever the caption is not this: it hits a member caption's own
+    image by chance, 1 in 32 a sample here, which extraction rightly counts and replication catches.)"""
     data, members, holdout = captioned
     r = run_audit(planted_samples(data, members, holdout, copy=False, seed=seed), members, holdout, seed=seed)
     head = r["attacks"]["prompted_extraction"]
     assert head["p_value"] > 0.01, head
-    assert r["prompted_extraction"]["captions"]["fisher_p"] > 0.01
-    assert r["nn"]["replica_rate"] == 1.0  # the replication figures catch what it copies
+    assert r["prompted_extraction"]["captions"]["member_captions_extracted"] == 0
+    assert r["policy"]["gates"]["extraction_excess_level"] is None
 
 
 def test_caption_scores_golden():
