@@ -122,3 +122,16 @@ def test_readme_text_demo_figures_equal_the_committed_demo():
         assert " ".join(sentence.split()) in readme
     unprotected = json.loads((ROOT / "reports" / "demo-text" / "unprotected" / "results.json").read_text())
     assert unprotected["attacks"]["prompted_extraction"]["auc"] == record["table"][0]["extraction_auc"]
+
+
+def test_results_text_defence_tuning_table_equals_the_committed_tune():
+    from cpaudit.pipelines.tune_text import tune_text_markdown
+    from cpaudit.sampling.prompt_defences import DEFAULTS
+
+    record = json.loads((ROOT / "benchmarks" / "results" / "text_defences" / "tune.json").read_text())
+    assert tune_text_markdown(record) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    # The prompt defences' defaults are the tune's choices.
+    for name, kind in (("embedding noise", "embedding-noise"), ("random tokens", "random-tokens"),
+                       ("prompt optimisation", "prompt-optimisation")):
+        chosen = dict(record["defences"][name]["setting"]["prompt_defence"])
+        assert chosen.pop("kind") == kind and chosen == DEFAULTS[kind]

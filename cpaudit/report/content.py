@@ -62,6 +62,11 @@ def gate_rows(results: dict) -> list[list[str]]:
         ok = v is not None and v == v and v >= th["replica_excess_level"]
         rows.append(["replica excess over held-out images, Fisher p (samples)", num(v), f"at least {th['replica_excess_level']:g}",
                      "pass" if ok else "FAIL"])
+    ext = (results.get("prompted_extraction") or {}).get("captions")
+    if ext and "extraction_excess_level" in (pol.get("gates") or {}):
+        failed = pol["gates"]["extraction_excess_level"] is not None
+        rows.append(["prompted extraction over held-out captions, Fisher p (samples)", num(ext["fisher_p"]),
+                     f"at least {th['replica_excess_level']:g}", "FAIL" if failed else "pass"])
     for gate, label in (("baseline_replica_rate", "replica rate against the baseline"),
                         ("baseline_mia_auc", "membership AUC against the baseline")):
         if gate in (pol.get("gates") or {}):

@@ -41,6 +41,11 @@ def _could(results: dict, tm: str) -> str:
         if base is not None:
             found += f"; unseen images come as close {base} times in {nn.get('n_holdout')}"
         parts.append(found)
+        ext = (results.get("prompted_extraction") or {}).get("captions")
+        if ext:
+            parts.append(f"by prompting with training captions, reproduce {ext['member_captions_extracted']} of "
+                         f"{ext['n_member_captions']} training images (with captions of unseen images: "
+                         f"{ext['holdout_captions_extracted']} of {ext['n_holdout_captions']})")
     head = (results.get("threat_models") or {}).get(tm, {}).get("strongest")
     if head is None:
         parts.append("not measured: no attack of this kind was run")
