@@ -236,6 +236,10 @@ def demo_summary_markdown(record: dict) -> str:
         best = min(clean, key=lambda r: r["fid_ratio"])
         parts.append(f"The cheapest in pixel FID with both at the base rate and the extraction AUC inside its chance band is "
                      f"{best['defence']} ({best['fid_ratio']:.2f} times unprotected, AUC {best['extraction_auc']:.3f}).")
+    passed = [r for r in rows if r["passed"]]
+    parts.append("Every default gate of the samples threat model (replicas of any member, the strongest attack, prompted "
+                 "extraction) holds for " + (", ".join(f"{r['defence']} (FID ratio {r['fid_ratio']:.2f})" for r in passed)
+                                             if passed else "none of them") + ".")
     others = [r for r in rows if r not in at_base]
     if others:
         parts.append("Above the base rate: " + "; ".join(

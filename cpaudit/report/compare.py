@@ -6,7 +6,7 @@ from cpaudit.core.threat_models import THREAT_MODELS, headline
 from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.document import Document, Para, Section, Table
 
-RATES = ("replica rate", "guidance fired (sample-steps)")
+RATES = ("replica rate", "guidance fired (sample-steps)", "training captions extracted (prompted)")
 
 
 def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
@@ -18,6 +18,13 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
          num(nn.get("median_nearest_member_similarity"))),
         ("samples", "permutation p", perm.get("p_value"), p_value(perm.get("p_value"), perm.get("n_permutations"))),
     ]
+    ext = (r.get("prompted_extraction") or {}).get("captions")  # text-to-image audits: None rows are left out
+    head = (r.get("attacks") or {}).get("prompted_extraction") or {}
+    rows += [("samples", "training captions extracted (prompted)", ext and ext["rate"],
+              "-" if not ext else f"{pct(ext['rate'])} ({ext['member_captions_extracted']}/{ext['n_member_captions']}; "
+                                  f"held-out captions {ext['holdout_captions_extracted']}/{ext['n_holdout_captions']})"),
+             ("samples", "prompted-extraction AUC", head.get("auc"),
+              "-" if not head else f"{num(head['auc'])} [{interval(head['auc_ci95'])}]")]
     for tm in THREAT_MODELS:  # what an attacker of this threat model can do: its strongest attack, selection-adjusted
         h = headline(r, tm)
         measured = bool(((r.get("threat_models") or {}).get(tm) or {}).get("measured_by", h is not None))
