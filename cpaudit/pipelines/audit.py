@@ -123,6 +123,7 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     """Every stage of the audit (pixel models: PIXEL_STAGES; text-to-image: pipelines/audit_text.py) and,
     unless opts.out is None, results.json, audit_data.npz and the report in opts.out."""
     _check(opts)
+    device = resolve_device(opts.device)  # a missing GPU is refused before any work
     spec = parse_features(opts.features)
     threshold = opts.threshold if opts.threshold is not None else spec.default_threshold
     data, split = resolve_membership(data=opts.data, split=opts.split, members=opts.members, holdout=opts.holdout,
@@ -142,8 +143,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     holdout = ImageRows(data, np.asarray(split.holdout_idx, dtype=np.int64))
     _make_cache_dir(opts.cache_dir)
     with tempfile.TemporaryDirectory(prefix="cpaudit-embeddings-", dir=opts.cache_dir) as scratch:
-        run = AuditRun(opts, spec, threshold, data, split, samples, members, holdout, Path(scratch),
-                       resolve_device(opts.device), baseline, progress or (lambda _msg: None))
+        run = AuditRun(opts, spec, threshold, data, split, samples, members, holdout, Path(scratch), device, baseline,
+                       progress or (lambda _msg: None))
         return _audit(run)
 
 
