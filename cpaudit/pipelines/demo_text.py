@@ -242,7 +242,7 @@ def demo_summary_markdown(record: dict) -> str:
                                              if passed else "none of them") + ".")
     others = [r for r in rows if r not in at_base]
     if others:
-        parts.append("Above the base rate: " + "; ".join(
+        parts.append("Above the base rate in count: " + "; ".join(
             f"{r['defence']} ({r['captions']['member_captions_extracted']} of {r['captions']['n_member_captions']} captions, "
             f"Fisher p {r['captions']['fisher_p']:.2g}, AUC {r['extraction_auc']:.3f}, FID ratio {r['fid_ratio']:.2f})"
             for r in others) + ".")
