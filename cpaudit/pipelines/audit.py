@@ -31,8 +31,8 @@ from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.models.load import conditional_refusal, model_conditioning
 from cpaudit.pipelines.audit_attacks import attacks_stage
 from cpaudit.pipelines.audit_text import TEXT_STAGES
-from cpaudit.pipelines.audit_stages import (AuditRun, Stage, embed_stage, member_images_mode, resolve_member_images, permutation_stage,
-                                            policy_stage, protection_stage, quality_stage, replication_stage, run_stages)
+from cpaudit.pipelines.audit_stages import (AuditRun, Stage, embed_stage, member_images_mode, permutation_stage, policy_stage,
+                                            protection_stage, quality_stage, replication_stage, run_stages)
 from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # cpaudit/schemas/results.schema.json

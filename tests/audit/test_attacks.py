@@ -238,7 +238,7 @@ def test_junit_lists_one_case_per_gate_and_parses(tiny_model, protected_samples,
 
 
 def test_reports_withhold_or_blur_member_images(tiny_model, protected_samples, tmp_path):
-    from cpaudit.pipelines.audit import resolve_member_images
+    from cpaudit.pipelines.audit_stages import resolve_member_images
 
     assert resolve_member_images("auto", "digits") == "show"
     assert resolve_member_images("auto", "photos/") == "hide" and resolve_member_images("blur", "x.npz") == "blur"
