@@ -31,6 +31,7 @@ def demo_cmd(
     """Train, protect, sample and audit on the built-in digits, then write one comparison report.
 
     Example: cpaudit demo --quick
+
     Example: cpaudit demo --text --out cpaudit-demo-text
     """
     state.quiet = state.quiet or quiet
