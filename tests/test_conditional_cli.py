@@ -71,6 +71,14 @@ def test_class_conditional_model_samples_and_is_protected_per_class(tmp_path):
         run = json.loads((out / "run.json").read_text())
         assert run["conditioning"] == "class" and run["conditions"]["class_of_seed"] == {"0": 3, "1": 7, "2": 3, "3": 7}
         assert run["fired_fraction"] == (1.0 if extra else 0.0)
+    # The model-based attacks condition on each candidate's true class.
+    r = runner.invoke(app, ["audit", "--samples", str(tmp_path / "s0"), "--split", str(model / "split.json"), "--model", str(model),
+                            "--out", str(tmp_path / "a"), "--permutations", "20", "--mia-t", "100", "--mia-draws", "1",
+                            "--attack-nulls", "40", "--report-only", "--quiet"])
+    assert r.exit_code == 0, r.output
+    attacks = json.loads((tmp_path / "a" / "results.json").read_text())["attacks"]
+    assert {"loss_class", "secmi_class", "pia_class", "sima_class"} <= set(attacks)
+    assert attacks["loss_class"]["title"].endswith("(true class)") and attacks["loss_class"]["threat_model"] == "sampler"
     r = runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "bad"), "--class-label", "10", "--n", "1"])
     assert r.exit_code == 2 and "--class-label" in r.output and len(r.output.strip().splitlines()) == 1
     r = runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "bad"), "--prompt", "a cat", "--n", "1"])

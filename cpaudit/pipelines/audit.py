@@ -28,7 +28,7 @@ from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_bytes, write_json
-from cpaudit.models.load import conditional_refusal, model_conditioning
+from cpaudit.models.load import model_conditioning
 from cpaudit.pipelines.audit_attacks import attacks_stage
 from cpaudit.pipelines.audit_text import TEXT_STAGES
 from cpaudit.pipelines.audit_stages import (AuditRun, Stage, embed_stage, member_images_mode, permutation_stage, policy_stage,
@@ -149,10 +149,9 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
 
 
 def _check_conditioning(opts: AuditOptions, samples: SampleSet) -> None:
-    """Class-conditional models are refused; a text-to-image model needs samples that carry their prompts."""
+    """A text-to-image model needs samples that carry their prompts (class-conditional ones are attacked with each
+    candidate's class: pipelines/audit_attacks.py)."""
     kind = model_conditioning_of(opts)
-    if kind == "class":
-        raise conditional_refusal(Path(opts.model), kind, "the audit's model-based attacks")
     if kind == "text" and samples.prompts is None:
         raise InputError(described(opts.samples), "carry no prompts, which the audit of a text-to-image model needs: sample with "
                          "`cpaudit sample --extraction` (run.json records each seed's prompt), or give a metadata.jsonl")

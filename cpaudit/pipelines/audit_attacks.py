@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cpaudit.auditing.attacks import ATTACKS
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, measures_of, summarise, threat_model_of
 from cpaudit.auditing.strongest import threat_model_section
 from cpaudit.core.threat_models import in_scope
 from cpaudit.errors import InputError
-from cpaudit.models.load import load_model, require_pixel_unconditional
+from cpaudit.models.load import load_model, model_conditioning, require_pixel_unconditional
 from cpaudit.pipelines.audit_stages import AuditRun
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection
@@ -41,7 +42,10 @@ def attacks_stage(run: AuditRun, _sections: dict) -> dict:
     run_prot = (run.samples.run or {}).get("protection")
     denoisers: list[Denoiser] = []
     run.classifier = run.opts.classifier
-    if run.opts.model is not None:
+    if run.opts.model is not None and model_conditioning(Path(run.opts.model)) == "class":
+        run.model_config, denoisers = class_denoisers(run, m_idx, h_idx)
+        ctx.members, ctx.holdout = run.members.take(m_idx), run.holdout.take(h_idx)
+    elif run.opts.model is not None:
         run.model_config, run.classifier, denoisers = pixel_denoisers(run, run_prot)
         ctx.members, ctx.holdout = run.members.take(m_idx), run.holdout.take(h_idx)
     attacks = run_attacks(run, ctx, denoisers, sampling_protected(run_prot))
@@ -86,6 +90,24 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
                           t_max=rp.get("t_max"), space=rp.get("space", "x_t"))
         denoisers.append(Denoiser(denoisers[0].eps_model, abar, device, prot, logit_fn))
     return lm.config, classifier, denoisers
+
+
+def class_denoisers(run: AuditRun, m_idx: np.ndarray, h_idx: np.ndarray) -> tuple[dict, list[Denoiser]]:
+    """A class-conditional model's denoiser, conditioned on each candidate's true class. (A null class is attacked
+    where a model has one; cpaudit's class models are trained without class dropout, so they have none.)"""
+    lm = load_model(run.opts.model)
+    if tuple(lm.image_shape) != run.data.shape or lm.codec.latent:
+        raise InputError("--model", f"model image shape {lm.image_shape} differs from the data's {run.data.shape}")
+    if run.data.labels is None:
+        raise InputError(run.data.source, "has no classes, which the attacks on a class-conditional model need (class "
+                         "subfolders, or an .npz 'labels' array)")
+    check_mia_t(run.opts.mia_t, lm.schedule.T)
+    labels = np.asarray(run.data.labels)
+    conds = {"members": torch.as_tensor(labels[run.split.member_idx[m_idx]], dtype=torch.long),
+             "holdout": torch.as_tensor(labels[run.split.holdout_idx[h_idx]], dtype=torch.long)}
+    model = lm.model.to(run.device)
+    return lm.config, [Denoiser(model, lm.schedule.alphas_cumprod(), run.device, cond_model=model, conds=conds,
+                                suffix="_class", title=" (true class)")]
 
 
 def check_mia_t(mia_t: tuple[int, ...], T: int) -> None:

@@ -132,3 +132,19 @@ def test_the_detector_separates_planted_memorised_captions():
     np.testing.assert_allclose(norms[:8].numpy(), 2.0, atol=1e-6)  # ||c - 0|| over 4 latent entries
     np.testing.assert_allclose(norms[8:].numpy(), 0.0, atol=1e-6)
     assert auc(norms[:8, 0].numpy(), norms[8:, 0].numpy()) == 1.0
+
+
+def test_a_bound_denoiser_conditions_each_row_on_its_own_candidate():
+    """Attacks query `bound(role, rows)`: rows 2..3 of the held-out candidates get their own conditions."""
+    from cpaudit.auditing.attacks.base import Denoiser
+
+    def cond_model(x, t, c):
+        return x * 0 + c.reshape(-1, 1, 1, 1).float()
+
+    conds = {"members": torch.tensor([0, 1, 2, 3]), "holdout": torch.tensor([10, 11, 12, 13])}
+    d = Denoiser(lambda x, t: x, torch.linspace(0.99, 0.01, 10, dtype=torch.float64), torch.device("cpu"),
+                 cond_model=cond_model, conds=conds)
+    out = d.bound("holdout", range(2, 4)).eps(torch.zeros(2, 1, 2, 2), 3)
+    assert out[:, 0, 0, 0].tolist() == [12.0, 13.0]
+    plain = Denoiser(lambda x, t: x + 1, torch.ones(10, dtype=torch.float64), torch.device("cpu"))
+    assert plain.bound("members", range(0, 2)) is plain
