@@ -28,11 +28,10 @@ from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_bytes, write_json
-from cpaudit.models.load import model_conditioning
 from cpaudit.pipelines.audit_attacks import attacks_stage
 from cpaudit.pipelines.audit_text import TEXT_STAGES
-from cpaudit.pipelines.audit_stages import (AuditRun, Stage, embed_stage, member_images_mode, permutation_stage, policy_stage,
-                                            protection_stage, quality_stage, replication_stage, run_stages)
+from cpaudit.pipelines.audit_stages import (AuditRun, Stage, embed_stage, member_images_mode, model_conditioning_of,
+                                            permutation_stage, policy_stage, protection_stage, quality_stage, replication_stage, run_stages)
 from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # cpaudit/schemas/results.schema.json
@@ -157,13 +156,6 @@ def _check_conditioning(opts: AuditOptions, samples: SampleSet) -> None:
                          "`cpaudit sample --extraction` (run.json records each seed's prompt), or give a metadata.jsonl")
     if opts.prompts is not None and samples.prompts is None:
         raise InputError("--prompts", "the memorisation detector runs on text-to-image audits (samples with prompts and --model)")
-
-
-def model_conditioning_of(opts: AuditOptions) -> str:
-    """'none' without --model; else what the model folder is conditioned on (configs only)."""
-    if opts.model is None or not Path(opts.model).is_dir():
-        return "none"
-    return model_conditioning(Path(opts.model))
 
 
 def _make_cache_dir(cache_dir: Path | None) -> None:

@@ -13,8 +13,8 @@ from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser,
 from cpaudit.auditing.strongest import threat_model_section
 from cpaudit.core.threat_models import in_scope
 from cpaudit.errors import InputError
-from cpaudit.models.load import load_model, model_conditioning, require_pixel_unconditional
-from cpaudit.pipelines.audit_stages import AuditRun
+from cpaudit.models.load import load_model, require_pixel_unconditional
+from cpaudit.pipelines.audit_stages import AuditRun, model_conditioning_of
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection
 
@@ -42,7 +42,7 @@ def attacks_stage(run: AuditRun, _sections: dict) -> dict:
     run_prot = (run.samples.run or {}).get("protection")
     denoisers: list[Denoiser] = []
     run.classifier = run.opts.classifier
-    if run.opts.model is not None and model_conditioning(Path(run.opts.model)) == "class":
+    if model_conditioning_of(run.opts) == "class":
         run.model_config, denoisers = class_denoisers(run, m_idx, h_idx)
         ctx.members, ctx.holdout = run.members.take(m_idx), run.holdout.take(h_idx)
     elif run.opts.model is not None:

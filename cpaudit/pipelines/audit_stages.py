@@ -28,6 +28,7 @@ from cpaudit.auditing.verdict import verdict_sentence
 from cpaudit.core.stats import permutation_test
 from cpaudit.data.imageset import ImageRows, ImageSet, blur_u8, to_uint8
 from cpaudit.data.split import Split
+from cpaudit.models.load import model_conditioning
 from cpaudit.seeding import derive_seed, numpy_generator
 
 if TYPE_CHECKING:
@@ -186,6 +187,13 @@ def policy_stage(run: AuditRun, sections: dict) -> dict:
                        "mia_gate_reads": "threat_models." + opts.release + ".strongest"},
             "verdict": verdict_sentence(opts.release, failures, len(gates), tms[opts.release]["strongest"],
                                         report_only=opts.report_only)}
+
+
+def model_conditioning_of(opts: "AuditOptions") -> str:
+    """'none' without --model; else what the model folder is conditioned on (configs only)."""
+    if opts.model is None or not Path(opts.model).is_dir():
+        return "none"
+    return model_conditioning(Path(opts.model))
 
 
 def member_images_mode(run: AuditRun) -> str:

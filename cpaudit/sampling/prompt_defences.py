@@ -17,6 +17,7 @@ The audit matches samples to captions by the prompt the user asked for (run.json
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -84,8 +85,13 @@ class PromptDefence:
 
 def vocabulary_words(tokenizer) -> list[str]:
     """Whole-word tokens of a CLIP tokenizer's vocabulary (those ending a word, letters only), sorted."""
+    return list(_vocabulary_words(tokenizer))
+
+
+@functools.lru_cache(maxsize=4)  # once per tokenizer, not per batch: a real CLIP vocabulary has 49,408 entries
+def _vocabulary_words(tokenizer) -> tuple[str, ...]:
     words = {tok[: -len("</w>")] for tok in tokenizer.get_vocab() if tok.endswith("</w>") and tok[: -len("</w>")].isalpha()}
-    return sorted(words)
+    return tuple(sorted(words))
 
 
 def insert_random_words(prompt: str, vocabulary: list[str], n: int, seed: int) -> str:
