@@ -161,8 +161,19 @@ def test_a_text_model_s_samples_without_prompts_are_refused_in_one_line(text_mod
     (samples / "run.json").unlink()  # the prompts go with it
     r = runner.invoke(app, ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--out",
                             str(tmp_path / "a"), "--model", str(text_model)])
-    assert r.exit_code == 2 and "carry no prompts" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert r.exit_code == 2 and "has no prompt for its samples" in r.output and len(r.output.strip().splitlines()) == 1, r.output
     assert not (tmp_path / "a").exists()
+
+
+def test_prompts_to_screen_without_the_model_are_refused_in_one_line(text_model, tmp_path):
+    """--prompts is read by the detector, which queries the model: without --model it would be ignored."""
+    samples = tmp_path / "s"
+    ok(["sample", "--model", str(text_model), "--extraction", "--per-caption", "1", "--out", str(samples), "--steps", "2"])
+    (tmp_path / "p.txt").write_text("a photo of a shy brown fox\n")
+    r = runner.invoke(app, ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--out",
+                            str(tmp_path / "a"), "--prompts", str(tmp_path / "p.txt")])
+    assert r.exit_code == 2 and "--prompts" in r.output and "--model" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
 
 
 @pytest.mark.parametrize("defence", ["embedding-noise", "random-tokens", "prompt-optimisation"])

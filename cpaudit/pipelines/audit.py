@@ -152,10 +152,11 @@ def _check_conditioning(opts: AuditOptions, samples: SampleSet) -> None:
     candidate's class: pipelines/audit_attacks.py)."""
     kind = model_conditioning_of(opts)
     if kind == "text" and samples.prompts is None:
-        raise InputError(described(opts.samples), "carry no prompts, which the audit of a text-to-image model needs: sample with "
-                         "`cpaudit sample --extraction` (run.json records each seed's prompt), or give a metadata.jsonl")
-    if opts.prompts is not None and samples.prompts is None:
-        raise InputError("--prompts", "the memorisation detector runs on text-to-image audits (samples with prompts and --model)")
+        raise InputError(described(opts.samples), "has no prompt for its samples, which the audit of a text-to-image model needs: "
+                         "sample with `cpaudit sample --extraction` (run.json records each seed's prompt), or give a metadata.jsonl")
+    if opts.prompts is not None and (samples.prompts is None or kind != "text"):
+        raise InputError("--prompts", "the memorisation detector queries a text-to-image model: give --model PIPELINE and "
+                         "samples with their prompts")
 
 
 def _make_cache_dir(cache_dir: Path | None) -> None:

@@ -87,7 +87,8 @@ def extraction_prompts(model: Path, split: Path | None = None, per_caption: int 
 
     split = Path(split) if split is not None else Path(model) / "split.json"
     if not split.is_file():
-        raise InputError("--split", f"{split} not found: --extraction needs the members' split.json (give --split)")
+        raise InputError("--split", f"{split} not found: --extraction needs the members' split.json (give --split; "
+                         "`cpaudit split --members DIR --holdout DIR --out split.json` writes one)")
     data, sp = resolve_membership(data=None, split=split)
     if data.captions is None:
         raise InputError(split, f"names data without captions ({data.source}); --extraction prompts with captions")
