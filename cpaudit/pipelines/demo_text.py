@@ -198,6 +198,11 @@ def demo_table_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def _auc(a: dict) -> str:
+    return (f"{a['auc']:.3f} (95% CI {a['auc_ci95'][0]:.3f}-{a['auc_ci95'][1]:.3f}; chance band {a['chance_band95'][0]:.3f}-"
+            f"{a['chance_band95'][1]:.3f})")
+
+
 def white_box_markdown(record: dict) -> str:
     """The detector's and the caption-conditioned attacks' AUCs on the unprotected model, one sentence."""
     wb = record["white_box"]
@@ -205,7 +210,7 @@ def white_box_markdown(record: dict) -> str:
     pairs = []
     for name, label in (("loss", "loss"), ("secmi", "SecMI"), ("pia", "PIA"), ("sima", "SimA")):
         t, e = wb[f"{name}_caption"], wb[f"{name}_empty"]
-        pairs.append(f"{label} {t['auc']:.3f} with the true caption and {e['auc']:.3f} with the empty one")
+        pairs.append(f"{label} {_auc(t)} with the true caption and {_auc(e)} with the empty one")
     return (f"On the unprotected model (threat models sampler and weights; the same weights under every sampling-time "
             f"defence): the noise-norm detector separates training from held-out captions with AUC {det['auc']:.3f} "
             f"(95% CI {det['auc_ci95'][0]:.3f}-{det['auc_ci95'][1]:.3f}; chance band {det['chance_band95'][0]:.3f}-"
