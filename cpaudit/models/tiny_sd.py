@@ -46,9 +46,11 @@ def caption_words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
-def word_tokenizer(captions: list[str], max_length: int):
+def word_tokenizer(captions: list[str], max_length: int, pad_token: str = EOS):
     """A CLIPTokenizer whose BPE merges build caption words left to right; any other text still tokenizes,
-    character by character (each character is in the vocabulary, with and without '</w>').
+    character by character (each character is in the vocabulary, with and without '</w>'). It pads with
+    EOS, as SD 1.x's tokenizer does; SDXL's second tokenizer pads with '!' (pad_token='!', added to the
+    vocabulary after EOS when no caption has it).
 
     BPE applies merges by rank across a word, so one word's merge can split another (on captioned-digits,
     'horse' merging h+o leaves 'photo' in four pieces, and 'orange' in two); every caption still maps to
@@ -73,41 +75,53 @@ def word_tokenizer(captions: list[str], max_length: int):
             pieces = [merged] + pieces[2:]
     vocab[BOS] = len(vocab)
     vocab[EOS] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length, pad_token=EOS)
+    vocab.setdefault(pad_token, len(vocab))
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length, pad_token=pad_token)
+
+
+def clip_text_config(tokenizer, width: int, layers: int, heads: int, max_length: int, **extra):
+    """A CLIPTextConfig sized for `tokenizer`'s vocabulary, its BOS/EOS/pad ids (extra: e.g. projection_dim)."""
+    from transformers import CLIPTextConfig
+
+    vocab = tokenizer.get_vocab()
+    return CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
+        num_attention_heads=heads, max_position_embeddings=max_length, bos_token_id=vocab[BOS], eos_token_id=vocab[EOS],
+        pad_token_id=vocab[tokenizer.pad_token], **extra,
+    )
 
 
 def tiny_text_encoder(tokenizer, cfg: TinySDConfig):
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextModel
 
-    vocab = tokenizer.get_vocab()
-    return CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=cfg.text_width, intermediate_size=2 * cfg.text_width,
-        num_hidden_layers=cfg.text_layers, num_attention_heads=cfg.text_heads, max_position_embeddings=cfg.max_length,
-        bos_token_id=vocab[BOS], eos_token_id=vocab[EOS], pad_token_id=vocab[EOS],
-    )).eval().requires_grad_(False)
+    return CLIPTextModel(clip_text_config(tokenizer, cfg.text_width, cfg.text_layers, cfg.text_heads,
+                                          cfg.max_length)).eval().requires_grad_(False)
 
 
-def tiny_vae(in_channels: int, image_size: int, cfg: TinySDConfig):
+def tiny_vae(in_channels: int, image_size: int, cfg: TinySDConfig, **extra):
+    """extra: further AutoencoderKL arguments (SDXL's scaling_factor, force_upcast)."""
     from diffusers import AutoencoderKL
 
     n = len(cfg.vae_channels)
     return AutoencoderKL(in_channels=in_channels, out_channels=in_channels, latent_channels=cfg.latent_channels,
                          block_out_channels=cfg.vae_channels, down_block_types=("DownEncoderBlock2D",) * n,
                          up_block_types=("UpDecoderBlock2D",) * n, layers_per_block=1, norm_num_groups=cfg.norm_groups,
-                         sample_size=image_size)
+                         sample_size=image_size, **extra)
 
 
-def tiny_unet(latent_size: int, cfg: TinySDConfig):
+def tiny_unet(latent_size: int, cfg: TinySDConfig, **extra):
+    """extra: further (or overriding) UNet2DConditionModel arguments (SDXL's added text-time conditioning)."""
     from diffusers import UNet2DConditionModel
 
     n = len(cfg.unet_channels)
-    return UNet2DConditionModel(
+    kwargs = dict(
         sample_size=latent_size, in_channels=cfg.latent_channels, out_channels=cfg.latent_channels,
         block_out_channels=cfg.unet_channels, layers_per_block=cfg.unet_layers_per_block,
         down_block_types=("CrossAttnDownBlock2D",) + ("DownBlock2D",) * (n - 1),
         up_block_types=("UpBlock2D",) * (n - 1) + ("CrossAttnUpBlock2D",),
         cross_attention_dim=cfg.text_width, attention_head_dim=cfg.attention_head_dim, norm_num_groups=cfg.norm_groups,
     )
+    return UNet2DConditionModel(**{**kwargs, **extra})
 
 
 def ddim_scheduler(schedule: Schedule):
@@ -126,6 +140,11 @@ def save_pipeline(out: Path, unet, vae, text_encoder, tokenizer, schedule: Sched
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=ddim_scheduler(schedule), safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
+    save_quietly(pipe, out)
+
+
+def save_quietly(pipe, out: Path) -> None:
+    """pipe.save_pretrained(out) in safetensors, without progress bars."""
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
