@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -10,17 +10,56 @@ import torch
 @dataclass(frozen=True)
 class TextCond:
     """Prompt embeddings for classifier-free guidance (Ho & Salimans 2022):
-    eps = eps(x_t, t, uncond) + w (eps(x_t, t, prompt) - eps(x_t, t, uncond)), w = guidance_scale."""
+    eps = eps(x_t, t, uncond) + w (eps(x_t, t, prompt) - eps(x_t, t, uncond)), w = guidance_scale.
+
+    SDXL's UNet also takes added conditions (diffusers/pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py,
+    `added_cond_kwargs`): the pooled embedding of text encoder 2 for each half and the six size/crop time ids,
+    which are the same for both halves (the pipeline's `negative_add_time_ids = add_time_ids` default).
+    They are None for SD 1.x/2.x."""
 
     prompt_embeds: torch.Tensor  # (N, L, D)
-    uncond_embeds: torch.Tensor  # (N, L, D): the negative prompt's, or the empty prompt's
+    uncond_embeds: torch.Tensor  # (N, L, D): the negative prompt's, or the empty prompt's (zeros: SDXL's force_zeros)
     guidance_scale: float = 1.0
+    pooled_prompt_embeds: torch.Tensor | None = None  # (N, P) SDXL
+    pooled_uncond_embeds: torch.Tensor | None = None  # (N, P) SDXL
+    time_ids: torch.Tensor | None = None  # (N, 6) SDXL: original size, crop top-left, target size
+
+    @property
+    def added(self) -> bool:
+        """Whether the UNet takes added conditions (SDXL)."""
+        return self.pooled_prompt_embeds is not None
+
+    def _map(self, f) -> "TextCond":
+        opt = lambda v: None if v is None else f(v)  # noqa: E731
+        return TextCond(f(self.prompt_embeds), f(self.uncond_embeds), self.guidance_scale, opt(self.pooled_prompt_embeds),
+                        opt(self.pooled_uncond_embeds), opt(self.time_ids))
 
     def rows(self, index: slice | torch.Tensor) -> "TextCond":
-        return TextCond(self.prompt_embeds[index], self.uncond_embeds[index], self.guidance_scale)
+        return self._map(lambda v: v[index])
 
     def to(self, device: torch.device | str) -> "TextCond":
-        return TextCond(self.prompt_embeds.to(device), self.uncond_embeds.to(device), self.guidance_scale)
+        return self._map(lambda v: v.to(device))
+
+    def with_prompt_embeds(self, prompt_embeds: torch.Tensor) -> "TextCond":
+        """The same condition with other prompt embeddings (a prompt defence's), added conditions kept."""
+        return replace(self, prompt_embeds=prompt_embeds)
+
+    def prompt_only(self) -> "TextCond":
+        """The prompt half alone: eps(x_t, t, prompt), guidance scale 1."""
+        return replace(self, guidance_scale=1.0)
+
+    def uncond_only(self) -> "TextCond":
+        """The unconditional half alone: eps(x_t, t, uncond), guidance scale 1."""
+        return TextCond(self.uncond_embeds, self.uncond_embeds, 1.0, self.pooled_uncond_embeds, self.pooled_uncond_embeds,
+                        self.time_ids)
+
+    def doubled(self) -> "TextCond":
+        """Both halves as one batch of guidance scale 1, in diffusers' order: unconditional first
+        (pipeline_stable_diffusion.py and pipeline_stable_diffusion_xl.py, `torch.cat([negative_..., ...])`)."""
+        cat = lambda u, c: None if c is None else torch.cat([u, c])  # noqa: E731
+        pooled = cat(self.pooled_uncond_embeds, self.pooled_prompt_embeds)
+        both = torch.cat([self.uncond_embeds, self.prompt_embeds])
+        return TextCond(both, both, 1.0, pooled, pooled, cat(self.time_ids, self.time_ids))
 
 
 Cond = TextCond | torch.Tensor | None  # None: unconditional; a (N,) long tensor: class ids

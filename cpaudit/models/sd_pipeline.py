@@ -2,7 +2,8 @@
 UNet2DConditionModel, `vae/` AutoencoderKL, `text_encoder/` CLIPTextModel, `tokenizer/` CLIPTokenizer and
 `scheduler/`), read from disk only: configs as JSON, weights as safetensors (a pickled `.bin` is refused,
 never opened), the tokenizer from its vocabulary files. A LoRA beside the base (`--lora FILE`) goes through
-diffusers' peft integration (StableDiffusionLoraLoaderMixin, diffusers/loaders/lora_pipeline.py)."""
+diffusers' peft integration (StableDiffusionLoraLoaderMixin, diffusers/loaders/lora_pipeline.py). SDXL folders
+(StableDiffusionXLPipeline) are read by sdxl_pipeline.py; the families cpaudit does not sample are refused here."""
 
 from __future__ import annotations
 
@@ -20,15 +21,22 @@ from cpaudit.models.diffusers_unet import WEIGHTS_NAME, schedule_from_scheduler_
 from cpaudit.models.prompts import PromptEncoder
 
 SUPPORTED = ("Stable Diffusion 1.x/2.x pipeline folders (UNet2DConditionModel, AutoencoderKL, one CLIPTextModel, "
-             "CLIPTokenizer, a discrete variance-preserving scheduler; safetensors weights) and UNet2DModel folders")
+             "CLIPTokenizer), SDXL base StableDiffusionXLPipeline folders (CLIPTextModel and CLIPTextModelWithProjection, "
+             "two CLIPTokenizers), each with a discrete variance-preserving scheduler and safetensors weights, "
+             "and UNet2DModel folders")
 TEXT_KEYS = ("text_encoder", "text_encoder_2", "tokenizer", "transformer")
+# Pipeline families refused in their own words (diffusers/pipelines/: stable_video_diffusion, animatediff,
+# text_to_video_synthesis, i2vgen_xl, stable_cascade, wuerstchen, ...), by class-name fragment or component.
+VIDEO_NAMES = ("Video", "AnimateDiff", "I2VGen", "Latte", "Mochi", "Wan", "Allegro", "LTX", "SkyReels")
+VIDEO_UNETS = ("UNetSpatioTemporalConditionModel", "UNet3DConditionModel", "UNetMotionModel", "I2VGenXLUNet")
+CASCADE_NAMES = ("StableCascade", "Wuerstchen")
 
 
 @dataclass
 class PipelineParts:
     denoiser: DiffusersDenoiser
     vae: torch.nn.Module
-    prompts: PromptEncoder
+    prompts: PromptEncoder  # or SDXLPromptEncoder
     schedule: Schedule
     spacing: Spacing
     record: dict
@@ -41,17 +49,50 @@ def read_model_index(folder: Path) -> dict:
 
 def pipeline_has_text(folder: Path) -> bool:
     """A text-to-image pipeline (or one cpaudit must refuse in its own words), not a UNet2DModel pipeline."""
-    return any(k in read_model_index(folder) for k in TEXT_KEYS)
+    index = read_model_index(folder)
+    return any(k in index for k in TEXT_KEYS) or _refused_family(index) is not None
+
+
+def _component_class(index: dict, key: str) -> str | None:
+    """The class model_index.json names for a component (["library", "Class"]); None when absent or null."""
+    entry = index.get(key)
+    return entry[1] if isinstance(entry, list) and len(entry) == 2 else None
+
+
+def _refused_family(index: dict) -> str | None:
+    """'video' or 'cascade' for the families cpaudit does not sample, else None."""
+    name = str(index.get("_class_name", ""))
+    if any(v in name for v in VIDEO_NAMES) or "motion_adapter" in index or _component_class(index, "unet") in VIDEO_UNETS:
+        return "video"
+    if any(c in name for c in CASCADE_NAMES) or _component_class(index, "prior") is not None:
+        return "cascade"
+    return None
+
+
+def is_sdxl(index: dict) -> bool:
+    """An SDXL-family folder: two text encoders, or a StableDiffusionXL* class (a refiner has only text_encoder_2)."""
+    return "text_encoder_2" in index or str(index.get("_class_name", "")).startswith("StableDiffusionXL")
 
 
 def _check_supported(folder: Path, index: dict) -> None:
+    """Refuse, in one line, what cpaudit does not load: video, cascade and transformer pipelines; SDXL folders are
+    checked by sdxl_pipeline.py; the rest must have SD 1.x/2.x's components."""
     where = folder / "model_index.json"
     name = str(index.get("_class_name", ""))
-    if "text_encoder_2" in index or "XL" in name:
-        raise InputError(where, f"{name or 'this pipeline'} has two text encoders (SDXL), which is not supported; cpaudit supports {SUPPORTED}")
+    family = _refused_family(index)
+    if family == "video":
+        raise InputError(where, f"{name or 'this pipeline'} is a video pipeline, which is not supported; cpaudit supports {SUPPORTED}")
+    if family == "cascade":
+        raise InputError(where, f"{name or 'this pipeline'} is a Stable Cascade / Wuerstchen pipeline (prior and decoder), "
+                         f"which is not supported; cpaudit supports {SUPPORTED}")
     if "transformer" in index:
         raise InputError(where, f"{name or 'this pipeline'} is a transformer / flow-matching model (SD3, Flux), which is not "
                          f"supported; cpaudit supports {SUPPORTED}")
+    if is_sdxl(index):
+        from cpaudit.models.sdxl_pipeline import check_sdxl_supported
+
+        check_sdxl_supported(folder, index)
+        return
     for key in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         if key not in index or not (folder / key).is_dir():
             raise InputError(folder / key, f"missing; cpaudit supports {SUPPORTED}")
@@ -85,15 +126,17 @@ def load_diffusers_module(folder: Path, cls_name: str) -> torch.nn.Module:
     return module.eval().requires_grad_(False)
 
 
-def _text_encoder(folder: Path) -> torch.nn.Module:
-    from transformers import CLIPTextConfig, CLIPTextModel
+def _text_encoder(folder: Path, cls_name: str = "CLIPTextModel") -> torch.nn.Module:
+    """A CLIPTextModel (or SDXL's CLIPTextModelWithProjection) from its config.json and model.safetensors."""
+    import transformers
+    from transformers import CLIPTextConfig
 
     cfg_path = folder / "config.json"
     read_config(cfg_path, {})
     try:
-        model = CLIPTextModel(CLIPTextConfig.from_json_file(str(cfg_path)))
+        model = getattr(transformers, cls_name)(CLIPTextConfig.from_json_file(str(cfg_path)))
     except (TypeError, ValueError, KeyError, OSError) as e:
-        raise InputError(cfg_path, f"invalid CLIPTextModel config ({type(e).__name__}: {e})") from None
+        raise InputError(cfg_path, f"invalid {cls_name} config ({type(e).__name__}: {e})") from None
     # Older transformers saved the position_ids buffer; newer ones rebuild it.
     state = {k: v for k, v in _weights(folder, "model.safetensors").items() if not k.endswith("position_ids")}
     load_state_into(model, state, folder / "model.safetensors")
@@ -110,16 +153,16 @@ def _tokenizer(folder: Path):
 
 
 def load_pipeline_parts(folder: Path, lora: Path | None = None) -> PipelineParts:
+    """An SD 1.x/2.x or (sdxl_pipeline.py) SDXL folder's parts; every other family refused in one line."""
     index = read_model_index(folder)
     _check_supported(folder, index)
-    try:
-        import diffusers  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError:
-        raise InputError(folder, "is a diffusers pipeline; install the extra: pip install 'cpaudit[diffusers]'") from None
-    sched_path = folder / "scheduler" / "scheduler_config.json"
-    sched_cfg = read_config(sched_path, {})
-    schedule = schedule_from_scheduler_config(sched_cfg, sched_path)
+    if is_sdxl(index):
+        from cpaudit.models.sdxl_pipeline import load_sdxl_parts
+
+        _require_diffusers(folder)
+        return load_sdxl_parts(folder, index, lora)
+    _require_diffusers(folder)
+    sched_cfg, schedule = read_scheduler(folder)
     unet = load_diffusers_module(folder / "unet", "UNet2DConditionModel")
     vae = load_diffusers_module(folder / "vae", "AutoencoderKL")
     text_encoder = _text_encoder(folder / "text_encoder")
@@ -128,11 +171,42 @@ def load_pipeline_parts(folder: Path, lora: Path | None = None) -> PipelineParts
         raise InputError(folder / "unet" / "config.json", f"cross_attention_dim {unet.config.cross_attention_dim} differs from the "
                          f"text encoder's hidden_size {text_encoder.config.hidden_size}")
     lora_info = None if lora is None else apply_lora(Path(lora), unet, text_encoder)
+    return assemble_parts(folder, index, sched_cfg, schedule, unet, vae, PromptEncoder(tokenizer, text_encoder), lora_info)
+
+
+def _require_diffusers(folder: Path) -> None:
+    try:
+        import diffusers  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise InputError(folder, "is a diffusers pipeline; install the extra: pip install 'cpaudit[diffusers]'") from None
+
+
+def read_scheduler(folder: Path) -> tuple[dict, Schedule]:
+    """(scheduler config, its Schedule); unsupported schedulers and prediction types refused (diffusers_unet.py)."""
+    sched_path = folder / "scheduler" / "scheduler_config.json"
+    sched_cfg = read_config(sched_path, {})
+    return sched_cfg, schedule_from_scheduler_config(sched_cfg, sched_path)
+
+
+def latent_size(unet: torch.nn.Module) -> tuple[int, int]:
+    """(h, w) of the UNet's sample_size (an int or a pair)."""
+    size = unet.config.sample_size
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def vae_factor(vae: torch.nn.Module) -> int:
+    """The VAE's downsampling factor, as the pipelines compute vae_scale_factor."""
+    return 2 ** (len(vae.config.block_out_channels) - 1)
+
+
+def assemble_parts(folder: Path, index: dict, sched_cfg: dict, schedule: Schedule, unet: torch.nn.Module,
+                   vae: torch.nn.Module, prompts, lora_info: dict | None) -> PipelineParts:
+    """The denoiser, image shape and record of a loaded pipeline (SD 1.x/2.x or SDXL)."""
     prediction = sched_cfg.get("prediction_type", "epsilon")
     denoiser = DiffusersDenoiser(unet, schedule.alphas_cumprod(), prediction)
-    size = unet.config.sample_size
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
-    factor = 2 ** (len(vae.config.block_out_channels) - 1)
+    h, w = latent_size(unet)
+    factor = vae_factor(vae)
     image_shape = (int(vae.config.in_channels), h * factor, w * factor)
     record = {
         "format": "diffusers-pipeline",
@@ -149,32 +223,59 @@ def load_pipeline_parts(folder: Path, lora: Path | None = None) -> PipelineParts
     cp = folder / "cpaudit.json"  # written by `train-diffusion --text`: the data and members it saw
     if cp.is_file():
         record.update(json.loads(cp.read_text()))
-    return PipelineParts(denoiser, vae, PromptEncoder(tokenizer, text_encoder), schedule,
-                         spacing_from_scheduler_config(sched_cfg), record, image_shape)
+    return PipelineParts(denoiser, vae, prompts, schedule, spacing_from_scheduler_config(sched_cfg), record, image_shape)
 
 
-def apply_lora(path: Path, unet: torch.nn.Module, text_encoder: torch.nn.Module) -> dict:
-    """Load a LoRA file (diffusers' `pytorch_lora_weights.safetensors` layout) into the UNet and text encoder."""
-    from diffusers import StableDiffusionPipeline
+def lora_metadata(path: Path) -> dict | None:
+    """diffusers' LoRA adapter metadata (rank, alpha, targets) from the safetensors header, as its loaders read it
+    (diffusers/utils/state_dict_utils.py `_load_sft_state_dict_metadata`); None when the file has none."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("lora_adapter_metadata")
+        return json.loads(raw) if raw else None
+    except (OSError, ValueError) as e:
+        raise InputError(path, f"not a readable LoRA file ({type(e).__name__}: {e})") from None
+
+
+def apply_lora(path: Path, unet: torch.nn.Module, text_encoder: torch.nn.Module,
+               text_encoder_2: torch.nn.Module | None = None) -> dict:
+    """Load a LoRA file (diffusers' `pytorch_lora_weights.safetensors` layout) into the UNet and text encoder(s),
+    as the pipelines' `load_lora_weights` do (diffusers/loaders/lora_pipeline.py): StableDiffusionPipeline's
+    `lora_state_dict`, `load_lora_into_unet`, `load_lora_into_text_encoder`; for SDXL (text_encoder_2 given)
+    StableDiffusionXLPipeline's, with the `text_encoder` and `text_encoder_2` prefixes and the UNet's config."""
+    import diffusers
 
     if path.suffix != ".safetensors":
         raise InputError("--lora", f"{path} is not a .safetensors file; pickled LoRA weights are never loaded")
+    sdxl = text_encoder_2 is not None
+    cls = diffusers.StableDiffusionXLPipeline if sdxl else diffusers.StableDiffusionPipeline
     state = load_weights(path)
-    n_unet = sum(k.startswith("unet.") for k in state)
-    n_text = sum(k.startswith("text_encoder.") for k in state)
+    if not sdxl and any(k.startswith(("text_encoder_2.", "lora_te2_")) for k in state):
+        raise InputError(path, "is a LoRA for SDXL (it has text_encoder_2 tensors); this pipeline is Stable Diffusion 1.x/2.x")
+    encoders = {"text_encoder": text_encoder, **({"text_encoder_2": text_encoder_2} if sdxl else {})}
+    metadata = lora_metadata(path)
     try:
-        sd, alphas = StableDiffusionPipeline.lora_state_dict(dict(state))
-        if n_unet:
-            StableDiffusionPipeline.load_lora_into_unet(sd, alphas, unet, adapter_name="cpaudit")
-        if n_text:
-            StableDiffusionPipeline.load_lora_into_text_encoder(sd, alphas, text_encoder, adapter_name="cpaudit")
+        sd, alphas = cls.lora_state_dict(dict(state), **({"unet_config": unet.config} if sdxl else {}))
+        counts = {p: sum(k.startswith(p + ".") for k in sd) for p in ("unet", *encoders)}
+        if counts["unet"]:
+            cls.load_lora_into_unet(sd, alphas, unet, adapter_name="cpaudit", metadata=metadata)
+        for prefix, encoder in encoders.items():
+            if counts[prefix]:
+                cls.load_lora_into_text_encoder(sd, alphas, encoder, prefix=prefix, adapter_name="cpaudit", metadata=metadata)
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         first = str(e).strip().splitlines()
         raise InputError(path, f"does not fit this pipeline (a LoRA for another base model?): {first[-1] if first else type(e).__name__}") from None
-    loaded = sum("lora" in n for n, _ in unet.named_parameters()) + sum("lora" in n for n, _ in text_encoder.named_parameters())
-    if n_unet + n_text == 0 or loaded < n_unet + n_text:
-        raise InputError(path, f"{n_unet + n_text - loaded} of {n_unet + n_text} LoRA tensors match no layer of this pipeline "
+    wanted = sum(counts.values())
+    modules = [unet, *encoders.values()]
+    loaded = sum("lora" in n for m in modules for n, _ in m.named_parameters())
+    if wanted == 0 or loaded < wanted:
+        raise InputError(path, f"{wanted - loaded} of {wanted} LoRA tensors match no layer of this pipeline "
                          "(a LoRA for another base model?)")
-    unet.requires_grad_(False)
-    text_encoder.requires_grad_(False)
-    return {"file": str(path), "unet_tensors": n_unet, "text_encoder_tensors": n_text}
+    for m in modules:
+        m.requires_grad_(False)
+    info = {"file": str(path), "unet_tensors": counts["unet"], "text_encoder_tensors": counts["text_encoder"]}
+    if sdxl:
+        info["text_encoder_2_tensors"] = counts["text_encoder_2"]
+    return info
