@@ -24,6 +24,10 @@ class DiffusersDenoiser(torch.nn.Module):
         self.register_buffer("abar", abar.float(), persistent=False)
 
     def _raw(self, x: torch.Tensor, t: torch.Tensor, cond: Cond) -> torch.Tensor:
+        if isinstance(cond, TextCond):  # its prompt half; SDXL's added conditions as the pipeline passes them
+            # (diffusers/pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py, `added_cond_kwargs`)
+            added = {"text_embeds": cond.pooled_prompt_embeds, "time_ids": cond.time_ids} if cond.added else None
+            return self.unet(x, t, encoder_hidden_states=cond.prompt_embeds, added_cond_kwargs=added).sample
         if isinstance(cond, torch.Tensor) and cond.dim() == 3:  # prompt embeddings
             return self.unet(x, t, encoder_hidden_states=cond).sample
         if isinstance(cond, torch.Tensor):
@@ -40,8 +44,8 @@ class DiffusersDenoiser(torch.nn.Module):
         if not isinstance(cond, TextCond):
             return self._eps(x, t, cond)
         if cond.guidance_scale == 1.0:
-            return self._eps(x, t, cond.prompt_embeds)
-        # diffusers' order: the unconditional half first (pipeline_stable_diffusion.py, __call__).
-        both = self._eps(torch.cat([x, x]), torch.cat([t, t]), torch.cat([cond.uncond_embeds, cond.prompt_embeds]))
+            return self._eps(x, t, cond)
+        # diffusers' order: the unconditional half first (pipeline_stable_diffusion.py, __call__), added conditions too.
+        both = self._eps(torch.cat([x, x]), torch.cat([t, t]), cond.doubled())
         uncond, text = both.chunk(2)
         return uncond + cond.guidance_scale * (text - uncond)

@@ -62,7 +62,9 @@ def guided_unet(unet: torch.nn.Module, guide: Guide | None, abar: torch.Tensor, 
 
 def draw_native(model, seeds: list[int], positions: list[int], steps: int, conditions: Conditions, *, guide: Guide | None,
                 eta: float = 0.0, device: torch.device | str = "cpu") -> SampleBatch:
-    """One batch of samples through StableDiffusionPipeline with the folder's own scheduler, one generator a seed."""
+    """One batch of samples through StableDiffusionPipeline (StableDiffusionXLPipeline for SDXL folders, whose
+    UNet calls carry `added_cond_kwargs` through guided_unet's **kwargs) with the folder's own scheduler, one
+    generator a seed."""
     import diffusers
 
     if model.conditioning != "text":
@@ -70,9 +72,15 @@ def draw_native(model, seeds: list[int], positions: list[int], steps: int, condi
     sched_cfg = model.config["scheduler"]
     scheduler = getattr(diffusers, sched_cfg["_class_name"]).from_config(sched_cfg)
     unet = model.model.unet
-    pipe = diffusers.StableDiffusionPipeline(vae=model.codec.vae, text_encoder=model.prompts.text_encoder,
-                                             tokenizer=model.prompts.tokenizer, unet=unet, scheduler=scheduler,
-                                             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    p = model.prompts
+    if hasattr(p, "text_encoder_2"):  # SDXL (models/sdxl_pipeline.py): no watermark, the folder's force_zeros_for_empty_prompt
+        pipe = diffusers.StableDiffusionXLPipeline(vae=model.codec.vae, text_encoder=p.text_encoder, text_encoder_2=p.text_encoder_2,
+                                                   tokenizer=p.tokenizer, tokenizer_2=p.tokenizer_2, unet=unet, scheduler=scheduler,
+                                                   force_zeros_for_empty_prompt=p.force_zeros_for_empty_prompt, add_watermarker=False)
+    else:
+        pipe = diffusers.StableDiffusionPipeline(vae=model.codec.vae, text_encoder=p.text_encoder, tokenizer=p.tokenizer, unet=unet,
+                                                 scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                                 requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
     fired = torch.zeros(len(seeds), dtype=torch.long)
     prompts = [conditions.prompt_of(i) for i in positions]

@@ -77,9 +77,9 @@ class PromptDefence:
         if d.kind == "embedding-noise":
             noise = torch.stack([torch.randn(cond.prompt_embeds.shape[1:], generator=torch_generator(derive_seed(s, "embedding-noise")))
                                  for s in seeds]).to(cond.prompt_embeds)
-            return TextCond(cond.prompt_embeds + d.sigma * noise, cond.uncond_embeds, cond.guidance_scale)
+            return cond.with_prompt_embeds(cond.prompt_embeds + d.sigma * noise)
         if d.kind == "prompt-optimisation":
-            return TextCond(optimise_prompt_embeds(model, cond, seeds, d), cond.uncond_embeds, cond.guidance_scale)
+            return cond.with_prompt_embeds(optimise_prompt_embeds(model, cond, seeds, d))
         return cond
 
 
@@ -115,9 +115,9 @@ def optimise_prompt_embeds(model, cond: TextCond, seeds: list[int], d: PromptDef
     e = cond.prompt_embeds.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([e], lr=d.lr)
     with torch.enable_grad():
-        e_u = model.model(x_T, tt, cond.uncond_embeds).detach()
+        e_u = model.model(x_T, tt, cond.uncond_only()).detach()
         for _ in range(d.iters):
-            norm = (model.model(x_T, tt, e) - e_u).flatten(1).norm(dim=1)
+            norm = (model.model(x_T, tt, cond.with_prompt_embeds(e).prompt_only()) - e_u).flatten(1).norm(dim=1)
             over = norm > d.target_norm
             if not bool(over.any()):
                 break
