@@ -155,11 +155,38 @@ def test_a_stable_diffusion_1_lora_is_refused_in_one_line(sdxl_folder, tmp_path)
     assert not (tmp_path / "s").exists()
 
 
+def _random_classifier():
+    from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
+
+    torch.manual_seed(5)
+    net = TimeClassifier(ClassifierConfig(4, 8, 8, (1, 2), 1)).eval()
+    _perturb(net, 6)
+    return lambda x, t: net(x, t)
+
+
+def test_an_sdxl_lora_is_refused_by_a_stable_diffusion_1_pipeline(tmp_path):
+    from safetensors.torch import save_file
+
+    from cpaudit.errors import InputError
+    from cpaudit.models.sd_pipeline import apply_lora
+
+    f = tmp_path / "xl_lora.safetensors"
+    save_file({"text_encoder_2.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 16)}, str(f))
+    with pytest.raises(InputError, match="a LoRA for SDXL"):
+        apply_lora(f, torch.nn.Linear(1, 1), torch.nn.Linear(1, 1))
+
+
 def test_native_scheduler_is_diffusers_sdxl_pipeline(sdxl_folder, tmp_path):
+    from cpaudit.sampling.protection import Protection
+
     lm = load_model(sdxl_folder)
     conds = Conditions(tuple(PROMPTS), 3.0)
-    a, b = (draw_run(lm, [4, 5, 6], SamplerConfig(steps=6), conditions=conds, scheduler=s).images for s in ("cpaudit", "native"))
-    assert _max_diff(a.clamp(-1, 1), b) < 1e-4
+    prot = Protection("learned", alpha=0.5, scale=30.0, space="x_t")
+    for protection, logit_fn in ((None, None), (prot, _random_classifier())):  # CPSample through the wrapped UNet too
+        a, b = (draw_run(lm, [4, 5, 6], SamplerConfig(steps=4), conditions=conds, protection=protection, logit_fn=logit_fn,
+                         scheduler=s) for s in ("cpaudit", "native"))
+        assert _max_diff(a.images.clamp(-1, 1), b.images) < 1e-4
+        assert torch.equal(a.fired, b.fired) and int(a.fired.sum()) == (12 if protection else 0)
     euler = tmp_path / "euler"
     shutil.copytree(sdxl_folder, euler)
     cfg_path = euler / "scheduler" / "scheduler_config.json"
@@ -274,6 +301,16 @@ def test_prompt_defences_run_on_sdxl(captioned_sdxl, tmp_path, defence):
                             "--n", "2", "--steps", "2", "--prompt-defence", defence, "--quiet"])
     assert r.exit_code == 0, r.output
     assert json.loads((out / "run.json").read_text())["conditions"]["prompt_defence"]["kind"] == defence
+
+
+def test_exact_protection_samples_sdxl(captioned_sdxl, tmp_path):
+    out = tmp_path / "p"
+    r = runner.invoke(app, ["sample", "--model", str(captioned_sdxl), "--prompt", "a photo of a shy brown fox", "--out", str(out),
+                            "--n", "2", "--steps", "2", "--guidance-scale", "3", "--protect", "--classifier", "exact", "--alpha", "0.5",
+                            "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["protection"]["classifier"] == "exact" and run["n"] == 2
 
 
 def test_prompted_extraction_and_the_audit_run_on_sdxl(captioned_sdxl, tmp_path):
