@@ -29,6 +29,7 @@ from benchmarks._util import machine  # noqa: E402
 from cpaudit.core.schedules import Schedule  # noqa: E402
 from cpaudit.device import describe, resolve_device  # noqa: E402
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier  # noqa: E402
+from cpaudit.models.denoise import PairModel  # noqa: E402
 from cpaudit.models.unet import UNet, UNetConfig  # noqa: E402
 from cpaudit.sampling.protection import Protection  # noqa: E402
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch  # noqa: E402
@@ -63,14 +64,15 @@ def bench(device: torch.device, a: argparse.Namespace) -> dict[str, float]:
     torch.manual_seed(0)
     unet = UNet(UNET).eval().requires_grad_(False).to(device)
     clf = TimeClassifier(CLASSIFIER).eval().requires_grad_(False).to(device)
-    abar = Schedule().alphas_cumprod()
+    path = Schedule().path()
+    denoise = PairModel(unet, path)
     cfg = SamplerConfig(steps=a.steps)
     shape = (3, 32, 32)
 
     def draw(protection: Protection | None) -> None:
         for start in range(0, a.n, a.batch_size):  # batches as `cpaudit sample` draws them
             seeds = list(range(start, min(a.n, start + a.batch_size)))
-            sample_batch(unet, abar, shape, seeds, cfg, protection=protection, logit_fn=lambda x, t: clf(x, t), device=device)
+            sample_batch(denoise, path, shape, seeds, cfg, protection=protection, logit_fn=lambda x, t: clf(x, t), device=device)
 
     members = torch.rand((MEMBERS, *shape), generator=torch.Generator().manual_seed(1)) * 2 - 1
     labels = torch.randint(2, (MEMBERS,), generator=torch.Generator().manual_seed(2))

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._util import best_of, machine  # noqa: E402
 from cpaudit.core.schedules import Schedule  # noqa: E402
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier  # noqa: E402
+from cpaudit.models.denoise import PairModel  # noqa: E402
 from cpaudit.models.load import load_classifier, load_model  # noqa: E402
 from cpaudit.models.unet import UNet, UNetConfig  # noqa: E402
 from cpaudit.sampling.guides import resolve_guide  # noqa: E402
@@ -39,14 +40,15 @@ def main() -> None:
     exact_fn = None
     if a.model and a.classifier:
         loaded = load_model(a.model)
-        model, shape, abar = loaded.model, loaded.image_shape, loaded.schedule.alphas_cumprod()
+        model, shape, path = loaded.denoiser, loaded.image_shape, loaded.path
         clf = load_classifier(a.classifier).model
         exact_fn, _ = resolve_guide(loaded, "exact")
         source = f"trained model {a.model}, classifier {a.classifier}"
     else:
         torch.manual_seed(0)
-        model, clf = UNet(UNetConfig()).eval(), TimeClassifier(ClassifierConfig()).eval()
-        shape, abar = (1, 8, 8), Schedule().alphas_cumprod()
+        net, clf = UNet(UNetConfig()).eval(), TimeClassifier(ClassifierConfig()).eval()
+        shape, path = (1, 8, 8), Schedule().path()
+        model = PairModel(net, path)
         source = "default architectures, random weights"
     cfg = SamplerConfig(steps=a.steps)
     logit_fn = lambda x, t: clf(x, t)  # noqa: E731
@@ -54,7 +56,7 @@ def main() -> None:
     def run(protection: Protection | None, fn=None) -> None:
         for start in range(0, a.n, a.batch_size):  # batches as the sample command draws them
             seeds = list(range(start, min(a.n, start + a.batch_size)))
-            sample_batch(model, abar, shape, seeds, cfg, protection=protection, logit_fn=fn or logit_fn)
+            sample_batch(model, path, shape, seeds, cfg, protection=protection, logit_fn=fn or logit_fn)
 
     runs = {
         "unprotected": lambda: run(None),

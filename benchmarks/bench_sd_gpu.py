@@ -57,7 +57,7 @@ def sd15(tiny: bool):
                                       num_hidden_layers=layers, num_attention_heads=max(width // 64, 1), max_position_embeddings=tokens,
                                       bos_token_id=vocab[BOS], eos_token_id=vocab[EOS], pad_token_id=vocab[EOS]))
     schedule = Schedule("scaled_linear", 1000, 0.00085, 0.012)
-    model = LoadedModel(DiffusersDenoiser(unet, schedule.alphas_cumprod()).eval().requires_grad_(False), schedule, {}, Path("."),
+    model = LoadedModel(DiffusersDenoiser(unet).eval().requires_grad_(False), schedule, {}, Path("."),
                         (3, 64 if tiny else 512, 64 if tiny else 512), VaeCodec(vae, batch_size=4), "text",
                         PromptEncoder(tok, te), spacing=Spacing("leading", 1, False))
     clf = TimeClassifier(ClassifierConfig(4, 8 if tiny else 64, 64, (1, 2, 2), 2)).eval().requires_grad_(False)

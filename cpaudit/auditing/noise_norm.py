@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from cpaudit.core.paths import Pred
 from cpaudit.core.schedules import step_plan
 from cpaudit.core.steps import ddim_step
 from cpaudit.seeding import torch_generator
@@ -33,13 +34,13 @@ def text_noise_norms(model, prompts: list[str], seeds: list[int], guidance_scale
 def _batch_norms(model, prompts: list[str], seeds: list[int], w: float, steps: int, first: int,
                  device: torch.device) -> torch.Tensor:
     cond = model.prompts.condition(prompts, 1.0).to(device)
+    uncond, text = cond.uncond_only(), cond.prompt_only()
     x = torch.stack([torch.randn(model.space_shape, generator=torch_generator(s)) for s in seeds]).to(device)
-    abar = model.schedule.alphas_cumprod()
     norms = []
-    for t, a_t, a_prev in step_plan(abar, steps, model.spacing)[:first]:
+    for t, at, at_s in step_plan(model.path, steps, model.spacing)[:first]:
         tt = torch.full((len(seeds),), t, dtype=torch.long, device=device)
-        e_u = model.model(x, tt, cond.uncond_embeds)
-        e_c = model.model(x, tt, cond.prompt_embeds)
-        norms.append((e_c - e_u).flatten(1).norm(dim=1).cpu())
-        x = ddim_step(x, e_u + w * (e_c - e_u), a_t, a_prev, eta=0.0, clip=False)
+        p_u, p_c = model.denoiser(x, tt, uncond), model.denoiser(x, tt, text)
+        norms.append((p_c.eps - p_u.eps).flatten(1).norm(dim=1).cpu())
+        guided = Pred(p_u.x0 + w * (p_c.x0 - p_u.x0), p_u.eps + w * (p_c.eps - p_u.eps))  # CFG is linear in the pair
+        x = ddim_step(x, guided, at, at_s, eta=0.0, clip=False)
     return torch.stack(norms, dim=1).double()

@@ -1,9 +1,12 @@
 """CPSample guidance (Kazdan et al., ICLR 2025, Sec. 3).
 
 Where the random-label classifier p_phi(y | x_t, t) is confident, the noise prediction is shifted
-so the sampler moves toward the less likely label (classifier guidance, Dhariwal & Nichol eq. 14):
+so the sampler moves toward the less likely label (classifier guidance, Dhariwal & Nichol eq. 14, on the
+score -eps_hat / sigma_t of any Gaussian path x_t = alpha_t x0 + sigma_t eps):
 
-    eps_hat = eps_theta(x_t, t) - s * sqrt(1 - abar_t) * grad_x log p_phi(y' | x_t, t).
+    eps_hat = eps_theta(x_t, t) - s * sigma_t * grad_x log p_phi(y' | x_t, t),
+
+sigma_t = sqrt(1 - abar_t) on a VP path.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+
+from cpaudit.core.paths import Pred, x0_from_eps
 
 Rule = Literal["opposite-label", "toward-half"]
 GuideWhen = Literal["when-confident", "every-step"]
@@ -49,6 +54,15 @@ def guidance_objective(logit: torch.Tensor, rule: Rule) -> torch.Tensor:
     raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
 
 
-def guided_eps(eps: torch.Tensor, grad_log_p: torch.Tensor, abar_t: float, scale: float) -> torch.Tensor:
-    """eps_hat = eps - s sqrt(1 - abar_t) grad_x log p(y' | x_t, t)  (CPSample's guided noise prediction)."""
-    return eps - scale * (1 - abar_t) ** 0.5 * grad_log_p
+def guided_eps(eps: torch.Tensor, grad_log_p: torch.Tensor, sigma_t: float, scale: float) -> torch.Tensor:
+    """eps_hat = eps - s sigma_t grad_x log p(y' | x_t, t)  (CPSample's guided noise prediction)."""
+    return eps - scale * sigma_t * grad_log_p
+
+
+def guided_pred(x_t: torch.Tensor, pred: Pred, grad_log_p: torch.Tensor, at: tuple[float, float], scale: float) -> Pred:
+    """The pair after guidance: eps_hat as guided_eps, x0_hat = (x_t - sigma_t eps_hat) / alpha_t so that the
+    pair stays on x_t = alpha_t x0 + sigma_t eps. Called only where alpha_t > 0: at a zero-SNR step x_t is pure
+    noise, no classifier can be confident, and the guide leaves the prediction alone (sampling/protection.py)."""
+    alpha_t, sigma_t = at
+    eps = guided_eps(pred.eps, grad_log_p, sigma_t, scale)
+    return Pred(x0_from_eps(x_t, eps, alpha_t, sigma_t), eps)

@@ -1,10 +1,11 @@
 """Exact random-label posterior under the forward process (the Bayes-optimal classifier).
 
-Given member images x_i with labels y_i, x_t | i ~ N(sqrt(abar_t) x_i, (1 - abar_t) I), and a uniform
+Given member images x_i with labels y_i, x_t | i ~ N(alpha_t x_i, sigma_t^2 I) on the model's path (alpha_t =
+sqrt(abar_t), sigma_t = sqrt(1 - abar_t) on a VP one, 1 - sigma_t and sigma_t on rectified flow), and a uniform
 prior over members, the label posterior is a ratio of Gaussian-mixture sums:
 
-    p(y = 1 | x_t) = sum_{i: y_i = 1} exp(-d_i / (2 (1 - abar_t))) / sum_i exp(-d_i / (2 (1 - abar_t))),
-    d_i = ||x_t - sqrt(abar_t) x_i||^2.
+    p(y = 1 | x_t) = sum_{i: y_i = 1} exp(-d_i / (2 sigma_t^2)) / sum_i exp(-d_i / (2 sigma_t^2)),
+    d_i = ||x_t - alpha_t x_i||^2.
 
 We return the logit log p(y=1|x_t) - log p(y=0|x_t); it is differentiable in x_t, so it can also
 drive CPSample's guidance as the limit of a perfectly trained classifier.
@@ -27,23 +28,25 @@ def exact_logit(
     x_t: torch.Tensor,
     members: torch.Tensor,
     labels: torch.Tensor,
-    abar_t: torch.Tensor | float,
+    alpha_t: torch.Tensor | float,
+    sigma_t: torch.Tensor | float,
     *,
     top_k: int | None = None,
 ) -> torch.Tensor:
     """Logit of the exact posterior p(y=1 | x_t, t).
 
     x_t: (N, ...) noised images; members: (M, ...) clean members; labels: (M,) in {0, 1};
-    abar_t: scalar or (N,). top_k keeps only the k nearest members of each class in the sum, which is
+    alpha_t, sigma_t: scalars or (N,), sigma_t > 0. top_k keeps only the k nearest members of each class in the sum, which is
     exact to float precision once k covers every member within a few noise-widths. Shape (N,).
     """
     n = x_t.shape[0]
     x = x_t.reshape(n, -1).double()
     m = members.reshape(members.shape[0], -1).to(x)
-    abar = torch.as_tensor(abar_t, dtype=torch.float64).reshape(-1, 1).expand(n, 1)
-    # d_i = ||x||^2 - 2 sqrt(abar) <x, x_i> + abar ||x_i||^2, for every (sample, member) pair.
-    d = (x * x).sum(1, keepdim=True) - 2 * abar.sqrt() * (x @ m.T) + abar * (m * m).sum(1)[None, :]
-    neg_energy = -d.clamp(min=0) / (2 * (1 - abar))
+    alpha = torch.as_tensor(alpha_t, dtype=torch.float64, device=x.device).reshape(-1, 1).expand(n, 1)
+    sigma = torch.as_tensor(sigma_t, dtype=torch.float64, device=x.device).reshape(-1, 1).expand(n, 1)
+    # d_i = ||x||^2 - 2 alpha <x, x_i> + alpha^2 ||x_i||^2, for every (sample, member) pair.
+    d = (x * x).sum(1, keepdim=True) - 2 * alpha * (x @ m.T) + alpha**2 * (m * m).sum(1)[None, :]
+    neg_energy = -d.clamp(min=0) / (2 * sigma**2)
     is_one = (labels.reshape(1, -1) == 1).expand_as(neg_energy)
     logit = _class_lse(neg_energy, is_one, top_k) - _class_lse(neg_energy, ~is_one, top_k)
     return logit.to(x_t.dtype)

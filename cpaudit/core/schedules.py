@@ -1,4 +1,5 @@
-"""Noise schedules of the forward process q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)."""
+"""Discrete variance-preserving schedules, q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I), and the
+timesteps a sampler visits on any path (core/paths.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
+from cpaudit.core.paths import GaussianPath, noise_to, vp_path
 from cpaudit.errors import ConfigError
 
-ScheduleKind = Literal["linear", "scaled_linear", "cosine"]
+ScheduleKind = Literal["linear", "scaled_linear", "cosine", "trained"]
+KINDS: tuple[str, ...] = ("linear", "scaled_linear", "cosine", "trained")
 
 
 def linear_betas(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
@@ -25,40 +28,83 @@ def cosine_betas(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> to
     return (1 - abar[1:] / abar[:-1]).clamp(max=max_beta)
 
 
+def rescale_zero_terminal_snr(betas: torch.Tensor) -> torch.Tensor:
+    """Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps Are Flawed", Algorithm 1: shift and
+    scale sqrt(abar) so that abar_{T-1} = 0 (pure noise at the last step) and abar_0 is unchanged (diffusers'
+    scheduling_ddim.py, rescale_zero_terminal_snr, computes the same)."""
+    root = torch.cumprod(1 - betas, dim=0).sqrt()
+    first, last = root[0].clone(), root[-1].clone()
+    root = (root - last) * first / (first - last)
+    abar = root**2
+    alphas = torch.cat([abar[:1], abar[1:] / abar[:-1]])
+    return 1 - alphas
+
+
 @dataclass(frozen=True)
 class Schedule:
-    """A discrete schedule; index t = 0..T-1 as in diffusers (t = 0 is the least noisy step)."""
+    """A discrete schedule; index t = 0..T-1 as in diffusers (t = 0 is the least noisy step).
+
+    kind "trained" takes its betas as given (a scheduler's `trained_betas`); zero_snr rescales any of them to
+    zero terminal SNR (`rescale_betas_zero_snr`), where abar_{T-1} = 0 and only core/paths.py's prediction
+    pair, never a division by sqrt(abar), reads the model at that step."""
 
     kind: ScheduleKind = "linear"
     T: int = 1000
     beta_start: float = 1e-4
     beta_end: float = 0.02
+    trained_betas: tuple[float, ...] | None = None
+    zero_snr: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in ("linear", "scaled_linear", "cosine"):
-            raise ConfigError(f"schedule kind must be 'linear', 'scaled_linear' or 'cosine', got {self.kind!r}")
+        if self.kind not in KINDS:
+            raise ConfigError(f"schedule kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.T < 2:
             raise ConfigError(f"schedule T must be >= 2, got {self.T}")
-        if not 0 < self.beta_start < self.beta_end < 1:
+        if self.kind == "trained":
+            betas = self.trained_betas or ()
+            if len(betas) != self.T or not all(0 < b < 1 for b in betas):
+                raise ConfigError(f"trained betas: need {self.T} values in (0, 1), got {len(betas)}")
+        elif self.trained_betas is not None:
+            raise ConfigError("trained_betas go with schedule kind 'trained'")
+        elif not 0 < self.beta_start < self.beta_end < 1:
             raise ConfigError(f"need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}")
 
     def betas(self) -> torch.Tensor:
         if self.kind == "linear":
-            return linear_betas(self.T, self.beta_start, self.beta_end)
-        if self.kind == "scaled_linear":  # latent diffusion's schedule, as diffusers names it: linear in sqrt(beta)
-            return linear_betas(self.T, self.beta_start**0.5, self.beta_end**0.5) ** 2
-        return cosine_betas(self.T)
+            betas = linear_betas(self.T, self.beta_start, self.beta_end)
+        elif self.kind == "scaled_linear":  # latent diffusion's schedule, as diffusers names it: linear in sqrt(beta)
+            betas = linear_betas(self.T, self.beta_start**0.5, self.beta_end**0.5) ** 2
+        elif self.kind == "trained":
+            betas = torch.tensor(self.trained_betas, dtype=torch.float64)
+        else:
+            betas = cosine_betas(self.T)
+        return rescale_zero_terminal_snr(betas) if self.zero_snr else betas
 
     def alphas_cumprod(self) -> torch.Tensor:
         """abar_t = prod_{s<=t} (1 - beta_s), float64, shape (T,)."""
         return torch.cumprod(1 - self.betas(), dim=0)
 
+    def path(self) -> GaussianPath:
+        """The schedule as a Gaussian path: alpha_t = sqrt(abar_t), sigma_t = sqrt(1 - abar_t)."""
+        return vp_path(self.alphas_cumprod())
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every field; the two added later only where set, so older folders' configs read back unchanged."""
+        d = asdict(self)
+        if self.trained_betas is None:
+            del d["trained_betas"]
+        else:
+            d["trained_betas"] = list(self.trained_betas)
+        if not self.zero_snr:
+            del d["zero_snr"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Schedule":
-        return cls(kind=d["kind"], T=int(d["T"]), beta_start=float(d["beta_start"]), beta_end=float(d["beta_end"]))
+        trained = d.get("trained_betas")
+        return cls(kind=d["kind"], T=int(d["T"]), beta_start=float(d["beta_start"]), beta_end=float(d["beta_end"]),
+                   trained_betas=None if trained is None else tuple(float(b) for b in trained),
+                   zero_snr=bool(d.get("zero_snr", False)))
 
 
 def sampling_timesteps(T: int, steps: int) -> torch.Tensor:
@@ -69,12 +115,10 @@ def sampling_timesteps(T: int, steps: int) -> torch.Tensor:
 
 
 def q_sample(x0: torch.Tensor, abar_t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """Forward process (Ho et al. eq. 4): x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps.
-
-    abar_t has shape (N,) (one value per image) or is a scalar tensor.
-    """
-    a = abar_t.to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
-    return a.sqrt() * x0 + (1 - a).sqrt() * eps
+    """Forward process (Ho et al. eq. 4) of a VP schedule: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, the
+    square roots taken in x0's dtype (as cpaudit's pixel denoisers were trained). abar_t: (N,) or a scalar."""
+    a = abar_t.to(x0.dtype).reshape(-1)
+    return noise_to(x0, eps, a.sqrt(), (1 - a).sqrt())
 
 
 SPACINGS: tuple[str, ...] = ("cpaudit", "leading", "trailing", "linspace")
@@ -103,13 +147,18 @@ class Spacing:
         return asdict(self)
 
 
-def step_plan(abar: torch.Tensor, steps: int, spacing: Spacing = Spacing()) -> list[tuple[int, float, float]]:
-    """[(t, abar_t, abar_prev)] in sampling order for `steps` steps over the (T,) schedule `abar`."""
-    T = abar.shape[0]
+Point = tuple[float, float]  # (alpha, sigma) of one point of a path
+CLEAN: Point = (1.0, 0.0)  # the clean image, where every plan ends unless a scheduler stops at alpha_0
+
+
+def step_plan(path: GaussianPath, steps: int, spacing: Spacing = Spacing()) -> list[tuple[int, Point, Point]]:
+    """[(t, (alpha_t, sigma_t), (alpha_s, sigma_s))] in sampling order for `steps` steps over the path's grid,
+    s being the point the step goes to."""
+    T = path.T
     if spacing.kind == "cpaudit":
         ts = sampling_timesteps(T, steps).tolist()
-        prevs = [float(abar[s]) for s in ts[1:]] + [1.0]
-        return [(t, float(abar[t]), p) for t, p in zip(ts, prevs)]
+        prevs = [path.at(s) for s in ts[1:]] + [CLEAN]
+        return [(t, path.at(t), p) for t, p in zip(ts, prevs)]
     if not 1 <= steps <= T:
         raise ConfigError(f"steps must be in [1, {T}], got {steps}")
     if spacing.kind == "leading":
@@ -118,9 +167,9 @@ def step_plan(abar: torch.Tensor, steps: int, spacing: Spacing = Spacing()) -> l
         ts = torch.arange(float(T), 0, -T / steps, dtype=torch.float64).round().long() - 1
     else:
         ts = torch.linspace(0, T - 1, steps, dtype=torch.float64).round().long().flip(0)
-    final = 1.0 if spacing.set_alpha_to_one else float(abar[0])
+    final = CLEAN if spacing.set_alpha_to_one else path.at(0)
     plan = []
     for t in ts.clamp(0, T - 1).tolist():
         prev = t - T // steps
-        plan.append((t, float(abar[t]), float(abar[prev]) if prev >= 0 else final))
+        plan.append((t, path.at(t), path.at(prev) if prev >= 0 else final))
     return plan

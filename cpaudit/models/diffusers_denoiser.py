@@ -1,27 +1,26 @@
-"""eps(x_t, t, cond) over a diffusers UNet: UNet2DModel (unconditional or with class embeddings) or
-UNet2DConditionModel (text), epsilon or v prediction, classifier-free guidance as one doubled batch."""
+"""The network output at (x_t, t, cond) of a diffusers UNet: UNet2DModel (unconditional or with class
+embeddings) or UNet2DConditionModel (text), classifier-free guidance as one doubled batch. The output is what
+the network predicts (eps, v or x0); models/denoise.py turns it into the prediction pair on the model's path."""
 
 from __future__ import annotations
 
 import torch
 
-from cpaudit.core.steps import eps_from_v
 from cpaudit.models.conditioning import Cond, TextCond
 
-PREDICTION_TYPES = ("epsilon", "v_prediction")
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # diffusers' names for the VP schedulers' outputs
 
 
 class DiffusersDenoiser(torch.nn.Module):
-    """Every sampler, guidance term and attack sees eps: a v-prediction output is converted with the
-    model's own abar_t (core/steps.py eps_from_v), so guidance adds to the same quantity for both kinds."""
+    """The raw network output, classifier-free guidance combined on it as diffusers' pipelines do (it is
+    linear, so the pair of the combined output is the combination of the pairs)."""
 
-    def __init__(self, unet: torch.nn.Module, abar: torch.Tensor, prediction_type: str = "epsilon") -> None:
+    def __init__(self, unet: torch.nn.Module, prediction_type: str = "epsilon") -> None:
         super().__init__()
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
         self.unet = unet
         self.prediction_type = prediction_type
-        self.register_buffer("abar", abar.float(), persistent=False)
 
     def _raw(self, x: torch.Tensor, t: torch.Tensor, cond: Cond) -> torch.Tensor:
         if isinstance(cond, TextCond):  # its prompt half; SDXL's added conditions as the pipeline passes them
@@ -35,10 +34,7 @@ class DiffusersDenoiser(torch.nn.Module):
         return self.unet(x, t).sample
 
     def _eps(self, x: torch.Tensor, t: torch.Tensor, cond: Cond) -> torch.Tensor:
-        out = self._raw(x, t, cond)
-        if self.prediction_type == "v_prediction":
-            out = eps_from_v(out, x, self.abar[t])
-        return out
+        return self._raw(x, t, cond)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: Cond = None) -> torch.Tensor:
         if not isinstance(cond, TextCond):

@@ -48,24 +48,32 @@ def diffusers_layout(folder: Path) -> tuple[Path, Path] | None:
 
 
 def schedule_from_scheduler_config(cfg: dict, path: Path) -> Schedule:
-    """Our Schedule from a scheduler config; refuses what the audit could not reproduce."""
+    """Our Schedule from a scheduler config (betas by name or `trained_betas`, `rescale_betas_zero_snr`);
+    refuses what the audit could not reproduce, in one line."""
     name = cfg.get("_class_name")
     if name is not None and "FlowMatch" in str(name):
         raise InputError(path, f"{name} is flow matching (SD3, Flux), which is not supported; cpaudit supports {SUPPORTED_SCHEDULERS}")
     if name not in SCHEDULERS:
         raise InputError(path, f"scheduler {name!r} is not supported; cpaudit supports {SUPPORTED_SCHEDULERS}")
-    if cfg.get("prediction_type", "epsilon") not in PREDICTION_TYPES:
-        raise InputError(path, f"prediction_type {cfg['prediction_type']!r} is not supported (expected epsilon or v_prediction)")
-    if cfg.get("trained_betas") is not None:
-        raise InputError(path, f"trained_betas are not supported; cpaudit supports beta_schedule {', '.join(BETA_SCHEDULES)}")
-    if cfg.get("rescale_betas_zero_snr"):
-        raise InputError(path, "rescale_betas_zero_snr (zero terminal SNR) is not supported")
-    kind = BETA_SCHEDULES.get(cfg.get("beta_schedule", "linear"))
-    if kind is None:
-        raise InputError(path, f"beta_schedule {cfg.get('beta_schedule')!r} is not supported (expected one of {', '.join(BETA_SCHEDULES)})")
+    prediction = cfg.get("prediction_type", "epsilon")
+    if prediction not in PREDICTION_TYPES:
+        raise InputError(path, f"prediction_type {prediction!r} is not supported (expected one of {', '.join(PREDICTION_TYPES)})")
+    zero_snr = bool(cfg.get("rescale_betas_zero_snr"))
+    if zero_snr and prediction == "epsilon":
+        # At abar_{T-1} = 0 an eps-prediction carries nothing of x0 (x_t is the noise itself); Lin et al. 2024,
+        # Sec. 3.2, train such models with v-prediction, as every zero-SNR release does.
+        raise InputError(path, "rescale_betas_zero_snr with prediction_type 'epsilon' cannot predict the image at the "
+                         "zero-SNR step; cpaudit supports zero terminal SNR with v_prediction or sample")
+    T = int(cfg.get("num_train_timesteps", 1000))
     try:
-        return Schedule(kind=kind, T=int(cfg.get("num_train_timesteps", 1000)),
-                        beta_start=float(cfg.get("beta_start", 1e-4)), beta_end=float(cfg.get("beta_end", 0.02)))
+        if cfg.get("trained_betas") is not None:
+            return Schedule(kind="trained", T=T, trained_betas=tuple(float(b) for b in cfg["trained_betas"]), zero_snr=zero_snr)
+        kind = BETA_SCHEDULES.get(cfg.get("beta_schedule", "linear"))
+        if kind is None:
+            raise InputError(path, f"beta_schedule {cfg.get('beta_schedule')!r} is not supported (expected one of "
+                             f"{', '.join(BETA_SCHEDULES)}, or trained_betas)")
+        return Schedule(kind=kind, T=T, beta_start=float(cfg.get("beta_start", 1e-4)), beta_end=float(cfg.get("beta_end", 0.02)),
+                        zero_snr=zero_snr)
     except (TypeError, ValueError) as e:
         raise InputError(path, f"invalid scheduler config ({e})") from None
 
@@ -119,5 +127,5 @@ def load_diffusers_unet(folder: Path) -> tuple[DiffusersDenoiser, Schedule, dict
     cp = unet_dir.parent / "cpaudit.json"  # written by `train-diffusion --classes`: the data and members it saw
     if unet_dir != folder and cp.is_file():
         record.update(read_config(cp, {}))
-    denoiser = DiffusersDenoiser(unet, schedule.alphas_cumprod(), sched_cfg.get("prediction_type", "epsilon"))
+    denoiser = DiffusersDenoiser(unet, prediction_type=sched_cfg.get("prediction_type", "epsilon"))
     return denoiser, schedule, record, (unet.config.in_channels, h, w)

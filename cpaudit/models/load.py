@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import torch
 
+from cpaudit.core.paths import GaussianPath, PredictionType
 from cpaudit.core.schedules import Schedule, Spacing
 from cpaudit.errors import InputError
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.models.codec import IdentityCodec, VaeCodec
 from cpaudit.models.conditioning import Cond
+from cpaudit.models.denoise import PairFn, PairModel
 from cpaudit.models.prompts import PromptEncoder
 from cpaudit.models.sd_pipeline import load_pipeline_parts, pipeline_has_text
 from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
@@ -27,10 +28,11 @@ Conditioning = Literal["none", "class", "text"]
 
 @dataclass
 class LoadedModel:
-    """One interface for every kind of model (design.md, 'Models'): `model(x_t, t, cond)` is eps in the
-    model's own space (pixels, or latents the codec maps to images), v-prediction already converted."""
+    """One interface for every kind of model (design.md, 'Models'): `model(x_t, t, cond)` is the network's
+    output in the model's own space (pixels, or latents the codec maps to images), of kind `prediction`;
+    `denoiser` (and `pair_fn`) turn it into the prediction pair (x0_hat, eps_hat) on the model's path."""
 
-    model: torch.nn.Module  # eps_theta(x_t, t[, cond])
+    model: torch.nn.Module  # the network: eps, v or x0 at (x_t, t[, cond])
     schedule: Schedule
     config: dict
     folder: Path
@@ -40,6 +42,17 @@ class LoadedModel:
     prompts: PromptEncoder | None = None  # text models: prompts -> embeddings
     num_classes: int | None = None  # class-conditional models
     spacing: Spacing = field(default_factory=Spacing)  # the timesteps cpaudit's sampler visits
+    prediction: PredictionType = "epsilon"  # what `model` outputs
+
+    @property
+    def path(self) -> GaussianPath:
+        """x_t = alpha_t x0 + sigma_t eps on the model's grid."""
+        return self.schedule.path()
+
+    @property
+    def denoiser(self) -> PairModel:
+        """(x_t, t[, cond]) -> (x0_hat, eps_hat)."""
+        return PairModel(self.model, self.path, self.prediction)
 
     @property
     def data_fingerprint(self) -> str | None:
@@ -51,11 +64,9 @@ class LoadedModel:
         """(C, H, W) the sampler draws: the image shape for pixel models, the latent shape for latent ones."""
         return self.codec.space_shape(self.image_shape)
 
-    def eps_fn(self, cond: Cond = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """eps(x_t, t) with `cond` bound (rows in the order of the batch); the bare network when unconditional."""
-        if cond is None:
-            return self.model
-        return lambda x, t: self.model(x, t, cond)
+    def pair_fn(self, cond: Cond = None) -> PairFn:
+        """(x_t, t) -> (x0_hat, eps_hat) with `cond` bound (rows in the order of the batch)."""
+        return self.denoiser.bind(cond)
 
     def to(self, device: torch.device | str) -> "LoadedModel":
         self.model.to(device)
@@ -74,14 +85,14 @@ def load_model(folder: Path, lora: Path | None = None) -> LoadedModel:
     if (folder / "model_index.json").is_file() and pipeline_has_text(folder):
         parts = load_pipeline_parts(folder, lora)
         return LoadedModel(parts.denoiser, parts.schedule, parts.record, folder, parts.image_shape, VaeCodec(parts.vae),
-                           "text", parts.prompts, spacing=parts.spacing)
+                           "text", parts.prompts, spacing=parts.spacing, prediction=parts.denoiser.prediction_type)
     if lora is not None:
         raise InputError("--lora", "applies to Stable Diffusion pipeline folders (model_index.json with a unet/ and text_encoder/)")
     if diffusers_layout(folder) is not None:
         net, schedule, record, shape = load_diffusers_unet(folder)
         n_cls = record.get("num_classes")
         return LoadedModel(net.eval().requires_grad_(False), schedule, record, folder, shape,
-                           conditioning="class" if n_cls else "none", num_classes=n_cls)
+                           conditioning="class" if n_cls else "none", num_classes=n_cls, prediction=net.prediction_type)
     cfg_path = folder / "config.json"
     cfg = read_config(cfg_path, {"unet": dict, "schedule": dict, "image_shape": list, "data_fingerprint": str})
     try:

@@ -204,7 +204,7 @@ def assemble_parts(folder: Path, index: dict, sched_cfg: dict, schedule: Schedul
                    vae: torch.nn.Module, prompts, lora_info: dict | None) -> PipelineParts:
     """The denoiser, image shape and record of a loaded pipeline (SD 1.x/2.x or SDXL)."""
     prediction = sched_cfg.get("prediction_type", "epsilon")
-    denoiser = DiffusersDenoiser(unet, schedule.alphas_cumprod(), prediction)
+    denoiser = DiffusersDenoiser(unet, prediction)
     h, w = latent_size(unet)
     factor = vae_factor(vae)
     image_shape = (int(vae.config.in_channels), h * factor, w * factor)

@@ -75,8 +75,8 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
     if tuple(lm.image_shape) != data.shape:
         raise InputError(Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}")
     check_mia_t(opts.mia_t, lm.schedule.T)
-    abar = lm.schedule.alphas_cumprod()
-    denoisers = [Denoiser(lm.model.to(device), abar, device)]
+    lm.model.to(device)
+    denoisers = [Denoiser(lm.pair_fn(), lm.path, device)]
     rp = run_prot or {}
     classifier = opts.classifier
     if classifier is None and rp.get("classifier"):
@@ -88,7 +88,7 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
                           opts.scale if opts.scale is not None else rp.get("scale"),
                           rp.get("rule"), rp.get("guide", "when-confident"), t_min=rp.get("t_min", 0),
                           t_max=rp.get("t_max"), space=rp.get("space", "x_t"))
-        denoisers.append(Denoiser(denoisers[0].eps_model, abar, device, prot, logit_fn))
+        denoisers.append(Denoiser(denoisers[0].pair_model, lm.path, device, prot, logit_fn))
     return lm.config, classifier, denoisers
 
 
@@ -105,8 +105,8 @@ def class_denoisers(run: AuditRun, m_idx: np.ndarray, h_idx: np.ndarray) -> tupl
     labels = np.asarray(run.data.labels)
     conds = {"members": torch.as_tensor(labels[run.split.member_idx[m_idx]], dtype=torch.long),
              "holdout": torch.as_tensor(labels[run.split.holdout_idx[h_idx]], dtype=torch.long)}
-    model = lm.model.to(run.device)
-    return lm.config, [Denoiser(model, lm.schedule.alphas_cumprod(), run.device, cond_model=model, conds=conds,
+    lm.model.to(run.device)
+    return lm.config, [Denoiser(lm.pair_fn(), lm.path, run.device, cond_model=lm.denoiser, conds=conds,
                                 suffix="_class", title=" (true class)")]
 
 

@@ -34,7 +34,6 @@ from cpaudit.core.attack_stats import auc
 from cpaudit.data.imageset import blur_u8, to_uint8
 from cpaudit.data.captions import read_prompts_file
 from cpaudit.errors import InputError
-from cpaudit.models.conditioning import TextCond
 from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.pipelines.audit_attacks import add_summary, check_mia_t, sampling_protected, threat_model_sections
 from cpaudit.pipelines.audit_stages import (AuditRun, embed_stage, member_images_mode, permutation_stage, policy_stage,
@@ -238,18 +237,13 @@ def guidance_and_steps(sample_run: dict | None) -> tuple[float, int]:
 
 def caption_denoisers(run: AuditRun, lm: LoadedModel, cand: TextCandidates) -> list[Denoiser]:
     """The plain denoiser conditioned on each candidate's true caption, and on the empty caption (guidance 1)."""
-    abar = lm.schedule.alphas_cumprod()
-    empty = lm.prompts.embed([""]).to(run.device)
-
-    def conds(captions: list[str] | None, n: int) -> TextCond:
-        e = empty.expand(n, -1, -1) if captions is None else lm.prompts.embed(captions).to(run.device)
-        return TextCond(e, empty.expand(n, -1, -1), 1.0)
-
-    nm, nh = len(cand.m_captions), len(cand.h_captions)
-    true = {"members": conds(cand.m_captions, nm), "holdout": conds(cand.h_captions, nh)}
-    none = {"members": conds(None, nm), "holdout": conds(None, nh)}
-    return [Denoiser(lm.model, abar, run.device, cond_model=lm.model, conds=true, suffix="_caption", title=" (true caption)"),
-            Denoiser(lm.model, abar, run.device, cond_model=lm.model, conds=none, suffix="_empty", title=" (empty caption)")]
+    true = {"members": lm.prompts.condition(cand.m_captions, 1.0).to(run.device),
+            "holdout": lm.prompts.condition(cand.h_captions, 1.0).to(run.device)}
+    # The unconditional half as the model's own pipeline forms it (the empty prompt; SDXL's zeros where it forces them).
+    none = {role: cond.uncond_only() for role, cond in true.items()}
+    pairs = lm.denoiser
+    return [Denoiser(pairs.bind(None), lm.path, run.device, cond_model=pairs, conds=true, suffix="_caption", title=" (true caption)"),
+            Denoiser(pairs.bind(None), lm.path, run.device, cond_model=pairs, conds=none, suffix="_empty", title=" (empty caption)")]
 
 
 TEXT_STAGES = (embed_stage, replication_stage, permutation_stage, quality_stage, text_attacks_stage, protection_stage,

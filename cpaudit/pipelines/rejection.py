@@ -37,11 +37,11 @@ def rejection_sample(opts: RejectionOptions) -> dict:
     model = load_model(opts.model)
     require_pixel_unconditional(model, "rejection sampling from the command line")
     data, split = data_and_split_of(model.folder, model.config)
-    abar = model.schedule.alphas_cumprod()
-    eps_model = model.model.to(device)
+    model.to(device)
+    denoise = model.pair_fn()
 
     def draw(seeds: list[int]) -> torch.Tensor:
-        parts = [sample_batch(eps_model, abar, model.image_shape, seeds[i : i + opts.batch_size], opts.sampler,
+        parts = [sample_batch(denoise, model.path, model.image_shape, seeds[i : i + opts.batch_size], opts.sampler,
                               device=device).images
                  for i in range(0, len(seeds), opts.batch_size)]
         # Judge the images as they will be written (uint8), so the audit sees exactly what was kept.

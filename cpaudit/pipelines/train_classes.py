@@ -70,7 +70,7 @@ def train_class_diffusion(opts: TrainClassesOptions, progress: Progress | None =
         unet = UNet2DModel(sample_size=h, in_channels=c, out_channels=c, block_out_channels=opts.channels,
                            layers_per_block=opts.layers_per_block, down_block_types=("DownBlock2D",) * len(opts.channels),
                            up_block_types=("UpBlock2D",) * len(opts.channels), norm_num_groups=8, num_class_embeds=n_classes)
-    model = DiffusersDenoiser(unet, opts.schedule.alphas_cumprod())
+    model = DiffusersDenoiser(unet)
     gen = torch_generator(derive_seed(opts.seed, "train-diffusion"))
     t0 = time.perf_counter()
     labels = torch.from_numpy(data.labels[split.member_idx])

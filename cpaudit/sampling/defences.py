@@ -11,11 +11,11 @@ import torch
 from cpaudit.data.imageset import to_uint8, to_unit_range
 from cpaudit.models.load import LoadedModel
 from cpaudit.sampling.guides import resolve_guide
-from cpaudit.sampling.protection import Protection, protect_eps
+from cpaudit.sampling.protection import Protection, protect_pred
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.draw import draw_run
 from cpaudit.sampling.rejection import reject_replicas, reject_replicas_per_condition
-from cpaudit.sampling.repulsion import Repulsion, centred_unit, repel_eps
+from cpaudit.sampling.repulsion import Repulsion, centred_unit, repel_pred
 from cpaudit.sampling.sampler import Guide, SamplerConfig
 
 
@@ -63,14 +63,14 @@ class Guides:
             members = self.members if self.space_members is None else self.space_members
             unit, _ = centred_unit(members.to(self.device))
             rep = s.repulsion
-            return lambda e, x_t, t, a: repel_eps(e, x_t, a, unit, rep)
+            return lambda pred, x_t, t, at: repel_pred(pred, x_t, at, unit, rep)
         if s.protection is None or s.protection.inactive:
             return None
         key = (str(model.folder), s.protection.classifier)
         if key not in self._logits:
             self._logits[key] = resolve_guide(model, s.protection.classifier, device=self.device)[0]
         logit_fn, p = self._logits[key], s.protection.in_space(model.codec.latent)
-        return lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, p)
+        return lambda pred, x_t, t, at: protect_pred(pred, x_t, t, at, logit_fn, p)
 
 
 def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int, n: int,

@@ -35,8 +35,8 @@ def draw_run(model, seeds: list[int], cfg: SamplerConfig, *, conditions: Conditi
             parts.append(draw_native(model, seeds[start : start + batch_size], rows, cfg.steps, conditions,
                                      guide=combined_guide(protection, logit_fn, guide), eta=cfg.eta, device=device))
             continue
-        eps_model = model.eps_fn(conditions.cond(model, rows, seeds[start : start + batch_size]))
-        b = sample_batch(eps_model, model.schedule.alphas_cumprod(), model.space_shape, seeds[start : start + batch_size],
+        denoise = model.pair_fn(conditions.cond(model, rows, seeds[start : start + batch_size]))
+        b = sample_batch(denoise, model.path, model.space_shape, seeds[start : start + batch_size],
                          cfg, protection=protection, logit_fn=logit_fn, guide=guide, on_step=on_step, device=device,
                          spacing=model.spacing)
         if model.codec.latent:

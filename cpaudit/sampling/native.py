@@ -4,11 +4,12 @@ diffusers' StableDiffusionPipeline, CPSample's guidance entering through the UNe
 diffusers' `callback_on_step_end` can replace latents and prompt embeddings but not the noise prediction,
 so the UNet's forward is wrapped for the call: the wrapper sees the doubled batch [uncond; prompt], forms
 the classifier-free-guided eps exactly as the pipeline will (pipeline_stable_diffusion.py, 'perform
-guidance'), asks the guide for its shift delta = eps_hat - eps on the guided eps, and adds delta to both
-halves, so that the pipeline's own combination u + w (c - u) yields eps + delta. A v-prediction UNet
-gets the shift as delta / sqrt(abar_t) (v's eps coefficient, core/steps.py eps_from_v). The latents the
-UNet is given are the variance-preserving x_t for every scheduler (Euler-type schedulers scale their
-inputs with `scale_model_input` first), so the classifier reads what it was trained on."""
+guidance'), turns it into the prediction pair on the model's path (core/paths.py), asks the guide for the
+guided pair, and adds the change in the network's own output (core/paths.output_of_pair: eps, v or x0) to
+both halves, so that the pipeline's own combination u + w (c - u) yields the guided output. For eps that is
+eps_hat - eps; for v it is (eps_hat - eps) / alpha_t, since the pair stays on x_t = alpha_t x0 + sigma_t eps.
+The latents the UNet is given are the variance-preserving x_t for every scheduler (Euler-type schedulers scale
+their inputs with `scale_model_input` first), so the classifier reads what it was trained on."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import contextlib
 
 import torch
 
-from cpaudit.core.steps import eps_from_v
+from cpaudit.core.paths import GaussianPath, output_of_pair, prediction_pair
 from cpaudit.errors import InputError
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.sampler import Guide, SampleBatch
 
 
 @contextlib.contextmanager
-def guided_unet(unet: torch.nn.Module, guide: Guide | None, abar: torch.Tensor, prediction_type: str, guidance_scale: float,
+def guided_unet(unet: torch.nn.Module, guide: Guide | None, path: GaussianPath, prediction: str, guidance_scale: float,
                 fired: torch.Tensor):
     """Patch unet.forward for the duration; fired (N,) counts the steps each sample was guided."""
     if guide is None:
@@ -35,19 +36,17 @@ def guided_unet(unet: torch.nn.Module, guide: Guide | None, abar: torch.Tensor, 
         out = plain(sample, timestep, *args, **kwargs)
         raw = out[0] if isinstance(out, tuple) else out.sample
         t = int(round(float(timestep.reshape(-1)[0] if torch.is_tensor(timestep) else timestep)))
-        a_t = float(abar[t])
+        at = path.at(t)
         doubled = guidance_scale > 1.0
-        x = sample.chunk(2)[1] if doubled else sample
-        t_rows = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        eps = raw.float() if prediction_type == "epsilon" else eps_from_v(raw.float(), sample.float(), abar[t_rows.repeat(1 + doubled)].to(x.device))
+        x = (sample.chunk(2)[1] if doubled else sample).float()
+        combined = raw.float()
         if doubled:
-            u, c = eps.chunk(2)
-            eps = u + guidance_scale * (c - u)
-        eps_hat, hit = guide(eps, x.float(), t_rows, a_t)
+            u, c = combined.chunk(2)
+            combined = u + guidance_scale * (c - u)
+        pred = prediction_pair(combined, x, *at, prediction)
+        guided, hit = guide(pred, x, torch.full((x.shape[0],), t, dtype=torch.long, device=x.device), at)
         fired.add_(hit.long().cpu())
-        delta = eps_hat - eps
-        if prediction_type != "epsilon":
-            delta = delta / a_t**0.5
+        delta = output_of_pair(guided, *at, prediction) - output_of_pair(pred, *at, prediction)
         if doubled:
             delta = torch.cat([delta, delta])
         shifted = raw + delta.to(raw.dtype)
@@ -84,7 +83,7 @@ def draw_native(model, seeds: list[int], positions: list[int], steps: int, condi
     pipe.set_progress_bar_config(disable=True)
     fired = torch.zeros(len(seeds), dtype=torch.long)
     prompts = [conditions.prompt_of(i) for i in positions]
-    with guided_unet(unet, guide, model.schedule.alphas_cumprod().to(device), model.model.prediction_type,
+    with guided_unet(unet, guide, model.path, model.prediction,
                      conditions.guidance_scale, fired), torch.no_grad():
         out = pipe(prompts, num_inference_steps=steps, guidance_scale=conditions.guidance_scale,
                    negative_prompt=None if conditions.negative_prompt is None else [conditions.negative_prompt] * len(prompts),

@@ -110,7 +110,7 @@ def optimise_prompt_embeds(model, cond: TextCond, seeds: list[int], d: PromptDef
     only once its momentum decays (Wen et al. optimise one prompt's images together the same way)."""
     dev = cond.prompt_embeds.device
     x_T = torch.stack([torch.randn(model.space_shape, generator=torch_generator(s)) for s in seeds]).to(dev)
-    t = step_plan(model.schedule.alphas_cumprod(), 50, model.spacing)[0][0]
+    t = step_plan(model.path, 50, model.spacing)[0][0]
     tt = torch.full((len(seeds),), t, dtype=torch.long, device=dev)
     e = cond.prompt_embeds.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([e], lr=d.lr)

@@ -9,8 +9,8 @@ import torch
 
 from cpaudit.errors import ConfigError
 from cpaudit.core.guidance import (GUIDE_WHEN, RULES, SPACES, X0_T, GuideWhen, Rule, Space, confident, guidance_objective,
-                                   guided_eps)
-from cpaudit.core.steps import predict_x0
+                                   guided_pred)
+from cpaudit.core.paths import Pred
 
 LogitFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> logit of p(y=1 | x_t, t), shape (N,)
 
@@ -53,7 +53,7 @@ def default_scale(classifier: str) -> float:
 
 @dataclass(frozen=True)
 class Protection:
-    """Where max(p, 1 - p) > 1 - alpha, eps <- eps - scale sqrt(1 - abar_t) grad log p(y' | x_t, t)."""
+    """Where max(p, 1 - p) > 1 - alpha, eps <- eps - scale sigma_t grad log p(y' | x_t, t)."""
 
     classifier: str = "exact"  # a classifier folder, or "exact" for the Gaussian-mixture posterior
     # alpha, scale, rule, space: None takes the classifier kind's default (KIND_DEFAULTS)
@@ -114,26 +114,29 @@ class Protection:
                 **({"defaults": "latent"} if self.latent else {})}
 
 
-def protect_eps(
-    eps: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, abar_t: float, logit_fn: LogitFn, p: Protection
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (eps_hat, fired) for one step; fired is a bool per sample.
+def protect_pred(
+    pred: Pred, x_t: torch.Tensor, t: torch.Tensor, at: tuple[float, float], logit_fn: LogitFn, p: Protection
+) -> tuple[Pred, torch.Tensor]:
+    """Return (the guided pair, fired) for one step at the path's point at = (alpha_t, sigma_t); fired is a bool
+    per sample.
 
     passes 2 (default): a gradient-free forward finds the confident samples, then a forward and backward on
     those rows alone (none at all when no sample is confident). passes 1: one forward with gradients over
     the batch gives every confidence, and one backward, where some sample is confident, the gradient (zero
-    on the others, whose eps is returned untouched); it saves a forward pass but pays a backward over the
+    on the others, whose prediction is returned untouched); it saves a forward pass but pays a backward over the
     whole batch, and measured slower on the demo (1.89 against 1.70 times unprotected, benchmarks/RESULTS.md).
-    Outside p's t window nothing runs. t holds one timestep for the whole batch.
+    Outside p's t window nothing runs, nor where alpha_t = 0 (a zero-SNR step: x_t is pure noise). t holds one
+    timestep for the whole batch.
 
-    space "x0": the classifier reads x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) at X0_T, and its
-    gradient in x0_hat (eps held fixed) replaces grad_x log p in the same eps_hat formula.
+    space "x0": the classifier reads the pair's x0_hat at X0_T, and its gradient in x0_hat (eps held fixed)
+    replaces grad_x log p in the same eps_hat formula.
     """
     n = x_t.shape[0]
-    if not p.guides_at(int(t[0])):
-        return eps, torch.zeros(n, dtype=torch.bool, device=x_t.device)
+    if not p.guides_at(int(t[0])) or at[0] <= 0:
+        return pred, torch.zeros(n, dtype=torch.bool, device=x_t.device)
+    x_in = x_t
     if p.space == "x0":
-        x_t = predict_x0(x_t, eps, abar_t, clip=p.clip_x0)
+        x_in = pred.x0.clamp(-1, 1) if p.clip_x0 else pred.x0
         t = torch.full_like(t, X0_T)
     every = p.guide == "every-step"
     if p.passes == 2 or every:
@@ -141,24 +144,26 @@ def protect_eps(
             fired = torch.ones(n, dtype=torch.bool, device=x_t.device)
         else:
             with torch.no_grad():
-                fired = confident(logit_fn(x_t, t), p.alpha)
+                fired = confident(logit_fn(x_in, t), p.alpha)
             if not bool(fired.any()):
-                return eps, fired
+                return pred, fired
         rows = fired.nonzero().squeeze(1)
         with torch.enable_grad():
-            x = x_t[rows].detach().requires_grad_(True)
+            x = x_in[rows].detach().requires_grad_(True)
             objective = guidance_objective(logit_fn(x, t[rows]), p.rule).sum()
             (grad,) = torch.autograd.grad(objective, x)
-        eps_hat = eps.clone()
-        eps_hat[rows] = guided_eps(eps[rows], grad, abar_t, p.scale)
-        return eps_hat, fired
+        guided = guided_pred(x_t[rows], Pred(pred.x0[rows], pred.eps[rows]), grad, at, p.scale)
+        x0, eps = pred.x0.clone(), pred.eps.clone()
+        x0[rows], eps[rows] = guided.x0, guided.eps
+        return Pred(x0, eps), fired
     with torch.enable_grad():
-        x = x_t.detach().requires_grad_(True)
+        x = x_in.detach().requires_grad_(True)
         logit = logit_fn(x, t)
         fired = confident(logit.detach(), p.alpha)
         if not bool(fired.any()):
-            return eps, fired
+            return pred, fired
         objective = torch.where(fired, guidance_objective(logit, p.rule), torch.zeros_like(logit)).sum()
         (grad,) = torch.autograd.grad(objective, x)
-    mask = fired.view(-1, *([1] * (eps.ndim - 1)))
-    return torch.where(mask, guided_eps(eps, grad, abar_t, p.scale), eps), fired
+    mask = fired.view(-1, *([1] * (x_t.ndim - 1)))
+    guided = guided_pred(x_t, pred, grad, at, p.scale)
+    return Pred(torch.where(mask, guided.x0, pred.x0), torch.where(mask, guided.eps, pred.eps)), fired

@@ -5,7 +5,10 @@ Memorization-Free Diffusion Models", CVPR 2024, Sec. 3): at each step take the d
 image x0_hat, find its most similar member m* on the pixel embedding (Pearson correlation r), and where
 r >= lambda push x0_hat away from m*:
 
-    eps_hat = eps + s sqrt(1 - abar_t) grad_{x_t} r(x0_hat(x_t), m*),   grad_{x_t} = grad_{x0_hat} / sqrt(abar_t)
+    eps_hat = eps + s sigma_t grad_{x_t} r(x0_hat(x_t), m*),   grad_{x_t} = grad_{x0_hat} / alpha_t
+
+on the path x_t = alpha_t x0 + sigma_t eps (alpha_t = sqrt(abar_t), sigma_t = sqrt(1 - abar_t) on a VP path);
+it does nothing where alpha_t = 0 (a zero-SNR step, where x0_hat does not depend on x_t)
 
 with eps held fixed in x0_hat's dependence on x_t (no backward pass through the denoiser). Like the exact
 posterior, it needs the member images wherever sampling runs; unlike CPSample it targets replication
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from cpaudit.core.steps import predict_x0
+from cpaudit.core.paths import Pred, x0_from_eps
 from cpaudit.errors import ConfigError
 
 
@@ -56,18 +59,22 @@ def correlation_gradient(x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor
     return r, grad.reshape(x.shape)
 
 
-def repel_eps(eps: torch.Tensor, x_t: torch.Tensor, abar_t: float, members_unit: torch.Tensor,
-              rep: Repulsion) -> tuple[torch.Tensor, torch.Tensor]:
-    """(eps_hat, fired) for one step; members_unit: (M, D) centred unit member rows (centred_unit)."""
-    x0 = predict_x0(x_t, eps, abar_t, clip=True)
+def repel_pred(pred: Pred, x_t: torch.Tensor, at: tuple[float, float], members_unit: torch.Tensor,
+               rep: Repulsion) -> tuple[Pred, torch.Tensor]:
+    """(guided pair, fired) for one step at at = (alpha_t, sigma_t); members_unit: (M, D) centred unit member
+    rows (centred_unit). The pair's x0_hat is read clipped to [-1, 1]."""
+    alpha_t, sigma_t = at
+    if alpha_t <= 0:
+        return pred, torch.zeros(x_t.shape[0], dtype=torch.bool, device=x_t.device)
+    x0 = pred.x0.clamp(-1, 1)
     unit, _ = centred_unit(x0)
     sims = unit @ members_unit.T
     best, idx = sims.max(dim=1)
     fired = best >= rep.threshold
     if rep.scale == 0 or not bool(fired.any()):
-        return eps, fired
+        return pred, fired
     rows = fired.nonzero().squeeze(1)
     _, grad = correlation_gradient(x0[rows], members_unit[idx[rows]])
-    eps_hat = eps.clone()
-    eps_hat[rows] = eps[rows] + rep.scale * (1 - abar_t) ** 0.5 / abar_t**0.5 * grad
-    return eps_hat, fired
+    eps = pred.eps.clone()
+    eps[rows] = pred.eps[rows] + rep.scale * sigma_t / alpha_t * grad
+    return Pred(x0_from_eps(x_t, eps, alpha_t, sigma_t), eps), fired

@@ -13,14 +13,16 @@ from typing import Literal
 import torch
 
 from cpaudit.errors import ConfigError
+from cpaudit.core.paths import GaussianPath, Pred
 from cpaudit.core.schedules import Spacing, step_plan
 from cpaudit.core.steps import ddim_step, ddpm_step
-from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
+from cpaudit.models.denoise import PairFn
+from cpaudit.sampling.protection import LogitFn, Protection, protect_pred
 from cpaudit.seeding import torch_generator
 
-EpsModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-# (eps, x_t, t, abar_t) -> (eps_hat, fired per sample): any sampling-time guidance (CPSample, repulsion).
-Guide = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
+# (pred, x_t, t, (alpha_t, sigma_t)) -> (guided pred, fired per sample): any sampling-time guidance (CPSample,
+# repulsion), acting on the prediction pair.
+Guide = Callable[[Pred, torch.Tensor, torch.Tensor, tuple[float, float]], tuple[Pred, torch.Tensor]]
 Method = Literal["ddim", "ddpm"]
 
 
@@ -58,13 +60,13 @@ def combined_guide(protection: Protection | None, logit_fn: LogitFn | None, guid
         raise ValueError("protection needs a logit_fn")
     if guide is not None:
         raise ValueError("give protection or guide, not both")
-    return lambda e, x_t, t, a: protect_eps(e, x_t, t, a, logit_fn, protection)
+    return lambda pred, x_t, t, at: protect_pred(pred, x_t, t, at, logit_fn, protection)
 
 
 @torch.no_grad()
 def sample_batch(
-    eps_model: EpsModel,
-    abar: torch.Tensor,
+    denoise: PairFn,
+    path: GaussianPath,
     shape: tuple[int, int, int],
     seeds: list[int],
     cfg: SamplerConfig,
@@ -76,9 +78,10 @@ def sample_batch(
     device: torch.device | str = "cpu",
     spacing: Spacing = Spacing(),
 ) -> SampleBatch:
-    """Run the reverse process for one batch of seeds on `device` (where eps_model's weights are).
+    """Run the reverse process for one batch of seeds on `device` (where the denoiser's weights are).
 
-    abar: (T,) float64 schedule. The returned tensors are on the CPU. `protection` with its `logit_fn` is
+    denoise: (x_t, t) -> (x0_hat, eps_hat) on `path` (models/denoise.py). The returned tensors are on the
+    CPU. `protection` with its `logit_fn` is
     CPSample; `guide` is any other guidance (not both). `shape` is the model's own space (latents for a
     latent model, which the caller decodes); `spacing` the timesteps visited (core/schedules.py).
     """
@@ -88,18 +91,19 @@ def sample_batch(
     n = len(seeds)
     fired = torch.zeros(n, dtype=torch.long)
     guide = combined_guide(protection, logit_fn, guide)
-    for t, a_t, a_prev in step_plan(abar, cfg.steps, spacing):
+    for t, at, at_s in step_plan(path, cfg.steps, spacing):
         t_batch = torch.full((n,), t, dtype=torch.long, device=device)
-        eps = eps_model(x, t_batch)
+        pred = denoise(x, t_batch)
         if guide is not None:
-            eps, hit = guide(eps, x, t_batch, a_t)
+            pred, hit = guide(pred, x, t_batch, at)
             fired += hit.long().cpu()
+        last = at_s[1] == 0.0  # the clean image: no noise to add
         if cfg.method == "ddim":
-            z = _noise(gens, shape, device) if cfg.eta > 0 and a_prev < 1.0 else None
-            x = ddim_step(x, eps, a_t, a_prev, eta=cfg.eta, noise=z, clip=cfg.clip)
+            z = _noise(gens, shape, device) if cfg.eta > 0 and not last else None
+            x = ddim_step(x, pred, at, at_s, eta=cfg.eta, noise=z, clip=cfg.clip)
         else:
-            z = _noise(gens, shape, device) if a_prev < 1.0 else None
-            x = ddpm_step(x, eps, a_t, a_prev, noise=z, clip=cfg.clip)
+            z = _noise(gens, shape, device) if not last else None
+            x = ddpm_step(x, pred, at, at_s, noise=z, clip=cfg.clip)
         if on_step is not None:
             on_step()
     x = x.cpu()

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from cpaudit.core.posterior import exact_logit
-from cpaudit.core.schedules import Schedule, q_sample
+from cpaudit.core.paths import GaussianPath, noise_to
+from cpaudit.core.schedules import Schedule
 from cpaudit.distributed import World, sum_gradients
 from cpaudit.models.classifier import TimeClassifier
 
@@ -43,7 +44,7 @@ def accuracy_vs_bayes(
     model: TimeClassifier | None,
     members: torch.Tensor,
     labels: torch.Tensor,
-    abar: torch.Tensor,
+    path: GaussianPath,
     ts: tuple[int, ...],
     draws: int,
     gen: torch.Generator,
@@ -57,9 +58,9 @@ def accuracy_vs_bayes(
     y = labels.repeat(draws)
     for t in ts:
         eps = torch.randn(x0.shape, generator=gen).to(x0.device)
-        a = abar[t].reshape(1)
-        x_t = q_sample(x0, a.expand(x0.shape[0]), eps)
-        bayes.append(float(((exact_logit(x_t, members, labels, a) > 0).long() == y).float().mean()))
+        alpha, sigma = path.at(t)
+        x_t = noise_to(x0, eps, alpha, sigma)
+        bayes.append(float(((exact_logit(x_t, members, labels, alpha, sigma) > 0).long() == y).float().mean()))
         if model is not None:
             tt = torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device)
             learned.append(float(((model(x_t, tt) > 0).long() == y).float().mean()))
@@ -79,7 +80,8 @@ def train_random_label_classifier(
     world: World = World(),
     device: torch.device | str = "cpu",
 ) -> tuple[TimeClassifier, int, AccuracyTable]:
-    """Binary cross-entropy on x_t = sqrt(abar_t) x_i + sqrt(1 - abar_t) eps, t ~ U{0..T-1}.
+    """Binary cross-entropy on x_t = alpha_t x_i + sigma_t eps, t ~ U{0..T-1} on the model's own path
+    (`schedule.path()`: sqrt(abar_t) and sqrt(1 - abar_t) on a VP schedule).
 
     Across ranks every process draws the whole batch from the same generator and back-propagates only its
     own rows, scaled by 1/batch_size; summing the gradients gives the one-process gradient. The draws come
@@ -87,7 +89,8 @@ def train_random_label_classifier(
     """
     model = model.to(device)
     members, labels = members.to(device), labels.to(device)
-    abar = schedule.alphas_cumprod().float().to(device)
+    path = schedule.path()
+    alpha, sigma = path.alpha.float().to(device), path.sigma.float().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     m = members.shape[0]
     table = AccuracyTable(list(EVAL_TS), [], [])
@@ -99,7 +102,7 @@ def train_random_label_classifier(
         eps = torch.randn((cfg.batch_size, *members.shape[1:]), generator=gen)
         rows = world.shard(cfg.batch_size)
         idx, t, eps = idx[rows].to(device), t[rows].to(device), eps[rows].to(device)
-        logit = model(q_sample(members[idx], abar[t], eps), t)
+        logit = model(noise_to(members[idx], eps, alpha[t], sigma[t]), t)
         loss = F.binary_cross_entropy_with_logits(logit, labels[idx].float(), reduction="sum") / cfg.batch_size
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -112,7 +115,7 @@ def train_random_label_classifier(
             model.eval()
             # The same evaluation noise at every check, so successive tables are comparable.
             eval_gen = torch.Generator().manual_seed(eval_gen_seed)
-            table = accuracy_vs_bayes(model, members, labels, abar, EVAL_TS, cfg.eval_draws, eval_gen)
+            table = accuracy_vs_bayes(model, members, labels, path, EVAL_TS, cfg.eval_draws, eval_gen)
             if all(b - a <= cfg.early_stop_gap for a, b in zip(table.learned, table.bayes)):
                 break
         if progress is not None:

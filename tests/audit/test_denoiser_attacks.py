@@ -14,8 +14,10 @@ from cpaudit.auditing.attacks import ATTACKS
 from cpaudit.auditing.attacks.base import AttackContext, Denoiser, summarise
 from cpaudit.auditing.attacks.secmi import secmi_error
 from cpaudit.core.schedules import Schedule
+from cpaudit.models.denoise import PairModel
 
 ABAR = Schedule().alphas_cumprod()
+PATH = Schedule().path()
 WHITE_BOX = [a for a in ATTACKS if a.target != "samples"]
 
 
@@ -54,7 +56,7 @@ def _denoiser(model, members=None):
         a = ABAR[t].float().view(-1, 1)
         return 10 * torch.exp(-torch.cdist(x.flatten(1), a.sqrt() * members.flatten(1)).min(1).values ** 2 / 8)
 
-    return Denoiser(model, ABAR, torch.device("cpu"), None, logit)
+    return Denoiser(PairModel(model, PATH), PATH, torch.device("cpu"), None, logit)
 
 
 @pytest.mark.parametrize("attack", WHITE_BOX, ids=lambda a: a.name)

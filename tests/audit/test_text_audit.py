@@ -13,9 +13,11 @@ from cpaudit.auditing.extraction import caption_scores, codec_floor, refusals, r
 from cpaudit.auditing.noise_norm import text_noise_norms
 from cpaudit.auditing.samples import SampleSet
 from cpaudit.core.attack_stats import auc
+from cpaudit.core.paths import vp_path
 from cpaudit.core.schedules import Schedule, Spacing
 from cpaudit.data.load import load_data
 from cpaudit.models.conditioning import TextCond
+from cpaudit.models.denoise import PairModel
 from cpaudit.pipelines.audit import AuditOptions, audit
 from cpaudit.seeding import numpy_generator
 
@@ -117,12 +119,18 @@ class StubModel:
 
     prompts = StubPrompts()
     schedule = Schedule("linear", 1000, 1e-4, 0.02)
+    path = schedule.path()
     spacing = Spacing()
     space_shape = (1, 2, 2)
 
     @staticmethod
     def model(x, t, c):
-        return 0.1 * x + c.reshape(-1, 1, 1, 1)
+        e = c.prompt_embeds if isinstance(c, TextCond) else c
+        return 0.1 * x + e.reshape(-1, 1, 1, 1)
+
+    @property
+    def denoiser(self):
+        return PairModel(self.model, self.path)
 
 
 def test_the_detector_separates_planted_memorised_captions():
@@ -142,9 +150,9 @@ def test_a_bound_denoiser_conditions_each_row_on_its_own_candidate():
         return x * 0 + c.reshape(-1, 1, 1, 1).float()
 
     conds = {"members": torch.tensor([0, 1, 2, 3]), "holdout": torch.tensor([10, 11, 12, 13])}
-    d = Denoiser(lambda x, t: x, torch.linspace(0.99, 0.01, 10, dtype=torch.float64), torch.device("cpu"),
-                 cond_model=cond_model, conds=conds)
+    path = vp_path(torch.linspace(0.99, 0.01, 10, dtype=torch.float64))
+    d = Denoiser(PairModel(lambda x, t: x, path), path, torch.device("cpu"), cond_model=PairModel(cond_model, path), conds=conds)
     out = d.bound("holdout", range(2, 4)).eps(torch.zeros(2, 1, 2, 2), 3)
     assert out[:, 0, 0, 0].tolist() == [12.0, 13.0]
-    plain = Denoiser(lambda x, t: x + 1, torch.ones(10, dtype=torch.float64), torch.device("cpu"))
+    plain = Denoiser(PairModel(lambda x, t: x + 1, path), path, torch.device("cpu"))
     assert plain.bound("members", range(0, 2)) is plain

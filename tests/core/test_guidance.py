@@ -27,6 +27,6 @@ def test_toward_half_gradient_is_half_minus_p():
 def test_guided_eps_formula_and_unknown_rule():
     eps = torch.zeros(1, 1, 2, 2)
     grad = torch.ones(1, 1, 2, 2)
-    assert torch.allclose(guided_eps(eps, grad, 0.75, 10.0), torch.full((1, 1, 2, 2), -10 * 0.5))
+    assert torch.allclose(guided_eps(eps, grad, 0.25**0.5, 10.0), torch.full((1, 1, 2, 2), -10 * 0.5))
     with pytest.raises(ValueError):
         guidance_objective(torch.zeros(1), "sideways")  # type: ignore[arg-type]

@@ -49,11 +49,11 @@ def test_schedule_rejects_bad_values():
 def test_step_plan_cpaudit_spacing_is_the_pixel_models_plan():
     from cpaudit.core.schedules import Spacing, step_plan
 
-    abar = Schedule().alphas_cumprod()
+    path = Schedule().path()
     ts = sampling_timesteps(1000, 7).tolist()
-    plan = step_plan(abar, 7, Spacing())
+    plan = step_plan(path, 7, Spacing())
     assert [p[0] for p in plan] == ts
-    assert [p[2] for p in plan] == [float(abar[t]) for t in ts[1:]] + [1.0]
+    assert [p[2] for p in plan] == [path.at(t) for t in ts[1:]] + [(1.0, 0.0)]
 
 
 @pytest.mark.parametrize("spacing, offset, one", [("leading", 1, False), ("trailing", 0, True), ("linspace", 0, False)])
@@ -65,10 +65,11 @@ def test_step_plan_follows_diffusers_ddim(spacing, offset, one):
     sched = diffusers.DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, timestep_spacing=spacing,
                                     steps_offset=offset, set_alpha_to_one=one)
     sched.set_timesteps(13)
-    abar = Schedule("scaled_linear", 1000, 0.00085, 0.012).alphas_cumprod()
-    plan = step_plan(abar, 13, Spacing(spacing, offset, one))
+    path = Schedule("scaled_linear", 1000, 0.00085, 0.012).path()
+    plan = step_plan(path, 13, Spacing(spacing, offset, one))
     assert [p[0] for p in plan] == sched.timesteps.tolist()
-    for t, a_t, a_prev in plan:
+    for t, at, at_s in plan:
+        a_t, a_prev = at[0] ** 2, at_s[0] ** 2
         prev = t - 1000 // 13
         ref = sched.alphas_cumprod[prev] if prev >= 0 else sched.final_alpha_cumprod
         assert abs(a_t - float(sched.alphas_cumprod[t])) < 1e-6 and abs(a_prev - float(ref)) < 1e-6

@@ -65,22 +65,44 @@ def test_pipeline_layout_takes_the_schedule_from_the_scheduler(tmp_path, kwargs,
     assert torch.allclose(lm.schedule.alphas_cumprod().float(), sched.alphas_cumprod, rtol=1e-5, atol=1e-6)
 
 
-def test_v_prediction_is_converted_to_eps(tmp_path):
-    save_unet_only(tmp_path / "v", diffusers.DDPMScheduler(prediction_type="v_prediction"))
-    lm, ref = load_model(tmp_path / "v"), _tiny_unet().eval()
+@pytest.mark.parametrize("kind", ["v_prediction", "sample"])
+def test_v_and_x0_predictions_become_the_pair(tmp_path, kind):
+    save_unet_only(tmp_path / kind, diffusers.DDPMScheduler(prediction_type=kind))
+    lm, ref = load_model(tmp_path / kind), _tiny_unet().eval()
+    assert lm.prediction == kind
     x, t = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(2)), torch.tensor([5, 900])
     a = lm.schedule.alphas_cumprod()[t].float().view(-1, 1, 1, 1)
-    with torch.no_grad():  # eps = sqrt(abar) v + sqrt(1 - abar) x_t
-        assert torch.allclose(lm.model(x, t), a.sqrt() * ref(x, t).sample + (1 - a).sqrt() * x, atol=1e-6)
+    with torch.no_grad():
+        out = ref(x, t).sample
+        pred = lm.denoiser(x, t)
+    if kind == "v_prediction":  # eps = sqrt(abar) v + sqrt(1 - abar) x_t, x0 = sqrt(abar) x_t - sqrt(1 - abar) v
+        assert torch.allclose(pred.eps, a.sqrt() * out + (1 - a).sqrt() * x, atol=1e-6)
+        assert torch.allclose(pred.x0, a.sqrt() * x - (1 - a).sqrt() * out, atol=1e-6)
+    else:
+        assert torch.equal(pred.x0, out)
+        assert torch.allclose(pred.eps, (x - a.sqrt() * out) / (1 - a).sqrt(), atol=1e-5)
+
+
+def test_zero_snr_and_trained_betas_load(tmp_path):
+    save_unet_only(tmp_path / "z", diffusers.DDPMScheduler(prediction_type="v_prediction", rescale_betas_zero_snr=True))
+    lm = load_model(tmp_path / "z")
+    assert lm.schedule.zero_snr and lm.path.at(999)[0] == 0.0 and lm.path.at(999)[1] == 1.0
+    betas = torch.linspace(1e-4, 0.02, 1000).tolist()
+    save_unet_only(tmp_path / "tb", diffusers.DDPMScheduler(trained_betas=betas))
+    lm = load_model(tmp_path / "tb")
+    assert lm.schedule.kind == "trained" and torch.allclose(lm.schedule.betas(), torch.tensor(betas, dtype=torch.float64))
 
 
 def test_refuses_what_it_cannot_reproduce(tmp_path):
-    save_unet_only(tmp_path / "x0", diffusers.DDPMScheduler(prediction_type="sample"))
+    save_unet_only(tmp_path / "x0")
+    cfg = json.loads((tmp_path / "x0" / "scheduler_config.json").read_text())
+    (tmp_path / "x0" / "scheduler_config.json").write_text(json.dumps({**cfg, "prediction_type": "velocity"}))
     r = runner.invoke(app, ["sample", "--model", str(tmp_path / "x0"), "--out", str(tmp_path / "s"), "--n", "1"])
-    assert r.exit_code == 2 and "prediction_type 'sample'" in r.output and "scheduler_config.json" in r.output
+    assert r.exit_code == 2 and "prediction_type 'velocity'" in r.output and "scheduler_config.json" in r.output
+    assert "epsilon, v_prediction, sample" in r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
-    # Flow matching and trained betas: one line naming what is supported.
-    for name, extra in (("flow", {"_class_name": "FlowMatchEulerDiscreteScheduler"}), ("tb", {"trained_betas": [0.1] * 1000})):
+    # Flow matching, and zero terminal SNR with eps-prediction: one line naming what is supported.
+    for name, extra in (("flow", {"_class_name": "FlowMatchEulerDiscreteScheduler"}), ("zsnr", {"rescale_betas_zero_snr": True})):
         save_unet_only(tmp_path / name)
         cfg = json.loads((tmp_path / name / "scheduler_config.json").read_text())
         (tmp_path / name / "scheduler_config.json").write_text(json.dumps({**cfg, **extra}))

@@ -102,7 +102,7 @@ def test_v_prediction_samples_equal_their_eps_conversion(pipeline_folder, tmp_pa
     with torch.no_grad():
         v = lm.model.unet(x, t, encoder_hidden_states=emb).sample
         a = lm.schedule.alphas_cumprod()[t].float().view(-1, 1, 1, 1)
-        assert torch.allclose(lm.model(x, t, emb), a.sqrt() * v + (1 - a).sqrt() * x, atol=1e-6)
+        assert torch.allclose(lm.denoiser(x, t, emb).eps, a.sqrt() * v + (1 - a).sqrt() * x, atol=1e-6)
     pipe = diffusers.StableDiffusionPipeline.from_pretrained(str(v_folder), local_files_only=True)
     assert pipe.scheduler.config.prediction_type == "v_prediction"
     assert (_cpaudit_images(v_folder, [7, 8, 9]).clamp(-1, 1) - _diffusers_images(pipe, [7, 8, 9])).abs().max() < 1e-4

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from cpaudit.core.steps import predict_x0
 from cpaudit.errors import ConfigError
-from cpaudit.sampling.repulsion import Repulsion, centred_unit, correlation_gradient, repel_eps
+from cpaudit.core.paths import prediction_pair
+from cpaudit.sampling.repulsion import Repulsion, centred_unit, correlation_gradient, repel_pred
 
 
 def test_correlation_gradient_matches_autograd():
@@ -29,16 +29,19 @@ def test_repulsion_lowers_the_nearest_members_correlation_and_fires_only_near_on
     far = torch.randn(1, 1, 8, 8, generator=g) * 0.3
     x0 = torch.cat([near, far]).clamp(-1, 1)
     eps = torch.randn(3, 1, 8, 8, generator=g)
-    x_t = abar**0.5 * x0 + (1 - abar) ** 0.5 * eps  # so predict_x0(x_t, eps) == x0
+    at = (abar**0.5, (1 - abar) ** 0.5)
+    x_t = at[0] * x0 + at[1] * eps  # so the pair's x0 is x0
+    pred = prediction_pair(eps, x_t, *at, "epsilon")
     rep = Repulsion(threshold=0.9, scale=1.0)
-    eps_hat, fired = repel_eps(eps, x_t, abar, unit, rep)
+    guided, fired = repel_pred(pred, x_t, at, unit, rep)
     assert fired.tolist() == [True, True, False]
-    assert torch.equal(eps_hat[2], eps[2])
-    before = (centred_unit(predict_x0(x_t, eps, abar, clip=True))[0] * unit[[0, 1, 0]]).sum(1)
-    after = (centred_unit(predict_x0(x_t, eps_hat, abar, clip=True))[0] * unit[[0, 1, 0]]).sum(1)
+    assert torch.equal(guided.eps[2], eps[2])
+    assert torch.allclose(at[0] * guided.x0 + at[1] * guided.eps, x_t, atol=1e-6)  # still on the path
+    before = (centred_unit(pred.x0.clamp(-1, 1))[0] * unit[[0, 1, 0]]).sum(1)
+    after = (centred_unit(guided.x0.clamp(-1, 1))[0] * unit[[0, 1, 0]]).sum(1)
     assert (after[:2] < before[:2]).all()
-    same, fired0 = repel_eps(eps, x_t, abar, unit, Repulsion(0.9, 0.0))
-    assert torch.equal(same, eps) and fired0.tolist() == [True, True, False]
+    same, fired0 = repel_pred(pred, x_t, at, unit, Repulsion(0.9, 0.0))
+    assert torch.equal(same.eps, eps) and fired0.tolist() == [True, True, False]
 
 
 def test_repulsion_settings_are_checked():

@@ -7,17 +7,31 @@ from cpaudit.pipelines.sample import SampleOptions, sample
 from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch
 from tests.conftest import SAMPLE_ATOL, assert_within_one_grey_level
+from cpaudit.core.paths import prediction_pair
+
+
+def vp(abar: float) -> tuple[float, float]:
+    return abar**0.5, (1 - abar) ** 0.5
+
+
+def protect_eps(eps, x, t, abar, logit_fn, p):
+    """protect_pred on an eps model's pair at a VP point: (guided eps, fired), the prediction as given where unguided."""
+    from cpaudit.sampling.protection import protect_pred
+
+    pred = prediction_pair(eps, x, *vp(abar), "epsilon")
+    out, fired = protect_pred(pred, x, t, vp(abar), logit_fn, p)
+    return (eps if out is pred else out.eps), fired
 
 
 def test_same_seed_same_image_whatever_the_batch(tiny_model):
     """An image depends on its seed, not its batch: equal up to float32 rounding (SAMPLE_ATOL says why)."""
     m = load_model(tiny_model)
-    abar = m.schedule.alphas_cumprod()
+    denoise, path = m.pair_fn(), m.path
     seeds = [10, 11, 12, 13, 14]
     for cfg in (SamplerConfig(steps=10), SamplerConfig(steps=10, method="ddpm"), SamplerConfig(steps=10, eta=0.5)):
-        whole = sample_batch(m.model, abar, m.image_shape, seeds, cfg).images
-        one_by_one = torch.cat([sample_batch(m.model, abar, m.image_shape, [s], cfg).images for s in seeds])
-        pairs = torch.cat([sample_batch(m.model, abar, m.image_shape, seeds[i:i + 2], cfg).images for i in (0, 2, 4)])
+        whole = sample_batch(denoise, path, m.image_shape, seeds, cfg).images
+        one_by_one = torch.cat([sample_batch(denoise, path, m.image_shape, [s], cfg).images for s in seeds])
+        pairs = torch.cat([sample_batch(denoise, path, m.image_shape, seeds[i:i + 2], cfg).images for i in (0, 2, 4)])
         assert (whole - one_by_one).abs().max() <= SAMPLE_ATOL and (whole - pairs).abs().max() <= SAMPLE_ATOL
         # Other seeds are other images: the tolerance cannot hide a mix-up of seeds within a batch.
         assert (whole[1:] - one_by_one[:-1]).abs().amax(dim=(1, 2, 3)).min() > 100 * SAMPLE_ATOL
@@ -26,10 +40,10 @@ def test_same_seed_same_image_whatever_the_batch(tiny_model):
 def test_same_seed_same_batch_is_bit_identical(tiny_model):
     """The bit-for-bit promise: same seeds, same batch, same machine and thread count."""
     m = load_model(tiny_model)
-    abar = m.schedule.alphas_cumprod()
+    denoise, path = m.pair_fn(), m.path
     for cfg in (SamplerConfig(steps=10), SamplerConfig(steps=10, method="ddpm")):
-        a = sample_batch(m.model, abar, m.image_shape, [3, 4, 5], cfg).images
-        b = sample_batch(m.model, abar, m.image_shape, [3, 4, 5], cfg).images
+        a = sample_batch(denoise, path, m.image_shape, [3, 4, 5], cfg).images
+        b = sample_batch(denoise, path, m.image_shape, [3, 4, 5], cfg).images
         assert torch.equal(a, b)
 
 
@@ -68,7 +82,6 @@ def test_protection_changes_samples_and_counts_firing(tiny_model, tiny_classifie
 
 
 def test_no_gradient_pass_when_nobody_is_confident(tiny_model):
-    from cpaudit.sampling.protection import protect_eps
 
     calls = []
 
@@ -124,7 +137,6 @@ def test_each_classifier_kind_gets_its_own_defaults(tiny_model, tmp_path):
 
 
 def test_t_window_guides_only_inside_it_and_runs_no_classifier_outside():
-    from cpaudit.sampling.protection import protect_eps
 
     calls = []
 
@@ -145,8 +157,6 @@ def test_t_window_guides_only_inside_it_and_runs_no_classifier_outside():
 
 def test_guidance_on_x0_reads_the_predicted_x0_at_x0_t():
     from cpaudit.core.guidance import X0_T
-    from cpaudit.core.steps import predict_x0
-    from cpaudit.sampling.protection import protect_eps
 
     seen = []
 
@@ -159,7 +169,7 @@ def test_guidance_on_x0_reads_the_predicted_x0_at_x0_t():
     abar = 0.3
     out, fired = protect_eps(eps, x, torch.full((2,), 700), abar, logit_fn,
                              Protection("exact", alpha=0.5, scale=1.0, space="x0", guide="every-step"))
-    x0 = predict_x0(x, eps, abar, clip=True)
+    x0 = prediction_pair(eps, x, *vp(abar), "epsilon").x0.clamp(-1, 1)
     assert all(torch.allclose(s[0], x0) and (s[1] == X0_T).all() for s in seen)
     # d logit / d x0 = 1 everywhere, so eps_hat = eps - s sqrt(1 - abar) grad logsigmoid(-|logit|)
     logit = x0.flatten(1).sum(1)
@@ -180,7 +190,6 @@ def test_one_and_two_classifier_passes_guide_alike(tiny_classifier, space):
     """The single-pass step (one forward over the batch) equals the two-pass one up to float rounding, and
     leaves the rows that did not fire exactly as they were."""
     from cpaudit.models.load import load_classifier
-    from cpaudit.sampling.protection import protect_eps
 
     net = load_classifier(tiny_classifier).model
     g = torch.Generator().manual_seed(0)

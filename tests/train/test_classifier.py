@@ -17,7 +17,7 @@ def test_bayes_accuracy_is_one_at_small_t_and_near_half_at_large_t():
     g = torch.Generator().manual_seed(0)
     members = torch.rand(16, 1, 8, 8, generator=g) * 2 - 1
     labels = random_labels(16, 0)
-    table = accuracy_vs_bayes(None, members, labels, Schedule().alphas_cumprod().float(), (10, 999), 16, g)
+    table = accuracy_vs_bayes(None, members, labels, Schedule().path(), (10, 999), 16, g)
     assert table.bayes[0] == 1.0 and abs(table.bayes[1] - 0.5) < 0.15 and table.learned == []
 
 

@@ -14,10 +14,12 @@ import torch
 from cpaudit.core.attack_stats import auc, epsilon_lower_bound, tpr_at_fprs, tpr_without_false_positives
 from cpaudit.core.crossfit import BOOTSTRAP_REPLICATES, CrossFit, crossfit
 from cpaudit.core.one_run import one_run_bound, one_run_delta
+from cpaudit.core.paths import GaussianPath, Pred
 from cpaudit.core.threat_models import ThreatModel
 from cpaudit.distributed import gather_rows, world
 from cpaudit.models.conditioning import Cond, cond_rows, cond_to
-from cpaudit.sampling.protection import LogitFn, Protection, protect_eps
+from cpaudit.models.denoise import PairFn
+from cpaudit.sampling.protection import LogitFn, Protection, protect_pred
 
 
 Role = Literal["members", "holdout"]
@@ -25,18 +27,19 @@ Role = Literal["members", "holdout"]
 
 @dataclass(frozen=True)
 class Denoiser:
-    """A denoiser to attack: the plain eps_theta, or with `protection` CPSample's eps_hat as the sampler runs it.
+    """A denoiser to attack: the plain prediction pair (x0_hat, eps_hat), or with `protection` CPSample's guided
+    pair as the sampler runs it, on the model's path x_t = alpha_t x0 + sigma_t eps.
 
     A conditional model's denoiser carries each candidate's condition (`conds`, per role, rows aligned with the
     candidates: the true caption, or the empty one) and the 3-argument model; `bound(role, rows)` is the
     2-argument denoiser of those rows, which is what every attack queries."""
 
-    eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    abar: torch.Tensor  # (T,) float64
+    pair_model: PairFn  # (x_t, t) -> (x0_hat, eps_hat) (models/denoise.py)
+    path: GaussianPath
     device: torch.device
     protection: Protection | None = None
     logit_fn: LogitFn | None = None
-    cond_model: Callable[[torch.Tensor, torch.Tensor, Cond], torch.Tensor] | None = None
+    cond_model: Callable[[torch.Tensor, torch.Tensor, Cond], Pred] | None = None
     conds: dict[str, Cond] | None = None
     suffix: str = ""  # results.json key suffix of the attacks on it, e.g. "_caption"
     title: str = ""  # appended to the attacks' titles, e.g. " (true caption)"
@@ -47,19 +50,23 @@ class Denoiser:
             return self
         cond = cond_to(cond_rows(self.conds[role], slice(rows.start, rows.stop)), self.device)
         model = self.cond_model
-        return replace(self, eps_model=lambda x, t: model(x, t, cond), cond_model=None, conds=None)
+        return replace(self, pair_model=lambda x, t: model(x, t, cond), cond_model=None, conds=None)
 
     @property
     def protected(self) -> bool:
         return self.protection is not None and not self.protection.inactive
 
-    def eps(self, x: torch.Tensor, t: int) -> torch.Tensor:
-        """One query: eps_theta(x, t), or CPSample's protected eps_hat where this denoiser is protected."""
+    def pred(self, x: torch.Tensor, t: int) -> Pred:
+        """One query at grid index t: the pair, CPSample's guided one where this denoiser is protected."""
         tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-        e = self.eps_model(x, tt)
+        pred = self.pair_model(x, tt)
         if self.protected:
-            e, _ = protect_eps(e, x, tt, float(self.abar[t]), self.logit_fn, self.protection)  # type: ignore[arg-type]
-        return e
+            pred, _ = protect_pred(pred, x, tt, self.path.at(t), self.logit_fn, self.protection)  # type: ignore[arg-type]
+        return pred
+
+    def eps(self, x: torch.Tensor, t: int) -> torch.Tensor:
+        """eps_hat of one query (what the loss, PIA and SimA read)."""
+        return self.pred(x, t).eps
 
 
 def score_images(images: torch.Tensor, score: Callable[[torch.Tensor, range], torch.Tensor], device: torch.device,

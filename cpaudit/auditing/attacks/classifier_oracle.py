@@ -1,8 +1,8 @@
 """CPSample's classifier as a membership oracle.
 
 The random-label classifier p_phi(y | x_t, t) is fitted to the members, so it is confident near them and
-unsure elsewhere: |logit p_phi(y = 1 | x_t, t)| of a noised candidate, x_t = sqrt(abar_t) x_0 +
-sqrt(1 - abar_t) eps, is a membership score that needs no labels. The deployed sampler exposes the
+unsure elsewhere: |logit p_phi(y = 1 | x_t, t)| of a noised candidate, x_t = alpha_t x_0 +
+sigma_t eps, is a membership score that needs no labels. The deployed sampler exposes the
 classifier only through the protected eps_hat, so this attack belongs to the `weights` threat model: it
 applies where the classifier's file (or a query interface to it) is released with the model.
 One classifier query per image and t; noise per image from its own generator (loss.image_noise).
@@ -14,7 +14,7 @@ import torch
 
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
 from cpaudit.auditing.attacks.loss import image_noise
-from cpaudit.core.schedules import q_sample
+from cpaudit.core.paths import noise_to
 from cpaudit.seeding import derive_seed
 
 
@@ -35,7 +35,7 @@ class ClassifierOracleAttack:
                 for t in ctx.mia_t:
                     eps = image_noise(derive_seed(ctx.seed, f"oracle-{t}-{role}"), idx, 1, shape)[0].to(x.device)
                     tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-                    rows.append(logit_fn(q_sample(x, denoiser.abar.to(x.device)[tt], eps), tt).abs())
+                    rows.append(logit_fn(noise_to(x, eps, *denoiser.path.at(t)), tt).abs())
                 return torch.stack(rows)
             return score
 

@@ -1,7 +1,10 @@
 """The loss attack (Matsumoto et al., "Membership Inference Attacks against Diffusion Models", 2023).
 
-Per image, L_t(x) = mean over draws of ||eps - eps_hat(sqrt(abar_t) x + sqrt(1 - abar_t) eps, t)||^2 at a
-fixed t; members tend to have lower loss, so the score is -L_t. One variant per t in --mia-t; the
+Per image, L_t(x) = mean over draws of ||eps - eps_hat(alpha_t x + sigma_t eps, t)||^2 at a fixed t, on the
+model's path (alpha_t = sqrt(abar_t), sigma_t = sqrt(1 - abar_t) on a VP one); members tend to have lower loss,
+so the score is -L_t. At a fixed t this is the model's own training loss up to a constant factor whatever it
+was trained to predict (v - v_hat = (eps - eps_hat) / alpha_t on a VP path; a flow velocity's error is
+(eps - eps_hat) / (1 - sigma_t)), so it ranks images as that loss does. One variant per t in --mia-t; the
 headline chooses t and sign without looking at the images it is evaluated on (core/crossfit.py).
 On the protected denoiser eps_hat is CPSample's protected prediction, so the attack sees what is deployed.
 """
@@ -14,7 +17,7 @@ import numpy as np
 import torch
 
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser
-from cpaudit.core.schedules import q_sample
+from cpaudit.core.paths import GaussianPath, noise_to
 from cpaudit.distributed import gather_rows, world
 from cpaudit.models.conditioning import Cond, cond_rows, cond_to
 from cpaudit.sampling.protection import LogitFn, Protection
@@ -30,9 +33,9 @@ def image_noise(base_seed: int, index: torch.Tensor | range, draws: int, shape: 
 
 @torch.no_grad()
 def reconstruction_losses(
-    eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    pair_model: Callable,
     images: torch.Tensor,
-    abar: torch.Tensor,
+    path: GaussianPath,
     t: int,
     draws: int,
     base_seed: int,
@@ -49,24 +52,23 @@ def reconstruction_losses(
     draws x batch_size images, and the result does not depend on batch_size, shard or device. A conditional
     model takes `cond` (rows aligned with `images`) as its third argument."""
     index = range(images.shape[0])[rows] if rows is not None else range(images.shape[0])
-    abar_cpu, abar = abar, abar.to(device)
+    alpha, sigma = path.at(t)
     losses = torch.zeros(len(index), dtype=torch.float64)
     for start in range(0, len(index), batch_size):
         idx = index[start : start + batch_size]
         x0 = images[idx.start : idx.stop].to(device)
-        model = eps_model if cond is None else _bind(eps_model, cond_to(cond_rows(cond, slice(idx.start, idx.stop)), device))
-        denoiser = Denoiser(model, abar_cpu, torch.device(device), protection, logit_fn)
+        model = pair_model if cond is None else _bind(pair_model, cond_to(cond_rows(cond, slice(idx.start, idx.stop)), device))
+        denoiser = Denoiser(model, path, torch.device(device), protection, logit_fn)
         noise = image_noise(base_seed, idx, draws, tuple(images.shape[1:]))
-        tt = torch.full((x0.shape[0],), t, dtype=torch.long, device=device)
         for d in range(draws):
             eps = noise[d].to(device)
-            eps_hat = denoiser.eps(q_sample(x0, abar[tt], eps), t)
+            eps_hat = denoiser.eps(noise_to(x0, eps, alpha, sigma), t)
             losses[start : start + x0.shape[0]] += (eps - eps_hat).pow(2).flatten(1).mean(1).double().cpu()
     return (losses / draws).numpy()
 
 
-def _bind(eps_model: Callable, cond: Cond) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    return lambda x, t: eps_model(x, t, cond)
+def _bind(pair_model: Callable, cond: Cond) -> Callable:
+    return lambda x, t: pair_model(x, t, cond)
 
 
 class LossAttack:
@@ -86,7 +88,7 @@ class LossAttack:
                 seed = derive_seed(ctx.seed, f"mia-{t}-{role}")
                 # Under torchrun each rank scores a block of the images with the noise one process draws for them.
                 conditional = denoiser.conds is not None
-                loss = reconstruction_losses(denoiser.cond_model if conditional else denoiser.eps_model, x, denoiser.abar, t,
+                loss = reconstruction_losses(denoiser.cond_model if conditional else denoiser.pair_model, x, denoiser.path, t,
                                              ctx.mia_draws, seed, protection=denoiser.protection, logit_fn=denoiser.logit_fn,
                                              rows=w.shard(len(x)), device=denoiser.device,
                                              cond=denoiser.conds[role] if conditional else None)

@@ -3,7 +3,7 @@ Proximal Initialization", ICLR 2024). Checked against the classes PIA and PIAN i
 mx-ethan-rao/SimA DDPM/components.py, which carries the PIA authors' attack framework (kong13661/PIA,
 DDPM/attack.py imports them from its components module, whose source is not in that repository's tree).
 
-eps_0 = eps_theta(x_0, 0); x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps_0 (a deterministic "proximal"
+eps_0 = eps_theta(x_0, 0); x_t = alpha_t x_0 + sigma_t eps_0 (sqrt(abar_t), sqrt(1 - abar_t) on a VP path) (a deterministic "proximal"
 noise); score = ||eps_0 - eps_theta(x_t, t)||_p^p with p = 4, summed over pixels, lower for members.
 PIAN first normalises eps_0 to Gaussian scale, eps_0 / mean|eps_0| * sqrt(2 / pi) (E|z| = sqrt(2/pi)).
 Two queries per image and t. The paper reports t around 200; here t is one of the audit's --mia-t, and
@@ -17,6 +17,7 @@ import math
 import torch
 
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_candidates
+from cpaudit.core.paths import noise_to
 
 P = 4
 
@@ -28,8 +29,7 @@ def pia_distances(denoiser: Denoiser, x0: torch.Tensor, ts: tuple[int, ...], nor
         eps0 = eps0 / eps0.abs().mean(dim=tuple(range(1, eps0.dim())), keepdim=True) * math.sqrt(2 / math.pi)
     out = []
     for t in ts:
-        a = float(denoiser.abar[t])
-        x_t = math.sqrt(a) * x0 + math.sqrt(1 - a) * eps0
+        x_t = noise_to(x0, eps0, *denoiser.path.at(t))
         out.append((eps0 - denoiser.eps(x_t, t)).abs().pow(P).flatten(1).sum(1))
     return torch.stack(out)
 

@@ -1,5 +1,6 @@
 """SecMI, statistical variant (Duan et al., "Are Diffusion Models Vulnerable to Membership Inference
-Attacks?", ICML 2023, Sec. 4; code: jinhaoduan/SecMI, mia_evals/secmia.py, get_intermediate_results).
+Attacks?", ICML 2023, Sec. 4; code: jinhaoduan/SecMI, mia_evals/secmia.py, get_intermediate_results),
+written on the model's path: the DDIM step is x_t = alpha_t x0_hat + sigma_t eps_hat from the pair at t_c.
 
 Deterministic DDIM inversion of x_0 from t = 0 up to t_sec - k in steps of k, one DDIM step up to t_sec
 and one back down to t_sec - k; the score is the step-wise error ||x_{t_sec-k} - x_hat_{t_sec-k}||^2
@@ -22,8 +23,8 @@ K = 10
 
 def ddim_move(denoiser: Denoiser, x: torch.Tensor, t_from: int, t_to: int) -> torch.Tensor:
     """One deterministic DDIM step from t_from to t_to (up or down the chain)."""
-    eps = denoiser.eps(x, t_from)
-    return ddim_step(x, eps, float(denoiser.abar[t_from]), float(denoiser.abar[t_to]), eta=0.0, clip=False)
+    pred = denoiser.pred(x, t_from)
+    return ddim_step(x, pred, denoiser.path.at(t_from), denoiser.path.at(t_to), eta=0.0, clip=False)
 
 
 def secmi_error(denoiser: Denoiser, x0: torch.Tensor, t_sec: int = T_SEC, k: int = K) -> torch.Tensor:
