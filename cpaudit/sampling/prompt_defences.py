@@ -115,9 +115,10 @@ def optimise_prompt_embeds(model, cond: TextCond, seeds: list[int], d: PromptDef
     e = cond.prompt_embeds.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([e], lr=d.lr)
     with torch.enable_grad():
-        e_u = model.model(x_T, tt, cond.uncond_only()).detach()
+        # The noise norm reads eps_hat of the prediction pair, whatever the network predicts (v, x0).
+        e_u = model.denoiser(x_T, tt, cond.uncond_only()).eps.detach()
         for _ in range(d.iters):
-            norm = (model.model(x_T, tt, cond.with_prompt_embeds(e).prompt_only()) - e_u).flatten(1).norm(dim=1)
+            norm = (model.denoiser(x_T, tt, cond.with_prompt_embeds(e).prompt_only()).eps - e_u).flatten(1).norm(dim=1)
             over = norm > d.target_norm
             if not bool(over.any()):
                 break
