@@ -98,8 +98,9 @@ def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) 
 
 
 def ve_path(sigmas: torch.Tensor) -> GaussianPath:
-    """A variance-exploding (EDM) path, alpha = 1, on the given increasing sigmas; the time input is
-    EDM's c_noise = log(sigma) / 4 (Karras et al. 2022, Table 1)."""
+    """A variance-exploding (EDM) path, alpha = 1, on the given increasing sigmas (index 0 the least noisy:
+    a Karras grid, which karras_sigmas returns in sampling order, goes in flipped); the time input is EDM's
+    c_noise = log(sigma) / 4 (Karras et al. 2022, Table 1)."""
     sigmas = sigmas.to(torch.float64)
     return GaussianPath(torch.ones_like(sigmas), sigmas, sigmas.log() / 4, "ve")
 
