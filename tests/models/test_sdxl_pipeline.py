@@ -200,7 +200,6 @@ def test_native_scheduler_is_diffusers_sdxl_pipeline(sdxl_folder, tmp_path):
     assert _max_diff(ours, _diffusers_images(pipe, [1, 2, 3], steps=5)) < 1e-4
 
 
-@pytest.mark.xfail(strict=False, reason="needs zero-SNR core")
 def test_v_prediction_zero_snr_trailing_matches_diffusers(sdxl_folder, tmp_path):
     folder = tmp_path / "zsnr"
     shutil.copytree(sdxl_folder, folder)
