@@ -3,8 +3,10 @@
 The autoencoder (an AutoencoderKL) is fitted first with the usual VAE loss, reconstruction MSE plus a small
 KL weight (Rombach et al. 2022, Sec. 3, their KL-reg. autoencoder); the UNet then learns the simple loss
 (Ho et al. 2020, eq. 14) on the members' latents z = scaling_factor * E(x), conditioned on their caption
-embeddings, with the caption dropped (replaced by the empty prompt's embedding) a share of the time so
-that classifier-free guidance has an unconditional model (Ho & Salimans 2022, Sec. 3.2)."""
+embeddings, with the caption dropped (replaced by the unconditional input the sampler's guidance uses) a share
+of the time so that classifier-free guidance has an unconditional model (Ho & Salimans 2022, Sec. 3.2). An
+SDXL UNet also takes the pooled text embedding and the size/crop time ids (`added_cond_kwargs`, as diffusers'
+examples/text_to_image/train_text_to_image_sdxl.py passes them); a dropped caption drops its pooled embedding too."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from cpaudit.core.schedules import Schedule, q_sample
+from cpaudit.models.conditioning import TextCond
+from cpaudit.models.diffusers_denoiser import DiffusersDenoiser
 
 Progress = Callable[[int, int, dict[str, float]], None]
 
@@ -57,12 +61,26 @@ def latent_scaling_factor(vae: torch.nn.Module, images: torch.Tensor) -> float:
     return float(1.0 / vae.encode(images.to(dev)).latent_dist.mean.std())
 
 
-def train_text_unet(unet: torch.nn.Module, latents: torch.Tensor, embeds: torch.Tensor, empty: torch.Tensor,
-                    schedule: Schedule, cfg: TextTrainConfig, gen: torch.Generator, *, progress: Progress | None = None,
+def caption_dropout(cond: TextCond, drop: torch.Tensor) -> TextCond:
+    """The prompt half of `cond` where `drop` is False, the unconditional half where it is True (embeddings
+    and, for SDXL, pooled embeddings; the time ids are the same in both halves), guidance scale 1."""
+    def pick(prompt: torch.Tensor | None, uncond: torch.Tensor | None) -> torch.Tensor | None:
+        return None if prompt is None else torch.where(drop.view(-1, *[1] * (prompt.dim() - 1)), uncond, prompt)
+
+    embeds = pick(cond.prompt_embeds, cond.uncond_embeds)
+    pooled = pick(cond.pooled_prompt_embeds, cond.pooled_uncond_embeds)
+    return TextCond(embeds, embeds, 1.0, pooled, pooled, cond.time_ids)
+
+
+def train_text_unet(unet: torch.nn.Module, latents: torch.Tensor, cond: TextCond, schedule: Schedule, cfg: TextTrainConfig,
+                    gen: torch.Generator, *, progress: Progress | None = None,
                     device: torch.device | str = "cpu") -> torch.nn.Module:
-    """latents (M, c, h, w), embeds (M, L, D) of each member's caption, empty (1, L, D): the empty prompt's."""
+    """latents (M, c, h, w); cond: row i is member i's caption (the prompt half) and the unconditional input
+    (the uncond half: the empty prompt's embedding, or SDXL's zeros under force_zeros_for_empty_prompt), as the
+    prompt encoder's `condition` builds them for sampling, with SDXL's pooled embeddings and time ids."""
     unet = unet.to(device).train()
-    latents, embeds, empty = latents.to(device), embeds.to(device), empty.to(device)
+    net = DiffusersDenoiser(unet)  # the UNet called as the sampler calls it (added conditions for SDXL)
+    latents, cond = latents.to(device), cond.to(device)
     abar = schedule.alphas_cumprod().float().to(device)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr)
     for step in range(1, cfg.steps + 1):
@@ -70,8 +88,7 @@ def train_text_unet(unet: torch.nn.Module, latents: torch.Tensor, embeds: torch.
         t = torch.randint(schedule.T, (cfg.batch_size,), generator=gen).to(device)
         eps = torch.randn((cfg.batch_size, *latents.shape[1:]), generator=gen).to(device)
         drop = (torch.rand(cfg.batch_size, generator=gen) < cfg.caption_dropout).to(device)
-        cond = torch.where(drop[:, None, None], empty.expand(cfg.batch_size, -1, -1), embeds[idx])
-        pred = unet(q_sample(latents[idx], abar[t], eps), t, encoder_hidden_states=cond).sample
+        pred = net(q_sample(latents[idx], abar[t], eps), t, caption_dropout(cond.rows(idx), drop))
         loss = (pred - eps).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
