@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ import torch
 
 from cpaudit.config import find_config, read_config
 from cpaudit.data.imageset import ImageSet
+from cpaudit.data.members import MemberSource, model_members
 from cpaudit.errors import InputError
 from cpaudit.inputs import as_image_set, as_path, as_samples
 from cpaudit.pipelines.audit import audit as _audit
@@ -27,6 +28,7 @@ from cpaudit.pipelines.train_classifier import TrainClassifierOptions, TrainClas
 from cpaudit.pipelines.train_classifier import train_classifier as _train_classifier
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, TrainDiffusionResult
 from cpaudit.pipelines.train_diffusion import train_diffusion as _train_diffusion
+from cpaudit.models.load import load_model
 from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.sampler import Method, SamplerConfig
 from cpaudit.train.classifier import ClassifierTrainConfig
@@ -44,31 +46,46 @@ def train_diffusion(
 
 
 def train_classifier(
-    data: str | Path, *, out: str | Path, model: str | Path | None = None, members: int | None = 64, seed: int = 0,
+    data: str | Path | None = None, *, out: str | Path, model: str | Path | None = None,
+    members: int | str | Path | np.ndarray | torch.Tensor | None = 64,
+    holdout: str | Path | np.ndarray | torch.Tensor | None = None, split: str | Path | None = None, seed: int = 0,
     label_seed: int | None = None, steps: int = 3000, device: str = "auto",
 ) -> TrainClassifierResult:
-    """`cpaudit train-classifier DATA --out OUT [--model DIR]`."""
+    """`cpaudit train-classifier [DATA] --out OUT [--model DIR] [--split S | --members M --holdout H]`: `members`
+    is a count to draw from DATA, or the training images (a path or images in memory) with `holdout`; a model
+    trained elsewhere takes its members from `split` or `members` with `holdout`."""
+    count = members if isinstance(members, int) or members is None else None
+    source = _membership(None, split, None if count is not None or members is None else members, holdout)
     return _train_classifier(TrainClassifierOptions(
-        data=str(data), out=Path(out), model=None if model is None else Path(model), members=members, seed=seed,
+        data=None if data is None else str(data), out=Path(out), model=None if model is None else Path(model),
+        split=source.split, members=count, member_source=source.members, holdout_source=source.holdout, seed=seed,
         label_seed=label_seed, train=ClassifierTrainConfig(steps=steps), device=device))
 
 
 def sample(
     *, model: str | Path, out: str | Path | None = None, n: int = 256, steps: int = 50, seed: int = 0,
     method: Method = "ddim", eta: float = 0.0, batch_size: int = 256, protection: Protection | None = None,
-    device: str = "auto",
+    split: str | Path | None = None, members: str | Path | np.ndarray | torch.Tensor | None = None,
+    holdout: str | Path | np.ndarray | torch.Tensor | None = None, data: str | Path | None = None, device: str = "auto",
 ) -> SampleResult:
     """Draw `n` samples (sample i from seed + i), optionally protected; `.images` holds them as uint8
-    (N, H, W, C). Files (samples.npz, PNGs, run.json) are written only where `out` is given."""
+    (N, H, W, C). Files (samples.npz, PNGs, run.json) are written only where `out` is given. The members
+    (`split`, with `data` where it names none, or `members` with `holdout`): the exact posterior's, for a model
+    trained elsewhere; without them, those `protect(..., split=...)` was given, else the model's own."""
     model_path = as_path(model, "model")
     if out is None:
         with tempfile.TemporaryDirectory(prefix="cpaudit-sample-") as scratch:
             result = sample(model=model_path, out=scratch, n=n, steps=steps, seed=seed, method=method, eta=eta,
-                            batch_size=batch_size, protection=protection, device=device)
+                            batch_size=batch_size, protection=protection, split=split, members=members, holdout=holdout,
+                            data=data, device=device)
         return replace(result, out=None)
+    membership = _membership(data, split, members, holdout)
+    if not membership.given and isinstance(protection, _ProtectionOver):
+        membership = protection.membership
     return _sample(SampleOptions(
         model=model_path, out=as_path(out, "out"), n=n, seed=seed, batch_size=batch_size,
-        sampler=SamplerConfig(steps=steps, method=method, eta=eta), protection=protection, device=device))
+        sampler=SamplerConfig(steps=steps, method=method, eta=eta), protection=protection, membership=membership,
+        device=device))
 
 
 def audit(
@@ -104,28 +121,48 @@ def fid(a: str | Path | np.ndarray | torch.Tensor, b: str | Path | np.ndarray | 
     return FidReport(r["fid"], r["kid"], r["features"], r["n_a"], r["n_b"], r["warning"], r)
 
 
+@dataclass(frozen=True)
+class _ProtectionOver(Protection):
+    """A Protection that remembers the members `protect` was given, so that `sample(protection=...)` uses them
+    (the exact posterior reads them when sampling); everything else is Protection's."""
+
+    membership: MemberSource = field(default_factory=MemberSource)
+
+
 def protect(
     model: str | Path, *, classifier: str | Path = "exact", out: str | Path | None = None,
     alpha: float | None = None, scale: float | None = None, steps: int = 3000, seed: int = 0,
-    members: str | Path | None = None, holdout: str | Path | None = None, split: str | Path | None = None,
-    device: str = "auto",
+    members: str | Path | np.ndarray | torch.Tensor | None = None,
+    holdout: str | Path | np.ndarray | torch.Tensor | None = None, split: str | Path | None = None,
+    data: str | Path | None = None, device: str = "auto",
 ) -> Protection:
     """CPSample protection for `model`, to pass to `sample(protection=...)`: the exact posterior over the
     members ("exact"), a trained classifier folder, or "learned": train the random-label classifier into
-    `out` first (members from the model, `split`, or `members` with `holdout`). Unset alpha and scale take
-    the classifier kind's defaults."""
+    `out` first. The members: the model's own (a cpaudit model), or `split` (with `data` where it names none),
+    or `members` with `holdout`, as needed for a model trained elsewhere; the exact posterior's are checked
+    here and used again by `sample`. Unset alpha and scale take the classifier kind's default."""
+    membership = _membership(data, split, members, holdout)
     if str(classifier) == "learned":
         if out is None:
             raise InputError("out", "a learned classifier is written to a folder: give out=")
         _train_classifier(TrainClassifierOptions(
-            data=None, out=as_path(out, "out"), model=as_path(model, "model"), split=as_path(split, "split"),
-            member_source=None if members is None else str(as_path(members, "members")),
-            holdout_source=None if holdout is None else str(as_path(holdout, "holdout")),
-            seed=seed, train=ClassifierTrainConfig(steps=steps), device=device))
+            data=membership.data, out=as_path(out, "out"), model=as_path(model, "model"), split=membership.split,
+            member_source=membership.members, holdout_source=membership.holdout, seed=seed,
+            train=ClassifierTrainConfig(steps=steps), device=device))
         classifier = out
-    if str(classifier) != "exact" and not Path(classifier).is_dir():
+    if str(classifier) == "exact":
+        lm = load_model(as_path(model, "model"))
+        model_members(lm.folder, lm.config, membership)  # refused now, in one line, rather than when sampling
+        return _ProtectionOver(str(classifier), alpha, scale, membership=membership)
+    if not Path(classifier).is_dir():
         raise InputError("classifier", f"{classifier} is not a classifier folder ('exact', 'learned' or a folder)")
-    return Protection(str(classifier), alpha, scale)
+    return _ProtectionOver(str(classifier), alpha, scale, membership=membership)
+
+
+def _membership(data: object, split: object, members: object, holdout: object) -> MemberSource:
+    return MemberSource(data=None if data is None else str(as_path(data, "data")), split=as_path(split, "split"),
+                        members=None if members is None else as_image_set(members, "members"),
+                        holdout=None if holdout is None else as_image_set(holdout, "holdout"))
 
 
 def _source(x: object, name: str) -> str | ImageSet:

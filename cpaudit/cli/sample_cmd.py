@@ -10,6 +10,8 @@ import typer
 from cpaudit.cli.common import info, print_json, progress_bar, state, user_errors
 from cpaudit.cli.options import Device, Quiet
 from cpaudit.data.captions import read_prompts_file
+from cpaudit.data.load import parse_resize
+from cpaudit.data.members import MemberSource
 from cpaudit.errors import InputError
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
@@ -26,7 +28,8 @@ def _kind_defaults(name: str) -> str:
 
 
 def sample_cmd(
-    model: Path = typer.Option(..., "--model", help="Model folder written by train-diffusion."),
+    model: Path = typer.Option(..., "--model", help="Model folder: written by train-diffusion, or a diffusers pipeline or "
+                               "UNet2DModel folder."),
     out: Path = typer.Option(..., "--out", help="Folder for {seed:06d}.png, samples.npz and run.json."),
     n: Optional[int] = typer.Option(None, "--n", "--num-samples", min=1, max=10_000_000, help="Number of samples; sample i uses "
                                     "seed + i [default: one per line of --prompts, else 256]."),
@@ -54,7 +57,16 @@ def sample_cmd(
                                     "and as many held-out captions (from --split, else the model folder's split.json), "
                                     "--per-caption seeds each: the samples a prompted-extraction audit reads."),
     per_caption: int = typer.Option(4, "--per-caption", min=1, max=10_000, help="With --extraction: samples per caption."),
-    split: Optional[Path] = typer.Option(None, "--split", help="With --extraction: the split.json naming members and held-out images."),
+    split: Optional[Path] = typer.Option(None, "--split", help="The split.json naming the members and held-out images (`cpaudit "
+                                         "split` writes one): the exact posterior's members and --extraction's captions, for "
+                                         "a model trained elsewhere [default: the members a cpaudit model records]."),
+    data: Optional[str] = typer.Option(None, "--data", help="With --split: the images it names, where it names no data."),
+    members: Optional[str] = typer.Option(None, "--members", metavar="DIR|FILE", help="Instead of --split: the training "
+                                          "images (a folder, an .npz or a metadata.jsonl listing); give --holdout too."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", metavar="DIR|FILE", help="With --members: images of the same "
+                                          "kind the model never saw."),
+    resize: Optional[str] = typer.Option(None, "--resize", metavar="HxW", help="With --members/--holdout: read the images "
+                                         "at this size (the model's), e.g. 512x512."),
     prompt_defence: Optional[str] = typer.Option(None, "--prompt-defence", help="Text-to-image models: alter each prompt instead of "
                                                  "guiding: embedding-noise, random-tokens or prompt-optimisation (sampling/prompt_defences.py)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", min=0.0, max=1e6, help="embedding-noise: the noise's standard deviation "
@@ -79,6 +91,7 @@ def sample_cmd(
 
     Example: cpaudit sample --model runs/model --out runs/protected --protect --classifier runs/classifier
     Example: cpaudit sample --model runs/sd --prompts captions.txt --guidance-scale 7.5 --out runs/prompted
+    Example: cpaudit sample --model sd-finetune --extraction --split split.json --protect --out runs/protected
     """
     state.quiet = state.quiet or quiet
     with user_errors():
@@ -87,8 +100,9 @@ def sample_cmd(
             raise InputError("--prompt", "give one of --prompt, --prompts and --extraction")
         if prompt is not None:
             prompt_list = [prompt]
+        membership = MemberSource(data, split, members, holdout, parse_resize(resize))
         if extraction:
-            prompt_list = extraction_prompts(model, split, per_caption, seed)
+            prompt_list = extraction_prompts(model, membership, per_caption, seed)
         n = n or (len(prompt_list) if prompts is not None or extraction else 256)
         defence = None
         if prompt_defence is not None:
@@ -102,7 +116,8 @@ def sample_cmd(
         opts = SampleOptions(
             model=model, out=out, n=n, seed=seed, batch_size=batch_size,
             sampler=SamplerConfig(steps=steps, method=method, eta=eta),  # type: ignore[arg-type]
-            protection=protection, label_seed=label_seed, device=device, conditions=conditions, lora=lora, scheduler=scheduler,
+            protection=protection, label_seed=label_seed, membership=membership, device=device, conditions=conditions,
+            lora=lora, scheduler=scheduler,
         )
         total_batches = -(-n // batch_size)
         with progress_bar("sample", total_batches * steps) as advance:

@@ -1,7 +1,9 @@
-"""Which images were trained on: the user's word, from a split.json or a pair of sources; never guessed."""
+"""Which images were trained on: the user's word, from a split.json or a pair of sources, or what a cpaudit model
+records; never guessed. `model_members` is the one resolver every command asks about a model's members."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from cpaudit.data.imageset import ImageSet
@@ -12,6 +14,95 @@ from cpaudit.errors import InputError
 
 NO_MEMBERSHIP = ("which images were trained on? give --split split.json, or --members DIR|FILE --holdout DIR|FILE "
                  "(cpaudit never guesses membership)")
+# How to write a split.json from the user's folders: the command every refusal for want of members prints.
+SPLIT_HINT = "`cpaudit split --members DIR --holdout DIR --out split.json` writes one from your folders"
+
+
+def no_members(folder: Path | str) -> str:
+    """The refusal for a model that records no members and was given none (one line, with what to give)."""
+    return (f"{folder} records no training data (a model trained elsewhere): name the images it was trained on with "
+            f"--split split.json, or --members DIR --holdout DIR (cpaudit never guesses membership; {SPLIT_HINT})")
+
+
+@dataclass(frozen=True)
+class MemberSource:
+    """Which images a model was trained on, as the commands take it: a split.json (with DATA where the split
+    names none), or the members and held-out images as two sources (folders, .npz files, metadata.jsonl
+    listings). Neither given: the members the model folder records (cpaudit's own models)."""
+
+    data: str | None = None
+    split: Path | None = None
+    members: str | Path | ImageSet | None = None  # ImageSet: images in memory (the Python API)
+    holdout: str | Path | ImageSet | None = None
+    resize: tuple[int, int] | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.split is not None or self.members is not None or self.holdout is not None
+
+    def to_dict(self) -> dict:
+        """What run.json records of it (the given ones)."""
+        named = {k: getattr(self, k) for k in ("data", "split", "members", "holdout") if getattr(self, k) is not None}
+        out = {k: v.source if isinstance(v, ImageSet) else str(v) for k, v in named.items()}
+        return {**out, **({"resize": list(self.resize)} if self.resize is not None else {})}
+
+
+Membership = MemberSource | tuple[ImageSet, Split] | None  # or the images and split already loaded (the audit has them)
+
+
+def model_members(folder: Path | str, config: dict | None = None, source: Membership = None) -> tuple[ImageSet, Split]:
+    """The one answer to "which images was this model trained on": the user's word where given (`source`: a
+    split.json or a pair of sources, or images already loaded); else the members a cpaudit model records
+    (its config's data, checked by fingerprint, and the folder's split.json); else a split.json in the model
+    folder, with the data it names (no config at hand, or one put there beside a model trained elsewhere).
+    A model trained elsewhere and given none is refused in one line."""
+    if isinstance(source, tuple):
+        return source
+    source = source or MemberSource()
+    if source.given:
+        return resolve_membership(data=source.data, split=source.split, members=source.members, holdout=source.holdout,
+                                  resize=source.resize)
+    folder = Path(folder)
+    if config is not None and config.get("data_fingerprint") is not None:
+        return data_and_split_of(folder, config, source.data)
+    if (folder / "split.json").is_file():
+        return resolve_membership(data=source.data, split=folder / "split.json", resize=source.resize)
+    raise InputError("--split", no_members(folder))
+
+
+def require_model_shape(data: ImageSet, image_shape: tuple[int, int, int], where: str | Path) -> None:
+    """The members must be images of the model's shape (C, H, W); one line naming --resize where it helps."""
+    shape = tuple(int(x) for x in image_shape)
+    if tuple(data.shape) == shape:
+        return
+    fix = f": pass --resize {shape[1]}x{shape[2]}" if data.shape[0] == shape[0] else ""
+    raise InputError(where, f"images are {tuple(data.shape)} (C, H, W) but the model makes {shape}{fix}")
+
+
+def model_member_ids(folder: Path | str, source: Membership = None) -> set[str] | None:
+    """The member ids `model_members` would give, read without loading images where a split.json names them
+    (a pair of sources is read); None where nothing names them (a model trained elsewhere, given no split)."""
+    if isinstance(source, tuple):
+        data, split = source
+        return {data.ids[int(i)] for i in split.member_idx}
+    source = source or MemberSource()
+    if source.split is not None:
+        return _manifest_member_ids(Path(source.split))
+    if source.given:
+        data, split = model_members(folder, None, source)
+        return {data.ids[int(i)] for i in split.member_idx}
+    try:
+        return _manifest_member_ids(Path(folder) / "split.json")
+    except InputError:  # none, or unreadable: nothing to check against (as before this resolver)
+        return None
+
+
+def _manifest_member_ids(path: Path) -> set[str]:
+    rows = read_manifest(path)["members"]
+    try:
+        return {str(r["id"]) if isinstance(r, dict) else str(r) for r in rows}
+    except KeyError as e:
+        raise InputError(path, f"not a cpaudit split.json (a member row lacks {e})") from None
 
 
 def data_and_split_of(folder: Path, config: dict, data: str | None = None) -> tuple[ImageSet, Split]:

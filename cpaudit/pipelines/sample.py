@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from cpaudit.data.imageio import save_png, save_samples_npz
+from cpaudit.data.members import MemberSource, model_members
 from cpaudit.data.imageset import to_uint8
 from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import gather_rows, world
@@ -36,6 +37,9 @@ class SampleOptions:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     protection: Protection | None = None
     label_seed: int | None = None  # for --classifier exact; default: the labels train-classifier would draw
+    # Which images the model was trained on, where the user says (--split, or --members/--holdout): the exact
+    # posterior's members (a model trained elsewhere records none), and what a learned classifier is checked against.
+    membership: MemberSource = field(default_factory=MemberSource)
     conditions: Conditions = field(default_factory=Conditions)  # prompts or classes, one per sample
     lora: Path | None = None  # a LoRA file beside a Stable Diffusion pipeline folder
     scheduler: str = "cpaudit"  # or "native": the pipeline folder's own scheduler (sampling/native.py)
@@ -71,7 +75,7 @@ def draw_samples(
     seeds = [opts.seed + i for i in range(opts.n)][w.shard(opts.n)]
     logit_fn, info = None, {}
     if opts.protection is not None and not opts.protection.inactive:
-        logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed, device)
+        logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed, device, opts.membership)
     model.to(device)
     positions = list(range(opts.n))[w.shard(opts.n)]
     b = draw_run(model, seeds, opts.sampler, conditions=opts.conditions, positions=positions, batch_size=opts.batch_size,
@@ -79,19 +83,19 @@ def draw_samples(
     return gather_rows(b.images, w), gather_rows(b.fired, w), gather_rows(b.finite, w), info
 
 
-def extraction_prompts(model: Path, split: Path | None = None, per_caption: int = 4, seed: int = 0) -> list[str]:
+def extraction_prompts(model: Path, membership: MemberSource | Path | None = None, per_caption: int = 4,
+                       seed: int = 0) -> list[str]:
     """The prompts of a prompted-extraction audit: every member's caption and as many held-out images' captions
-    (a seeded choice where there are more), each `per_caption` times in a row. Membership comes from `split`,
-    else the split.json that `train-diffusion --text` wrote into the model folder."""
-    from cpaudit.data.members import resolve_membership
-
-    split = Path(split) if split is not None else Path(model) / "split.json"
-    if not split.is_file():
-        raise InputError("--split", f"{split} not found: --extraction needs the members' split.json (give --split; "
-                         "`cpaudit split --members DIR --holdout DIR --out split.json` writes one)")
-    data, sp = resolve_membership(data=None, split=split)
+    (a seeded choice where there are more), each `per_caption` times in a row. Membership is the user's
+    (`membership`: a MemberSource, or a split.json's path), else the split.json that `train-diffusion --text`
+    wrote into the model folder (data/members.py, model_members)."""
+    if not Path(model).is_dir():
+        raise InputError(model, "model folder not found")
+    source = MemberSource(split=Path(membership)) if isinstance(membership, (str, Path)) else membership
+    data, sp = model_members(Path(model), None, source)
     if data.captions is None:
-        raise InputError(split, f"names data without captions ({data.source}); --extraction prompts with captions")
+        where = source.split or source.members if source is not None and source.given else Path(model) / "split.json"
+        raise InputError(where, f"names data without captions ({data.source}); --extraction prompts with captions")
     rng = numpy_generator(derive_seed(seed, "extraction-holdout"))
     h = sp.holdout_idx if len(sp.holdout_idx) <= len(sp.member_idx) else np.sort(
         rng.choice(sp.holdout_idx, len(sp.member_idx), replace=False))

@@ -18,7 +18,7 @@ from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH
 from cpaudit.data.imageset import ImageSet
-from cpaudit.data.members import data_and_split_of, resolve_membership
+from cpaudit.data.members import MemberSource, model_members, require_model_shape, resolve_membership
 from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
 from cpaudit.seeding import derive_seed, torch_generator
@@ -51,15 +51,12 @@ class TrainClassifierOptions:
 def _members(opts: TrainClassifierOptions, lm: LoadedModel | None) -> tuple[ImageSet, Split]:
     """The user's split (--split, or --members/--holdout sources); else a cpaudit model's own; else, with no
     model, a seeded draw from DATA. A model trained elsewhere without a split is refused: never guessed."""
-    if opts.split is not None or opts.member_source is not None or opts.holdout_source is not None:
+    source = MemberSource(opts.data, opts.split, opts.member_source, opts.holdout_source, opts.resize)
+    if lm is not None:
+        return model_members(Path(opts.model), lm.config, source)
+    if source.given:
         return resolve_membership(data=opts.data, split=opts.split, members=opts.member_source,
                                   holdout=opts.holdout_source, resize=opts.resize)
-    if lm is not None and lm.data_fingerprint is not None:  # a cpaudit model knows its data and members
-        return data_and_split_of(Path(opts.model), lm.config, opts.data)
-    if lm is not None:
-        raise InputError("--split", f"{opts.model} records no members (a model trained elsewhere): give --split "
-                         "split.json, or --members and --holdout, naming the images it was trained on; cpaudit never "
-                         "guesses membership")
     if opts.data is None:
         raise InputError("DATA", "give DATA (members are drawn from it), --split, or --members and --holdout")
     data = load_data(opts.data, resize=opts.resize)
@@ -84,8 +81,8 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
     if lm is not None:
         schedule = lm.schedule
     data, split = _members(opts, lm)
-    if lm is not None and data.shape != lm.image_shape:
-        raise InputError(opts.data or "--members", f"images are {data.shape} (C, H, W) but the model makes {lm.image_shape}")
+    if lm is not None:
+        require_model_shape(data, lm.image_shape, opts.data or opts.split or opts.member_source or data.source)
     members = data.take(split.member_idx)
     if lm is not None and lm.codec.latent:  # CPSample on a latent model: the classifier reads its latents
         members = lm.codec.to(device).encode(members.to(device)).cpu()

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpaudit.auditing.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
-from cpaudit.data.members import data_and_split_of
+from cpaudit.data.members import MemberSource, model_members, require_model_shape
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
@@ -31,6 +31,7 @@ from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, FAMILIES, KIND_FAMILIES,
 from cpaudit.report.write import write_report
 from cpaudit.report.tune_report import tune_document, tune_figures
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
+from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.rejection import RejectionExhausted
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import derive_seed, numpy_generator
@@ -62,6 +63,9 @@ class TuneOptions:
     steps: int = 50  # DDIM steps per sample
     seed: int = 0  # the attacks' relabellings
     device: str = "auto"
+    # Which images the model was trained on, where the user says (--split, or --members/--holdout); a model
+    # trained elsewhere needs it. Its DP-SGD runs are not swept: cpaudit retrains only its own models.
+    membership: MemberSource = field(default_factory=MemberSource)
 
 
 @dataclass
@@ -150,13 +154,16 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     device = resolve_device(opts.device)
     model = load_model(opts.model)
     require_pixel_unconditional(model, "cpaudit tune")
-    if model.data_fingerprint is None:
-        raise InputError(opts.model, "records no training data: tune compares samples with the model's members, "
-                         "so it needs a model trained with cpaudit")
-    data, split = data_and_split_of(model.folder, model.config)
+    data, split = model_members(model.folder, model.config, opts.membership)
+    require_model_shape(data, model.image_shape, opts.membership.split or opts.membership.members or data.source)
     members, holdout = data.take(split.member_idx), data.take(split.holdout_idx)
     ref = Reference.of(members, holdout, threshold=0.97)
-    settings = sweep_settings(opts.classifier, opts.dp_epsilons, opts.small)
+    own = model.data_fingerprint is not None  # DP-SGD runs retrain on the model's data: cpaudit's own models only
+    if not own and opts.families is not None and "dp" in opts.families:
+        raise InputError("--defences", f"dp retrains the model with DP-SGD, which cpaudit does for its own models; "
+                         f"{opts.model} was trained elsewhere: leave dp out")
+    dp_epsilons = opts.dp_epsilons if own else ()
+    settings = sweep_settings(opts.classifier, dp_epsilons, opts.small)
     if opts.families is not None:
         unknown = sorted(set(opts.families) - set(FAMILIES))
         if unknown:
@@ -169,6 +176,9 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
                     or (s.defence == DP_CONTROL and DP in wanted)]
     models = _models(opts, model, settings, device, say)
     guides = Guides(members, device)
+    # The exact posterior over the members resolved above (the user's, for a model trained elsewhere), which
+    # Guides cannot ask the model for: built here, as Guides would build it for a cpaudit model.
+    guides._logits[(str(model.folder), "exact")] = resolve_guide(model, "exact", device=device, membership=(data, split))[0]
 
     tuning, infeasible = [], []
     for k, s in enumerate(settings):
@@ -198,8 +208,9 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
         "settings": {"model": str(opts.model), "classifier": opts.classifier, "tune_seeds": [opts.tune_seed, opts.n_tune],
                      "eval_seeds": [opts.eval_seed, opts.n_eval], "fid_budget": opts.fid_budget,
                      "excess_level": opts.excess_level, "points_per_defence": opts.points_per_defence,
-                     "dp_epsilons": list(opts.dp_epsilons), "small": opts.small, "seed": opts.seed, "steps": opts.steps,
+                     "dp_epsilons": list(dp_epsilons), "small": opts.small, "seed": opts.seed, "steps": opts.steps,
                      "device": describe(device), "n_members": len(members), "n_holdout": len(holdout),
+                     **({"members_from": opts.membership.to_dict()} if opts.membership.given else {}),
                      "replica_threshold": ref.threshold},
         "tuning": tuning, "evaluation": evaluation,
         "infeasible": infeasible,  # rejection thresholds that kept too few samples in the draws allowed

@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from cpaudit.auditing.extraction import caption_scores, replica_excess, sample_g
 from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.auditing.quality import frechet_distance, pooled_pixels
 from cpaudit.auditing.samples import load_samples
-from cpaudit.data.members import data_and_split_of
+from cpaudit.data.members import MemberSource, model_members
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import load_model
@@ -73,6 +73,9 @@ class TextTuneOptions:
     families: tuple[str, ...] | None = None
     small: bool = False
     device: str = "auto"
+    # Which images the model was trained on, where the user says (--split, or --members/--holdout); default: the
+    # split.json a cpaudit pipeline folder holds. A model trained elsewhere needs it.
+    membership: MemberSource = field(default_factory=MemberSource)
 
 
 @dataclass
@@ -86,14 +89,14 @@ class Extraction:
     reference: np.ndarray  # pooled held-out pixels, FID's reference
 
     @classmethod
-    def of(cls, model: Path, per_caption: int) -> "Extraction":
-        data, split = data_and_split_of(model, load_model(model).config)
+    def of(cls, model: Path, per_caption: int, membership: MemberSource | None = None) -> "Extraction":
+        prompts = extraction_prompts(model, membership, per_caption=per_caption)  # refuses data without captions
+        data, split = model_members(model, load_model(model).config, membership)
         caps, own = {}, {}
         for role, rows in (("member", split.member_idx), ("holdout", split.holdout_idx)):
             caps[role] = [data.captions[i] for i in rows]
             own[role] = pixel_embedding(data.take(np.asarray(rows)))
-        return cls(model, extraction_prompts(model, per_caption=per_caption), caps, own,
-                   pooled_pixels(data.take(split.holdout_idx)))
+        return cls(model, prompts, caps, own, pooled_pixels(data.take(split.holdout_idx)))
 
     def measure(self, point: dict, first_seed: int, opts: TextTuneOptions) -> dict:
         """Sample the point on seeds first_seed on; captions extracted per role, and pixel FID."""
@@ -101,8 +104,9 @@ class Extraction:
             t0 = time.perf_counter()
             sample(SampleOptions(model=self.model, out=Path(tmp), n=len(self.prompts), seed=first_seed, write_png=False,
                                  sampler=SamplerConfig(steps=opts.steps), protection=point.get("protection"),
-                                 device=opts.device, conditions=Conditions(tuple(self.prompts), opts.guidance_scale,
-                                                                           prompt_defence=point.get("prompt_defence"))))
+                                 membership=opts.membership, device=opts.device,
+                                 conditions=Conditions(tuple(self.prompts), opts.guidance_scale,
+                                                       prompt_defence=point.get("prompt_defence"))))
             seconds = time.perf_counter() - t0
             s = load_samples(Path(tmp))
         emb, asked = pixel_embedding(s.images), set(s.prompts)
@@ -133,10 +137,11 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
         if unknown:
             raise InputError("--defences", f"unknown {unknown}; a text-to-image model's defences: {', '.join(grid)}")
         grid = {k: v for k, v in grid.items() if k in opts.families}
-    ex = Extraction.of(Path(opts.model), opts.per_caption)
+    ex = Extraction.of(Path(opts.model), opts.per_caption, opts.membership)
     say("tuning seeds: unprotected", 0, 1)
     record: dict = {"kind": "cpaudit-tune-text", "cpaudit_version": __version__, "threat_model": "samples",
-                    "model": str(opts.model), "tune_seed": opts.tune_seed, "eval_seed": opts.eval_seed,
+                    "model": str(opts.model), **({"members_from": opts.membership.to_dict()} if opts.membership.given else {}),
+                    "tune_seed": opts.tune_seed, "eval_seed": opts.eval_seed,
                     "per_caption": opts.per_caption, "steps": opts.steps, "guidance_scale": opts.guidance_scale,
                     "threshold": THRESHOLD, "rule": RULE,
                     "unprotected": {"tuning": ex.measure({"label": "-"}, opts.tune_seed, opts),

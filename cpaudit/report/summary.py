@@ -3,6 +3,8 @@ could do, and what to do next, in plain words; and the last, which explains the 
 
 from __future__ import annotations
 
+import shlex
+
 from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, in_scope
 from cpaudit.report.document import Para, Section, Table
 from cpaudit.report.numbers import pct
@@ -68,13 +70,63 @@ def _next_step(results: dict) -> str:
     pol = results.get("policy") or {}
     release = results.get("release", "samples")
     if pol.get("failures"):
+        sample, audit = protect_commands(results)
         return (f"do not release as planned ({RELEASE_WORDS[release].lower()}, a gate failed). Protect sampling "
-                "(cpaudit sample --protect), retrain with differential privacy, or release less (samples rather than "
-                "the sampler or the weights), then audit again.")
+                f"(`{sample}`) and audit those samples (`{audit}`), retrain with differential privacy, or release less "
+                "(samples rather than the sampler or the weights), then audit again.")
     if pol.get("report_only") or not pol.get("gates"):
         return "no gate was applied: decide on the figures above, or run the audit with gates (without --report-only)."
     return ("the release passed its gates. Keep this results.json as a baseline (--baseline) so that a later model is "
             "held to it, and audit again whenever the model, the data or the sampler changes.")
+
+
+# A placeholder a printed command holds where the audit does not know the value: the model, when no model was
+# given and the samples carry no run.json; the members, when they were images in memory (the Python API).
+MODEL, MEMBERS, HOLDOUT = "MODEL", "MEMBERS", "HOLDOUT"
+
+
+def protect_commands(results: dict) -> tuple[str, str]:
+    """The commands that protect this audit's sampling and audit the result, as the user runs them: the same
+    model and members (--split, with --data where the split's data is a source one can name, or --members and
+    --holdout), the same sampler (steps, and n for unprompted models), prompted with the split's captions
+    (--extraction) for a text-to-image model, and the same release. The exact posterior reads the members from
+    the same options, so a model trained elsewhere needs nothing else."""
+    setup = results.get("setup") or {}
+    run = setup.get("sample_run") or {}
+    model = setup.get("model") or run.get("model") or MODEL
+    members: list[str] = []
+    if setup.get("split"):
+        members = ["--split", setup["split"]]
+        data = setup.get("data")
+        if isinstance(data, str) and data and not data.startswith("members=") and "in memory" not in data:
+            members += ["--data", data]
+    elif setup.get("members") and setup.get("holdout"):
+        members = ["--members", _path_or(setup["members"], MEMBERS), "--holdout", _path_or(setup["holdout"], HOLDOUT)]
+        if setup.get("resize"):
+            members += ["--resize", "x".join(str(v) for v in setup["resize"])]
+    else:
+        members = ["--members", MEMBERS, "--holdout", HOLDOUT]
+    samples = str(setup.get("samples") or "")
+    out = samples.rstrip("/") + "-protected" if samples and not samples.startswith("<") else "runs/protected"
+    sampler: list[str] = []
+    if run.get("conditioning") == "text":
+        sampler.append("--extraction")
+    elif isinstance(run.get("n"), int):
+        sampler += ["--n", str(run["n"])]
+    steps = (run.get("sampler") or {}).get("steps")
+    if isinstance(steps, int):
+        sampler += ["--steps", str(steps)]
+    sample = ["cpaudit", "sample", "--model", model, *sampler, *members, "--protect", "--out", out]
+    release = results.get("release", "samples")
+    audit = ["cpaudit", "audit", "--samples", out, *members, *(["--model", model] if setup.get("model") else []),
+             *(["--release", release] if release != "samples" else []),
+             "--out", out + "-audit"]
+    return shlex.join(sample), shlex.join(audit)
+
+
+def _path_or(source: str, placeholder: str) -> str:
+    """A source results.json names: its path, or the placeholder where it was images in memory."""
+    return placeholder if "in memory" in source else source
 
 
 GLOSSARY = [

@@ -2,62 +2,96 @@
 
 from __future__ import annotations
 
-import json
+import shlex
 from pathlib import Path
 
 import torch
 
 from cpaudit.core.posterior import exact_logit
 from cpaudit.errors import InputError
-from cpaudit.data.members import data_and_split_of
+from cpaudit.data.imageset import ImageSet
+from cpaudit.data.members import MemberSource, Membership, model_member_ids, model_members, require_model_shape
 from cpaudit.models.load import LoadedModel, load_classifier
 from cpaudit.sampling.protection import LogitFn
 from cpaudit.train.random_labels import label_seed_for, random_labels
 
 
-def exact_logit_fn(model: LoadedModel, label_seed: int | None = None, device: torch.device | str = "cpu") -> tuple[LogitFn, dict]:
-    """The Gaussian-mixture posterior over the model's own members (the model owner has them), on `device`."""
-    if model.data_fingerprint is None:
-        raise InputError(model.folder, "records no training data (a model trained elsewhere); --classifier exact needs a "
-                         "cpaudit model: train a classifier with `cpaudit train-classifier DATA --model` and pass its folder")
-    data, split = data_and_split_of(model.folder, model.config)
+def exact_logit_fn(model: LoadedModel, label_seed: int | None = None, device: torch.device | str = "cpu",
+                   membership: Membership = None) -> tuple[LogitFn, dict]:
+    """The Gaussian-mixture posterior over the model's members, on `device`: the user's (`membership`: a
+    split.json or a pair of sources, or images already loaded) where given, else those a cpaudit model records
+    (data/members.py, model_members); a model trained elsewhere given none is refused in one line."""
+    data, split = model_members(model.folder, model.config, membership)
+    require_model_shape(data, model.image_shape, _where(membership, data.source))
     seed = label_seed_for(int(model.config.get("seed", 0)), label_seed)
     # In the model's own space: a latent model's members are their latents (the codec's posterior mean).
     members = model.codec.to(device).encode(data.take(split.member_idx).to(device)).to(device)
     labels = random_labels(len(members), seed).to(device)
-    abar = model.schedule.alphas_cumprod().to(device)
+    path = model.path
+    alpha, sigma = path.alpha.to(device), path.sigma.to(device)
 
     def logit_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return exact_logit(x_t, members, labels, abar[t])
+        return exact_logit(x_t, members, labels, alpha[t], sigma[t])
 
-    return logit_fn, {"classifier": "exact", "label_seed": seed, "n_members": len(members)}
+    given = isinstance(membership, MemberSource) and membership.given
+    return logit_fn, {"classifier": "exact", "label_seed": seed, "n_members": len(members),
+                      **({"members_from": membership.to_dict()} if given else {})}
 
 
-def learned_logit_fn(model: LoadedModel, folder: Path, device: torch.device | str = "cpu") -> tuple[LogitFn, dict]:
-    """A trained random-label classifier; refuses one trained for other data, members or schedule."""
+def _where(membership: Membership, source: str) -> str:
+    """What a refusal about the members names: the user's split.json or members source, else the data."""
+    if isinstance(membership, MemberSource):
+        return str(membership.split or membership.members or source)
+    return source
+
+
+def learned_logit_fn(model: LoadedModel, folder: Path, device: torch.device | str = "cpu",
+                     membership: Membership = None) -> tuple[LogitFn, dict]:
+    """A trained random-label classifier; refuses one trained for other data, members or schedule. The
+    members it is checked against: the user's (`membership`) where given, else the model folder's split.json;
+    a diffusers model given none records no members, and the classifier's own split.json is the user's word."""
     clf = load_classifier(folder)
     cfg_path = Path(folder) / "config.json"
-    # A diffusers model records no data; then the classifier's members are the user's word (its split.json).
     if model.data_fingerprint is not None and clf.config["data_fingerprint"] != model.data_fingerprint:
         raise InputError(cfg_path, "classifier was trained on other data than the model (data fingerprint differs)")
     if clf.schedule != model.schedule:
         raise InputError(cfg_path, f"classifier schedule {clf.schedule} differs from the model's {model.schedule}")
     if tuple(clf.config["image_shape"]) != model.space_shape:
-        raise InputError(cfg_path, f"classifier input shape {clf.config['image_shape']} differs from the model's {list(model.space_shape)} "
-                         "(a latent model's classifier reads its latents: train it with --model)")
-    try:
-        model_members = {r["id"] for r in json.loads((model.folder / "split.json").read_text())["members"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        model_members = None
-    if model_members is not None and set(clf.labels) != model_members:
-        raise InputError(Path(folder) / "labels.json", "classifier was trained on other members than the model's split.json")
+        raise InputError(cfg_path, f"classifier input shape {clf.config['image_shape']} differs from the model's "
+                         f"{list(model.space_shape)} (a latent model's classifier reads its latents: train it with "
+                         f"`{train_classifier_command(model, membership)}`)")
+    model_members_ids = model_member_ids(model.folder, membership)
+    if model_members_ids is not None and set(clf.labels) != model_members_ids:
+        named = "the split given" if isinstance(membership, MemberSource) and membership.given else "the model's split.json"
+        raise InputError(Path(folder) / "labels.json", f"classifier was trained on other members than {named}")
     net = clf.model.to(device)
     return (lambda x_t, t: net(x_t, t)), {"classifier": str(folder), "label_seed": clf.config.get("label_seed")}
 
 
+def train_classifier_command(model: LoadedModel, membership: Membership = None) -> str:
+    """The train-classifier command for this model's members, as the user types it: the members as given
+    (--split, or --members and --holdout), none for a cpaudit model (it records them), else --split SPLIT."""
+    args = ["cpaudit", "train-classifier", "--model", str(model.folder)]
+    if isinstance(membership, MemberSource) and membership.given:
+        if membership.split is not None:
+            args += [*([str(membership.data)] if membership.data is not None else []), "--split", str(membership.split)]
+        else:
+            args += ["--members", _named(membership.members, "MEMBERS"), "--holdout", _named(membership.holdout, "HOLDOUT")]
+            if membership.resize is not None:
+                args += ["--resize", f"{membership.resize[0]}x{membership.resize[1]}"]
+    elif model.data_fingerprint is None:
+        args += ["--split", "SPLIT"]
+    return shlex.join([*args, "--out", "DIR"])
+
+
+def _named(source: object, placeholder: str) -> str:
+    return placeholder if source is None or isinstance(source, ImageSet) else str(source)
+
+
 def resolve_guide(model: LoadedModel, classifier: str, label_seed: int | None = None,
-                  device: torch.device | str = "cpu") -> tuple[LogitFn, dict]:
-    """'exact' -> the exact posterior over the model's members; otherwise a classifier folder."""
+                  device: torch.device | str = "cpu", membership: Membership = None) -> tuple[LogitFn, dict]:
+    """'exact' -> the exact posterior over the model's members; otherwise a classifier folder. `membership`:
+    which images the model was trained on where the user says (data/members.py, MemberSource)."""
     if classifier == "exact":
-        return exact_logit_fn(model, label_seed, device)
-    return learned_logit_fn(model, Path(classifier), device)
+        return exact_logit_fn(model, label_seed, device, membership)
+    return learned_logit_fn(model, Path(classifier), device, membership)
