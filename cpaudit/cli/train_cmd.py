@@ -13,7 +13,7 @@ from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import parse_resize
 from cpaudit.errors import InputError
 from cpaudit.pipelines.train_classes import TrainClassesOptions, train_class_diffusion
-from cpaudit.pipelines.train_text import TEXT_SCHEDULE, TrainTextOptions, train_text_diffusion
+from cpaudit.pipelines.train_text import TEXT_SCHEDULE, TrainTextOptions, text_architecture, train_text_diffusion
 from cpaudit.train.text_diffusion import TextTrainConfig
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
@@ -30,15 +30,17 @@ def _mult(text: str, option: str) -> tuple[int, ...]:
 
 
 def _train_conditional(data, out, members, seed, steps, batch_size, lr, ema, schedule, timesteps, resize, text, holdout, vae,
-                       vae_steps, device) -> None:
+                       vae_steps, device, arch="sd") -> None:
     with user_errors():
         if text:
             sched = TEXT_SCHEDULE if schedule is None else Schedule(kind=schedule, T=timesteps)  # type: ignore[arg-type]
             cfg = TextTrainConfig(vae_steps=vae_steps, steps=steps or TextTrainConfig.steps, batch_size=batch_size or 64, lr=lr)
-            opts = TrainTextOptions(data, out, members, holdout, seed, cfg, sched, vae=vae, resize=parse_resize(resize), device=device)
+            opts = TrainTextOptions(data, out, members, holdout, seed, cfg, sched, text_architecture(arch), vae=vae,
+                                    resize=parse_resize(resize), device=device)
             with progress_bar("train text-to-image", cfg.vae_steps + cfg.steps) as advance:
                 result = train_text_diffusion(opts, lambda stage, s, n, m: advance(s, n, m, description=f"train {stage}"))
-            info(f"trained a {result.n_parameters:,}-parameter UNet on {result.n_members} captioned members in "
+            info(f"trained a {result.n_parameters:,}-parameter {'SDXL' if arch == 'sdxl' else 'SD'}-architecture UNet on "
+                 f"{result.n_members} captioned members in "
                  f"{result.seconds:.0f} s (autoencoder {result.vae_source}) -> {result.out}")
             return
         train = DiffusionTrainConfig(steps=steps or 4000, batch_size=batch_size or 64, lr=lr, ema_decay=ema)
@@ -83,6 +85,8 @@ def train_diffusion_cmd(
                                           "the remaining images train the autoencoder]."),
     vae: Optional[Path] = typer.Option(None, "--vae", help="--text: reuse this pipeline's (or vae folder's) autoencoder."),
     vae_steps: int = typer.Option(500, "--vae-steps", min=1, help="--text: autoencoder training steps."),
+    arch: str = typer.Option("sd", "--arch", help="--text: sd (Stable Diffusion 1.x: one CLIP text encoder) or sdxl "
+                             "(SDXL: two text encoders, the pooled embedding and size/crop time ids; a StableDiffusionXLPipeline folder)."),
     device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
@@ -92,14 +96,18 @@ def train_diffusion_cmd(
     Example: cpaudit train-diffusion digits --out runs/model --members 64 --steps 4000
     Example: cpaudit train-diffusion digits --out runs/dp --dp --epsilon 10 --delta 1e-3
     Example: cpaudit train-diffusion captioned-digits --text --out runs/sd
+    Example: cpaudit train-diffusion captioned-digits --text --arch sdxl --out runs/sdxl
     """
     state.quiet = state.quiet or quiet
+    if arch != "sd" and not text:
+        with user_errors():
+            raise InputError("--arch", "applies to --text")
     if text or classes:
         if text and classes or dp or resume:
             with user_errors():
                 raise InputError("--text" if text else "--classes", "cannot be combined with --classes, --dp or --resume")
         return _train_conditional(data, out, members, seed, steps, batch_size, lr, ema, schedule, timesteps, resize, text,
-                                  holdout, vae, vae_steps, device)
+                                  holdout, vae, vae_steps, device, arch)
     dp_cfg = None
     if dp:
         steps = steps or 400
