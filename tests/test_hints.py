@@ -273,3 +273,29 @@ def test_the_audit_of_exact_protected_samples_of_a_model_trained_elsewhere(unet_
     r = runner.invoke(app, ["audit", "--samples", "prot-audited", "--split", "split.json", "--model", "unet", "--out", "aud",
                             *EFFORT["audit"], "--quiet"])
     assert r.exit_code in (0, 1), r.output
+
+
+def test_tune_takes_the_members_of_a_model_trained_elsewhere(unet_workspace, workspace, monkeypatch):
+    """tune's pipelines take the members as sample does (TuneOptions/TextTuneOptions.membership; the tune command
+    has no --split yet); the DP-SGD runs, which retrain on the model's own data, are left out for such a model."""
+    from cpaudit.data.members import MemberSource
+    from cpaudit.errors import InputError
+    from cpaudit.pipelines.tune import TuneOptions, tune
+    from cpaudit.pipelines.tune_text import TextTuneOptions, tune_text
+
+    monkeypatch.chdir(unet_workspace)
+    ok(["split", "--members", "members", "--holdout", "holdout", "--out", "split.json"])
+    split = MemberSource(split=Path("split.json"))
+    small = dict(n_tune=8, n_eval=8, small=True, steps=2, device="cpu")
+    r = tune(TuneOptions(model=Path("unet"), out=Path("tune"), families=("exact", "repulsion"), membership=split, **small))
+    assert [p["defence"] for p in r.evaluation] == ["none", "CPSample, exact posterior", "nearest-member repulsion"]
+    assert json.loads(Path("tune/tune.json").read_text())["settings"]["members_from"] == {"split": "split.json"}
+    with pytest.raises(InputError, match="leave dp out"):
+        tune(TuneOptions(model=Path("unet"), out=Path("tune-dp"), families=("dp",), membership=split, **small))
+    with pytest.raises(InputError, match="records no training data"):
+        tune(TuneOptions(model=Path("unet"), out=Path("tune-none"), **small))
+
+    monkeypatch.chdir(workspace)
+    record = tune_text(TextTuneOptions(model=Path("sd"), out=Path("tune-text"), per_caption=1, steps=2, small=True, device="cpu",
+                                       families=("CPSample, exact posterior",), membership=MemberSource(split=Path("split.json"))))
+    assert list(record["defences"]) == ["CPSample, exact posterior"] and record["members_from"] == {"split": "split.json"}

@@ -98,6 +98,8 @@ def _models(opts: TuneOptions, model: LoadedModel, settings: list[Setting], devi
     """The memorising model and, where DP points are swept, DP-SGD runs and their non-DP control."""
     models = {"memorising": model}
     dp_keys = sorted({s.model for s in settings if s.model != "memorising"})
+    if not dp_keys:  # nothing to train (and a model trained elsewhere records no data to train on)
+        return models
     # The model's own seed: the same split, so the DP runs train on the same members.
     cfg = dict(data=model.config["data"], members=int(model.config["n_members"]), seed=int(model.config.get("seed", 0)),
                device=opts.device)
