@@ -142,6 +142,18 @@ def test_the_exact_posterior_for_a_stable_diffusion_folder_trained_elsewhere(in_
         ok([*base, "--split", "split.json", "--out", f"again-{args[0]}", "--protect", "--alpha", "0.5", "--quiet"])
 
 
+def test_members_of_another_size_are_refused_with_the_resize_that_fits(in_workspace):
+    """Members at 32x32 for a model of 16x16 images: refused in one line naming --resize 16x16; with it, sampled."""
+    if not (in_workspace / "members32").exists():
+        _write_images(in_workspace / "members32", CAPTIONS[::2], seed=1, size=32)
+        _write_images(in_workspace / "holdout32", CAPTIONS[1::2], seed=2, size=32)
+    args = ["sample", "--model", "sd", "--extraction", "--per-caption", "1", "--steps", "2", "--members", "members32",
+            "--holdout", "holdout32", "--protect", "--out", "resized"]
+    line = refused(args)
+    assert "(1, 32, 32)" in line and line.strip().endswith("pass --resize 16x16")
+    ok([*args, "--resize", "16x16", "--quiet"])
+
+
 def test_a_learned_classifier_for_a_stable_diffusion_folder_trained_elsewhere(in_workspace):
     """train-classifier --model --split on the pipeline's latents, then sampling with it; a pixel classifier of the
     same schedule is refused with a train-classifier command that works as printed."""
