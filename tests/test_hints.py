@@ -276,8 +276,6 @@ def test_the_exact_posterior_for_a_diffusers_unet_trained_elsewhere(unet_workspa
     assert np.array_equal(drawn.images, np.load(unet_workspace / "prot" / "samples.npz")["images"])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="the audit replays the exact posterior without the audit's members: "
-                   "pipelines/audit_attacks.py should pass membership=(run.data, run.split) to resolve_guide")
 def test_the_audit_of_exact_protected_samples_of_a_model_trained_elsewhere(unet_workspace, monkeypatch):
     monkeypatch.chdir(unet_workspace)
     ok(["split", "--members", "members", "--holdout", "holdout", "--out", "split.json"])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
-from cpaudit.cli.options import Device, Quiet, number_list
+from cpaudit.cli.options import DataOpt, Device, HoldoutOpt, MemberImagesOpt, Quiet, ResizeOpt, SplitOpt, number_list
+from cpaudit.data.load import parse_resize
+from cpaudit.data.members import MemberSource
 from cpaudit.core.threat_models import THREAT_MODELS
 from cpaudit.errors import InputError
 from cpaudit.pipelines.demo import DemoOptions, demo
@@ -82,7 +85,7 @@ def print_text_demo(result: TextDemoResult) -> None:
 
 
 def tune_cmd(
-    model: Path = typer.Option(..., "--model", help="The model to protect (a cpaudit model: its members are compared)."),
+    model: Path = typer.Option(..., "--model", help="The model to protect: its members (a cpaudit model's, or --split's) are compared."),
     classifier: str = typer.Option(None, "--classifier", help="Learned random-label classifier folder; without it only "
                                    "the exact posterior, rejection, repulsion and DP-SGD are swept."),
     out: Path = typer.Option(..., "--out"),
@@ -97,23 +100,31 @@ def tune_cmd(
     small: bool = typer.Option(False, "--small", help="Two settings a defence: a quick look, not a frontier."),
     steps: int = typer.Option(50, "--steps", help="DDIM steps per sample."),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62),
+    split: Optional[Path] = SplitOpt,
+    data: Optional[str] = DataOpt,
+    members: Optional[str] = MemberImagesOpt,
+    holdout: Optional[str] = HoldoutOpt,
+    resize: Optional[str] = ResizeOpt,
     device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
     """Put every defence on one privacy/quality frontier: sweep on tuning seeds, evaluate on others.
 
     Example: cpaudit tune --model runs/model --classifier runs/classifier --out reports/tune
+    Example: cpaudit tune --model sd-finetune --split split.json --out reports/tune
     """
     state.quiet = state.quiet or quiet
     with user_errors():
+        membership = MemberSource(data, split, members, holdout, parse_resize(resize))
         if model_conditioning(model) == "text":
-            _tune_text(model, classifier, out, defences, tune_seed, eval_seed, small, steps, device)
+            _tune_text(model, classifier, out, defences, tune_seed, eval_seed, small, steps, device, membership)
             return
         opts = TuneOptions(model=model, classifier=classifier, out=out, n_tune=n_tune, n_eval=n_eval, tune_seed=tune_seed,
                            eval_seed=eval_seed, fid_budget=fid_budget,
                            dp_epsilons=number_list(dp_epsilons, "--dp-epsilons", float) if dp_epsilons else (),
                            families=tuple(x.strip() for x in defences.split(",")) if defences else None,
-                           points_per_defence=points, small=small, steps=steps, seed=seed, device=device)
+                           points_per_defence=points, small=small, steps=steps, seed=seed, device=device,
+                           membership=membership)
         with progress_bar("tune") as advance:
             result = tune(opts, progress=lambda what, k, total: advance(k, total, description=what))
     for kind, d in result.defaults.items():
@@ -129,12 +140,12 @@ def tune_cmd(
 
 
 def _tune_text(model: Path, classifier: str | None, out: Path, defences: str | None, tune_seed: int, eval_seed: int,
-               small: bool, steps: int, device: str) -> None:
+               small: bool, steps: int, device: str, membership: MemberSource) -> None:
     """A text-to-image pipeline: its sampling-time defences tuned by prompted extraction (pipelines/tune_text.py)."""
     opts = TextTuneOptions(model=model, out=out, classifier=classifier, tune_seed=tune_seed,
                            eval_seed=eval_seed if eval_seed != 1_000_000 else TextTuneOptions.eval_seed,
                            families=tuple(x.strip() for x in defences.split(",")) if defences else None, small=small,
-                           steps=steps, device=device)
+                           steps=steps, device=device, membership=membership)
     with progress_bar("tune") as advance:
         record = tune_text(opts, progress=lambda what, k, total: advance(k, total, description=what))
     info(tune_text_markdown(record))

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from cpaudit.cli.common import info, print_json, progress_bar, state, user_errors
-from cpaudit.cli.options import Device, Quiet
+from cpaudit.cli.options import DataOpt, Device, HoldoutOpt, MemberImagesOpt, Quiet, ResizeOpt, SplitOpt
 from cpaudit.data.captions import read_prompts_file
 from cpaudit.data.load import parse_resize
 from cpaudit.data.members import MemberSource
@@ -57,16 +57,11 @@ def sample_cmd(
                                     "and as many held-out captions (from --split, else the model folder's split.json), "
                                     "--per-caption seeds each: the samples a prompted-extraction audit reads."),
     per_caption: int = typer.Option(4, "--per-caption", min=1, max=10_000, help="With --extraction: samples per caption."),
-    split: Optional[Path] = typer.Option(None, "--split", help="The split.json naming the members and held-out images (`cpaudit "
-                                         "split` writes one): the exact posterior's members and --extraction's captions, for "
-                                         "a model trained elsewhere [default: the members a cpaudit model records]."),
-    data: Optional[str] = typer.Option(None, "--data", help="With --split: the images it names, where it names no data."),
-    members: Optional[str] = typer.Option(None, "--members", metavar="DIR|FILE", help="Instead of --split: the training "
-                                          "images (a folder, an .npz or a metadata.jsonl listing); give --holdout too."),
-    holdout: Optional[str] = typer.Option(None, "--holdout", metavar="DIR|FILE", help="With --members: images of the same "
-                                          "kind the model never saw."),
-    resize: Optional[str] = typer.Option(None, "--resize", metavar="HxW", help="With --members/--holdout: read the images "
-                                         "at this size (the model's), e.g. 512x512."),
+    split: Optional[Path] = SplitOpt,  # the exact posterior's members and --extraction's captions
+    data: Optional[str] = DataOpt,
+    members: Optional[str] = MemberImagesOpt,
+    holdout: Optional[str] = HoldoutOpt,
+    resize: Optional[str] = ResizeOpt,
     prompt_defence: Optional[str] = typer.Option(None, "--prompt-defence", help="Text-to-image models: alter each prompt instead of "
                                                  "guiding: embedding-noise, random-tokens or prompt-optimisation (sampling/prompt_defences.py)."),
     sigma: Optional[float] = typer.Option(None, "--sigma", min=0.0, max=1e6, help="embedding-noise: the noise's standard deviation "

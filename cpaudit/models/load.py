@@ -155,7 +155,8 @@ def conditional_refusal(folder: Path, kind: str, what: str) -> InputError:
     """One line: `what` takes unconditional pixel models only, and what to do instead."""
     name = {"text": "a text-to-image", "class": "a class-conditional"}.get(kind, "a latent")
     return InputError("--model", f"{folder} is {name} model; {what} takes unconditional pixel models only (sample it with "
-                      "`cpaudit sample` and audit the samples without --model: threat model 'samples')")
+                      f"`cpaudit sample --model {folder} --out samples` and audit the samples without --model: threat "
+                      "model 'samples')")
 
 
 def require_pixel_unconditional(model: LoadedModel, what: str) -> None:

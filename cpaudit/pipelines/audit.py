@@ -30,8 +30,8 @@ from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.pipelines.audit_attacks import attacks_stage
 from cpaudit.pipelines.audit_text import TEXT_STAGES
-from cpaudit.pipelines.audit_stages import (AuditRun, Stage, embed_stage, member_images_mode, model_conditioning_of,
-                                            permutation_stage, policy_stage, protection_stage, quality_stage, replication_stage, run_stages)
+from cpaudit.pipelines.audit_stages import (AuditRun, Stage, described, embed_stage, extraction_hint, member_images_mode,
+                                            model_conditioning_of, permutation_stage, policy_stage, protection_stage, quality_stage, replication_stage, run_stages)
 from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # cpaudit/schemas/results.schema.json
@@ -153,7 +153,7 @@ def _check_conditioning(opts: AuditOptions, samples: SampleSet) -> None:
     kind = model_conditioning_of(opts)
     if kind == "text" and samples.prompts is None:
         raise InputError(described(opts.samples), "has no prompt for its samples, which the audit of a text-to-image model needs: "
-                         "sample with `cpaudit sample --extraction` (run.json records each seed's prompt), or give a metadata.jsonl")
+                         f"sample with {extraction_hint(opts)} (run.json records each seed's prompt), or give a metadata.jsonl")
     if opts.prompts is not None and (samples.prompts is None or kind != "text"):
         raise InputError("--prompts", "the memorisation detector queries a text-to-image model: give --model PIPELINE and "
                          "samples with their prompts")
@@ -263,8 +263,3 @@ def _check_run_classifier(opts: AuditOptions, samples: SampleSet) -> None:
                          "give --classifier DIR (or 'exact'); without it the protected sampler cannot be attacked")
 
 
-def described(source: object) -> str:
-    """A source as results.json names it: its path, or what an in-memory set is."""
-    if isinstance(source, (ImageSet, SampleSet)):
-        return source.source if isinstance(source, ImageSet) else str(source.folder)
-    return str(source)

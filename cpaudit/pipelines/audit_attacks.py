@@ -82,7 +82,8 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
     if classifier is None and rp.get("classifier"):
         classifier = rp["classifier"]  # checked before the work (audit._check_run_classifier)
     if classifier is not None:
-        logit_fn, _ = resolve_guide(lm, classifier, rp.get("label_seed"), device=device)
+        # The audit's members: a model trained elsewhere records none, and the user named them (--split, --members).
+        logit_fn, _ = resolve_guide(lm, classifier, rp.get("label_seed"), device=device, membership=(run.data, run.split))
         # Replay the sampling run; a run.json written before a field existed used what is now its fixed value.
         prot = Protection(classifier, opts.alpha if opts.alpha is not None else rp.get("alpha"),
                           opts.scale if opts.scale is not None else rp.get("scale"),

@@ -220,3 +220,24 @@ def run_stages(run: AuditRun, stages: tuple[Stage, ...]) -> dict:
     ordered.update({k: v for k, v in sections.items() if k not in SECTION_ORDER and k not in SECTIONS_LAST})
     ordered.update({k: sections[k] for k in SECTIONS_LAST if k in sections})
     return ordered
+
+
+def extraction_hint(opts: "AuditOptions") -> str:
+    """The command that draws what a prompted-extraction audit of these members reads, complete as printed: the
+    audit's model and its members (--split, or --members/--holdout)."""
+    if opts.split is not None:
+        members = f" --split {opts.split}" + (f" --data {opts.data}" if opts.data is not None else "")
+    elif opts.members is not None and opts.holdout is not None:
+        members = f" --members {described(opts.members)} --holdout {described(opts.holdout)}"
+        members += f" --resize {opts.resize[0]}x{opts.resize[1]}" if opts.resize is not None else ""
+    else:
+        members = ""
+    return f"`cpaudit sample --model {opts.model or 'PIPELINE'} --extraction{members} --out extraction-samples`"
+
+
+def described(source: object) -> str:
+    """A source as results.json names it: its path, or what an in-memory set is."""
+    if isinstance(source, (ImageSet, SampleSet)):
+        return source.source if isinstance(source, ImageSet) else str(source.folder)
+    return str(source)
+

@@ -36,8 +36,8 @@ from cpaudit.data.captions import read_prompts_file
 from cpaudit.errors import InputError
 from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.pipelines.audit_attacks import add_summary, check_mia_t, sampling_protected, threat_model_sections
-from cpaudit.pipelines.audit_stages import (AuditRun, embed_stage, member_images_mode, permutation_stage, policy_stage,
-                                            protection_stage, quality_stage, replication_stage)
+from cpaudit.pipelines.audit_stages import (AuditRun, embed_stage, extraction_hint, member_images_mode, permutation_stage,
+                                            policy_stage, protection_stage, quality_stage, replication_stage)
 from cpaudit.seeding import derive_seed
 
 CAPTION_ATTACKS = (LossAttack(), SecMIAttack(), PIAAttack(), SimAAttack())
@@ -65,7 +65,7 @@ def text_candidates(run: AuditRun) -> TextCandidates:
     h_idx = np.asarray([i for i, r in enumerate(run.split.holdout_idx) if caps[r] in prompted], dtype=np.int64)
     if len(m_idx) < 4 or len(h_idx) < 4:
         raise InputError(run.samples.folder, f"prompts name {len(m_idx)} member and {len(h_idx)} held-out captions; prompted "
-                         "extraction needs at least 4 of each (sample with `cpaudit sample --extraction`)")
+                         f"extraction needs at least 4 of each (sample with {extraction_hint(run.opts)})")
     m_caps = [caps[run.split.member_idx[i]] for i in m_idx]
     h_caps = [caps[run.split.holdout_idx[i]] for i in h_idx]
     return TextCandidates(m_idx, h_idx, m_caps, h_caps, sample_groups(run.samples.prompts, m_caps),

@@ -31,7 +31,6 @@ from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, FAMILIES, KIND_FAMILIES,
 from cpaudit.report.write import write_report
 from cpaudit.report.tune_report import tune_document, tune_figures
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
-from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.rejection import RejectionExhausted
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import derive_seed, numpy_generator
@@ -177,10 +176,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
         settings = [s for s in settings if s.defence == NONE or s.defence in wanted
                     or (s.defence == DP_CONTROL and DP in wanted)]
     models = _models(opts, model, settings, device, say)
-    guides = Guides(members, device)
-    # The exact posterior over the members resolved above (the user's, for a model trained elsewhere), which
-    # Guides cannot ask the model for: built here, as Guides would build it for a cpaudit model.
-    guides._logits[(str(model.folder), "exact")] = resolve_guide(model, "exact", device=device, membership=(data, split))[0]
+    guides = Guides(members, device, membership=(data, split))  # the members resolved above (the user's, where named)
 
     tuning, infeasible = [], []
     for k, s in enumerate(settings):

@@ -10,6 +10,7 @@ import torch
 
 from cpaudit.data.imageset import to_uint8, to_unit_range
 from cpaudit.models.load import LoadedModel
+from cpaudit.data.members import Membership
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection, protect_pred
 from cpaudit.sampling.conditions import Conditions
@@ -57,6 +58,8 @@ class Guides:
     _logits: dict = field(default_factory=dict)
     # The members in the model's own space, where repulsion pushes: their latents for a latent model.
     space_members: torch.Tensor | None = None
+    membership: Membership = None  # whose members the exact posterior sums over, where the user names them
+
 
     def guide(self, model: LoadedModel, s: Setting) -> Guide | None:
         if s.repulsion is not None:
@@ -68,7 +71,7 @@ class Guides:
             return None
         key = (str(model.folder), s.protection.classifier)
         if key not in self._logits:
-            self._logits[key] = resolve_guide(model, s.protection.classifier, device=self.device)[0]
+            self._logits[key] = resolve_guide(model, s.protection.classifier, device=self.device, membership=self.membership)[0]
         logit_fn, p = self._logits[key], s.protection.in_space(model.codec.latent)
         return lambda pred, x_t, t, at: protect_pred(pred, x_t, t, at, logit_fn, p)
 
