@@ -60,3 +60,16 @@ def test_caption_dropout_takes_the_unconditional_half_with_its_pooled_embedding(
     assert out.prompt_embeds[:, 0, 0].tolist() == [1.0, 0.0, 3.0] and out.pooled_prompt_embeds[:, 0].tolist() == [1.0, 0.0, 3.0]
     sd = caption_dropout(TextCond(embeds, -embeds), torch.tensor([True, False, False]))
     assert sd.pooled_prompt_embeds is None and sd.prompt_embeds[:, 0, 0].tolist() == [-1.0, 2.0, 3.0]
+
+
+def test_results_sdxl_section_equals_the_committed_benchmark():
+    """benchmarks/RESULTS.md's SDXL section is benchmarks/results/sdxl_memorisation.json, rendered; its seeds are
+    the evaluation seeds, apart from the tuning seeds every default was chosen on."""
+    from benchmarks.sdxl_memorisation import EVAL_SEED, JSON_OUT, results_markdown
+
+    root = Path(__file__).resolve().parent.parent
+    record = json.loads((root / JSON_OUT).read_text())
+    assert record["demo"]["sample_seed"] == EVAL_SEED == 7_000_000 and record["model"]["arch"] == "sdxl"
+    assert results_markdown(record) in (root / "benchmarks" / "RESULTS.md").read_text()
+    unprotected = json.loads((root / "benchmarks" / "results" / "sdxl_demo" / "unprotected" / "results.json").read_text())
+    assert unprotected["attacks"]["prompted_extraction"]["auc"] == record["demo"]["table"][0]["extraction_auc"]

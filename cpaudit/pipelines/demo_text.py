@@ -109,16 +109,8 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     reference = pooled_pixels(data.take(split.holdout_idx))
     results, table = {}, []
     for label, how in defences(classifier).items():
-        folder = work / label.replace(", ", "-").replace(" ", "-").lower()
-        say(f"sample {label}", 0, 1, None)
-        seconds = sample_defence(opts, model, folder, prompts, how)
-        fid = frechet_distance(pooled_pixels(load_samples(folder).images), reference)
-        say(f"audit {label}", 0, 1, None)
-        white_box = label == "unprotected"  # the weights are the same under every sampling-time defence
-        r = audit(AuditOptions(samples=folder, out=Path(opts.out) / folder.name, split=model / "split.json",
-                               model=model if white_box else None, seed=opts.seed, member_images="show", device=opts.device))
-        results[label] = r.results
-        table.append(table_row(label, r.results, seconds, fid))
+        results[label], row = run_defence(opts, model, work, label, how, prompts, reference, say)
+        table.append(row)
     say("comparison report", 0, 1, None)
     none_fid = table[0]["pixel_fid"]
     for row in table:
@@ -136,6 +128,21 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
                                                    "stage_seconds": say.rounded(), "machine": machine_description(),
                                                    "cpaudit_version": __version__})
     return TextDemoResult(Path(opts.out), results, table, seconds, say.seconds)
+
+
+def run_defence(opts: TextDemoOptions, model: Path, work: Path, label: str, how: dict, prompts: list[str],
+                reference: np.ndarray, say: Stage) -> tuple[dict, dict]:
+    """Sample the prompts under one defence (`defences`' entry) into WORK/<label>, audit them into OUT/<label>
+    (with the model for the unprotected run): its results.json and its table row."""
+    folder = work / label.replace(", ", "-").replace(" ", "-").lower()
+    say(f"sample {label}", 0, 1, None)
+    seconds = sample_defence(opts, model, folder, prompts, how)
+    fid = frechet_distance(pooled_pixels(load_samples(folder).images), reference)
+    say(f"audit {label}", 0, 1, None)
+    white_box = label == "unprotected"  # the weights are the same under every sampling-time defence
+    r = audit(AuditOptions(samples=folder, out=Path(opts.out) / folder.name, split=model / "split.json",
+                           model=model if white_box else None, seed=opts.seed, member_images="show", device=opts.device))
+    return r.results, table_row(label, r.results, seconds, fid)
 
 
 def sample_defence(opts: TextDemoOptions, model: Path, out: Path, prompts: list[str], how: dict) -> float:
