@@ -24,7 +24,7 @@ def read_results(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     path = Path(path)
     results = read_json(path)
     if isinstance(results, dict) and results.get("schema_version") == 1:
-        raise InputError(path, "schema_version 1 (cpaudit before threat models): run the `cpaudit audit` command that wrote it again (this version writes version 4)")
+        raise InputError(path, "schema_version 1 (cpaudit before threat models): run `cpaudit audit` again, with the options that wrote it, to get the current version")
     if not isinstance(results, dict) or results.get("schema_version") not in READABLE_SCHEMAS or not isinstance(results.get("nn"), dict):
         raise InputError(path, f"not a cpaudit results.json (schema_version {' or '.join(map(str, READABLE_SCHEMAS))})")
     arrays: dict[str, np.ndarray] = {}
