@@ -17,7 +17,8 @@ from cpaudit.pipelines.demo import DemoOptions, demo
 from cpaudit.pipelines.demo_text import TextDemoOptions, TextDemoResult, demo_text
 from cpaudit.models.load import model_conditioning
 from cpaudit.pipelines.tune import TuneOptions, tune
-from cpaudit.pipelines.tune_text import TextTuneOptions, tune_text, tune_text_markdown
+from cpaudit.pipelines.tune_grid import FAMILIES
+from cpaudit.pipelines.tune_text import TEXT_FAMILIES, TextTuneOptions, tune_text, tune_text_markdown
 
 
 def demo_cmd(
@@ -89,7 +90,8 @@ def tune_cmd(
     classifier: str = typer.Option(None, "--classifier", help="Learned random-label classifier folder; without it only "
                                    "the exact posterior, rejection, repulsion and DP-SGD are swept."),
     out: Path = typer.Option(..., "--out"),
-    defences: str = typer.Option(None, "--defences", help="Comma-separated defence names to sweep [default: all]."),
+    defences: str = typer.Option(None, "--defences", help="Comma-separated defences to sweep [default: all]: "
+                                f"{', '.join(FAMILIES)}; for a text-to-image model {', '.join(TEXT_FAMILIES)}."),
     n_tune: int = typer.Option(1024, "--n-tune", help="Samples per tuning point (as many as evaluation: FID is biased by 1/N)."),
     n_eval: int = typer.Option(1024, "--n-eval", help="Samples per evaluation point."),
     tune_seed: int = typer.Option(2_000_000, "--tune-seed", min=0, max=2**62),

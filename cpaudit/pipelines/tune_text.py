@@ -40,6 +40,12 @@ RULE = ("among points whose training captions are extracted no more often than h
 Progress = Callable[[str, int, int], None]
 
 
+# `--defences` keys (as the pixel tune's FAMILIES: the names themselves hold commas) -> the grid's names.
+TEXT_FAMILIES = {"embedding-noise": "embedding noise", "random-tokens": "random tokens",
+                 "prompt-optimisation": "prompt optimisation", "exact": "CPSample, exact posterior",
+                 "learned": "CPSample, learned classifier"}
+
+
 def text_grid(classifier: str | None, small: bool = False) -> dict[str, list[dict]]:
     """defence -> its points, each {"label", "protection" or "prompt_defence"}."""
     exact = LATENT_KIND_DEFAULTS["exact"]["scale"]
@@ -133,10 +139,13 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
     say = progress or (lambda _w, _d, _t: None)
     grid = text_grid(opts.classifier, opts.small)
     if opts.families is not None:
-        unknown = sorted(set(opts.families) - set(grid))
+        unknown = sorted(set(opts.families) - set(TEXT_FAMILIES))
         if unknown:
-            raise InputError("--defences", f"unknown {unknown}; a text-to-image model's defences: {', '.join(grid)}")
-        grid = {k: v for k, v in grid.items() if k in opts.families}
+            raise InputError("--defences", f"unknown {unknown}; a text-to-image model's defences: {', '.join(TEXT_FAMILIES)}")
+        wanted = {TEXT_FAMILIES[k] for k in opts.families}
+        if "CPSample, learned classifier" in wanted and opts.classifier is None:
+            raise InputError("--defences", "learned needs a classifier: give --classifier DIR (cpaudit train-classifier --model)")
+        grid = {k: v for k, v in grid.items() if k in wanted}
     ex = Extraction.of(Path(opts.model), opts.per_caption, opts.membership)
     say("tuning seeds: unprotected", 0, 1)
     record: dict = {"kind": "cpaudit-tune-text", "cpaudit_version": __version__, "threat_model": "samples",
