@@ -12,19 +12,20 @@ import torch
 from cpaudit.models.conditioning import TextCond
 
 
+def padded(tokenizer, prompts: list[str]):
+    """Token ids (and mask) padded and truncated to the tokenizer's model_max_length, as the pipelines pad."""
+    return tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                     return_tensors="pt")
+
+
 class PromptEncoder:
     def __init__(self, tokenizer, text_encoder: torch.nn.Module, batch_size: int = 256) -> None:
         self.tokenizer = tokenizer
         self.text_encoder = text_encoder.eval().requires_grad_(False)
         self.batch_size = batch_size
 
-    @property
-    def max_length(self) -> int:
-        return int(self.tokenizer.model_max_length)
-
     def token_ids(self, prompts: list[str]) -> torch.Tensor:
-        return self.tokenizer(prompts, padding="max_length", max_length=self.max_length, truncation=True,
-                              return_tensors="pt").input_ids
+        return padded(self.tokenizer, prompts).input_ids
 
     @torch.no_grad()
     def embed(self, prompts: list[str]) -> torch.Tensor:
@@ -33,8 +34,7 @@ class PromptEncoder:
         use_mask = bool(getattr(self.text_encoder.config, "use_attention_mask", False))
         parts = []
         for i in range(0, len(prompts), self.batch_size):
-            tok = self.tokenizer(prompts[i : i + self.batch_size], padding="max_length", max_length=self.max_length,
-                                 truncation=True, return_tensors="pt")
+            tok = padded(self.tokenizer, prompts[i : i + self.batch_size])
             mask = tok.attention_mask.to(dev) if use_mask else None
             parts.append(self.text_encoder(tok.input_ids.to(dev), attention_mask=mask)[0])
         return torch.cat(parts)
@@ -49,7 +49,7 @@ class PromptEncoder:
         return self
 
 
-class SDXLPromptEncoder:
+class SDXLPromptEncoder(PromptEncoder):
     """StableDiffusionXLPipeline.encode_prompt (clip_skip None, prompt_2 = prompt): each tokenizer pads its
     prompt to its model_max_length; the penultimate hidden states (`hidden_states[-2]`) of text_encoder
     (CLIPTextModel) and text_encoder_2 (CLIPTextModelWithProjection) are concatenated on the last axis; the
@@ -61,25 +61,11 @@ class SDXLPromptEncoder:
 
     def __init__(self, tokenizer, tokenizer_2, text_encoder: torch.nn.Module, text_encoder_2: torch.nn.Module,
                  time_ids: tuple[int, ...], force_zeros_for_empty_prompt: bool = True, batch_size: int = 256) -> None:
-        self.tokenizer, self.tokenizer_2 = tokenizer, tokenizer_2
-        self.text_encoder = text_encoder.eval().requires_grad_(False)
+        super().__init__(tokenizer, text_encoder, batch_size)  # token_ids: the first tokenizer's (one vocabulary)
+        self.tokenizer_2 = tokenizer_2
         self.text_encoder_2 = text_encoder_2.eval().requires_grad_(False)
         self.time_ids = tuple(int(v) for v in time_ids)
         self.force_zeros_for_empty_prompt = bool(force_zeros_for_empty_prompt)
-        self.batch_size = batch_size
-
-    @property
-    def max_length(self) -> int:
-        return int(self.tokenizer.model_max_length)
-
-    def token_ids(self, prompts: list[str]) -> torch.Tensor:
-        """The first tokenizer's ids (both tokenizers share one vocabulary in SDXL, padding aside)."""
-        return self.tokenizer(prompts, padding="max_length", max_length=self.max_length, truncation=True,
-                              return_tensors="pt").input_ids
-
-    def _ids(self, tokenizer, prompts: list[str]) -> torch.Tensor:
-        return tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                         return_tensors="pt").input_ids
 
     @torch.no_grad()
     def embed_pooled(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,8 +74,8 @@ class SDXLPromptEncoder:
         embeds, pooled = [], []
         for i in range(0, len(prompts), self.batch_size):
             chunk = prompts[i : i + self.batch_size]
-            out1 = self.text_encoder(self._ids(self.tokenizer, chunk).to(dev), output_hidden_states=True)
-            out2 = self.text_encoder_2(self._ids(self.tokenizer_2, chunk).to(dev), output_hidden_states=True)
+            out1 = self.text_encoder(padded(self.tokenizer, chunk).input_ids.to(dev), output_hidden_states=True)
+            out2 = self.text_encoder_2(padded(self.tokenizer_2, chunk).input_ids.to(dev), output_hidden_states=True)
             embeds.append(torch.cat([out1.hidden_states[-2], out2.hidden_states[-2]], dim=-1))
             pooled.append(out2.text_embeds)
         return torch.cat(embeds), torch.cat(pooled)
@@ -111,6 +97,6 @@ class SDXLPromptEncoder:
         return TextCond(embeds, neg, float(guidance_scale), pooled, neg_pooled, time_ids)
 
     def to(self, device: torch.device | str) -> "SDXLPromptEncoder":
-        self.text_encoder.to(device)
+        super().to(device)
         self.text_encoder_2.to(device)
         return self
