@@ -18,6 +18,7 @@ from cpaudit.models.tiny_sdxl import TinySDXLConfig, save_sdxl_pipeline, tiny_sd
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.draw import draw_run
 from cpaudit.sampling.sampler import SamplerConfig
+from tests.models.test_sd_pipeline import _perturb, _random_classifier
 
 diffusers = pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
@@ -26,14 +27,6 @@ PROMPTS = ["a photo of a red cat", "a photo of a blue dog", "a photo of a shy gr
 SD_SCHEDULE = Schedule("scaled_linear", 1000, 0.00085, 0.012)
 CFG = TinySDXLConfig(vae_channels=(8, 16), unet_channels=(16, 32), text_width=16, text_width_2=16, projection_dim=16,
                      attention_head_dim=4, addition_time_embed_dim=4)
-
-
-def _perturb(module: torch.nn.Module, seed: int) -> None:
-    """Random weights everywhere (diffusers zero-initialises some output layers)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g))
 
 
 def _build(folder: Path, scheduler=SD_SCHEDULE, captions=PROMPTS, image_size: int = 16, cfg: TinySDXLConfig = CFG,
@@ -153,15 +146,6 @@ def test_a_stable_diffusion_1_lora_is_refused_in_one_line(sdxl_folder, tmp_path)
                             "--prompt", "a red cat", "--out", str(tmp_path / "s"), "--n", "1", "--steps", "2"])
     _one_line_exit_2(r, "LoRA")
     assert not (tmp_path / "s").exists()
-
-
-def _random_classifier():
-    from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
-
-    torch.manual_seed(5)
-    net = TimeClassifier(ClassifierConfig(4, 8, 8, (1, 2), 1)).eval()
-    _perturb(net, 6)
-    return lambda x, t: net(x, t)
 
 
 def test_an_sdxl_lora_is_refused_by_a_stable_diffusion_1_pipeline(tmp_path):
