@@ -135,3 +135,10 @@ def test_results_text_defence_tuning_table_equals_the_committed_tune():
                        ("prompt optimisation", "prompt-optimisation")):
         chosen = dict(record["defences"][name]["setting"]["prompt_defence"])
         assert chosen.pop("kind") == kind and chosen == DEFAULTS[kind]
+
+
+def test_results_sdxl_tuning_table_equals_the_committed_tune():
+    from cpaudit.pipelines.tune_text import tune_text_markdown
+
+    record = json.loads((ROOT / "benchmarks" / "results" / "sdxl_tune" / "tune.json").read_text())
+    assert tune_text_markdown(record) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
