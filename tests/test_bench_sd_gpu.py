@@ -38,7 +38,8 @@ def test_tiny_sdxl_run_writes_the_json(tmp_path):
     for s in record["summary"]:
         assert {"unprotected_s", "protected_s", "ratio", "sampling_ratio", "peak_gib_unprotected", "peak_gib_protected",
                 "peak_sampling_gib_unprotected", "peak_sampling_gib_protected"} <= set(s)
-        assert s["ratio"] == pytest.approx(s["protected_s"] / s["unprotected_s"], abs=2e-3)
+        # The times are rounded in the JSON, so a ratio recomputed from them differs in the third decimal.
+        assert s["ratio"] == pytest.approx(s["protected_s"] / s["unprotected_s"], rel=1e-2)
         assert s["peak_gib_protected"] is None  # no GPU memory on the CPU
     assert len(record["rows"]) == 4
     for row in record["rows"]:
