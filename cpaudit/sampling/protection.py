@@ -68,7 +68,7 @@ class Protection:
     # What the classifier reads: the noisy x_t (the paper), or the denoiser's predicted x0 read at X0_T
     # (core/guidance.py), where the identity of the image being drawn is already visible early.
     space: Space | None = None
-    passes: int = 2  # classifier passes per step where it guides: 2 or 1 (protect_eps says which is cheaper where)
+    passes: int = 2  # classifier passes per step where it guides: 2 or 1 (protect_pred says which is cheaper where)
     clip_x0: bool = True  # space "x0": clip x0_hat to [-1, 1]; False for latent models (draw.py sets it)
     latent: bool = False  # settings left unset take LATENT_KIND_DEFAULTS (in_space sets it for a latent model)
 

@@ -3,8 +3,8 @@ Proximal Initialization", ICLR 2024). Checked against the classes PIA and PIAN i
 mx-ethan-rao/SimA DDPM/components.py, which carries the PIA authors' attack framework (kong13661/PIA,
 DDPM/attack.py imports them from its components module, whose source is not in that repository's tree).
 
-eps_0 = eps_theta(x_0, 0); x_t = alpha_t x_0 + sigma_t eps_0 (sqrt(abar_t), sqrt(1 - abar_t) on a VP path) (a deterministic "proximal"
-noise); score = ||eps_0 - eps_theta(x_t, t)||_p^p with p = 4, summed over pixels, lower for members.
+eps_0 = eps_theta(x_0, 0); x_t = alpha_t x_0 + sigma_t eps_0 on the model's path (sqrt(abar_t) and
+sqrt(1 - abar_t) on a VP one), a deterministic "proximal" noise; score = ||eps_0 - eps_theta(x_t, t)||_p^p with p = 4, summed over pixels, lower for members.
 PIAN first normalises eps_0 to Gaussian scale, eps_0 / mean|eps_0| * sqrt(2 / pi) (E|z| = sqrt(2/pi)).
 Two queries per image and t. The paper reports t around 200; here t is one of the audit's --mia-t, and
 PIA or PIAN, chosen on the other half of the images (core/crossfit.py).
