@@ -51,6 +51,34 @@ class GaussianPath:
         """(alpha_i, sigma_i) as Python floats."""
         return float(self.alpha[i]), float(self.sigma[i])
 
+    def time_input(self, i: int) -> int | float:
+        """The network's time input at grid index i: the index itself on a discrete VP grid (as diffusers' UNets
+        take it), model_t[i] otherwise (1000 sigma on a flow)."""
+        return int(i) if self.kind == "vp" else float(self.model_t[i])
+
+    def times(self, i: int, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(n,) of the time input at index i: long on a VP grid, float64 otherwise."""
+        dtype = torch.long if self.kind == "vp" else torch.float64
+        return torch.full((n,), self.time_input(i), dtype=dtype, device=device)
+
+    def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]:
+        """(alpha, sigma) at the time inputs t (N,): Python floats when the batch shares one time (the samplers'
+        and most attacks' case), else (N,) tensors on t's device. A VP time is a grid index; a flow's is 1000
+        sigma and a VE's log(sigma) / 4, read at any value (a pipeline's sampling sigmas are off the grid)."""
+        first = t.reshape(-1)[0]
+        shared = bool((t == first).all())
+        if self.kind == "vp":
+            if shared:
+                return self.at(int(first))
+            idx = t.long().cpu()
+            return self.alpha[idx].to(t.device), self.sigma[idx].to(t.device)
+        u = first.double().item() if shared else t.double()
+        if self.kind == "flow":
+            sigma = u / float(self.model_t[-1] / self.sigma[-1])
+            return 1 - sigma, sigma
+        sigma = math.exp(4 * u) if shared else torch.exp(4 * u)
+        return (1.0 if shared else torch.ones_like(sigma)), sigma
+
     def log_snr(self) -> torch.Tensor:
         """lambda_i = log(alpha_i^2 / sigma_i^2) (Kingma et al. 2021, VDM), -inf where alpha = 0."""
         return 2 * (self.alpha.log() - self.sigma.log())

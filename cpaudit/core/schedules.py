@@ -107,6 +107,15 @@ class Schedule:
                    zero_snr=bool(d.get("zero_snr", False)))
 
 
+def schedule_from_dict(d: dict):
+    """A Schedule, or a FlowSchedule (core/flow.py) where the record says kind 'flow'."""
+    if d.get("kind") == "flow":
+        from cpaudit.core.flow import FlowSchedule
+
+        return FlowSchedule.from_dict(d)
+    return Schedule.from_dict(d)
+
+
 def sampling_timesteps(T: int, steps: int) -> torch.Tensor:
     """Evenly spaced timesteps from T-1 down to 0 (S of them), as used by DDIM and strided DDPM."""
     if not 1 <= steps <= T:

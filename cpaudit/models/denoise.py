@@ -11,17 +11,13 @@ import torch
 from cpaudit.core.paths import GaussianPath, Pred, PredictionType, prediction_pair
 from cpaudit.models.conditioning import Cond
 
-PairFn = Callable[[torch.Tensor, torch.Tensor], Pred]  # (x_t, t) -> (x0_hat, eps_hat), t: (N,) grid indices
+PairFn = Callable[[torch.Tensor, torch.Tensor], Pred]  # (x_t, t) -> (x0_hat, eps_hat), t: (N,) network time inputs
+# (GaussianPath.time_input: the grid index on a VP path, 1000 sigma on a flow)
 
 
 def path_coefficients(path: GaussianPath, t: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]:
-    """(alpha_t, sigma_t): Python floats when the batch shares one t (the samplers' and most attacks' case,
-    computed as the scalar formulas always were), else (N,) tensors on t's device."""
-    first = int(t.reshape(-1)[0])
-    if bool((t == first).all()):
-        return path.at(first)
-    idx = t.long().cpu()
-    return path.alpha[idx].to(t.device), path.sigma[idx].to(t.device)
+    """(alpha_t, sigma_t) at the network time inputs t (GaussianPath.coefficients)."""
+    return path.coefficients(t)
 
 
 class PairModel:

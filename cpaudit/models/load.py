@@ -10,7 +10,8 @@ from typing import Literal
 import torch
 
 from cpaudit.core.paths import GaussianPath, PredictionType
-from cpaudit.core.schedules import Schedule, Spacing
+from cpaudit.core.flow import FlowSchedule
+from cpaudit.core.schedules import Schedule, Spacing, schedule_from_dict
 from cpaudit.errors import InputError
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.models.codec import IdentityCodec, VaeCodec
@@ -33,7 +34,7 @@ class LoadedModel:
     `denoiser` (and `pair_fn`) turn it into the prediction pair (x0_hat, eps_hat) on the model's path."""
 
     model: torch.nn.Module  # the network: eps, v or x0 at (x_t, t[, cond])
-    schedule: Schedule
+    schedule: Schedule | FlowSchedule
     config: dict
     folder: Path
     image_shape: tuple[int, int, int]  # (C, H, W) of the images it makes (decoded)
@@ -46,8 +47,16 @@ class LoadedModel:
 
     @property
     def path(self) -> GaussianPath:
-        """x_t = alpha_t x0 + sigma_t eps on the model's grid."""
+        """x_t = alpha_t x0 + sigma_t eps on the model's training grid (what attacks and the classifier use)."""
         return self.schedule.path()
+
+    def sampling_path(self, steps: int) -> tuple[GaussianPath, Spacing, int]:
+        """(path, spacing, steps) the sampler runs for a `steps`-step run: the training grid and the folder's
+        spacing on a VP model; on a flow model the pipeline's own sampling sigmas (core/flow.py), every one
+        visited, the image's token count read from the record (`image_seq_len`)."""
+        if isinstance(self.schedule, FlowSchedule):
+            return self.schedule.sampling_path(steps, int(self.config["image_seq_len"])), Spacing(), steps
+        return self.path, self.spacing, steps
 
     @property
     def denoiser(self) -> PairModel:
@@ -109,7 +118,7 @@ def load_model(folder: Path, lora: Path | None = None) -> LoadedModel:
 @dataclass
 class LoadedClassifier:
     model: TimeClassifier
-    schedule: Schedule
+    schedule: Schedule | FlowSchedule
     config: dict
     labels: dict[str, int]
     folder: Path
@@ -123,7 +132,7 @@ def load_classifier(folder: Path) -> LoadedClassifier:
     cfg = read_config(cfg_path, {"classifier": dict, "schedule": dict, "image_shape": list, "data_fingerprint": str})
     try:
         clf_cfg = ClassifierConfig.from_dict(cfg["classifier"])
-        schedule = Schedule.from_dict(cfg["schedule"])
+        schedule = schedule_from_dict(cfg["schedule"])
     except (KeyError, TypeError, ValueError) as e:
         raise InputError(cfg_path, f"invalid classifier config ({type(e).__name__}: {e})") from None
     labels_path = folder / "labels.json"
