@@ -19,7 +19,6 @@ sigmas, shift_terminal, inverted or stochastic sampling, linear time shift) are 
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -27,7 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from cpaudit.core.paths import GaussianPath, flux_mu
+from cpaudit.core.paths import GaussianPath, flow_path_at, flow_sigmas, flux_mu, static_shift, time_shift
 from cpaudit.errors import ConfigError, InputError
 
 FlowPipeline = Literal["sd3", "flux"]
@@ -59,12 +58,11 @@ class FlowSchedule:
     def training_sigmas(self) -> torch.Tensor:
         """The scheduler's own grid, ascending (index 0 the least noisy): i / T for i = 1..T, shifted unless
         the shift is dynamic (then it is applied at sampling time only, as `__init__` does)."""
-        s = torch.arange(1, self.T + 1, dtype=torch.float64) / self.T
-        return s if self.dynamic else static_shift(s, self.shift)
+        return flow_sigmas(self.T, 1.0 if self.dynamic else self.shift)
 
     def path(self) -> GaussianPath:
         """The training grid as a path: the points the attacks query and the classifier is trained on."""
-        return flow_path_of(self.training_sigmas(), self.T)
+        return flow_path_at(self.training_sigmas(), self.T)
 
     def mu(self, image_seq_len: int) -> float:
         """`calculate_shift` at the image's token count (FLUX: the packed latent's; SD3: patches)."""
@@ -82,16 +80,15 @@ class FlowSchedule:
             sigma_max, sigma_min = float(grid[-1]), float(grid[0])
             sigmas = np.linspace(sigma_max * self.T, sigma_min * self.T, steps) / self.T
         if self.dynamic:
-            e = math.exp(self.mu(image_seq_len))
-            sigmas = e / (e + (1 / sigmas - 1))
+            sigmas = time_shift(self.mu(image_seq_len), sigmas)
         else:
-            sigmas = self.shift * sigmas / (1 + (self.shift - 1) * sigmas)
+            sigmas = static_shift(sigmas, self.shift)
         return torch.from_numpy(np.asarray(sigmas)).to(torch.float32)
 
     def sampling_path(self, steps: int, image_seq_len: int) -> GaussianPath:
         """The sampling sigmas as a path, ascending: cpaudit's sampler visits every point from the top and
         steps last to the clean image (core/schedules.step_plan, spacing 'cpaudit' with `steps` steps)."""
-        return flow_path_of(self.sampling_sigmas(steps, image_seq_len).double().flip(0), self.T)
+        return flow_path_at(self.sampling_sigmas(steps, image_seq_len).double().flip(0), self.T)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,18 +100,6 @@ class FlowSchedule:
                    pipeline=d["pipeline"])
 
 
-def static_shift(sigma: torch.Tensor, shift: float) -> torch.Tensor:
-    """sigma' = shift sigma / (1 + (shift - 1) sigma) (SD3, Esser et al. 2024, eq. 23)."""
-    return shift * sigma / (1 + (shift - 1) * sigma)
-
-
-def flow_path_of(sigmas: torch.Tensor, T: int) -> GaussianPath:
-    """x_t = (1 - sigma) x0 + sigma eps at these ascending sigmas; the network's time input 1000 sigma
-    (T sigma: diffusers' `timestep = sigma * num_train_timesteps`)."""
-    sigma = sigmas.to(torch.float64)
-    return GaussianPath(1 - sigma, sigma, sigma * T, "flow")
-
-
 def flow_schedule_from_config(cfg: dict, where: Path, pipeline: FlowPipeline) -> FlowSchedule:
     """A FlowMatchEulerDiscreteScheduler config as a FlowSchedule; what it cannot reproduce refused in one line."""
     name = cfg.get("_class_name")
@@ -122,7 +107,7 @@ def flow_schedule_from_config(cfg: dict, where: Path, pipeline: FlowPipeline) ->
         raise InputError(where, f"scheduler {name!r} is not supported for an SD3 / FLUX pipeline; cpaudit supports "
                          "FlowMatchEulerDiscreteScheduler")
     for key, off in REFUSED_OPTIONS.items():
-        if cfg.get(key, off) not in (off, None, False) and cfg.get(key, off) != off:
+        if cfg.get(key) not in (None, off):
             raise InputError(where, f"{key} = {cfg[key]!r} is not supported; cpaudit reproduces FlowMatchEulerDiscreteScheduler "
                              "with a static shift or the exponential dynamic shift")
     try:

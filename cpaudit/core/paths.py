@@ -61,6 +61,10 @@ class GaussianPath:
         dtype = torch.long if self.kind == "vp" else torch.float64
         return torch.full((n,), self.time_input(i), dtype=dtype, device=device)
 
+    def time_inputs(self, idx: torch.Tensor) -> torch.Tensor:
+        """The time inputs at grid indices idx (N,): idx itself on a VP grid, model_t[idx] (float64) otherwise."""
+        return idx if self.kind == "vp" else self.model_t.to(idx.device)[idx]
+
     def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]:
         """(alpha, sigma) at the time inputs t (N,): Python floats when the batch shares one time (the samplers'
         and most attacks' case), else (N,) tensors on t's device. A VP time is a grid index; a flow's is 1000
@@ -90,18 +94,27 @@ def vp_path(abar: torch.Tensor) -> GaussianPath:
     return GaussianPath(abar.sqrt(), (1 - abar).sqrt(), torch.arange(abar.shape[0], dtype=torch.float64), "vp")
 
 
+def static_shift(sigma, shift: float):
+    """sigma' = shift sigma / (1 + (shift - 1) sigma) (SD3, Esser et al. 2024, eq. 23), on tensors or arrays."""
+    return shift * sigma / (1 + (shift - 1) * sigma)
+
+
 def flow_sigmas(T: int = 1000, shift: float = 1.0) -> torch.Tensor:
     """The training sigmas of diffusers' FlowMatchEulerDiscreteScheduler: i / T for i = 1..T, with the static
-    shift sigma' = shift sigma / (1 + (shift - 1) sigma) (SD3, Esser et al. 2024, eq. 23)."""
-    s = torch.arange(1, T + 1, dtype=torch.float64) / T
-    return shift * s / (1 + (shift - 1) * s)
+    shift."""
+    return static_shift(torch.arange(1, T + 1, dtype=torch.float64) / T, shift)
+
+
+def flow_path_at(sigmas: torch.Tensor, T: int = 1000) -> GaussianPath:
+    """Rectified flow x_t = (1 - sigma) x0 + sigma eps at these ascending sigmas; the transformer's time input
+    is T sigma (diffusers passes timestep = sigma * num_train_timesteps)."""
+    sigma = sigmas.to(torch.float64)
+    return GaussianPath(1 - sigma, sigma, sigma * T, "flow")
 
 
 def flow_path(T: int = 1000, shift: float = 1.0) -> GaussianPath:
-    """Rectified flow x_t = (1 - sigma) x0 + sigma eps on FlowMatchEulerDiscreteScheduler's grid; the
-    transformer's time input is 1000 sigma (diffusers passes timestep = sigma * num_train_timesteps)."""
-    sigma = flow_sigmas(T, shift)
-    return GaussianPath(1 - sigma, sigma, sigma * T, "flow")
+    """Rectified flow on FlowMatchEulerDiscreteScheduler's training grid."""
+    return flow_path_at(flow_sigmas(T, shift), T)
 
 
 def time_shift(mu: float, sigma: torch.Tensor) -> torch.Tensor:
@@ -178,6 +191,15 @@ def output_of_pair(pred: Pred, alpha: float, sigma: float, prediction: Predictio
     if prediction == "flow":
         return pred.eps - pred.x0
     raise ValueError(f"prediction must be one of {PREDICTION_TYPES}, got {prediction!r}")
+
+
+def text_part(p_c: Pred, p_u: Pred, kind: PathKind) -> torch.Tensor:
+    """The text-conditional part of a prediction, the noise-norm detector's signal (Wen et al. 2024):
+    eps_hat(c) - eps_hat(empty), or on a flow the velocity's, (eps_hat - x0_hat)(c) - (eps_hat - x0_hat)(empty),
+    which does not vanish at sigma = 1 (there eps_hat = x_t whatever the prompt)."""
+    if kind == "flow":
+        return (p_c.eps - p_c.x0) - (p_u.eps - p_u.x0)
+    return p_c.eps - p_u.eps
 
 
 def x0_from_eps(x_t: torch.Tensor, eps: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:

@@ -36,9 +36,10 @@ def draw_run(model, seeds: list[int], cfg: SamplerConfig, *, conditions: Conditi
                                      guide=combined_guide(protection, logit_fn, guide), eta=cfg.eta, device=device))
             continue
         denoise = model.pair_fn(conditions.cond(model, rows, seeds[start : start + batch_size]))
-        b = sample_batch(denoise, model.path, model.space_shape, seeds[start : start + batch_size],
-                         cfg, protection=protection, logit_fn=logit_fn, guide=guide, on_step=on_step, device=device,
-                         spacing=model.spacing)
+        path, spacing, steps = model.sampling_path(cfg.steps)
+        b = sample_batch(denoise, path, model.space_shape, seeds[start : start + batch_size],
+                         replace(cfg, steps=steps), protection=protection, logit_fn=logit_fn, guide=guide, on_step=on_step,
+                         device=device, spacing=spacing)
         if model.codec.latent:
             images = model.codec.decode(b.images.to(device)).cpu()
             b = SampleBatch(images, b.fired, torch.isfinite(images).flatten(1).all(1) & b.finite)

@@ -28,10 +28,10 @@ def exact_logit_fn(model: LoadedModel, label_seed: int | None = None, device: to
     members = model.codec.to(device).encode(data.take(split.member_idx).to(device)).to(device)
     labels = random_labels(len(members), seed).to(device)
     path = model.path
-    alpha, sigma = path.alpha.to(device), path.sigma.to(device)
 
     def logit_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return exact_logit(x_t, members, labels, alpha[t], sigma[t])
+        # t: the network's time input (on a flow 1000 sigma, so the sampling sigmas off the grid read right)
+        return exact_logit(x_t, members, labels, *path.coefficients(t))
 
     given = isinstance(membership, MemberSource) and membership.given
     return logit_fn, {"classifier": "exact", "label_seed": seed, "n_members": len(members),

@@ -23,6 +23,7 @@ from typing import Literal
 
 import torch
 
+from cpaudit.core.paths import text_part
 from cpaudit.core.schedules import step_plan
 from cpaudit.errors import InputError
 from cpaudit.models.conditioning import TextCond
@@ -110,15 +111,17 @@ def optimise_prompt_embeds(model, cond: TextCond, seeds: list[int], d: PromptDef
     only once its momentum decays (Wen et al. optimise one prompt's images together the same way)."""
     dev = cond.prompt_embeds.device
     x_T = torch.stack([torch.randn(model.space_shape, generator=torch_generator(s)) for s in seeds]).to(dev)
-    t = step_plan(model.path, 50, model.spacing)[0][0]
-    tt = torch.full((len(seeds),), t, dtype=torch.long, device=dev)
+    path, spacing, steps = model.sampling_path(50)
+    tt = path.times(step_plan(path, steps, spacing)[0][0], len(seeds), dev)
     e = cond.prompt_embeds.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([e], lr=d.lr)
     with torch.enable_grad():
-        # The noise norm reads eps_hat of the prediction pair, whatever the network predicts (v, x0).
-        e_u = model.denoiser(x_T, tt, cond.uncond_only()).eps.detach()
+        # The detector's signal (core/paths.py text_part): eps_hat's text part, a flow's velocity's.
+        p_u = model.denoiser(x_T, tt, cond.uncond_only())
+        p_u = type(p_u)(p_u.x0.detach(), p_u.eps.detach())
         for _ in range(d.iters):
-            norm = (model.denoiser(x_T, tt, cond.with_prompt_embeds(e).prompt_only()).eps - e_u).flatten(1).norm(dim=1)
+            p_c = model.denoiser(x_T, tt, cond.with_prompt_embeds(e).prompt_only())
+            norm = text_part(p_c, p_u, path.kind).flatten(1).norm(dim=1)
             over = norm > d.target_norm
             if not bool(over.any()):
                 break

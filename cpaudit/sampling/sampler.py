@@ -92,7 +92,7 @@ def sample_batch(
     fired = torch.zeros(n, dtype=torch.long)
     guide = combined_guide(protection, logit_fn, guide)
     for t, at, at_s in step_plan(path, cfg.steps, spacing):
-        t_batch = torch.full((n,), t, dtype=torch.long, device=device)
+        t_batch = path.times(t, n, device)  # the network's time input: the index on a VP grid, 1000 sigma on a flow
         pred = denoise(x, t_batch)
         if guide is not None:
             pred, hit = guide(pred, x, t_batch, at)

@@ -62,7 +62,7 @@ def accuracy_vs_bayes(
         x_t = noise_to(x0, eps, alpha, sigma)
         bayes.append(float(((exact_logit(x_t, members, labels, alpha, sigma) > 0).long() == y).float().mean()))
         if model is not None:
-            tt = torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device)
+            tt = path.times(t, x0.shape[0], x0.device)
             learned.append(float(((model(x_t, tt) > 0).long() == y).float().mean()))
     return AccuracyTable(list(ts), learned, bayes)
 
@@ -102,7 +102,7 @@ def train_random_label_classifier(
         eps = torch.randn((cfg.batch_size, *members.shape[1:]), generator=gen)
         rows = world.shard(cfg.batch_size)
         idx, t, eps = idx[rows].to(device), t[rows].to(device), eps[rows].to(device)
-        logit = model(noise_to(members[idx], eps, alpha[t], sigma[t]), t)
+        logit = model(noise_to(members[idx], eps, alpha[t], sigma[t]), path.time_inputs(t))  # 1000 sigma on a flow
         loss = F.binary_cross_entropy_with_logits(logit, labels[idx].float(), reduction="sum") / cfg.batch_size
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -132,6 +132,9 @@ class StubModel:
     def denoiser(self):
         return PairModel(self.model, self.path)
 
+    def sampling_path(self, steps):
+        return self.path, self.spacing, steps
+
 
 def test_the_detector_separates_planted_memorised_captions():
     caps = [f"m{i}" for i in range(8)] + [f"h{i}" for i in range(8)]

@@ -57,8 +57,9 @@ class Denoiser:
         return self.protection is not None and not self.protection.inactive
 
     def pred(self, x: torch.Tensor, t: int) -> Pred:
-        """One query at grid index t: the pair, CPSample's guided one where this denoiser is protected."""
-        tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        """One query at grid index t of the model's path: the pair, CPSample's guided one where this denoiser
+        is protected (the network and the classifier take the index's time input: GaussianPath.times)."""
+        tt = self.path.times(t, x.shape[0], x.device)
         pred = self.pair_model(x, tt)
         if self.protected:
             pred, _ = protect_pred(pred, x, tt, self.path.at(t), self.logit_fn, self.protection)  # type: ignore[arg-type]

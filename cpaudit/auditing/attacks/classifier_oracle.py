@@ -34,7 +34,7 @@ class ClassifierOracleAttack:
                 rows = []
                 for t in ctx.mia_t:
                     eps = image_noise(derive_seed(ctx.seed, f"oracle-{t}-{role}"), idx, 1, shape)[0].to(x.device)
-                    tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+                    tt = denoiser.path.times(t, x.shape[0], x.device)
                     rows.append(logit_fn(noise_to(x, eps, *denoiser.path.at(t)), tt).abs())
                 return torch.stack(rows)
             return score
