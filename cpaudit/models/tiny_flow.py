@@ -65,7 +65,7 @@ class TinyFlowConfig:
         return {"family": self.family, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TinyFlowConfig":
+    def from_dict(cls, d: dict) -> TinyFlowConfig:
         known = {f.name for f in fields(cls)}
         kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known}
         return cls(**kwargs)
@@ -247,6 +247,6 @@ def tiny_flow_components(captions: list[str], in_channels: int, image_size: int,
     tokenizers; `flow_pipeline(cfg.family, **components)` builds it, `save_flow_pipeline` writes it."""
     tokenizers = flow_tokenizers(captions, cfg)
     factor = 2 ** (len(cfg.vae_channels) - 1)
-    return dict(transformer=flow_transformer(image_size // factor, cfg), vae=flow_vae(in_channels, image_size, cfg),
-                scheduler=flow_scheduler(cfg.shift, cfg.dynamic_shift), text_encoders=flow_text_encoders(tokenizers, cfg),
-                tokenizers=tokenizers)
+    return {"transformer": flow_transformer(image_size // factor, cfg), "vae": flow_vae(in_channels, image_size, cfg),
+            "scheduler": flow_scheduler(cfg.shift, cfg.dynamic_shift), "text_encoders": flow_text_encoders(tokenizers, cfg),
+            "tokenizers": tokenizers}
