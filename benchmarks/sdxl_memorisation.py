@@ -23,34 +23,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from pathlib import Path
 
-from benchmarks._util import machine
-from cpaudit.auditing.quality import pooled_pixels
-from cpaudit.data.members import data_and_split_of
+from benchmarks._text_bench import FULL_LABEL, arguments, run, verdict
 from cpaudit.models.load import load_model
-from cpaudit.pipelines.demo import StageClock
-from cpaudit.pipelines.demo_text import (DEMO_CLASSIFIER, TextDemoOptions, demo_table_markdown, demo_text, run_defence,
-                                         white_box_markdown)
-from cpaudit.pipelines.sample import extraction_prompts
-from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
-from cpaudit.pipelines.train_text import TrainTextOptions, text_architecture, train_text_diffusion
-from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH, LATENT_KIND_DEFAULTS, Protection
+from cpaudit.pipelines.demo_text import demo_table_markdown, white_box_markdown
 
 EVAL_SEED = 7_000_000
-FULL_LABEL = "CPSample, learned classifier, full training"
 JSON_OUT = Path("benchmarks/results/sdxl_memorisation.json")
-
-
-def train(folder: Path, seed: int) -> None:
-    opts = TrainTextOptions("captioned-digits", folder, members=64, seed=seed, arch=text_architecture("sdxl"), device="cpu")
-    t0 = time.perf_counter()
-    train_text_diffusion(opts, progress=lambda part, s, n, m: print(f"train {part} {s}/{n} {m}", flush=True)
-                         if s % 100 == 0 or s == n else None)
-    print(f"trained in {time.perf_counter() - t0:.0f} s", flush=True)
+__all__ = ["EVAL_SEED", "FULL_LABEL", "JSON_OUT", "main", "model_record", "results_markdown"]
 
 
 def model_record(folder: Path) -> dict:
@@ -63,77 +45,12 @@ def model_record(folder: Path) -> dict:
             "n_members": meta["n_members"], "seed": meta["seed"]}
 
 
-def classifier_record(folder: Path) -> dict:
-    cfg = json.loads((folder / "config.json").read_text())
-    return {k: cfg[k] for k in ("steps_done", "train_seconds", "accuracy")}
-
-
-def learned_full_training(opts: TextDemoOptions, unprotected_fid: float) -> dict:
-    """CPSample with a classifier trained at train-classifier's defaults, sampled and audited as the demo's rows are."""
-    model, work = Path(opts.model), Path(opts.work)
-    t0 = time.perf_counter()
-    classifier = work / "classifier-full-training"
-    train_classifier(TrainClassifierOptions("captioned-digits", classifier, model=model, base_channels=LATENT_CLASSIFIER_WIDTH,
-                                            seed=opts.seed, device=opts.device))
-    prompts = extraction_prompts(model, per_caption=opts.per_caption, seed=opts.seed)
-    data, split = data_and_split_of(model, load_model(model).config)
-    say = StageClock(lambda name, s, n, m: print(name, flush=True))
-    _, row = run_defence(opts, model, work, FULL_LABEL, {"protection": Protection(str(classifier))}, prompts,
-                         pooled_pixels(data.take(split.holdout_idx)), say)
-    row["fid_ratio"] = row["pixel_fid"] / unprotected_fid
-    return {"row": row, "classifier": classifier_record(classifier), "seconds": round(time.perf_counter() - t0, 1)}
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/sdxl_demo"), help="the demo's reports")
-    ap.add_argument("--json", type=Path, default=JSON_OUT)
-    ap.add_argument("--work", type=Path, default=Path("runs/sdxl_bench"), help="model, classifier and samples")
-    ap.add_argument("--model", type=Path, help="reuse a trained SDXL pipeline folder instead of training one")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--render", action="store_true", help="print the RESULTS.md section from --json and stop")
-    ap.add_argument("--reuse", action="store_true", help="keep --json's finished parts, run only what it lacks")
-    args = ap.parse_args()
+    args = arguments("SDXL", Path("benchmarks/results/sdxl_demo"), JSON_OUT, Path("runs/sdxl_bench")).parse_args()
     if args.render:
         print(results_markdown(json.loads(args.json.read_text())))
         return
-    t0 = time.perf_counter()
-    folder = args.model or args.work / "model"
-    if not (folder / "model_index.json").is_file():
-        train(folder, args.seed)
-    opts = TextDemoOptions(out=args.out, work=args.work, model=folder, seed=args.seed, sample_seed=EVAL_SEED, device="cpu")
-    record = json.loads(args.json.read_text()) if args.reuse and args.json.is_file() else {}
-    if "demo" not in record:
-        result = demo_text(opts, stage=lambda name, s, n, m: print(name, flush=True) if s == 0 else None)
-        record = {"machine": machine(), "threat_model": "samples (prompted extraction); sampler and weights for the unprotected run",
-                  "model": model_record(folder), "eval_seed": EVAL_SEED, "tuning_seeds_of_the_defaults": 2_000_000,
-                  "latent_defaults": LATENT_KIND_DEFAULTS, "classifier_width": LATENT_CLASSIFIER_WIDTH,
-                  "demo_classifier": {"max_steps": DEMO_CLASSIFIER.steps, **classifier_record(Path(args.work) / "classifier")},
-                  "demo_seconds": round(result.seconds, 1), "total_seconds": round(time.perf_counter() - t0, 1),
-                  "demo": json.loads((args.out / "text_demo.json").read_text())}
-        write(args.json, record)
-    if "full_training" not in record:
-        record["full_training"] = learned_full_training(opts, record["demo"]["table"][0]["pixel_fid"])
-        write(args.json, record)
-    print(results_markdown(record))
-
-
-def write(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
-
-
-def _verdict(row: dict) -> str:
-    """One CPSample row in words: extracted training captions against held-out ones, the AUC against its chance band."""
-    c, lo, hi = row["captions"], row["chance_band95"][0], row["chance_band95"][1]
-    base = "at" if c["member_captions_extracted"] <= c["holdout_captions_extracted"] else "above"
-    band = "inside" if lo <= row["extraction_auc"] <= hi else ("above" if row["extraction_auc"] > hi else "below")
-    s = row["samples"]
-    return (f"{row['defence']}: {c['member_captions_extracted']} of {c['n_member_captions']} training captions extracted "
-            f"against {c['holdout_captions_extracted']} of {c['n_holdout_captions']} held-out ones ({base} the base rate, "
-            f"Fisher p {c['fisher_p']:.2g}; {s['member_caption_replicas']} of {s['n_member_caption_samples']} samples "
-            f"replicas against {s['holdout_caption_replicas']} of {s['n_holdout_caption_samples']}), extraction AUC "
-            f"{row['extraction_auc']:.3f} ({band} its chance band {lo:.3f}-{hi:.3f}), pixel FID ratio {row['fid_ratio']:.2f}")
+    print(results_markdown(run(args, "sdxl", EVAL_SEED, model_record)))
 
 
 def results_markdown(record: dict) -> str:
@@ -172,7 +89,7 @@ def results_markdown(record: dict) -> str:
         "",
         demo_table_markdown({"table": demo["table"] + [full["row"]]}),
         "",
-        "CPSample at the latent defaults, on the evaluation seeds: " + "; ".join(_verdict(r) for r in cpsample) + ".",
+        "CPSample at the latent defaults, on the evaluation seeds: " + "; ".join(verdict(r) for r in cpsample) + ".",
         "",
         white_box_markdown(demo),
     ]
