@@ -15,7 +15,13 @@ class TextCond:
     SDXL's UNet also takes added conditions (diffusers/pipelines/stable_diffusion_xl/pipeline_stable_diffusion_xl.py,
     `added_cond_kwargs`): the pooled embedding of text encoder 2 for each half and the six size/crop time ids,
     which are the same for both halves (the pipeline's `negative_add_time_ids = add_time_ids` default).
-    They are None for SD 1.x/2.x."""
+    They are None for SD 1.x/2.x.
+
+    The flow transformers (models/flow_denoiser.py) take a pooled embedding too: SD3's two CLIP projections
+    concatenated, FLUX's CLIP pooler output (`pooled_projections`), in the same pooled fields. FLUX.1-dev is
+    guidance-distilled: `guidance` is the scale its transformer embeds (pipeline_flux.py, `guidance`), the same
+    for both halves; None where the transformer takes none (SD3, FLUX.1-schnell). On FLUX, `guidance_scale` is
+    the pipeline's `true_cfg_scale` (1 unless a negative prompt asks for true classifier-free guidance)."""
 
     prompt_embeds: torch.Tensor  # (N, L, D)
     uncond_embeds: torch.Tensor  # (N, L, D): the negative prompt's, or the empty prompt's (zeros: SDXL's force_zeros)
@@ -23,16 +29,23 @@ class TextCond:
     pooled_prompt_embeds: torch.Tensor | None = None  # (N, P) SDXL
     pooled_uncond_embeds: torch.Tensor | None = None  # (N, P) SDXL
     time_ids: torch.Tensor | None = None  # (N, 6) SDXL: original size, crop top-left, target size
+    guidance: float | None = None  # FLUX.1-dev's distilled guidance scale (the transformer's `guidance` input)
 
     @property
     def added(self) -> bool:
         """Whether the UNet takes added conditions (SDXL)."""
         return self.pooled_prompt_embeds is not None
 
+    @property
+    def guided(self) -> bool:
+        """Whether the denoiser combines a second, unconditional branch (guidance_scale > 1), as the pipelines'
+        `do_classifier_free_guidance` (FLUX: `do_true_cfg`) decides."""
+        return self.guidance_scale > 1.0
+
     def _map(self, f) -> "TextCond":
         opt = lambda v: None if v is None else f(v)  # noqa: E731
         return TextCond(f(self.prompt_embeds), f(self.uncond_embeds), self.guidance_scale, opt(self.pooled_prompt_embeds),
-                        opt(self.pooled_uncond_embeds), opt(self.time_ids))
+                        opt(self.pooled_uncond_embeds), opt(self.time_ids), self.guidance)
 
     def rows(self, index: slice | torch.Tensor) -> "TextCond":
         return self._map(lambda v: v[index])
@@ -51,7 +64,7 @@ class TextCond:
     def uncond_only(self) -> "TextCond":
         """The unconditional half alone: eps(x_t, t, uncond), guidance scale 1."""
         return TextCond(self.uncond_embeds, self.uncond_embeds, 1.0, self.pooled_uncond_embeds, self.pooled_uncond_embeds,
-                        self.time_ids)
+                        self.time_ids, self.guidance)
 
     def doubled(self) -> "TextCond":
         """Both halves as one batch of guidance scale 1, in diffusers' order: unconditional first
@@ -59,7 +72,7 @@ class TextCond:
         cat = lambda u, c: None if c is None else torch.cat([u, c])  # noqa: E731
         pooled = cat(self.pooled_uncond_embeds, self.pooled_prompt_embeds)
         both = torch.cat([self.uncond_embeds, self.prompt_embeds])
-        return TextCond(both, both, 1.0, pooled, pooled, cat(self.time_ids, self.time_ids))
+        return TextCond(both, both, 1.0, pooled, pooled, cat(self.time_ids, self.time_ids), self.guidance)
 
 
 Cond = TextCond | torch.Tensor | None  # None: unconditional; a (N,) long tensor: class ids

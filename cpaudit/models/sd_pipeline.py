@@ -3,7 +3,8 @@ UNet2DConditionModel, `vae/` AutoencoderKL, `text_encoder/` CLIPTextModel, `toke
 `scheduler/`), read from disk only: configs as JSON, weights as safetensors (a pickled `.bin` is refused,
 never opened), the tokenizer from its vocabulary files. A LoRA beside the base (`--lora FILE`) goes through
 diffusers' peft integration (StableDiffusionLoraLoaderMixin, diffusers/loaders/lora_pipeline.py). SDXL folders
-(StableDiffusionXLPipeline) are read by sdxl_pipeline.py; the families cpaudit does not sample are refused here."""
+(StableDiffusionXLPipeline) are read by sdxl_pipeline.py, SD3 / SD3.5 (StableDiffusion3Pipeline) and FLUX.1
+(FluxPipeline) folders by flow_pipeline.py; the families cpaudit does not sample are refused here."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from cpaudit.models.prompts import PromptEncoder
 
 SUPPORTED = ("Stable Diffusion 1.x/2.x pipeline folders (UNet2DConditionModel, AutoencoderKL, one CLIPTextModel, "
              "CLIPTokenizer), SDXL base StableDiffusionXLPipeline folders (CLIPTextModel and CLIPTextModelWithProjection, "
-             "two CLIPTokenizers), each with a discrete variance-preserving scheduler and safetensors weights, "
-             "and UNet2DModel folders")
+             "two CLIPTokenizers), each with a discrete variance-preserving scheduler, SD3 / SD3.5 StableDiffusion3Pipeline "
+             "folders (SD3Transformer2DModel, two CLIPTextModelWithProjection, optional T5) and FLUX.1 dev / schnell "
+             "FluxPipeline folders (FluxTransformer2DModel, CLIPTextModel, T5), each with FlowMatchEulerDiscreteScheduler, "
+             "all with safetensors weights, and UNet2DModel folders")
 TEXT_KEYS = ("text_encoder", "text_encoder_2", "tokenizer", "transformer")
 # Pipeline families refused in their own words (diffusers/pipelines/: stable_video_diffusion, animatediff,
 # text_to_video_synthesis, i2vgen_xl, stable_cascade, wuerstchen, ...), by class-name fragment or component.
@@ -74,9 +77,15 @@ def is_sdxl(index: dict) -> bool:
     return "text_encoder_2" in index or str(index.get("_class_name", "")).startswith("StableDiffusionXL")
 
 
+def is_flow(index: dict) -> bool:
+    """A transformer pipeline (SD3, FLUX.1 and the ones flow_pipeline.py refuses)."""
+    return "transformer" in index
+
+
 def _check_supported(folder: Path, index: dict) -> None:
-    """Refuse, in one line, what cpaudit does not load: video, cascade and transformer pipelines; SDXL folders are
-    checked by sdxl_pipeline.py; the rest must have SD 1.x/2.x's components."""
+    """Refuse, in one line, what cpaudit does not load: video and cascade pipelines; transformer pipelines are
+    checked by flow_pipeline.py (SD3, FLUX.1), SDXL folders by sdxl_pipeline.py; the rest must have SD 1.x/2.x's
+    components."""
     where = folder / "model_index.json"
     name = str(index.get("_class_name", ""))
     family = _refused_family(index)
@@ -85,9 +94,11 @@ def _check_supported(folder: Path, index: dict) -> None:
     if family == "cascade":
         raise InputError(where, f"{name or 'this pipeline'} is a Stable Cascade / Wuerstchen pipeline (prior and decoder), "
                          f"which is not supported; cpaudit supports {SUPPORTED}")
-    if "transformer" in index:
-        raise InputError(where, f"{name or 'this pipeline'} is a transformer / flow-matching model (SD3, Flux), which is not "
-                         f"supported; cpaudit supports {SUPPORTED}")
+    if is_flow(index):
+        from cpaudit.models.flow_pipeline import check_flow_supported
+
+        check_flow_supported(folder, index)
+        return
     if is_sdxl(index):
         from cpaudit.models.sdxl_pipeline import check_sdxl_supported
 
@@ -153,9 +164,15 @@ def _tokenizer(folder: Path):
 
 
 def load_pipeline_parts(folder: Path, lora: Path | None = None) -> PipelineParts:
-    """An SD 1.x/2.x or (sdxl_pipeline.py) SDXL folder's parts; every other family refused in one line."""
+    """An SD 1.x/2.x, (sdxl_pipeline.py) SDXL or (flow_pipeline.py) SD3 / FLUX.1 folder's parts; every other
+    family refused in one line."""
     index = read_model_index(folder)
     _check_supported(folder, index)
+    if is_flow(index):
+        from cpaudit.models.flow_pipeline import load_flow_parts
+
+        _require_diffusers(folder)
+        return load_flow_parts(folder, index, lora)
     if is_sdxl(index):
         from cpaudit.models.sdxl_pipeline import load_sdxl_parts
 
