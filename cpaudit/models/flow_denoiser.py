@@ -58,7 +58,7 @@ class FlowDenoiser(torch.nn.Module):
         float32 `timesteps`, FLUX `t.to(latents.dtype)` (exact: 1000 sigma of a float32 sigma rounds as the
         scheduler's float32 product does)."""
         if not isinstance(cond, TextCond):
-            raise ValueError(f"a {self.family.upper()} transformer is text-conditioned: cond must be a TextCond")
+            raise TypeError(f"a {self.family.upper()} transformer is text-conditioned: cond must be a TextCond")
         dtype = self.transformer.dtype
         x_in = x.to(dtype)
         out = self._sd3(x_in, t.to(torch.float32), cond) if self.family == "sd3" else self._flux(x_in, t.to(dtype), cond)

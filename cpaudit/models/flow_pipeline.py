@@ -23,7 +23,6 @@ A LoRA (`--lora FILE`) goes through SD3LoraLoaderMixin / FluxLoraLoaderMixin (di
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -33,8 +32,20 @@ from cpaudit.core.schedules import Spacing
 from cpaudit.errors import InputError
 from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
 from cpaudit.models.flow_denoiser import FlowDenoiser
-from cpaudit.models.flow_prompts import FLUX_MAX_SEQUENCE_LENGTH, SD3_MAX_SEQUENCE_LENGTH, FluxPromptEncoder, SD3PromptEncoder
-from cpaudit.models.sd_pipeline import SUPPORTED, PipelineParts, _component_class, _tokenizer, lora_metadata, vae_factor
+from cpaudit.models.flow_prompts import (
+    FLUX_MAX_SEQUENCE_LENGTH,
+    SD3_MAX_SEQUENCE_LENGTH,
+    FluxPromptEncoder,
+    SD3PromptEncoder,
+)
+from cpaudit.models.sd_pipeline import (
+    SUPPORTED,
+    PipelineParts,
+    _component_class,
+    _tokenizer,
+    lora_metadata,
+    vae_factor,
+)
 
 SD3_PIPELINE, FLUX_PIPELINE = "StableDiffusion3Pipeline", "FluxPipeline"
 CLIP_TOKENIZERS = ("CLIPTokenizer", "CLIPTokenizerFast")

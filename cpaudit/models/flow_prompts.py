@@ -102,7 +102,7 @@ class SD3PromptEncoder(FlowPromptEncoder):
         embeds, pooled, neg, neg_pooled = self._halves(prompts, negative_prompt)
         return TextCond(embeds, neg, float(guidance_scale), pooled, neg_pooled)
 
-    def to(self, device: torch.device | str) -> "SD3PromptEncoder":
+    def to(self, device: torch.device | str) -> SD3PromptEncoder:
         super().to(device)
         for encoder in (self.text_encoder_2, self.text_encoder_3):
             if encoder is not None:
@@ -145,7 +145,7 @@ class FluxPromptEncoder(FlowPromptEncoder):
         guidance = float(guidance_scale) if self.guidance_embeds else None
         return TextCond(embeds, neg, true_cfg, pooled, neg_pooled, guidance=guidance)
 
-    def to(self, device: torch.device | str) -> "FluxPromptEncoder":
+    def to(self, device: torch.device | str) -> FluxPromptEncoder:
         super().to(device)
         self.text_encoder_2.to(device)
         return self

@@ -22,14 +22,20 @@ from tests.models.test_sd_pipeline import _perturb
 
 diffusers = pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
-from cpaudit.models.tiny_flow import TinyFluxConfig, TinySD3Config, flow_vae, save_flow_pipeline, tiny_flow_components  # noqa: E402
+from cpaudit.models.tiny_flow import (
+    TinyFluxConfig,
+    TinySD3Config,
+    flow_vae,
+    save_flow_pipeline,
+    tiny_flow_components,
+)
 
 runner = CliRunner()
 PROMPTS = ["a photo of a red cat", "a photo of a blue dog", "a photo of a shy green owl"]
 NEGATIVE = "a photo of a blue dog"
 SIZE = 16  # images 16x16, latents 4 x 8 x 8: 16 tokens (SD3's 2x2 patches, FLUX's 2x2 packing)
-SMALL = dict(text_width=16, text_layers=1, text_heads=2, t5_layers=1, t5_heads=2, t5_ff=32, vae_channels=(8, 16), layers=1,
-             heads=2, head_dim=16)
+SMALL = {"text_width": 16, "text_layers": 1, "text_heads": 2, "t5_layers": 1, "t5_heads": 2, "t5_ff": 32, "vae_channels": (8, 16),
+         "layers": 1, "heads": 2, "head_dim": 16}
 SD3_CFG = TinySD3Config(**SMALL, t5=True, t5_width=48, joint_attention_dim=48, projection_dim=16)
 FLUX_CFG = TinyFluxConfig(**SMALL, t5_width=32, joint_attention_dim=32, single_layers=1, axes_dims_rope=(4, 6, 6))
 VAE_FACTORS = {"sd3": (0.0609, 1.5305), "flux": (0.1159, 0.3611)}  # shift_factor, scaling_factor of the real VAEs
