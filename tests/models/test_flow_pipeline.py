@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from cpaudit.cli.app import app
 from cpaudit.errors import InputError
+from cpaudit.models.conditioning import TextCond
 from cpaudit.models.flow_denoiser import latent_image_ids, pack_latents, unpack_latents
 from cpaudit.models.load import load_model
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch
@@ -107,6 +108,38 @@ def test_the_folders_load_as_flow_models(sd3, sd3_no_t5, flux_dev, flux_schnell)
         assert rec["max_sequence_length"] == (256 if family == "sd3" else 512)
     assert load_model(flux_dev).config["guidance_embeds"] is True and load_model(flux_schnell).config["guidance_embeds"] is False
     assert load_model(flux_dev).schedule.dynamic and not load_model(sd3).schedule.dynamic
+
+
+def test_absent_t5_keys_and_sharded_weights_load(sd3_no_t5, flux_dev, tmp_path):
+    """SD3 without text_encoder_3 / tokenizer_3 in model_index.json at all; a transformer saved in shards with
+    its diffusion_pytorch_model.safetensors.index.json, as large checkpoints are."""
+    from safetensors.torch import load_file, save_file
+
+    absent = _edit_index(sd3_no_t5, tmp_path / "absent", text_encoder_3="DELETE", tokenizer_3="DELETE")
+    assert load_model(absent).config["has_t5"] is False
+    sharded = _edit_index(flux_dev, tmp_path / "sharded")
+    single = sharded / "transformer" / "diffusion_pytorch_model.safetensors"
+    state = load_file(str(single))
+    keys = sorted(state)
+    shards = {"diffusion_pytorch_model-00001-of-00002.safetensors": keys[: len(keys) // 2],
+              "diffusion_pytorch_model-00002-of-00002.safetensors": keys[len(keys) // 2 :]}
+    for name, ks in shards.items():
+        save_file({k: state[k] for k in ks}, str(single.parent / name))
+    weight_map = {k: name for name, ks in shards.items() for k in ks}
+    (single.parent / "diffusion_pytorch_model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    single.unlink()
+    ours, base = load_model(sharded).model.transformer.state_dict(), load_model(flux_dev).model.transformer.state_dict()
+    assert all(torch.equal(ours[k], base[k]) for k in base)
+
+
+def test_text_conditions_carry_the_distilled_guidance():
+    e, p = torch.randn(4, 5, 3), torch.randn(4, 2)
+    cond = TextCond(e, -e, 2.0, p, -p, guidance=3.5)
+    for c in (cond.rows(slice(0, 2)), cond.to("cpu"), cond.prompt_only(), cond.uncond_only(), cond.doubled(),
+              cond.with_prompt_embeds(e + 1)):
+        assert c.guidance == 3.5
+    assert cond.guided and not cond.prompt_only().guided and TextCond(e, e).guidance is None
+    assert torch.equal(cond.uncond_only().pooled_prompt_embeds, -p) and cond.doubled().prompt_embeds.shape == (8, 5, 3)
 
 
 @pytest.mark.parametrize("negative", [None, NEGATIVE])
