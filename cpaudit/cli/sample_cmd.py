@@ -14,7 +14,7 @@ from cpaudit.data.load import parse_resize
 from cpaudit.data.members import MemberSource
 from cpaudit.errors import InputError
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
-from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
+from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.prompt_defences import DEFAULTS, PromptDefence
 from cpaudit.sampling.protection import KIND_DEFAULTS, Protection
 from cpaudit.sampling.sampler import SamplerConfig
@@ -70,8 +70,11 @@ def sample_cmd(
                                          f"[default: {DEFAULTS['random-tokens']['tokens']}]."),
     target_norm: Optional[float] = typer.Option(None, "--target-norm", min=0.0, max=1e6, help="prompt-optimisation: the first "
                                                 f"step's noise norm to reach [default: {DEFAULTS['prompt-optimisation']['target_norm']:g}]."),
-    guidance_scale: float = typer.Option(DEFAULT_GUIDANCE_SCALE, "--guidance-scale", min=1.0, max=1000.0,
-                                         help="Classifier-free guidance scale (text-to-image models)."),
+    guidance_scale: float = typer.Option(None, "--guidance-scale", min=1.0, max=1000.0, show_default=False,
+                                         help="How far the prompt pulls (text-to-image models): classifier-free guidance on "
+                                              "SD, SDXL and SD3 (default 7.5; SD3 7.0), FLUX.1-dev's distilled guidance "
+                                              "(default 3.5), true classifier-free guidance against the negative or empty "
+                                              "prompt on a FLUX without a guidance embedding (default 1: none, as schnell)."),
     negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="The unconditional half's prompt [default: empty]."),
     class_label: Optional[list[int]] = typer.Option(None, "--class-label", min=0, help="Class-conditional models: the class "
                                                     "(repeat for several; sample i takes class i, cycling) [default: every class in turn]."),

@@ -290,6 +290,15 @@ def image_size(folder: Path, transformer: torch.nn.Module, vae: torch.nn.Module,
     return int(size[0]), int(size[1])
 
 
+def default_guidance_scale(family: str, guidance_embeds: bool) -> float:
+    """`--guidance-scale` where none is given: StableDiffusion3Pipeline's default 7.0; FluxPipeline's distilled
+    guidance 3.5 on FLUX.1-dev; 1 (no true CFG, `true_cfg_scale`'s default) on a FLUX without a guidance embedding
+    (schnell). A folder's cpaudit.json may name its own (a fine-tune trained with caption dropout)."""
+    if family == "sd3":
+        return 7.0
+    return 3.5 if guidance_embeds else 1.0
+
+
 def _assemble(folder: Path, index: dict, family: str, sched_cfg: dict, schedule: FlowSchedule, transformer: torch.nn.Module,
               vae: torch.nn.Module, prompts, lora_info: dict | None, extra: dict) -> PipelineParts:
     """The denoiser, shapes and record of a loaded SD3 / FLUX folder (cpaudit.json merged last, as assemble_parts)."""
@@ -316,6 +325,7 @@ def _assemble(folder: Path, index: dict, family: str, sched_cfg: dict, schedule:
     }
     if family == "flux":
         record["guidance_embeds"] = bool(transformer.config.guidance_embeds)
+    record["default_guidance_scale"] = default_guidance_scale(family, record.get("guidance_embeds", False))
     record.update(extra)
     return PipelineParts(FlowDenoiser(transformer, family), vae, prompts, schedule, Spacing(), record, image_shape)
 

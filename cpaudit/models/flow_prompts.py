@@ -116,11 +116,14 @@ class FluxPromptEncoder(FlowPromptEncoder):
     encoder_hidden_states are text_encoder_2's (T5EncoderModel) last hidden state over `max_sequence_length`
     tokens padded to that length (`_get_t5_prompt_embeds`).
 
-    `condition(prompts, guidance_scale, negative_prompt, true_cfg_scale)` takes FluxPipeline.__call__'s
-    arguments: `guidance_scale` is the distilled guidance a guidance-embedding transformer (FLUX.1-dev) takes,
-    and is ignored otherwise (schnell), as the pipeline ignores it; true classifier-free guidance runs only with
-    a negative prompt and true_cfg_scale > 1 (`do_true_cfg`), and is then TextCond's guidance_scale. The
-    unconditional half is always filled: the negative prompt's embeddings, or the empty prompt's."""
+    `condition(prompts, guidance_scale, negative_prompt, true_cfg_scale)`: on a guidance-embedding transformer
+    (FLUX.1-dev) `guidance_scale` is the distilled guidance it takes; on one without (schnell, or a fine-tune
+    trained with caption dropout) it is FluxPipeline's `true_cfg_scale`, the negative prompt's branch (the empty
+    prompt's where none is given) combined as true classifier-free guidance, so that `--guidance-scale` means
+    one thing on every text model: how far the prompt pulls. `true_cfg_scale` given explicitly takes the
+    pipeline's own rule instead: true CFG only with a negative prompt and true_cfg_scale > 1 (`do_true_cfg`).
+    The unconditional half is always filled: the negative prompt's embeddings, or the empty prompt's.
+    """
 
     def __init__(self, tokenizer, text_encoder, tokenizer_2, text_encoder_2, guidance_embeds: bool = False,
                  max_sequence_length: int = FLUX_MAX_SEQUENCE_LENGTH, batch_size: int = 256) -> None:
@@ -139,9 +142,12 @@ class FluxPromptEncoder(FlowPromptEncoder):
         return embeds, pooled.to(embeds.device)
 
     def condition(self, prompts: list[str], guidance_scale: float, negative_prompt: str | None = None,
-                  true_cfg_scale: float = 1.0) -> TextCond:
+                  true_cfg_scale: float | None = None) -> TextCond:
         embeds, pooled, neg, neg_pooled = self._halves(prompts, negative_prompt)
-        true_cfg = float(true_cfg_scale) if negative_prompt is not None and true_cfg_scale > 1 else 1.0
+        if true_cfg_scale is not None:
+            true_cfg = float(true_cfg_scale) if negative_prompt is not None and true_cfg_scale > 1 else 1.0
+        else:
+            true_cfg = 1.0 if self.guidance_embeds else float(guidance_scale)
         guidance = float(guidance_scale) if self.guidance_embeds else None
         return TextCond(embeds, neg, true_cfg, pooled, neg_pooled, guidance=guidance)
 

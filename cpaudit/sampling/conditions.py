@@ -3,7 +3,7 @@ seed, and how a sampling loop turns a run of samples into the denoiser's `cond`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -19,7 +19,7 @@ class Conditions:
     """Sample i takes prompts[i % len(prompts)] or class_labels[i % len(class_labels)]."""
 
     prompts: tuple[str, ...] | None = None
-    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
+    guidance_scale: float | None = DEFAULT_GUIDANCE_SCALE  # None: the model's default (resolve_conditions)
     negative_prompt: str | None = None
     class_labels: tuple[int, ...] | None = None
     prompt_defence: PromptDefence | None = None  # text-to-image: a defence that alters the prompt (prompt_defences.py)
@@ -62,6 +62,8 @@ def resolve_conditions(model, c: Conditions) -> Conditions:
     if model.conditioning == "text":
         if c.prompts is None:
             raise InputError("--prompt", "a text-to-image model needs --prompt TEXT or --prompts FILE")
+        if c.guidance_scale is None:  # the model's own default (SD3 7.0, FLUX.1-dev 3.5, ...), else diffusers' SD default
+            c = replace(c, guidance_scale=float(model.config.get("default_guidance_scale", DEFAULT_GUIDANCE_SCALE)))
         if not c.guidance_scale >= 1.0 or c.guidance_scale != c.guidance_scale:
             raise InputError("--guidance-scale", f"must be >= 1, got {c.guidance_scale}")
         return c

@@ -68,6 +68,12 @@ def draw_native(model, seeds: list[int], positions: list[int], steps: int, condi
 
     if model.conditioning != "text":
         raise InputError("--scheduler", "native applies to Stable Diffusion pipeline folders; other models use cpaudit's sampler")
+    if model.prediction == "flow":  # SD3 / FLUX: their own pipelines (sampling/native_flow.py)
+        from cpaudit.sampling.native_flow import draw_native_flow
+
+        if eta > 0:
+            raise InputError("--eta", "FlowMatchEulerDiscreteScheduler takes no eta; --scheduler native samples SD3 / FLUX deterministically")
+        return draw_native_flow(model, seeds, positions, steps, conditions, guide=guide, device=device)
     sched_cfg = model.config["scheduler"]
     scheduler = getattr(diffusers, sched_cfg["_class_name"]).from_config(sched_cfg)
     unet = model.model.unet

@@ -18,7 +18,7 @@ The audit matches samples to captions by the prompt the user asked for (run.json
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import torch
@@ -76,12 +76,24 @@ class PromptDefence:
             prompts = [insert_random_words(p, vocab, d.tokens, s) for p, s in zip(prompts, seeds)]
         cond = model.prompts.condition(prompts, guidance_scale, negative_prompt)
         if d.kind == "embedding-noise":
-            noise = torch.stack([torch.randn(cond.prompt_embeds.shape[1:], generator=torch_generator(derive_seed(s, "embedding-noise")))
-                                 for s in seeds]).to(cond.prompt_embeds)
-            return cond.with_prompt_embeds(cond.prompt_embeds + d.sigma * noise)
+            return noised_embeddings(cond, seeds, d.sigma, pooled=getattr(model, "prediction", None) == "flow")
         if d.kind == "prompt-optimisation":
             return cond.with_prompt_embeds(optimise_prompt_embeds(model, cond, seeds, d))
         return cond
+
+
+def noised_embeddings(cond: TextCond, seeds: list[int], sigma: float, pooled: bool) -> TextCond:
+    """Somepalli et al.'s Gaussian noise on the prompt embeddings, sample i's from its own seed. `pooled`: on the
+    pooled embedding too, where one encoder reaches the network only through it (FLUX's CLIP; SD3's CLIP
+    projections), so that every text encoder's embedding is noised; SD and SDXL keep their measured form."""
+    def noise(shape: torch.Size, tag: str) -> torch.Tensor:
+        return torch.stack([torch.randn(shape, generator=torch_generator(derive_seed(s, tag))) for s in seeds])
+
+    out = cond.with_prompt_embeds(cond.prompt_embeds + sigma * noise(cond.prompt_embeds.shape[1:], "embedding-noise").to(cond.prompt_embeds))
+    if pooled and cond.pooled_prompt_embeds is not None:
+        p = cond.pooled_prompt_embeds
+        out = replace(out, pooled_prompt_embeds=p + sigma * noise(p.shape[1:], "embedding-noise-pooled").to(p))
+    return out
 
 
 def vocabulary_words(tokenizer) -> list[str]:
