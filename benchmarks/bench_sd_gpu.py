@@ -2,6 +2,8 @@
 
     python benchmarks/bench_sd_gpu.py --arch sdxl --out benchmarks/results/bench_sdxl_gpu.json
     python benchmarks/bench_sd_gpu.py --arch sd15 --out benchmarks/results/bench_sd_gpu.json [--batches 8,16] [--dtypes fp16,fp32]
+    python benchmarks/bench_sd_gpu.py --arch sd35m --out benchmarks/results/bench_sd35m_gpu.json
+    python benchmarks/bench_sd_gpu.py --arch flux --out benchmarks/results/bench_flux_gpu.json [--double-blocks 19 --single-blocks 38]
     python benchmarks/bench_sd_gpu.py --arch sdxl --tiny --device cpu --steps 3 --batches 2 --repeats 1   # a smoke run
 
 NOT RUN YET at real size: no GPU has been lent to this work so far. The first command above is the one to run
@@ -25,10 +27,18 @@ Architectures, built from configs with random weights (time does not depend on t
   AutoencoderKL (128, 256, 512, 512), scaling_factor 0.13025 (84M). Guidance scale 5.0 (the pipeline's default).
 - sd15: Stable Diffusion 1.5's: UNet2DConditionModel 860M, 4x64x64 latents, a 12-layer 768-wide CLIP text
   encoder, the 83M-parameter AutoencoderKL. Guidance scale 7.5.
+- sd35m: stabilityai/stable-diffusion-3.5-medium's dimensions; flux: FLUX.1-dev's widths at 5 double and 10
+  single blocks of its 19 and 38 (3.2B of its 11.9B transformer parameters; --double-blocks / --single-blocks
+  set the depth), both with a T5 encoder of T5-XXL's layer shape but 2 of its 24 layers (it runs once a prompt,
+  not once a step). Every dimension and where it comes from: benchmarks/_flow_gpu.py. bf16 by default; the
+  pipelines' 28 steps; SD3's guidance scale 7.0 (a doubled batch a step), FLUX.1-dev's distilled guidance 3.5
+  (one transformer call a step). NOT RUN YET at real size either.
 
-Both go through cpaudit's own sampler (`draw_run`): --steps DDIM steps (leading spacing, offset 1, scaled-linear
+The UNets go through cpaudit's own sampler (`draw_run`): --steps DDIM steps (leading spacing, offset 1, scaled-linear
 betas, as both pipelines' schedulers), classifier-free guidance as one doubled batch, the latents decoded at the
-end. Precision: fp16 and bf16 hold the UNet and the text encoders in that dtype (as a pipeline loaded with
+end; the flow transformers too (models/flow_denoiser.py's FlowDenoiser, models/flow_prompts.py's encoders), at
+the pipelines' own sampling sigmas (core/flow.py; CPSample cannot guide at the first, sigma = 1, where x_t is pure
+noise: `guidable_steps`). Precision: fp16 and bf16 hold the UNet (the transformer) and the text encoders in that dtype (as a pipeline loaded with
 `torch_dtype` does: latents cast to the UNet's dtype at each call, its output read back in float32); the VAE
 decodes in float32 (SDXL's VAE has force_upcast, and the SDXL pipeline upcasts it). Protected: CPSample with a
 random-label classifier on the latents (cpaudit's TimeClassifier, width 64, channel multipliers 1,2,2, two
@@ -52,6 +62,7 @@ from types import SimpleNamespace
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import _flow_gpu  # noqa: E402
 from benchmarks._util import machine  # noqa: E402
 from cpaudit.core.schedules import Schedule, Spacing  # noqa: E402
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier  # noqa: E402
@@ -69,8 +80,12 @@ from cpaudit.sampling.sampler import SamplerConfig  # noqa: E402
 
 PROMPTS = ("a photo of a red fox in the snow", "an oil painting of a lighthouse at dusk")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DEFAULTS = {"sd15": {"batches": "8,16", "dtypes": "fp16,fp32", "guidance": 7.5},
-            "sdxl": {"batches": "1,4", "dtypes": "fp16,bf16", "guidance": 5.0}}
+# Each pipeline's own defaults: num_inference_steps and guidance_scale of its __call__ (on FLUX.1-dev the distilled
+# guidance its transformer embeds: one call a step, no doubled batch).
+DEFAULTS = {"sd15": {"batches": "8,16", "dtypes": "fp16,fp32", "guidance": 7.5, "steps": 50},
+            "sdxl": {"batches": "1,4", "dtypes": "fp16,bf16", "guidance": 5.0, "steps": 50},
+            "sd35m": {"batches": "1,4", "dtypes": "bf16", "guidance": 7.0, "steps": 28},
+            "flux": {"batches": "1,4", "dtypes": "bf16", "guidance": 3.5, "steps": 28}}
 CLIP_VOCAB = 49408  # CLIP's tokenizer vocabulary: the real embedding tables' rows
 TOKENS = 77
 
@@ -125,11 +140,11 @@ def clip_config(tok, width: int, layers: int, heads: int, act: str, tiny: bool, 
                           pad_token_id=vocab[tok.pad_token], **extra)
 
 
-def vae_kl(tiny: bool, image_size: int, **extra):
+def vae_kl(tiny: bool, image_size: int, latent_channels: int = 4, **extra):
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(block_out_channels=(32, 32, 32, 32) if tiny else (128, 256, 512, 512), in_channels=3, out_channels=3,
-                         latent_channels=4, down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         latent_channels=latent_channels, down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                          layers_per_block=2, norm_num_groups=8 if tiny else 32, sample_size=image_size, **extra)
 
 
@@ -228,24 +243,93 @@ def table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--arch", choices=sorted(DEFAULTS), default="sd15")
+    ap.add_argument("--arch", choices=sorted(DEFAULTS), default="sd15",
+                    help="sd15, sdxl (UNets), sd35m (SD3.5-medium), flux (FLUX.1-dev's widths, fewer blocks)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--batches", help="comma-separated batch sizes (default: sd15 8,16; sdxl 1,4)")
-    ap.add_argument("--dtypes", help="comma-separated, of fp32, fp16, bf16 (default: sd15 fp16,fp32; sdxl fp16,bf16)")
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--batches", help="comma-separated batch sizes (default: sd15 8,16; the others 1,4)")
+    ap.add_argument("--dtypes", help="comma-separated, of fp32, fp16, bf16 (default: sd15 fp16,fp32; sdxl fp16,bf16; "
+                    "sd35m and flux bf16)")
+    ap.add_argument("--steps", type=int, help="default: the pipeline's (sd15, sdxl 50; sd35m, flux 28)")
     ap.add_argument("--warmup-steps", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--double-blocks", type=int, default=_flow_gpu.DOUBLE_BLOCKS, help="flux: double-stream blocks (FLUX.1-dev 19)")
+    ap.add_argument("--single-blocks", type=int, default=_flow_gpu.SINGLE_BLOCKS, help="flux: single-stream blocks (FLUX.1-dev 38)")
     ap.add_argument("--tiny", action="store_true", help="a small model of the same architecture, to check the script")
     args = ap.parse_args(argv)
     defaults = DEFAULTS[args.arch]
-    dtypes = (args.dtypes or defaults["dtypes"]).split(",")
-    batches = [int(b) for b in (args.batches or defaults["batches"]).split(",")]
-    unknown = [d for d in dtypes if d not in DTYPES]
+    args.steps = args.steps or defaults["steps"]
+    args.dtypes = (args.dtypes or defaults["dtypes"]).split(",")
+    args.batches = [int(b) for b in (args.batches or defaults["batches"]).split(",")]
+    unknown = [d for d in args.dtypes if d not in DTYPES]
     if unknown:
         ap.error(f"unknown dtype(s) {unknown}; choose from {sorted(DTYPES)}")
+    return args
+
+
+def build(args: argparse.Namespace, device: torch.device) -> tuple[LoadedModel, dict]:
+    """--arch's model (--tiny: a small one of the same architecture) on `device`, random weights from seed 0."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        if args.arch in ("sd15", "sdxl"):
+            return (sdxl if args.arch == "sdxl" else sd15)(args.tiny, device)
+        kit = SimpleNamespace(prompts=list(PROMPTS), tokens=TOKENS, clip_config=clip_config, vae_kl=vae_kl, codec=SplitCodec)
+        if args.arch == "sd35m":
+            return _flow_gpu.sd35m(args.tiny, device, kit)
+        return _flow_gpu.flux(args.tiny, device, kit, args.double_blocks, args.single_blocks)
+
+
+def guidable_steps(model, steps: int) -> int:
+    """Steps at which CPSample can guide: those with alpha_t > 0 (cpaudit/sampling/protection.py protect_pred skips a
+    zero-SNR step; on a flow path the first, at sigma = 1, is one: x_t is pure noise there)."""
+    path, _, n = model.sampling_path(steps)
+    return steps if path.kind != "flow" else int((path.alpha > 0).sum())
+
+
+def measure(model, clf, n: int, args, device: torch.device, name: str, guidance: float) -> tuple[list[dict], dict]:
+    """Unprotected then protected at batch `n` in dtype `name`: a warm-up, then --repeats timed runs each (the
+    fastest's times, the peaks over all); their two rows and the summary comparing them."""
+    dtype, res, rows = DTYPES[name], {}, []
+    for protected in (False, True):
+        run_once(model, clf, n, min(args.warmup_steps, args.steps), protected, device, dtype, guidance)
+        runs = [run_once(model, clf, n, args.steps, protected, device, dtype, guidance) for _ in range(args.repeats)]
+        best = dict(min(runs, key=lambda r: r["seconds"]))
+        for key in ("peak_gib", "peak_sampling_gib", "peak_decode_gib"):
+            best[key] = None if best[key] is None else max(r[key] for r in runs)
+        res[protected] = best
+        rows.append({"dtype": name, "batch": n, "protected": protected,
+                     **{k: round(v, 3) if isinstance(v, float) else v for k, v in best.items()}})
+        if protected and best["guided_steps"] < guidable_steps(model, args.steps):
+            print(f"warning: {name} batch {n}: the guidance ran at {best['guided_steps']} of {args.steps} steps "
+                  f"per sample (non-finite samples: {n - best['finite_samples']})", flush=True)
+    s = {"dtype": name, "batch": n, "unprotected_s": round(res[False]["seconds"], 3),
+         "protected_s": round(res[True]["seconds"], 3), "ratio": round(res[True]["seconds"] / res[False]["seconds"], 3),
+         "sampling_ratio": round(res[True]["sampling_seconds"] / res[False]["sampling_seconds"], 3),
+         "peak_gib_unprotected": res[False]["peak_gib"], "peak_gib_protected": res[True]["peak_gib"],
+         "peak_sampling_gib_unprotected": res[False]["peak_sampling_gib"],
+         "peak_sampling_gib_protected": res[True]["peak_sampling_gib"]}
+    for row in rows:
+        row["ratio"] = s["ratio"]
+    print(f"{name} batch {n}: unprotected {s['unprotected_s']:.2f} s, protected {s['protected_s']:.2f} s, "
+          f"ratio {s['ratio']:.3f}, peak {s['peak_gib_unprotected']} / {s['peak_gib_protected']} GiB", flush=True)
+    return rows, s
+
+
+def architecture(args: argparse.Namespace, parts: dict) -> dict:
+    """What the record says about the model beyond its parameter counts."""
+    if args.arch == "flux":
+        return {"double_blocks": args.double_blocks, "single_blocks": args.single_blocks, "t5_layers": _flow_gpu.T5_LAYERS,
+                "guidance": "distilled (guidance_embeds): one transformer call a step"}
+    if args.arch == "sd35m":
+        return {"t5_layers": _flow_gpu.T5_LAYERS, "guidance": "classifier-free, one doubled batch a step"}
+    return {"guidance": "classifier-free, one doubled batch a step"}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
+    guidance = DEFAULTS[args.arch]["guidance"]
     device = torch.device(args.device)
     try:
         from diffusers.utils import logging as diffusers_logging
@@ -253,56 +337,35 @@ def main(argv: list[str] | None = None) -> dict:
         diffusers_logging.set_verbosity_error()  # not the note on casting with to(), which is what this script means to do
     except ImportError:
         pass
-    torch.manual_seed(0)
-    model, parts = (sdxl if args.arch == "sdxl" else sd15)(args.tiny, device)
+    model, parts = build(args, device)
     latent = model.space_shape
-    with torch.device(device):
-        clf = TimeClassifier(ClassifierConfig(4, latent[-1], 8 if args.tiny else 64, (1, 2, 2), 2)).eval().requires_grad_(False)
+    with torch.device(device), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(1)
+        clf = TimeClassifier(ClassifierConfig(latent[0], latent[-1], 8 if args.tiny else 64, (1, 2, 2), 2)).eval().requires_grad_(False)
     model.to(device)
-    clf.to(device)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     rows, summary = [], []
-    for name in dtypes:
-        dtype = DTYPES[name]
-        set_dtype(parts, dtype)
+    for name in args.dtypes:
+        set_dtype(parts, DTYPES[name])
         if device.type == "cuda":
             torch.cuda.empty_cache()
-        for n in batches:
-            res = {}
-            for protected in (False, True):
-                run_once(model, clf, n, min(args.warmup_steps, args.steps), protected, device, dtype, defaults["guidance"])
-                runs = [run_once(model, clf, n, args.steps, protected, device, dtype, defaults["guidance"])
-                        for _ in range(args.repeats)]
-                best = dict(min(runs, key=lambda r: r["seconds"]))  # the fastest run's times; the peaks over all runs
-                for key in ("peak_gib", "peak_sampling_gib", "peak_decode_gib"):
-                    best[key] = None if best[key] is None else max(r[key] for r in runs)
-                res[protected] = best
-                rows.append({"dtype": name, "batch": n, "protected": protected,
-                             **{k: round(v, 3) if isinstance(v, float) else v for k, v in best.items()}})
-                if protected and best["guided_steps"] < args.steps:
-                    print(f"warning: {name} batch {n}: the guidance ran at {best['guided_steps']} of {args.steps} steps "
-                          f"per sample (non-finite samples: {n - best['finite_samples']})", flush=True)
-            ratio = res[True]["seconds"] / res[False]["seconds"]
-            s = {"dtype": name, "batch": n, "unprotected_s": round(res[False]["seconds"], 3),
-                 "protected_s": round(res[True]["seconds"], 3), "ratio": round(ratio, 3),
-                 "sampling_ratio": round(res[True]["sampling_seconds"] / res[False]["sampling_seconds"], 3),
-                 "peak_gib_unprotected": res[False]["peak_gib"], "peak_gib_protected": res[True]["peak_gib"],
-                 "peak_sampling_gib_unprotected": res[False]["peak_sampling_gib"],
-                 "peak_sampling_gib_protected": res[True]["peak_sampling_gib"]}
-            rows[-1]["ratio"] = rows[-2]["ratio"] = s["ratio"]
+        for n in args.batches:
+            r, s = measure(model, clf, n, args, device, name, guidance)
+            rows += r
             summary.append(s)
-            print(f"{name} batch {n}: unprotected {s['unprotected_s']:.2f} s, protected {s['protected_s']:.2f} s, "
-                  f"ratio {ratio:.3f}, peak {s['peak_gib_unprotected']} / {s['peak_gib_protected']} GiB", flush=True)
     peak_by_dtype = {d: max((r["peak_gib"] for r in rows if r["dtype"] == d and r["peak_gib"] is not None), default=None)
-                     for d in dtypes}
+                     for d in args.dtypes}
+    denoiser = "unet" if "unet" in parts else "transformer"
     record = {
         "machine": machine(), "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "arch": args.arch, "tiny": args.tiny, "command": " ".join(["python", "benchmarks/bench_sd_gpu.py", *(sys.argv[1:] if argv is None else argv)]),
-        "parameters": {k: count(m) for k, m in parts.items()}, "unet_parameters": count(parts["unet"]),
+        "parameters": {k: count(m) for k, m in parts.items()}, f"{denoiser}_parameters": count(parts[denoiser]),
+        "architecture": architecture(args, parts),
         "classifier_parameters": count(clf), "latent_shape": list(latent), "image_shape": list(model.image_shape),
-        "steps": args.steps, "warmup_steps": min(args.warmup_steps, args.steps), "repeats": args.repeats,
-        "guidance_scale": defaults["guidance"], "dtypes": dtypes, "batches": batches,
-        "precision": "UNet and text encoders in the dtype; VAE float32; classifier float32 under autocast in the dtype",
+        "steps": args.steps, "guidable_steps": guidable_steps(model, args.steps), "warmup_steps": min(args.warmup_steps, args.steps), "repeats": args.repeats,
+        "guidance_scale": guidance, "dtypes": args.dtypes, "batches": args.batches,
+        "precision": f"{'UNet' if denoiser == 'unet' else 'transformer'} and text encoders in the dtype; VAE float32; "
+                     "classifier float32 under autocast in the dtype",
         "protection": {"classifier": "random-label TimeClassifier on the latents", "alpha": 0.5, "scale": 10.0, "space": "x_t"},
         "peak_gib_by_dtype": peak_by_dtype, "summary": summary, "rows": rows,
     }
