@@ -13,8 +13,7 @@ from cpaudit.core.schedules import Schedule
 from cpaudit.data.load import parse_resize
 from cpaudit.errors import InputError
 from cpaudit.pipelines.train_classes import TrainClassesOptions, train_class_diffusion
-from cpaudit.pipelines.train_text import TEXT_SCHEDULE, TrainTextOptions, text_architecture, train_text_diffusion
-from cpaudit.train.text_diffusion import TextTrainConfig
+from cpaudit.pipelines.train_text import TEXT_SCHEDULE, TrainTextOptions, default_train_config, text_architecture, train_text_diffusion
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
 from cpaudit.train.classifier import ClassifierTrainConfig
@@ -34,16 +33,18 @@ def _train_conditional(data, out, members, seed, steps, batch_size, lr, ema, sch
     with user_errors():
         if text:
             sched = TEXT_SCHEDULE if schedule is None else Schedule(kind=schedule, T=timesteps)  # type: ignore[arg-type]
-            cfg = TextTrainConfig(vae_steps=vae_steps, steps=steps or TextTrainConfig.steps, batch_size=batch_size or 64, lr=lr)
+            cfg = default_train_config(arch, vae_steps=vae_steps, steps=steps, batch_size=batch_size, lr=lr)
             opts = TrainTextOptions(data, out, members, holdout, seed, cfg, sched, text_architecture(arch), vae=vae,
                                     resize=parse_resize(resize), device=device)
             with progress_bar("train text-to-image", cfg.vae_steps + cfg.steps) as advance:
                 result = train_text_diffusion(opts, lambda stage, s, n, m: advance(s, n, m, description=f"train {stage}"))
-            info(f"trained a {result.n_parameters:,}-parameter {'SDXL' if arch == 'sdxl' else 'SD'}-architecture UNet on "
+            net = {"sd": "SD-architecture UNet", "sdxl": "SDXL-architecture UNet", "sd3": "SD3-architecture transformer",
+                   "flux": "FLUX-architecture transformer"}.get(arch, arch)
+            info(f"trained a {result.n_parameters:,}-parameter {net} on "
                  f"{result.n_members} captioned members in "
                  f"{result.seconds:.0f} s (autoencoder {result.vae_source}) -> {result.out}")
             return
-        train = DiffusionTrainConfig(steps=steps or 4000, batch_size=batch_size or 64, lr=lr, ema_decay=ema)
+        train = DiffusionTrainConfig(steps=steps or 4000, batch_size=batch_size or 64, lr=lr or 1e-3, ema_decay=ema)
         copts = TrainClassesOptions(data, out, members, seed, train, Schedule(kind=schedule or "linear", T=timesteps),  # type: ignore[arg-type]
                                     resize=parse_resize(resize), device=device)
         with progress_bar("train class-conditional", train.steps) as advance:
@@ -59,7 +60,7 @@ def train_diffusion_cmd(
     seed: int = Seed,
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Optimiser steps [default: 4000; 400 with --dp]."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=4096, help="Batch size [default: 64; expected Poisson batch 16 with --dp]."),
-    lr: float = typer.Option(1e-3, "--lr", min=1e-7, max=1.0),
+    lr: Optional[float] = typer.Option(None, "--lr", min=1e-7, max=1.0, help="Learning rate [default: 1e-3; 4e-3 with --text --arch sd3 or flux]."),
     ema: float = typer.Option(0.999, "--ema", min=0.0, max=0.99999),
     schedule: Optional[str] = typer.Option(None, "--schedule", help="linear (1e-4..0.02) or cosine [default: linear; "
                                            "with --text, Stable Diffusion's scaled_linear 0.00085..0.012]."),
@@ -84,9 +85,14 @@ def train_diffusion_cmd(
     holdout: Optional[int] = typer.Option(None, "--holdout", min=0, help="--text: held-out images kept apart [default: up to 256; "
                                           "the remaining images train the autoencoder]."),
     vae: Optional[Path] = typer.Option(None, "--vae", help="--text: reuse this pipeline's (or vae folder's) autoencoder."),
-    vae_steps: int = typer.Option(500, "--vae-steps", min=1, help="--text: autoencoder training steps."),
-    arch: str = typer.Option("sd", "--arch", help="--text: sd (Stable Diffusion 1.x: one CLIP text encoder) or sdxl "
-                             "(SDXL: two text encoders, the pooled embedding and size/crop time ids; a StableDiffusionXLPipeline folder)."),
+    vae_steps: Optional[int] = typer.Option(None, "--vae-steps", min=1, help="--text: autoencoder training steps [default: 500; "
+                                            "100 with --arch sd3 or flux]."),
+    arch: str = typer.Option("sd", "--arch", help="--text: sd (Stable Diffusion 1.x: one CLIP text encoder), sdxl "
+                             "(SDXL: two text encoders, the pooled embedding and size/crop time ids; a StableDiffusionXLPipeline folder), "
+                             "sd3 (a rectified-flow SD3Transformer2DModel on the 4 latent channels, two CLIP encoders, no T5; "
+                             "a StableDiffusion3Pipeline folder, 1000 steps) or flux (a FluxTransformer2DModel on the 4 latent "
+                             "channels packed 2x2 into 16-channel tokens, CLIP pooled + a small T5; a FluxPipeline folder, 700 steps). "
+                             "SD3 and FLUX prompts are encoded at 16 T5 positions: sample with max_sequence_length=16 (cpaudit.json)."),
     device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
@@ -97,6 +103,7 @@ def train_diffusion_cmd(
     Example: cpaudit train-diffusion digits --out runs/dp --dp --epsilon 10 --delta 1e-3
     Example: cpaudit train-diffusion captioned-digits --text --out runs/sd
     Example: cpaudit train-diffusion captioned-digits --text --arch sdxl --out runs/sdxl
+    Example: cpaudit train-diffusion captioned-digits --text --arch flux --out runs/flux
     """
     state.quiet = state.quiet or quiet
     if arch != "sd" and not text:
@@ -121,7 +128,7 @@ def train_diffusion_cmd(
             out=out,
             members=members,
             seed=seed,
-            train=DiffusionTrainConfig(steps=steps, batch_size=batch_size, lr=lr, ema_decay=ema, checkpoint_every=checkpoint_every),
+            train=DiffusionTrainConfig(steps=steps, batch_size=batch_size, lr=lr or 1e-3, ema_decay=ema, checkpoint_every=checkpoint_every),
             schedule=Schedule(kind=schedule or "linear", T=timesteps),  # type: ignore[arg-type]
             base_channels=channels,
             channel_mult=_mult(channel_mult, "--channel-mult"),

@@ -1,7 +1,9 @@
 """`cpaudit train-diffusion DATA --text`: a small Stable-Diffusion-architecture pipeline trained on the
 members' captioned images, saved as a diffusers pipeline folder (models/tiny_sd.py); `--arch sdxl`: the
 SDXL architecture instead (models/tiny_sdxl.py: two text encoders, the pooled embedding and size/crop time
-ids as added conditions, a StableDiffusionXLPipeline folder)."""
+ids as added conditions, a StableDiffusionXLPipeline folder); `--arch sd3` / `--arch flux`: a rectified-flow
+transformer instead of the UNet (models/tiny_flow.py, train/flow_objective.py), on 4-channel latents (FLUX packs
+them 2x2 into 16-channel tokens), saved as a StableDiffusion3Pipeline / FluxPipeline folder."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cpaudit.core.flow import FlowSchedule
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
@@ -23,16 +26,34 @@ from cpaudit.io_utils import write_json
 from cpaudit.models.prompts import PromptEncoder, SDXLPromptEncoder
 from cpaudit.models.sd_pipeline import load_diffusers_module
 from cpaudit.models.sdxl_pipeline import add_time_ids
+from cpaudit.models.tiny_flow import (
+    PIPELINE_CLASS,
+    TinyFlowConfig,
+    TinyFluxConfig,
+    TinySD3Config,
+    flow_pipeline,
+    flow_scheduler,
+    flow_text_encoders,
+    flow_tokenizers,
+    flow_transformer,
+    flow_vae,
+    save_flow_pipeline,
+)
 from cpaudit.models.tiny_sd import TinySDConfig, save_pipeline, tiny_text_encoder, tiny_unet, tiny_vae, word_tokenizer
 from cpaudit.models.tiny_sdxl import TinySDXLConfig, save_sdxl_pipeline, sdxl_text_encoders, sdxl_tokenizers, sdxl_unet
 from cpaudit.seeding import derive_seed, torch_generator
+from cpaudit.train.flow_objective import FlowCond, FlowTrainConfig, flow_train_config, train_flow_transformer
 from cpaudit.train.text_diffusion import TextTrainConfig, latent_scaling_factor, train_text_unet, train_vae
 from cpaudit.version import __version__
 
 # Stable Diffusion's schedule (scaled-linear betas 0.00085..0.012 over 1,000 steps).
 TEXT_SCHEDULE = Schedule("scaled_linear", 1000, 0.00085, 0.012)
 MIN_VAE_IMAGES = 64
-ARCHITECTURES: dict[str, type[TinySDConfig]] = {"sd": TinySDConfig, "sdxl": TinySDXLConfig}  # --arch
+ARCHITECTURES: dict[str, type[TinySDConfig | TinyFlowConfig]] = {  # --arch
+    "sd": TinySDConfig, "sdxl": TinySDXLConfig, "sd3": TinySD3Config, "flux": TinyFluxConfig}
+# SD3 / FLUX: the guidance the memorisation was measured at (classifier-free; FLUX's true_cfg_scale with the
+# negative prompt ''), the loader's default for these folders; ../shared/calibration.md: 1, 3, 5 sample alike.
+FLOW_GUIDANCE_SCALE = 4.0
 FORCE_ZEROS_FOR_EMPTY_PROMPT = True  # SDXL base's setting: the unconditional half is zeros, in training as in sampling
 Progress = Callable[[str, int, int, dict], None]  # (stage, step, total, metrics)
 
@@ -46,7 +67,7 @@ class TrainTextOptions:
     seed: int = 0
     train: TextTrainConfig = field(default_factory=TextTrainConfig)
     schedule: Schedule = TEXT_SCHEDULE
-    arch: TinySDConfig = field(default_factory=TinySDConfig)  # a TinySDXLConfig trains the SDXL architecture
+    arch: TinySDConfig | TinyFlowConfig = field(default_factory=TinySDConfig)  # TinySDXLConfig, TinySD3Config, TinyFluxConfig
     vae: Path | None = None  # reuse this pipeline's (or vae folder's) autoencoder instead of training one
     resize: tuple[int, int] | None = None
     device: str = "auto"
@@ -63,15 +84,25 @@ class TrainTextResult:
     vae_source: str
 
 
-def text_architecture(name: str) -> TinySDConfig:
-    """--arch NAME's default sizes: 'sd' (Stable Diffusion 1.x) or 'sdxl'."""
+def text_architecture(name: str) -> TinySDConfig | TinyFlowConfig:
+    """--arch NAME's default sizes: 'sd' (Stable Diffusion 1.x), 'sdxl', 'sd3' or 'flux'."""
     if name not in ARCHITECTURES:
         raise InputError("--arch", f"{name!r} is not one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]()
 
 
-def arch_name(arch: TinySDConfig) -> str:
+def arch_name(arch: TinySDConfig | TinyFlowConfig) -> str:
+    if isinstance(arch, TinyFlowConfig):
+        return arch.family
     return "sdxl" if isinstance(arch, TinySDXLConfig) else "sd"
+
+
+def default_train_config(arch: str, **given) -> TextTrainConfig:
+    """--arch's training defaults with the options given (None: the default): the flow transformers' are
+    train/flow_objective.py's (AdamW 4e-3, 100 autoencoder steps, 1,000 or 700 steps), the UNets' TextTrainConfig's."""
+    if arch in ("sd3", "flux"):
+        return flow_train_config(arch, **given)
+    return TextTrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
 def _check_data(opts: TrainTextOptions, data: ImageSet) -> None:
@@ -94,9 +125,18 @@ def _split(opts: TrainTextOptions, data: ImageSet) -> tuple[Split, np.ndarray]:
     return split, np.flatnonzero(~used)
 
 
+def _vae_rows(split: Split, pool: np.ndarray) -> tuple[np.ndarray, str]:
+    """The images an autoencoder is trained on here: neither members nor held-out (as a pretrained one saw
+    neither), or, with fewer than 64 of those, the members too."""
+    if len(pool) >= MIN_VAE_IMAGES:
+        return pool, "images that are neither members nor held-out"
+    return np.concatenate([split.member_idx, pool]), "members and unused images (fewer than 64 unused images)"
+
+
 def _autoencoder(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.ndarray, gen: torch.Generator,
                  progress: Progress | None, device: torch.device) -> tuple[torch.nn.Module, str, float]:
-    """The autoencoder to reuse (--vae) or one trained here, where it came from, and its training seconds."""
+    """The autoencoder to reuse (--vae) or one trained here, where it came from, and its training seconds
+    (SD3 / FLUX: no quant convs)."""
     t0 = time.perf_counter()
     if opts.vae is not None:
         folder = Path(opts.vae) / "vae" if (Path(opts.vae) / "vae").is_dir() else Path(opts.vae)
@@ -104,11 +144,11 @@ def _autoencoder(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.
         if vae.config.in_channels != data.shape[0]:
             raise InputError(folder / "config.json", f"autoencoder takes {vae.config.in_channels} channels, the data has {data.shape[0]}")
         return vae, str(folder), 0.0
-    rows, source = (pool, "images that are neither members nor held-out") if len(pool) >= MIN_VAE_IMAGES else (
-        np.concatenate([split.member_idx, pool]), "members and unused images (fewer than 64 unused images)")
+    rows, source = _vae_rows(split, pool)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(opts.seed, "init-vae"))
-        vae = tiny_vae(data.shape[0], data.shape[1], opts.arch)
+        flow = isinstance(opts.arch, TinyFlowConfig)
+        vae = (flow_vae if flow else tiny_vae)(data.shape[0], data.shape[1], opts.arch)  # type: ignore[operator]
     step = (lambda s, n, m: progress("autoencoder", s, n, m)) if progress else None
     vae = train_vae(vae, data.take(rows), opts.train, gen, progress=step, device=device)
     return vae, f"trained on {len(rows)} {source}", time.perf_counter() - t0
@@ -136,9 +176,93 @@ def _text_model(opts: TrainTextOptions, captions: list[str], latent_size: int, v
         out, unet, vae, encoders[0].cpu(), encoders[1].cpu(), *tokenizers, opts.schedule, FORCE_ZEROS_FOR_EMPTY_PROMPT)
 
 
+@torch.no_grad()
+def latent_shift_and_scale(vae: torch.nn.Module, images: torch.Tensor, batch: int = 256) -> tuple[float, float]:
+    """(shift_factor, scaling_factor): the mean and 1 / std of the posterior-mean latents of `images`, so that
+    (z - shift) * scale has zero mean and unit variance, as SD3's and FLUX's autoencoders record them
+    (`latents = (latents - shift_factor) * scaling_factor` in their pipelines and training scripts)."""
+    dev = next(vae.parameters()).device
+    z = torch.cat([vae.encode(images[i:i + batch].to(dev)).latent_dist.mean.double().cpu() for i in range(0, len(images), batch)])
+    return float(z.mean()), float(1.0 / z.std())
+
+
+def _flow_velocity(family: str, transformer: torch.nn.Module, text_ids: torch.Tensor | None):
+    """The transformer called as the pipeline calls it, on (B, C, H, W) latents: SD3 takes 1000 sigma; FLUX
+    takes sigma (it multiplies by 1000 itself) on the latents packed 2x2 into tokens, with position ids."""
+    from diffusers import FluxPipeline
+
+    if family == "sd3":
+        return lambda x, sigma, embeds, pooled: transformer(hidden_states=x, timestep=sigma * 1000, encoder_hidden_states=embeds,
+                                                            pooled_projections=pooled, return_dict=False)[0]
+
+    def flux(x, sigma, embeds, pooled):
+        b, c, h, w = x.shape
+        img_ids = FluxPipeline._prepare_latent_image_ids(b, h // 2, w // 2, x.device, x.dtype)
+        out = transformer(hidden_states=FluxPipeline._pack_latents(x, b, c, h, w), timestep=sigma, guidance=None,
+                          pooled_projections=pooled, encoder_hidden_states=embeds, txt_ids=text_ids.to(x.device), img_ids=img_ids,
+                          return_dict=False)[0]
+        return FluxPipeline._unpack_latents(out, h, w, 1)
+    return flux
+
+
+@torch.no_grad()
+def _flow_condition(pipe, family: str, captions: list[str], max_sequence_length: int) -> tuple[FlowCond, torch.Tensor | None]:
+    """Each caption's and the empty prompt's embeddings from the pipeline's own `encode_prompt` (what sampling
+    feeds the transformer), and FLUX's text position ids."""
+    def encode(prompts):
+        if family == "flux":
+            embeds, pooled, text_ids = pipe.encode_prompt(prompts, None, device="cpu", max_sequence_length=max_sequence_length)
+            return embeds, pooled, text_ids
+        embeds, _, pooled, _ = pipe.encode_prompt(prompts, None, None, device="cpu", do_classifier_free_guidance=False,
+                                                  max_sequence_length=max_sequence_length)
+        return embeds, pooled, None
+
+    embeds, pooled, text_ids = encode(captions)
+    empty_embeds, empty_pooled, _ = encode([""])
+    return FlowCond(embeds, pooled, empty_embeds, empty_pooled), text_ids
+
+
+def _train_flow(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.ndarray, vae: torch.nn.Module,
+                gen: torch.Generator, progress: Progress | None, device: torch.device) -> tuple[torch.nn.Module, Callable]:
+    """The trained SD3 / FLUX transformer and save(out) writing the pipeline folder. The autoencoder's
+    shift and scale are measured on the images it is trained on (as a pretrained one's are), not the members."""
+    arch = opts.arch
+    assert isinstance(arch, TinyFlowConfig)
+    if getattr(arch, "guidance_embeds", False):
+        raise InputError("--arch flux", "a guidance-distilled transformer (guidance_embeds) needs a teacher; train with guidance_embeds=False")
+    cfg = opts.train if isinstance(opts.train, FlowTrainConfig) else FlowTrainConfig(**opts.train.__dict__)
+    rows, _ = _vae_rows(split, pool)
+    shift, scale = latent_shift_and_scale(vae.to(device), data.take(rows))
+    vae.register_to_config(shift_factor=shift, scaling_factor=scale)
+    latent_size = data.shape[1] // 2 ** (len(arch.vae_channels) - 1)
+    tokenizers = flow_tokenizers(data.captions, arch)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(opts.seed, "init-text-encoder"))
+        encoders = flow_text_encoders(tokenizers, arch)
+        torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
+        transformer = flow_transformer(latent_size, arch)
+    schedule = FlowSchedule(shift=arch.shift, dynamic=arch.dynamic_shift, pipeline=arch.family)
+    scheduler = flow_scheduler(arch.shift, arch.dynamic_shift)
+    pipe = flow_pipeline(arch.family, transformer, vae.cpu(), scheduler, encoders, tokenizers)
+    cond, text_ids = _flow_condition(pipe, arch.family, [data.captions[i] for i in split.member_idx], arch.max_sequence_length)
+    members = data.take(split.member_idx)
+    with torch.no_grad():
+        dev_vae = vae.to(device)
+        latents = (dev_vae.encode(members.to(device)).latent_dist.mean - shift) * scale
+    step = (lambda s, n, m: progress("denoiser", s, n, m)) if progress else None
+    velocity = _flow_velocity(arch.family, transformer, text_ids)
+    grid = schedule.training_sigmas().flip(0)  # descending, as the scheduler's after __init__
+    transformer = train_flow_transformer(transformer, velocity, latents, cond, grid, cfg, gen, progress=step, device=device)
+    return transformer, lambda out: save_flow_pipeline(out, arch.family, transformer.cpu(), vae.cpu(), scheduler, encoders, tokenizers)
+
+
 def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = None) -> TrainTextResult:
     if opts.train.steps < 1 or opts.train.vae_steps < 1:
         raise InputError("--steps", "must be >= 1")
+    flow = isinstance(opts.arch, TinyFlowConfig)
+    if flow and opts.schedule != TEXT_SCHEDULE:
+        raise InputError("--schedule", f"does not apply to --arch {arch_name(opts.arch)}: its scheduler is a "
+                         f"FlowMatchEulerDiscreteScheduler (shift {opts.arch.shift})")
     device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize)
     _check_data(opts, data)
@@ -146,6 +270,9 @@ def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = Non
     gen = torch_generator(derive_seed(opts.seed, "train-text"))
     t0 = time.perf_counter()
     vae, vae_source, vae_seconds = _autoencoder(opts, data, split, pool, gen, progress, device)
+    if flow:
+        model, save_flow = _train_flow(opts, data, split, pool, vae, gen, progress, device)
+        return _finish(opts, data, split, model, save_flow, t0, vae_source, vae_seconds, device)
     members = data.take(split.member_idx)
     vae.register_to_config(scaling_factor=latent_scaling_factor(vae, members))
     latent_size = data.shape[1] // 2 ** (len(opts.arch.vae_channels) - 1)
@@ -157,16 +284,29 @@ def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = Non
         latents = dev_vae.encode(members.to(device)).latent_dist.mean * dev_vae.config.scaling_factor
     step = (lambda s, n, m: progress("denoiser", s, n, m)) if progress else None
     unet = train_text_unet(unet, latents, cond, opts.schedule, opts.train, gen, progress=step, device=device)
+    return _finish(opts, data, split, unet, lambda out: save(out, unet.cpu(), vae.cpu()), t0, vae_source, vae_seconds, device)
+
+
+def _finish(opts: TrainTextOptions, data: ImageSet, split: Split, model: torch.nn.Module, save: Callable[[Path], None],
+            t0: float, vae_source: str, vae_seconds: float, device: torch.device) -> TrainTextResult:
+    """Write the pipeline folder, split.json and cpaudit.json (what was trained on what, how); a flow
+    pipeline's also records the image shape (FLUX's transformer has no sample_size), the T5 sequence length
+    its prompts were encoded at, and its pipeline class."""
     seconds = time.perf_counter() - t0
     out = Path(opts.out)
-    save(out, unet.cpu(), vae.cpu())
+    save(out)
     write_split(out / "split.json", data, split)
-    write_json(out / "cpaudit.json", {
+    record = {
         "kind": "cpaudit-text-diffusion", "cpaudit_version": __version__, "data": data.source,
         "data_fingerprint": data.fingerprint(), "conditions_fingerprint": data.conditions_fingerprint(), "seed": opts.seed,
         "n_members": len(split.member_idx), "n_holdout": len(split.holdout_idx), "train": {**opts.train.__dict__},
         "arch": arch_name(opts.arch), "architecture": opts.arch.to_dict(), "vae_source": vae_source,
         "vae_seconds": round(vae_seconds, 2), "train_seconds": round(seconds, 2), "device": describe(device),
-    })
-    n_params = sum(p.numel() for p in unet.parameters())
+    }
+    if isinstance(opts.arch, TinyFlowConfig):
+        record.update({"pipeline": PIPELINE_CLASS[opts.arch.family], "image_shape": list(data.shape),
+                       "image_size": int(data.shape[1]), "max_sequence_length": opts.arch.max_sequence_length,
+                       "default_guidance_scale": FLOW_GUIDANCE_SCALE})
+    write_json(out / "cpaudit.json", record)
+    n_params = sum(p.numel() for p in model.parameters())
     return TrainTextResult(out, opts.train.steps, seconds, len(split.member_idx), n_params, vae_seconds, vae_source)
