@@ -20,7 +20,7 @@ from cpaudit.pipelines.demo import StageClock
 from cpaudit.pipelines.demo_text import DEMO_CLASSIFIER, TextDemoOptions, demo_text, run_defence
 from cpaudit.pipelines.sample import extraction_prompts
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
-from cpaudit.pipelines.train_text import TrainTextOptions, text_architecture, train_text_diffusion
+from cpaudit.pipelines.train_text import TrainTextOptions, default_train_config, text_architecture, train_text_diffusion
 from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH, LATENT_KIND_DEFAULTS, Protection
 
 FULL_LABEL = "CPSample, learned classifier, full training"
@@ -42,7 +42,8 @@ def arguments(name: str, out: Path, json_out: Path, work: Path) -> argparse.Argu
 
 def train(folder: Path, seed: int, arch: str) -> None:
     """`cpaudit train-diffusion captioned-digits --text --arch ARCH` at its defaults, 64 members, on the CPU."""
-    opts = TrainTextOptions("captioned-digits", folder, members=64, seed=seed, arch=text_architecture(arch), device="cpu")
+    opts = TrainTextOptions("captioned-digits", folder, members=64, seed=seed, train=default_train_config(arch),
+                            arch=text_architecture(arch), device="cpu")
     t0 = time.perf_counter()
     train_text_diffusion(opts, progress=lambda part, s, n, m: print(f"train {part} {s}/{n} {m}", flush=True)
                          if s % 100 == 0 or s == n else None)

@@ -29,6 +29,12 @@ def demo_cmd(
     text: bool = typer.Option(False, "--text", help="The text-to-image experiment instead: a tiny Stable-Diffusion-architecture "
                               "model memorising 64 captioned digits, prompted extraction under each sampling-time defence."),
     model: Path = typer.Option(None, "--model", help="With --text: reuse this trained pipeline folder instead of training one."),
+    arch: Optional[str] = typer.Option(None, "--arch", help="With --text: the pipeline to train [default: sd]: sd (Stable "
+                                       "Diffusion 1.x: a UNet, one CLIP text encoder; about 10 minutes), sdxl (SDXL: a UNet, two "
+                                       "CLIP encoders, the pooled embedding and size/crop time ids), sd3 (Stable Diffusion 3: a "
+                                       "rectified-flow MMDiT transformer, two CLIP encoders; 28 steps) or flux (FLUX.1: a "
+                                       "rectified-flow transformer of double- and single-stream blocks, CLIP pooled and a T5 "
+                                       "encoder; 28 steps). With --model: the folder's own."),
     device: str = Device,
     quiet: bool = Quiet,
 ) -> None:
@@ -37,6 +43,8 @@ def demo_cmd(
     Example: cpaudit demo --quick
 
     Example: cpaudit demo --text --out cpaudit-demo-text
+
+    Example: cpaudit demo --text --arch flux --out cpaudit-demo-flux
     """
     state.quiet = state.quiet or quiet
     if text and out == Path("cpaudit-demo"):
@@ -46,6 +54,8 @@ def demo_cmd(
             raise InputError("--quick", "applies to the pixel demo; --text takes about 10 minutes on 2 cores")
         if model is not None and not text:
             raise InputError("--model", "applies to --text")
+        if arch is not None and not text:
+            raise InputError("--arch", "applies to --text")
         with progress_bar("demo") as advance:
             current = {"stage": ""}  # metrics of the previous stage are cleared when a new one starts
 
@@ -56,7 +66,7 @@ def demo_cmd(
                 advance(step, total, metrics, description=name)
 
             if text:
-                text_result = demo_text(TextDemoOptions(out=out, work=work, model=model, seed=seed, device=device), stage=stage)
+                text_result = demo_text(TextDemoOptions(out=out, work=work, model=model, seed=seed, arch=arch, device=device), stage=stage)
             else:
                 result = demo(DemoOptions(out=out, work=work, quick=quick, seed=seed, device=device), stage=stage)
     if text:

@@ -11,12 +11,17 @@ benchmarks/results/text_defences/tune.json); audit each by prompted extraction
 the caption-conditioned attacks (threat models `sampler` and `weights`). A sampling-time defence changes the
 samples, never the weights, so those figures are the same for every defence and are measured once.
 Samples use seeds 5,000,000 on, apart from the tuning seeds.
+
+`--arch` picks the pipeline trained (pipelines/train_text.py): sd (Stable Diffusion 1.x), sdxl, or the
+rectified-flow transformers sd3 and flux, which are sampled as their pipelines sample them (SAMPLING) and
+trained at train-diffusion's own flow defaults (600 or 500 steps: they memorise far faster than the UNets).
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +32,7 @@ from cpaudit.auditing.samples import load_samples
 from cpaudit.data.imageio import save_samples_npz
 from cpaudit.data.imageset import to_uint8
 from cpaudit.data.members import data_and_split_of
+from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.audit import AuditOptions, audit
@@ -34,7 +40,7 @@ from cpaudit.pipelines.demo import Stage, StageClock, machine_description
 from cpaudit.pipelines.report import report
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
-from cpaudit.pipelines.train_text import TrainTextOptions, train_text_diffusion
+from cpaudit.pipelines.train_text import TrainTextOptions, default_train_config, text_architecture, train_text_diffusion
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.prompt_defences import PromptDefence
@@ -54,6 +60,13 @@ REJECTION_DRAWS = 2
 # so the demo also checks that they carry over to a model they were not chosen on.
 DEMO_TRAIN = TextTrainConfig(vae_steps=300, steps=1300)
 DEMO_CLASSIFIER = ClassifierTrainConfig(steps=2000)
+# (steps, guidance scale) by architecture. The UNets: DDIM 50 steps, SD's guidance 7.5, as the demo always ran.
+# The flow transformers: their pipelines' 28 steps (StableDiffusion3Pipeline and FluxPipeline.__call__) at
+# guidance 4, what the tiny models were measured with (64 of 64 training captions reproduced; on SD3 guidance 1,
+# 3, 5 and 50 steps gave the same): SD3's guidance_scale; on the tiny FLUX model, which embeds no distilled
+# guidance, FluxPipeline's true_cfg_scale against the empty prompt (models/flow_prompts.py FluxPromptEncoder).
+SAMPLING = {"sd": (50, DEFAULT_GUIDANCE_SCALE), "sdxl": (50, DEFAULT_GUIDANCE_SCALE), "sd3": (28, 4.0), "flux": (28, 4.0)}
+PIPELINE_ARCH = {"StableDiffusionXLPipeline": "sdxl", "StableDiffusion3Pipeline": "sd3", "FluxPipeline": "flux"}
 
 
 @dataclass(frozen=True)
@@ -64,8 +77,9 @@ class TextDemoOptions:
     seed: int = 0
     sample_seed: int = 5_000_000  # evaluation seeds, apart from the tuning seeds (2,000,000 on)
     per_caption: int = 3  # the audit's default is 4; 3 keeps the demo within 10 minutes (each sample is 2 UNet calls x 50 steps)
-    steps: int = 50
-    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
+    arch: str | None = None  # sd, sdxl, sd3 or flux; None: sd, or the --model's own
+    steps: int | None = None  # None: the architecture's (SAMPLING)
+    guidance_scale: float | None = None  # None: the architecture's (SAMPLING)
     threshold: float = 0.97  # the pixel embedding's replica threshold (design.md), for rejection as for the audit
     device: str = "auto"
 
@@ -92,14 +106,48 @@ def defences(classifier: Path) -> dict[str, dict]:
     }
 
 
+def model_arch(folder: Path) -> str:
+    """A pipeline folder's architecture, from model_index.json's class: sdxl, sd3, flux, else sd."""
+    index = Path(folder) / "model_index.json"
+    if not index.is_file():
+        return "sd"
+    try:
+        name = json.loads(index.read_text()).get("_class_name")
+    except (OSError, ValueError, AttributeError):
+        return "sd"  # load_model reports what is wrong with the folder
+    return PIPELINE_ARCH.get(name, "sd")
+
+
+def resolve_options(opts: TextDemoOptions) -> TextDemoOptions:
+    """The architecture (--arch, or --model's own: they must agree) and its sampling defaults filled in."""
+    arch = opts.arch or "sd"
+    if opts.model is not None:
+        own = model_arch(Path(opts.model))
+        if opts.arch is not None and opts.arch != own:
+            raise InputError("--arch", f"{opts.arch!r} differs from --model's architecture {own!r} ({opts.model})")
+        arch = own
+    text_architecture(arch)  # refuses an unknown name in one line
+    steps, guidance = SAMPLING[arch]
+    return replace(opts, arch=arch, steps=opts.steps or steps,
+                   guidance_scale=guidance if opts.guidance_scale is None else opts.guidance_scale)
+
+
+def train_demo_model(opts: TextDemoOptions, model: Path, say: Stage) -> None:
+    """The pipeline of opts.arch: the UNets at DEMO_TRAIN, the flow transformers at train-diffusion's defaults."""
+    train = DEMO_TRAIN if opts.arch in ("sd", "sdxl") else default_train_config(opts.arch)
+    train_text_diffusion(TrainTextOptions("captioned-digits", model, seed=opts.seed, train=train,
+                                          arch=text_architecture(opts.arch), device=opts.device),
+                         progress=lambda part, s, n, m: say(f"train text-to-image {part}", s, n, m))
+
+
 def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResult:
     t0 = time.perf_counter()
+    opts = resolve_options(opts)
     say = StageClock(stage)
     work = Path(opts.work) if opts.work is not None else Path(opts.out) / "runs"
     model = Path(opts.model) if opts.model is not None else work / "model"
     if opts.model is None:
-        train_text_diffusion(TrainTextOptions("captioned-digits", model, seed=opts.seed, train=DEMO_TRAIN, device=opts.device),
-                             progress=lambda part, s, n, m: say(f"train text-to-image {part}", s, n, m))
+        train_demo_model(opts, model, say)
     classifier = work / "classifier"
     train_classifier(TrainClassifierOptions("captioned-digits", classifier, model=model, base_channels=LATENT_CLASSIFIER_WIDTH,
                                             seed=opts.seed, train=DEMO_CLASSIFIER, device=opts.device),
@@ -121,7 +169,7 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     seconds = time.perf_counter() - t0
     white_box = {k: {f: a[f] for f in ("title", "threat_model", "auc", "auc_ci95", "chance_band95")}
                  for k, a in results["unprotected"]["attacks"].items() if k not in ("prompted_extraction", "sample_only")}
-    write_json(Path(opts.out) / "text_demo.json", {"table": table, "white_box": white_box, "seed": opts.seed,
+    write_json(Path(opts.out) / "text_demo.json", {"table": table, "white_box": white_box, "arch": opts.arch, "seed": opts.seed,
                                                    "sample_seed": opts.sample_seed,
                                                    "per_caption": opts.per_caption, "steps": opts.steps,
                                                    "guidance_scale": opts.guidance_scale, "total_seconds": round(seconds, 1),
@@ -134,6 +182,7 @@ def run_defence(opts: TextDemoOptions, model: Path, work: Path, label: str, how:
                 reference: np.ndarray, say: Stage) -> tuple[dict, dict]:
     """Sample the prompts under one defence (`defences`' entry) into WORK/<label>, audit them into OUT/<label>
     (with the model for the unprotected run): its results.json and its table row."""
+    opts = resolve_options(opts)
     folder = work / label.replace(", ", "-").replace(" ", "-").lower()
     say(f"sample {label}", 0, 1, None)
     seconds = sample_defence(opts, model, folder, prompts, how)

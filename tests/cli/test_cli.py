@@ -131,3 +131,27 @@ def test_info_lines_print_brackets_as_written(capsys, monkeypatch):
     monkeypatch.setattr(common.state, "quiet", False)
     common.info("sampler  SimA: AUC 0.541  [not deployed]")
     assert "[not deployed]" in capsys.readouterr().err
+
+
+def test_demo_arch_is_passed_to_the_text_demo_and_refused_without_it(tmp_path, monkeypatch):
+    """`demo --text --arch` reaches TextDemoOptions; without --text, with an unknown name, or against a --model of
+    another architecture it is refused in one line, before anything is trained or written."""
+    from cpaudit.cli import demo_cmd
+    from cpaudit.pipelines.demo_text import TextDemoResult, resolve_options
+
+    seen = []
+    monkeypatch.setattr(demo_cmd, "demo_text", lambda opts, stage: seen.append(resolve_options(opts)) or TextDemoResult(
+        opts.out, {}, [], 0.0))
+    r = runner.invoke(app, ["--quiet", "demo", "--text", "--arch", "flux", "--out", str(tmp_path / "d")])
+    assert r.exit_code == 0, r.output
+    assert (seen[0].arch, seen[0].steps, seen[0].guidance_scale) == ("flux", 28, 4.0)
+    monkeypatch.undo()
+    _one_line_error(runner.invoke(app, ["--quiet", "demo", "--arch", "flux", "--out", str(tmp_path / "a")]), "--arch", "--text")
+    _one_line_error(runner.invoke(app, ["--quiet", "demo", "--text", "--arch", "sd4", "--out", str(tmp_path / "b")]),
+                    "'sd4' is not one of sd, sdxl, sd3, flux")
+    model = tmp_path / "m"
+    model.mkdir()
+    (model / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
+    _one_line_error(runner.invoke(app, ["--quiet", "demo", "--text", "--arch", "sd3", "--model", str(model), "--out",
+                                        str(tmp_path / "c")]), "--arch", "'flux'")
+    assert not any((tmp_path / d).exists() for d in "abc")
