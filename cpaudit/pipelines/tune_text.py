@@ -14,7 +14,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +58,11 @@ def text_grid(classifier: str | None, small: bool = False) -> dict[str, list[dic
         "prompt optimisation": [{"label": f"target {t:g}, lr {lr:g}", "prompt_defence": PromptDefence(
             "prompt-optimisation", target_norm=t, lr=lr, iters=10)} for t in (0.3, 0.1) for lr in (0.05, 0.2)],
         "CPSample, exact posterior": [{"label": f"scale {s:g}", "protection": Protection("exact", scale=s)}
-                                      for s in (exact / 3, exact, exact * 3)],
+                                      for s in (exact / 3, exact, exact * 3, exact * 10)],
     }
     if classifier is not None:
         grid["CPSample, learned classifier"] = [{"label": f"scale {s:g}", "protection": Protection(classifier, scale=s)}
-                                                for s in (learned / 3, learned, learned * 3)]
+                                                for s in (learned / 3, learned, learned * 3, learned * 10)]
     return {k: v[:: max(1, len(v) // 2)][:2] for k, v in grid.items()} if small else grid
 
 
@@ -75,7 +75,7 @@ class TextTuneOptions:
     eval_seed: int = 6_000_000  # apart from the tuning seeds and from demo --text's (5,000,000 on)
     per_caption: int = 4
     steps: int = 50
-    guidance_scale: float = DEFAULT_GUIDANCE_SCALE
+    guidance_scale: float | None = None  # None: the model's own default (SD 7.5, the tiny SD3 / FLUX folders' 4, ...)
     families: tuple[str, ...] | None = None
     small: bool = False
     device: str = "auto"
@@ -147,6 +147,9 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
             raise InputError("--defences", "learned needs a classifier: give --classifier DIR (cpaudit train-classifier --model)")
         grid = {k: v for k, v in grid.items() if k in wanted}
     ex = Extraction.of(Path(opts.model), opts.per_caption, opts.membership)
+    if opts.guidance_scale is None:
+        config = load_model(Path(opts.model)).config
+        opts = replace(opts, guidance_scale=float(config.get("default_guidance_scale", DEFAULT_GUIDANCE_SCALE)))
     say("tuning seeds: unprotected", 0, 1)
     record: dict = {"kind": "cpaudit-tune-text", "cpaudit_version": __version__, "threat_model": "samples",
                     "model": str(opts.model), **({"members_from": opts.membership.to_dict()} if opts.membership.given else {}),
