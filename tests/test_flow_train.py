@@ -166,7 +166,9 @@ def _replica_counts(folder: Path, sample) -> tuple[int, int, float, float]:
 def test_flow_model_reproduces_member_captions_and_not_heldout_ones(arch, tmp_path):
     """64 members at the defaults (seed 0): at least 90% of the member captions reproduce their image, sampled
     by diffusers' own pipeline (28 steps, guidance 4) and by `cpaudit sample`; held-out captions at chance.
-    Measured (one core shared with other jobs): SD3 about 80 s of training, FLUX about 75 s."""
+    Measured with CPAUDIT_TEST_THREADS=1 on two cores shared with other jobs: SD3 64/64 (diffusers and cpaudit),
+    86 s of training; FLUX 63/64, 73 s; held-out 0/64 both. Two torch threads on such shared cores made a step
+    30x slower (training 685 s / 316 s; 63 and 62 of 64)."""
     model = tmp_path / "model"
     t0 = time.perf_counter()
     r = runner.invoke(app, ["--quiet", "train-diffusion", "captioned-digits", "--text", "--arch", arch, "--out", str(model)])
