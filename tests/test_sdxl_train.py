@@ -47,8 +47,8 @@ def test_sdxl_folder_loads_in_cpaudit_and_diffusers(sdxl_model):
 def test_arch_needs_text_and_a_known_name(tmp_path):
     r = runner.invoke(app, ["train-diffusion", "digits", "--arch", "sdxl", "--out", str(tmp_path / "m")])
     assert r.exit_code == 2 and "--arch" in r.output and "--text" in r.output
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--arch", "flux", "--out", str(tmp_path / "m")])
-    assert r.exit_code == 2 and "'flux' is not one of sd, sdxl" in r.output
+    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--arch", "sd4", "--out", str(tmp_path / "m")])
+    assert r.exit_code == 2 and "'sd4' is not one of sd, sdxl, sd3, flux" in r.output
 
 
 def test_caption_dropout_takes_the_unconditional_half_with_its_pooled_embedding():
