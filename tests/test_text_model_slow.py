@@ -72,10 +72,10 @@ def test_demo_text_and_tune_run_on_a_small_pipeline(tmp_path):
 
 
 def test_demo_text_flux_memorises_and_tables_every_defence(tmp_path):
-    """`cpaudit demo --text --arch flux` from scratch (4 min 57 s on 2 cores lightly shared, 9 min with three other
-    jobs on them): the tiny FLUX
-    pipeline, trained at train-diffusion's flow defaults, reproduces its training captions' images and not the
-    held-out captions'; every defence is sampled at the pipeline's 28 steps and tabled."""
+    """`cpaudit demo --text --arch flux` from scratch (4 min 57 s on 2 cores lightly shared, 9 min with three
+    other jobs on them): the tiny FLUX pipeline, trained at train-diffusion's flow defaults, reproduces its
+    training captions' images and not the held-out captions'; every defence is sampled at the pipeline's 28
+    steps and tabled."""
     r = runner.invoke(app, ["demo", "--text", "--arch", "flux", "--out", str(tmp_path / "d"), "--quiet"])
     assert r.exit_code == 0, r.output
     record = json.loads((tmp_path / "d" / "text_demo.json").read_text())
