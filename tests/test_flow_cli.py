@@ -45,6 +45,7 @@ def test_cpsample_samples_and_the_audit_reads_every_attack(trained, classifier):
          "--classifier", clf, "--out", str(out)])
     run = json.loads((out / "run.json").read_text())
     assert run["protection"]["classifier"] == clf and run["conditions"]["guidance_scale"] == 4.0  # the folder's default
+    assert run["protection"]["defaults"] == "flow" and run["protection"]["scale"] == (1000.0 if classifier == "learned" else 0.1)
     assert 0 < run["fired_fraction"] <= 5 / 6  # never at sigma = 1, the first of 6 steps
     if classifier == "exact":
         return

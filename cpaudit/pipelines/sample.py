@@ -119,7 +119,7 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
     device = resolve_device(opts.device)
     model = load_model(opts.model, opts.lora)
     opts = replace(opts, conditions=resolve_conditions(model, opts.conditions),
-                   protection=None if opts.protection is None else opts.protection.in_space(model.codec.latent))
+                   protection=None if opts.protection is None else opts.protection.in_space(model.codec.latent, model.prediction == "flow"))
     if not 1 <= opts.sampler.steps <= model.schedule.T:
         raise InputError("--steps", f"must be in [1, {model.schedule.T}], got {opts.sampler.steps}")
     t0 = time.perf_counter()

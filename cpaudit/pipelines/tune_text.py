@@ -30,7 +30,7 @@ from cpaudit.models.load import load_model
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.prompt_defences import PromptDefence
-from cpaudit.sampling.protection import LATENT_KIND_DEFAULTS, Protection
+from cpaudit.sampling.protection import Protection, defaults_table
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.version import __version__
 
@@ -46,10 +46,11 @@ TEXT_FAMILIES = {"embedding-noise": "embedding noise", "random-tokens": "random 
                  "learned": "CPSample, learned classifier"}
 
 
-def text_grid(classifier: str | None, small: bool = False) -> dict[str, list[dict]]:
-    """defence -> its points, each {"label", "protection" or "prompt_defence"}."""
-    exact = LATENT_KIND_DEFAULTS["exact"]["scale"]
-    learned = LATENT_KIND_DEFAULTS["learned"]["scale"]
+def text_grid(classifier: str | None, small: bool = False, flow: bool = False) -> dict[str, list[dict]]:
+    """defence -> its points, each {"label", "protection" or "prompt_defence"}; CPSample's scales around the
+    latent (or, on SD3 / FLUX, the flow) defaults."""
+    table = defaults_table(latent=True, flow=flow)
+    exact, learned = table["exact"]["scale"], table["learned"]["scale"]
     grid = {
         "embedding noise": [{"label": f"sigma {s:g}", "prompt_defence": PromptDefence("embedding-noise", sigma=s)}
                             for s in (0.25, 0.5, 1.0, 2.0)],
@@ -137,7 +138,9 @@ def choose(rows: list[dict]) -> tuple[int, bool]:
 
 def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
     say = progress or (lambda _w, _d, _t: None)
-    grid = text_grid(opts.classifier, opts.small)
+    config = load_model(Path(opts.model)).config
+    flow = config.get("prediction_type") == "flow"
+    grid = text_grid(opts.classifier, opts.small, flow)
     if opts.families is not None:
         unknown = sorted(set(opts.families) - set(TEXT_FAMILIES))
         if unknown:
@@ -148,7 +151,6 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
         grid = {k: v for k, v in grid.items() if k in wanted}
     ex = Extraction.of(Path(opts.model), opts.per_caption, opts.membership)
     if opts.guidance_scale is None:
-        config = load_model(Path(opts.model)).config
         opts = replace(opts, guidance_scale=float(config.get("default_guidance_scale", DEFAULT_GUIDANCE_SCALE)))
     say("tuning seeds: unprotected", 0, 1)
     record: dict = {"kind": "cpaudit-tune-text", "cpaudit_version": __version__, "threat_model": "samples",
@@ -166,7 +168,7 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
         i, reached = choose(rows)
         say(f"evaluation seeds: {name}, {points[i]['label']}", 0, 1)
         record["defences"][name] = {"tuning": rows, "chosen": points[i]["label"], "reached_base_rate_on_tuning_seeds": reached,
-                                    "setting": _setting(points[i]), "evaluation": ex.measure(points[i], opts.eval_seed, opts)}
+                                    "setting": _setting(points[i], flow), "evaluation": ex.measure(points[i], opts.eval_seed, opts)}
     Path(opts.out).mkdir(parents=True, exist_ok=True)
     write_json(Path(opts.out) / "tune.json", record)
     (Path(opts.out) / "report.md").write_text(f"# Text-to-image defences, tuned and evaluated\n\n{tune_text_markdown(record)}\n")
@@ -190,7 +192,7 @@ def tune_text_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
-def _setting(point: dict) -> dict:
+def _setting(point: dict, flow: bool) -> dict:
     if "prompt_defence" in point:
         return {"prompt_defence": point["prompt_defence"].resolved().to_dict()}
-    return {"protection": point["protection"].in_space(latent=True).to_dict()}
+    return {"protection": point["protection"].in_space(latent=True, flow=flow).to_dict()}

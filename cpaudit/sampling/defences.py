@@ -72,7 +72,7 @@ class Guides:
         key = (str(model.folder), s.protection.classifier)
         if key not in self._logits:
             self._logits[key] = resolve_guide(model, s.protection.classifier, device=self.device, membership=self.membership)[0]
-        logit_fn, p = self._logits[key], s.protection.in_space(model.codec.latent)
+        logit_fn, p = self._logits[key], s.protection.in_space(model.codec.latent, model.prediction == "flow")
         return lambda pred, x_t, t, at: protect_pred(pred, x_t, t, at, logit_fn, p)
 
 

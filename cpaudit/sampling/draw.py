@@ -25,7 +25,7 @@ def draw_run(model, seeds: list[int], cfg: SamplerConfig, *, conditions: Conditi
     positions = list(range(len(seeds))) if positions is None else positions
     if model.codec.latent:
         cfg = replace(cfg, clip=False)
-        protection = None if protection is None else protection.in_space(latent=True)
+        protection = None if protection is None else protection.in_space(latent=True, flow=getattr(model, "prediction", None) == "flow")
     parts = []
     for start in range(0, len(seeds), batch_size):
         rows = positions[start : start + batch_size]

@@ -39,12 +39,28 @@ LATENT_KIND_DEFAULTS: dict[str, dict] = {
     "exact": {"alpha": 0.4, "scale": 0.3, "rule": "opposite-label", "space": "x0"},
 }
 
+# Rectified-flow models' defaults (SD3, FLUX: latents too, but guided through eps_hat = x_t + (1 - sigma) v, where
+# the flow's strong pull undoes small nudges), chosen by `cpaudit tune --model runs/flow_bench_flux/model
+# --defences learned,exact --steps 28` on the tiny FLUX model's tuning seeds (2,000,000 on; the latent defaults
+# times 1/3, 1, 3 and 10; benchmarks/results/flux_tune/tune.json): the lowest pixel FID among settings whose
+# training captions are extracted no more often than held-out ones. At the latent default (scale 100) the
+# learned classifier left 64 of 64 captions extracted, at 300 36 of 64, at 1000 none. Evaluated on seeds
+# 6,000,000 and 9,000,000 on, and on the tiny SD3 model, where nothing was chosen (benchmarks/RESULTS.md).
+FLOW_KIND_DEFAULTS: dict[str, dict] = {
+    "learned": {"alpha": 0.4, "scale": 1000.0, "rule": "opposite-label", "space": "x_t"},
+    "exact": {"alpha": 0.4, "scale": 0.1, "rule": "opposite-label", "space": "x0"},
+}
 
 LATENT_CLASSIFIER_WIDTH = 32  # train-classifier's base width for a latent model (same benchmark)
 
 
 def classifier_kind(classifier: str) -> str:
     return "exact" if classifier == "exact" else "learned"
+
+
+def defaults_table(latent: bool, flow: bool = False) -> dict[str, dict]:
+    """The classifier kinds' defaults for a model's space: KIND_DEFAULTS (pixels), LATENT_ or FLOW_KIND_DEFAULTS."""
+    return FLOW_KIND_DEFAULTS if flow else LATENT_KIND_DEFAULTS if latent else KIND_DEFAULTS
 
 
 def default_scale(classifier: str) -> float:
@@ -71,9 +87,10 @@ class Protection:
     passes: int = 2  # classifier passes per step where it guides: 2 or 1 (protect_pred says which is cheaper where)
     clip_x0: bool = True  # space "x0": clip x0_hat to [-1, 1]; False for latent models (draw.py sets it)
     latent: bool = False  # settings left unset take LATENT_KIND_DEFAULTS (in_space sets it for a latent model)
+    flow: bool = False  # ... or FLOW_KIND_DEFAULTS (in_space sets it for an SD3 / FLUX model)
 
     def __post_init__(self) -> None:
-        table = LATENT_KIND_DEFAULTS if self.latent else KIND_DEFAULTS
+        table = defaults_table(self.latent, self.flow)
         defaulted = tuple(name for name in table[classifier_kind(self.classifier)] if getattr(self, name) is None)
         object.__setattr__(self, "_defaulted", defaulted)
         for name in defaulted:
@@ -93,12 +110,12 @@ class Protection:
         if self.t_min < 0 or (self.t_max is not None and self.t_max < self.t_min):
             raise ConfigError(f"the guidance window needs 0 <= t_min <= t_max, got [{self.t_min}, {self.t_max}]")
 
-    def in_space(self, latent: bool) -> "Protection":
-        """The same settings for a model of this space: those left to the defaults take that space's defaults,
-        and a latent x0_hat is never clipped (latents are not in [-1, 1])."""
-        if latent == self.latent:
+    def in_space(self, latent: bool, flow: bool = False) -> "Protection":
+        """The same settings for a model of this space (pixels, latents, a rectified flow's latents): those left
+        to the defaults take that space's defaults, and a latent x0_hat is never clipped (latents are not in [-1, 1])."""
+        if (latent, flow) == (self.latent, self.flow):
             return self
-        return replace(self, latent=latent, clip_x0=not latent, **{name: None for name in self._defaulted})
+        return replace(self, latent=latent, flow=flow, clip_x0=not latent, **{name: None for name in self._defaulted})
 
     def guides_at(self, t: int) -> bool:
         return self.t_min <= t and (self.t_max is None or t <= self.t_max)
@@ -111,7 +128,7 @@ class Protection:
     def to_dict(self) -> dict:
         return {"classifier": self.classifier, "alpha": self.alpha, "scale": self.scale, "rule": self.rule, "guide": self.guide,
                 "t_min": self.t_min, "t_max": self.t_max, "space": self.space,
-                **({"defaults": "latent"} if self.latent else {})}
+                **({"defaults": "flow" if self.flow else "latent"} if self.latent else {})}
 
 
 def protect_pred(

@@ -111,3 +111,16 @@ def test_embedding_noise_reaches_every_text_encoder_on_flow_models(folders, whic
     assert torch.equal(a.uncond_embeds, plain.uncond_embeds)  # the unconditional branch is left alone
     c = d.condition(m, list(PROMPTS), [s + 100 for s in SEEDS], 3.0)
     assert not torch.equal(a.pooled_prompt_embeds, c.pooled_prompt_embeds)
+
+
+def test_cpsample_on_a_flow_model_takes_the_flow_defaults():
+    """Settings left unset take FLOW_KIND_DEFAULTS on SD3 / FLUX (chosen on the tiny FLUX model's tuning seeds),
+    the latent defaults on SD / SDXL; set ones are kept."""
+    from cpaudit.sampling.protection import FLOW_KIND_DEFAULTS, LATENT_KIND_DEFAULTS, Protection
+
+    for kind, clf in (("learned", "some/classifier"), ("exact", "exact")):
+        flow, latent = Protection(clf).in_space(True, flow=True), Protection(clf).in_space(True)
+        assert flow.scale == FLOW_KIND_DEFAULTS[kind]["scale"] and latent.scale == LATENT_KIND_DEFAULTS[kind]["scale"]
+        assert flow.to_dict()["defaults"] == "flow" and not flow.clip_x0
+        assert Protection(clf, scale=7.0).in_space(True, flow=True).scale == 7.0
+        assert flow.in_space(True).scale == LATENT_KIND_DEFAULTS[kind]["scale"]  # defaults follow the space
