@@ -51,7 +51,7 @@ def demo_cmd(
         out = Path("cpaudit-demo-text")
     with user_errors():
         if quick and text:
-            raise InputError("--quick", "applies to the pixel demo; --text takes about 10 minutes on 2 cores")
+            raise InputError("--quick", "applies to the pixel demo; --text takes about 10 minutes on 2 cores (--arch flux or sd3 about 5)")
         if model is not None and not text:
             raise InputError("--model", "applies to --text")
         if arch is not None and not text:

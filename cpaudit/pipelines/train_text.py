@@ -65,12 +65,16 @@ class TrainTextOptions:
     members: int | None = 64
     holdout: int | None = None  # default: up to 256 of the non-members; the rest train the autoencoder
     seed: int = 0
-    train: TextTrainConfig = field(default_factory=TextTrainConfig)
+    train: TextTrainConfig | None = None  # None: the architecture's defaults (default_train_config)
     schedule: Schedule = TEXT_SCHEDULE
     arch: TinySDConfig | TinyFlowConfig = field(default_factory=TinySDConfig)  # TinySDXLConfig, TinySD3Config, TinyFluxConfig
     vae: Path | None = None  # reuse this pipeline's (or vae folder's) autoencoder instead of training one
     resize: tuple[int, int] | None = None
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.train is None:  # a flow transformer trains at its own rate and length, not the UNet's
+            object.__setattr__(self, "train", default_train_config(arch_name(self.arch)))
 
 
 @dataclass
