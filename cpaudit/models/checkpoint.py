@@ -57,3 +57,23 @@ def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], sou
     except RuntimeError as e:
         first = str(e).splitlines()[0] if str(e) else "mismatch"
         raise InputError(source, f"weights do not match the architecture in config.json ({first})") from None
+
+
+def read_safetensors(folder: Path, stem: str) -> dict[str, torch.Tensor]:
+    """`stem.safetensors`, or the shards `stem.safetensors.index.json` maps (how diffusers and transformers save
+    large models: FLUX.1's transformer, T5-XXL); pickled `.bin` weights refused, never opened."""
+    single, index_path = folder / f"{stem}.safetensors", folder / f"{stem}.safetensors.index.json"
+    if single.is_file():
+        return load_weights(single)
+    if index_path.is_file():
+        weight_map = read_config(index_path, {"weight_map": dict})["weight_map"]
+        state: dict[str, torch.Tensor] = {}
+        for shard in sorted(set(weight_map.values())):
+            if Path(shard).name != shard:
+                raise InputError(index_path, f"shard {shard!r} is not a file name in this folder")
+            state.update(load_weights(folder / shard))
+        return state
+    if any(folder.glob("*.bin")):
+        raise InputError(single, "no such file; pickled .bin weights are never loaded: save the model with "
+                         "safe_serialization=True (safetensors)")
+    raise InputError(single, "no such file")

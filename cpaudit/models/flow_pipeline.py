@@ -30,7 +30,7 @@ import torch
 from cpaudit.core.flow import FlowSchedule, flow_schedule_from_config
 from cpaudit.core.schedules import Spacing
 from cpaudit.errors import InputError
-from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
+from cpaudit.models.checkpoint import load_state_into, load_weights, read_config, read_safetensors
 from cpaudit.models.flow_denoiser import FlowDenoiser
 from cpaudit.models.flow_prompts import (
     FLUX_MAX_SEQUENCE_LENGTH,
@@ -43,6 +43,7 @@ from cpaudit.models.sd_pipeline import (
     PipelineParts,
     _component_class,
     _tokenizer,
+    load_diffusers_module,
     lora_metadata,
     vae_factor,
 )
@@ -138,38 +139,9 @@ def _cpaudit_json(folder: Path) -> dict:
     return read_config(cp, {}) if cp.is_file() else {}
 
 
-def read_safetensors(folder: Path, stem: str) -> dict[str, torch.Tensor]:
-    """`stem.safetensors`, or the shards `stem.safetensors.index.json` maps (how diffusers and transformers save
-    large models: FLUX.1's transformer, T5-XXL); pickled `.bin` weights refused, never opened."""
-    single, index_path = folder / f"{stem}.safetensors", folder / f"{stem}.safetensors.index.json"
-    if single.is_file():
-        return load_weights(single)
-    if index_path.is_file():
-        weight_map = read_config(index_path, {"weight_map": dict})["weight_map"]
-        state: dict[str, torch.Tensor] = {}
-        for shard in sorted(set(weight_map.values())):
-            if Path(shard).name != shard:
-                raise InputError(index_path, f"shard {shard!r} is not a file name in this folder")
-            state.update(load_weights(folder / shard))
-        return state
-    if any(folder.glob("*.bin")):
-        raise InputError(single, "no such file; pickled .bin weights are never loaded: save the model with "
-                         "safe_serialization=True (safetensors)")
-    raise InputError(single, "no such file")
-
-
 def load_diffusers(folder: Path, cls_name: str) -> torch.nn.Module:
-    """A diffusers model from its config.json and (possibly sharded) diffusion_pytorch_model.safetensors."""
-    import diffusers
-
-    cfg_path = folder / "config.json"
-    cfg = read_config(cfg_path, {})
-    try:
-        module = getattr(diffusers, cls_name).from_config(cfg)
-    except (TypeError, ValueError, KeyError, AttributeError) as e:
-        raise InputError(cfg_path, f"invalid {cls_name} config ({type(e).__name__}: {e})") from None
-    load_state_into(module, read_safetensors(folder, "diffusion_pytorch_model"), folder)
-    return module.eval().requires_grad_(False)
+    """A diffusers model from its config.json and (possibly sharded) safetensors (sd_pipeline.load_diffusers_module)."""
+    return load_diffusers_module(folder, cls_name)
 
 
 def load_text_encoder(folder: Path, cls_name: str) -> torch.nn.Module:
@@ -195,12 +167,7 @@ def load_text_encoder(folder: Path, cls_name: str) -> torch.nn.Module:
 
 def load_t5_tokenizer(folder: Path):
     """A T5 tokenizer (transformers' tokenizers-backed T5TokenizerFast) from its tokenizer.json."""
-    from transformers import T5TokenizerFast
-
-    try:
-        return T5TokenizerFast.from_pretrained(str(folder), local_files_only=True)
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise InputError(folder, f"cannot read the tokenizer ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    return _tokenizer(folder, "T5TokenizerFast")
 
 
 def _check_vae(folder: Path, family: str) -> None:

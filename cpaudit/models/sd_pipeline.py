@@ -16,7 +16,7 @@ import torch
 
 from cpaudit.core.schedules import Schedule, Spacing
 from cpaudit.errors import InputError
-from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
+from cpaudit.models.checkpoint import load_state_into, load_weights, read_config, read_safetensors
 from cpaudit.models.diffusers_denoiser import DiffusersDenoiser
 from cpaudit.models.diffusers_unet import WEIGHTS_NAME, schedule_from_scheduler_config, spacing_from_scheduler_config
 from cpaudit.models.prompts import PromptEncoder
@@ -116,15 +116,8 @@ def _check_supported(folder: Path, index: dict) -> None:
             raise InputError(where, f"{key} is {cls!r}, which is not supported; cpaudit supports {SUPPORTED}")
 
 
-def _weights(folder: Path, name: str) -> dict[str, torch.Tensor]:
-    path = folder / name
-    if not path.is_file() and any(folder.glob("*.bin")):
-        raise InputError(path, "no such file; pickled .bin weights are never loaded: save the model with "
-                         "safe_serialization=True (safetensors)")
-    return load_weights(path)
-
-
 def load_diffusers_module(folder: Path, cls_name: str) -> torch.nn.Module:
+    """A diffusers model from its config.json and its safetensors (one file, or shards with their index)."""
     import diffusers
 
     cfg_path = folder / "config.json"
@@ -133,7 +126,7 @@ def load_diffusers_module(folder: Path, cls_name: str) -> torch.nn.Module:
         module = getattr(diffusers, cls_name).from_config(cfg)
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise InputError(cfg_path, f"invalid {cls_name} config ({type(e).__name__}: {e})") from None
-    load_state_into(module, _weights(folder, WEIGHTS_NAME), folder / WEIGHTS_NAME)
+    load_state_into(module, read_safetensors(folder, "diffusion_pytorch_model"), folder / WEIGHTS_NAME)
     return module.eval().requires_grad_(False)
 
 
@@ -149,16 +142,17 @@ def _text_encoder(folder: Path, cls_name: str = "CLIPTextModel") -> torch.nn.Mod
     except (TypeError, ValueError, KeyError, OSError) as e:
         raise InputError(cfg_path, f"invalid {cls_name} config ({type(e).__name__}: {e})") from None
     # Older transformers saved the position_ids buffer; newer ones rebuild it.
-    state = {k: v for k, v in _weights(folder, "model.safetensors").items() if not k.endswith("position_ids")}
+    state = {k: v for k, v in read_safetensors(folder, "model").items() if not k.endswith("position_ids")}
     load_state_into(model, state, folder / "model.safetensors")
     return model.eval().requires_grad_(False)
 
 
-def _tokenizer(folder: Path):
-    from transformers import CLIPTokenizer
+def _tokenizer(folder: Path, cls_name: str = "CLIPTokenizer"):
+    """A tokenizer from its vocabulary files (CLIPTokenizer; T5TokenizerFast for SD3's and FLUX's T5)."""
+    import transformers
 
     try:
-        return CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
+        return getattr(transformers, cls_name).from_pretrained(str(folder), local_files_only=True)
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise InputError(folder, f"cannot read the tokenizer ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
 

@@ -52,11 +52,18 @@ def guided_unet(unet: torch.nn.Module, guide: Guide | None, path: GaussianPath, 
         shifted = raw + delta.to(raw.dtype)
         return (shifted,) if isinstance(out, tuple) else type(out)(sample=shifted)
 
-    unet.forward = forward
+    with patched_forward(unet, forward):
+        yield
+
+
+@contextlib.contextmanager
+def patched_forward(module: torch.nn.Module, forward):
+    """module.forward replaced by `forward` for the duration (an instance attribute, removed after)."""
+    module.forward = forward
     try:
         yield
     finally:
-        del unet.forward
+        del module.forward
 
 
 def draw_native(model, seeds: list[int], positions: list[int], steps: int, conditions: Conditions, *, guide: Guide | None,

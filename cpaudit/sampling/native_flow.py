@@ -28,6 +28,7 @@ from cpaudit.core.paths import output_of_pair, prediction_pair
 from cpaudit.errors import InputError
 from cpaudit.models.flow_denoiser import pack_latents, unpack_latents
 from cpaudit.sampling.conditions import Conditions
+from cpaudit.sampling.native import patched_forward
 from cpaudit.sampling.sampler import Guide, SampleBatch
 
 
@@ -71,11 +72,8 @@ def guided_transformer(transformer: torch.nn.Module, guide: Guide | None, family
         shifted = raw + delta.to(raw.dtype)
         return (shifted,) if isinstance(out, tuple) else type(out)(sample=shifted)
 
-    transformer.forward = forward
-    try:
+    with patched_forward(transformer, forward):
         yield
-    finally:
-        del transformer.forward
 
 
 def flow_pipeline(model):
