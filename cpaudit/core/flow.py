@@ -113,7 +113,9 @@ def flow_schedule_from_config(cfg: dict, where: Path, pipeline: FlowPipeline) ->
     try:
         return FlowSchedule(T=int(cfg.get("num_train_timesteps", 1000)), shift=float(cfg.get("shift", 1.0)),
                             dynamic=bool(cfg.get("use_dynamic_shifting", False)),
-                            base_shift=float(cfg.get("base_shift") or 0.5), max_shift=float(cfg.get("max_shift") or 1.15),
+                            base_shift=float(cfg.get("base_shift") or 0.5),
+                            # where the config has none, each pipeline's own fallback (SD3's calculate_shift call: 1.16)
+                            max_shift=float(cfg.get("max_shift") or (1.16 if pipeline == "sd3" else 1.15)),
                             base_seq_len=int(cfg.get("base_image_seq_len", 256)), max_seq_len=int(cfg.get("max_image_seq_len", 4096)),
                             pipeline=pipeline)
     except (TypeError, ValueError, ConfigError) as e:
