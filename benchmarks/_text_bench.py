@@ -1,6 +1,8 @@
 """Shared by the benchmarks that run `cpaudit demo --text`'s experiment on a tiny pipeline of one architecture
 (sdxl_memorisation.py, flow_memorisation.py): train it, run the demo on it on evaluation seeds, train the
 random-label classifier at `train-classifier`'s defaults for one more CPSample row, and say each row in words.
+The record names the CPSample defaults the runs took (`defaults_entries`) and `check_defaults` holds each
+CPSample run's results.json to them.
 
 The demo's experiment itself is pipelines/demo_text.py's, unchanged; these helpers only record it."""
 
@@ -17,14 +19,58 @@ from cpaudit.auditing.quality import pooled_pixels
 from cpaudit.data.members import data_and_split_of
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.demo import StageClock
-from cpaudit.pipelines.demo_text import DEMO_CLASSIFIER, TextDemoOptions, demo_text, run_defence
+from cpaudit.pipelines.demo_text import (
+    DEMO_CLASSIFIER,
+    TextDemoOptions,
+    demo_text,
+    run_defence,
+)
 from cpaudit.pipelines.sample import extraction_prompts
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
-from cpaudit.pipelines.train_text import TrainTextOptions, default_train_config, text_architecture, train_text_diffusion
-from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH, LATENT_KIND_DEFAULTS, Protection
+from cpaudit.pipelines.train_text import (
+    TrainTextOptions,
+    default_train_config,
+    text_architecture,
+    train_text_diffusion,
+)
+from cpaudit.sampling.protection import (
+    LATENT_CLASSIFIER_WIDTH,
+    Protection,
+    defaults_table,
+)
 
 FULL_LABEL = "CPSample, learned classifier, full training"
-TUNING_SEED = 2_000_000  # every default (CPSample's latent ones, the prompt defences') was chosen on the SD 1.x model's seeds from here
+# Every default was chosen on tuning seeds from here: CPSample's latent ones and the prompt defences' on the SD 1.x
+# tiny model's, CPSample's rectified-flow ones (FLOW_KIND_DEFAULTS) on the tiny FLUX model's.
+TUNING_SEED = 2_000_000
+DefaultsEntries = Callable[[Path, bool], dict]  # (the model folder, trained in this run) -> the record's defaults entries
+
+
+def latent_defaults_entries(folder: Path, trained_here: bool) -> dict:
+    """A latent UNet pipeline's (SD, SDXL): CPSample takes LATENT_KIND_DEFAULTS there (Protection.in_space)."""
+    return {"latent_defaults": defaults_table(latent=True)}
+
+
+def recorded_defaults(record: dict) -> tuple[dict, str]:
+    """The CPSample defaults a record says its runs took, and the name results.json gives that table."""
+    return (record["defaults"], "flow") if "defaults" in record else (record["latent_defaults"], "latent")
+
+
+def check_defaults(out: Path, record: dict) -> list[str]:
+    """Refuse a record whose CPSample runs (OUT/cpsample-*/results.json) took other settings than the defaults it
+    records (alpha, scale, rule, space, and which table); the run folders checked."""
+    table, name = recorded_defaults(record)
+    checked = []
+    for results in sorted(Path(out).glob("cpsample-*/results.json")):
+        p = json.loads(results.read_text())["setup"]["sample_run"]["protection"]
+        want = table["exact" if p["classifier"] == "exact" else "learned"]
+        got = {k: p[k] for k in want}
+        if got != want or p.get("defaults") != name:
+            raise ValueError(f"{results}: protection {got} ({p.get('defaults')} defaults), the record says {want} ({name})")
+        checked.append(results.parent.name)
+    if not checked:
+        raise ValueError(f"{out}: no CPSample run to check")
+    return checked
 
 
 def arguments(name: str, out: Path, json_out: Path, work: Path) -> argparse.ArgumentParser:
@@ -55,12 +101,13 @@ def classifier_record(folder: Path) -> dict:
     return {k: cfg[k] for k in ("steps_done", "train_seconds", "accuracy")}
 
 
-def demo_record(opts: TextDemoOptions, model: dict, eval_seed: int, t0: float) -> dict:
-    """Run the demo's experiment (opts.model, opts.work, opts.out) and record it with the model's record."""
+def demo_record(opts: TextDemoOptions, model: dict, eval_seed: int, t0: float, defaults: dict) -> dict:
+    """Run the demo's experiment (opts.model, opts.work, opts.out) and record it with the model's record and the
+    defaults entries (`DefaultsEntries`' answer)."""
     result = demo_text(opts, stage=lambda name, s, n, m: print(name, flush=True) if s == 0 else None)
     return {"machine": machine(), "threat_model": "samples (prompted extraction); sampler and weights for the unprotected run",
             "model": model, "eval_seed": eval_seed, "tuning_seeds_of_the_defaults": TUNING_SEED,
-            "latent_defaults": LATENT_KIND_DEFAULTS, "classifier_width": LATENT_CLASSIFIER_WIDTH,
+            **defaults, "classifier_width": LATENT_CLASSIFIER_WIDTH,
             "demo_classifier": {"max_steps": DEMO_CLASSIFIER.steps, **classifier_record(Path(opts.work) / "classifier")},
             "demo_seconds": round(result.seconds, 1), "total_seconds": round(time.perf_counter() - t0, 1),
             "demo": json.loads((Path(opts.out) / "text_demo.json").read_text())}
@@ -83,20 +130,25 @@ def learned_full_training(opts: TextDemoOptions, unprotected_fid: float) -> dict
 
 
 def run(args: argparse.Namespace, arch: str, eval_seed: int, model_record: Callable[[Path], dict],
-        full_training: bool = True) -> dict:
+        full_training: bool = True, defaults: DefaultsEntries = latent_defaults_entries) -> dict:
     """Train unless --model (or WORK/model) holds the pipeline, run the demo, then (with `full_training`) the
-    fully trained classifier's row; --reuse keeps what --json already holds. The record, written after each part."""
+    fully trained classifier's row; --reuse keeps what --json already holds. The record, written after each part
+    once its CPSample runs are checked against the defaults it records (`check_defaults`)."""
     t0 = time.perf_counter()
     folder = args.model or args.work / "model"
-    if not (folder / "model_index.json").is_file():
+    trained_here = not (folder / "model_index.json").is_file()
+    if trained_here:
         train(folder, args.seed, arch)
     opts = TextDemoOptions(out=args.out, work=args.work, model=folder, seed=args.seed, sample_seed=eval_seed, device="cpu")
     record = json.loads(args.json.read_text()) if args.reuse and args.json.is_file() else {}
     if "demo" not in record:
-        record = demo_record(opts, model_record(folder), eval_seed, t0)
+        record = demo_record(opts, model_record(folder), eval_seed, t0, defaults(folder, trained_here))
+        record["model_trained_here"] = trained_here
+        check_defaults(args.out, record)
         write(args.json, record)
     if full_training and "full_training" not in record:
         record["full_training"] = learned_full_training(opts, record["demo"]["table"][0]["pixel_fid"])
+        check_defaults(args.out, record)
         write(args.json, record)
     return record
 

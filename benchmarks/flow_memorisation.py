@@ -1,5 +1,5 @@
-"""CPSample on a tiny rectified-flow pipeline (SD3 or FLUX architecture) trained to memorise, on seeds no
-default was chosen on.
+"""CPSample on a tiny rectified-flow pipeline (SD3 or FLUX architecture) trained to memorise, on evaluation
+seeds: seeds no default was chosen on.
 
     python -m benchmarks.flow_memorisation --arch flux            # train, sample, audit; writes the JSON and the demo's reports
     python -m benchmarks.flow_memorisation --arch sd3
@@ -10,11 +10,15 @@ default was chosen on.
 2. Run `cpaudit demo --text --model`'s experiment on it (pipelines/demo_text.py, unchanged): the random-label
    latent classifier, every member caption and 64 held-out captions, 3 seeds each, the pipeline's 28 steps at
    guidance 4 (demo_text.SAMPLING), unprotected and under each sampling-time defence at its default (CPSample
-   with the learned classifier and with the exact posterior at LATENT_KIND_DEFAULTS, rejection, the prompt
-   defences), each audited by prompted extraction (threat model samples; the unprotected run also with the
-   model: sampler and weights). Seeds EVAL_SEEDS[ARCH] on (8,000,000 for sd3, 9,000,000 for flux): every
-   default was chosen on the SD 1.x tiny model's tuning seeds 2,000,000 on; the SD and SDXL models were
-   evaluated on 5,000,000, 6,000,000 and 7,000,000 on; nothing was ever chosen on a flow model.
+   with the learned classifier and with the exact posterior at FLOW_KIND_DEFAULTS, which Protection.in_space
+   gives a rectified-flow model; rejection; the prompt defences), each audited by prompted extraction (threat
+   model samples; the unprotected run also with the model: sampler and weights). Seeds EVAL_SEEDS[ARCH] on
+   (8,000,000 for sd3, 9,000,000 for flux), apart from the tuning seeds 2,000,000 on: CPSample's flow defaults
+   were chosen on the tiny FLUX model's (`cpaudit tune --model runs/flow_bench_flux/model`,
+   benchmarks/results/flux_tune/tune.json, evaluated there on 6,000,000 on), the prompt defences' on the SD 1.x
+   tiny model's; the SD and SDXL models were evaluated on 5,000,000, 6,000,000 and 7,000,000 on; nothing was
+   ever chosen on the SD3 model. The record says which defaults the runs took and where they were chosen
+   (`flow_defaults_entries`), and the run refuses to write it unless each CPSample run's results.json agrees.
 3. CPSample once more with a classifier trained at `train-classifier`'s defaults (the demo's is shorter).
 4. Write benchmarks/results/flow_memorisation_ARCH.json; the demo's comparison report and each run's
    results.json stay in --out (benchmarks/results/flow_demo_ARCH/). --reuse keeps the JSON's finished parts.
@@ -28,16 +32,38 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks._text_bench import arguments, at_base_rate, band_position, run, verdict
+from benchmarks._text_bench import (
+    TUNING_SEED,
+    arguments,
+    at_base_rate,
+    band_position,
+    run,
+    verdict,
+)
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.demo_text import white_box_markdown
+from cpaudit.sampling.protection import defaults_table
 
 EVAL_SEEDS = {"sd3": 8_000_000, "flux": 9_000_000}
 NAMES = {"sd3": "SD3", "flux": "FLUX"}
+FLOW_TUNE = Path("benchmarks/results/flux_tune/tune.json")  # where FLOW_KIND_DEFAULTS were chosen
+PROMPT_TUNE = "benchmarks/results/text_defences/tune.json"  # where the prompt defences' defaults were chosen
+FLOW_DEFAULTS_CHOSEN_ON = f"the tiny FLUX model's tuning seeds {TUNING_SEED:,} on ({FLOW_TUNE})"
+PROMPT_DEFAULTS_CHOSEN_ON = f"the SD 1.x tiny model's tuning seeds {TUNING_SEED:,} on ({PROMPT_TUNE})"
 
 
 def json_out(arch: str) -> Path:
     return Path(f"benchmarks/results/flow_memorisation_{arch}.json")
+
+
+def flow_defaults_entries(folder: Path, trained_here: bool) -> dict:
+    """The record's defaults entries: CPSample's on a rectified-flow model (FLOW_KIND_DEFAULTS, what
+    Protection.in_space gives it), where they and the prompt defences' were chosen, and whether CPSample's were
+    chosen on this very model (the folder `cpaudit tune` ran on, not retrained since)."""
+    tuned = json.loads(FLOW_TUNE.read_text())["model"] if FLOW_TUNE.is_file() else None
+    this_model = not trained_here and tuned is not None and Path(tuned).resolve() == Path(folder).resolve()
+    return {"defaults": defaults_table(latent=True, flow=True), "defaults_chosen_on": FLOW_DEFAULTS_CHOSEN_ON,
+            "defaults_chosen_on_this_model": this_model, "prompt_defaults_chosen_on": PROMPT_DEFAULTS_CHOSEN_ON}
 
 
 def model_record(folder: Path) -> dict:
@@ -97,12 +123,27 @@ def model_words(m: dict) -> str:
 def results_markdown(record: dict) -> str:
     """The benchmarks/RESULTS.md section, every figure from the record (tests/test_flow_benchmark.py keeps them equal)."""
     m, demo, full = record["model"], record["demo"], record["full_training"]
-    dc, fc, d = record["demo_classifier"], full["classifier"], record["latent_defaults"]
+    dc, fc, d = record["demo_classifier"], full["classifier"], record["defaults"]
     arch, name = m["arch"], NAMES[m["arch"]]
     rows = {r["defence"]: r for r in demo["table"]}
     t = demo["stage_seconds"]
     sample = {k: t[f"sample {k}"] for k in ("unprotected", "CPSample, learned classifier", "CPSample, exact posterior")}
     guidance = "its guidance_scale" if arch == "sd3" else "true_cfg_scale against the empty prompt"
+    cpsample = (f"CPSample's defaults on rectified-flow models (FLOW_KIND_DEFAULTS, which every CPSample run here took: "
+                f"learned classifier: alpha {d['learned']['alpha']:g}, scale {d['learned']['scale']:g}, width "
+                f"{record['classifier_width']}; exact posterior: alpha {d['exact']['alpha']:g}, scale "
+                f"{d['exact']['scale']:g} on the predicted {d['exact']['space']})")
+    if record["defaults_chosen_on_this_model"]:
+        chosen = (f"{cpsample} were chosen on this very model, on {record['defaults_chosen_on']}; the prompt defences' "
+                  f"defaults on {record['prompt_defaults_chosen_on']}. Nothing was chosen on these seeds "
+                  f"({demo['sample_seed']:,} on).")
+    else:
+        chosen = (f"Nothing was ever chosen on this model: {cpsample} were chosen on {record['defaults_chosen_on']}; the "
+                  f"prompt defences' defaults on {record['prompt_defaults_chosen_on']}.")
+    if record["model_trained_here"]:
+        took = f"training and the demo {record['total_seconds']:.0f} s"
+    else:
+        took = f"the demo {record['total_seconds']:.0f} s, on the model an earlier run of this command trained"
     lines = [
         (f"## CPSample on a tiny {name}-architecture rectified-flow pipeline that memorises "
          f"(`python -m benchmarks.flow_memorisation --arch {arch}`)"),
@@ -114,16 +155,12 @@ def results_markdown(record: dict) -> str:
          f"work). Then `cpaudit demo --text --model`'s experiment on it (pipelines/demo_text.py): {demo['per_caption']} "
          f"samples for each of 64 training and 64 held-out captions on seeds {demo['sample_seed']:,} on, {demo['steps']} "
          f"Euler steps at the pipeline's own sampling sigmas, guidance {demo['guidance_scale']:g} ({guidance}), every "
-         f"defence at its default. Every default was chosen on the SD 1.x tiny model's tuning seeds "
-         f"{record['tuning_seeds_of_the_defaults']:,} on, never on a flow model: CPSample's latent defaults (learned "
-         f"classifier: alpha {d['learned']['alpha']:g}, scale {d['learned']['scale']:g}, width {record['classifier_width']}; "
-         f"exact posterior: alpha {d['exact']['alpha']:g}, scale {d['exact']['scale']:g} on the predicted "
-         f"{d['exact']['space']}) and the prompt defences' defaults. The demo trains its classifier for {dc['max_steps']:,} "
+         f"defence at its default. {chosen} The demo trains its classifier for {dc['max_steps']:,} "
          f"steps ({dc['train_seconds']:.0f} s); the row 'full training' is CPSample with a classifier at `train-classifier "
          f"--model`'s defaults ({fc['steps_done']:,} steps, {fc['train_seconds']:.0f} s) on the same prompts and seeds. "
          f"Threat model samples; pixel FID on 8x8-pooled samples against the held-out images, and sampling time, as "
          f"ratios to unprotected. The run took {record['total_seconds'] + full['seconds']:.0f} s in all on "
-         f"{record['machine']} (training and the demo {record['total_seconds']:.0f} s); sampling 384 images took "
+         f"{record['machine']} ({took}); sampling 384 images took "
          f"{sample['unprotected']:.1f} s unprotected, {sample['CPSample, learned classifier']:.1f} s with the learned "
          f"classifier ({sample['CPSample, learned classifier'] / sample['unprotected']:.2f} times) and "
          f"{sample['CPSample, exact posterior']:.1f} s with the exact posterior "
@@ -132,7 +169,7 @@ def results_markdown(record: dict) -> str:
         "",
         table_markdown(record),
         "",
-        "CPSample at the latent defaults, on the evaluation seeds: " + "; ".join(
+        "CPSample at its rectified-flow defaults, on the evaluation seeds: " + "; ".join(
             verdict(r) for r in (rows["CPSample, learned classifier"], full["row"], rows["CPSample, exact posterior"])) + ".",
         "",
         white_box_markdown(demo),
@@ -150,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.render:
         print(results_markdown(json.loads(args.json.read_text())))
         return
-    print(results_markdown(run(args, arch, EVAL_SEEDS[arch], model_record)))
+    print(results_markdown(run(args, arch, EVAL_SEEDS[arch], model_record, defaults=flow_defaults_entries)))
 
 
 if __name__ == "__main__":
