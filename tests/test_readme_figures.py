@@ -142,3 +142,24 @@ def test_results_sdxl_tuning_table_equals_the_committed_tune():
 
     record = json.loads((ROOT / "benchmarks" / "results" / "sdxl_tune" / "tune.json").read_text())
     assert tune_text_markdown(record) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
+
+
+def test_results_flux_tuning_table_equals_the_committed_tune():
+    """The flow defaults' origin (sampling/protection.py FLOW_KIND_DEFAULTS): the FLUX tune as committed."""
+    from cpaudit.pipelines.tune_text import tune_text_markdown
+    from cpaudit.sampling.protection import FLOW_KIND_DEFAULTS
+
+    record = json.loads((ROOT / "benchmarks" / "results" / "flux_tune" / "tune.json").read_text())
+    assert tune_text_markdown(record) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    for kind, name in (("learned", "CPSample, learned classifier"), ("exact", "CPSample, exact posterior")):
+        assert record["defences"][name]["chosen"] == f"scale {FLOW_KIND_DEFAULTS[kind]['scale']:g}"
+        assert record["defences"][name]["reached_base_rate_on_tuning_seeds"]
+
+
+def test_readme_flow_tables_equal_the_committed_benchmarks():
+    """README's SD3 / FLUX tables are benchmarks/results/flow_memorisation_<arch>.json, rendered."""
+    from benchmarks.flow_memorisation import table_markdown
+
+    for arch in ("flux", "sd3"):
+        record = json.loads((ROOT / "benchmarks" / "results" / f"flow_memorisation_{arch}.json").read_text())
+        assert table_markdown(record) in (ROOT / "README.md").read_text(), arch
