@@ -5,7 +5,6 @@ guidance, FLUX's distilled guidance and true CFG, a LoRA), and the one-line refu
 from models/tiny_flow.py, saved with save_pretrained (safetensors)."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from cpaudit.models.load import load_model
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch
 from cpaudit.seeding import torch_generator
 from tests.models.test_sd_pipeline import _perturb
+from tests.models.test_sdxl_pipeline import _edit_index, _one_line_exit_2
 
 diffusers = pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
@@ -351,20 +351,6 @@ def test_foreign_loras_are_refused_in_one_line(sd3, flux_dev, tmp_path):
 def _sample(model: Path, tmp_path: Path, *extra: str):
     return runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "out"), "--n", "1", "--steps", "2",
                                "--prompt", "a cat", *extra])
-
-
-def _one_line_exit_2(r, *needles):
-    assert r.exit_code == 2, r.output
-    assert len(r.output.strip().splitlines()) == 1, r.output
-    for n in needles:
-        assert n in r.output, r.output
-
-
-def _edit_index(src: Path, dst: Path, **changes) -> Path:
-    shutil.copytree(src, dst)
-    index = json.loads((dst / "model_index.json").read_text())
-    (dst / "model_index.json").write_text(json.dumps({k: v for k, v in {**index, **changes}.items() if v != "DELETE"}))
-    return dst
 
 
 def _edit_json(path: Path, **changes) -> None:
