@@ -96,3 +96,18 @@ def test_classifier_for_other_data_is_refused(tiny_model, tiny_classifier, tmp_p
     r = runner.invoke(app, ["sample", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--n", "2", "--steps", "2",
                             "--protect", "--classifier", str(c)])
     assert r.exit_code == 2 and "other data" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_out_of_memory_is_one_line_naming_the_allocation_and_exit_2():
+    """Large images under the pixel embedding once asked numpy for a 4.5 TiB covariance: the line says so, and
+    names no option the command lacks."""
+    import typer
+    from numpy._core._exceptions import _ArrayMemoryError
+
+    from cpaudit.cli.common import console, user_errors
+
+    with console.capture() as printed, pytest.raises(typer.Exit) as e, user_errors():
+        raise _ArrayMemoryError((786432, 786432), np.dtype("float64"))
+    assert e.value.exit_code == 2
+    out = printed.get()
+    assert len(out.strip().splitlines()) == 1 and "4.50 TiB" in out and "--resize" in out, out

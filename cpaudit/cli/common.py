@@ -53,8 +53,10 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         console.print("interrupted; the last complete checkpoint is kept", highlight=False)
         raise typer.Exit(130) from None
-    except MemoryError:
-        fail("out of memory: use a smaller --batch-size or fewer images")
+    except MemoryError as e:  # numpy's says what it tried to allocate: the reader sees which array was too big
+        what = str(e).splitlines()[0] if str(e) else "MemoryError"
+        fail(f"out of memory ({what}): use fewer or smaller images (--resize), or a smaller --batch-size where the "
+             "command takes one")
     except Exception as e:  # noqa: BLE001 - everything else is ours to fix
         fail(internal_error_line(e), code=3)
 
