@@ -44,7 +44,7 @@ LATENT_KIND_DEFAULTS: dict[str, dict] = {
 # --defences learned,exact --steps 28` on the tiny FLUX model's tuning seeds (2,000,000 on; the latent defaults
 # times 1/3, 1, 3 and 10; benchmarks/results/flux_tune/tune.json): the lowest pixel FID among settings whose
 # training captions are extracted no more often than held-out ones. At the latent default (scale 100) the
-# learned classifier left 64 of 64 captions extracted, at 300 36 of 64, at 1000 none. Evaluated on seeds
+# learned classifier left 64 of 64 captions extracted, at 300 56 of 64, at 1000 none (tuning seeds). Evaluated on seeds
 # 6,000,000 and 9,000,000 on, and on the tiny SD3 model, where nothing was chosen (benchmarks/RESULTS.md).
 FLOW_KIND_DEFAULTS: dict[str, dict] = {
     "learned": {"alpha": 0.4, "scale": 1000.0, "rule": "opposite-label", "space": "x_t"},
