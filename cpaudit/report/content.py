@@ -181,10 +181,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         ["model", setup.get("model") or "none given: the membership attacks on the model were not run"],
     ]
     if model_cfg:
-        unet = model_cfg.get("unet", {})
-        setup_rows.append(["model config", f"UNet width {unet.get('base_channels')} x {unet.get('channel_mult')}, "
-                                           f"{model_cfg.get('schedule', {}).get('kind')} schedule, T = {model_cfg.get('schedule', {}).get('T')}, "
-                                           f"seed {model_cfg.get('seed')}"])
+        setup_rows.append(["model config", _model_config(model_cfg)])
     setup_rows += [
         ["classifier", setup.get("classifier") or "none (no protected sampler to attack)"],
         ["embedding", f"{setup.get('features')}" + ("" if setup.get("features_pretrained", True) else " (random weights: similarities prove little)")],
@@ -269,3 +266,16 @@ def _search_sentence(search: dict) -> str:
                 f"{search['nprobe']} probed per query); its recall@1 against exact search, measured on "
                 f"{search['recall_queries']} of the queries, is {search['recall_at_1']:.3f}.")
     return f"Nearest members were found by exact search over {n:,} members." if n else "Nearest members were found by exact search."
+
+
+def _model_config(cfg: dict) -> str:
+    """One line on the audited model: a diffusers pipeline by class, denoiser size, prediction and schedule
+    (SD, SDXL, SD3, FLUX record no UNet widths of cpaudit's own); a cpaudit UNet by its widths."""
+    schedule = cfg.get("schedule", {})
+    sched = f"{schedule.get('kind')} schedule" + (f", shift {schedule['shift']:g}" if schedule.get("kind") == "flow" else "")
+    if cfg.get("pipeline") or cfg.get("format") == "diffusers":
+        size = f", {cfg['n_parameters']:,}-parameter denoiser" if cfg.get("n_parameters") else ""
+        return f"{cfg.get('pipeline') or 'diffusers UNet2DModel'}{size}, {cfg.get('prediction_type', 'epsilon')} prediction, {sched}, T = {schedule.get('T')}"
+    unet = cfg.get("unet", {})
+    return (f"UNet width {unet.get('base_channels')} x {unet.get('channel_mult')}, {sched}, T = {schedule.get('T')}, "
+            f"seed {cfg.get('seed')}")
