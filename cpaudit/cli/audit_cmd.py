@@ -68,7 +68,9 @@ def audit_cmd(
     member_images: str = typer.Option("auto", "--member-images", metavar="auto|show|blur|hide", help="Training images in the report: show | blur | hide "
                                       "[default: auto, show for the bundled digits and hide for your data]."),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="A stored results.json: fail where the replica rate or the "
-                                            "membership AUC is worse than that run's beyond its 95% interval (a privacy regression test)."),
+                                            "strongest attack's membership AUC rose against that run's, beyond both runs' sampling noise (one-sided "
+                                            "two-sample tests at 0.025: Fisher's exact test on the replica counts, a z-test on the AUC difference; "
+                                            "a privacy regression test)."),
     prompts: Optional[Path] = typer.Option(None, "--prompts", help="Text-to-image models, with --model: prompts to screen "
                                            "with the memorisation detector (one per line, or a metadata.jsonl); the flagged ones are listed."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write the policy gates as JUnit XML (one test case per gate) to this file."),
