@@ -18,7 +18,7 @@ from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_cla
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
 from cpaudit.train.classifier import ClassifierTrainConfig
 from cpaudit.train.diffusion import DiffusionTrainConfig
-from cpaudit.train.dp import DPConfig
+from cpaudit.train.dp import DPConfig, dp_summary
 
 
 def _mult(text: str, option: str) -> tuple[int, ...]:
@@ -145,9 +145,7 @@ def train_diffusion_cmd(
     info(f"trained {result.n_parameters:,} parameters on {result.n_members} members for {result.steps} steps "
          f"in {result.seconds:.0f} s -> {result.out}")
     if result.dp is not None:
-        info(f"differential privacy: epsilon = {result.dp['epsilon']:.3f} spent (target {result.dp['target_epsilon']}) "
-             f"at delta = {result.dp['delta']}, noise multiplier {result.dp['noise_multiplier']:.3f}, "
-             f"sample rate {result.dp['sample_rate']:.3f}, K = {result.dp['noise_multiplicity']}")
+        info(dp_summary(result.dp))
 
 
 def train_classifier_cmd(

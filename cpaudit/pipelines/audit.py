@@ -33,6 +33,7 @@ from cpaudit.pipelines.audit_text import TEXT_STAGES
 from cpaudit.pipelines.audit_stages import (AuditRun, Stage, described, embed_stage, extraction_hint, member_images_mode,
                                             model_conditioning_of, permutation_stage, policy_stage, protection_stage, quality_stage, replication_stage, run_stages)
 from cpaudit.pipelines.report import read_results, render_audit_report
+from cpaudit.provenance import provenance
 from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # cpaudit/schemas/results.schema.json
 from cpaudit.version import __version__
@@ -175,7 +176,7 @@ PIXEL_STAGES: tuple[Stage, ...] = (embed_stage, replication_stage, permutation_s
 def _audit(run: AuditRun) -> AuditResult:
     stages = TEXT_STAGES if run.samples.prompts is not None else PIXEL_STAGES
     sections = run_stages(run, (*stages, setup_stage))
-    results = {"schema_version": SCHEMA_VERSION, "cpaudit_version": __version__, **sections}
+    results = {"schema_version": SCHEMA_VERSION, "cpaudit_version": __version__, "provenance": provenance(run.device), **sections}
     passed = results["policy"]["passed"]
     member_ids = [run.data.ids[int(i)] for i in run.split.member_idx]
     out = None if run.opts.out is None else Path(run.opts.out)

@@ -18,6 +18,7 @@ from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.diffusers_denoiser import DiffusersDenoiser
 from cpaudit.models.diffusers_unet import DIFFUSERS_BETA_SCHEDULE
+from cpaudit.provenance import provenance
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.diffusion import DiffusionTrainConfig, Progress, train_denoiser
 from cpaudit.version import __version__
@@ -85,6 +86,6 @@ def train_class_diffusion(opts: TrainClassesOptions, progress: Progress | None =
         "kind": "cpaudit-class-diffusion", "cpaudit_version": __version__, "data": data.source,
         "data_fingerprint": data.fingerprint(), "conditions_fingerprint": data.conditions_fingerprint(), "seed": opts.seed,
         "n_members": len(split.member_idx), "class_names": data.class_names, "train": {**opts.train.__dict__},
-        "train_seconds": round(seconds, 2), "device": describe(device),
+        "train_seconds": round(seconds, 2), "device": describe(device), "provenance": provenance(device),
     })
     return TrainClassesResult(out, steps, seconds, len(split.member_idx), sum(p.numel() for p in unet.parameters()), n_classes)

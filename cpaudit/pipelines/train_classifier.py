@@ -16,6 +16,7 @@ from cpaudit.io_utils import write_json
 from cpaudit.models.checkpoint import save_weights, write_config
 from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
+from cpaudit.provenance import provenance
 from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import MemberSource, model_members, require_model_shape, resolve_membership
@@ -132,6 +133,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
             "n_members": len(split.member_idx),
             "world_size": ranks.size,
             "device": describe(device),
+            "provenance": provenance(device),
             "train": {**opts.train.__dict__},
             "steps_done": steps,
             "train_seconds": round(seconds, 2),

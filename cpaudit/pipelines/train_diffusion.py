@@ -16,6 +16,7 @@ from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.models.checkpoint import save_weights, write_config
 from cpaudit.models.unet import UNet, UNetConfig
+from cpaudit.provenance import provenance
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.diffusion import DiffusionTrainConfig, Progress, train_denoiser
 from cpaudit.train.dp import DPConfig, check_dp_config, train_dp_denoiser
@@ -87,6 +88,7 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
         "train": {**opts.train.__dict__} if opts.dp is None else {**opts.dp.__dict__},
         "dp": None,
         "device": describe(device),
+        "provenance": provenance(device),
     }
     if opts.resume and (out / "config.json").is_file():
         old = json.loads((out / "config.json").read_text())

@@ -41,6 +41,7 @@ from cpaudit.models.tiny_flow import (
 )
 from cpaudit.models.tiny_sd import TinySDConfig, save_pipeline, tiny_text_encoder, tiny_unet, tiny_vae, word_tokenizer
 from cpaudit.models.tiny_sdxl import TinySDXLConfig, save_sdxl_pipeline, sdxl_text_encoders, sdxl_tokenizers, sdxl_unet
+from cpaudit.provenance import provenance
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.flow_objective import FlowCond, FlowTrainConfig, flow_train_config, train_flow_transformer
 from cpaudit.train.text_diffusion import TextTrainConfig, latent_scaling_factor, train_text_unet, train_vae
@@ -306,6 +307,7 @@ def _finish(opts: TrainTextOptions, data: ImageSet, split: Split, model: torch.n
         "n_members": len(split.member_idx), "n_holdout": len(split.holdout_idx), "train": {**opts.train.__dict__},
         "arch": arch_name(opts.arch), "architecture": opts.arch.to_dict(), "vae_source": vae_source,
         "vae_seconds": round(vae_seconds, 2), "train_seconds": round(seconds, 2), "device": describe(device),
+        "provenance": provenance(device),
     }
     if isinstance(opts.arch, TinyFlowConfig):
         record.update({"pipeline": PIPELINE_CLASS[opts.arch.family], "image_shape": list(data.shape),

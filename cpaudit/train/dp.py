@@ -123,3 +123,16 @@ def train_dp_denoiser(
         "accountant": "rdp (opacus)",
     }
     return ema.model, info
+
+
+def dp_budget(info: dict) -> str:
+    """'epsilon 9.998 at delta 0.001': the accounted (epsilon, delta) pair, as every printed epsilon must read. An
+    (epsilon, delta)-DP guarantee holds only with its delta (Dwork and Roth 2014, Definition 2.4); the delta is
+    the one the accountant used (train_dp_denoiser's info)."""
+    return f"epsilon {info['epsilon']:.3f} at delta {info['delta']:g}"
+
+
+def dp_summary(info: dict) -> str:
+    """The line `cpaudit train-diffusion --dp` prints: the budget spent, its target, and how it was spent."""
+    return (f"differential privacy: {dp_budget(info)} spent (target epsilon {info['target_epsilon']:g}), noise multiplier "
+            f"{info['noise_multiplier']:.3f}, sample rate {info['sample_rate']:.3f}, K = {info['noise_multiplicity']}")
