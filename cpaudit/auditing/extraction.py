@@ -2,13 +2,16 @@
 sampler with a training caption reproduce that caption's image? (Carlini et al., "Extracting Training Data
 from Diffusion Models", USENIX Security 2023, Sec. 4; Somepalli et al., CVPR 2023.)
 
-Per candidate caption (members' captions and, as the base rate, held-out images' captions, which the model
-never saw with their images) and its k samples:
-- best_own: the highest similarity of its samples to the caption's own image;
-- replicas: how many of its samples reach the replica threshold against that image;
+The unit is the caption, not the image: real caption sets repeat (LAION's do), and samples prompted with one
+text cannot tell which of its images they came from. A distinct caption text is one unit with all its images
+(caption_units): a member unit where it occurs only on members, a held-out unit (the base rate: the model
+never saw its images) where it occurs only on held-out images; a caption on both sides is neither, and is
+counted and left out of the test. Per unit and its k samples:
+- best_own: the highest similarity of its samples to any of the unit's own images;
+- replicas: how many of its samples reach the replica threshold against any of those images;
 - agreement: Carlini's black-box signal, needing no training image: memorised prompts collapse to one image,
   so the mean similarity between the caption's samples is high (their clique test, continuous here).
-Pure arrays in, arrays out.
+Without repeats every unit is one image and these are the per-image figures. Pure arrays in, arrays out.
 """
 
 from __future__ import annotations
@@ -49,6 +52,54 @@ def refusals(refused_prompts: list[str], captions: list[str]) -> np.ndarray:
     return np.asarray([counts.get(c, 0) for c in captions], dtype=np.int64)
 
 
+@dataclass
+class CaptionUnits:
+    """One side's units: each distinct caption (in order of first occurrence) and its images' positions."""
+
+    captions: list[str]
+    images: list[np.ndarray]  # per unit, positions in the side's caption list (ascending)
+
+    def keep(self, wanted: set[str]) -> "CaptionUnits":
+        """The units whose caption is in `wanted` (e.g. the prompted ones)."""
+        kept = [i for i, c in enumerate(self.captions) if c in wanted]
+        return CaptionUnits([self.captions[i] for i in kept], [self.images[i] for i in kept])
+
+    def positions(self) -> np.ndarray:
+        """Every image of every unit, ascending: the rows the side's image arrays are taken at."""
+        return np.sort(np.concatenate(self.images)) if self.images else np.zeros(0, dtype=np.int64)
+
+    def reindexed(self) -> "CaptionUnits":
+        """The same units with image positions into positions() (the taken rows) instead of the side's list."""
+        at = self.positions()
+        return CaptionUnits(list(self.captions), [np.searchsorted(at, im) for im in self.images])
+
+
+def caption_units(member_captions: list[str], holdout_captions: list[str]) -> tuple[CaptionUnits, CaptionUnits, dict]:
+    """(member units, held-out units, shared): a caption on both sides is neither a member nor a non-member of
+    the model's training captions, so it belongs to no unit; `shared` counts those captions and their images."""
+    on_both = set(member_captions) & set(holdout_captions)
+
+    def units(captions: list[str]) -> CaptionUnits:
+        rows: dict[str, list[int]] = {}
+        for i, c in enumerate(captions):
+            if c not in on_both:
+                rows.setdefault(c, []).append(i)
+        return CaptionUnits(list(rows), [np.asarray(r, dtype=np.int64) for r in rows.values()])
+
+    shared = {"captions": len(on_both), "member_images": sum(c in on_both for c in member_captions),
+              "holdout_images": sum(c in on_both for c in holdout_captions)}
+    return units(member_captions), units(holdout_captions), shared
+
+
+def unit_means(scores: np.ndarray, images: list[np.ndarray]) -> np.ndarray:
+    """(K, U) per-unit scores from (K, N) per-image ones: the mean over each unit's images. The mean, not the
+    maximum, so that a unit's score does not grow with its number of images (a held-out caption with many
+    images would otherwise look more member-like by chance). Without repeats, the scores themselves."""
+    if all(len(im) == 1 for im in images) and len(images) == scores.shape[1]:
+        return scores[:, np.concatenate(images)] if images else scores
+    return np.stack([scores[:, im].mean(1) for im in images], axis=1)
+
+
 def sample_groups(sample_prompts: tuple[str, ...], captions: list[str]) -> list[np.ndarray]:
     """For each caption, the rows of the samples prompted with it (exact text), in sample order."""
     rows: dict[str, list[int]] = {}
@@ -58,12 +109,16 @@ def sample_groups(sample_prompts: tuple[str, ...], captions: list[str]) -> list[
 
 
 def caption_scores(sample_emb: np.ndarray, groups: list[np.ndarray], own_emb: np.ndarray, threshold: float,
-                   per_caption: int | None = None, refused: np.ndarray | None = None) -> CaptionScores:
-    """Scores of C captions from L2-normalised embeddings: samples (N, D), each caption's own image (C, D), and
-    its samples' rows (the first `per_caption` of them, where given); `refused`: prompts refused per caption."""
+                   per_caption: int | None = None, refused: np.ndarray | None = None,
+                   own_rows: list[np.ndarray] | None = None) -> CaptionScores:
+    """Scores of C captions from L2-normalised embeddings: samples (N, D), own images (I, D), each caption's
+    samples' rows (the first `per_caption` of them, where given) and its own images' rows in own_emb
+    (`own_rows`; default: row c is caption c's one image); `refused`: prompts refused per caption."""
+    own_rows = [np.asarray([c]) for c in range(len(groups))] if own_rows is None else own_rows
     best, reps, agree, n = [], [], [], []
-    for g, own in zip(groups, own_emb):
+    for g, rows in zip(groups, own_rows):
         g = g[:per_caption] if per_caption is not None else g
+        own = own_emb[np.asarray(rows, dtype=np.int64)]
         b, r, a = _one_caption(sample_emb[g], own, threshold) if len(g) else (NO_IMAGE, 0, NO_IMAGE)  # all refused
         best.append(b)
         reps.append(r)
@@ -73,9 +128,15 @@ def caption_scores(sample_emb: np.ndarray, groups: list[np.ndarray], own_emb: np
     return CaptionScores(np.asarray(best), np.asarray(reps), np.asarray(agree), np.asarray(n), refused)
 
 
+def own_similarity(e: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """(k,) each sample's best similarity to any of the unit's own images (I, D); one vector product per image,
+    so a one-image unit's figures are exactly the per-image ones."""
+    return np.max(np.stack([e @ o for o in own]), axis=0)
+
+
 def _one_caption(e: np.ndarray, own: np.ndarray, threshold: float) -> tuple[float, int, float]:
-    """(best similarity to its own image, replicas of it, mean similarity between its k samples)."""
-    sim = e @ own
+    """(best similarity to its own images, samples replicating one of them, mean similarity between its k samples)."""
+    sim = own_similarity(e, own)
     pair = e @ e.T
     k = len(e)
     agreement = 1.0 if k == 1 else float((pair.sum() - np.trace(pair)) / (k * (k - 1)))
@@ -83,7 +144,7 @@ def _one_caption(e: np.ndarray, own: np.ndarray, threshold: float) -> tuple[floa
 
 
 def replica_excess(member_replicas: np.ndarray, holdout_replicas: np.ndarray) -> dict:
-    """Captions with at least one replica, members' against held-out captions' (the base rate), with Wilson
+    """Captions (units) with at least one replica, members' against held-out captions' (the base rate), with Wilson
     intervals and the one-sided Fisher exact p that members' captions are extracted more often."""
     k_m, n_m = int((member_replicas > 0).sum()), len(member_replicas)
     k_h, n_h = int((holdout_replicas > 0).sum()), len(holdout_replicas)

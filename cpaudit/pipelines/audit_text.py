@@ -1,7 +1,17 @@
 """The audit of a text-to-image model's prompted samples: the pixel audit's stages, with the attack stage
 replaced by one that works per caption (design.md, 'results.json': new sections, not new keys in old ones).
 
-Candidates are the members and held-out images whose captions the samples were prompted with. On them:
+Candidates are captions, not images (auditing/extraction.py, caption_units): each distinct prompted caption
+is one unit with all its images, a member unit where it occurs only on members, a held-out unit where only
+on held-out images; a caption on both sides is neither, and is counted (`prompted_extraction.shared_captions`)
+and left out of every attack. Every attack scores the same units, as the strongest-attack stacking needs
+(auditing/strongest.py): prompted extraction scores a unit's samples against any of its images; the attacks
+that score images (sample-only, loss, SecMI, PIA, SimA, each image with its true caption) score every image
+of the units and average over each unit's images (extraction.unit_means; the mean keeps a unit's score from
+growing with its image count); the detector scores the caption itself. Without repeated captions a unit is
+one image and every figure is the per-image one. Per-image alternatives were weighed and rejected: keeping
+only one-image units throws repeated captions' images away, and scoring images would relabel one caption's
+images independently in the chance band though membership is the caption's. On the units:
 - prompted extraction (threat model `samples`; auditing/extraction.py), with its replica gate;
 - the sample-only attack, as for pixel models;
 - with --model: the text-conditional noise-norm detector (Wen et al. 2024; auditing/noise_norm.py) and the
@@ -26,8 +36,8 @@ from cpaudit.auditing.attacks.pia import PIAAttack
 from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack
 from cpaudit.auditing.attacks.secmi import SecMIAttack
 from cpaudit.auditing.attacks.sima import SimAAttack
-from cpaudit.auditing.extraction import (REFUSED_VARIANT, VARIANTS, caption_scores, codec_floor, refusals, replica_excess,
-                                         sample_groups)
+from cpaudit.auditing.extraction import (REFUSED_VARIANT, VARIANTS, CaptionUnits, caption_scores, caption_units, codec_floor,
+                                         refusals, replica_excess, sample_groups, unit_means)
 from cpaudit.auditing.features import embed
 from cpaudit.auditing.noise_norm import DETECTOR_FIRST_STEPS, text_noise_norms
 from cpaudit.core.attack_stats import auc
@@ -46,30 +56,34 @@ TOP_CAPTIONS = 10  # the report's table of the most extracted member captions
 
 @dataclass
 class TextCandidates:
-    m_idx: np.ndarray  # positions in run.members whose captions were prompted
+    m_idx: np.ndarray  # positions in run.members of the member units' images (ascending)
     h_idx: np.ndarray  # positions in run.holdout
-    m_captions: list[str]
+    m_captions: list[str]  # each image's caption, rows aligned with m_idx (the caption-conditioned attacks' conditions)
     h_captions: list[str]
-    m_groups: list[np.ndarray]  # each caption's sample rows
+    m_units: CaptionUnits  # the candidates: distinct captions, each with its images' rows in m_idx
+    h_units: CaptionUnits
+    m_groups: list[np.ndarray]  # each unit's sample rows
     h_groups: list[np.ndarray]
+    shared: dict  # captions on both sides, left out: how many, and their images on each side
 
 
 def text_candidates(run: AuditRun) -> TextCandidates:
-    """Members and held-out images whose caption prompted at least one sample."""
+    """The prompted captions' units (a caption that prompted at least one sample) and their images."""
     if run.data.captions is None:
         raise InputError(run.data.source, "has no captions, which prompted extraction needs (metadata.jsonl, or an .npz "
                          "with a 'captions' array)")
     prompted = set(run.samples.prompts) | set(refused_prompts(run))
     caps = run.data.captions
-    m_idx = np.asarray([i for i, r in enumerate(run.split.member_idx) if caps[r] in prompted], dtype=np.int64)
-    h_idx = np.asarray([i for i, r in enumerate(run.split.holdout_idx) if caps[r] in prompted], dtype=np.int64)
-    if len(m_idx) < 4 or len(h_idx) < 4:
-        raise InputError(run.samples.folder, f"prompts name {len(m_idx)} member and {len(h_idx)} held-out captions; prompted "
-                         f"extraction needs at least 4 of each (sample with {extraction_hint(run.opts)})")
-    m_caps = [caps[run.split.member_idx[i]] for i in m_idx]
-    h_caps = [caps[run.split.holdout_idx[i]] for i in h_idx]
-    return TextCandidates(m_idx, h_idx, m_caps, h_caps, sample_groups(run.samples.prompts, m_caps),
-                          sample_groups(run.samples.prompts, h_caps))
+    m_all, h_all, shared = caption_units([caps[r] for r in run.split.member_idx], [caps[r] for r in run.split.holdout_idx])
+    m_units, h_units = m_all.keep(prompted), h_all.keep(prompted)
+    if len(m_units.captions) < 4 or len(h_units.captions) < 4:
+        raise InputError(run.samples.folder, f"prompts name {len(m_units.captions)} member and {len(h_units.captions)} held-out "
+                         f"captions (a caption on both sides counts as neither); prompted extraction needs at least 4 of each "
+                         f"(sample with {extraction_hint(run.opts)})")
+    m_idx, h_idx = m_units.positions(), h_units.positions()
+    return TextCandidates(m_idx, h_idx, [caps[run.split.member_idx[i]] for i in m_idx], [caps[run.split.holdout_idx[i]] for i in h_idx],
+                          m_units.reindexed(), h_units.reindexed(), sample_groups(run.samples.prompts, m_units.captions),
+                          sample_groups(run.samples.prompts, h_units.captions), shared)
 
 
 def refused_prompts(run: AuditRun) -> list[str]:
@@ -89,7 +103,7 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
     attacks: dict[str, dict] = {}
     lm = None if run.opts.model is None else load_text_model(run)
     extraction = extraction_figures(run, cand, member_emb, holdout_emb, lm, attacks)
-    attacks["sample_only"] = _attack(run, "sample_only", SampleOnlyAttack(), ctx, None, "samples")
+    attacks["sample_only"] = _attack(run, cand, "sample_only", SampleOnlyAttack(), ctx, None, "samples")
     sections = {"prompted_extraction": extraction}
     if lm is not None:
         sections["detector"] = detector_figures(run, lm, cand, attacks, "weights" if protected else "sampler")
@@ -97,19 +111,30 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
         for den in caption_denoisers(run, lm, cand):
             for attack in CAPTION_ATTACKS:
                 key = attack.name + den.suffix
-                attacks[key] = _attack(run, key, attack, ctx, den, "weights" if protected else "sampler",
+                attacks[key] = _attack(run, cand, key, attack, ctx, den, "weights" if protected else "sampler",
                                        title=attack.title + den.title, measures=["weights"] if protected else ["sampler", "weights"])
     sections.update(threat_model_sections(run, attacks))
     sections["extra_gates"] = extraction_gate(run, extraction)
     return sections
 
 
-def _attack(run: AuditRun, key: str, attack, ctx: AttackContext, den: Denoiser | None, tm: str, title: str | None = None,
-            measures: list[str] | None = None) -> dict:
-    run.scores[key] = attack.scores(ctx, den)
+def _attack(run: AuditRun, cand: TextCandidates, key: str, attack, ctx: AttackContext, den: Denoiser | None, tm: str,
+            title: str | None = None, measures: list[str] | None = None) -> dict:
+    run.scores[key] = per_unit(attack.scores(ctx, den), cand)
     summary = add_summary(run, key, title or attack.title, tm, run.scores[key])
     summary["measures"] = measures or [tm]
     return summary
+
+
+def per_unit(scores: AttackScores, cand: TextCandidates) -> AttackScores:
+    """An image attack's scores on the units: the mean over each unit's images (the module docstring says why);
+    its extra figures stay per image, which a note says where a caption has several images."""
+    images = cand.m_units.images + cand.h_units.images
+    if all(len(im) == 1 for im in images):
+        return scores
+    extra = {**scores.extra, "per_caption": "scores averaged over each caption's images; the figures above are per image"}
+    return AttackScores(scores.variants, unit_means(scores.pos, cand.m_units.images), unit_means(scores.neg, cand.h_units.images),
+                        scores.queries_per_image, extra)
 
 
 def text_sampling_protected(sample_run: dict | None) -> bool:
@@ -134,16 +159,17 @@ def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarr
     """results.json `prompted_extraction`; its attack-shaped summary goes into `attacks` (threat model samples)."""
     run.step("prompted extraction")
     e_s, thr, refused = run.emb.samples, run.threshold, refused_prompts(run)
-    m = caption_scores(e_s, cand.m_groups, member_emb, thr, refused=refusals(refused, cand.m_captions))
-    h = caption_scores(e_s, cand.h_groups, holdout_emb, thr, refused=refusals(refused, cand.h_captions))
+    mu, hu = cand.m_units, cand.h_units
+    m = caption_scores(e_s, cand.m_groups, member_emb, thr, refused=refusals(refused, mu.captions), own_rows=mu.images)
+    h = caption_scores(e_s, cand.h_groups, holdout_emb, thr, refused=refusals(refused, hu.captions), own_rows=hu.images)
     variants = list(VARIANTS) + ([REFUSED_VARIANT] if refused else [])
     run.scores["prompted_extraction"] = AttackScores(variants, m.stacked(bool(refused)), h.stacked(bool(refused)),
                                                      queries_per_image=0)
     attacks["prompted_extraction"] = add_summary(run, "prompted_extraction", "prompted extraction (Carlini et al. 2023)",
                                                  "samples", run.scores["prompted_extraction"])
     k_max = max(1, int(min(m.n_samples.min(), h.n_samples.min())))
-    by_k = [{"per_caption": k, "auc": auc(caption_scores(e_s, cand.m_groups, member_emb, thr, k).best_own,
-                                            caption_scores(e_s, cand.h_groups, holdout_emb, thr, k).best_own)}
+    by_k = [{"per_caption": k, "auc": auc(caption_scores(e_s, cand.m_groups, member_emb, thr, k, own_rows=mu.images).best_own,
+                                            caption_scores(e_s, cand.h_groups, holdout_emb, thr, k, own_rows=hu.images).best_own)}
             for k in range(1, k_max + 1)]
     run.arrays.update(extraction_member_best=m.best_own, extraction_holdout_best=h.best_own)
     out = {"threat_model": "samples", "features": run.spec.label, "threshold": thr,
@@ -154,6 +180,10 @@ def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarr
            "captions": replica_excess(m.replicas, h.replicas),
            "samples": {"member_caption_replicas": int(m.replicas.sum()), "n_member_caption_samples": int(m.n_samples.sum()),
                        "holdout_caption_replicas": int(h.replicas.sum()), "n_holdout_caption_samples": int(h.n_samples.sum())},
+           "shared_captions": {**cand.shared, "note": "captions on both member and held-out images: neither a member nor "
+                               "a held-out caption, left out of every attack"},
+           "caption_units": {"member_captions": len(mu.captions), "member_images": len(cand.m_idx),
+                             "holdout_captions": len(hu.captions), "holdout_images": len(cand.h_idx)},
            "auc_by_samples_per_caption": by_k, "auc_by_samples_per_caption_note": "best similarity to its own image, on all "
            "captions: descriptive (the headline's variant is cross-fitted)",
            "top_captions": top_captions(run, cand, m)}
@@ -166,20 +196,31 @@ def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarr
 
 def top_captions(run: AuditRun, cand: TextCandidates, m) -> list[dict]:
     """The most extracted member captions; their text only where member images are shown (captions are data).
-    The pairs figure of prompted extraction: each one's best sample beside its training image."""
+    The pairs figure of prompted extraction: each one's best sample beside the training image it is closest to
+    (of the caption's images)."""
     mode = member_images_mode(run)
     show = mode == "show"
     order = np.argsort(-m.best_own, kind="stable")[:TOP_CAPTIONS]
     order = np.asarray([i for i in order if len(cand.m_groups[i])], dtype=np.int64)
-    e_s, e_own = run.emb.samples, np.asarray(run.emb.members[cand.m_idx[order]])
-    best = [int(cand.m_groups[i][np.argmax(e_s[cand.m_groups[i]] @ e_own[j])]) for j, i in enumerate(order)]
-    run.arrays["extraction_pair_samples"] = to_uint8(run.samples.images[best])
+    pairs = [best_pair(run, cand, i) for i in order]  # (sample row, position in run.members)
+    run.arrays["extraction_pair_samples"] = to_uint8(run.samples.images[[s for s, _ in pairs]])
     if mode != "hide":
-        own = to_uint8(run.members.take(cand.m_idx[order]))
+        own = to_uint8(run.members.take(np.asarray([r for _, r in pairs], dtype=np.int64)))
         run.arrays["extraction_pair_members"] = own if show else blur_u8(own)
-    return [{"member": run.data.ids[int(run.split.member_idx[cand.m_idx[i]])],
-             "caption": cand.m_captions[i] if show else None, "best_similarity": float(m.best_own[i]),
-             "replicas": int(m.replicas[i]), "samples": int(m.n_samples[i]), "agreement": float(m.agreement[i])} for i in order]
+    return [{"member": run.data.ids[int(run.split.member_idx[r])], "images": len(cand.m_units.images[i]),
+             "caption": cand.m_units.captions[i] if show else None, "best_similarity": float(m.best_own[i]),
+             "replicas": int(m.replicas[i]), "samples": int(m.n_samples[i]), "agreement": float(m.agreement[i])}
+            for i, (_, r) in zip(order, pairs)]
+
+
+def best_pair(run: AuditRun, cand: TextCandidates, unit: int) -> tuple[int, int]:
+    """A member unit's closest (sample row, member position): its best sample and the image of it that sample is
+    closest to (the pair behind best_own)."""
+    g, rows = cand.m_groups[unit], cand.m_idx[cand.m_units.images[unit]]
+    e_own = np.asarray(run.emb.members[rows])
+    sims = np.stack([run.emb.samples[g] @ o for o in e_own])  # (images, samples), as own_similarity
+    image, sample = np.unravel_index(np.argmax(sims), sims.shape)
+    return int(g[sample]), int(rows[image])
 
 
 def extraction_gate(run: AuditRun, extraction: dict) -> dict:
@@ -210,7 +251,7 @@ def detector_figures(run: AuditRun, lm: LoadedModel, cand: TextCandidates, attac
         per = norms.reshape(len(captions), k, -1).mean(1)  # mean over the caption's seeds
         return torch.stack([per[:, 0], per.mean(1)]).numpy()
 
-    pos, neg = scores(cand.m_captions, "members"), scores(cand.h_captions, "holdout")
+    pos, neg = scores(cand.m_units.captions, "members"), scores(cand.h_units.captions, "holdout")
     n_first = min(DETECTOR_FIRST_STEPS, steps)
     variants = ["first step", f"mean of the first {n_first} steps"]
     run.scores["detector"] = AttackScores(variants, pos, neg, queries_per_image=2 * n_first * k)

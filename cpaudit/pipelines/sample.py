@@ -14,6 +14,7 @@ from cpaudit.data.imageio import save_png, save_samples_npz
 from cpaudit.data.members import MemberSource, model_members
 from cpaudit.data.imageset import to_uint8
 from cpaudit.device import describe, resolve_device
+from cpaudit.auditing.extraction import caption_units
 from cpaudit.distributed import gather_rows, world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
@@ -97,10 +98,13 @@ def extraction_prompts(model: Path, membership: MemberSource | Path | None = Non
     if data.captions is None:
         where = source.split or source.members if source is not None and source.given else Path(model) / "split.json"
         raise InputError(where, f"names data without captions ({data.source}); --extraction prompts with captions")
+    # The caption is the unit (auditing/extraction.py, caption_units): a repeated caption is prompted once, so it
+    # gets one set of per_caption seeds; a caption on both sides is no unit and is not prompted.
+    m, h_units, _ = caption_units([data.captions[i] for i in sp.member_idx], [data.captions[i] for i in sp.holdout_idx])
+    first = sp.holdout_idx[[im[0] for im in h_units.images]]  # each held-out caption by its first image
     rng = numpy_generator(derive_seed(seed, "extraction-holdout"))
-    h = sp.holdout_idx if len(sp.holdout_idx) <= len(sp.member_idx) else np.sort(
-        rng.choice(sp.holdout_idx, len(sp.member_idx), replace=False))
-    captions = [data.captions[i] for i in [*sp.member_idx, *h]]
+    h = first if len(first) <= len(m.captions) else np.sort(rng.choice(first, len(m.captions), replace=False))
+    captions = m.captions + [data.captions[i] for i in h]
     return [c for c in captions for _ in range(per_caption)]
 
 

@@ -2,7 +2,9 @@
 tuning seeds by prompted extraction (threat model samples) and pixel FID, then claimed on evaluation seeds.
 
 1. Prompt with every member caption and as many held-out captions, `per_caption` seeds each (`sample
-   --extraction`), unprotected and at each point of each defence's grid, on the tuning seeds.
+   --extraction`), unprotected and at each point of each defence's grid, on the tuning seeds. As in the audit,
+   the caption is the unit (auditing/extraction.py, caption_units): a repeated caption is one unit with all its
+   images, one on both sides is neither and is left out.
 2. Per defence, the rule: among points whose training captions are extracted no more often than held-out
    captions (the base rate: the model never saw their images), the lowest pixel FID; where none reaches it,
    the point with the fewest extracted training captions (the report says so).
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpaudit.auditing.extraction import caption_scores, replica_excess, sample_groups
+from cpaudit.auditing.extraction import CaptionUnits, caption_scores, caption_units, replica_excess, sample_groups
 from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.auditing.quality import frechet_distance, pooled_pixels
 from cpaudit.auditing.samples import load_samples
@@ -91,19 +93,20 @@ class Extraction:
 
     model: Path
     prompts: list[str]
-    captions: dict[str, list[str]]  # role -> captions of the members / held-out images
-    own: dict[str, np.ndarray]  # role -> the own images' pixel embeddings
+    units: dict[str, CaptionUnits]  # role -> its captions (a caption on both sides is neither) and their images
+    own: dict[str, np.ndarray]  # role -> the own images' pixel embeddings (rows: the units' image positions)
     reference: np.ndarray  # pooled held-out pixels, FID's reference
 
     @classmethod
     def of(cls, model: Path, per_caption: int, membership: MemberSource | None = None) -> "Extraction":
         prompts = extraction_prompts(model, membership, per_caption=per_caption)  # refuses data without captions
         data, split = model_members(model, load_model(model).config, membership)
-        caps, own = {}, {}
-        for role, rows in (("member", split.member_idx), ("holdout", split.holdout_idx)):
-            caps[role] = [data.captions[i] for i in rows]
-            own[role] = pixel_embedding(data.take(np.asarray(rows)))
-        return cls(model, prompts, caps, own, pooled_pixels(data.take(split.holdout_idx)))
+        # The caption is the unit, as in the audit (auditing/extraction.py, caption_units).
+        m_units, h_units, _ = caption_units([data.captions[i] for i in split.member_idx],
+                                            [data.captions[i] for i in split.holdout_idx])
+        own = {role: pixel_embedding(data.take(np.asarray(rows)))
+               for role, rows in (("member", split.member_idx), ("holdout", split.holdout_idx))}
+        return cls(model, prompts, {"member": m_units, "holdout": h_units}, own, pooled_pixels(data.take(split.holdout_idx)))
 
     def measure(self, point: dict, first_seed: int, opts: TextTuneOptions) -> dict:
         """Sample the point on seeds first_seed on; captions extracted per role, and pixel FID."""
@@ -119,9 +122,9 @@ class Extraction:
         emb, asked = pixel_embedding(s.images), set(s.prompts)
         replicas = {}
         for role in ("member", "holdout"):
-            keep = [i for i, c in enumerate(self.captions[role]) if c in asked]
-            scores = caption_scores(emb, sample_groups(s.prompts, [self.captions[role][i] for i in keep]),
-                                    self.own[role][keep], THRESHOLD)
+            units = self.units[role].keep(asked)
+            scores = caption_scores(emb, sample_groups(s.prompts, units.captions), self.own[role], THRESHOLD,
+                                    own_rows=units.images)
             replicas[role] = scores.replicas
         return {"label": point["label"], "seconds": round(seconds, 2), "first_seed": first_seed,
                 "pixel_fid": frechet_distance(pooled_pixels(s.images), self.reference),

@@ -28,6 +28,9 @@ def text_section(results: dict) -> Section | None:
              f"{interval(head.get('chance_band95'))})."),
         Figure("extraction_by_seeds", "Extraction AUC (best similarity to the caption's image) against samples per caption."),
     ]
+    units = units_para(ext)
+    if units is not None:
+        items.append(units)
     if ext.get("refused", {}).get("prompts"):
         r = ext["refused"]
         items.append(Para(f"The sampler refused {r['prompts']} prompts ({r['member_captions']} training and {r['holdout_captions']} "
@@ -42,11 +45,35 @@ def text_section(results: dict) -> Section | None:
     items.append(Figure("extraction_pairs", "The most extracted training captions: each one's best prompted sample beside its "
                                             "training image (withheld or blurred as --member-images says)."))
     items.append(Table(["training image", "caption", "best similarity", "replicas", "agreement"],
-                       [[t["member"], t["caption"] if t["caption"] is not None else "(hidden: --member-images show)",
+                       [[_image_ids(t), t["caption"] if t["caption"] is not None else "(hidden: --member-images show)",
                          num(t["best_similarity"]), f"{t['replicas']} of {t['samples']}", num(t["agreement"])]
                         for t in ext.get("top_captions", [])]))
     items += detector_items(results)
     return Section("Text-to-image: prompted extraction and the memorisation detector", items)
+
+
+def units_para(ext: dict) -> Para | None:
+    """Repeated captions (auditing/extraction.py, caption_units): the caption is the unit; a caption on both sides
+    is left out. None where captions do not repeat (results written before units were counted included)."""
+    u, shared = ext.get("caption_units"), ext.get("shared_captions") or {}
+    repeats = bool(u) and (u["member_images"] > u["member_captions"] or u["holdout_images"] > u["holdout_captions"])
+    said = []
+    if repeats:
+        said.append(f"Captions repeat: the {u['member_captions']} training captions cover {u['member_images']} training images "
+                    f"and the {u['holdout_captions']} held-out captions {u['holdout_images']} held-out images; each caption is "
+                    "one unit with all its images (its samples are scored against the closest of them, and the image attacks "
+                    "average over them).")
+    if shared.get("captions"):
+        said.append(f"{shared['captions']} captions occur on both training and held-out images ({shared['member_images']} "
+                    f"training and {shared['holdout_images']} held-out images): such a caption is neither a training nor a "
+                    "held-out caption, so it is left out of the test and of every attack.")
+    return Para(" ".join(said)) if said else None
+
+
+def _image_ids(top: dict) -> str:
+    """The training image beside the caption's best sample, and how many more images the caption has."""
+    more = top.get("images", 1) - 1
+    return f"{top['member']} (+{more} more)" if more > 0 else top["member"]
 
 
 def detector_items(results: dict) -> list:
