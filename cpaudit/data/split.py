@@ -4,12 +4,19 @@ split.json names exactly which images were members (id + sha256), so a later aud
 looking at the same data and the same members. A row's sha256 is that of the decoded pixels (what cpaudit
 writes) or that of the file (what `sha256sum` prints); a row may leave it out. A split of two sources
 (`cpaudit split --members A --holdout B`) records them, so `audit --split split.json` needs no --data.
+
+Its `design` says how membership was drawn, which the one-run epsilon bound's guarantee depends on
+(core/one_run.py): "poisson", each image of a seeded pool a member by its own fair coin (Steinke, Nasr &
+Jagielski's assumption); "fixed", exactly `members` images drawn without replacement; "user", the user's own
+record (folders, a listing), drawn by no coin cpaudit knows. A split.json without the key: "fixed" where cpaudit
+drew it (it has a seed), else "user".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -19,6 +26,11 @@ from cpaudit.io_utils import read_json, write_json
 from cpaudit.seeding import derive_seed
 
 
+SplitDesign = Literal["poisson", "fixed", "user"]
+DESIGNS: tuple[str, ...] = ("poisson", "fixed", "user")
+DRAWN_DESIGNS: tuple[str, ...] = ("poisson", "fixed")  # what cpaudit draws (train-diffusion, `cpaudit split --design`)
+
+
 @dataclass(frozen=True)
 class Split:
     seed: int | None  # None: the user's own split (a folder pair or a listing), not drawn by cpaudit
@@ -26,10 +38,24 @@ class Split:
     holdout_idx: np.ndarray
     # The two sources of a folder pair, and the --resize they were read with: enough to load the data again.
     sources: dict | None = None
+    design: SplitDesign | None = None  # None: "user" without a seed, else "fixed" (what cpaudit drew before the key)
+
+    def __post_init__(self) -> None:
+        design = self.design if self.design is not None else ("user" if self.seed is None else "fixed")
+        if design not in DESIGNS:
+            raise ValueError(f"split design must be one of {', '.join(DESIGNS)}, got {design!r}")
+        object.__setattr__(self, "design", design)
 
 
-def make_split(data: ImageSet, *, members: int | None, seed: int, holdout: int | None = None) -> Split:
-    """Members: `members` images drawn by the seed (all images if None); holdout: the rest (or `holdout` of them)."""
+def make_split(data: ImageSet, *, members: int | None, seed: int, holdout: int | None = None,
+               design: SplitDesign = "fixed") -> Split:
+    """design "fixed": members, `members` images drawn by the seed (all images if None); holdout, the rest (or
+    `holdout` of them). design "poisson": a pool of 2 * `members` images drawn by the seed (all if None), each
+    a member by an independent fair coin, the others held out; `members` is then the expected count."""
+    if design == "poisson":
+        return _poisson_split(data, members, seed, holdout)
+    if design != "fixed":
+        raise InputError("--split-design", f"must be poisson or fixed, got {design!r}")
     n = len(data)
     m = n if members is None else members
     if not 1 <= m <= n:
@@ -40,7 +66,23 @@ def make_split(data: ImageSet, *, members: int | None, seed: int, holdout: int |
         if not 0 <= holdout <= len(rest):
             raise InputError("--holdout", f"must be between 0 and {len(rest)}, got {holdout}")
         rest = rest[:holdout]
-    return Split(seed, np.sort(order[:m]), np.sort(rest))
+    return Split(seed, np.sort(order[:m]), np.sort(rest), design="fixed")
+
+
+def _poisson_split(data: ImageSet, members: int | None, seed: int, holdout: int | None) -> Split:
+    """Independent fair coins over a seeded pool (the pool is drawn before, and apart from, the coins)."""
+    n = len(data)
+    pool = n if members is None else 2 * members
+    if holdout is not None:
+        raise InputError("--holdout", "a poisson split holds out its pool's non-members: give no --holdout")
+    if not 2 <= pool <= n:
+        raise InputError("--members", f"a poisson split draws a pool of 2 x --members images: need 1 to {n // 2} "
+                         f"(half the {n} images in {data.source}), got {members}")
+    order = np.random.default_rng(derive_seed(seed, "split")).permutation(n)[:pool]
+    coins = np.random.default_rng(derive_seed(seed, "split-coins")).random(pool) < 0.5
+    if coins.all() or not coins.any():
+        raise InputError("--members", f"the {pool} coins made {int(coins.sum())} members: draw again with another --seed")
+    return Split(seed, np.sort(order[coins]), np.sort(order[~coins]), design="poisson")
 
 
 def split_manifest(data: ImageSet, split: Split) -> dict:
@@ -60,6 +102,7 @@ def split_manifest(data: ImageSet, split: Split) -> dict:
         "fingerprint": data.fingerprint(),
         "image_shape": list(data.shape),
         "seed": split.seed,
+        "design": split.design,
         "members": rows(split.member_idx),
         "holdout": rows(split.holdout_idx),
     }
@@ -86,6 +129,9 @@ def read_split(path: Path, data: ImageSet, manifest: dict | None = None) -> Spli
     manifest = manifest if manifest is not None else read_manifest(path)
     try:
         seed = None if manifest.get("seed") is None else int(manifest["seed"])
+        design = manifest.get("design")
+        if design is not None and design not in DESIGNS:
+            raise ValueError(f"design {design!r} is not one of {', '.join(DESIGNS)}")
         member_rows = [_row(r) for r in manifest["members"]]
         holdout_rows = [_row(r) for r in manifest["holdout"]]
     except (KeyError, TypeError, ValueError) as e:
@@ -111,7 +157,7 @@ def read_split(path: Path, data: ImageSet, manifest: dict | None = None) -> Spli
     both = np.intersect1d(members, holdout)
     if len(both):
         raise InputError(path, f"names {data.ids[int(both[0])]!r} both as a member and as held out")
-    return Split(seed, members, holdout, manifest.get("sources"))
+    return Split(seed, members, holdout, manifest.get("sources"), design)
 
 
 def _row(r: dict | str) -> tuple[str, str | None]:

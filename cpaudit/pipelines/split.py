@@ -1,4 +1,6 @@
-"""`cpaudit split`: a split.json from the user's own record of membership, so no one calls internals."""
+"""`cpaudit split`: a split.json from the user's own record of membership, so no one calls internals; or, with
+a design, one drawn by cpaudit before training elsewhere (the one-run epsilon bound's guarantee needs a drawn
+split: core/one_run.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from cpaudit.data.imageset import ImageSet
 from cpaudit.data.listing import split_from_listing
 from cpaudit.data.load import load_data
 from cpaudit.data.pair import load_pair
-from cpaudit.data.split import Split, write_split
+from cpaudit.data.split import DRAWN_DESIGNS, Split, make_split, write_split
 from cpaudit.errors import InputError
 
 
@@ -23,6 +25,9 @@ class SplitOptions:
     data: str | None = None  # the listing's images (default: the listing's folder)
     member_column: str = "member"
     resize: tuple[int, int] | None = None
+    # Or draw one from `data`: "poisson" (each image a member by its own fair coin) or "fixed" (exactly half)
+    design: str | None = None
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class SplitResult:
     path: Path
     n_members: int
     n_holdout: int
+    design: str = "user"
 
 
 def write_split_file(opts: SplitOptions) -> SplitResult:
@@ -41,12 +47,14 @@ def write_split_file(opts: SplitOptions) -> SplitResult:
     if split.sources is not None:  # paths as seen from the split.json's folder, so the pair travels with it
         base = Path(opts.out).resolve().parent
         rel = {k: os.path.relpath(Path(v).resolve(), base) for k, v in split.sources.items() if k != "resize"}
-        split = Split(split.seed, split.member_idx, split.holdout_idx, {**split.sources, **rel})
+        split = Split(split.seed, split.member_idx, split.holdout_idx, {**split.sources, **rel}, split.design)
     write_split(Path(opts.out), data, split)
-    return SplitResult(Path(opts.out), len(split.member_idx), len(split.holdout_idx))
+    return SplitResult(Path(opts.out), len(split.member_idx), len(split.holdout_idx), str(split.design))
 
 
 def _read(opts: SplitOptions) -> tuple[ImageSet, Split]:
+    if opts.design is not None:
+        return _draw(opts)
     if opts.listing is not None:
         if opts.members is not None or opts.holdout is not None:
             raise InputError("--listing", "give either --listing or --members/--holdout, not both")
@@ -56,3 +64,15 @@ def _read(opts: SplitOptions) -> tuple[ImageSet, Split]:
         raise InputError("--members", "give --members and --holdout (folders, .npz files or metadata.jsonl listings), "
                          "or --listing FILE with a member column")
     return load_pair(opts.members, opts.holdout, resize=opts.resize)
+
+
+def _draw(opts: SplitOptions) -> tuple[ImageSet, Split]:
+    """A split of DATA drawn by the seed: "poisson", every image a member by its own fair coin; "fixed", exactly
+    half of them (data/split.py, make_split)."""
+    if opts.design not in DRAWN_DESIGNS:
+        raise InputError("--design", f"must be poisson or fixed, got {opts.design!r}")
+    if opts.listing is not None or opts.members is not None or opts.holdout is not None or opts.data is None:
+        raise InputError("--design", "draws a split of --data: give --data and no --listing, --members or --holdout")
+    data = load_data(opts.data, resize=opts.resize)
+    members = None if opts.design == "poisson" else len(data) // 2
+    return data, make_split(data, members=members, seed=opts.seed, design=opts.design)  # type: ignore[arg-type]
