@@ -58,6 +58,9 @@ def train_diffusion_cmd(
     out: Path = typer.Option(..., "--out", help="Model folder to write (model.safetensors, config.json, split.json)."),
     members: int = Members,
     seed: int = Seed,
+    split_design: str = typer.Option("fixed", "--split-design", metavar="fixed|poisson", help="How the members are drawn: fixed, "
+                                     "exactly --members images; poisson, each of 2 x --members images a member by its own fair coin "
+                                     "(the one-run epsilon bound's assumption; the rest of those images are held out)."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Optimiser steps [default: 4000; 400 with --dp]."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, max=4096, help="Batch size [default: 64; expected Poisson batch 16 with --dp]."),
     lr: Optional[float] = typer.Option(None, "--lr", min=1e-7, max=1.0, help="Learning rate [default: 1e-3; 4e-3 with --text --arch sd3 or flux]."),
@@ -110,6 +113,9 @@ def train_diffusion_cmd(
         with user_errors():
             raise InputError("--arch", "applies to --text")
     if text or classes:
+        if split_design != "fixed":
+            with user_errors():
+                raise InputError("--split-design", "applies to the pixel DDPM, not to --text or --classes")
         if text and classes or dp or resume:
             with user_errors():
                 raise InputError("--text" if text else "--classes", "cannot be combined with --classes, --dp or --resume")
@@ -128,6 +134,7 @@ def train_diffusion_cmd(
             out=out,
             members=members,
             seed=seed,
+            split_design=split_design,
             train=DiffusionTrainConfig(steps=steps, batch_size=batch_size, lr=lr or 1e-3, ema_decay=ema, checkpoint_every=checkpoint_every),
             schedule=Schedule(kind=schedule or "linear", T=timesteps),  # type: ignore[arg-type]
             base_channels=channels,

@@ -29,6 +29,7 @@ class TrainDiffusionOptions:
     out: Path
     members: int | None = 64
     seed: int = 0
+    split_design: str = "fixed"  # or "poisson": each of 2 x members images a member by its own fair coin (data/split.py)
     train: DiffusionTrainConfig = field(default_factory=DiffusionTrainConfig)
     schedule: Schedule = field(default_factory=Schedule)
     base_channels: int = 32
@@ -67,7 +68,7 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
     device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize, skip_bad=opts.skip_bad)
-    split = make_split(data, members=opts.members, seed=opts.seed)
+    split = make_split(data, members=opts.members, seed=opts.seed, design=opts.split_design)  # type: ignore[arg-type]
     unet_cfg = _unet_config(opts, data.shape)
     if opts.dp is not None:
         check_dp_config(opts.dp, len(split.member_idx))
@@ -85,6 +86,7 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
         "data_fingerprint": data.fingerprint(),
         "seed": opts.seed,
         "n_members": len(split.member_idx),
+        "split_design": split.design,
         "train": {**opts.train.__dict__} if opts.dp is None else {**opts.dp.__dict__},
         "dp": None,
         "device": describe(device),
@@ -92,8 +94,9 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
     }
     if opts.resume and (out / "config.json").is_file():
         old = json.loads((out / "config.json").read_text())
-        if old.get("data_fingerprint") != config["data_fingerprint"] or old.get("seed") != opts.seed:
-            raise InputError(out / "config.json", "--resume with other data or seed than the run being resumed")
+        if old.get("data_fingerprint") != config["data_fingerprint"] or old.get("seed") != opts.seed or \
+                old.get("split_design", "fixed") != split.design:
+            raise InputError(out / "config.json", "--resume with other data, seed or split design than the run being resumed")
     out.mkdir(parents=True, exist_ok=True)
     write_split(out / "split.json", data, split)
     write_config(out / "config.json", config)

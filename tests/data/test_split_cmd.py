@@ -44,3 +44,15 @@ def test_design_needs_data_and_no_users_record(tmp_path):
     r = runner.invoke(app, ["split", "--data", "digits", "--design", "coins", "--out", str(tmp_path / "s.json")])
     assert r.exit_code == 2 and "poisson or fixed" in r.output
     assert not (tmp_path / "s.json").exists()
+
+
+def test_train_diffusion_draws_a_poisson_split_and_records_it(tmp_path):
+    out = tmp_path / "model"
+    r = runner.invoke(app, ["--quiet", "train-diffusion", "digits", "--out", str(out), "--members", "8", "--split-design", "poisson",
+                            "--steps", "1", "--channels", "8", "--res-blocks", "1", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    split = json.loads((out / "split.json").read_text())
+    assert split["design"] == "poisson" and len(split["members"]) + len(split["holdout"]) == 16
+    assert json.loads((out / "config.json").read_text())["split_design"] == "poisson"
+    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--out", str(tmp_path / "t"), "--split-design", "poisson"])
+    assert r.exit_code == 2 and "--split-design" in r.output
