@@ -106,8 +106,8 @@ def test_no_checkout_no_git_or_a_hung_git_reads_none(tmp_path, monkeypatch):
 
 @needs_git
 def test_this_checkout_records_its_head():
-    commit, dirty = prov.git_state()
     package_dir = Path(prov.__file__).resolve().parent
+    commit, dirty = prov.checkout_state(package_dir)  # not git_state(): cached, and HEAD may move while tests run
     if commit is None:  # cpaudit installed from a wheel, not imported from this checkout
         pytest.skip("cpaudit is not imported from a git checkout")
     assert commit == _git(package_dir, "rev-parse", "HEAD") and isinstance(dirty, bool)

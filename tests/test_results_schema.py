@@ -28,6 +28,12 @@ def test_the_schema_names_every_version_cpaudit_reads():
     assert SCHEMA_VERSION == max(READABLE_SCHEMAS)
 
 
+def test_audit_writes_the_version_that_requires_provenance():
+    """Schema 5 requires provenance (issue 36); an audit writing an older version would skip the check."""
+    needs = results_schema()["allOf"][0]
+    assert needs["then"] == {"required": ["provenance"]} and SCHEMA_VERSION >= needs["if"]["properties"]["schema_version"]["minimum"]
+
+
 @pytest.mark.parametrize("path", COMMITTED, ids=[str(p.relative_to(ROOT)) for p in COMMITTED])
 def test_every_committed_results_json_validates(path):
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator().iter_errors(json.loads(path.read_text()))]
@@ -48,13 +54,14 @@ def test_schema_rejects_what_is_not_a_results_json():
 
 
 def test_a_fresh_audit_validates_and_reads_a_previous_version_baseline(tiny_model, tmp_path):
-    """The demo's committed results.json are schema 3, the version before this one: --baseline reads them."""
+    """The demo's committed results.json are schema 3, an earlier version (before provenance, schema 5): --baseline
+    reads them, and the fresh audit's own file is the current version, with its provenance."""
     from cpaudit.pipelines.sample import SampleOptions, sample
     from cpaudit.sampling.sampler import SamplerConfig
 
     sample(SampleOptions(model=tiny_model, out=tmp_path / "s", n=8, sampler=SamplerConfig(steps=3), write_png=False))
     old = ROOT / "reports" / "demo" / "unprotected" / "results.json"
-    assert json.loads(old.read_text())["schema_version"] == SCHEMA_VERSION - 1
+    assert json.loads(old.read_text())["schema_version"] < SCHEMA_VERSION
     shutil.copy(old, tmp_path / "baseline.json")
     r = CliRunner().invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--split", str(tiny_model / "split.json"),
                                  "--out", str(tmp_path / "a"), "--permutations", "20", "--baseline", str(tmp_path / "baseline.json"),
@@ -62,6 +69,7 @@ def test_a_fresh_audit_validates_and_reads_a_previous_version_baseline(tiny_mode
     assert r.exit_code in (0, 1), r.output  # a verdict, not bad input
     res = json.loads((tmp_path / "a" / "results.json").read_text())
     assert res["schema_version"] == SCHEMA_VERSION and "baseline_replica_rate" in res["policy"]["gates"]
+    assert res["provenance"]["libraries"]["numpy"] is not None
     assert not list(validator().iter_errors(res))
     r = CliRunner().invoke(app, ["--quiet", "report", str(old), "--out", str(tmp_path / "r")])
     assert r.exit_code == 0, r.output
