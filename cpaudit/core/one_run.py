@@ -12,8 +12,21 @@ for m candidates. The bound is the largest epsilon that this p-value rejects at 
 the authors' published procedure (`p_value_DP_audit` / `get_eps_audit` in the paper's appendix; also
 ubc-systopia/panoramia-privacy-measurement O1_Steinke_Code/o1_audit.py); the code here is our own.
 
+The independent coins matter. With exactly k members among the m candidates (a fixed-size split, and every
+fold of the audit, whose halves hold a set number of members and of held-out images) the proof's step "given
+the others, candidate i is a member with probability 1/2" fails, and so can the statement: of m = 2
+candidates with exactly one a member, an epsilon-DP mechanism can tell which with probability
+1 - e^-epsilon / 2 (0.82 at epsilon 1), above q (0.73). What holds (`fixed_count=True`): where, given the
+candidates, the members among them are a uniformly random k of the m (a seeded draw without replacement, of
+either split design, followed by the audit's uniform choices), the design is the independent coins
+conditioned on their count being k, so P[W >= v | k] <= P[W >= v] / P[Binomial(m, 1/2) = k]: the same test
+at level beta * P[Binomial(m, 1/2) = k] (0.099 at 32 of 64). A split the user chose has no coins at all.
+
 What it can reach is limited by the number of guesses: with every one of r guesses correct and delta = 0,
-epsilon <= log(q / (1 - q)) with q^r = beta, about 2.2 for r = 64 at beta = 0.05/8. `max_provable` says so.
+epsilon <= log(q / (1 - q)) with q^r = beta, 2.49 for r = 64 at beta = 0.05/8. At the audit's sizes (64
+candidates a fold, beta = 0.025 over the 13-count grid, delta = 1e-5) the ceiling is 2.26, and 1.86 with
+the fixed count's correction: `max_provable` gives it. That is the ceiling of this procedure at those sizes,
+not of any attack: a perfect attack reaches it and a stronger one cannot show more.
 """
 
 from __future__ import annotations
@@ -65,7 +78,7 @@ class OneRunBound:
     candidates: int  # m
     max_provable: float  # the bound if every guess on the grid were correct: the most these sizes can show
     delta: float
-    beta: float  # level of each guess count (the family's level / grid size)
+    beta: float  # level of each guess count (the family's level / grid size, times P[count] under fixed_count)
 
 
 def guess_counts(m: int) -> list[tuple[int, int]]:
@@ -95,13 +108,21 @@ def _guesses(pos: np.ndarray, neg: np.ndarray, k_top: int, k_bottom: int) -> tup
     return r, v
 
 
-def one_run_bound(pos: np.ndarray, neg: np.ndarray, delta: float, beta: float) -> OneRunBound:
+def count_probability(m: int, k: int) -> float:
+    """P[Binomial(m, 1/2) = k]: how likely independent fair coins are to make exactly k of m candidates members,
+    the price of conditioning Theorem 5.2 on that count (module docstring)."""
+    return float(sps.binom.pmf(k, m, 0.5))
+
+
+def one_run_bound(pos: np.ndarray, neg: np.ndarray, delta: float, beta: float, fixed_count: bool = False) -> OneRunBound:
     """The one-run bound from out-of-fold scores (higher = member) of m = len(pos) + len(neg) candidates,
-    at family level beta with a Bonferroni correction over the guess-count grid."""
+    at family level beta with a Bonferroni correction over the guess-count grid. fixed_count: the members
+    among the candidates are a uniformly random len(pos) of them, not independent coins; each count is then
+    tested at level * P[Binomial(m, 1/2) = len(pos)], which keeps the guarantee (module docstring)."""
     pos, neg = np.asarray(pos, dtype=np.float64), np.asarray(neg, dtype=np.float64)
     m = len(pos) + len(neg)
     grid = guess_counts(m)
-    level = beta / len(grid)
+    level = beta / len(grid) * (count_probability(m, len(pos)) if fixed_count else 1.0)
     best = (0.0, 0, 0)
     for k_top, k_bottom in grid:
         r, v = _guesses(pos, neg, k_top, k_bottom)

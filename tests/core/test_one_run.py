@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cpaudit.core.one_run import epsilon_from_guesses, guess_counts, one_run_bound, one_run_delta, p_value
+from cpaudit.core.one_run import (count_probability, epsilon_from_guesses, guess_counts, one_run_bound, one_run_delta,
+                                  p_value)
 
 
 def authors_p_value(m, r, v, eps, delta):
@@ -68,3 +69,45 @@ def test_the_guess_grid_is_fixed_by_the_number_of_candidates():
     grid = guess_counts(64)
     assert grid[:7] == [(1, 0), (2, 0), (4, 0), (8, 0), (16, 0), (32, 0), (64, 0)] and (32, 32) in grid
     assert all(k + b <= 64 for k, b in grid)
+
+
+def test_the_module_docstrings_ceilings():
+    """2.49 at r = 64, beta = 0.05/8, delta 0; the audit's fold (64 candidates, 0.025 over the 13-count grid,
+    delta 1e-5): 2.26, and 1.86 with the fixed count's correction."""
+    assert epsilon_from_guesses(64, 64, 64, 0.0, 0.05 / 8) == pytest.approx(2.4946, abs=1e-3)
+    rng = np.random.default_rng(1)
+    pos, neg = rng.normal(10, 1, 32), rng.normal(0, 1, 32)
+    assert len(guess_counts(64)) == 13
+    assert one_run_bound(pos, neg, 1e-5, 0.025).max_provable == pytest.approx(2.264, abs=1e-3)
+    assert one_run_bound(pos, neg, 1e-5, 0.025, fixed_count=True).max_provable == pytest.approx(1.856, abs=1e-3)
+
+
+def test_count_probability_golden():
+    assert count_probability(64, 32) == pytest.approx(math.comb(64, 32) / 2**64, rel=1e-12)
+    assert count_probability(64, 32) == pytest.approx(0.0993468, abs=1e-7)  # the "factor of about 10 at 64"
+    assert count_probability(2, 1) == pytest.approx(0.5, rel=1e-12)
+
+
+def test_fixed_count_tests_each_guess_count_at_the_level_times_the_counts_probability():
+    rng = np.random.default_rng(2)
+    pos, neg = rng.normal(1, 1, 20), rng.normal(0, 1, 44)
+    plain, fixed = one_run_bound(pos, neg, 1e-5, 0.05), one_run_bound(pos, neg, 1e-5, 0.05, fixed_count=True)
+    assert fixed.beta == pytest.approx(plain.beta * math.comb(64, 20) / 2**64, rel=1e-12)
+    assert fixed.epsilon <= plain.epsilon and fixed.max_provable < plain.max_provable
+
+
+def test_without_independent_coins_the_theorem_fails_and_the_conditioned_bound_holds():
+    """Exactly one of m = 2 candidates is a member. The mechanism answers A with probability p on {1}, 1 - p on
+    {2} and 1/2 on the empty set and on both: epsilon-DP for each candidate at p = 1 - e^-epsilon / 2. Guessing
+    candidate 1 a member on A (one guess, r = 1) is right with probability p, above the theorem's q; with the
+    count's correction the p-value q / P[Binomial(2, 1/2) = 1] covers it."""
+    eps = 1.0
+    p = 1 - math.exp(-eps) / 2
+    out = {"none": 0.5, "both": 0.5, "1": p, "2": 1 - p}  # P[A | the included set]
+    for a, b in (("1", "none"), ("1", "both"), ("2", "none"), ("2", "both")):  # neighbours: one candidate in or out
+        for pa, pb in ((out[a], out[b]), (1 - out[a], 1 - out[b])):
+            assert pa <= math.exp(eps) * pb + 1e-12 and pb <= math.exp(eps) * pa + 1e-12
+    right = 0.5 * out["1"] + 0.5 * (1 - out["2"])  # P[guess correct], the member equally likely each
+    theorem = p_value(2, 1, 1, eps, 0.0)
+    assert right == pytest.approx(0.8161, abs=1e-4) and theorem == pytest.approx(0.7311, abs=1e-4) and right > theorem
+    assert right <= theorem / count_probability(2, 1)
