@@ -3,6 +3,7 @@ commit, the libraries' versions and the device; DP-SGD prints its delta wherever
 
 import json
 import platform
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -175,3 +176,26 @@ def test_dp_training_prints_the_accountants_delta(tmp_path):
     recorded = json.loads((tmp_path / "config.json").read_text())
     assert recorded["dp"]["delta"] == 0.002 and "at delta 0.002 spent" in r.output
     assert not provenance_errors(recorded["provenance"])
+
+
+def _readme_words() -> str:
+    return " ".join((ROOT / "README.md").read_text().split())
+
+
+def test_every_dp_epsilon_in_the_readme_comes_with_its_delta():
+    """Before: 'DP-SGD at epsilon 10 (accounted)' named no delta, and an epsilon alone bounds nothing."""
+    text = _readme_words()
+    budgets = re.findall(r"DP-SGD(?:,| at| with) epsilon [\d.]+(?:(?:,| and) [\d.]+)*(.{0,20})", text)
+    assert len(budgets) >= 3
+    assert all(tail.startswith((" at delta ", ", each at delta ")) for tail in budgets), budgets
+
+
+def test_the_readmes_dp_deltas_are_the_ones_the_accountant_used():
+    from cpaudit.train.dp import DPConfig
+
+    demo = json.loads((ROOT / "reports" / "demo" / "dp-sgd" / "results.json").read_text())["setup"]["model_config"]["dp"]
+    text = _readme_words()
+    assert f"DP-SGD with epsilon {demo['target_epsilon']:g} at delta {demo['delta']:g} (accounted)" in text
+    # The committed tune (reports/tune/tune.json) trained its DP models with DPConfig's default delta.
+    assert f"DP-SGD at epsilon 1, 10 and 100, each at delta {DPConfig().delta:g}," in text
+    assert f"| DP-SGD, epsilon 10 at delta {DPConfig().delta:g} |" in (ROOT / "README.md").read_text()
