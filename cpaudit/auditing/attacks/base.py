@@ -16,6 +16,7 @@ from cpaudit.core.crossfit import BOOTSTRAP_REPLICATES, CrossFit, crossfit
 from cpaudit.core.one_run import one_run_bound, one_run_delta
 from cpaudit.core.paths import GaussianPath, Pred
 from cpaudit.core.threat_models import ThreatModel
+from cpaudit.data.split import DRAWN_DESIGNS
 from cpaudit.distributed import gather_rows, world
 from cpaudit.models.conditioning import Cond, cond_rows, cond_to
 from cpaudit.models.denoise import PairFn
@@ -156,14 +157,17 @@ def measures_of(attack: Attack, denoiser: Denoiser | None, sampling_protected: b
 
 
 def headline_figures(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
-                     n_null: int, n_boot: int = BOOTSTRAP_REPLICATES) -> tuple[dict, CrossFit]:
+                     n_null: int, n_boot: int = BOOTSTRAP_REPLICATES, split_design: str | None = None) -> tuple[dict, CrossFit]:
     """The selection-free figures of scores pos (K, M), neg (K, H) with K variants (core/crossfit.py): AUC
     with its bootstrap 95% interval, the chance band and p-value of the same procedure under relabelling,
     TPRs at the FPRs the held-out images resolve, and two epsilon lower bounds from the evaluation halves
     (each half at 97.5%, so both hold together at 95%):
 
     - epsilon_lb: one training run (Steinke, Nasr & Jagielski 2023; core/one_run.py) at delta far below
-      1/members, with the most these sizes can show (epsilon_lb_max_provable);
+      1/members, with the most these sizes can show (epsilon_lb_max_provable). Its theorem assumes independent
+      coins; each half holds a set number of members, so it is indicative (epsilon_lb_guarantee false), and
+      epsilon_lb_proven, the bound conditioned on that count, is the guarantee where cpaudit drew the split
+      (split_design "poisson" or "fixed"; None for the user's own split or where the design is not given);
     - epsilon_lb_many_runs: the Clopper-Pearson threshold bound, which treats each member as a separate
       training run (the many-runs setting), at delta = 1/members; kept for comparison, not a one-run bound.
     """
@@ -174,6 +178,8 @@ def headline_figures(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
     delta = one_run_delta(m)
     bounds = [one_run_bound(p, q, delta, beta=0.025) for p, q in cf.folds]
     best = max(bounds, key=lambda b: b.epsilon)
+    drawn = split_design in DRAWN_DESIGNS
+    proven = [one_run_bound(p, q, delta, beta=0.025, fixed_count=True) for p, q in cf.folds] if drawn else []
     figures = {
         "auc": cf.auc,
         "auc_ci95": list(cf.auc_ci95),
@@ -188,6 +194,11 @@ def headline_figures(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
         "epsilon_lb": best.epsilon,
         "epsilon_lb_max_provable": max(b.max_provable for b in bounds),
         "epsilon_lb_guesses": {"guesses": best.guesses, "correct": best.correct, "candidates": best.candidates},
+        "epsilon_lb_guarantee": False,  # the halves' member counts are set, not coins (core/one_run.py)
+        "epsilon_lb_proven": max(b.epsilon for b in proven) if drawn else None,
+        "epsilon_lb_proven_max_provable": max(b.max_provable for b in proven) if drawn else None,
+        "split_design": split_design,
+        "epsilon_lb_assumption": one_run_assumption(split_design),
         "delta": delta,
         "epsilon_lb_many_runs": max(epsilon_lower_bound(p, q, 1 / m, confidence=0.975) for p, q in cf.folds),
         "delta_many_runs": 1 / m,
@@ -195,10 +206,24 @@ def headline_figures(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
     return figures, cf
 
 
+def one_run_assumption(split_design: str | None) -> str:
+    """What the one-run figures rest on, in a sentence for results.json and the report."""
+    indicative = ("epsilon_lb assumes every candidate was included by an independent fair coin (Steinke, Nasr & "
+                  "Jagielski 2023, Theorem 5.2); the audit's halves hold a set number of members, so it is indicative, "
+                  "not a guarantee.")
+    if split_design in DRAWN_DESIGNS:
+        return (f"{indicative} epsilon_lb_proven is one: the same test at level x P[Binomial(m, 1/2) = members], "
+                f"valid because cpaudit drew this ({split_design}) split at random.")
+    if split_design == "user":
+        return f"{indicative} This split is the user's own record, drawn by no coin cpaudit knows: no figure here is a guarantee."
+    return f"{indicative} The split's design was not given: no figure here is a guarantee."
+
+
 def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, rng: np.random.Generator,
-              n_null: int, n_boot: int = BOOTSTRAP_REPLICATES) -> tuple[dict, dict[str, np.ndarray]]:
+              n_null: int, n_boot: int = BOOTSTRAP_REPLICATES,
+              split_design: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """The figures every attack reports, selection-free (headline_figures), and the arrays for its ROC."""
-    figures, cf = headline_figures(s.pos, s.neg, rng, n_null, n_boot)
+    figures, cf = headline_figures(s.pos, s.neg, rng, n_null, n_boot, split_design)
     summary = {
         "title": title,
         "threat_model": threat_model,
