@@ -45,6 +45,12 @@ class AuditReport:
         return self.results["quality"]
 
     @property
+    def provenance(self) -> dict | None:
+        """cpaudit's version and commit, the library versions and the device that computed this audit
+        (cpaudit/provenance.py); None for a results.json older than schema 5."""
+        return self.results.get("provenance")
+
+    @property
     def threat_models(self) -> dict:
         """Per threat model: the strongest attack, selection-adjusted, and whether it is deployed."""
         return self.results["threat_models"]

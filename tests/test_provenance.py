@@ -199,3 +199,11 @@ def test_the_readmes_dp_deltas_are_the_ones_the_accountant_used():
     # The committed tune (reports/tune/tune.json) trained its DP models with DPConfig's default delta.
     assert f"DP-SGD at epsilon 1, 10 and 100, each at delta {DPConfig().delta:g}," in text
     assert f"| DP-SGD, epsilon 10 at delta {DPConfig().delta:g} |" in (ROOT / "README.md").read_text()
+
+
+def test_the_python_api_reads_provenance_and_none_from_an_older_results_json():
+    from cpaudit.results import AuditReport
+
+    record = prov.provenance("cpu")
+    assert AuditReport({"provenance": record}, {}, []).provenance == record
+    assert AuditReport(json.loads(OLD_RESULTS.read_text()), {}, []).provenance is None
