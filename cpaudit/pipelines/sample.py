@@ -163,7 +163,8 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
         "world_size": w.size,
         "device": describe(device),
         "provenance": provenance(device),
-        "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta, "clip": opts.sampler.clip,
+        "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta,
+                    "clip": opts.sampler.clip and not model.codec.latent,  # latent samplers never clip (sampling/draw.py)
                     **({"scheduler": model.config["scheduler"]["_class_name"]} if opts.scheduler == "native" else
                        {"spacing": model.spacing.to_dict()} if model.spacing.kind != "cpaudit" else {})},
         "protection": None if opts.protection is None else {**opts.protection.to_dict(), **info},
