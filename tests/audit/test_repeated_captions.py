@@ -139,6 +139,7 @@ def test_the_report_says_shared_captions_are_left_out(repeated_audit):
     text = " ".join(str(item) for item in text_section(repeated_audit).items)
     assert "2 captions occur on both training and held-out images (3 training and 3 held-out images)" in text
     assert "the 26 training captions cover 29 training images" in text
+    assert "(+2 more)" in text and "(+1 more)" in text  # the table names a caption's other images
 
 
 def test_extraction_prompts_give_one_set_of_seeds_per_caption(tmp_path):
