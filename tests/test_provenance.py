@@ -207,3 +207,14 @@ def test_the_python_api_reads_provenance_and_none_from_an_older_results_json():
     record = prov.provenance("cpu")
     assert AuditReport({"provenance": record}, {}, []).provenance == record
     assert AuditReport(json.loads(OLD_RESULTS.read_text()), {}, []).provenance is None
+
+
+@pytest.mark.slow  # 30-50 s here: training a diffusers model, however few its steps
+@pytest.mark.parametrize("kind", [["digits", "--classes", "--members", "16"],
+                                  ["captioned-digits", "--text", "--members", "8", "--vae-steps", "2"]], ids=["classes", "text"])
+def test_a_conditional_models_cpaudit_json_records_provenance(kind, tmp_path):
+    """train-diffusion --classes and --text write cpaudit.json (pipelines/train_classes.py, train_text.py)."""
+    pytest.importorskip("diffusers")
+    r = CliRunner().invoke(app, ["--quiet", "train-diffusion", *kind, "--out", str(tmp_path), "--steps", "2"])
+    assert r.exit_code == 0, r.output
+    assert not provenance_errors(json.loads((tmp_path / "cpaudit.json").read_text())["provenance"])
