@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from cpaudit.core.threat_models import RELEASE_WORDS
+from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS
 from cpaudit.errors import InputError
 from cpaudit.io_utils import read_toml
 
@@ -17,8 +17,10 @@ class Policy:
     # The released threat model's strongest attack, selection-adjusted (auditing/strongest.py): its AUC at most this.
     max_mia_auc: float | None = None
     min_permutation_p: float | None = None
-    # Fail when samples reach the replica threshold more often than held-out images do, by a one-sided
-    # Fisher exact test at this level (a sampler that never copies passes at 1 - level or more).
+    # Fail when training images are reached by some sample at the replica threshold more often than held-out
+    # images are, by a one-sided Fisher exact test at this level (stats.reach_excess_p: exact whatever the
+    # samples look like, where the split was drawn at random). On a text audit this level is the copying
+    # family's, shared by the replica gate and the prompted-extraction gate (half each).
     replica_excess_level: float | None = None
     # Fail when the released threat model's strongest attack, selection-adjusted, beats chance: its p-value
     # from relabelling the whole attack set below this level (0.025: its AUC above the 95% chance band).
@@ -30,8 +32,34 @@ class Policy:
 
 
 # What an audit gates when nobody says otherwise, as pip-audit fails on any finding: evidence of leakage under
-# the released threat model. False-alarm rate on a model that leaks nothing: at most 0.05 + 0.025.
-DEFAULT_POLICY = Policy(replica_excess_level=0.05, mia_excess_level=0.025)
+# the released threat model. The level-based gates form one family whose levels sum to FAMILY_LEVEL
+# (Bonferroni: the audit fails when any gate's p-value is below its level, so on a model that leaks nothing
+# it false-alarms at most the sum, whatever the dependence between the gates): copying (the replica gate, and
+# on a text audit the extraction gate, sharing replica_excess_level) 0.025, membership 0.025.
+# Measured on null audits: benchmarks/null_audits.py.
+FAMILY_LEVEL = 0.05
+DEFAULT_POLICY = Policy(replica_excess_level=0.025, mia_excess_level=0.025)
+COPY_GATES = ("replica_excess_level", "extraction_excess_level")  # the gates that share replica_excess_level
+
+
+def gate_levels(policy: Policy, text: bool) -> dict[str, float]:
+    """The level each level-based gate of an audit tests at: the copying family's level is split in half
+    between the replica and the extraction gates on a text audit."""
+    levels = {}
+    if policy.replica_excess_level is not None:
+        share = policy.replica_excess_level / (2 if text else 1)
+        levels.update({g: share for g in (COPY_GATES if text else COPY_GATES[:1])})
+    if policy.mia_excess_level is not None:
+        levels["mia_excess_level"] = policy.mia_excess_level
+    return levels
+
+
+def family(policy: Policy, text: bool) -> dict:
+    """results.json `policy.family`: the level-based gates, their levels and their total."""
+    levels = gate_levels(policy, text)
+    return {"levels": levels, "total": sum(levels.values()),
+            "design": "Bonferroni: the gates' levels sum to the total, so an audit of a model that leaks nothing fails at "
+                      "most that often (measured: benchmarks/null_audits.py)"}
 
 
 def read_policy(path: Path) -> "PolicyFile":
@@ -75,41 +103,36 @@ def evaluate(policy: Policy, **figures) -> list[str]:
 
 
 def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, permutation_p: float | None,
-                   threat_models: dict[str, dict], replica_excess: float | None = None, holdout_rate: float | None = None,
-                   holdout_over: int | None = None, replicas: int | None = None, n_samples: int | None = None,
-                   n_holdout: int | None = None, n_diverged: int = 0) -> dict[str, str | None]:
+                   threat_models: dict[str, dict], reach: dict | None = None, replica_level: float | None = None,
+                   n_diverged: int = 0, protected: bool = False) -> dict[str, str | None]:
     """Each gate that is set -> None if it holds, else one sentence saying, in plain words, what failed. A figure
     that is missing or NaN fails its gate: an audit that could not measure something must not pass.
 
     The membership gates read the released threat model's strongest attack, selection-adjusted
     (results.json threat_models[release].strongest), and only where an attack of that threat model ran:
     the sample-only attack is in scope under every release, but it does not measure what weights allow.
+    reach: the replica gate's figures (ReplicationResult.reach); replica_level: the level it tests at (its
+    share of replica_excess_level, gate_levels), default replica_excess_level. protected: the samples came
+    from a sampling-time defence (CPSample, a prompt defence), which the weights do not carry.
+
+    Where the released threat model was not measured, its membership gates fail, and each weaker threat model
+    that was measured is gated too (keys `<gate>:<threat model>`), so the verdict names every leak it saw.
     """
     gates: dict[str, str | None] = {}
     if n_diverged and any(v is not None for v in policy.__dict__.values()):
         gates["diverged_samples"] = f"{n_diverged} samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"
     if policy.replica_excess_level is not None:
-        if _bad(replica_excess):
-            gates["replica_excess_level"] = "replica excess over held-out images could not be measured"
-        elif replica_excess < policy.replica_excess_level:
-            gates["replica_excess_level"] = (
-                f"samples copy training images more often than unseen images resemble them: {replicas} of {n_samples} "
-                f"samples ({replica_rate:.2%}) are replicas, against {holdout_over} of {n_holdout} held-out images "
-                f"({holdout_rate:.2%}) (one-sided Fisher exact p = {replica_excess:.3g} < level {policy.replica_excess_level:g})")
-        else:
-            gates["replica_excess_level"] = None
-    tm = threat_models.get(release) or {}
-    head = tm.get("strongest")
+        level = policy.replica_excess_level if replica_level is None else replica_level
+        gates["replica_excess_level"] = _reach_gate(reach or {}, level)
     for gate, level in (("mia_excess_level", policy.mia_excess_level), ("max_mia_auc", policy.max_mia_auc)):
         if level is None:
             continue
-        if not tm.get("measured_by"):
-            gates[gate] = (f"{RELEASE_WORDS[release].lower()}, nothing was measured: "
-                           + tm.get("not_measured", f"no attack of threat model '{release}' ran"))
-        elif head is None or _bad(head.get("auc")):
-            gates[gate] = f"the membership attacks of threat model '{release}' could not be measured"
-        else:
-            gates[gate] = _mia_gate(gate, level, head, release)
+        gates[gate] = _membership_gate(gate, level, threat_models.get(release) or {}, release, protected)
+        if threat_models.get(release, {}).get("measured_by"):
+            continue
+        for weaker in THREAT_MODELS[:THREAT_MODELS.index(release)]:
+            if (threat_models.get(weaker) or {}).get("measured_by"):
+                gates[f"{gate}:{weaker}"] = _membership_gate(gate, level, threat_models[weaker], weaker, protected)
     if policy.max_replica_rate is not None:
         if _bad(replica_rate):
             gates["max_replica_rate"] = "replica rate could not be measured (no finite samples)"
@@ -129,11 +152,35 @@ def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, 
     return gates
 
 
-def _mia_gate(gate: str, level: float, head: dict, release: str) -> str | None:
+def _membership_gate(gate: str, level: float, tm: dict, release: str, protected: bool) -> str | None:
+    if not tm.get("measured_by"):
+        return (f"{RELEASE_WORDS[release].lower()}, nothing was measured: "
+                + tm.get("not_measured", f"no attack of threat model '{release}' ran"))
+    head = tm.get("strongest")
+    if head is None or _bad(head.get("auc")):
+        return f"the membership attacks of threat model '{release}' could not be measured"
+    return _mia_gate(gate, level, head, release, protected)
+
+
+def _reach_gate(reach: dict, level: float) -> str | None:
+    p = reach.get("reach_excess_p")
+    if _bad(p):
+        return "training images reached by samples could not be compared with held-out images (no candidates or no samples)"
+    if p >= level:
+        return None
+    return (f"samples reproduce training images more often than they come as close to unseen ones: "
+            f"{reach['members_reached']} of {reach['n_members_reached_of']} training images "
+            f"({reach['members_reached_rate']:.1%}) have a sample at the replica threshold, against {reach['holdout_reached']} "
+            f"of {reach['n_holdout_reached_of']} held-out images ({reach['holdout_reached_rate']:.1%}) (one-sided Fisher "
+            f"exact p = {p:.3g} < level {level:g}; threat model 'samples')")
+
+
+def _mia_gate(gate: str, level: float, head: dict, release: str, protected: bool) -> str | None:
     lo, hi = head["auc_ci95"]
     blo, bhi = head["chance_band95"]
+    why = WHY[release] + (WEIGHTS_UNDER_PROTECTION if release == "weights" and protected else "")
     figure = (f"the {head['title']} reaches AUC {head['auc']:.3f} (95% CI {lo:.3f}-{hi:.3f}; threat model "
-              f"'{release}'{WHY[release]})")
+              f"'{release}'{why})")
     if gate == "mia_excess_level":
         if head["p_value"] >= level:
             return None
@@ -147,5 +194,6 @@ def _mia_gate(gate: str, level: float, head: dict, release: str) -> str | None:
 WHY = {
     "samples": ": computed from the samples alone",
     "sampler": ": queries to the deployed denoiser",
-    "weights": ": the released weights are the unprotected denoiser, which sampling-time protection does not change",
+    "weights": ": the released weights are the denoiser itself",
 }
+WEIGHTS_UNDER_PROTECTION = ", which the samples' sampling-time protection does not change"

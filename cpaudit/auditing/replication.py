@@ -1,5 +1,6 @@
 """Replication search: each sample's nearest members, replica rate with a Wilson interval, and a
-data-driven threshold from how close held-out images come to the members."""
+data-driven threshold from how close held-out images come to the members; and, for the replica gate, which
+candidate images (members and held-out images) some sample reaches at the threshold."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cpaudit.auditing.neighbours import Neighbours, SearchMethod, nearest
-from cpaudit.core.stats import replica_excess_p, wilson_interval
+from cpaudit.auditing.neighbours import CHUNK_ROWS, Neighbours, SearchMethod, exact_nearest, nearest
+from cpaudit.core.stats import reach_excess_p, replica_excess_p, wilson_interval
 
 
 @dataclass
@@ -24,8 +25,12 @@ class ReplicationResult:
     ci95: tuple[float, float]
     replicas_at_data_threshold: int
     search: dict  # how the neighbours were found (exact, or IVF with its measured recall)
+    member_reach_sim: np.ndarray  # (M,) each member's similarity to its nearest sample
+    holdout_reach_sim: np.ndarray  # (H,) each held-out image's similarity to its nearest sample
 
-    def summary(self, features: str) -> dict:
+    def summary(self, features: str, candidates: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+        """results.json `nn`. `candidates`: boolean masks of the members and held-out images the replica gate
+        compares (a text audit: those whose caption prompted samples), else all of them."""
         held, n_h = int((self.holdout_sim >= self.threshold).sum()), int(len(self.holdout_sim))
         return {
             "features": features,
@@ -44,8 +49,38 @@ class ReplicationResult:
             "holdout_replica_rate": held / n_h if n_h else None,
             "holdout_replica_rate_ci95": list(wilson_interval(held, n_h)),
             "replica_excess_p": replica_excess_p(self.replicas, len(self.sample_sim), held, n_h),
+            **self.reach(candidates),
             "search": self.search,
         }
+
+    def reach(self, candidates: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+        """The replica gate's figures: members and held-out images that some sample reaches at the threshold."""
+        m_sim, h_sim = self.member_reach_sim, self.holdout_reach_sim
+        if candidates is not None:
+            m_sim, h_sim = m_sim[candidates[0]], h_sim[candidates[1]]
+        k_m, n_m = int((m_sim >= self.threshold).sum()), int(len(m_sim))
+        k_h, n_h = int((h_sim >= self.threshold).sum()), int(len(h_sim))
+        return {
+            "reach_candidates": "all members and held-out images" if candidates is None else
+                                "the members and held-out images whose captions prompted samples",
+            "members_reached": k_m, "n_members_reached_of": n_m,
+            "members_reached_rate": k_m / n_m if n_m else None, "members_reached_rate_ci95": list(wilson_interval(k_m, n_m)),
+            "holdout_reached": k_h, "n_holdout_reached_of": n_h,
+            "holdout_reached_rate": k_h / n_h if n_h else None, "holdout_reached_rate_ci95": list(wilson_interval(k_h, n_h)),
+            "reach_excess_p": reach_excess_p(k_m, n_m, k_h, n_h),
+        }
+
+
+def nearest_sample_similarity(candidates: np.ndarray, samples: np.ndarray, block_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """(Q,) each candidate's similarity to its nearest sample (exact; candidates may be memory-mapped: read in
+    blocks). -inf where there are no samples."""
+    if len(samples) == 0:
+        return np.full(len(candidates), -np.inf, dtype=np.float32)
+    out = np.empty(len(candidates), dtype=np.float32)
+    for start in range(0, len(candidates), block_rows):
+        block = np.ascontiguousarray(candidates[start:start + block_rows], dtype=np.float32)
+        out[start:start + len(block)] = exact_nearest(block, samples, 1).similarity[:, 0]
+    return out
 
 
 def replication(
@@ -77,4 +112,6 @@ def replication(
         ci95=wilson_interval(replicas, n),
         replicas_at_data_threshold=int((s_sim > data_threshold).sum()),
         search=nn.search,
+        member_reach_sim=nearest_sample_similarity(members, samples),
+        holdout_reach_sim=nearest_sample_similarity(holdout, samples),
     )

@@ -52,15 +52,16 @@ def audit_cmd(
     max_mia_auc: Optional[float] = typer.Option(None, "--max-mia-auc", min=0.0, max=1.0, help="Fail when the released threat model's strongest attack (selection-adjusted) has a higher AUC."),
     min_permutation_p: Optional[float] = typer.Option(None, "--min-permutation-p", min=0.0, max=1.0, help="Fail when the permutation test's p-value is below this."),
     replica_excess_level: Optional[float] = typer.Option(None, "--replica-excess-level", min=0.0, max=1.0,
-        help="Fail when samples reach the replica threshold more often than held-out images, at this level (one-sided Fisher "
-             "exact test) [default: 0.05; 0 switches it off].", show_default=False),
+        help="Fail when training images have a sample at the replica threshold more often than held-out images do, at this "
+             "level (one-sided Fisher exact test; on a text audit shared in half with prompted extraction) [default: 0.025; "
+             "0 switches it off].", show_default=False),
     mia_excess_level: Optional[float] = typer.Option(None, "--mia-excess-level", min=0.0, max=1.0,
         help="Fail when the released threat model's strongest attack, selection-adjusted, beats chance at this level "
              "[default: 0.025; 0 switches it off].",
         show_default=False),
     report_only: bool = typer.Option(False, "--report-only", help="Measure and report, gate nothing (exit 0 unless the input is bad). "
-                                     "Without it the default gates apply: replicas above the held-out base rate (Fisher, 0.05) and "
-                                     "the strongest attack above its chance band (0.025)."),
+                                     "Without it the default gates apply, at levels summing to 0.05: training images reached above the "
+                                     "held-out base rate (Fisher, 0.025) and the strongest attack above its chance band (0.025)."),
     release: str = typer.Option("samples", "--release", metavar="samples|sampler|weights", help="What is deployed: samples (only generated images are published) | "
                                 "sampler (the deployed denoiser can be queried) | weights (the model file is released). "
                                 "Gates and the verdict apply to it and to every weaker threat model."),
@@ -100,7 +101,8 @@ def audit_cmd(
     nn = r["nn"]
     info(f"replicas: {nn['replicas']}/{nn['n_samples']} = {nn['replica_rate']:.1%} "
          f"(95% CI {nn['replica_rate_ci95'][0]:.1%}-{nn['replica_rate_ci95'][1]:.1%}) at similarity >= {nn['threshold']}; "
-         f"held-out images {nn['holdout_over_threshold']}/{nn['n_holdout']} (excess p = {nn['replica_excess_p']:.3g})")
+         f"training images reached {nn['members_reached']}/{nn['n_members_reached_of']}, held-out images "
+         f"{nn['holdout_reached']}/{nn['n_holdout_reached_of']} (excess p = {nn['reach_excess_p']:.3g})")
     search = nn.get("search") or {}
     if search.get("method") == "ivf":
         info(f"nearest neighbours by IVF ({search['nlist']} lists, {search['nprobe']} probed): recall@1 "

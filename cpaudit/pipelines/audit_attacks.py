@@ -14,7 +14,7 @@ from cpaudit.auditing.strongest import threat_model_section
 from cpaudit.core.threat_models import in_scope
 from cpaudit.errors import InputError
 from cpaudit.models.load import load_model, require_pixel_unconditional
-from cpaudit.pipelines.audit_stages import AuditRun, model_conditioning_of
+from cpaudit.pipelines.audit_stages import AuditRun, model_conditioning_of, sampling_protected
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection
 
@@ -56,11 +56,6 @@ def threat_model_sections(run: AuditRun, attacks: dict[str, dict]) -> dict:
     run.step("strongest attack by threat model")
     tms = threat_model_section(run.scores, attacks, run.opts.release, run.rng, run.opts.attack_nulls)
     return {"release": run.opts.release, "threat_models": tms, "attacks": attacks}
-
-
-def sampling_protected(run_prot: dict | None) -> bool:
-    keys = ("classifier", "alpha", "scale", "rule", "guide")
-    return bool(run_prot) and not Protection(**{k: run_prot[k] for k in keys if k in run_prot}).inactive
 
 
 def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | None, list[Denoiser]]:

@@ -20,7 +20,7 @@ from cpaudit.auditing.attacks.base import AttackScores
 from cpaudit.auditing.baseline import baseline_gates
 from cpaudit.auditing.embedding_store import stream_embeddings
 from cpaudit.auditing.features import FeatureSpec, embed
-from cpaudit.auditing.policy import Policy, evaluate_gates
+from cpaudit.auditing.policy import Policy, evaluate_gates, family, gate_levels
 from cpaudit.auditing.quality import frechet_distance, kernel_inception_distance
 from cpaudit.auditing.replication import ReplicationResult, replication
 from cpaudit.auditing.samples import SampleSet
@@ -29,6 +29,7 @@ from cpaudit.core.stats import permutation_test
 from cpaudit.data.imageset import ImageRows, ImageSet, blur_u8, to_uint8
 from cpaudit.data.split import Split
 from cpaudit.models.load import model_conditioning
+from cpaudit.sampling.protection import Protection
 from cpaudit.seeding import derive_seed, numpy_generator
 
 if TYPE_CHECKING:
@@ -115,9 +116,33 @@ def replication_stage(run: AuditRun, _sections: dict) -> dict:
         pixels = to_uint8(run.members.take(rep.sample_nn[top, 0]))
         run.arrays["pair_members"] = pixels if shown == "show" else blur_u8(pixels)
     member_of = run.split.member_idx
-    return {"nn": rep.summary(run.spec.label),
+    return {"nn": rep.summary(run.spec.label, prompted_candidates(run)),
             "top_pairs": [{"sample": int(i), "member": run.data.ids[int(member_of[rep.sample_nn[i, 0]])],
                            "similarity": float(rep.sample_sim[i])} for i in top]}
+
+
+def refused_prompts(run: AuditRun) -> list[str]:
+    """Prompts the sampler refused (rejection of replicas): run.json's conditions.refused_prompts."""
+    return list(((run.samples.run or {}).get("conditions") or {}).get("refused_prompts") or [])
+
+
+def prompted_captions(run: AuditRun) -> set[str] | None:
+    """The captions that prompted samples, refused prompts included; None where the samples carry no prompts."""
+    if run.samples.prompts is None:
+        return None
+    return set(run.samples.prompts) | set(refused_prompts(run))
+
+
+def prompted_candidates(run: AuditRun) -> tuple[np.ndarray, np.ndarray] | None:
+    """Masks of the members and held-out images whose caption prompted samples. A text audit's replica gate
+    compares only those: an image whose caption was never prompted is less likely to be reached, so members
+    and held-out images are exchangeable only among the prompted (the samples prompt both sides alike)."""
+    prompted = prompted_captions(run)
+    if prompted is None or run.data.captions is None:
+        return None
+    caps = run.data.captions
+    return (np.asarray([caps[r] in prompted for r in run.split.member_idx], dtype=bool),
+            np.asarray([caps[r] in prompted for r in run.split.holdout_idx], dtype=bool))
 
 
 def permutation_stage(run: AuditRun, _sections: dict) -> dict:
@@ -173,20 +198,34 @@ def policy_stage(run: AuditRun, sections: dict) -> dict:
     """`policy` and `verdict`: the gates of the released threat model on the sections measured so far."""
     opts, nn, perm, tms = run.opts, sections["nn"], sections["permutation"], sections["threat_models"]
     policy = Policy() if opts.report_only else opts.policy
+    text = "prompted_extraction" in sections
+    levels = gate_levels(policy, text)
     gates = evaluate_gates(policy, release=opts.release, replica_rate=run.rep.replica_rate if len(run.rep.sample_sim) else None,
-                           permutation_p=perm["p_value"], threat_models=tms, replica_excess=nn["replica_excess_p"],
-                           holdout_rate=nn["holdout_replica_rate"], holdout_over=nn.get("holdout_over_threshold"),
-                           replicas=nn.get("replicas"), n_samples=nn.get("n_samples"), n_holdout=nn.get("n_holdout"),
-                           n_diverged=len((run.samples.run or {}).get("nonfinite_seeds") or []))
+                           permutation_p=perm["p_value"], threat_models=tms, reach=nn,
+                           replica_level=levels.get("replica_excess_level"),
+                           n_diverged=len((run.samples.run or {}).get("nonfinite_seeds") or []),
+                           protected=samples_protected(run.samples.run))
     gates.update(sections.get("extra_gates", {}))
     if run.baseline is not None and not opts.report_only:
         gates.update(baseline_gates(nn, tms, opts.release, run.baseline))
     failures = [m for m in gates.values() if m is not None]
     return {"policy": {"passed": not failures, "failures": failures, "gates": gates, "thresholds": dict(policy.__dict__),
-                       "release": opts.release, "report_only": opts.report_only,
+                       "family": family(policy, text), "release": opts.release, "report_only": opts.report_only,
                        "mia_gate_reads": "threat_models." + opts.release + ".strongest"},
             "verdict": verdict_sentence(opts.release, failures, len(gates), tms[opts.release]["strongest"],
                                         report_only=opts.report_only)}
+
+
+def sampling_protected(run_prot: dict | None) -> bool:
+    """Did run.json's protection change the sampler (CPSample with a guide that fires)?"""
+    keys = ("classifier", "alpha", "scale", "rule", "guide")
+    return bool(run_prot) and not Protection(**{k: run_prot[k] for k in keys if k in run_prot}).inactive
+
+
+def samples_protected(sample_run: dict | None) -> bool:
+    """CPSample or a prompt defence changed the sampler the samples came from (the weights are unchanged)."""
+    r = sample_run or {}
+    return sampling_protected(r.get("protection")) or bool((r.get("conditions") or {}).get("prompt_defence"))
 
 
 def model_conditioning_of(opts: "AuditOptions") -> str:

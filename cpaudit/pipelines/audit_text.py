@@ -39,17 +39,24 @@ from cpaudit.auditing.attacks.sima import SimAAttack
 from cpaudit.auditing.extraction import (REFUSED_VARIANT, VARIANTS, CaptionUnits, caption_scores, caption_units, codec_floor,
                                          refusals, replica_excess, sample_groups, unit_means)
 from cpaudit.auditing.features import embed
+from cpaudit.auditing.policy import gate_levels
 from cpaudit.auditing.noise_norm import DETECTOR_FIRST_STEPS, text_noise_norms
 from cpaudit.core.attack_stats import auc
 from cpaudit.data.imageset import blur_u8, to_uint8
 from cpaudit.data.captions import read_prompts_file
 from cpaudit.errors import InputError
 from cpaudit.models.load import LoadedModel, load_model
-from cpaudit.pipelines.audit_attacks import add_summary, check_mia_t, sampling_protected, threat_model_sections
+from cpaudit.pipelines.audit_attacks import add_summary, check_mia_t, threat_model_sections
 from cpaudit.pipelines.audit_stages import (AuditRun, embed_stage, extraction_hint, member_images_mode, permutation_stage,
-                                            policy_stage, protection_stage, quality_stage, replication_stage)
+                                            policy_stage, prompted_captions, protection_stage, refused_prompts, quality_stage, replication_stage,
+                                            samples_protected)
 from cpaudit.seeding import derive_seed
 
+# The protected text sampler (CPSample through the UNet with classifier-free guidance, or a prompt defence)
+# is not attacked: the attacks query the plain denoiser, which is then what the weights give.
+PROTECTED_SAMPLER_NOT_ATTACKED = ("the samples' sampler is protected (CPSample or a prompt defence), and cpaudit does not "
+                                  "attack a protected text-to-image sampler: the caption-conditioned attacks ran on the "
+                                  "plain denoiser, which measures the weights; audit with --release samples or weights")
 CAPTION_ATTACKS = (LossAttack(), SecMIAttack(), PIAAttack(), SimAAttack())
 TOP_CAPTIONS = 10  # the report's table of the most extracted member captions
 
@@ -72,7 +79,7 @@ def text_candidates(run: AuditRun) -> TextCandidates:
     if run.data.captions is None:
         raise InputError(run.data.source, "has no captions, which prompted extraction needs (metadata.jsonl, or an .npz "
                          "with a 'captions' array)")
-    prompted = set(run.samples.prompts) | set(refused_prompts(run))
+    prompted = prompted_captions(run)
     caps = run.data.captions
     m_all, h_all, shared = caption_units([caps[r] for r in run.split.member_idx], [caps[r] for r in run.split.holdout_idx])
     m_units, h_units = m_all.keep(prompted), h_all.keep(prompted)
@@ -86,11 +93,6 @@ def text_candidates(run: AuditRun) -> TextCandidates:
                           sample_groups(run.samples.prompts, h_units.captions), shared)
 
 
-def refused_prompts(run: AuditRun) -> list[str]:
-    """Prompts the sampler refused (rejection of replicas): run.json's conditions.refused_prompts."""
-    return list(((run.samples.run or {}).get("conditions") or {}).get("refused_prompts") or [])
-
-
 def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
     """Prompted extraction, the sample-only attack and, with --model, the detector and the caption-conditioned
     attacks, all on the same candidates; the strongest attack per threat model stacks them."""
@@ -99,7 +101,8 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
     member_emb, holdout_emb = np.asarray(run.emb.members[cand.m_idx]), np.asarray(run.emb.holdout[cand.h_idx])
     ctx = AttackContext(seed=run.opts.seed, sample_emb=run.emb.samples, member_emb=member_emb, holdout_emb=holdout_emb,
                         threshold=run.threshold, mia_t=run.opts.mia_t, mia_draws=run.opts.mia_draws, step=run.step)
-    protected = text_sampling_protected(run.samples.run)
+    # CPSample or a prompt defence changed the deployed sampler: the plain denoiser is then the weights.
+    protected = samples_protected(run.samples.run)
     attacks: dict[str, dict] = {}
     lm = None if run.opts.model is None else load_text_model(run)
     extraction = extraction_figures(run, cand, member_emb, holdout_emb, lm, attacks)
@@ -114,6 +117,8 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
                 attacks[key] = _attack(run, cand, key, attack, ctx, den, "weights" if protected else "sampler",
                                        title=attack.title + den.title, measures=["weights"] if protected else ["sampler", "weights"])
     sections.update(threat_model_sections(run, attacks))
+    if protected and lm is not None:
+        sections["threat_models"]["sampler"]["not_measured"] = PROTECTED_SAMPLER_NOT_ATTACKED
     sections["extra_gates"] = extraction_gate(run, extraction)
     return sections
 
@@ -135,12 +140,6 @@ def per_unit(scores: AttackScores, cand: TextCandidates) -> AttackScores:
     extra = {**scores.extra, "per_caption": "scores averaged over each caption's images; the figures above are per image"}
     return AttackScores(scores.variants, unit_means(scores.pos, cand.m_units.images), unit_means(scores.neg, cand.h_units.images),
                         scores.queries_per_image, extra)
-
-
-def text_sampling_protected(sample_run: dict | None) -> bool:
-    """CPSample or a prompt defence changed the deployed sampler: the plain denoiser is then the weights."""
-    r = sample_run or {}
-    return sampling_protected(r.get("protection")) or bool((r.get("conditions") or {}).get("prompt_defence"))
 
 
 def load_text_model(run: AuditRun) -> LoadedModel:
@@ -224,8 +223,9 @@ def best_pair(run: AuditRun, cand: TextCandidates, unit: int) -> tuple[int, int]
 
 
 def extraction_gate(run: AuditRun, extraction: dict) -> dict:
-    """Prompted extraction above the held-out captions' base rate fails at the replica gate's level."""
-    level = None if run.opts.report_only else run.opts.policy.replica_excess_level
+    """Prompted extraction above the held-out captions' base rate fails at its share of the copying family's
+    level (auditing/policy.py gate_levels: half of replica_excess_level, the replica gate has the other)."""
+    level = None if run.opts.report_only else gate_levels(run.opts.policy, text=True).get("extraction_excess_level")
     if level is None:
         return {}
     c = extraction["captions"]

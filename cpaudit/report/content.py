@@ -36,6 +36,16 @@ def verdict(results: dict) -> tuple[str, bool | None]:
     return results["verdict"], (bool(pol.get("passed")) if has_gate else None)
 
 
+def _reach_sentence(nn: dict) -> str:
+    """The replica gate's figure: candidate images reached by some sample, members against held-out images."""
+    return (f"Training images with a sample at the threshold: {nn['members_reached']} of {nn['n_members_reached_of']} "
+            f"({pct(nn['members_reached_rate'])}, 95% Wilson {interval(nn['members_reached_rate_ci95'], 3)}); held-out images: "
+            f"{nn['holdout_reached']} of {nn['n_holdout_reached_of']} ({pct(nn['holdout_reached_rate'])}, 95% Wilson "
+            f"{interval(nn['holdout_reached_rate_ci95'], 3)}); compared: {nn['reach_candidates']}. The replica gate asks "
+            f"whether training images are reached more often (one-sided Fisher exact p = {p_value(nn['reach_excess_p'], None)}): "
+            "the unit is the image, which a sampler that never saw the members reaches regardless of membership.")
+
+
 def gate_rows(results: dict) -> list[list[str]]:
     pol = results.get("policy") or {}
     th = pol.get("thresholds") or {}
@@ -57,16 +67,20 @@ def gate_rows(results: dict) -> list[list[str]]:
         measured = "n/a" if head is None else (num(head["auc"]) if key == "max_mia_auc" else
                                                f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}")
         rows.append([label, measured, required(th[key]), "FAIL" if failed else "pass"])
+    levels = (pol.get("family") or {}).get("levels") or {}
     if th.get("replica_excess_level") is not None:
-        v = nn.get("replica_excess_p")
-        ok = v is not None and v == v and v >= th["replica_excess_level"]
-        rows.append(["replica excess over held-out images, Fisher p (samples)", num(v), f"at least {th['replica_excess_level']:g}",
-                     "pass" if ok else "FAIL"])
+        level = levels.get("replica_excess_level", th["replica_excess_level"])
+        failed = (pol.get("gates") or {}).get("replica_excess_level") is not None
+        # Audits before schema 5 gated the per-sample rate (replica_excess_p); since, the candidates reached.
+        label, v = (("training images reached above held-out images, Fisher p (samples)", nn["reach_excess_p"])
+                    if "reach_excess_p" in nn else ("replica excess over held-out images, Fisher p (samples)", nn.get("replica_excess_p")))
+        rows.append([label, num(v), f"at least {level:g}", "FAIL" if failed else "pass"])
     ext = (results.get("prompted_extraction") or {}).get("captions")
     if ext and "extraction_excess_level" in (pol.get("gates") or {}):
         failed = pol["gates"]["extraction_excess_level"] is not None
+        level = levels.get("extraction_excess_level", th["replica_excess_level"])
         rows.append(["prompted extraction over held-out captions, Fisher p (samples)", num(ext["fisher_p"]),
-                     f"at least {th['replica_excess_level']:g}", "FAIL" if failed else "pass"])
+                     f"at least {level:g}", "FAIL" if failed else "pass"])
     for gate, label in (("baseline_replica_rate", "replica rate against the baseline"),
                         ("baseline_mia_auc", "membership AUC against the baseline")):
         if gate in (pol.get("gates") or {}):
@@ -203,7 +217,8 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
              f"{num(nn['data_threshold'])}; {nn.get('replicas_at_data_threshold')} samples exceed it. "
              f"{nn.get('holdout_over_threshold')} of {nn.get('n_holdout')} held-out images reach the fixed threshold "
              f"({pct(nn.get('holdout_replica_rate'))}, 95% Wilson {interval(nn.get('holdout_replica_rate_ci95'), 3)}): the rate a "
-             f"sampler that never copies would show. Do samples exceed it? One-sided Fisher exact p = {p_value(nn.get('replica_excess_p'), None)}."),
+             f"sampler that never copies would show (descriptive: samples need not be independent)."),
+        *([Para(_reach_sentence(nn))] if "reach_excess_p" in nn else []),
         Para(_search_sentence(nn.get("search") or {})),
         Figure("similarity_histogram", "Nearest-member similarity of samples and of held-out images; dashed: replica threshold."),
         Figure("pairs", "The most similar sample/member pairs."),

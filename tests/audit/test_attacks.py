@@ -379,7 +379,7 @@ def test_the_default_audit_fails_samples_that_copy_training_images(tiny_model, t
     r = _audit_without_model(tiny_model, tmp_path / "s", tmp_path / "a", "--json")
     assert r.exit_code == 1, r.output
     res = json.loads(r.stdout)
-    assert res["verdict"].startswith("If only samples are published: FAILED: samples copy training images more often")
+    assert res["verdict"].startswith("If only samples are published: FAILED: samples reproduce training images more often")
     assert set(res["policy"]["thresholds"]) >= {"replica_excess_level", "mia_excess_level"}
     assert (tmp_path / "a" / "report.md").read_text().count("FAILED") >= 1
     quiet = _audit_without_model(tiny_model, tmp_path / "s", tmp_path / "b", "--json", "--report-only")
