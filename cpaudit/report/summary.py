@@ -56,9 +56,19 @@ def _could(results: dict, tm: str) -> str:
         c_lo, c_hi = head["auc_ci95"]
         beyond = head["auc"] > hi
         parts.append(f"tell training images from unseen ones {_odds(head['auc'])} (AUC {head['auc']:.2f}, 95% interval "
-                     f"{c_lo:.2f}-{c_hi:.2f}; guessing scores {lo:.2f}-{hi:.2f} at these sizes)"
+                     f"{c_lo:.2f}-{c_hi:.2f}{_strongest_words(head)}; guessing scores {lo:.2f}-{hi:.2f} at these sizes)"
                      f"{'' if beyond else ', no better than guessing'}")
     return "; ".join(parts)
+
+
+def _strongest_words(head: dict) -> str:
+    """What each interval covers (issue 36): auc_ci95 the attack chosen on one half and scored on the other,
+    strongest_auc_ci95 the strongest attack tried. Results written before strongest_auc_ci95 read as they did."""
+    if "strongest_auc_ci95" not in head:
+        return ""
+    s_lo, s_hi = head["strongest_auc_ci95"]
+    return (f", for the attack chosen on half of the images and scored on the other half; the strongest attack "
+            f"tried reaches AUC {s_lo:.2f}-{s_hi:.2f}, 95% interval on all images")
 
 
 def _odds(auc: float) -> str:

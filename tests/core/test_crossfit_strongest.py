@@ -8,6 +8,7 @@ from scipy.stats import norm
 from cpaudit.auditing.attacks.base import headline_figures
 from cpaudit.core.attack_stats import auc, delong_variance, normal_interval
 from cpaudit.core.crossfit import crossfit, delong_covariance, max_t_point, strongest_interval
+from cpaudit.report.summary import summary_section
 
 
 def _variants(rng, n, aucs):
@@ -95,3 +96,19 @@ def test_headline_figures_add_the_interval_and_keep_every_other_figure():
     assert rng_a.random() == rng_b.random()
     lo, hi = figures["strongest_auc_ci95"]
     assert 0.5 <= lo < hi <= 1 and "strongest_auc_ci95 covers the AUC of the strongest attack" in figures["ci_note"]
+
+
+def _summary_row(strongest: dict) -> str:
+    results = {"nn": {"n_samples": 8, "replicas": 0, "replica_rate_ci95": None}, "setup": {}, "release": "weights",
+               "threat_models": {"weights": {"strongest": strongest}}}
+    table = summary_section(results).items[1]
+    return table.rows[0][1]
+
+
+def test_the_summary_says_what_each_interval_covers_and_reads_older_results_as_before():
+    head = {"auc": 0.62, "auc_ci95": [0.55, 0.69], "chance_band95": [0.44, 0.56]}
+    old = _summary_row(head)
+    assert old.endswith("(AUC 0.62, 95% interval 0.55-0.69; guessing scores 0.44-0.56 at these sizes)")
+    new = _summary_row({**head, "strongest_auc_ci95": [0.58, 0.74]})
+    assert ("95% interval 0.55-0.69, for the attack chosen on half of the images and scored on the other half; the "
+            "strongest attack tried reaches AUC 0.58-0.74, 95% interval on all images;") in new
