@@ -191,7 +191,8 @@ def protection_stage(run: AuditRun, _sections: dict) -> dict:
                 "classifier": prot.get("classifier"), "label_seed": prot.get("label_seed"),
                 "fired_fraction": sample_run.get("fired_fraction"), "samples_with_guidance": sample_run.get("samples_with_guidance")}
     dp = (run.model_config or {}).get("dp")
-    return {"protection": info, "privacy": {"dp_epsilon": dp.get("epsilon") if dp else None}}
+    return {"protection": info, "privacy": {"dp_epsilon": dp.get("epsilon") if dp else None,
+                                            "dp_delta": dp.get("delta") if dp else None}}
 
 
 def policy_stage(run: AuditRun, sections: dict) -> dict:

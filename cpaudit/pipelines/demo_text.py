@@ -32,6 +32,7 @@ from cpaudit.auditing.samples import load_samples
 from cpaudit.data.imageio import save_samples_npz
 from cpaudit.data.imageset import to_uint8
 from cpaudit.data.members import data_and_split_of
+from cpaudit.device import resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import load_model
@@ -40,7 +41,13 @@ from cpaudit.pipelines.demo import Stage, StageClock, machine_description
 from cpaudit.pipelines.report import report
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, train_classifier
-from cpaudit.pipelines.train_text import TrainTextOptions, default_train_config, text_architecture, train_text_diffusion
+from cpaudit.pipelines.train_text import (
+    TrainTextOptions,
+    default_train_config,
+    text_architecture,
+    train_text_diffusion,
+)
+from cpaudit.provenance import provenance
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.prompt_defences import PromptDefence
@@ -219,7 +226,8 @@ def write_rejection_run(opts: TextDemoOptions, model: Path, out: Path, prompts: 
     out.mkdir(parents=True, exist_ok=True)
     save_samples_npz(out / "samples.npz", to_uint8(d.images), np.asarray(d.seeds))
     write_json(out / "run.json", {
-        "kind": "cpaudit-samples", "cpaudit_version": __version__, "model": str(model), "n": len(d.seeds),
+        "kind": "cpaudit-samples", "cpaudit_version": __version__, "provenance": provenance(resolve_device(opts.device)),
+        "model": str(model), "n": len(d.seeds),
         "seed": opts.sample_seed, "image_shape": list(lm.image_shape), "conditioning": "text", "protection": None,
         "sampler": {"steps": cfg.steps, "method": cfg.method, "eta": cfg.eta},
         "conditions": {"guidance_scale": opts.guidance_scale, "negative_prompt": None, "prompt_defence": None,

@@ -15,6 +15,7 @@ from cpaudit.data.members import data_and_split_of
 from cpaudit.device import describe, resolve_device
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import load_model, require_pixel_unconditional
+from cpaudit.provenance import provenance
 from cpaudit.sampling.rejection import reject_replicas
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch
 from cpaudit.version import __version__
@@ -54,7 +55,8 @@ def rejection_sample(opts: RejectionOptions) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_samples_npz(out / "samples.npz", to_uint8(res.images), np.array(res.seeds))
     run = {
-        "kind": "cpaudit-samples", "cpaudit_version": __version__, "model": str(opts.model), "n": opts.n, "seed": opts.seed,
+        "kind": "cpaudit-samples", "cpaudit_version": __version__, "provenance": provenance(device), "model": str(opts.model),
+        "n": opts.n, "seed": opts.seed,
         "image_shape": list(model.image_shape),
         "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta},
         "protection": None,

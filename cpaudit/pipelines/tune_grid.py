@@ -7,6 +7,7 @@ from __future__ import annotations
 from cpaudit.sampling.defences import Setting
 from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.repulsion import Repulsion
+from cpaudit.train.dp import DPConfig
 
 LEARNED = "CPSample, learned classifier"
 LEARNED_HALF = "CPSample, learned, toward-half rule"
@@ -59,7 +60,7 @@ def sweep_settings(classifier: str | None, dp_epsilons: tuple[float, ...], small
     out += [Setting(REPULSION, f"lambda {lam:g}, scale {s:g}", repulsion=Repulsion(lam, s))
             for lam in ((0.7, 0.8, 0.9) if not small else (0.9,)) for s in pick((10, 30, 100, 300))]
     for e in dp_epsilons:
-        out.append(Setting(DP, f"epsilon {e:g}", model=f"dp-eps{e:g}"))
+        out.append(Setting(DP, f"epsilon {e:g} at delta {DPConfig().delta:g}", model=f"dp-eps{e:g}"))
     if dp_epsilons:
         out.append(Setting(DP_CONTROL, "same steps, batch, learning rate", model="dp-control"))
     return out

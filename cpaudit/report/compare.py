@@ -41,7 +41,7 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
     fired = (r.get("protection") or {}).get("fired_fraction")
     rows.append(("mechanism", "guidance fired (sample-steps)", fired, pct(fired) if fired is not None else "-"))
     dp = (r.get("privacy") or {}).get("dp_epsilon")
-    rows.append(("mechanism", "DP epsilon (accounted)", dp, num(dp, 2) if dp is not None else "-"))
+    rows.append(("mechanism", "DP epsilon (accounted)", dp, num(dp, 2) + _at_delta(r) if dp is not None else "-"))
     extra = ((r.get("setup") or {}).get("sample_run") or {}).get("rejection", {}).get("extra_samples")
     rows.append(("mechanism", "extra samples drawn (rejection)", extra, str(extra) if extra is not None else "-"))
     return rows
@@ -114,3 +114,12 @@ def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = Non
     if notes:
         sections.append(Section("See also", [Para(n) for n in notes]))
     return Document("cpaudit comparison", verdict, False if any_fail else None, sections)
+
+
+def _at_delta(r: dict) -> str:
+    """' at delta D': an epsilon means nothing without its delta (privacy.dp_delta; before schema 5, the model's
+    config)."""
+    delta = (r.get("privacy") or {}).get("dp_delta")
+    if delta is None:
+        delta = (((r.get("setup") or {}).get("model_config") or {}).get("dp") or {}).get("delta")
+    return "" if delta is None else f" at delta {delta:g}"

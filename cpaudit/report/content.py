@@ -9,12 +9,13 @@ from cpaudit.report.summary import glossary_section, summary_section
 from cpaudit.report.text_section import text_section
 
 
-# results.json (cpaudit/schemas/results.schema.json): 4 adds setup.members/holdout/resize and lets setup.split
+# results.json (cpaudit/schemas/results.schema.json): 5 adds provenance (versions, commit, device), the replica
+# gate's reach figures (nn.members_reached ...), policy.family and the strongest attack's own interval; 4 adds setup.members/holdout/resize and lets setup.split
 # be null (membership from two sources); 3 added each threat model's selection-adjusted strongest attack,
 # bootstrap intervals (auc_se) and the one-run epsilon bound; 2 (attacks by threat model) and 3 are still
 # read by `report` and `--baseline`, so a committed privacy baseline survives an upgrade.
-SCHEMA_VERSION = 4
-READABLE_SCHEMAS = (2, 3, 4)
+SCHEMA_VERSION = 5
+READABLE_SCHEMAS = (2, 3, 4, 5)
 
 MEMBER_IMAGES = {
     "show": "Training images are shown beside their nearest samples (--member-images show).",

@@ -14,7 +14,7 @@ from cpaudit.pipelines.audit import AuditOptions, audit
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = ("unprotected", "cpsample", "rejection", "dp-sgd", "dp-control")
 # What may differ between machines or versions, not figures.
-VOLATILE = {"cpaudit_version", "device", "schema_version"}
+VOLATILE = {"cpaudit_version", "device", "schema_version", "provenance"}
 # Floats equal to float32 rounding: another torch, faiss or BLAS build (the oldest supported stack, or CI's AVX2
 # single-thread run) rounds similarities at 1e-7 and a bootstrap's interval at 1e-5; counts, choices, p-values
 # from counts and every string must match exactly, and a stage run out of order would change far more.
