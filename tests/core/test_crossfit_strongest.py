@@ -1,10 +1,14 @@
 """The strongest attack's interval (core/crossfit.strongest_interval): what it covers, and that it leaves the
 cross-fit's other figures as they were."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import norm
 
+from benchmarks.crossfit_coverage import OUT, readme_sentences, strongest_markdown
 from cpaudit.auditing.attacks.base import headline_figures
 from cpaudit.core.attack_stats import auc, delong_variance, normal_interval
 from cpaudit.core.crossfit import crossfit, delong_covariance, max_t_point, strongest_interval
@@ -112,3 +116,31 @@ def test_the_summary_says_what_each_interval_covers_and_reads_older_results_as_b
     new = _summary_row({**head, "strongest_auc_ci95": [0.58, 0.74]})
     assert ("95% interval 0.55-0.69, for the attack chosen on half of the images and scored on the other half; the "
             "strongest attack tried reaches AUC 0.58-0.74, 95% interval on all images;") in new
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())  # README wraps its lines
+
+
+def test_results_and_readme_figures_equal_the_committed_benchmark():
+    """benchmarks/RESULTS.md's strongest-attack subsection and README's sentences on the two intervals are the
+    committed benchmarks/results/crossfit_coverage.json, rendered (python benchmarks/crossfit_coverage.py --render)."""
+    out = json.loads(OUT.read_text())
+    assert strongest_markdown(out) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    assert _words(readme_sentences(out)) in _words((ROOT / "README.md").read_text())
+    edited = json.loads(OUT.read_text())
+    edited["unequal"][0]["coverage_auc_ci95_of_strongest_auc"] = 0.9
+    assert _words(readme_sentences(edited)) not in _words((ROOT / "README.md").read_text())
+
+
+def test_the_committed_benchmark_meets_what_the_intervals_claim():
+    """Every committed cell: strongest_auc_ci95 covers the strongest attack's AUC at least 95% (its Wilson
+    interval's upper end above 0.95), and auc_ci95 covers the chosen attack's AUC 0.93-0.99."""
+    out = json.loads(OUT.read_text())
+    for row in out["unequal"] + out["strongest_equal"]:
+        assert row["coverage_strongest_auc_ci95_of_strongest_auc_wilson95"][1] >= 0.95, row
+    for row in out["unequal"]:
+        assert 0.93 <= row["coverage_auc_ci95_of_chosen_attack_auc"] <= 0.99, row
