@@ -40,6 +40,5 @@ def split_cmd(
                                                member_column=member_column, resize=parse_resize(resize), design=design,
                                                seed=seed))
     if json_out:
-        print_json({"split": str(result.path), "n_members": result.n_members, "n_holdout": result.n_holdout,
-                    "design": result.design})
+        print_json({"split": str(result.path), "n_members": result.n_members, "n_holdout": result.n_holdout})
     info(f"{result.n_members} members, {result.n_holdout} held-out images ({result.design} design) -> {result.path}")
