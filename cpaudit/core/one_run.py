@@ -17,16 +17,18 @@ fold of the audit, whose halves hold a set number of members and of held-out ima
 the others, candidate i is a member with probability 1/2" fails, and so can the statement: of m = 2
 candidates with exactly one a member, an epsilon-DP mechanism can tell which with probability
 1 - e^-epsilon / 2 (0.82 at epsilon 1), above q (0.73). What holds (`fixed_count=True`): where, given the
-candidates, the members among them are a uniformly random k of the m (a seeded draw without replacement, of
-either split design, followed by the audit's uniform choices), the design is the independent coins
-conditioned on their count being k, so P[W >= v | k] <= P[W >= v] / P[Binomial(m, 1/2) = k]: the same test
-at level beta * P[Binomial(m, 1/2) = k] (0.099 at 32 of 64). A split the user chose has no coins at all.
+candidates and everything outside them, the members among them are a uniformly random k of the m (a split
+cpaudit drew, of either design, then the audit's seeded uniform choice of candidates and of halves, which
+depends on membership only through counts), that is the independent coins conditioned on their count being
+k, so P[W >= v | k] <= P[W >= v] / P[Binomial(m, 1/2) = k]: the same test at level
+beta * P[Binomial(m, 1/2) = k] (0.099 at 32 of 64). A split the user chose has no coins at all.
 
 What it can reach is limited by the number of guesses: with every one of r guesses correct and delta = 0,
 epsilon <= log(q / (1 - q)) with q^r = beta, 2.49 for r = 64 at beta = 0.05/8. At the audit's sizes (64
 candidates a fold, beta = 0.025 over the 13-count grid, delta = 1e-5) the ceiling is 2.26, and 1.86 with
 the fixed count's correction: `max_provable` gives it. That is the ceiling of this procedure at those sizes,
-not of any attack: a perfect attack reaches it and a stronger one cannot show more.
+not a limit on any attack or on the model's epsilon: a perfect attack reaches it, and only more candidates
+(or another procedure) could show more.
 """
 
 from __future__ import annotations
