@@ -9,7 +9,8 @@ import pytest
 from scipy.stats import norm
 
 from benchmarks.crossfit_coverage import OUT, readme_sentences, strongest_markdown
-from cpaudit.auditing.attacks.base import headline_figures
+from cpaudit.auditing.attacks.base import AttackScores, headline_figures
+from cpaudit.auditing.strongest import strongest_headline
 from cpaudit.core.attack_stats import auc, delong_variance, normal_interval
 from cpaudit.core.crossfit import crossfit, delong_covariance, max_t_point, strongest_interval
 from cpaudit.report.summary import summary_section
@@ -144,3 +145,21 @@ def test_the_committed_benchmark_meets_what_the_intervals_claim():
         assert row["coverage_strongest_auc_ci95_of_strongest_auc_wilson95"][1] >= 0.95, row
     for row in out["unequal"]:
         assert 0.93 <= row["coverage_auc_ci95_of_chosen_attack_auc"] <= 0.99, row
+
+
+def test_the_stacked_headline_reads_the_strongest_attack_of_the_whole_set():
+    """Stacking attacks (auditing/strongest.py) makes the set's strongest attack the strongest variant of any
+    of them: the stacked upper end is the largest of the attacks' own upper ends (each is max_j g_j + 1.96 se_j,
+    max-t plays no part), and the lower end is at most the largest of theirs (c grows with the variants)."""
+    rng = np.random.default_rng(8)
+    scores, attacks, own = {}, {}, []
+    for name, aucs in (("a", [0.5, 0.55]), ("b", [0.7, 0.5, 0.5])):
+        pos, neg = _variants(rng, 64, aucs)
+        scores[name] = AttackScores([f"v{j}" for j in range(len(aucs))], pos, neg, 0)
+        attacks[name] = {"title": name, "threat_model": "weights"}
+        own.append(strongest_interval(pos, neg, np.random.default_rng(9)))
+    head = strongest_headline(scores, attacks, "weights", np.random.default_rng(10), n_null=10, n_boot=0)
+    lo, hi = head["strongest_auc_ci95"]
+    assert hi == pytest.approx(max(h for _, h in own))
+    assert lo <= max(low for low, _ in own) + 1e-9
+    assert head["ci_note"].startswith("auc_ci95 covers the AUC of the attack the cross-fit chose")
