@@ -207,3 +207,25 @@ def test_the_latent_embedding_is_pearson_correlation_of_the_autoencoder_latents(
     z = load_diffusers_module(text_model / "vae", "AutoencoderKL").encode(images).latent_dist.mean.flatten(1).double().numpy()
     z = z - z.mean(1, keepdims=True)
     np.testing.assert_allclose(unit @ unit.T, np.corrcoef(z), atol=1e-5)
+
+
+def test_a_protected_text_audit_says_what_it_did_not_attack(text_model, tmp_path):
+    """Issue 36: CPSample-protected text samples audited with --model under --release sampler. The sampler gate
+    says the protected text sampler is not attacked (not 'give --model'), the samples-level gate is evaluated
+    beside it, and run.json records that the latent sampler did not clip."""
+    samples = tmp_path / "s"
+    ok(["sample", "--model", str(text_model), "--extraction", "--per-caption", "1", "--out", str(samples), "--steps", "2",
+        "--protect", "--classifier", "exact", "--alpha", "0.5"])
+    assert json.loads((samples / "run.json").read_text())["sampler"]["clip"] is False
+    args = ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--model", str(text_model),
+            "--permutations", "20", "--mia-t", "100", "--mia-draws", "1", "--attack-nulls", "40", "--quiet"]
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "a"), "--release", "sampler"])
+    assert r.exit_code == 1, r.output
+    res = json.loads((tmp_path / "a" / "results.json").read_text())
+    gates = res["policy"]["gates"]
+    assert "does not attack a protected text-to-image sampler" in gates["mia_excess_level"]
+    assert "give --model" not in gates["mia_excess_level"]
+    assert "mia_excess_level:samples" in gates and res["policy"]["family"]["total"] == pytest.approx(0.05)
+    assert res["nn"]["reach_candidates"].startswith("the members and held-out images whose captions")
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "w"), "--release", "weights", "--report-only"])
+    assert r.exit_code == 0, r.output

@@ -25,7 +25,8 @@ WHAT_TO_GIVE = {
 
 
 def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict], threat_model: str,
-                       rng: np.random.Generator, n_null: int, n_boot: int = BOOTSTRAP_REPLICATES) -> dict | None:
+                       rng: np.random.Generator, n_null: int, n_boot: int = BOOTSTRAP_REPLICATES,
+                       split_design: str | None = None) -> dict | None:
     """The selection-adjusted headline over every attack in scope for `threat_model`; None if none ran."""
     keys = [k for k, a in attacks.items() if in_scope(a["threat_model"], threat_model)]
     if not keys:
@@ -36,7 +37,7 @@ def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict]
     origin = [(k, v) for k in keys for v in scores[k].variants]
     pos = np.concatenate([scores[k].pos for k in keys])
     neg = np.concatenate([scores[k].neg for k in keys])
-    figures, cf = headline_figures(pos, neg, rng, n_null, n_boot)
+    figures, cf = headline_figures(pos, neg, rng, n_null, n_boot, split_design)
     chosen = [{"attack": origin[i][0], "variant": origin[i][1], "sign": s} for i, s in cf.chosen]
     names = sorted({c["attack"] for c in chosen}, key=keys.index)
     title = (attacks[keys[0]]["title"] if len(keys) == 1 else
@@ -54,7 +55,7 @@ def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict]
 
 
 def threat_model_section(scores: dict[str, AttackScores], attacks: dict[str, dict], release: str, seed_rng,
-                         n_null: int) -> dict[str, dict]:
+                         n_null: int, split_design: str | None = None) -> dict[str, dict]:
     """results.json `threat_models`: per threat model, whether it is deployed, its attacks, the attacks that
     measure it (a gate under it reads only those), and its selection-adjusted strongest-attack headline.
     seed_rng(name) -> a numpy Generator for the headline over the in-scope attacks `name` names, so that two
@@ -63,7 +64,8 @@ def threat_model_section(scores: dict[str, AttackScores], attacks: dict[str, dic
     for tm in THREAT_MODELS:
         keys = "+".join(k for k, a in attacks.items() if in_scope(a["threat_model"], tm))
         if keys not in headlines:
-            headlines[keys] = strongest_headline(scores, attacks, tm, seed_rng(f"strongest-{keys}"), n_null)
+            headlines[keys] = strongest_headline(scores, attacks, tm, seed_rng(f"strongest-{keys}"), n_null,
+                                                 split_design=split_design)
         out[tm] = {
             "deployed": in_scope(tm, release),
             "attacks": [k for k, a in attacks.items() if a["threat_model"] == tm],

@@ -54,7 +54,7 @@ def attacks_stage(run: AuditRun, _sections: dict) -> dict:
 
 def threat_model_sections(run: AuditRun, attacks: dict[str, dict]) -> dict:
     run.step("strongest attack by threat model")
-    tms = threat_model_section(run.scores, attacks, run.opts.release, run.rng, run.opts.attack_nulls)
+    tms = threat_model_section(run.scores, attacks, run.opts.release, run.rng, run.opts.attack_nulls, run.split.design)
     return {"release": run.opts.release, "threat_models": tms, "attacks": attacks}
 
 
@@ -132,7 +132,8 @@ def run_attacks(run: AuditRun, ctx: AttackContext, denoisers: list[Denoiser], pr
 
 def add_summary(run: AuditRun, key: str, title: str, tm: str, scores: AttackScores) -> dict:
     """The summary every attack (and every attack-shaped figure: extraction, the detector) reports."""
-    summary, arrays = summarise(key, title, tm, scores, run.rng(f"attack-{key}"), run.opts.attack_nulls)
+    summary, arrays = summarise(key, title, tm, scores, run.rng(f"attack-{key}"), run.opts.attack_nulls,
+                                split_design=run.split.design)
     run.arrays.update(arrays)
     return {**summary, "deployed": in_scope(tm, run.opts.release), "measures": [tm]}
 

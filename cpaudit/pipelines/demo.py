@@ -123,6 +123,17 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
             sample(SampleOptions(device=opts.device, model=m, out=work / folder, n=opts.n, seed=opts.sample_seed, write_png=False))
             runs[label], models[label] = work / folder, m
 
+    results = audit_runs(opts, runs, models, classifier, say)
+    say("", 0, 1, None)  # closes the last stage
+    seconds = time.perf_counter() - t0
+    write_json(Path(opts.out) / "timings.json", {"quick": opts.quick, "total_seconds": round(seconds, 1),
+                                                  "stage_seconds": say.rounded(),
+                                                  "machine": machine_description(), "cpaudit_version": __version__})
+    return DemoResult(Path(opts.out), results, seconds, say.seconds)
+
+
+def audit_runs(opts: DemoOptions, runs: dict[str, Path], models: dict[str, Path], classifier: str, say: Stage) -> dict[str, dict]:
+    """Audit each run (label -> samples folder) under the default gates into OUT/<label>, then the comparison report."""
     results: dict[str, dict] = {}
     mia_t = (50, 100, 200, 350) if not opts.quick else (100, 350)
     for label, samples in runs.items():
@@ -136,12 +147,22 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
     say("comparison report", 0, 1, None)
     report([Path(opts.out) / _folder(label) / "results.json" for label in results], Path(opts.out), labels=list(results),
            notes=[FRONTIER_NOTE])
-    say("", 0, 1, None)  # closes the last stage
-    seconds = time.perf_counter() - t0
-    write_json(Path(opts.out) / "timings.json", {"quick": opts.quick, "total_seconds": round(seconds, 1),
-                                                  "stage_seconds": say.rounded(),
-                                                  "machine": machine_description(), "cpaudit_version": __version__})
-    return DemoResult(Path(opts.out), results, seconds, say.seconds)
+    return results
+
+
+# The full demo's runs: label -> (samples folder, model folder) under its work folder.
+DEMO_RUNS = {"unprotected": ("unprotected", "model"), "CPSample": ("cpsample", "model"), "rejection": ("rejection", "model"),
+             "DP-SGD": ("dp", "dp-model"), "DP control": ("dp-control", "dp-control-model")}
+
+
+def reaudit_demo(opts: DemoOptions, stage: Stage | None = None) -> dict[str, dict]:
+    """Audit a full demo's committed runs again (models, classifier and samples as they are in its work folder) and
+    rewrite its reports: what a change to the audit does to the committed demo, without training anything.
+    `python -m cpaudit.pipelines.demo --reaudit --out reports/demo` from the repository root."""
+    work = Path(opts.work) if opts.work is not None else Path(opts.out) / "runs"
+    runs = {label: work / folder for label, (folder, _) in DEMO_RUNS.items()}
+    models = {label: work / model for label, (_, model) in DEMO_RUNS.items()}
+    return audit_runs(opts, runs, models, str(work / "classifier"), StageClock(stage))
 
 
 def machine_description() -> dict:
@@ -162,3 +183,14 @@ def machine_description() -> dict:
 
 def _folder(label: str) -> str:
     return label.lower().replace(" ", "-")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Re-audit a full demo's committed runs and rewrite its reports.")
+    ap.add_argument("--reaudit", action="store_true", required=True)
+    ap.add_argument("--out", type=Path, default=Path("reports/demo"))
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    reaudit_demo(DemoOptions(out=args.out, device=args.device))

@@ -110,7 +110,8 @@ def attack_rows(attacks: dict[str, dict]) -> list[list[str]]:
 
 def _epsilon(a: dict) -> str:
     most = a.get("epsilon_lb_max_provable")
-    return num(a["epsilon_lb"], 2) + ("" if most is None else f" (at most {num(most, 2)} provable)")
+    indicative = " (indicative)" if a.get("epsilon_lb_guarantee") is False else ""
+    return num(a["epsilon_lb"], 2) + indicative + ("" if most is None else f" (at most {num(most, 2)} provable)")
 
 
 ATTACK_HEADER = ["attack", "AUC", "95% CI", "chance band (95%)", "p", "TPR at FPR", "epsilon lower bound, one run",
@@ -143,11 +144,19 @@ def _epsilon_note(a: dict) -> str:
              else "0.00 (no number of guesses on the grid proved anything)")
     return (f"Epsilon lower bound for this one training run (Steinke, Nasr & Jagielski 2023) at delta {a['delta']:.3g}, 95% "
             f"confidence: {found} among {g.get('candidates')} candidates of an evaluation half; with {g.get('candidates')} "
-            "candidates no attack can prove "
-            f"more than {num(a['epsilon_lb_max_provable'], 2)}, so a small value here means little evidence, not a small "
-            f"epsilon. It assumes members were drawn at random from the candidates. The many-runs formula (each member "
-            f"treated as its own training run, delta {a['delta_many_runs']:.3g}) gives {num(a['epsilon_lb_many_runs'], 2)}; "
-            "it is not a bound for one training run.")
+            f"candidates this procedure can show at most {num(a['epsilon_lb_max_provable'], 2)} (its ceiling at these sizes, "
+            "not a limit on any attack), so a small value here means little evidence, not a small epsilon. "
+            + a.get("epsilon_lb_assumption", "It assumes members were drawn at random from the candidates.")
+            + _proven_note(a)
+            + f" The many-runs formula (each member treated as its own training run, delta {a['delta_many_runs']:.3g}) gives "
+            f"{num(a['epsilon_lb_many_runs'], 2)}; it is not a bound for one training run.")
+
+
+def _proven_note(a: dict) -> str:
+    if a.get("epsilon_lb_proven") is None:
+        return ""
+    return (f" Conditioned on the half's member count (a guarantee where cpaudit drew the split): "
+            f"{num(a['epsilon_lb_proven'], 2)} (at most {num(a['epsilon_lb_proven_max_provable'], 2)} at these sizes).")
 
 
 def _strongest_items(tm: dict) -> list:
