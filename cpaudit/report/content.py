@@ -164,11 +164,13 @@ def _strongest_items(tm: dict) -> list:
     if h is None:
         return [Para(tm.get("not_measured", "No attack of this threat model ran."))]
     chosen = "; ".join(f"{c['attack']} {c['variant']}{'' if c['sign'] > 0 else ' (sign flipped)'}" for c in h["chosen"])
+    strongest = (f" The strongest attack tried reaches AUC {interval(h['strongest_auc_ci95'])} (95% CI on all images, "
+                 f"max-t adjusted over the {h['n_variants']} variants)." if "strongest_auc_ci95" in h else "")
     lines = [Para(f"What an attacker with this access can do: the {h['title']} reaches AUC {num(h['auc'])} (95% CI "
-                  f"{interval(h['auc_ci95'])}; chance band {interval(h['chance_band95'])}; selection-adjusted p "
-                  f"{p_value(h['p_value'], h.get('n_null'))}). {h['selection']}; chosen per half: {chosen}. "
-                  f"One-run epsilon lower bound {num(h['epsilon_lb'], 2)} (at most {num(h['epsilon_lb_max_provable'], 2)} "
-                  "provable at these sizes).")]
+                  f"{interval(h['auc_ci95'])} for the attack chosen on one half of the images and scored on the other; "
+                  f"chance band {interval(h['chance_band95'])}; selection-adjusted p {p_value(h['p_value'], h.get('n_null'))})."
+                  f"{strongest} {h['selection']}; chosen per half: {chosen}. One-run epsilon lower bound "
+                  f"{_epsilon(h)} at these sizes.")]
     if not tm.get("measured_by"):
         lines.append(Para(tm.get("not_measured", "")))
     return lines

@@ -30,7 +30,7 @@ def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, 
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res == json.loads((tmp_path / "a" / "results.json").read_text())
-    assert res["schema_version"] == 4 and res["release"] == "samples"
+    assert res["schema_version"] == 5 and res["release"] == "samples"
     assert set(res["nn"]) >= {"features", "threshold", "n_samples", "replicas", "replica_rate", "replica_rate_ci95", "data_threshold"}
     assert set(res["permutation"]) >= {"statistic", "p_value", "n_permutations"}
     # The samples were not protected, so the plain denoiser is what the sampler exposes.
