@@ -163,3 +163,11 @@ def test_readme_flow_tables_equal_the_committed_benchmarks():
     for arch in ("flux", "sd3"):
         record = json.loads((ROOT / "benchmarks" / "results" / f"flow_memorisation_{arch}.json").read_text())
         assert table_markdown(record) in (ROOT / "README.md").read_text(), arch
+
+
+def test_readme_cpsample_replica_gate_sentence_equals_the_committed_audit():
+    nn = json.loads((ROOT / "reports" / "demo" / "cpsample" / "results.json").read_text())["nn"]
+    sentence = (f"CPSample's samples reach {nn['members_reached']} of the {nn['n_members_reached_of']} training images\n"
+                f"  at the replica threshold against {nn['holdout_reached']} of {nn['n_holdout_reached_of']:,} held-out images")
+    assert sentence in (ROOT / "README.md").read_text()
+    assert f"p = {nn['reach_excess_p']:.2g}" in (ROOT / "README.md").read_text()
