@@ -145,6 +145,7 @@ def test_a_text_model_is_audited_by_caption(text_model, tmp_path):
     assert attacks["prompted_extraction"]["threat_model"] == "samples"
     assert attacks["detector"]["threat_model"] == "sampler"
     assert {f"{a}_{c}" for a in ("loss", "secmi", "pia", "sima") for c in ("caption", "empty")} <= set(attacks)
+    assert attacks["clid"]["threat_model"] == "sampler" and attacks["clid"]["measures"] == ["sampler", "weights"]
     assert res["prompted_extraction"]["captions"]["n_member_captions"] == 16
     assert [p["prompt"] for p in res["detector"]["prompts"]] == ["a photo of a shy brown fox", "something else"]
     assert "Text-to-image: prompted extraction" in (tmp_path / "a" / "report.md").read_text()

@@ -18,8 +18,9 @@ images independently in the chance band though membership is the caption's. On t
   loss, SecMI, PIA and SimA attacks in latent space, each with the candidate's true caption and with the
   empty caption (SecMI's Stable Diffusion attack conditions on the member's caption at guidance scale 1,
   jinhaoduan/SecMI src/mia/secmi.py; PIA offers true, empty and generated captions, kong13661/PIA
-  stable_diffusion/). The attacker's choice of caption is one more variant the strongest-attack headline
-  cross-fits over (auditing/strongest.py), like every other selection.
+  stable_diffusion/), and CLiD (Zhai et al., NeurIPS 2024; auditing/attacks/clid.py), the discrepancy between
+  the loss under the true caption and under reduced ones. The attacker's choice of caption is one more variant
+  the strongest-attack headline cross-fits over (auditing/strongest.py), like every other selection.
 """
 
 from __future__ import annotations
@@ -31,25 +32,51 @@ import numpy as np
 import torch
 
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser
+from cpaudit.auditing.attacks.clid import CLiDAttack, clid_denoiser
 from cpaudit.auditing.attacks.loss import LossAttack
 from cpaudit.auditing.attacks.pia import PIAAttack
 from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack
 from cpaudit.auditing.attacks.secmi import SecMIAttack
 from cpaudit.auditing.attacks.sima import SimAAttack
-from cpaudit.auditing.extraction import (REFUSED_VARIANT, VARIANTS, CaptionUnits, caption_scores, caption_units, codec_floor,
-                                         refusals, replica_excess, sample_groups, unit_means)
+from cpaudit.auditing.extraction import (
+    REFUSED_VARIANT,
+    VARIANTS,
+    CaptionUnits,
+    caption_scores,
+    caption_units,
+    codec_floor,
+    refusals,
+    replica_excess,
+    sample_groups,
+    unit_means,
+)
 from cpaudit.auditing.features import embed
-from cpaudit.auditing.policy import gate_levels
 from cpaudit.auditing.noise_norm import DETECTOR_FIRST_STEPS, text_noise_norms
+from cpaudit.auditing.policy import gate_levels
 from cpaudit.core.attack_stats import auc
-from cpaudit.data.imageset import blur_u8, to_uint8
 from cpaudit.data.captions import read_prompts_file
+from cpaudit.data.imageset import blur_u8, to_uint8
 from cpaudit.errors import InputError
 from cpaudit.models.load import LoadedModel, load_model
-from cpaudit.pipelines.audit_attacks import add_summary, check_mia_t, threat_model_sections
-from cpaudit.pipelines.audit_stages import (AuditRun, embed_stage, extraction_hint, member_images_mode, permutation_stage,
-                                            policy_stage, prompted_captions, protection_stage, refused_prompts, quality_stage, replication_stage,
-                                            samples_protected)
+from cpaudit.pipelines.audit_attacks import (
+    add_summary,
+    check_mia_t,
+    threat_model_sections,
+)
+from cpaudit.pipelines.audit_stages import (
+    AuditRun,
+    embed_stage,
+    extraction_hint,
+    member_images_mode,
+    permutation_stage,
+    policy_stage,
+    prompted_captions,
+    protection_stage,
+    quality_stage,
+    refused_prompts,
+    replication_stage,
+    samples_protected,
+)
 from cpaudit.seeding import derive_seed
 
 # The protected text sampler (CPSample through the UNet with classifier-free guidance, or a prompt defence)
@@ -111,11 +138,15 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
     if lm is not None:
         sections["detector"] = detector_figures(run, lm, cand, attacks, "weights" if protected else "sampler")
         ctx.members, ctx.holdout = (lm.codec.encode(x).cpu() for x in (run.members.take(cand.m_idx), run.holdout.take(cand.h_idx)))
+        tm, measures = ("weights", ["weights"]) if protected else ("sampler", ["sampler", "weights"])
         for den in caption_denoisers(run, lm, cand):
             for attack in CAPTION_ATTACKS:
                 key = attack.name + den.suffix
-                attacks[key] = _attack(run, cand, key, attack, ctx, den, "weights" if protected else "sampler",
-                                       title=attack.title + den.title, measures=["weights"] if protected else ["sampler", "weights"])
+                attacks[key] = _attack(run, cand, key, attack, ctx, den, tm, title=attack.title + den.title, measures=measures)
+        # CLiD queries each candidate's true caption and its reduced captions (auditing/attacks/clid.py).
+        clid = CLiDAttack()
+        attacks[clid.name] = _attack(run, cand, clid.name, clid, ctx, clid_denoiser(lm, cand.m_captions, cand.h_captions, run.device),
+                                     tm, measures=measures)
     sections.update(threat_model_sections(run, attacks))
     if protected and lm is not None:
         sections["threat_models"]["sampler"]["not_measured"] = PROTECTED_SAMPLER_NOT_ATTACKED
