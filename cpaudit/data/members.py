@@ -91,10 +91,10 @@ def model_member_ids(folder: Path | str, source: Membership = None) -> set[str] 
     if source.given:
         data, split = model_members(folder, None, source)
         return {data.ids[int(i)] for i in split.member_idx}
-    try:
-        return _manifest_member_ids(Path(folder) / "split.json")
-    except InputError:  # none, or unreadable: nothing to check against (as before this resolver)
-        return None
+    split_json = Path(folder) / "split.json"
+    if not split_json.is_file():
+        return None  # a model trained elsewhere, given no split: nothing to check against
+    return _manifest_member_ids(split_json)  # unreadable: refused in one line naming it, never read as "no members"
 
 
 def _manifest_member_ids(path: Path) -> set[str]:

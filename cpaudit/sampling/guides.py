@@ -10,7 +10,7 @@ import torch
 from cpaudit.core.posterior import exact_logit
 from cpaudit.errors import InputError
 from cpaudit.data.imageset import ImageSet
-from cpaudit.data.members import MemberSource, Membership, _manifest_member_ids, model_member_ids, model_members, require_model_shape
+from cpaudit.data.members import MemberSource, Membership, model_member_ids, model_members, require_model_shape
 from cpaudit.models.load import LoadedModel, load_classifier
 from cpaudit.sampling.protection import LogitFn
 from cpaudit.train.random_labels import label_seed_for, random_labels
@@ -60,22 +60,12 @@ def learned_logit_fn(model: LoadedModel, folder: Path, device: torch.device | st
         raise InputError(cfg_path, f"classifier input shape {clf.config['image_shape']} differs from the model's "
                          f"{list(model.space_shape)} (a latent model's classifier reads its latents: train it with "
                          f"`{train_classifier_command(model, membership)}`)")
-    model_members_ids = checked_member_ids(model.folder, membership)
+    model_members_ids = model_member_ids(model.folder, membership)
     if model_members_ids is not None and set(clf.labels) != model_members_ids:
         named = "the split given" if isinstance(membership, MemberSource) and membership.given else "the model's split.json"
         raise InputError(Path(folder) / "labels.json", f"classifier was trained on other members than {named}")
     net = clf.model.to(device)
     return (lambda x_t, t: net(x_t, t)), {"classifier": str(folder), "label_seed": clf.config.get("label_seed")}
-
-
-def checked_member_ids(folder: Path | str, membership: Membership = None) -> set[str] | None:
-    """The member ids the classifier is checked against (model_member_ids); a split.json in the model folder
-    that cannot be read is refused in one line naming it, never skipped as if the model recorded none."""
-    split_json = Path(folder) / "split.json"
-    given = isinstance(membership, tuple) or (isinstance(membership, MemberSource) and membership.given)
-    if not given and split_json.is_file():
-        return _manifest_member_ids(split_json)  # InputError(split_json, ...) on bad JSON, a wrong shape, a row lacking its id
-    return model_member_ids(folder, membership)
 
 
 def train_classifier_command(model: LoadedModel, membership: Membership = None) -> str:
