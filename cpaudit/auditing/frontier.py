@@ -54,6 +54,9 @@ def evaluate_samples(images: torch.Tensor, ref: Reference, rng: np.random.Genera
         "replica_rate_ci95": rep["replica_rate_ci95"],
         "holdout_replica_rate": rep["holdout_replica_rate"],
         "replica_excess_p": rep["replica_excess_p"],
+        # The replica gate's figure (members reached vs held-out images reached), which budgets read.
+        "members_reached": rep["members_reached"], "holdout_reached": rep["holdout_reached"],
+        "reach_excess_p": rep["reach_excess_p"],
         "median_nearest_member_similarity": rep["median_nearest_member_similarity"],
         "sample_only_auc": attack["auc"],
         "sample_only_auc_ci95": attack["auc_ci95"],
@@ -89,7 +92,12 @@ def spread(indices: list[int], k: int) -> list[int]:
 
 def within_budget(point: dict, fid_limit: float, excess_level: float) -> bool:
     """FID at most the limit, and replicas not significantly above the held-out base rate."""
-    return point["fid"] <= fid_limit and point["replica_excess_p"] >= excess_level
+    return point["fid"] <= fid_limit and copy_excess_p(point) >= excess_level
+
+
+def copy_excess_p(point: dict) -> float:
+    """The replica gate's p-value (reach_excess_p); points recorded before it have only the per-sample test."""
+    return point.get("reach_excess_p", point["replica_excess_p"])
 
 
 def best_within_budget(points: Sequence[dict], fid_limit: float, excess_level: float = 0.05) -> int | None:

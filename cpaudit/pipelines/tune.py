@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpaudit.auditing.frontier import Reference, best_within_budget, evaluate_samples, pareto_front, spread
+from cpaudit.auditing.frontier import Reference, best_within_budget, copy_excess_p, evaluate_samples, pareto_front, spread
 from cpaudit.data.members import MemberSource, model_members, require_model_shape
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
@@ -54,7 +54,7 @@ class TuneOptions:
     eval_seed: int = 1_000_000  # far from the tuning seeds, also after rejection's extra draws
     n_eval: int = 1024
     fid_budget: float = 2.0  # chosen settings have FID at most this many times the unprotected FID
-    excess_level: float = 0.05  # replicas "not above the held-out base rate": replica_excess_p >= this
+    excess_level: float = 0.05  # replicas "not above the held-out base rate": the replica gate's p (reach_excess_p) >= this
     points_per_defence: int = 4
     dp_epsilons: tuple[float, ...] = (1.0, 10.0, 100.0)
     families: tuple[str, ...] | None = None  # keys of tune_grid.FAMILIES; default: every defence the inputs allow
@@ -279,7 +279,7 @@ def summarise_tune(record: dict) -> dict:
             choice[fam] = idx[b]
     for p in evaluation:  # each point's own figures against the goal, on seeds that chose nothing
         p["within_fid_budget"] = p["fid"] <= eval_limit
-        p["replicas_not_above_base_rate"] = p["replica_excess_p"] >= level
+        p["replicas_not_above_base_rate"] = copy_excess_p(p) >= level
         p["budget_choice"] = choice.get(p["defence"]) == p["tuning_index"]
     defaults = {}
     for kind, families in KIND_FAMILIES.items():
