@@ -40,7 +40,10 @@ def _could(results: dict, tm: str) -> str:
         found = f"find {copies} near-cop{'y' if copies == 1 else 'ies'} of training images among {nn['n_samples']} published images"
         if lo is not None:
             found += f" ({pct(nn['replica_rate'])}, 95% interval {pct(lo)}-{pct(hi)})"
-        if base is not None:
+        if "members_reached" in nn:  # schema 5: the replica gate's unit, the image reached
+            found += (f", reaching {nn['members_reached']} of {nn['n_members_reached_of']} training images; samples come as "
+                      f"close to {nn['holdout_reached']} of {nn['n_holdout_reached_of']} unseen images")
+        elif base is not None:
             found += f"; unseen images come as close {base} times in {nn.get('n_holdout')}"
         parts.append(found)
         ext = (results.get("prompted_extraction") or {}).get("captions")
@@ -144,8 +147,9 @@ GLOSSARY = [
     ["chance band", "The AUCs pure guessing reaches with these numbers of images (95% of relabelled runs fall inside)."],
     ["95% interval (Wilson, Clopper-Pearson, bootstrap)", "The range the true rate or AUC lies in, 19 times in 20; "
      "Wilson and Clopper-Pearson are the standard intervals for a proportion, the bootstrap resamples the images."],
-    ["Fisher exact test", "Whether samples reach the replica threshold more often than unseen images do; a small p "
-     "(below the gate's level) says they do."],
+    ["Fisher exact test", "Whether training images have a sample at the replica threshold more often than unseen images "
+     "do (the unit is the image, so a sampler that repeats a few images cannot fake it); a small p (below the gate's "
+     "level) says they do."],
     ["cross-fitted", "An attack's settings (its variant, and the sign of its score: sign flipped = lower scores mean "
      "member) are chosen on one half of the images and scored on the other, so the figure is not flattered by the choice."],
     ["selection-adjusted", "The strongest of several attacks, with its chance band widened for having picked the best."],
