@@ -30,16 +30,17 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
         measured = bool(((r.get("threat_models") or {}).get(tm) or {}).get("measured_by", h is not None))
         label = "membership AUC (strongest attack)"
         if h is None or not measured:
-            rows += [(tm, label, None, "not measured"), (tm, "epsilon lower bound (one run)", None, "-")]
+            rows += [(tm, label, None, "not measured"), (tm, "epsilon lower bound (one run)", None, "-"),
+                     (tm, "epsilon lower bound (one run, proven)", None, "-")]
             continue
         rows.append((tm, label, h["auc"], f"{num(h['auc'])} [{interval(h['auc_ci95'])}] {_chosen(h)}"))
         most = h.get("epsilon_lb_max_provable")
         indicative = "indicative, " if h.get("epsilon_lb_guarantee") is False else ""
         rows.append((tm, "epsilon lower bound (one run)", h["epsilon_lb"],
                      num(h["epsilon_lb"], 2) + ("" if most is None else f" ({indicative}≤ {num(most, 2)} provable)")))
-        if h.get("epsilon_lb_proven") is not None:  # conditioned on the half's member count: a guarantee
-            rows.append((tm, "epsilon lower bound (one run, proven)", h["epsilon_lb_proven"],
-                         f"{num(h['epsilon_lb_proven'], 2)} (≤ {num(h['epsilon_lb_proven_max_provable'], 2)} provable)"))
+        proven = h.get("epsilon_lb_proven")  # conditioned on the half's member count: a guarantee (schema 5)
+        rows.append((tm, "epsilon lower bound (one run, proven)", proven,
+                     "-" if proven is None else f"{num(proven, 2)} (≤ {num(h['epsilon_lb_proven_max_provable'], 2)} provable)"))
     q = r.get("quality") or {}
     rows.append(("quality", f"FID ({q.get('features', '?')})", q.get("fid"), num(q.get("fid"), 2)))
     fired = (r.get("protection") or {}).get("fired_fraction")

@@ -102,3 +102,18 @@ def test_report_refuses_a_version_1_results_file_in_one_line(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps({**_results(), "schema_version": 1}))
     with pytest.raises(InputError, match="schema_version 1 .*run `cpaudit audit` again"):
         report([tmp_path / "results.json"], tmp_path / "out")
+
+
+def test_comparison_aligns_runs_measured_under_different_threat_models():
+    """A run audited with --model (every threat model measured, a proven one-run bound) beside one audited from its
+    samples alone: every row has a cell per run (the text demo's comparison crashed on this)."""
+    head = {**_attack("sample-only attack", "samples", 0.75), "epsilon_lb_guarantee": False, "epsilon_lb_proven": 1.1,
+            "epsilon_lb_proven_max_provable": 1.86, "epsilon_lb_max_provable": 2.26}
+    full, samples_only = _results(), _results()
+    full["schema_version"] = samples_only["schema_version"] = 3
+    full["threat_models"] = {tm: {"measured_by": ["sample_only"], "strongest": head} for tm in ("samples", "sampler", "weights")}
+    samples_only["threat_models"] = {"samples": {"measured_by": ["sample_only"], "strongest": head},
+                                     **{tm: {"measured_by": [], "strongest": None} for tm in ("sampler", "weights")}}
+    md = render_markdown(compare_document([("full", full), ("samples only", samples_only)]), set())
+    assert "| weights | epsilon lower bound (one run, proven) | 1.10 (≤ 1.86 provable) | - |" in md
+    assert "| samples | epsilon lower bound (one run) | 1.23 (indicative, ≤ 2.26 provable) |" in md
