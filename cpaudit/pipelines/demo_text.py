@@ -278,7 +278,9 @@ def white_box_markdown(record: dict) -> str:
     return (f"On the unprotected model (threat models sampler and weights; the same weights under every sampling-time "
             f"defence): the noise-norm detector separates training from held-out captions with AUC {det['auc']:.3f} "
             f"(95% CI {det['auc_ci95'][0]:.3f}-{det['auc_ci95'][1]:.3f}; chance band {det['chance_band95'][0]:.3f}-"
-            f"{det['chance_band95'][1]:.3f}); the caption-conditioned attacks reach AUC " + "; ".join(pairs) + ".")
+            f"{det['chance_band95'][1]:.3f}); the caption-conditioned attacks reach AUC " + "; ".join(pairs) + "."
+            + (f" CLiD (Zhai et al. 2024: the loss under the true caption against reduced ones, cross-fitted over its "
+               f"weightings) reaches AUC {_auc(wb['clid'])}." if "clid" in wb else ""))
 
 
 def demo_summary_markdown(record: dict) -> str:
