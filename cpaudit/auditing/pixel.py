@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+# The replica threshold on the pixel embedding: Pearson 0.97 on small images (shared/design.md). Every default
+# that means "a replica" on pixels reads it (the audit's, rejection's, tune's and the text demo's).
+PIXEL_REPLICA_THRESHOLD = 0.97
+
 
 def pixel_embedding(images: torch.Tensor | np.ndarray) -> np.ndarray:
     """Flatten, subtract each image's own mean, divide by its L2 norm. (N, ...) -> float32 (N, D).

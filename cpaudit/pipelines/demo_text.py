@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.auditing.quality import frechet_distance, pooled_pixels
 from cpaudit.auditing.samples import load_samples
 from cpaudit.data.imageio import save_samples_npz
@@ -87,7 +88,7 @@ class TextDemoOptions:
     arch: str | None = None  # sd, sdxl, sd3 or flux; None: sd, or the --model's own
     steps: int | None = None  # None: the architecture's (SAMPLING)
     guidance_scale: float | None = None  # None: the architecture's (SAMPLING)
-    threshold: float = 0.97  # the pixel embedding's replica threshold (design.md), for rejection as for the audit
+    threshold: float = PIXEL_REPLICA_THRESHOLD  # for rejection as for the audit
     device: str = "auto"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.data.imageio import save_samples_npz
 from cpaudit.data.imageset import to_uint8, to_unit_range
 from cpaudit.data.members import data_and_split_of
@@ -27,7 +28,7 @@ class RejectionOptions:
     out: Path
     n: int = 256
     seed: int = 0
-    threshold: float = 0.97
+    threshold: float = PIXEL_REPLICA_THRESHOLD
     batch_size: int = 256  # small images: large batches amortise per-op overhead (benchmarks/RESULTS.md)
     sampler: SamplerConfig = SamplerConfig()
     device: str = "auto"  # see device.py

@@ -20,16 +20,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpaudit.auditing.frontier import Reference, best_within_budget, copy_excess_p, evaluate_samples, pareto_front, spread
+from cpaudit.auditing.frontier import (
+    Reference,
+    best_within_budget,
+    copy_excess_p,
+    evaluate_samples,
+    pareto_front,
+    spread,
+)
+from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.data.members import MemberSource, model_members, require_model_shape
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import LoadedModel, load_model, require_pixel_unconditional
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, train_diffusion
-from cpaudit.pipelines.tune_grid import DP, DP_CONTROL, FAMILIES, KIND_FAMILIES, NONE, sweep_settings
-from cpaudit.report.write import write_report
+from cpaudit.pipelines.tune_grid import (
+    DP,
+    DP_CONTROL,
+    FAMILIES,
+    KIND_FAMILIES,
+    NONE,
+    sweep_settings,
+)
 from cpaudit.report.tune_report import tune_document, tune_figures
+from cpaudit.report.write import write_report
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.rejection import RejectionExhausted
 from cpaudit.sampling.sampler import SamplerConfig
@@ -158,7 +173,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     data, split = model_members(model.folder, model.config, opts.membership)
     require_model_shape(data, model.image_shape, opts.membership.split or opts.membership.members or data.source)
     members, holdout = data.take(split.member_idx), data.take(split.holdout_idx)
-    ref = Reference.of(members, holdout, threshold=0.97)
+    ref = Reference.of(members, holdout, threshold=PIXEL_REPLICA_THRESHOLD)
     own = model.data_fingerprint is not None  # DP-SGD runs retrain on the model's data: cpaudit's own models only
     if not own and opts.families is not None and "dp" in opts.families:
         raise InputError("--defences", f"dp retrains the model with DP-SGD, which cpaudit does for its own models; "

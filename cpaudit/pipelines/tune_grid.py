@@ -4,6 +4,7 @@ exact posterior from scale 3; repulsion and the x0-space variant have no prior f
 
 from __future__ import annotations
 
+from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.sampling.defences import Setting
 from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.repulsion import Repulsion
@@ -51,12 +52,12 @@ def sweep_settings(classifier: str | None, dp_epsilons: tuple[float, ...], small
         for lo, hi in ((300, 999), (100, 600)) if not small else ((300, 999),):
             out += _cps(WINDOW, classifier, (0.5,), pick((10, 30, 100)), t_min=lo, t_max=hi)
         out += _cps(X0, classifier, a1, pick((3, 10, 30, 100)), space="x0")
-        out += [Setting(CPS_REJECT, f"alpha 0.4, scale {s:g}, reject at 0.97", protection=Protection(classifier, 0.4, s),
-                        reject_at=0.97) for s in pick((10, 30))]
+        out += [Setting(CPS_REJECT, f"alpha 0.4, scale {s:g}, reject at {PIXEL_REPLICA_THRESHOLD:g}",
+                        protection=Protection(classifier, 0.4, s), reject_at=PIXEL_REPLICA_THRESHOLD) for s in pick((10, 30))]
     out += _cps(EXACT, "exact", a2, pick((1, 3, 10, 30)))
     out += _cps(EXACT_HALF, "exact", a1, pick((3, 10, 30)), rule="toward-half")
     out += _cps(EXACT_X0, "exact", a1, pick((0.3, 1, 3, 10)), space="x0")
-    out += [Setting(REJECTION, f"reject at {r:g}", reject_at=r) for r in pick((0.97, 0.96, 0.95))]  # below 0.95 it keeps < 1 in 100
+    out += [Setting(REJECTION, f"reject at {r:g}", reject_at=r) for r in pick((PIXEL_REPLICA_THRESHOLD, 0.96, 0.95))]  # below 0.95 it keeps < 1 in 100
     out += [Setting(REPULSION, f"lambda {lam:g}, scale {s:g}", repulsion=Repulsion(lam, s))
             for lam in ((0.7, 0.8, 0.9) if not small else (0.9,)) for s in pick((10, 30, 100, 300))]
     for e in dp_epsilons:

@@ -21,8 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cpaudit.auditing.extraction import CaptionUnits, caption_scores, caption_units, replica_excess, sample_groups
-from cpaudit.auditing.pixel import pixel_embedding
+from cpaudit.auditing.extraction import (
+    CaptionUnits,
+    caption_scores,
+    caption_units,
+    replica_excess,
+    sample_groups,
+)
+from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD, pixel_embedding
 from cpaudit.auditing.quality import frechet_distance, pooled_pixels
 from cpaudit.auditing.samples import load_samples
 from cpaudit.data.members import MemberSource, model_members
@@ -36,7 +42,7 @@ from cpaudit.sampling.protection import Protection, defaults_table
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.version import __version__
 
-THRESHOLD = 0.97  # the pixel embedding's replica threshold (design.md)
+THRESHOLD = PIXEL_REPLICA_THRESHOLD
 RULE = ("among points whose training captions are extracted no more often than held-out captions, the lowest pixel FID; "
         "where none reaches it, the point with the fewest extracted training captions")
 Progress = Callable[[str, int, int], None]
