@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Optional
 
 import typer
@@ -16,15 +17,37 @@ from cpaudit.errors import InputError
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.prompt_defences import DEFAULTS, PromptDefence
-from cpaudit.sampling.protection import KIND_DEFAULTS, Protection
+from cpaudit.sampling.protection import FLOW_KIND_DEFAULTS, KIND_DEFAULTS, LATENT_KIND_DEFAULTS, Protection
 from cpaudit.sampling.sampler import SamplerConfig
 
 
 def _kind_defaults(name: str) -> str:
-    """The classifier kinds' defaults of one setting, for --help (protection.KIND_DEFAULTS says how chosen)."""
+    """The classifier kinds' defaults of one setting for --help, per model kind where they differ (sampling/
+    protection.py's KIND_DEFAULTS, LATENT_ and FLOW_KIND_DEFAULTS say how each was chosen)."""
     where = {"learned": "a classifier folder", "exact": "exact"}
-    return ", ".join(f"{KIND_DEFAULTS[k][name]:g} for {where[k]}" if isinstance(KIND_DEFAULTS[k][name], float)
-                     else f"{KIND_DEFAULTS[k][name]} for {where[k]}" for k in KIND_DEFAULTS)
+
+    def one(table: dict) -> str:
+        return ", ".join(f"{table[k][name]:g} for {where[k]}" if isinstance(table[k][name], float)
+                         else f"{table[k][name]} for {where[k]}" for k in table)
+
+    tables = {"pixel models": KIND_DEFAULTS, "latent models": LATENT_KIND_DEFAULTS, "SD3/FLUX": FLOW_KIND_DEFAULTS}
+    texts = {kind: one(table) for kind, table in tables.items()}
+    if len(set(texts.values())) == 1:
+        return texts["pixel models"]
+    return "; ".join(f"{kind}: {text}" for kind, text in texts.items())
+
+
+def samples_progress(advance: Callable[..., None], n: int, batch_size: int, steps: int) -> Callable[[], None]:
+    """on_step for `sample`: the count a person expects, samples finished of n, with the batch and step under way
+    (the sampler reports one call per step of a batch)."""
+    calls = [0]
+
+    def on_step() -> None:
+        calls[0] += 1
+        batch, step = divmod(calls[0] - 1, steps)
+        advance(step=min(n, (calls[0] // steps) * batch_size), total_=n, metrics={"batch": batch + 1, "step": step + 1})
+
+    return on_step
 
 
 def sample_cmd(
@@ -88,7 +111,9 @@ def sample_cmd(
     """Draw samples from a model, optionally protected by CPSample.
 
     Example: cpaudit sample --model runs/model --out runs/protected --protect --classifier runs/classifier
+
     Example: cpaudit sample --model runs/sd --prompts captions.txt --guidance-scale 7.5 --out runs/prompted
+
     Example: cpaudit sample --model sd-finetune --extraction --split split.json --protect --out runs/protected
     """
     state.quiet = state.quiet or quiet
@@ -117,9 +142,8 @@ def sample_cmd(
             protection=protection, label_seed=label_seed, membership=membership, device=device, conditions=conditions,
             lora=lora, scheduler=scheduler,
         )
-        total_batches = -(-n // batch_size)
-        with progress_bar("sample", total_batches * steps) as advance:
-            result = sample(opts, on_step=advance)
+        with progress_bar("sample", n) as advance:
+            result = sample(opts, on_step=samples_progress(advance, n, batch_size, steps))
     if json_out:
         print_json(result.run)
     info(f"{len(result.seeds)} samples in {result.seconds:.1f} s -> {result.out}")

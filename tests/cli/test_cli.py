@@ -155,3 +155,16 @@ def test_demo_arch_is_passed_to_the_text_demo_and_refused_without_it(tmp_path, m
     _one_line_error(runner.invoke(app, ["--quiet", "demo", "--text", "--arch", "sd3", "--model", str(model), "--out",
                                         str(tmp_path / "c")]), "--arch", "'flux'")
     assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_sample_progress_counts_samples_with_the_batch_and_step_under_way():
+    """Issue 37: 512 samples in batches of 256 at 50 steps read '256/512' after the first batch, not '50/100 (50%)'."""
+    from cpaudit.cli.sample_cmd import samples_progress
+
+    calls = []
+    on_step = samples_progress(lambda **kw: calls.append(kw), n=500, batch_size=256, steps=50)
+    for _ in range(100):
+        on_step()
+    assert calls[0] == {"step": 0, "total_": 500, "metrics": {"batch": 1, "step": 1}}
+    assert calls[49] == {"step": 256, "total_": 500, "metrics": {"batch": 1, "step": 50}}
+    assert calls[-1] == {"step": 500, "total_": 500, "metrics": {"batch": 2, "step": 50}}
