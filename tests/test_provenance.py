@@ -18,7 +18,8 @@ from cpaudit.schemas import results_schema
 
 jsonschema = pytest.importorskip("jsonschema")
 ROOT = Path(__file__).resolve().parent.parent
-OLD_RESULTS = ROOT / "reports" / "demo" / "unprotected" / "results.json"  # schema 3, committed before provenance
+# The demo's unprotected results.json as committed at schema 3, before provenance (reports/demo is re-audited since).
+OLD_RESULTS = ROOT / "tests" / "fixtures" / "results_schema3_demo_unprotected.json"
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
@@ -119,8 +120,13 @@ def test_schema_5_requires_provenance_and_older_versions_still_validate():
     assert old["schema_version"] < 5 and "provenance" not in old
     assert not results_errors(old)
     assert any("provenance" in e for e in results_errors({**old, "schema_version": 5}))
-    assert not results_errors({**old, "schema_version": 5, "provenance": prov.provenance("cpu")})
-    assert results_errors({**old, "schema_version": 5, "provenance": {**prov.provenance("cpu"), "git_commit": "HEAD"}})
+    # Version 5 also requires the replica gate's reach figures and the gates' family (issue 36).
+    reach = {"members_reached": 3, "n_members_reached_of": 64, "holdout_reached": 1, "n_holdout_reached_of": 64,
+             "reach_excess_p": 0.3}
+    new = {**old, "schema_version": 5, "nn": {**old["nn"], **reach},
+           "policy": {**old["policy"], "family": {"levels": {"mia_excess_level": 0.025}, "total": 0.025, "design": "Bonferroni"}}}
+    assert not results_errors({**new, "provenance": prov.provenance("cpu")})
+    assert results_errors({**new, "provenance": {**prov.provenance("cpu"), "git_commit": "HEAD"}})
 
 
 def test_an_old_results_json_still_reads(tmp_path):

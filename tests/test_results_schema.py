@@ -31,7 +31,8 @@ def test_the_schema_names_every_version_cpaudit_reads():
 def test_audit_writes_the_version_that_requires_provenance():
     """Schema 5 requires provenance (issue 36); an audit writing an older version would skip the check."""
     needs = results_schema()["allOf"][0]
-    assert needs["then"] == {"required": ["provenance"]} and SCHEMA_VERSION >= needs["if"]["properties"]["schema_version"]["minimum"]
+    assert needs["then"]["required"] == ["provenance"] and SCHEMA_VERSION >= needs["if"]["properties"]["schema_version"]["minimum"]
+    assert needs["then"]["properties"]["policy"] == {"required": ["family"]}  # the gates' family levels, also version 5
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[str(p.relative_to(ROOT)) for p in COMMITTED])
@@ -54,13 +55,13 @@ def test_schema_rejects_what_is_not_a_results_json():
 
 
 def test_a_fresh_audit_validates_and_reads_a_previous_version_baseline(tiny_model, tmp_path):
-    """The demo's committed results.json are schema 3, an earlier version (before provenance, schema 5): --baseline
-    reads them, and the fresh audit's own file is the current version, with its provenance."""
+    """A results.json of an earlier version (the demo's as committed at schema 3, before provenance): --baseline
+    reads it, and the fresh audit's own file is the current version, with its provenance."""
     from cpaudit.pipelines.sample import SampleOptions, sample
     from cpaudit.sampling.sampler import SamplerConfig
 
     sample(SampleOptions(model=tiny_model, out=tmp_path / "s", n=8, sampler=SamplerConfig(steps=3), write_png=False))
-    old = ROOT / "reports" / "demo" / "unprotected" / "results.json"
+    old = ROOT / "tests" / "fixtures" / "results_schema3_demo_unprotected.json"
     assert json.loads(old.read_text())["schema_version"] < SCHEMA_VERSION
     shutil.copy(old, tmp_path / "baseline.json")
     r = CliRunner().invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--split", str(tiny_model / "split.json"),
