@@ -75,13 +75,21 @@ def gate_rows(results: dict) -> list[list[str]]:
         # Audits before schema 5 gated the per-sample rate (replica_excess_p); since, the candidates reached.
         label, v = (("training images reached above held-out images, Fisher p (samples)", nn["reach_excess_p"])
                     if "reach_excess_p" in nn else ("replica excess over held-out images, Fisher p (samples)", nn.get("replica_excess_p")))
-        rows.append([label, num(v), f"at least {level:g}", "FAIL" if failed else "pass"])
+        rows.append([label, p_value(v, None), f"at least {level:g}", "FAIL" if failed else "pass"])
     ext = (results.get("prompted_extraction") or {}).get("captions")
     if ext and "extraction_excess_level" in (pol.get("gates") or {}):
         failed = pol["gates"]["extraction_excess_level"] is not None
         level = levels.get("extraction_excess_level", th["replica_excess_level"])
-        rows.append(["prompted extraction over held-out captions, Fisher p (samples)", num(ext["fisher_p"]),
+        rows.append(["prompted extraction over held-out captions, Fisher p (samples)", p_value(ext["fisher_p"], None),
                      f"at least {level:g}", "FAIL" if failed else "pass"])
+    for gate, message in (pol.get("gates") or {}).items():  # a weaker threat model gated where the release was unmeasured
+        if ":" in gate:
+            key, tm = gate.split(":", 1)
+            head = headline(results, tm)
+            required = f"at most {num(th[key])}" if key == "max_mia_auc" else f"p at least {th[key]:g}"
+            rows.append([f"strongest attack, selection-adjusted ({tm})",
+                         "n/a" if head is None else f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}",
+                         required, "FAIL" if message is not None else "pass"])
     for gate, label in (("baseline_replica_rate", "replica rate against the baseline"),
                         ("baseline_mia_auc", "membership AUC against the baseline")):
         if gate in (pol.get("gates") or {}):

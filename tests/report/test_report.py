@@ -117,3 +117,18 @@ def test_comparison_aligns_runs_measured_under_different_threat_models():
     md = render_markdown(compare_document([("full", full), ("samples only", samples_only)]), set())
     assert "| weights | epsilon lower bound (one run, proven) | 1.10 (≤ 1.86 provable) | - |" in md
     assert "| samples | epsilon lower bound (one run) | 1.23 (indicative, ≤ 2.26 provable) |" in md
+
+
+def test_the_gates_table_lists_a_weaker_threat_model_gated_in_an_unmeasured_release():
+    from cpaudit.report.content import gate_rows
+
+    r = _results()
+    r["schema_version"] = 3
+    head = {**_attack("sample-only attack", "samples", 0.9), "p_value": 1 / 201}
+    r["threat_models"] = {"samples": {"measured_by": ["sample_only"], "strongest": head},
+                          "sampler": {"measured_by": [], "strongest": None, "not_measured": "not attacked"}}
+    r["release"] = "sampler"
+    r["policy"]["thresholds"]["mia_excess_level"] = 0.025
+    r["policy"]["gates"] = {"mia_excess_level": "nothing was measured", "mia_excess_level:samples": "leaks"}
+    rows = gate_rows(r)
+    assert ["strongest attack, selection-adjusted (samples)", "AUC 0.900, p ≤ 1/201", "p at least 0.025", "FAIL"] in rows
