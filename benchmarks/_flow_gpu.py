@@ -40,7 +40,12 @@ import torch
 
 from cpaudit.core.flow import FlowSchedule
 from cpaudit.models.flow_denoiser import FlowDenoiser
-from cpaudit.models.flow_prompts import FLUX_MAX_SEQUENCE_LENGTH, SD3_MAX_SEQUENCE_LENGTH, FluxPromptEncoder, SD3PromptEncoder
+from cpaudit.models.flow_prompts import (
+    FLUX_MAX_SEQUENCE_LENGTH,
+    SD3_MAX_SEQUENCE_LENGTH,
+    FluxPromptEncoder,
+    SD3PromptEncoder,
+)
 from cpaudit.models.load import LoadedModel
 from cpaudit.models.tiny_flow import SD3_PAD_2, t5_tokenizer
 from cpaudit.models.tiny_sd import word_tokenizer
@@ -57,9 +62,19 @@ def t5_small(tok, tiny: bool):
     from transformers import T5Config, T5EncoderModel
 
     width, heads, ff = (32, 4, 64) if tiny else (4096, 64, 10240)
-    config = T5Config(vocab_size=len(tok) if tiny else max(T5_VOCAB, len(tok)), d_model=width, d_kv=width // heads,
-                      d_ff=ff, num_layers=T5_LAYERS, num_heads=heads, dropout_rate=0.0, feed_forward_proj="gated-gelu",
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=0)
+    config = T5Config(
+        vocab_size=len(tok) if tiny else max(T5_VOCAB, len(tok)),
+        d_model=width,
+        d_kv=width // heads,
+        d_ff=ff,
+        num_layers=T5_LAYERS,
+        num_heads=heads,
+        dropout_rate=0.0,
+        feed_forward_proj="gated-gelu",
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        decoder_start_token_id=0,
+    )
     return T5EncoderModel(config).eval()
 
 
@@ -94,18 +109,35 @@ def sd35m(tiny: bool, device: torch.device, kit: SimpleNamespace) -> tuple[Loade
         (tok1, tok2), (te1, te2) = clip_encoders(tiny, kit, sd3=True)
         te3 = t5_small(t5_tok, tiny)
         transformer = SD3Transformer2DModel(
-            sample_size=image // 8, patch_size=2, in_channels=16, out_channels=16, num_layers=2 if tiny else 24,
-            attention_head_dim=8 if tiny else 64, num_attention_heads=2 if tiny else 24,
-            joint_attention_dim=te3.config.d_model, caption_projection_dim=16 if tiny else 1536,
+            sample_size=image // 8,
+            patch_size=2,
+            in_channels=16,
+            out_channels=16,
+            num_layers=2 if tiny else 24,
+            attention_head_dim=8 if tiny else 64,
+            num_attention_heads=2 if tiny else 24,
+            joint_attention_dim=te3.config.d_model,
+            caption_projection_dim=16 if tiny else 1536,
             pooled_projection_dim=te1.config.projection_dim + te2.config.projection_dim,
-            pos_embed_max_size=8 if tiny else 384, dual_attention_layers=(0,) if tiny else tuple(range(13)), qk_norm="rms_norm")
+            pos_embed_max_size=8 if tiny else 384,
+            dual_attention_layers=(0,) if tiny else tuple(range(13)),
+            qk_norm="rms_norm",
+        )
         vae = flow_vae(tiny, image, SD3_VAE, kit)
     encoder = SD3PromptEncoder(tok1, tok2, te1, te2, t5_tok, te3, te3.config.d_model, SD3_MAX_SEQUENCE_LENGTH)
     parts = {"transformer": transformer, "vae": vae, "text_encoder": te1, "text_encoder_2": te2, "text_encoder_3": te3}
-    return flow_loaded(transformer, "sd3", FlowSchedule(shift=3.0, pipeline="sd3"), kit.codec(vae, batch_size=4), encoder, image), parts
+    return flow_loaded(
+        transformer, "sd3", FlowSchedule(shift=3.0, pipeline="sd3"), kit.codec(vae, batch_size=4), encoder, image
+    ), parts
 
 
-def flux(tiny: bool, device: torch.device, kit: SimpleNamespace, double_blocks: int = DOUBLE_BLOCKS, single_blocks: int = SINGLE_BLOCKS) -> tuple[LoadedModel, dict]:
+def flux(
+    tiny: bool,
+    device: torch.device,
+    kit: SimpleNamespace,
+    double_blocks: int = DOUBLE_BLOCKS,
+    single_blocks: int = SINGLE_BLOCKS,
+) -> tuple[LoadedModel, dict]:
     """FLUX.1-dev's widths at `double_blocks` / `single_blocks` depth (module docstring), or a small model of the
     same architecture (`tiny`: 2 heads x 16, axes (4, 6, 6))."""
     from diffusers import FluxTransformer2DModel
@@ -116,12 +148,21 @@ def flux(tiny: bool, device: torch.device, kit: SimpleNamespace, double_blocks: 
         (tok1,), (te1,) = clip_encoders(tiny, kit, sd3=False)
         te2 = t5_small(t5_tok, tiny)
         transformer = FluxTransformer2DModel(
-            patch_size=1, in_channels=64, num_layers=double_blocks, num_single_layers=single_blocks,
-            attention_head_dim=16 if tiny else 128, num_attention_heads=2 if tiny else 24,
-            joint_attention_dim=te2.config.d_model, pooled_projection_dim=te1.config.hidden_size, guidance_embeds=True,
-            axes_dims_rope=(4, 6, 6) if tiny else (16, 56, 56))
+            patch_size=1,
+            in_channels=64,
+            num_layers=double_blocks,
+            num_single_layers=single_blocks,
+            attention_head_dim=16 if tiny else 128,
+            num_attention_heads=2 if tiny else 24,
+            joint_attention_dim=te2.config.d_model,
+            pooled_projection_dim=te1.config.hidden_size,
+            guidance_embeds=True,
+            axes_dims_rope=(4, 6, 6) if tiny else (16, 56, 56),
+        )
         vae = flow_vae(tiny, image, FLUX_VAE, kit)
-    encoder = FluxPromptEncoder(tok1, te1, t5_tok, te2, guidance_embeds=True, max_sequence_length=FLUX_MAX_SEQUENCE_LENGTH)
+    encoder = FluxPromptEncoder(
+        tok1, te1, t5_tok, te2, guidance_embeds=True, max_sequence_length=FLUX_MAX_SEQUENCE_LENGTH
+    )
     schedule = FlowSchedule(shift=1.0, dynamic=True, pipeline="flux")  # FLUX.1-dev's scheduler_config.json
     parts = {"transformer": transformer, "vae": vae, "text_encoder": te1, "text_encoder_2": te2}
     return flow_loaded(transformer, "flux", schedule, kit.codec(vae, batch_size=4), encoder, image), parts
@@ -132,5 +173,14 @@ def flow_loaded(transformer, family: str, schedule: FlowSchedule, codec, prompts
     count the sampling sigmas' mu is computed from (patches of 2x2 latents: SD3's patch_size, FLUX's packing)."""
     side = image // 8 // 2
     record = {"family": family, "prediction_type": "flow", "image_seq_len": side * side}
-    return LoadedModel(FlowDenoiser(transformer.eval().requires_grad_(False), family), schedule, record, Path("."),
-                       (3, image, image), codec, "text", prompts, prediction="flow")
+    return LoadedModel(
+        FlowDenoiser(transformer.eval().requires_grad_(False), family),
+        schedule,
+        record,
+        Path("."),
+        (3, image, image),
+        codec,
+        "text",
+        prompts,
+        prediction="flow",
+    )

@@ -43,7 +43,9 @@ FULL_LABEL = "CPSample, learned classifier, full training"
 # Every default was chosen on tuning seeds from here: CPSample's latent ones and the prompt defences' on the SD 1.x
 # tiny model's, CPSample's rectified-flow ones (FLOW_KIND_DEFAULTS) on the tiny FLUX model's.
 TUNING_SEED = 2_000_000
-DefaultsEntries = Callable[[Path, bool], dict]  # (the model folder, trained in this run) -> the record's defaults entries
+DefaultsEntries = Callable[
+    [Path, bool], dict
+]  # (the model folder, trained in this run) -> the record's defaults entries
 
 
 def latent_defaults_entries(folder: Path, trained_here: bool) -> dict:
@@ -66,7 +68,9 @@ def check_defaults(out: Path, record: dict) -> list[str]:
         want = table["exact" if p["classifier"] == "exact" else "learned"]
         got = {k: p[k] for k in want}
         if got != want or p.get("defaults") != name:
-            raise ValueError(f"{results}: protection {got} ({p.get('defaults')} defaults), the record says {want} ({name})")
+            raise ValueError(
+                f"{results}: protection {got} ({p.get('defaults')} defaults), the record says {want} ({name})"
+            )
         checked.append(results.parent.name)
     if not checked:
         raise ValueError(f"{out}: no CPSample run to check")
@@ -88,11 +92,22 @@ def arguments(name: str, out: Path, json_out: Path, work: Path) -> argparse.Argu
 
 def train(folder: Path, seed: int, arch: str) -> None:
     """`cpaudit train-diffusion captioned-digits --text --arch ARCH` at its defaults, 64 members, on the CPU."""
-    opts = TrainTextOptions("captioned-digits", folder, members=64, seed=seed, train=default_train_config(arch),
-                            arch=text_architecture(arch), device="cpu")
+    opts = TrainTextOptions(
+        "captioned-digits",
+        folder,
+        members=64,
+        seed=seed,
+        train=default_train_config(arch),
+        arch=text_architecture(arch),
+        device="cpu",
+    )
     t0 = time.perf_counter()
-    train_text_diffusion(opts, progress=lambda part, s, n, m: print(f"train {part} {s}/{n} {m}", flush=True)
-                         if s % 100 == 0 or s == n else None)
+    train_text_diffusion(
+        opts,
+        progress=lambda part, s, n, m: (
+            print(f"train {part} {s}/{n} {m}", flush=True) if s % 100 == 0 or s == n else None
+        ),
+    )
     print(f"trained in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
@@ -105,12 +120,19 @@ def demo_record(opts: TextDemoOptions, model: dict, eval_seed: int, t0: float, d
     """Run the demo's experiment (opts.model, opts.work, opts.out) and record it with the model's record and the
     defaults entries (`DefaultsEntries`' answer)."""
     result = demo_text(opts, stage=lambda name, s, n, m: print(name, flush=True) if s == 0 else None)
-    return {"machine": machine(), "threat_model": "samples (prompted extraction); sampler and weights for the unprotected run",
-            "model": model, "eval_seed": eval_seed, "tuning_seeds_of_the_defaults": TUNING_SEED,
-            **defaults, "classifier_width": LATENT_CLASSIFIER_WIDTH,
-            "demo_classifier": {"max_steps": DEMO_CLASSIFIER.steps, **classifier_record(Path(opts.work) / "classifier")},
-            "demo_seconds": round(result.seconds, 1), "total_seconds": round(time.perf_counter() - t0, 1),
-            "demo": json.loads((Path(opts.out) / "text_demo.json").read_text())}
+    return {
+        "machine": machine(),
+        "threat_model": "samples (prompted extraction); sampler and weights for the unprotected run",
+        "model": model,
+        "eval_seed": eval_seed,
+        "tuning_seeds_of_the_defaults": TUNING_SEED,
+        **defaults,
+        "classifier_width": LATENT_CLASSIFIER_WIDTH,
+        "demo_classifier": {"max_steps": DEMO_CLASSIFIER.steps, **classifier_record(Path(opts.work) / "classifier")},
+        "demo_seconds": round(result.seconds, 1),
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "demo": json.loads((Path(opts.out) / "text_demo.json").read_text()),
+    }
 
 
 def learned_full_training(opts: TextDemoOptions, unprotected_fid: float) -> dict:
@@ -118,19 +140,41 @@ def learned_full_training(opts: TextDemoOptions, unprotected_fid: float) -> dict
     model, work = Path(opts.model), Path(opts.work)
     t0 = time.perf_counter()
     classifier = work / "classifier-full-training"
-    train_classifier(TrainClassifierOptions("captioned-digits", classifier, model=model, base_channels=LATENT_CLASSIFIER_WIDTH,
-                                            seed=opts.seed, device=opts.device))
+    train_classifier(
+        TrainClassifierOptions(
+            "captioned-digits",
+            classifier,
+            model=model,
+            base_channels=LATENT_CLASSIFIER_WIDTH,
+            seed=opts.seed,
+            device=opts.device,
+        )
+    )
     prompts = extraction_prompts(model, per_caption=opts.per_caption, seed=opts.seed)
     data, split = data_and_split_of(model, load_model(model).config)
     say = StageClock(lambda name, s, n, m: print(name, flush=True))
-    _, row = run_defence(opts, model, work, FULL_LABEL, {"protection": Protection(str(classifier))}, prompts,
-                         pooled_pixels(data.take(split.holdout_idx)), say)
+    _, row = run_defence(
+        opts,
+        model,
+        work,
+        FULL_LABEL,
+        {"protection": Protection(str(classifier))},
+        prompts,
+        pooled_pixels(data.take(split.holdout_idx)),
+        say,
+    )
     row["fid_ratio"] = row["pixel_fid"] / unprotected_fid
     return {"row": row, "classifier": classifier_record(classifier), "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def run(args: argparse.Namespace, arch: str, eval_seed: int, model_record: Callable[[Path], dict],
-        full_training: bool = True, defaults: DefaultsEntries = latent_defaults_entries) -> dict:
+def run(
+    args: argparse.Namespace,
+    arch: str,
+    eval_seed: int,
+    model_record: Callable[[Path], dict],
+    full_training: bool = True,
+    defaults: DefaultsEntries = latent_defaults_entries,
+) -> dict:
     """Train unless --model (or WORK/model) holds the pipeline, run the demo, then (with `full_training`) the
     fully trained classifier's row; --reuse keeps what --json already holds. The record, written after each part
     once its CPSample runs are checked against the defaults it records (`check_defaults`)."""
@@ -139,7 +183,9 @@ def run(args: argparse.Namespace, arch: str, eval_seed: int, model_record: Calla
     trained_here = not (folder / "model_index.json").is_file()
     if trained_here:
         train(folder, args.seed, arch)
-    opts = TextDemoOptions(out=args.out, work=args.work, model=folder, seed=args.seed, sample_seed=eval_seed, device="cpu")
+    opts = TextDemoOptions(
+        out=args.out, work=args.work, model=folder, seed=args.seed, sample_seed=eval_seed, device="cpu"
+    )
     record = json.loads(args.json.read_text()) if args.reuse and args.json.is_file() else {}
     if "demo" not in record:
         record = demo_record(opts, model_record(folder), eval_seed, t0, defaults(folder, trained_here))
@@ -175,9 +221,11 @@ def verdict(row: dict) -> str:
     c, lo, hi = row["captions"], row["chance_band95"][0], row["chance_band95"][1]
     base = "at" if at_base_rate(row) else "above"
     s = row["samples"]
-    return (f"{row['defence']}: {c['member_captions_extracted']} of {c['n_member_captions']} training captions extracted "
-            f"against {c['holdout_captions_extracted']} of {c['n_holdout_captions']} held-out ones ({base} the base rate, "
-            f"Fisher p {c['fisher_p']:.2g}; {s['member_caption_replicas']} of {s['n_member_caption_samples']} samples "
-            f"replicas against {s['holdout_caption_replicas']} of {s['n_holdout_caption_samples']}), extraction AUC "
-            f"{row['extraction_auc']:.3f} ({band_position(row)} its chance band {lo:.3f}-{hi:.3f}), pixel FID ratio "
-            f"{row['fid_ratio']:.2f}")
+    return (
+        f"{row['defence']}: {c['member_captions_extracted']} of {c['n_member_captions']} training captions extracted "
+        f"against {c['holdout_captions_extracted']} of {c['n_holdout_captions']} held-out ones ({base} the base rate, "
+        f"Fisher p {c['fisher_p']:.2g}; {s['member_caption_replicas']} of {s['n_member_caption_samples']} samples "
+        f"replicas against {s['holdout_caption_replicas']} of {s['n_holdout_caption_samples']}), extraction AUC "
+        f"{row['extraction_auc']:.3f} ({band_position(row)} its chance band {lo:.3f}-{hi:.3f}), pixel FID ratio "
+        f"{row['fid_ratio']:.2f}"
+    )

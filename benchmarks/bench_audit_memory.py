@@ -28,8 +28,8 @@ def make_inputs(work: Path, n: int, holdout: int, samples: int) -> None:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from cpaudit.data.imageset import ImageSet
     from cpaudit.data.imageio import save_samples_npz
+    from cpaudit.data.imageset import ImageSet
     from cpaudit.data.split import make_split, write_split
 
     rng = np.random.default_rng(0)
@@ -54,9 +54,24 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         if not (work / "split.json").is_file():
             make_inputs(work, a.images, a.holdout, a.samples)
-        cmd = [sys.executable, "-m", "cpaudit", "--quiet", "audit", "--samples", str(work / "samples"), "--data",
-               str(work / "data.npz"), "--split", str(work / "split.json"), "--out", str(work / "audit"),
-               "--permutations", "100", "--json"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "cpaudit",
+            "--quiet",
+            "audit",
+            "--samples",
+            str(work / "samples"),
+            "--data",
+            str(work / "data.npz"),
+            "--split",
+            str(work / "split.json"),
+            "--out",
+            str(work / "audit"),
+            "--permutations",
+            "100",
+            "--json",
+        ]
         env = {**os.environ, "PYTHONPATH": str(a.root), "HF_HUB_OFFLINE": "1"}
         t0 = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=a.root)
@@ -66,9 +81,13 @@ def main() -> None:
             print(r.stderr[-2000:])
             sys.exit(f"audit exited {r.returncode}")
         nn = json.loads(r.stdout)["nn"]
-        print(f"{a.images:,} 32x32 RGB images ({a.images * 3072 / 2**30:.2f} GiB as uint8, {a.images * 3072 * 4 / 2**30:.2f} GiB "
-              f"as float32), {a.images - a.holdout:,} members, {a.samples} samples; cpaudit from {a.root}")
-        print(f"audit: {seconds:.1f} s, peak RSS {peak_gib:.2f} GiB, search {nn['search']['method']}, replicas {nn['replicas']}")
+        print(
+            f"{a.images:,} 32x32 RGB images ({a.images * 3072 / 2**30:.2f} GiB as uint8, {a.images * 3072 * 4 / 2**30:.2f} GiB "
+            f"as float32), {a.images - a.holdout:,} members, {a.samples} samples; cpaudit from {a.root}"
+        )
+        print(
+            f"audit: {seconds:.1f} s, peak RSS {peak_gib:.2f} GiB, search {nn['search']['method']}, replicas {nn['replicas']}"
+        )
 
 
 if __name__ == "__main__":

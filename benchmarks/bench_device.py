@@ -35,8 +35,14 @@ from cpaudit.sampling.protection import Protection  # noqa: E402
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch  # noqa: E402
 from cpaudit.train.classifier import ClassifierTrainConfig, train_random_label_classifier  # noqa: E402
 
-UNET = UNetConfig(in_channels=3, image_size=32, base_channels=64, channel_mult=(1, 2, 2), num_res_blocks=2,
-                  attention_resolutions=(16,))
+UNET = UNetConfig(
+    in_channels=3,
+    image_size=32,
+    base_channels=64,
+    channel_mult=(1, 2, 2),
+    num_res_blocks=2,
+    attention_resolutions=(16,),
+)
 CLASSIFIER = ClassifierConfig(in_channels=3, image_size=32, base_channels=64, channel_mult=(1, 2, 2), num_res_blocks=2)
 MEMBERS = 256
 
@@ -72,7 +78,9 @@ def bench(device: torch.device, a: argparse.Namespace) -> dict[str, float]:
     def draw(protection: Protection | None) -> None:
         for start in range(0, a.n, a.batch_size):  # batches as `cpaudit sample` draws them
             seeds = list(range(start, min(a.n, start + a.batch_size)))
-            sample_batch(denoise, path, shape, seeds, cfg, protection=protection, logit_fn=lambda x, t: clf(x, t), device=device)
+            sample_batch(
+                denoise, path, shape, seeds, cfg, protection=protection, logit_fn=lambda x, t: clf(x, t), device=device
+            )
 
     members = torch.rand((MEMBERS, *shape), generator=torch.Generator().manual_seed(1)) * 2 - 1
     labels = torch.randint(2, (MEMBERS,), generator=torch.Generator().manual_seed(2))
@@ -81,8 +89,9 @@ def bench(device: torch.device, a: argparse.Namespace) -> dict[str, float]:
     def train() -> None:
         torch.manual_seed(3)
         model = TimeClassifier(CLASSIFIER)
-        train_random_label_classifier(model, members, labels, Schedule(), train_cfg, torch.Generator().manual_seed(4), 5,
-                                      device=device)
+        train_random_label_classifier(
+            model, members, labels, Schedule(), train_cfg, torch.Generator().manual_seed(4), 5, device=device
+        )
 
     return {
         "sample": timed(lambda: draw(None), device, a.repeats),
@@ -103,23 +112,31 @@ def main() -> None:
     a = ap.parse_args()
     devices = [resolve_device(d) for d in a.devices.split(",")]
     print(f"machine: {machine()}")
-    print(f"UNet {sum(p.numel() for p in UNet(UNET).parameters()):,} parameters, classifier "
-          f"{sum(p.numel() for p in TimeClassifier(CLASSIFIER).parameters()):,}; {a.n} samples x {a.steps} DDIM steps "
-          f"(batch {a.batch_size}); {a.train_steps} classifier steps at batch {a.train_batch}; best of {a.repeats}")
+    print(
+        f"UNet {sum(p.numel() for p in UNet(UNET).parameters()):,} parameters, classifier "
+        f"{sum(p.numel() for p in TimeClassifier(CLASSIFIER).parameters()):,}; {a.n} samples x {a.steps} DDIM steps "
+        f"(batch {a.batch_size}); {a.train_steps} classifier steps at batch {a.train_batch}; best of {a.repeats}"
+    )
     results = {}
     for device in devices:
         r = results[str(device)] = bench(device, a)
         sample_steps = a.n * a.steps
         print(f"{describe(device)}:")
-        print(f"  sampling, unprotected:          {r['sample']:8.2f} s  ({sample_steps / r['sample']:9.0f} sample-steps/s)")
-        print(f"  sampling, guidance every step:  {r['sample_protected']:8.2f} s  "
-              f"({sample_steps / r['sample_protected']:9.0f} sample-steps/s, {r['sample_protected'] / r['sample']:.2f}x unprotected)")
+        print(
+            f"  sampling, unprotected:          {r['sample']:8.2f} s  ({sample_steps / r['sample']:9.0f} sample-steps/s)"
+        )
+        print(
+            f"  sampling, guidance every step:  {r['sample_protected']:8.2f} s  "
+            f"({sample_steps / r['sample_protected']:9.0f} sample-steps/s, {r['sample_protected'] / r['sample']:.2f}x unprotected)"
+        )
         print(f"  classifier training:            {r['train']:8.2f} s  ({a.train_steps / r['train']:9.1f} steps/s)")
     if len(results) > 1:
         (cpu_key, cpu), *others = results.items()
         for key, r in others:
-            print(f"speed-up of {key} over {cpu_key}: sampling {cpu['sample'] / r['sample']:.1f}x, protected sampling "
-                  f"{cpu['sample_protected'] / r['sample_protected']:.1f}x, classifier training {cpu['train'] / r['train']:.1f}x")
+            print(
+                f"speed-up of {key} over {cpu_key}: sampling {cpu['sample'] / r['sample']:.1f}x, protected sampling "
+                f"{cpu['sample_protected'] / r['sample_protected']:.1f}x, classifier training {cpu['train'] / r['train']:.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ def make_store(path: Path, n: int, d: int, seed: int = 0, block: int = 100_000) 
     store = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
     for start in range(0, n, block):
         m = min(block, n - start)
-        store[start : start + m] = _unit(centres[rng.integers(CENTRES, size=m)] + 0.7 * rng.standard_normal((m, d), dtype=np.float32))
+        store[start : start + m] = _unit(
+            centres[rng.integers(CENTRES, size=m)] + 0.7 * rng.standard_normal((m, d), dtype=np.float32)
+        )
     store.flush()
 
 
@@ -64,8 +66,16 @@ def child(path: str, method: str, samples: int, holdout: int, permutations: int)
         m = min(n, holdout)
         ref_m = members[rng.choice(n, m, replace=False)]
         permutation_test(e_s @ ref_m.T, e_s @ e_h.T, permutations, rng)
-    print(json.dumps({"search_s": t_search, "permutation_s": time.perf_counter() - t1, "search": rep.search,
-                      "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "search_s": t_search,
+                "permutation_s": time.perf_counter() - t1,
+                "search": rep.search,
+                "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -83,10 +93,14 @@ def main() -> None:
     from benchmarks._util import machine
 
     print(f"machine: {machine()}")
-    print(f"{a.samples} samples + {a.holdout} held-out queries, top-5, dim {a.dim}, references memory-mapped; "
-          f"permutation test with {a.permutations} permutations (run once per size, with exact search)")
-    print("| references | store on disk | exact search | IVF search (train + add + search) | exact / IVF | IVF recall@1 "
-          "| permutation test | peak RSS, exact | peak RSS, IVF |")
+    print(
+        f"{a.samples} samples + {a.holdout} held-out queries, top-5, dim {a.dim}, references memory-mapped; "
+        f"permutation test with {a.permutations} permutations (run once per size, with exact search)"
+    )
+    print(
+        "| references | store on disk | exact search | IVF search (train + add + search) | exact / IVF | IVF recall@1 "
+        "| permutation test | peak RSS, exact | peak RSS, IVF |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for n in (int(x) for x in a.references.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
@@ -94,14 +108,31 @@ def main() -> None:
             make_store(path, n, a.dim)
             r = {}
             for method, perms in (("exact", a.permutations), ("ivf", 0)):
-                out = subprocess.run([sys.executable, __file__, "--child", str(path), method, str(a.samples), str(a.holdout),
-                                      str(perms)], check=True, capture_output=True, text=True).stdout
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        str(path),
+                        method,
+                        str(a.samples),
+                        str(a.holdout),
+                        str(perms),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
                 r[method] = json.loads(out.strip().splitlines()[-1])
             e, i = r["exact"], r["ivf"]
             perm = f"{e['permutation_s']:.1f} s" if a.permutations else "-"
-            print(f"| {n:,} | {path.stat().st_size / 2**30:.2f} GiB | {e['search_s']:.1f} s | {i['search_s']:.1f} s | "
-                  f"{e['search_s'] / i['search_s']:.2f}x | {i['search']['recall_at_1']:.3f} | {perm} | "
-                  f"{e['peak_mib'] / 1024:.2f} GiB | {i['peak_mib'] / 1024:.2f} GiB |", flush=True)
+            print(
+                f"| {n:,} | {path.stat().st_size / 2**30:.2f} GiB | {e['search_s']:.1f} s | {i['search_s']:.1f} s | "
+                f"{e['search_s'] / i['search_s']:.2f}x | {i['search']['recall_at_1']:.3f} | {perm} | "
+                f"{e['peak_mib'] / 1024:.2f} GiB | {i['peak_mib'] / 1024:.2f} GiB |",
+                flush=True,
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -34,9 +34,17 @@ def child(n: int, d: int, s: int) -> None:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     r = replication(samples, members, holdout, threshold=0.97)
-    print(json.dumps({"seconds": time.perf_counter() - t0, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "data_mib": (members.nbytes + holdout.nbytes + samples.nbytes) / 2**20, "before_search_mib": base / 1024,
-                      "replicas": r.replicas}))
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - t0,
+                "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "data_mib": (members.nbytes + holdout.nbytes + samples.nbytes) / 2**20,
+                "before_search_mib": base / 1024,
+                "replicas": r.replicas,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -51,13 +59,19 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks._util import machine
 
-    out = subprocess.run([sys.executable, __file__, "--child", str(a.references), str(a.dim), str(a.samples)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(a.references), str(a.dim), str(a.samples)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     r = json.loads(out.strip().splitlines()[-1])
     print(f"machine: {machine()}")
     print(f"{a.samples} samples vs {a.references} member references (+10,000 held-out), dim {a.dim}")
-    print(f"  search {r['seconds']:.2f} s; peak RSS {r['peak_mib']:.0f} MiB (embeddings alone {r['data_mib']:.0f} MiB, "
-          f"ratio peak/embeddings {r['peak_mib'] / r['data_mib']:.2f})")
+    print(
+        f"  search {r['seconds']:.2f} s; peak RSS {r['peak_mib']:.0f} MiB (embeddings alone {r['data_mib']:.0f} MiB, "
+        f"ratio peak/embeddings {r['peak_mib'] / r['data_mib']:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Membership-inference scoring throughput (images per second), plain and protected denoiser, side by side.
 
-    python benchmarks/bench_mia.py [--images 512] [--draws 8]
+python benchmarks/bench_mia.py [--images 512] [--draws 8]
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"{a.images} 8x8 images x {a.draws} noise draws at one t; default architectures")
     rates = {}
-    for name, prot in (("plain", None), ("protected (gradient every step)", Protection("bench", 0.4, 100.0, guide="every-step"))):
+    for name, prot in (
+        ("plain", None),
+        ("protected (gradient every step)", Protection("bench", 0.4, 100.0, guide="every-step")),
+    ):
         t0 = time.perf_counter()
-        reconstruction_losses(model, images, path, 350, a.draws, 0, protection=prot,
-                              logit_fn=lambda x, t: clf(x, t))
+        reconstruction_losses(model, images, path, 350, a.draws, 0, protection=prot, logit_fn=lambda x, t: clf(x, t))
         rates[name] = a.images / (time.perf_counter() - t0)
     for name, r in rates.items():
         print(f"  {name:34s} {r:9.0f} images/s   ratio {r / rates['plain']:.2f}")

@@ -66,10 +66,14 @@ def main() -> None:
         learned, exact = Protection("bench"), Protection("exact")
         runs[f"learned classifier, default (alpha {learned.alpha:g}, scale {learned.scale:g})"] = lambda: run(learned)
         one = Protection("bench", passes=1)
-        runs["learned classifier, default, one pass (forward with gradients, backward where confident)"] = lambda: run(one)
+        runs["learned classifier, default, one pass (forward with gradients, backward where confident)"] = lambda: run(
+            one
+        )
         runs[f"exact posterior, default (alpha {exact.alpha:g}, scale {exact.scale:g})"] = lambda: run(exact, exact_fn)
     print(f"machine: {machine()}")
-    print(f"{source}; {a.n} samples in batches of {a.batch_size}, {a.steps} DDIM steps, best of {a.repeats} interleaved rounds")
+    print(
+        f"{source}; {a.n} samples in batches of {a.batch_size}, {a.steps} DDIM steps, best of {a.repeats} interleaved rounds"
+    )
     times: dict[str, float] = {}
     for _ in range(a.repeats):  # interleaved rounds: a warm-up or a slow spell hits every run alike
         for name, fn in runs.items():

@@ -82,10 +82,12 @@ PROMPTS = ("a photo of a red fox in the snow", "an oil painting of a lighthouse 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # Each pipeline's own defaults: num_inference_steps and guidance_scale of its __call__ (on FLUX.1-dev the distilled
 # guidance its transformer embeds: one call a step, no doubled batch).
-DEFAULTS = {"sd15": {"batches": "8,16", "dtypes": "fp16,fp32", "guidance": 7.5, "steps": 50},
-            "sdxl": {"batches": "1,4", "dtypes": "fp16,bf16", "guidance": 5.0, "steps": 50},
-            "sd35m": {"batches": "1,4", "dtypes": "bf16", "guidance": 7.0, "steps": 28},
-            "flux": {"batches": "1,4", "dtypes": "bf16", "guidance": 3.5, "steps": 28}}
+DEFAULTS = {
+    "sd15": {"batches": "8,16", "dtypes": "fp16,fp32", "guidance": 7.5, "steps": 50},
+    "sdxl": {"batches": "1,4", "dtypes": "fp16,bf16", "guidance": 5.0, "steps": 50},
+    "sd35m": {"batches": "1,4", "dtypes": "bf16", "guidance": 7.0, "steps": 28},
+    "flux": {"batches": "1,4", "dtypes": "bf16", "guidance": 3.5, "steps": 28},
+}
 CLIP_VOCAB = 49408  # CLIP's tokenizer vocabulary: the real embedding tables' rows
 TOKENS = 77
 
@@ -134,18 +136,36 @@ def clip_config(tok, width: int, layers: int, heads: int, act: str, tiny: bool, 
     from transformers import CLIPTextConfig
 
     vocab = tok.get_vocab()
-    return CLIPTextConfig(vocab_size=len(vocab) if tiny else max(CLIP_VOCAB, len(vocab)), hidden_size=width,
-                          intermediate_size=4 * width, num_hidden_layers=layers, num_attention_heads=heads,
-                          max_position_embeddings=TOKENS, hidden_act=act, bos_token_id=vocab[BOS], eos_token_id=vocab[EOS],
-                          pad_token_id=vocab[tok.pad_token], **extra)
+    return CLIPTextConfig(
+        vocab_size=len(vocab) if tiny else max(CLIP_VOCAB, len(vocab)),
+        hidden_size=width,
+        intermediate_size=4 * width,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=TOKENS,
+        hidden_act=act,
+        bos_token_id=vocab[BOS],
+        eos_token_id=vocab[EOS],
+        pad_token_id=vocab[tok.pad_token],
+        **extra,
+    )
 
 
 def vae_kl(tiny: bool, image_size: int, latent_channels: int = 4, **extra):
     from diffusers import AutoencoderKL
 
-    return AutoencoderKL(block_out_channels=(32, 32, 32, 32) if tiny else (128, 256, 512, 512), in_channels=3, out_channels=3,
-                         latent_channels=latent_channels, down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                         layers_per_block=2, norm_num_groups=8 if tiny else 32, sample_size=image_size, **extra)
+    return AutoencoderKL(
+        block_out_channels=(32, 32, 32, 32) if tiny else (128, 256, 512, 512),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=latent_channels,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=2,
+        norm_num_groups=8 if tiny else 32,
+        sample_size=image_size,
+        **extra,
+    )
 
 
 def sd15(tiny: bool, device: torch.device) -> tuple[LoadedModel, dict]:
@@ -157,8 +177,14 @@ def sd15(tiny: bool, device: torch.device) -> tuple[LoadedModel, dict]:
     image = 64 if tiny else 512
     tok = word_tokenizer(list(PROMPTS), TOKENS)
     with torch.device(device):  # random initialisation on the device itself (seconds, not minutes, at real size)
-        unet = UNet2DConditionModel(sample_size=8 if tiny else 64, block_out_channels=w, layers_per_block=2,
-                                    cross_attention_dim=width, attention_head_dim=8, norm_num_groups=8 if tiny else 32)
+        unet = UNet2DConditionModel(
+            sample_size=8 if tiny else 64,
+            block_out_channels=w,
+            layers_per_block=2,
+            cross_attention_dim=width,
+            attention_head_dim=8,
+            norm_num_groups=8 if tiny else 32,
+        )
         vae = vae_kl(tiny, image)
         te = CLIPTextModel(clip_config(tok, width, layers, max(width // 64, 1), "quick_gelu", tiny))
     prompts = PromptEncoder(tok, te)
@@ -179,14 +205,22 @@ def sdxl(tiny: bool, device: torch.device) -> tuple[LoadedModel, dict]:
         te1 = CLIPTextModel(clip_config(tok1, w1, l1, h1, "quick_gelu", tiny, projection_dim=w1))
         te2 = CLIPTextModelWithProjection(clip_config(tok2, w2, l2, h2, "gelu", tiny, projection_dim=w2))
         unet = UNet2DConditionModel(
-            sample_size=8 if tiny else 128, in_channels=4, out_channels=4,
+            sample_size=8 if tiny else 128,
+            in_channels=4,
+            out_channels=4,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
             up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-            block_out_channels=(32, 64, 64) if tiny else (320, 640, 1280), layers_per_block=2,
+            block_out_channels=(32, 64, 64) if tiny else (320, 640, 1280),
+            layers_per_block=2,
             transformer_layers_per_block=(1, 1, 2) if tiny else (1, 2, 10),
-            attention_head_dim=(2, 4, 4) if tiny else (5, 10, 20), use_linear_projection=True,
-            cross_attention_dim=w1 + w2, addition_embed_type="text_time", addition_time_embed_dim=time_dim,
-            projection_class_embeddings_input_dim=w2 + 6 * time_dim, norm_num_groups=8 if tiny else 32)
+            attention_head_dim=(2, 4, 4) if tiny else (5, 10, 20),
+            use_linear_projection=True,
+            cross_attention_dim=w1 + w2,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=time_dim,
+            projection_class_embeddings_input_dim=w2 + 6 * time_dim,
+            norm_num_groups=8 if tiny else 32,
+        )
         vae = vae_kl(tiny, image, scaling_factor=SDXL_VAE_SCALING, force_upcast=True)
     time_ids = add_time_ids(unet, vae, int(te2.config.projection_dim), Path("."))
     prompts = SDXLPromptEncoder(tok1, tok2, te1, te2, time_ids, force_zeros_for_empty_prompt=True)
@@ -195,8 +229,17 @@ def sdxl(tiny: bool, device: torch.device) -> tuple[LoadedModel, dict]:
 
 def _loaded(unet, vae, prompts, image: int) -> LoadedModel:
     schedule = Schedule("scaled_linear", 1000, 0.00085, 0.012)
-    return LoadedModel(DiffusersDenoiser(InDtype(unet.eval().requires_grad_(False))), schedule, {}, Path("."), (3, image, image),
-                       SplitCodec(vae, batch_size=4), "text", prompts, spacing=Spacing("leading", 1, False))
+    return LoadedModel(
+        DiffusersDenoiser(InDtype(unet.eval().requires_grad_(False))),
+        schedule,
+        {},
+        Path("."),
+        (3, image, image),
+        SplitCodec(vae, batch_size=4),
+        "text",
+        prompts,
+        spacing=Spacing("leading", 1, False),
+    )
 
 
 def set_dtype(parts: dict, dtype: torch.dtype) -> None:
@@ -219,44 +262,72 @@ def run_once(model, clf, n, steps, protected, device, dtype: torch.dtype, guidan
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)  # from here: the weights plus this run's own allocations
     t0 = time.perf_counter()
-    batch = draw_run(model, list(range(n)), SamplerConfig(steps=steps), conditions=conds, batch_size=n, protection=prot,
-                     logit_fn=logit_fn if protected else None, device=device)
+    batch = draw_run(
+        model,
+        list(range(n)),
+        SamplerConfig(steps=steps),
+        conditions=conds,
+        batch_size=n,
+        protection=prot,
+        logit_fn=logit_fn if protected else None,
+        device=device,
+    )
     _sync(device)
     seconds = time.perf_counter() - t0
     codec = model.codec
     gib = lambda b: None if b is None else round(b / 2**30, 2)  # noqa: E731
     peaks = [p for p in (codec.peak_sampling, codec.peak_decode) if p is not None]
-    return {"seconds": seconds, "sampling_seconds": seconds - codec.decode_seconds, "decode_seconds": codec.decode_seconds,
-            "peak_gib": gib(max(peaks)) if peaks else None, "peak_sampling_gib": gib(codec.peak_sampling),
-            "peak_decode_gib": gib(codec.peak_decode), "guided_steps": round(batch.fired.float().mean().item(), 2),
-            "finite_samples": int(batch.finite.sum())}
+    return {
+        "seconds": seconds,
+        "sampling_seconds": seconds - codec.decode_seconds,
+        "decode_seconds": codec.decode_seconds,
+        "peak_gib": gib(max(peaks)) if peaks else None,
+        "peak_sampling_gib": gib(codec.peak_sampling),
+        "peak_decode_gib": gib(codec.peak_decode),
+        "guided_steps": round(batch.fired.float().mean().item(), 2),
+        "finite_samples": int(batch.finite.sum()),
+    }
 
 
 def table(summary: list[dict]) -> str:
-    head = ("| dtype | batch | unprotected s | protected s | ratio | ratio, sampling alone | peak GiB unprotected "
-            "| peak GiB protected | peak GiB sampling, unprot. / prot. |")
+    head = (
+        "| dtype | batch | unprotected s | protected s | ratio | ratio, sampling alone | peak GiB unprotected "
+        "| peak GiB protected | peak GiB sampling, unprot. / prot. |"
+    )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for s in summary:
-        lines.append(f"| {s['dtype']} | {s['batch']} | {s['unprotected_s']:.2f} | {s['protected_s']:.2f} | {s['ratio']:.3f} "
-                     f"| {s['sampling_ratio']:.3f} | {s['peak_gib_unprotected']} | {s['peak_gib_protected']} "
-                     f"| {s['peak_sampling_gib_unprotected']} / {s['peak_sampling_gib_protected']} |")
+        lines.append(
+            f"| {s['dtype']} | {s['batch']} | {s['unprotected_s']:.2f} | {s['protected_s']:.2f} | {s['ratio']:.3f} "
+            f"| {s['sampling_ratio']:.3f} | {s['peak_gib_unprotected']} | {s['peak_gib_protected']} "
+            f"| {s['peak_sampling_gib_unprotected']} / {s['peak_sampling_gib_protected']} |"
+        )
     return "\n".join(lines)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--arch", choices=sorted(DEFAULTS), default="sd15",
-                    help="sd15, sdxl (UNets), sd35m (SD3.5-medium), flux (FLUX.1-dev's widths, fewer blocks)")
+    ap.add_argument(
+        "--arch",
+        choices=sorted(DEFAULTS),
+        default="sd15",
+        help="sd15, sdxl (UNets), sd35m (SD3.5-medium), flux (FLUX.1-dev's widths, fewer blocks)",
+    )
     ap.add_argument("--out", type=Path)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--batches", help="comma-separated batch sizes (default: sd15 8,16; the others 1,4)")
-    ap.add_argument("--dtypes", help="comma-separated, of fp32, fp16, bf16 (default: sd15 fp16,fp32; sdxl fp16,bf16; "
-                    "sd35m and flux bf16)")
+    ap.add_argument(
+        "--dtypes",
+        help="comma-separated, of fp32, fp16, bf16 (default: sd15 fp16,fp32; sdxl fp16,bf16; sd35m and flux bf16)",
+    )
     ap.add_argument("--steps", type=int, help="default: the pipeline's (sd15, sdxl 50; sd35m, flux 28)")
     ap.add_argument("--warmup-steps", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--double-blocks", type=int, default=_flow_gpu.DOUBLE_BLOCKS, help="flux: double-stream blocks (FLUX.1-dev 19)")
-    ap.add_argument("--single-blocks", type=int, default=_flow_gpu.SINGLE_BLOCKS, help="flux: single-stream blocks (FLUX.1-dev 38)")
+    ap.add_argument(
+        "--double-blocks", type=int, default=_flow_gpu.DOUBLE_BLOCKS, help="flux: double-stream blocks (FLUX.1-dev 19)"
+    )
+    ap.add_argument(
+        "--single-blocks", type=int, default=_flow_gpu.SINGLE_BLOCKS, help="flux: single-stream blocks (FLUX.1-dev 38)"
+    )
     ap.add_argument("--tiny", action="store_true", help="a small model of the same architecture, to check the script")
     args = ap.parse_args(argv)
     defaults = DEFAULTS[args.arch]
@@ -275,7 +346,9 @@ def build(args: argparse.Namespace, device: torch.device) -> tuple[LoadedModel, 
         torch.manual_seed(0)
         if args.arch in ("sd15", "sdxl"):
             return (sdxl if args.arch == "sdxl" else sd15)(args.tiny, device)
-        kit = SimpleNamespace(prompts=list(PROMPTS), tokens=TOKENS, clip_config=clip_config, vae_kl=vae_kl, codec=SplitCodec)
+        kit = SimpleNamespace(
+            prompts=list(PROMPTS), tokens=TOKENS, clip_config=clip_config, vae_kl=vae_kl, codec=SplitCodec
+        )
         if args.arch == "sd35m":
             return _flow_gpu.sd35m(args.tiny, device, kit)
         return _flow_gpu.flux(args.tiny, device, kit, args.double_blocks, args.single_blocks)
@@ -299,29 +372,51 @@ def measure(model, clf, n: int, args, device: torch.device, name: str, guidance:
         for key in ("peak_gib", "peak_sampling_gib", "peak_decode_gib"):
             best[key] = None if best[key] is None else max(r[key] for r in runs)
         res[protected] = best
-        rows.append({"dtype": name, "batch": n, "protected": protected,
-                     **{k: round(v, 3) if isinstance(v, float) else v for k, v in best.items()}})
+        rows.append(
+            {
+                "dtype": name,
+                "batch": n,
+                "protected": protected,
+                **{k: round(v, 3) if isinstance(v, float) else v for k, v in best.items()},
+            }
+        )
         if protected and best["guided_steps"] < guidable_steps(model, args.steps):
-            print(f"warning: {name} batch {n}: the guidance ran at {best['guided_steps']} of {args.steps} steps "
-                  f"per sample (non-finite samples: {n - best['finite_samples']})", flush=True)
-    s = {"dtype": name, "batch": n, "unprotected_s": round(res[False]["seconds"], 3),
-         "protected_s": round(res[True]["seconds"], 3), "ratio": round(res[True]["seconds"] / res[False]["seconds"], 3),
-         "sampling_ratio": round(res[True]["sampling_seconds"] / res[False]["sampling_seconds"], 3),
-         "peak_gib_unprotected": res[False]["peak_gib"], "peak_gib_protected": res[True]["peak_gib"],
-         "peak_sampling_gib_unprotected": res[False]["peak_sampling_gib"],
-         "peak_sampling_gib_protected": res[True]["peak_sampling_gib"]}
+            print(
+                f"warning: {name} batch {n}: the guidance ran at {best['guided_steps']} of {args.steps} steps "
+                f"per sample (non-finite samples: {n - best['finite_samples']})",
+                flush=True,
+            )
+    s = {
+        "dtype": name,
+        "batch": n,
+        "unprotected_s": round(res[False]["seconds"], 3),
+        "protected_s": round(res[True]["seconds"], 3),
+        "ratio": round(res[True]["seconds"] / res[False]["seconds"], 3),
+        "sampling_ratio": round(res[True]["sampling_seconds"] / res[False]["sampling_seconds"], 3),
+        "peak_gib_unprotected": res[False]["peak_gib"],
+        "peak_gib_protected": res[True]["peak_gib"],
+        "peak_sampling_gib_unprotected": res[False]["peak_sampling_gib"],
+        "peak_sampling_gib_protected": res[True]["peak_sampling_gib"],
+    }
     for row in rows:
         row["ratio"] = s["ratio"]
-    print(f"{name} batch {n}: unprotected {s['unprotected_s']:.2f} s, protected {s['protected_s']:.2f} s, "
-          f"ratio {s['ratio']:.3f}, peak {s['peak_gib_unprotected']} / {s['peak_gib_protected']} GiB", flush=True)
+    print(
+        f"{name} batch {n}: unprotected {s['unprotected_s']:.2f} s, protected {s['protected_s']:.2f} s, "
+        f"ratio {s['ratio']:.3f}, peak {s['peak_gib_unprotected']} / {s['peak_gib_protected']} GiB",
+        flush=True,
+    )
     return rows, s
 
 
 def architecture(args: argparse.Namespace, parts: dict) -> dict:
     """What the record says about the model beyond its parameter counts."""
     if args.arch == "flux":
-        return {"double_blocks": args.double_blocks, "single_blocks": args.single_blocks, "t5_layers": _flow_gpu.T5_LAYERS,
-                "guidance": "distilled (guidance_embeds): one transformer call a step"}
+        return {
+            "double_blocks": args.double_blocks,
+            "single_blocks": args.single_blocks,
+            "t5_layers": _flow_gpu.T5_LAYERS,
+            "guidance": "distilled (guidance_embeds): one transformer call a step",
+        }
     if args.arch == "sd35m":
         return {"t5_layers": _flow_gpu.T5_LAYERS, "guidance": "classifier-free, one doubled batch a step"}
     return {"guidance": "classifier-free, one doubled batch a step"}
@@ -341,7 +436,11 @@ def main(argv: list[str] | None = None) -> dict:
     latent = model.space_shape
     with torch.device(device), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(1)
-        clf = TimeClassifier(ClassifierConfig(latent[0], latent[-1], 8 if args.tiny else 64, (1, 2, 2), 2)).eval().requires_grad_(False)
+        clf = (
+            TimeClassifier(ClassifierConfig(latent[0], latent[-1], 8 if args.tiny else 64, (1, 2, 2), 2))
+            .eval()
+            .requires_grad_(False)
+        )
     model.to(device)
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     rows, summary = [], []
@@ -353,21 +452,41 @@ def main(argv: list[str] | None = None) -> dict:
             r, s = measure(model, clf, n, args, device, name, guidance)
             rows += r
             summary.append(s)
-    peak_by_dtype = {d: max((r["peak_gib"] for r in rows if r["dtype"] == d and r["peak_gib"] is not None), default=None)
-                     for d in args.dtypes}
+    peak_by_dtype = {
+        d: max((r["peak_gib"] for r in rows if r["dtype"] == d and r["peak_gib"] is not None), default=None)
+        for d in args.dtypes
+    }
     denoiser = "unet" if "unet" in parts else "transformer"
     record = {
-        "machine": machine(), "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "arch": args.arch, "tiny": args.tiny, "command": " ".join(["python", "benchmarks/bench_sd_gpu.py", *(sys.argv[1:] if argv is None else argv)]),
-        "parameters": {k: count(m) for k, m in parts.items()}, f"{denoiser}_parameters": count(parts[denoiser]),
+        "machine": machine(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "arch": args.arch,
+        "tiny": args.tiny,
+        "command": " ".join(["python", "benchmarks/bench_sd_gpu.py", *(sys.argv[1:] if argv is None else argv)]),
+        "parameters": {k: count(m) for k, m in parts.items()},
+        f"{denoiser}_parameters": count(parts[denoiser]),
         "architecture": architecture(args, parts),
-        "classifier_parameters": count(clf), "latent_shape": list(latent), "image_shape": list(model.image_shape),
-        "steps": args.steps, "guidable_steps": guidable_steps(model, args.steps), "warmup_steps": min(args.warmup_steps, args.steps), "repeats": args.repeats,
-        "guidance_scale": guidance, "dtypes": args.dtypes, "batches": args.batches,
+        "classifier_parameters": count(clf),
+        "latent_shape": list(latent),
+        "image_shape": list(model.image_shape),
+        "steps": args.steps,
+        "guidable_steps": guidable_steps(model, args.steps),
+        "warmup_steps": min(args.warmup_steps, args.steps),
+        "repeats": args.repeats,
+        "guidance_scale": guidance,
+        "dtypes": args.dtypes,
+        "batches": args.batches,
         "precision": f"{'UNet' if denoiser == 'unet' else 'transformer'} and text encoders in the dtype; VAE float32; "
-                     "classifier float32 under autocast in the dtype",
-        "protection": {"classifier": "random-label TimeClassifier on the latents", "alpha": 0.5, "scale": 10.0, "space": "x_t"},
-        "peak_gib_by_dtype": peak_by_dtype, "summary": summary, "rows": rows,
+        "classifier float32 under autocast in the dtype",
+        "protection": {
+            "classifier": "random-label TimeClassifier on the latents",
+            "alpha": 0.5,
+            "scale": 10.0,
+            "space": "x_t",
+        },
+        "peak_gib_by_dtype": peak_by_dtype,
+        "summary": summary,
+        "rows": rows,
     }
     print(table(summary), flush=True)
     if args.out:

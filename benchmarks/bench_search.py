@@ -1,6 +1,6 @@
 """Nearest-neighbour search: FAISS (exact and IVF) vs a numpy matrix product vs scikit-learn, side by side.
 
-    python benchmarks/bench_search.py [--queries 256] [--sizes 10000,50000,200000] [--dims 64,512]
+python benchmarks/bench_search.py [--queries 256] [--sizes 10000,50000,200000] [--dims 64,512]
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"machine: {machine()}")
     print(f"{a.queries} queries, top-5 by inner product on unit vectors; best of 3 (sklearn: 1 run above 50k)")
-    print(f"{'refs':>8} {'dim':>4} {'faiss flat':>11} {'numpy':>9} {'sklearn':>9} {'faiss IVF':>10} {'IVF recall@1':>13}  numpy/faiss  sklearn/faiss")
+    print(
+        f"{'refs':>8} {'dim':>4} {'faiss flat':>11} {'numpy':>9} {'sklearn':>9} {'faiss IVF':>10} {'IVF recall@1':>13}  numpy/faiss  sklearn/faiss"
+    )
     for d in (int(v) for v in a.dims.split(",")):
         for n in (int(v) for v in a.sizes.split(",")):
             refs = unit(rng.normal(size=(n, d)))
@@ -42,8 +44,10 @@ def main() -> None:
             t_ivf = best_of(lambda: nearest(q, refs, 5, exact=False), 1)
             exact = nearest(q, refs, 1, exact=True).index[:, 0]
             recall = float(np.mean(nearest(q, refs, 1, exact=False).index[:, 0] == exact))
-            print(f"{n:>8} {d:>4} {t_faiss:10.3f}s {t_np:8.3f}s {t_sk:8.3f}s {t_ivf:9.3f}s {recall:13.3f}  "
-                  f"{t_np / t_faiss:10.2f}x {t_sk / t_faiss:12.2f}x")
+            print(
+                f"{n:>8} {d:>4} {t_faiss:10.3f}s {t_np:8.3f}s {t_sk:8.3f}s {t_ivf:9.3f}s {recall:13.3f}  "
+                f"{t_np / t_faiss:10.2f}x {t_sk / t_faiss:12.2f}x"
+            )
 
 
 if __name__ == "__main__":

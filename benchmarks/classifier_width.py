@@ -47,7 +47,13 @@ def main() -> None:
     ref = Reference.of(members, holdout, threshold=0.97)
     guides = Guides(members, torch.device("cpu"))
     folders = {32: ROOT / "reports" / "demo" / "runs" / "classifier"}
-    record: dict = {"machine": machine(), "threat_model": "samples", "first_seed": TUNE_SEED, "n": args.n, "classifiers": {}}
+    record: dict = {
+        "machine": machine(),
+        "threat_model": "samples",
+        "first_seed": TUNE_SEED,
+        "n": args.n,
+        "classifiers": {},
+    }
     for w in WIDTHS[1:]:
         folders[w] = args.work / f"classifier-w{w}"
         if not (folders[w] / "config.json").is_file():
@@ -56,16 +62,36 @@ def main() -> None:
         cfg = json.loads((folder / "config.json").read_text())
         record["classifiers"][w] = {"accuracy": cfg["accuracy"], "steps_done": cfg["steps_done"]}
     cfg = SamplerConfig(steps=50)
-    rows = [{"width": None, "scale": None, **evaluate_samples(draw_setting(lm, Setting("none", "-"), guides, TUNE_SEED, args.n, cfg).images,
-                                                              ref, numpy_generator(0))}]
+    rows = [
+        {
+            "width": None,
+            "scale": None,
+            **evaluate_samples(
+                draw_setting(lm, Setting("none", "-"), guides, TUNE_SEED, args.n, cfg).images, ref, numpy_generator(0)
+            ),
+        }
+    ]
     for w, folder in folders.items():
         for s in SCALES:
-            st = Setting("CPSample, learned classifier", f"width {w}, scale {s:g}", protection=Protection(str(folder), alpha=0.4, scale=s))
+            st = Setting(
+                "CPSample, learned classifier",
+                f"width {w}, scale {s:g}",
+                protection=Protection(str(folder), alpha=0.4, scale=s),
+            )
             d = draw_setting(lm, st, guides, TUNE_SEED, args.n, cfg)
-            rows.append({"width": w, "scale": s, "fired_fraction": d.fired_fraction,
-                         **evaluate_samples(d.images, ref, numpy_generator(0))})
+            rows.append(
+                {
+                    "width": w,
+                    "scale": s,
+                    "fired_fraction": d.fired_fraction,
+                    **evaluate_samples(d.images, ref, numpy_generator(0)),
+                }
+            )
             r = rows[-1]
-            print(f"width {w} scale {s:g}: replicas {r['replicas']}, AUC {r['sample_only_auc']:.3f}, FID {r['fid']:.2f}", flush=True)
+            print(
+                f"width {w} scale {s:g}: replicas {r['replicas']}, AUC {r['sample_only_auc']:.3f}, FID {r['fid']:.2f}",
+                flush=True,
+            )
     timing = {"none": best_of(lambda: draw_setting(lm, Setting("none", "-"), guides, 0, 256, cfg))}
     for w, folder in folders.items():
         st = Setting("t", "t", protection=Protection(str(folder), alpha=0.4, scale=100.0))

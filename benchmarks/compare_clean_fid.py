@@ -72,12 +72,29 @@ def compare(n: int, work: Path) -> dict:
     t0 = time.perf_counter()
     ours = fid(FidOptions(a=str(a), b=str(b), features=f"inception:{net}", device="cpu"))
     t1 = time.perf_counter()
-    theirs = float(cleanfid.compute_fid(str(a), str(b), mode="clean", device=torch.device("cpu"), num_workers=0,
-                                        batch_size=64, use_dataparallel=False, verbose=False))
+    theirs = float(
+        cleanfid.compute_fid(
+            str(a),
+            str(b),
+            mode="clean",
+            device=torch.device("cpu"),
+            num_workers=0,
+            batch_size=64,
+            use_dataparallel=False,
+            verbose=False,
+        )
+    )
     t2 = time.perf_counter()
-    return {"n_images_each": n, "cpaudit_fid": ours["fid"], "clean_fid": theirs, "abs_difference": abs(ours["fid"] - theirs),
-            "network": str(net), "network_sha256": ours["weights_sha256"], "cpaudit_seconds": round(t1 - t0, 1),
-            "clean_fid_seconds": round(t2 - t1, 1)}
+    return {
+        "n_images_each": n,
+        "cpaudit_fid": ours["fid"],
+        "clean_fid": theirs,
+        "abs_difference": abs(ours["fid"] - theirs),
+        "network": str(net),
+        "network_sha256": ours["weights_sha256"],
+        "cpaudit_seconds": round(t1 - t0, 1),
+        "clean_fid_seconds": round(t2 - t1, 1),
+    }
 
 
 def main() -> None:

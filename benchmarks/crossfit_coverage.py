@@ -74,12 +74,18 @@ def coverage(n: int, true_auc: float, sets: int, seed: int) -> dict:
         cover_auc.append(lo <= true_auc <= hi)
         old_psi.append(old[0] <= psi <= old[1])
         widths.append(hi - lo)
-    return {"n_per_side": n, "true_auc": true_auc, "sets": sets, "procedure_mean_auc": float(np.mean(est)),
-            "empirical_sd": float(np.std(est, ddof=1)), "mean_reported_se": float(np.mean(widths) / (2 * 1.959964)),
-            "coverage_of_chosen_attack_auc": float(np.mean(cover_psi)),
-            "coverage_of_variant_auc": float(np.mean(cover_auc)),
-            "earlier_delong_independent_coverage_of_chosen_attack_auc": float(np.mean(old_psi)),
-            "monte_carlo_sd": float(np.sqrt(0.95 * 0.05 / sets))}
+    return {
+        "n_per_side": n,
+        "true_auc": true_auc,
+        "sets": sets,
+        "procedure_mean_auc": float(np.mean(est)),
+        "empirical_sd": float(np.std(est, ddof=1)),
+        "mean_reported_se": float(np.mean(widths) / (2 * 1.959964)),
+        "coverage_of_chosen_attack_auc": float(np.mean(cover_psi)),
+        "coverage_of_variant_auc": float(np.mean(cover_auc)),
+        "earlier_delong_independent_coverage_of_chosen_attack_auc": float(np.mean(old_psi)),
+        "monte_carlo_sd": float(np.sqrt(0.95 * 0.05 / sets)),
+    }
 
 
 def max_gate_false_alarms(n: int, attacks: int, sets: int, seed: int, n_null: int = 200, level: float = 0.025) -> dict:
@@ -98,8 +104,15 @@ def max_gate_false_alarms(n: int, attacks: int, sets: int, seed: int, n_null: in
         naive += top["auc"] > top["chance_band95"][1]
         head = strongest_headline(scores, entries, "weights", rng, n_null, n_boot=0)
         adjusted += head["p_value"] < level
-    return {"n_per_side": n, "attacks": attacks, "variants_per_attack": 4, "sets": sets, "level": level,
-            "false_alarm_max_vs_own_band": naive / sets, "false_alarm_selection_adjusted": adjusted / sets}
+    return {
+        "n_per_side": n,
+        "attacks": attacks,
+        "variants_per_attack": 4,
+        "sets": sets,
+        "level": level,
+        "false_alarm_max_vs_own_band": naive / sets,
+        "false_alarm_selection_adjusted": adjusted / sets,
+    }
 
 
 def one_run_guarantee(m: int, epsilon: float, sets: int, seed: int, beta: float = 0.05) -> dict:
@@ -115,8 +128,14 @@ def one_run_guarantee(m: int, epsilon: float, sets: int, seed: int, beta: float 
         b = one_run_bound(score[member], score[~member], delta=0.0, beta=beta)
         bounds.append(b.epsilon)
         over += b.epsilon > epsilon
-    return {"candidates": m, "true_epsilon": epsilon, "sets": sets, "beta": beta, "exceeded": over / sets,
-            "median_bound": float(np.median(bounds))}
+    return {
+        "candidates": m,
+        "true_epsilon": epsilon,
+        "sets": sets,
+        "beta": beta,
+        "exceeded": over / sets,
+        "median_bound": float(np.median(bounds)),
+    }
 
 
 def baseline_false_alarms(n: int, pairs: int, seed: int) -> dict:
@@ -132,8 +151,13 @@ def baseline_false_alarms(n: int, pairs: int, seed: int) -> dict:
         z_fail += (a.auc - b.auc) / np.hypot(a.auc_se, b.auc_se) > norm.isf(LEVEL)
         old_hi = normal_interval(b.auc, sum(delong_variance(p, q) for p, q in b.folds) / 4)[1]
         old_fail += a.auc > old_hi
-    return {"n_per_side": n, "pairs": pairs, "level": LEVEL, "false_alarm_z_test": z_fail / pairs,
-            "false_alarm_earlier_rule": old_fail / pairs}
+    return {
+        "n_per_side": n,
+        "pairs": pairs,
+        "level": LEVEL,
+        "false_alarm_z_test": z_fail / pairs,
+        "false_alarm_earlier_rule": old_fail / pairs,
+    }
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
@@ -172,13 +196,20 @@ def unequal_coverage(n: int, aucs: tuple[float, ...], sets: int, seed: int) -> d
         est.append(cf.auc)
         se.append(cf.auc_se)
         widths.append(hi - lo)
-    return {"n_per_side": n, "variant_aucs": list(aucs), "strongest_auc": strongest, "sets": sets,
-            **coverage_row("auc_ci95_of_chosen_attack_auc", chosen_hits, sets),
-            **coverage_row("strongest_auc_ci95_of_strongest_auc", strongest_hits, sets),
-            **coverage_row("auc_ci95_of_strongest_auc", strongest_by_chosen, sets),
-            "strongest_auc_ci95_misses_low_high": [low_miss, high_miss],
-            "crossfit_mean_auc": float(np.mean(est)), "crossfit_empirical_sd": float(np.std(est, ddof=1)),
-            "crossfit_mean_reported_se": float(np.mean(se)), "strongest_auc_ci95_mean_width": float(np.mean(widths))}
+    return {
+        "n_per_side": n,
+        "variant_aucs": list(aucs),
+        "strongest_auc": strongest,
+        "sets": sets,
+        **coverage_row("auc_ci95_of_chosen_attack_auc", chosen_hits, sets),
+        **coverage_row("strongest_auc_ci95_of_strongest_auc", strongest_hits, sets),
+        **coverage_row("auc_ci95_of_strongest_auc", strongest_by_chosen, sets),
+        "strongest_auc_ci95_misses_low_high": [low_miss, high_miss],
+        "crossfit_mean_auc": float(np.mean(est)),
+        "crossfit_empirical_sd": float(np.std(est, ddof=1)),
+        "crossfit_mean_reported_se": float(np.mean(se)),
+        "strongest_auc_ci95_mean_width": float(np.mean(widths)),
+    }
 
 
 def strongest_on_equal(n: int, true_auc: float, sets: int, seed: int) -> dict:
@@ -191,9 +222,13 @@ def strongest_on_equal(n: int, true_auc: float, sets: int, seed: int) -> dict:
         lo, hi = strongest_interval(pos, neg, rng.spawn(1)[0])
         hits += lo <= strongest <= hi
         widths.append(hi - lo)
-    return {"n_per_side": n, "true_auc": true_auc, "sets": sets,
-            **coverage_row("strongest_auc_ci95_of_strongest_auc", hits, sets),
-            "strongest_auc_ci95_mean_width": float(np.mean(widths))}
+    return {
+        "n_per_side": n,
+        "true_auc": true_auc,
+        "sets": sets,
+        **coverage_row("strongest_auc_ci95_of_strongest_auc", hits, sets),
+        "strongest_auc_ci95_mean_width": float(np.mean(widths)),
+    }
 
 
 COVERAGE_CELLS = tuple((n, a) for n in (64, 256) for a in (0.5, 0.55, 0.6, 0.7))
@@ -220,53 +255,61 @@ def strongest_markdown(out: dict) -> str:
     """benchmarks/RESULTS.md's subsection on the strongest attack's interval, from the JSON's `unequal`,
     `strongest_equal` and `coverage` parts (tests/core/test_crossfit_strongest.py keeps the two equal)."""
     uneq, equal = out["unequal"], out["strongest_equal"]
-    rows = [f"| {r['n_per_side']} v {r['n_per_side']} | {_variants_label(r['variant_aucs'])} | "
-            f"{_cov(r, 'auc_ci95_of_chosen_attack_auc')} | {_cov(r, 'auc_ci95_of_strongest_auc')} | "
-            f"**{_cov(r, 'strongest_auc_ci95_of_strongest_auc')}** | {r['strongest_auc_ci95_misses_low_high'][0]} / "
-            f"{r['strongest_auc_ci95_misses_low_high'][1]} | {r['crossfit_empirical_sd']:.4f} | "
-            f"{r['crossfit_mean_reported_se']:.4f} | {r['strongest_auc_ci95_mean_width']:.3f} | "
-            f"{2 * 1.959964 * r['crossfit_mean_reported_se']:.3f} |" for r in uneq]
-    eq_rows = [f"| {e['n_per_side']} v {e['n_per_side']} | {e['true_auc']:g} | **{_cov(e, 'strongest_auc_ci95_of_strongest_auc')}** | "
-               f"{e['strongest_auc_ci95_mean_width']:.3f} | {2 * 1.959964 * c['mean_reported_se']:.3f} |"
-               for e, c in zip(equal, out["coverage"])]
+    rows = [
+        f"| {r['n_per_side']} v {r['n_per_side']} | {_variants_label(r['variant_aucs'])} | "
+        f"{_cov(r, 'auc_ci95_of_chosen_attack_auc')} | {_cov(r, 'auc_ci95_of_strongest_auc')} | "
+        f"**{_cov(r, 'strongest_auc_ci95_of_strongest_auc')}** | {r['strongest_auc_ci95_misses_low_high'][0]} / "
+        f"{r['strongest_auc_ci95_misses_low_high'][1]} | {r['crossfit_empirical_sd']:.4f} | "
+        f"{r['crossfit_mean_reported_se']:.4f} | {r['strongest_auc_ci95_mean_width']:.3f} | "
+        f"{2 * 1.959964 * r['crossfit_mean_reported_se']:.3f} |"
+        for r in uneq
+    ]
+    eq_rows = [
+        f"| {e['n_per_side']} v {e['n_per_side']} | {e['true_auc']:g} | **{_cov(e, 'strongest_auc_ci95_of_strongest_auc')}** | "
+        f"{e['strongest_auc_ci95_mean_width']:.3f} | {2 * 1.959964 * c['mean_reported_se']:.3f} |"
+        for e, c in zip(equal, out["coverage"])
+    ]
     all_strongest = [r["coverage_strongest_auc_ci95_of_strongest_auc"] for r in uneq + equal]
     chosen = [r["coverage_auc_ci95_of_chosen_attack_auc"] for r in uneq]
     by_chosen = [r["coverage_auc_ci95_of_strongest_auc"] for r in uneq]
     widths = [r["strongest_auc_ci95_mean_width"] for r in uneq + equal]
     cf_widths = [2 * 1.959964 * r["crossfit_mean_reported_se"] for r in uneq] + [
-        2 * 1.959964 * c["mean_reported_se"] for c in out["coverage"]]
-    return "\n".join([
-        f"**The strongest attack's AUC** (issue 36), {uneq[0]['sets']} sets a cell. auc_ci95 follows the attack "
-        "the cross-fit chose; where one variant leaks and the others do not, a half sometimes chooses a null "
-        "variant, and the chosen attack's AUC is below the strongest attack's. strongest_auc_ci95 "
-        "(core/crossfit.strongest_interval) covers max over variants and signs of the AUC, from all images: "
-        "upper end the largest estimate + 1.96 DeLong standard errors, lower end the largest estimate - c "
-        "standard errors, c the 97.5% max-t point over the variants. Independent variants, 8 a set, "
-        "as the audit computes them (200 bootstrap replicates, 200 relabellings); Wilson 95% intervals in brackets.",
-        "",
-        "| members v held-out | variant AUCs | auc_ci95 covers the chosen attack's AUC | auc_ci95 covers the "
-        "strongest attack's AUC (not its claim) | strongest_auc_ci95 covers the strongest attack's AUC | strongest_auc_ci95's misses "
-        "low / high | SD of the cross-fit's AUC | mean auc_se | mean width, strongest_auc_ci95 | mean width, auc_ci95 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        "On part 1's data sets (five variants of one latent score, all at the true AUC, which is then the strongest "
-        "attack's too):",
-        "",
-        "| members v held-out | true AUC | strongest_auc_ci95 covers it | mean width, strongest_auc_ci95 | mean width, auc_ci95 |",
-        "|---|---|---|---|---|",
-        *eq_rows,
-        "",
-        f"strongest_auc_ci95 covered the strongest attack's AUC in {_span(all_strongest)} of sets over these "
-        f"{len(all_strongest)} cells. It holds at least 95% by construction, not by tuning: each end misses at most "
-        "2.5% and the two misses exclude each other. It reads above 0.97 where it must allow for a configuration "
-        "the data cannot rule out: with a signal close to the nulls (0.65 at 64 v 64, about three standard errors "
-        "from 0.5), the null variants' upper ends lie above the strongest AUC, as they must if those variants "
-        "could be as strong; where every variant is tied, the largest of several estimates reads high. It is about "
-        f"as wide as auc_ci95 (mean widths {_span(widths)} against {_span(cf_widths)}). The cross-fit's auc_ci95 "
-        f"keeps covering what it claims, the chosen attack's AUC ({_span(chosen)}), and covered the strongest "
-        f"attack's in {_span(by_chosen)} of sets with unequal variants.",
-    ])
+        2 * 1.959964 * c["mean_reported_se"] for c in out["coverage"]
+    ]
+    return "\n".join(
+        [
+            f"**The strongest attack's AUC** (issue 36), {uneq[0]['sets']} sets a cell. auc_ci95 follows the attack "
+            "the cross-fit chose; where one variant leaks and the others do not, a half sometimes chooses a null "
+            "variant, and the chosen attack's AUC is below the strongest attack's. strongest_auc_ci95 "
+            "(core/crossfit.strongest_interval) covers max over variants and signs of the AUC, from all images: "
+            "upper end the largest estimate + 1.96 DeLong standard errors, lower end the largest estimate - c "
+            "standard errors, c the 97.5% max-t point over the variants. Independent variants, 8 a set, "
+            "as the audit computes them (200 bootstrap replicates, 200 relabellings); Wilson 95% intervals in brackets.",
+            "",
+            "| members v held-out | variant AUCs | auc_ci95 covers the chosen attack's AUC | auc_ci95 covers the "
+            "strongest attack's AUC (not its claim) | strongest_auc_ci95 covers the strongest attack's AUC | strongest_auc_ci95's misses "
+            "low / high | SD of the cross-fit's AUC | mean auc_se | mean width, strongest_auc_ci95 | mean width, auc_ci95 |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "On part 1's data sets (five variants of one latent score, all at the true AUC, which is then the strongest "
+            "attack's too):",
+            "",
+            "| members v held-out | true AUC | strongest_auc_ci95 covers it | mean width, strongest_auc_ci95 | mean width, auc_ci95 |",
+            "|---|---|---|---|---|",
+            *eq_rows,
+            "",
+            f"strongest_auc_ci95 covered the strongest attack's AUC in {_span(all_strongest)} of sets over these "
+            f"{len(all_strongest)} cells. It holds at least 95% by construction, not by tuning: each end misses at most "
+            "2.5% and the two misses exclude each other. It reads above 0.97 where it must allow for a configuration "
+            "the data cannot rule out: with a signal close to the nulls (0.65 at 64 v 64, about three standard errors "
+            "from 0.5), the null variants' upper ends lie above the strongest AUC, as they must if those variants "
+            "could be as strong; where every variant is tied, the largest of several estimates reads high. It is about "
+            f"as wide as auc_ci95 (mean widths {_span(widths)} against {_span(cf_widths)}). The cross-fit's auc_ci95 "
+            f"keeps covering what it claims, the chosen attack's AUC ({_span(chosen)}), and covered the strongest "
+            f"attack's in {_span(by_chosen)} of sets with unequal variants.",
+        ]
+    )
 
 
 def readme_sentences(out: dict) -> str:
@@ -274,19 +317,25 @@ def readme_sentences(out: dict) -> str:
     one = out["unequal"][0]
     assert one["n_per_side"] == 64 and one["variant_aucs"][1:] == [0.5] * 7
     cells = [r["coverage_strongest_auc_ci95_of_strongest_auc"] for r in out["unequal"] + out["strongest_equal"]]
-    return ("That interval covers the AUC of the attack the cross-fit chose, not the strongest attack's: with one "
-            "leaking variant (AUC 0.65) among seven nulls at 64 v 64 it covered 0.65 in "
-            f"{one['coverage_auc_ci95_of_strongest_auc']:.0%} of sets. Each AUC therefore has a second interval, "
-            "`strongest_auc_ci95`, for the strongest attack's AUC (its best variant and sign; DeLong standard errors "
-            "on all images, the lower end max-t adjusted over the variants): at least 95% by construction, measured "
-            f"coverage {_span(cells)} over {len(cells)} cells with equal and unequal variants (benchmarks/RESULTS.md).")
+    return (
+        "That interval covers the AUC of the attack the cross-fit chose, not the strongest attack's: with one "
+        "leaking variant (AUC 0.65) among seven nulls at 64 v 64 it covered 0.65 in "
+        f"{one['coverage_auc_ci95_of_strongest_auc']:.0%} of sets. Each AUC therefore has a second interval, "
+        "`strongest_auc_ci95`, for the strongest attack's AUC (its best variant and sign; DeLong standard errors "
+        "on all images, the lower end max-t adjusted over the variants): at least 95% by construction, measured "
+        f"coverage {_span(cells)} over {len(cells)} cells with equal and unequal variants (benchmarks/RESULTS.md)."
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", type=int, default=400)
-    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}; others kept from the file")
-    ap.add_argument("--render", action="store_true", help="print RESULTS.md's strongest-attack subsection from the JSON")
+    ap.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}; others kept from the file"
+    )
+    ap.add_argument(
+        "--render", action="store_true", help="print RESULTS.md's strongest-attack subsection from the JSON"
+    )
     args = ap.parse_args()
     if args.render:
         out = json.loads(OUT.read_text())
@@ -297,16 +346,24 @@ def main() -> None:
     out: dict = json.loads(OUT.read_text()) if OUT.is_file() else {}
     runs = {
         "coverage": lambda: [coverage(n, a, args.sets, SEED0 + 100_000 * j) for j, (n, a) in enumerate(COVERAGE_CELLS)],
-        "max_over_attacks": lambda: [max_gate_false_alarms(n, 6, args.sets // 2, SEED0 + 2_000_000 + 100_000 * j)
-                                     for j, n in enumerate((64, 256))],
-        "one_run": lambda: [one_run_guarantee(m, eps, args.sets, SEED0 + 3_000_000 + 100_000 * j)
-                            for j, (m, eps) in enumerate((m, e) for m in (64, 256) for e in (0.5, 1.0, 2.0))],
-        "baseline": lambda: [baseline_false_alarms(n, args.sets // 2, SEED0 + 4_000_000 + 100_000 * j)
-                             for j, n in enumerate((64, 256))],
-        "unequal": lambda: [unequal_coverage(n, aucs, args.sets, SEED0 + 5_000_000 + 100_000 * j)
-                            for j, (n, aucs) in enumerate(UNEQUAL_CELLS)],
-        "strongest_equal": lambda: [strongest_on_equal(n, a, args.sets, SEED0 + 100_000 * j)
-                                    for j, (n, a) in enumerate(COVERAGE_CELLS)],
+        "max_over_attacks": lambda: [
+            max_gate_false_alarms(n, 6, args.sets // 2, SEED0 + 2_000_000 + 100_000 * j)
+            for j, n in enumerate((64, 256))
+        ],
+        "one_run": lambda: [
+            one_run_guarantee(m, eps, args.sets, SEED0 + 3_000_000 + 100_000 * j)
+            for j, (m, eps) in enumerate((m, e) for m in (64, 256) for e in (0.5, 1.0, 2.0))
+        ],
+        "baseline": lambda: [
+            baseline_false_alarms(n, args.sets // 2, SEED0 + 4_000_000 + 100_000 * j) for j, n in enumerate((64, 256))
+        ],
+        "unequal": lambda: [
+            unequal_coverage(n, aucs, args.sets, SEED0 + 5_000_000 + 100_000 * j)
+            for j, (n, aucs) in enumerate(UNEQUAL_CELLS)
+        ],
+        "strongest_equal": lambda: [
+            strongest_on_equal(n, a, args.sets, SEED0 + 100_000 * j) for j, (n, a) in enumerate(COVERAGE_CELLS)
+        ],
     }
     for part in parts:
         out[part] = runs[part]()

@@ -46,9 +46,13 @@ PERMUTATIONS = 200
 
 
 def null_audit(samples: SampleSet, members, holdout, seed: int) -> dict:
-    r = audit(AuditOptions(samples=samples, out=None, members=members, holdout=holdout, seed=seed,
-                           permutations=PERMUTATIONS)).results
-    return {"passed": r["policy"]["passed"], "failed_gates": [g for g, m in r["policy"]["gates"].items() if m is not None]}
+    r = audit(
+        AuditOptions(samples=samples, out=None, members=members, holdout=holdout, seed=seed, permutations=PERMUTATIONS)
+    ).results
+    return {
+        "passed": r["policy"]["passed"],
+        "failed_gates": [g for g, m in r["policy"]["gates"].items() if m is not None],
+    }
 
 
 def pixel_sets(sets: int) -> list[dict]:
@@ -90,15 +94,23 @@ def text_sets(sets: int, model: Path | None, work: Path) -> list[dict]:
         rng = np.random.default_rng(SEED0 + 500_000 + s)
         order = rng.permutation(candidates)
         half = len(order) // 2
-        out.append(null_audit(samples, data.subset(order[:half]), data.subset(np.concatenate([order[half:], others])), seed=s))
+        out.append(
+            null_audit(samples, data.subset(order[:half]), data.subset(np.concatenate([order[half:], others])), seed=s)
+        )
     return out
 
 
 def summary(audits: list[dict], text: bool) -> dict:
     k, n = sum(not a["passed"] for a in audits), len(audits)
     gates = sorted({g for a in audits for g in a["failed_gates"]})
-    return {"audits": n, "failed": k, "rate": k / n, "rate_ci95": list(wilson_interval(k, n)),
-            "family": family(DEFAULT_POLICY, text), "failed_by_gate": {g: sum(g in a["failed_gates"] for a in audits) for g in gates}}
+    return {
+        "audits": n,
+        "failed": k,
+        "rate": k / n,
+        "rate_ci95": list(wilson_interval(k, n)),
+        "family": family(DEFAULT_POLICY, text),
+        "failed_by_gate": {g: sum(g in a["failed_gates"] for a in audits) for g in gates},
+    }
 
 
 def _rate(part: dict) -> str:
@@ -108,18 +120,25 @@ def _rate(part: dict) -> str:
 
 def readme_sentence(r: dict) -> str:
     """README's measured family rate, from the committed JSON."""
-    return (f"Measured on null audits (`python -m benchmarks.null_audits`: the demo's samples against members drawn "
-            f"from images its model never saw), the default gates failed {_rate(r['pixel'])} pixel audits and "
-            f"{_rate(r['text'])} text-to-image audits.")
+    return (
+        f"Measured on null audits (`python -m benchmarks.null_audits`: the demo's samples against members drawn "
+        f"from images its model never saw), the default gates failed {_rate(r['pixel'])} pixel audits and "
+        f"{_rate(r['text'])} text-to-image audits."
+    )
 
 
 def results_markdown(r: dict) -> str:
     """benchmarks/RESULTS.md's section, from the committed JSON."""
-    lines = ["## The default gates' family level on null audits (`python -m benchmarks.null_audits`)", "",
-             "Each audit runs `cpaudit.audit` with its default gates on the committed demo's samples against a fresh random "
-             "split of images the model never saw, so every failure is a false alarm. The gates' levels sum to the family "
-             "total by design (Bonferroni).", "",
-             "| audit | gates and levels | total | failed audits | by gate |", "|---|---|---|---|---|"]
+    lines = [
+        "## The default gates' family level on null audits (`python -m benchmarks.null_audits`)",
+        "",
+        "Each audit runs `cpaudit.audit` with its default gates on the committed demo's samples against a fresh random "
+        "split of images the model never saw, so every failure is a false alarm. The gates' levels sum to the family "
+        "total by design (Bonferroni).",
+        "",
+        "| audit | gates and levels | total | failed audits | by gate |",
+        "|---|---|---|---|---|",
+    ]
     for part in ("pixel", "text"):
         if part not in r:
             continue

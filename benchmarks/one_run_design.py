@@ -52,7 +52,7 @@ def all_candidates_test(score: np.ndarray, member: np.ndarray, level: float) -> 
     """One guess count, every candidate guessed: "member" for the m/2 highest scores (jitter leaves no ties)."""
     m = len(score)
     guessed_member = np.zeros(m, bool)
-    guessed_member[np.argsort(score)[m - m // 2:]] = True
+    guessed_member[np.argsort(score)[m - m // 2 :]] = True
     correct = int(np.sum(guessed_member == member))
     return epsilon_from_guesses(m, m, correct, 0.0, level)
 
@@ -75,8 +75,12 @@ def two_candidate_counterexample(epsilon: float) -> dict:
     p = 1 - e^-eps / 2 on {1}, 1 - p on {2} and 1/2 on neither or both is epsilon-DP for each candidate, and
     one guess ("1 on A") is right with probability p; the theorem allows q; the count correction q / P[N = 1]."""
     p, q = 1 - np.exp(-epsilon) / 2, 1 / (1 + np.exp(-epsilon))
-    return {"epsilon": epsilon, "right": float(p), "theorem_allows": float(q),
-            "count_corrected_bound": float(q / count_probability(2, 1))}
+    return {
+        "epsilon": epsilon,
+        "right": float(p),
+        "theorem_allows": float(q),
+        "count_corrected_bound": float(q / count_probability(2, 1)),
+    }
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
@@ -94,18 +98,28 @@ def cell(design: str, m: int, runs: int, index: int) -> dict:
     tests = {}
     for test, values in bounds.items():
         over = int(np.sum(np.asarray(values) > EPSILON))
-        tests[test] = {"exceeded": over, "rate": over / runs, "rate_wilson95": wilson(over, runs),
-                       "median_bound": float(np.median(values))}
+        tests[test] = {
+            "exceeded": over,
+            "rate": over / runs,
+            "rate_wilson95": wilson(over, runs),
+            "median_bound": float(np.median(values)),
+        }
     return {"design": design, "candidates": m, "runs": runs, "tests": tests}
 
 
 def run(runs: int) -> dict:
     start = time.time()
     cells = [cell(d, m, runs, i) for i, (m, d) in enumerate((m, d) for m in CANDIDATES for d in DESIGNS)]
-    return {"true_epsilon": EPSILON, "beta": BETA, "delta": 0.0, "seed0": SEED0, "cells": cells,
-            "count_probability": {str(m): count_probability(m, m // 2) for m in CANDIDATES},
-            "two_candidate_counterexample": two_candidate_counterexample(EPSILON),
-            "seconds": round(time.time() - start, 1)}
+    return {
+        "true_epsilon": EPSILON,
+        "beta": BETA,
+        "delta": 0.0,
+        "seed0": SEED0,
+        "cells": cells,
+        "count_probability": {str(m): count_probability(m, m // 2) for m in CANDIDATES},
+        "two_candidate_counterexample": two_candidate_counterexample(EPSILON),
+        "seconds": round(time.time() - start, 1),
+    }
 
 
 def pct(x: float) -> str:
@@ -119,39 +133,45 @@ def rate(t: dict) -> str:
 
 def results_markdown(record: dict) -> str:
     """The RESULTS.md section, every figure from the record."""
-    rows = ["| candidates | design | grid (the audit's) | all m guessed | grid, count-corrected | all m, count-corrected |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| candidates | design | grid (the audit's) | all m guessed | grid, count-corrected | all m, count-corrected |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in record["cells"]:
         t = c["tests"]
         corrected = [rate(t[k]) if k in t else "-" for k in ("grid_corrected", "all_corrected")]
-        rows.append(f"| {c['candidates']} | {c['design']} | {rate(t['grid'])} | {rate(t['all'])} | {' | '.join(corrected)} |")
+        rows.append(
+            f"| {c['candidates']} | {c['design']} | {rate(t['grid'])} | {rate(t['all'])} | {' | '.join(corrected)} |"
+        )
     probs = record["count_probability"]
     ce = record["two_candidate_counterexample"]
     highest = max(t["rate_wilson95"][1] for c in record["cells"] for t in c["tests"].values())
     runs = record["cells"][0]["runs"]
-    return "\n".join([
-        "## The one-run epsilon bound by split design (`python -m benchmarks.one_run_design`)",
-        "",
-        f"How often the bound exceeds the true epsilon of randomised response (epsilon {record['true_epsilon']:g}, delta 0, "
-        f"{100 * (1 - record['beta']):.0f}% confidence, {runs} runs a cell, Wilson 95% intervals): the theorem allows "
-        f"{pct(record['beta'])}. poisson: each candidate a member by its own fair coin, the theorem's assumption; fixed: "
-        "exactly half, as in every half of the audit's cross-fit. \"grid\" is the audit's procedure (Bonferroni over its "
-        "guess counts); \"all m guessed\" is its largest count alone, which spends the whole allowance. The count "
-        "correction tests at the level times P[Binomial(m, 1/2) = m/2] "
-        f"({probs['64']:.4f} at 64, {probs['256']:.4f} at 256), which the fixed design's guarantee rests on "
-        "(core/one_run.py).",
-        "",
-        *rows,
-        "",
-        "On randomised response every test stays inside the allowance under both designs (the highest Wilson 95% upper "
-        f"end is {pct(highest)}): its reports are independent, so knowing the count helps an attack little. The "
-        "statement itself can fail without the coins, which is why "
-        "the audit labels epsilon_lb indicative: with exactly one of two candidates a member, an "
-        f"epsilon-{ce['epsilon']:g}-DP mechanism lets one guess be right with probability {ce['right']:.3f}, where the "
-        f"theorem allows {ce['theorem_allows']:.3f} (the count correction's bound, {ce['count_corrected_bound']:.3f}, covers it; "
-        "tests/core/test_one_run.py).",
-        "",
-    ])
+    return "\n".join(
+        [
+            "## The one-run epsilon bound by split design (`python -m benchmarks.one_run_design`)",
+            "",
+            f"How often the bound exceeds the true epsilon of randomised response (epsilon {record['true_epsilon']:g}, delta 0, "
+            f"{100 * (1 - record['beta']):.0f}% confidence, {runs} runs a cell, Wilson 95% intervals): the theorem allows "
+            f"{pct(record['beta'])}. poisson: each candidate a member by its own fair coin, the theorem's assumption; fixed: "
+            "exactly half, as in every half of the audit's cross-fit. \"grid\" is the audit's procedure (Bonferroni over its "
+            'guess counts); "all m guessed" is its largest count alone, which spends the whole allowance. The count '
+            "correction tests at the level times P[Binomial(m, 1/2) = m/2] "
+            f"({probs['64']:.4f} at 64, {probs['256']:.4f} at 256), which the fixed design's guarantee rests on "
+            "(core/one_run.py).",
+            "",
+            *rows,
+            "",
+            "On randomised response every test stays inside the allowance under both designs (the highest Wilson 95% upper "
+            f"end is {pct(highest)}): its reports are independent, so knowing the count helps an attack little. The "
+            "statement itself can fail without the coins, which is why "
+            "the audit labels epsilon_lb indicative: with exactly one of two candidates a member, an "
+            f"epsilon-{ce['epsilon']:g}-DP mechanism lets one guess be right with probability {ce['right']:.3f}, where the "
+            f"theorem allows {ce['theorem_allows']:.3f} (the count correction's bound, {ce['count_corrected_bound']:.3f}, covers it; "
+            "tests/core/test_one_run.py).",
+            "",
+        ]
+    )
 
 
 def main() -> None:

@@ -38,11 +38,21 @@ __all__ = ["EVAL_SEED", "FULL_LABEL", "JSON_OUT", "main", "model_record", "resul
 def model_record(folder: Path) -> dict:
     meta = json.loads((folder / "cpaudit.json").read_text())
     lm = load_model(folder)
-    return {"folder": str(folder), "pipeline": lm.config["pipeline"], "arch": meta["arch"], "architecture": meta["architecture"],
-            "unet_parameters": lm.config["n_parameters"], "time_ids": lm.config["time_ids"],
-            "force_zeros_for_empty_prompt": lm.config["force_zeros_for_empty_prompt"], "train": meta["train"],
-            "train_seconds": meta["train_seconds"], "vae_seconds": meta["vae_seconds"], "vae_source": meta["vae_source"],
-            "n_members": meta["n_members"], "seed": meta["seed"]}
+    return {
+        "folder": str(folder),
+        "pipeline": lm.config["pipeline"],
+        "arch": meta["arch"],
+        "architecture": meta["architecture"],
+        "unet_parameters": lm.config["n_parameters"],
+        "time_ids": lm.config["time_ids"],
+        "force_zeros_for_empty_prompt": lm.config["force_zeros_for_empty_prompt"],
+        "train": meta["train"],
+        "train_seconds": meta["train_seconds"],
+        "vae_seconds": meta["vae_seconds"],
+        "vae_source": meta["vae_source"],
+        "n_members": meta["n_members"],
+        "seed": meta["seed"],
+    }
 
 
 def main() -> None:

@@ -59,20 +59,30 @@ def rate(k: int, n: int) -> dict:
     return {"k": int(k), "n": int(n), "rate": k / n, "ci95": [lo, hi]}
 
 
-def evaluate(images: torch.Tensor, own: torch.Tensor, members: torch.Tensor, holdout_feats: np.ndarray, thr: float) -> dict:
+def evaluate(
+    images: torch.Tensor, own: torch.Tensor, members: torch.Tensor, holdout_feats: np.ndarray, thr: float
+) -> dict:
     emb, own_emb, mem_emb = pixel_embedding(images), pixel_embedding(own), pixel_embedding(members)
     own_r = (emb * own_emb).sum(1)
     nearest = (emb @ mem_emb.T).max(1)
-    return {"own_replicas": rate(int((own_r >= thr).sum()), len(emb)),
-            "any_member_replicas": rate(int((nearest >= thr).sum()), len(emb)),
-            "median_own_r": float(np.median(own_r)), "median_nearest_r": float(np.median(nearest)),
-            "pixel_fid": frechet_distance(pooled(images), holdout_feats)}
+    return {
+        "own_replicas": rate(int((own_r >= thr).sum()), len(emb)),
+        "any_member_replicas": rate(int((nearest >= thr).sum()), len(emb)),
+        "median_own_r": float(np.median(own_r)),
+        "median_nearest_r": float(np.median(nearest)),
+        "pixel_fid": frechet_distance(pooled(images), holdout_feats),
+    }
 
 
 def setup(args) -> tuple:
     """The trained pipeline (trained here unless --model), its data, threshold and classifiers of each width."""
-    record: dict = {"machine": machine(), "threat_model": "samples", "steps": args.steps, "guidance_scale": args.guidance_scale,
-                    "per_caption": args.per_caption}
+    record: dict = {
+        "machine": machine(),
+        "threat_model": "samples",
+        "steps": args.steps,
+        "guidance_scale": args.guidance_scale,
+        "per_caption": args.per_caption,
+    }
     folder = args.model or args.work / "model"
     if not (folder / "model_index.json").is_file():
         train_text_diffusion(TrainTextOptions("captioned-digits", folder, device="cpu"))
@@ -88,21 +98,38 @@ def setup(args) -> tuple:
     for w in WIDTHS:
         out = args.work / f"classifier-w{w}"
         if not (out / "config.json").is_file():
-            train_classifier(TrainClassifierOptions("captioned-digits", out, model=folder, base_channels=w, device="cpu"))
+            train_classifier(
+                TrainClassifierOptions("captioned-digits", out, model=folder, base_channels=w, device="cpu")
+            )
         cfg = json.loads((out / "config.json").read_text())
         record["classifiers"][w] = {k: cfg[k] for k in ("train_seconds", "steps_done", "accuracy")}
     return record, lm, data, split, members, holdout, thr
 
 
 def sweep_settings(work: Path) -> list[Setting]:
-    learned = [Setting("CPSample, learned classifier", f"width {w}, alpha 0.4, scale {s:g}",
-                       protection=Protection(str(work / f"classifier-w{w}"), alpha=0.4, scale=s, space="x_t"))
-               for w in WIDTHS for s in (10.0, 30.0, 50.0, 100.0)]
-    exact = [Setting("CPSample, exact posterior", f"space {sp}, alpha 0.4, scale {s:g}",
-                     protection=Protection("exact", alpha=0.4, scale=s, space=sp))
-             for sp, scales in (("x0", (0.03, 0.1, 0.3, 1.0)), ("x_t", (1.0, 3.0, 10.0, 30.0))) for s in scales]
-    repulsion = [Setting("repulsion", f"threshold {th:g}, scale {s:g}", repulsion=Repulsion(th, s))
-                 for th in (0.5, 0.8) for s in (30.0, 100.0, 300.0)]
+    learned = [
+        Setting(
+            "CPSample, learned classifier",
+            f"width {w}, alpha 0.4, scale {s:g}",
+            protection=Protection(str(work / f"classifier-w{w}"), alpha=0.4, scale=s, space="x_t"),
+        )
+        for w in WIDTHS
+        for s in (10.0, 30.0, 50.0, 100.0)
+    ]
+    exact = [
+        Setting(
+            "CPSample, exact posterior",
+            f"space {sp}, alpha 0.4, scale {s:g}",
+            protection=Protection("exact", alpha=0.4, scale=s, space=sp),
+        )
+        for sp, scales in (("x0", (0.03, 0.1, 0.3, 1.0)), ("x_t", (1.0, 3.0, 10.0, 30.0)))
+        for s in scales
+    ]
+    repulsion = [
+        Setting("repulsion", f"threshold {th:g}, scale {s:g}", repulsion=Repulsion(th, s))
+        for th in (0.5, 0.8)
+        for s in (30.0, 100.0, 300.0)
+    ]
     return learned + exact + repulsion
 
 
@@ -112,7 +139,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--work", type=Path, default=Path("runs/text_bench"))
     ap.add_argument("--model", type=Path, help="reuse a trained pipeline instead of training one")
-    ap.add_argument("--tuned", type=Path, default=Path("benchmarks/results/text_tune.json"), help="--part tune's output")
+    ap.add_argument(
+        "--tuned", type=Path, default=Path("benchmarks/results/text_tune.json"), help="--part tune's output"
+    )
     ap.add_argument("--per-caption", type=int, default=4)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--guidance-scale", type=float, default=7.5)
@@ -129,16 +158,35 @@ def main() -> None:
 
     def run(s: Setting, caps: tuple, own_images: torch.Tensor) -> dict:
         t0 = time.perf_counter()
-        d = draw_setting(lm, s, guides, first, len(caps) * args.per_caption, cfg, batch_size=128,
-                         conditions=Conditions(caps, args.guidance_scale), allow_refusal=True)
+        d = draw_setting(
+            lm,
+            s,
+            guides,
+            first,
+            len(caps) * args.per_caption,
+            cfg,
+            batch_size=128,
+            conditions=Conditions(caps, args.guidance_scale),
+            allow_refusal=True,
+        )
         seconds = time.perf_counter() - t0
         pos = torch.as_tensor(d.positions if d.positions is not None else range(len(d.images)))
         own = own_images[pos % len(caps)]
-        row = {**s.to_dict(), **evaluate(d.images, own, members, holdout_feats, thr), "seconds": round(seconds, 2),
-               "drawn": d.drawn, "fired_fraction": d.fired_fraction}
+        row = {
+            **s.to_dict(),
+            **evaluate(d.images, own, members, holdout_feats, thr),
+            "seconds": round(seconds, 2),
+            "drawn": d.drawn,
+            "fired_fraction": d.fired_fraction,
+        }
         if d.refused is not None:
             row["refused"] = rate(len(d.refused), len(caps) * args.per_caption)
-        print(json.dumps({k: row.get(k) for k in ("defence", "label", "own_replicas", "pixel_fid", "seconds", "refused")}), flush=True)
+        print(
+            json.dumps(
+                {k: row.get(k) for k in ("defence", "label", "own_replicas", "pixel_fid", "seconds", "refused")}
+            ),
+            flush=True,
+        )
         return row
 
     record["heldout_captions"] = run(Setting("none", "held-out captions"), h_caps, data.take(h_rows))
@@ -148,14 +196,32 @@ def main() -> None:
         record["member_captions"] = rows
         record["chosen"] = choose(rows, record["heldout_captions"]["own_replicas"]["k"], none)
     else:
-        rows = [none,
-                run(Setting("CPSample, learned classifier", "latent defaults",
-                            protection=Protection(str(args.work / f"classifier-w{LATENT_CLASSIFIER_WIDTH}"))), m_caps, members),
-                run(Setting("CPSample, exact posterior", "latent defaults", protection=Protection("exact")), m_caps, members),
-                run(Setting("CPSample, exact posterior", "pixel defaults (untuned for latents)",
-                            protection=Protection("exact", **KIND_DEFAULTS["exact"])), m_caps, members),
-                run(Setting("rejection", f"r >= {thr:.4f}, 20 draws", reject_at=thr), m_caps, members),
-                run(Setting("repulsion", "pixel defaults (untuned for latents)", repulsion=Repulsion()), m_caps, members)]
+        rows = [
+            none,
+            run(
+                Setting(
+                    "CPSample, learned classifier",
+                    "latent defaults",
+                    protection=Protection(str(args.work / f"classifier-w{LATENT_CLASSIFIER_WIDTH}")),
+                ),
+                m_caps,
+                members,
+            ),
+            run(
+                Setting("CPSample, exact posterior", "latent defaults", protection=Protection("exact")), m_caps, members
+            ),
+            run(
+                Setting(
+                    "CPSample, exact posterior",
+                    "pixel defaults (untuned for latents)",
+                    protection=Protection("exact", **KIND_DEFAULTS["exact"]),
+                ),
+                m_caps,
+                members,
+            ),
+            run(Setting("rejection", f"r >= {thr:.4f}, 20 draws", reject_at=thr), m_caps, members),
+            run(Setting("repulsion", "pixel defaults (untuned for latents)", repulsion=Repulsion()), m_caps, members),
+        ]
         tuned = json.loads(args.tuned.read_text())["chosen"].get("repulsion")
         if tuned is not None:  # chosen on the tuning seeds by --part tune
             rep = Repulsion(tuned["repulsion"]["threshold"], tuned["repulsion"]["scale"])
@@ -183,33 +249,57 @@ def choose(rows: list[dict], base: int, none: dict) -> dict:
         best = min(r["pixel_fid"] for r in ok)
         near = [r for r in ok if r["pixel_fid"] <= 1.1 * best]
         pick = min(near, key=lambda r: (r["seconds"] if "learned" in kind else 0, r["pixel_fid"]))
-        chosen[kind] = {"label": pick["label"], "protection": pick["protection"], "repulsion": pick["repulsion"],
-                        "pixel_fid_ratio": pick["pixel_fid"] / none["pixel_fid"],
-                        "seconds_ratio": pick["seconds"] / none["seconds"]}
+        chosen[kind] = {
+            "label": pick["label"],
+            "protection": pick["protection"],
+            "repulsion": pick["repulsion"],
+            "pixel_fid_ratio": pick["pixel_fid"] / none["pixel_fid"],
+            "seconds_ratio": pick["seconds"] / none["seconds"],
+        }
     return chosen
 
 
 def timing(lm, cfg, caps, args, guides) -> dict:
     """Sampling time of the member captions, fastest of 3, unprotected and with each kind's latent defaults."""
     out = {}
-    for name, prot in (("none", None), ("learned", Protection(str(args.work / f"classifier-w{LATENT_CLASSIFIER_WIDTH}"))),
-                       ("exact", Protection("exact"))):
+    for name, prot in (
+        ("none", None),
+        ("learned", Protection(str(args.work / f"classifier-w{LATENT_CLASSIFIER_WIDTH}"))),
+        ("exact", Protection("exact")),
+    ):
         s = Setting(name, "timing", protection=prot)
-        out[name] = best_of(lambda: draw_setting(lm, s, guides, EVAL_SEED, len(caps) * args.per_caption, cfg, batch_size=128,
-                                                 conditions=Conditions(caps, args.guidance_scale)))
-    return {**{k: round(v, 3) for k, v in out.items()}, "learned_ratio": out["learned"] / out["none"],
-            "exact_ratio": out["exact"] / out["none"]}
+        out[name] = best_of(
+            lambda: draw_setting(
+                lm,
+                s,
+                guides,
+                EVAL_SEED,
+                len(caps) * args.per_caption,
+                cfg,
+                batch_size=128,
+                conditions=Conditions(caps, args.guidance_scale),
+            )
+        )
+    return {
+        **{k: round(v, 3) for k, v in out.items()},
+        "learned_ratio": out["learned"] / out["none"],
+        "exact_ratio": out["exact"] / out["none"],
+    }
 
 
 def table_markdown(record: dict) -> str:
     """The member-caption table as README.md and benchmarks/RESULTS.md show it (tests/test_readme_figures.py)."""
     n_caps = record["member_captions"][0]["own_replicas"]["n"]
-    lines = [f"| defence | setting | replicas of the caption's member, of {n_caps} (95% CI) | any member | prompts refused | pixel FID ratio |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"| defence | setting | replicas of the caption's member, of {n_caps} (95% CI) | any member | prompts refused | pixel FID ratio |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in record["member_captions"]:
         o, a, ref = r["own_replicas"], r["any_member_replicas"], r.get("refused")
-        lines.append(f"| {r['defence']} | {r['label']} | {o['k']} ({o['rate']:.1%}) [{o['ci95'][0]:.1%}, {o['ci95'][1]:.1%}] | "
-                     f"{a['k']} | {'-' if ref is None else ref['k']} | {r['fid_ratio']:.2f} |")
+        lines.append(
+            f"| {r['defence']} | {r['label']} | {o['k']} ({o['rate']:.1%}) [{o['ci95'][0]:.1%}, {o['ci95'][1]:.1%}] | "
+            f"{a['k']} | {'-' if ref is None else ref['k']} | {r['fid_ratio']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -218,16 +308,18 @@ def summary_markdown(record: dict) -> str:
     tr, none = record["train"], record["member_captions"][0]["own_replicas"]
     ho, ha = record["heldout_captions"]["own_replicas"], record["heldout_captions"]["any_member_replicas"]
     tm = record["timing"]
-    return (f"Training took {tr['train_seconds']:.0f} s on 2 cores ({tr['vae_seconds']:.0f} s of it the autoencoder; "
-            f"{tr['train']['steps']} UNet steps). Prompted with its 64 training captions ({record['per_caption']} seeds each, "
-            f"seeds {record['first_seed']:,} on, {record['steps']} DDIM steps, guidance scale {record['guidance_scale']:g}), "
-            f"{none['k']} of {none['n']} samples ({none['rate']:.1%}) replicate their caption's image (Pearson r >= "
-            f"{record['threshold']['value']:.4f}, the (1 - 1/n) quantile of {record['threshold']['n_holdout']} held-out images' "
-            f"nearest-member r); prompted with 64 held-out captions, {ho['k']} of {ho['n']} replicate their caption's "
-            f"(never seen) image, the base rate, while {ha['k']} of {ha['n']} ({ha['rate']:.0%}) reproduce some member: "
-            f"the model falls back on its training images for captions it does not know. Sampling time, fastest of 3: "
-            f"CPSample with the learned classifier {tm['learned_ratio']:.2f} times unprotected, with the exact posterior "
-            f"{tm['exact_ratio']:.2f} times.")
+    return (
+        f"Training took {tr['train_seconds']:.0f} s on 2 cores ({tr['vae_seconds']:.0f} s of it the autoencoder; "
+        f"{tr['train']['steps']} UNet steps). Prompted with its 64 training captions ({record['per_caption']} seeds each, "
+        f"seeds {record['first_seed']:,} on, {record['steps']} DDIM steps, guidance scale {record['guidance_scale']:g}), "
+        f"{none['k']} of {none['n']} samples ({none['rate']:.1%}) replicate their caption's image (Pearson r >= "
+        f"{record['threshold']['value']:.4f}, the (1 - 1/n) quantile of {record['threshold']['n_holdout']} held-out images' "
+        f"nearest-member r); prompted with 64 held-out captions, {ho['k']} of {ho['n']} replicate their caption's "
+        f"(never seen) image, the base rate, while {ha['k']} of {ha['n']} ({ha['rate']:.0%}) reproduce some member: "
+        f"the model falls back on its training images for captions it does not know. Sampling time, fastest of 3: "
+        f"CPSample with the learned classifier {tm['learned_ratio']:.2f} times unprotected, with the exact posterior "
+        f"{tm['exact_ratio']:.2f} times."
+    )
 
 
 def print_table(record: dict) -> None:
@@ -235,7 +327,9 @@ def print_table(record: dict) -> None:
     if "timing" in record:
         print(summary_markdown(record))
     hc, ha = record["heldout_captions"]["own_replicas"], record["heldout_captions"]["any_member_replicas"]
-    print(f"held-out captions: {hc['k']}/{hc['n']} samples replicate their caption's (held-out) image; {ha['k']}/{ha['n']} reach a member")
+    print(
+        f"held-out captions: {hc['k']}/{hc['n']} samples replicate their caption's (held-out) image; {ha['k']}/{ha['n']} reach a member"
+    )
     if "timing" in record:
         print("timing:", record["timing"])
     if "chosen" in record:

@@ -16,13 +16,31 @@ from cpaudit.version import __version__
 
 # name -> the module that defines it
 _LAZY = {
-    "audit": "cpaudit.api", "fid": "cpaudit.api", "protect": "cpaudit.api", "sample": "cpaudit.api",
-    "train_classifier": "cpaudit.api", "train_diffusion": "cpaudit.api",
-    "AuditReport": "cpaudit.results", "FidReport": "cpaudit.results", "Protection": "cpaudit.sampling.protection",
+    "audit": "cpaudit.api",
+    "fid": "cpaudit.api",
+    "protect": "cpaudit.api",
+    "sample": "cpaudit.api",
+    "train_classifier": "cpaudit.api",
+    "train_diffusion": "cpaudit.api",
+    "AuditReport": "cpaudit.results",
+    "FidReport": "cpaudit.results",
+    "Protection": "cpaudit.sampling.protection",
 }
 
-__all__ = ["AuditReport", "CpauditError", "FidReport", "InputError", "Protection", "__version__", "audit", "fid",
-           "protect", "sample", "train_classifier", "train_diffusion"]
+__all__ = [
+    "AuditReport",
+    "CpauditError",
+    "FidReport",
+    "InputError",
+    "Protection",
+    "__version__",
+    "audit",
+    "fid",
+    "protect",
+    "sample",
+    "train_classifier",
+    "train_diffusion",
+]
 
 
 def __getattr__(name: str):

@@ -3,10 +3,9 @@ its options, taking paths or images in memory, returning typed results, writing 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import tempfile
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,18 +16,18 @@ from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import MemberSource, model_members
 from cpaudit.errors import InputError
 from cpaudit.inputs import as_image_set, as_path, as_samples
+from cpaudit.models.load import load_model
 from cpaudit.pipelines.audit import audit as _audit
 from cpaudit.pipelines.audit_settings import audit_options
 from cpaudit.pipelines.fid import FidOptions
 from cpaudit.pipelines.fid import fid as _fid
-from cpaudit.results import AuditReport, FidReport
 from cpaudit.pipelines.sample import SampleOptions, SampleResult
 from cpaudit.pipelines.sample import sample as _sample
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, TrainClassifierResult
 from cpaudit.pipelines.train_classifier import train_classifier as _train_classifier
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, TrainDiffusionResult
 from cpaudit.pipelines.train_diffusion import train_diffusion as _train_diffusion
-from cpaudit.models.load import load_model
+from cpaudit.results import AuditReport, FidReport
 from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.sampler import Method, SamplerConfig
 from cpaudit.train.classifier import ClassifierTrainConfig
@@ -36,37 +35,80 @@ from cpaudit.train.diffusion import DiffusionTrainConfig
 
 
 def train_diffusion(
-    data: str | Path, *, out: str | Path, members: int | None = 64, seed: int = 0, steps: int = 4000, resume: bool = False,
+    data: str | Path,
+    *,
+    out: str | Path,
+    members: int | None = 64,
+    seed: int = 0,
+    steps: int = 4000,
+    resume: bool = False,
     device: str = "auto",
 ) -> TrainDiffusionResult:
     """`cpaudit train-diffusion DATA --out OUT`."""
-    return _train_diffusion(TrainDiffusionOptions(
-        data=str(data), out=Path(out), members=members, seed=seed, train=DiffusionTrainConfig(steps=steps), resume=resume,
-        device=device))
+    return _train_diffusion(
+        TrainDiffusionOptions(
+            data=str(data),
+            out=Path(out),
+            members=members,
+            seed=seed,
+            train=DiffusionTrainConfig(steps=steps),
+            resume=resume,
+            device=device,
+        )
+    )
 
 
 def train_classifier(
-    data: str | Path | None = None, *, out: str | Path, model: str | Path | None = None,
+    data: str | Path | None = None,
+    *,
+    out: str | Path,
+    model: str | Path | None = None,
     members: int | str | Path | np.ndarray | torch.Tensor | None = 64,
-    holdout: str | Path | np.ndarray | torch.Tensor | None = None, split: str | Path | None = None, seed: int = 0,
-    label_seed: int | None = None, steps: int = 3000, device: str = "auto",
+    holdout: str | Path | np.ndarray | torch.Tensor | None = None,
+    split: str | Path | None = None,
+    seed: int = 0,
+    label_seed: int | None = None,
+    steps: int = 3000,
+    device: str = "auto",
 ) -> TrainClassifierResult:
     """`cpaudit train-classifier [DATA] --out OUT [--model DIR] [--split S | --members M --holdout H]`: `members`
     is a count to draw from DATA, or the training images (a path or images in memory) with `holdout`; a model
     trained elsewhere takes its members from `split` or `members` with `holdout`."""
     count = members if isinstance(members, int) or members is None else None
     source = _membership(None, split, None if count is not None or members is None else members, holdout)
-    return _train_classifier(TrainClassifierOptions(
-        data=None if data is None else str(data), out=Path(out), model=None if model is None else Path(model),
-        split=source.split, members=count, member_source=source.members, holdout_source=source.holdout, seed=seed,
-        label_seed=label_seed, train=ClassifierTrainConfig(steps=steps), device=device))
+    return _train_classifier(
+        TrainClassifierOptions(
+            data=None if data is None else str(data),
+            out=Path(out),
+            model=None if model is None else Path(model),
+            split=source.split,
+            members=count,
+            member_source=source.members,
+            holdout_source=source.holdout,
+            seed=seed,
+            label_seed=label_seed,
+            train=ClassifierTrainConfig(steps=steps),
+            device=device,
+        )
+    )
 
 
 def sample(
-    *, model: str | Path, out: str | Path | None = None, n: int = 256, steps: int = 50, seed: int = 0,
-    method: Method = "ddim", eta: float = 0.0, batch_size: int = 256, protection: Protection | None = None,
-    split: str | Path | None = None, members: str | Path | np.ndarray | torch.Tensor | None = None,
-    holdout: str | Path | np.ndarray | torch.Tensor | None = None, data: str | Path | None = None, device: str = "auto",
+    *,
+    model: str | Path,
+    out: str | Path | None = None,
+    n: int = 256,
+    steps: int = 50,
+    seed: int = 0,
+    method: Method = "ddim",
+    eta: float = 0.0,
+    batch_size: int = 256,
+    protection: Protection | None = None,
+    split: str | Path | None = None,
+    members: str | Path | np.ndarray | torch.Tensor | None = None,
+    holdout: str | Path | np.ndarray | torch.Tensor | None = None,
+    data: str | Path | None = None,
+    device: str = "auto",
 ) -> SampleResult:
     """Draw `n` samples (sample i from seed + i), optionally protected; `.images` holds them as uint8
     (N, H, W, C). Files (samples.npz, PNGs, run.json) are written only where `out` is given. The members
@@ -75,25 +117,51 @@ def sample(
     model_path = as_path(model, "model")
     if out is None:
         with tempfile.TemporaryDirectory(prefix="cpaudit-sample-") as scratch:
-            result = sample(model=model_path, out=scratch, n=n, steps=steps, seed=seed, method=method, eta=eta,
-                            batch_size=batch_size, protection=protection, split=split, members=members, holdout=holdout,
-                            data=data, device=device)
+            result = sample(
+                model=model_path,
+                out=scratch,
+                n=n,
+                steps=steps,
+                seed=seed,
+                method=method,
+                eta=eta,
+                batch_size=batch_size,
+                protection=protection,
+                split=split,
+                members=members,
+                holdout=holdout,
+                data=data,
+                device=device,
+            )
         return replace(result, out=None)
     membership = _membership(data, split, members, holdout)
     if not membership.given and isinstance(protection, _ProtectionOver):
         membership = protection.membership
-    return _sample(SampleOptions(
-        model=model_path, out=as_path(out, "out"), n=n, seed=seed, batch_size=batch_size,
-        sampler=SamplerConfig(steps=steps, method=method, eta=eta), protection=protection, membership=membership,
-        device=device))
+    return _sample(
+        SampleOptions(
+            model=model_path,
+            out=as_path(out, "out"),
+            n=n,
+            seed=seed,
+            batch_size=batch_size,
+            sampler=SamplerConfig(steps=steps, method=method, eta=eta),
+            protection=protection,
+            membership=membership,
+            device=device,
+        )
+    )
 
 
 def audit(
-    samples: str | Path | np.ndarray | torch.Tensor | SampleResult, *,
+    samples: str | Path | np.ndarray | torch.Tensor | SampleResult,
+    *,
     members: str | Path | np.ndarray | torch.Tensor | None = None,
     holdout: str | Path | np.ndarray | torch.Tensor | None = None,
-    data: str | Path | None = None, split: str | Path | None = None, out: str | Path | None = None,
-    config: str | Path | None = None, **options: Any,
+    data: str | Path | None = None,
+    split: str | Path | None = None,
+    out: str | Path | None = None,
+    config: str | Path | None = None,
+    **options: Any,
 ) -> AuditReport:
     """Audit samples for replication (and, given `model=`, the model for membership leakage) under the gates.
 
@@ -104,18 +172,29 @@ def audit(
     ./pyproject.toml's [tool.cpaudit]) fills what is not given. Writes results.json and the reports only
     where `out` is given. `.passed` is False where a gate failed; bad input raises a one-line CpauditError.
     """
-    settings = {**options, "samples": as_samples(samples), "out": as_path(out, "out"), "split": as_path(split, "split"),
-                "members": None if members is None else as_image_set(members, "members"),
-                "holdout": None if holdout is None else as_image_set(holdout, "holdout"),
-                "data": None if data is None else str(as_path(data, "data"))}
+    settings = {
+        **options,
+        "samples": as_samples(samples),
+        "out": as_path(out, "out"),
+        "split": as_path(split, "split"),
+        "members": None if members is None else as_image_set(members, "members"),
+        "holdout": None if holdout is None else as_image_set(holdout, "holdout"),
+        "data": None if data is None else str(as_path(data, "data")),
+    }
     path = as_path(config, "config") if config is not None else find_config()
     opts = audit_options({k: v for k, v in settings.items() if v is not None}, read_config(path) if path else None)
     result = _audit(opts)
     return AuditReport(result.results, result.arrays, result.member_ids or [], result.out)
 
 
-def fid(a: str | Path | np.ndarray | torch.Tensor, b: str | Path | np.ndarray | torch.Tensor, *,
-        features: str = "inception", seed: int = 0, device: str = "auto") -> FidReport:
+def fid(
+    a: str | Path | np.ndarray | torch.Tensor,
+    b: str | Path | np.ndarray | torch.Tensor,
+    *,
+    features: str = "inception",
+    seed: int = 0,
+    device: str = "auto",
+) -> FidReport:
     """FID and KID between two image sets (paths or images in memory) on the named embedding."""
     r = _fid(FidOptions(a=_source(a, "a"), b=_source(b, "b"), features=features, seed=seed, device=device))
     return FidReport(r["fid"], r["kid"], r["features"], r["n_a"], r["n_b"], r["warning"], r)
@@ -130,11 +209,19 @@ class _ProtectionOver(Protection):
 
 
 def protect(
-    model: str | Path, *, classifier: str | Path = "exact", out: str | Path | None = None,
-    alpha: float | None = None, scale: float | None = None, steps: int = 3000, seed: int = 0,
+    model: str | Path,
+    *,
+    classifier: str | Path = "exact",
+    out: str | Path | None = None,
+    alpha: float | None = None,
+    scale: float | None = None,
+    steps: int = 3000,
+    seed: int = 0,
     members: str | Path | np.ndarray | torch.Tensor | None = None,
-    holdout: str | Path | np.ndarray | torch.Tensor | None = None, split: str | Path | None = None,
-    data: str | Path | None = None, device: str = "auto",
+    holdout: str | Path | np.ndarray | torch.Tensor | None = None,
+    split: str | Path | None = None,
+    data: str | Path | None = None,
+    device: str = "auto",
 ) -> Protection:
     """CPSample protection for `model`, to pass to `sample(protection=...)`: the exact posterior over the
     members ("exact"), a trained classifier folder, or "learned": train the random-label classifier into
@@ -145,10 +232,19 @@ def protect(
     if str(classifier) == "learned":
         if out is None:
             raise InputError("out", "a learned classifier is written to a folder: give out=")
-        _train_classifier(TrainClassifierOptions(
-            data=membership.data, out=as_path(out, "out"), model=as_path(model, "model"), split=membership.split,
-            member_source=membership.members, holdout_source=membership.holdout, seed=seed,
-            train=ClassifierTrainConfig(steps=steps), device=device))
+        _train_classifier(
+            TrainClassifierOptions(
+                data=membership.data,
+                out=as_path(out, "out"),
+                model=as_path(model, "model"),
+                split=membership.split,
+                member_source=membership.members,
+                holdout_source=membership.holdout,
+                seed=seed,
+                train=ClassifierTrainConfig(steps=steps),
+                device=device,
+            )
+        )
         classifier = out
     if str(classifier) == "exact":
         lm = load_model(as_path(model, "model"))
@@ -160,9 +256,12 @@ def protect(
 
 
 def _membership(data: object, split: object, members: object, holdout: object) -> MemberSource:
-    return MemberSource(data=None if data is None else str(as_path(data, "data")), split=as_path(split, "split"),
-                        members=None if members is None else as_image_set(members, "members"),
-                        holdout=None if holdout is None else as_image_set(holdout, "holdout"))
+    return MemberSource(
+        data=None if data is None else str(as_path(data, "data")),
+        split=as_path(split, "split"),
+        members=None if members is None else as_image_set(members, "members"),
+        holdout=None if holdout is None else as_image_set(holdout, "holdout"),
+    )
 
 
 def _source(x: object, name: str) -> str | ImageSet:

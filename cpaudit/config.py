@@ -19,10 +19,32 @@ from cpaudit.io_utils import read_toml
 
 # The audit options a file may set, with the TOML type each takes (paths and names are strings).
 AUDIT_KEYS: dict[str, type | tuple[type, ...]] = {
-    "out": str, "data": str, "split": str, "members": str, "holdout": str, "model": str, "classifier": str, "resize": str,
-    "features": str, "threshold": (int, float), "search": str, "cache_dir": str, "permutations": int, "mia_t": list,
-    "mia_draws": int, "mia_members": int, "alpha": (int, float), "scale": (int, float), "seed": int, "release": str,
-    "attack_nulls": int, "member_images": str, "baseline": str, "junit": str, "report_only": bool, "device": str,
+    "out": str,
+    "data": str,
+    "split": str,
+    "members": str,
+    "holdout": str,
+    "model": str,
+    "classifier": str,
+    "resize": str,
+    "features": str,
+    "threshold": (int, float),
+    "search": str,
+    "cache_dir": str,
+    "permutations": int,
+    "mia_t": list,
+    "mia_draws": int,
+    "mia_members": int,
+    "alpha": (int, float),
+    "scale": (int, float),
+    "seed": int,
+    "release": str,
+    "attack_nulls": int,
+    "member_images": str,
+    "baseline": str,
+    "junit": str,
+    "report_only": bool,
+    "device": str,
     "prompts": str,
 }
 
@@ -69,8 +91,10 @@ def read_config(path: Path) -> AuditConfig:
         elif name in AUDIT_KEYS:
             options[name] = _checked(path, key, value, AUDIT_KEYS[name])
         else:
-            raise InputError(path, f"unknown key {key!r} (audit options: {', '.join(sorted(AUDIT_KEYS))}; gates go in "
-                             "the policy table)")
+            raise InputError(
+                path,
+                f"unknown key {key!r} (audit options: {', '.join(sorted(AUDIT_KEYS))}; gates go in the policy table)",
+            )
     policy, report_only = read_policy_table(policy_table, path)
     if report_only:
         options["report_only"] = True

@@ -41,15 +41,20 @@ def resolve_device(spec: str = "auto") -> torch.device:
     if text == "cuda":
         index = local_rank()
         if index >= count:
-            raise InputError("--device", f"this process is LOCAL_RANK {index} but the machine has {count} GPU(s): "
-                             "start at most one process per GPU (torchrun --nproc-per-node)")
+            raise InputError(
+                "--device",
+                f"this process is LOCAL_RANK {index} but the machine has {count} GPU(s): "
+                "start at most one process per GPU (torchrun --nproc-per-node)",
+            )
         return torch.device("cuda", index)
     try:
         index = int(text.split(":", 1)[1])
     except ValueError:
         raise InputError("--device", f"expected cuda:N with an integer N, got {spec!r}") from None
     if not 0 <= index < count:
-        raise InputError("--device", f"{spec!r} does not exist: the machine has {count} GPU(s), cuda:0 to cuda:{count - 1}")
+        raise InputError(
+            "--device", f"{spec!r} does not exist: the machine has {count} GPU(s), cuda:0 to cuda:{count - 1}"
+        )
     return torch.device("cuda", index)
 
 

@@ -12,8 +12,10 @@ from cpaudit.auditing.samples import SampleSet
 from cpaudit.data.imageset import ImageSet, to_uint8, to_unit_range
 from cpaudit.errors import InputError
 
-ARRAY_FORMS = ("uint8 (N, H, W) or (N, H, W, C) arrays as images are stored, or float (N, C, H, W) in [-1, 1] as "
-               "cpaudit's models make them")
+ARRAY_FORMS = (
+    "uint8 (N, H, W) or (N, H, W, C) arrays as images are stored, or float (N, C, H, W) in [-1, 1] as "
+    "cpaudit's models make them"
+)
 
 
 def as_path(value: object, name: str) -> Path | None:
@@ -66,5 +68,7 @@ def _uint8_nhwc(value: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     if t.ndim != 4 or t.shape[1] not in (1, 3):
         raise InputError(name, f"float images must be (N, C, H, W) with C 1 or 3, got shape {tuple(t.shape)}")
     if not torch.isfinite(t).all() or t.min() < -1.001 or t.max() > 1.001:
-        raise InputError(name, "float images must be finite and in [-1, 1] (cpaudit's range; uint8 arrays are read as 0..255)")
+        raise InputError(
+            name, "float images must be finite and in [-1, 1] (cpaudit's range; uint8 arrays are read as 0..255)"
+        )
     return to_uint8(t)

@@ -89,8 +89,13 @@ def checkout_state(package_dir: Path) -> tuple[str | None, bool | None]:
 def _git(cwd: Path, *args: str) -> str | None:
     """git's stripped stdout, or None on any failure (no git, not a checkout, a timeout)."""
     try:
-        done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            ["git", "-C", str(cwd), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from cpaudit.errors import ConfigError
 
 MAX_SEED = 2**63 - 1

@@ -41,7 +41,12 @@ def tiny_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_model")
     train_diffusion(
         TrainDiffusionOptions(
-            data="digits", out=out, members=16, seed=3, base_channels=16, num_res_blocks=1,
+            data="digits",
+            out=out,
+            members=16,
+            seed=3,
+            base_channels=16,
+            num_res_blocks=1,
             train=DiffusionTrainConfig(steps=20, batch_size=16, checkpoint_every=10),
         )
     )
@@ -56,7 +61,12 @@ def tiny_classifier(tiny_model, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_classifier")
     train_classifier(
         TrainClassifierOptions(
-            data="digits", out=out, model=tiny_model, seed=3, base_channels=16, num_res_blocks=1,
+            data="digits",
+            out=out,
+            model=tiny_model,
+            seed=3,
+            base_channels=16,
+            num_res_blocks=1,
             train=ClassifierTrainConfig(steps=20, batch_size=32, eval_every=10, eval_draws=1),
         )
     )

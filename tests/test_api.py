@@ -14,7 +14,17 @@ from cpaudit.data.digits import load_digits_set
 from cpaudit.data.split import read_split
 
 OPTIONS = {"permutations": 99, "mia_t": (100, 350), "mia_draws": 1, "attack_nulls": 19, "report_only": True}
-CLI_OPTIONS = ["--permutations", "99", "--mia-t", "100,350", "--mia-draws", "1", "--attack-nulls", "19", "--report-only"]
+CLI_OPTIONS = [
+    "--permutations",
+    "99",
+    "--mia-t",
+    "100,350",
+    "--mia-draws",
+    "1",
+    "--attack-nulls",
+    "19",
+    "--report-only",
+]
 # Where the inputs came from differs (arrays or files); every figure must not.
 SOURCE_KEYS = ("samples", "data", "members", "holdout", "split", "sample_run")
 
@@ -39,9 +49,24 @@ def test_audit_on_arrays_equals_the_cli(tiny_model, arrays, tmp_path, monkeypatc
     (tmp_path / "s" / "run.json").write_text(json.dumps(drawn.run))
     np.savez(tmp_path / "members.npz", images=members)
     np.savez(tmp_path / "holdout.npz", images=holdout)
-    r = CliRunner().invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--members", str(tmp_path / "members.npz"),
-                                 "--holdout", str(tmp_path / "holdout.npz"), "--model", str(tiny_model),
-                                 "--out", str(tmp_path / "cli"), *CLI_OPTIONS])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--quiet",
+            "audit",
+            "--samples",
+            str(tmp_path / "s"),
+            "--members",
+            str(tmp_path / "members.npz"),
+            "--holdout",
+            str(tmp_path / "holdout.npz"),
+            "--model",
+            str(tiny_model),
+            "--out",
+            str(tmp_path / "cli"),
+            *CLI_OPTIONS,
+        ],
+    )
     assert r.exit_code == 0, r.output
     cli = json.loads((tmp_path / "cli" / "results.json").read_text())
     ours = json.loads(report.to_json())
@@ -51,7 +76,9 @@ def test_audit_on_arrays_equals_the_cli(tiny_model, arrays, tmp_path, monkeypatc
     assert report.passed and report.replication["n_samples"] == 12 and report.release == "samples"
 
     attacks = report.attacks
-    assert isinstance(attacks, pd.DataFrame) and {"threat_model", "auc", "auc_low", "chance_high"} <= set(attacks.columns)
+    assert isinstance(attacks, pd.DataFrame) and {"threat_model", "auc", "auc_low", "chance_high"} <= set(
+        attacks.columns
+    )
     assert attacks.loc["loss", "auc"] == cli["attacks"]["loss"]["auc"]
     per_sample = report.replicas()
     assert len(per_sample) == 12 and per_sample["nearest_member"].str.startswith("members/").all()
@@ -72,14 +99,23 @@ def test_audit_writes_only_where_asked(tiny_model, arrays, tmp_path, monkeypatch
     assert (tmp_path / "a" / "report.html").is_file()
 
 
-@pytest.mark.parametrize("call, says", [
-    (lambda m, h: cpaudit.audit({"not": "images"}, members=m, holdout=h), "samples: expected a samples folder or images"),
-    (lambda m, h: cpaudit.audit(np.zeros((4, 8, 8), np.uint8), split=np.zeros(3)), "split: expected a path"),
-    (lambda m, h: cpaudit.audit(np.zeros((4, 8, 8), np.uint8), members=m, holdout=h, permutatons=9), "permutatons: is not an audit option"),
-    (lambda m, h: cpaudit.audit(np.full((4, 1, 8, 8), 3.0), members=m, holdout=h), "in [-1, 1]"),
-    (lambda m, h: cpaudit.audit(np.zeros((4, 8, 8), np.uint8), members=m), "give both --members and --holdout"),
-    (lambda m, h: cpaudit.fid(m, 7), "b: expected a path or images"),
-])
+@pytest.mark.parametrize(
+    "call, says",
+    [
+        (
+            lambda m, h: cpaudit.audit({"not": "images"}, members=m, holdout=h),
+            "samples: expected a samples folder or images",
+        ),
+        (lambda m, h: cpaudit.audit(np.zeros((4, 8, 8), np.uint8), split=np.zeros(3)), "split: expected a path"),
+        (
+            lambda m, h: cpaudit.audit(np.zeros((4, 8, 8), np.uint8), members=m, holdout=h, permutatons=9),
+            "permutatons: is not an audit option",
+        ),
+        (lambda m, h: cpaudit.audit(np.full((4, 1, 8, 8), 3.0), members=m, holdout=h), "in [-1, 1]"),
+        (lambda m, h: cpaudit.audit(np.zeros((4, 8, 8), np.uint8), members=m), "give both --members and --holdout"),
+        (lambda m, h: cpaudit.fid(m, 7), "b: expected a path or images"),
+    ],
+)
 def test_wrong_arguments_are_one_line_cpaudit_errors(arrays, call, says, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(cpaudit.CpauditError) as e:
@@ -92,7 +128,9 @@ def test_fid_on_arrays_equals_the_cli(arrays, tmp_path):
     ours = cpaudit.fid(members, holdout, features="pixel")
     np.savez(tmp_path / "m.npz", images=members)
     np.savez(tmp_path / "h.npz", images=holdout)
-    r = CliRunner().invoke(app, ["--quiet", "fid", str(tmp_path / "m.npz"), str(tmp_path / "h.npz"), "--features", "pixel", "--json"])
+    r = CliRunner().invoke(
+        app, ["--quiet", "fid", str(tmp_path / "m.npz"), str(tmp_path / "h.npz"), "--features", "pixel", "--json"]
+    )
     assert r.exit_code == 0, r.output
     cli = json.loads(r.output)
     assert ours.fid == cli["fid"] and ours.kid == cli["kid"] and ours.n_a == len(members)

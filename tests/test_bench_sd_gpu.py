@@ -20,15 +20,48 @@ SCRIPT = ROOT / "benchmarks" / "bench_sd_gpu.py"
 def test_tiny_sdxl_run_writes_the_json(tmp_path):
     out = tmp_path / "bench.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, str(SCRIPT), "--arch", "sdxl", "--tiny", "--device", "cpu", "--steps", "2", "--warmup-steps", "1",
-           "--batches", "2", "--repeats", "1", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--arch",
+        "sdxl",
+        "--tiny",
+        "--device",
+        "cpu",
+        "--steps",
+        "2",
+        "--warmup-steps",
+        "1",
+        "--batches",
+        "2",
+        "--repeats",
+        "1",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| dtype | batch | unprotected s | protected s | ratio |" in proc.stdout
     record = json.loads(out.read_text())
-    assert {"machine", "device", "arch", "tiny", "command", "parameters", "unet_parameters", "classifier_parameters",
-            "latent_shape", "image_shape", "steps", "guidance_scale", "dtypes", "batches", "peak_gib_by_dtype", "summary",
-            "rows"} <= set(record)
+    assert {
+        "machine",
+        "device",
+        "arch",
+        "tiny",
+        "command",
+        "parameters",
+        "unet_parameters",
+        "classifier_parameters",
+        "latent_shape",
+        "image_shape",
+        "steps",
+        "guidance_scale",
+        "dtypes",
+        "batches",
+        "peak_gib_by_dtype",
+        "summary",
+        "rows",
+    } <= set(record)
     assert record["arch"] == "sdxl" and record["tiny"] is True and record["device"] == "cpu"
     assert set(record["parameters"]) == {"unet", "vae", "text_encoder", "text_encoder_2"}
     assert record["latent_shape"] == [4, 8, 8] and record["image_shape"] == [3, 64, 64]
@@ -36,8 +69,16 @@ def test_tiny_sdxl_run_writes_the_json(tmp_path):
     assert set(record["peak_gib_by_dtype"]) == {"fp16", "bf16"}
     assert [(s["dtype"], s["batch"]) for s in record["summary"]] == [("fp16", 2), ("bf16", 2)]
     for s in record["summary"]:
-        assert {"unprotected_s", "protected_s", "ratio", "sampling_ratio", "peak_gib_unprotected", "peak_gib_protected",
-                "peak_sampling_gib_unprotected", "peak_sampling_gib_protected"} <= set(s)
+        assert {
+            "unprotected_s",
+            "protected_s",
+            "ratio",
+            "sampling_ratio",
+            "peak_gib_unprotected",
+            "peak_gib_protected",
+            "peak_sampling_gib_unprotected",
+            "peak_sampling_gib_protected",
+        } <= set(s)
         # The JSON rounds times and ratio to 3 decimals: a ratio recomputed from the rounded times may differ by
         # as much as that rounding propagates (half a millisecond in each time, half a unit in the ratio's last place).
         u, p = s["unprotected_s"], s["protected_s"]
@@ -45,8 +86,20 @@ def test_tiny_sdxl_run_writes_the_json(tmp_path):
         assert s["peak_gib_protected"] is None  # no GPU memory on the CPU
     assert len(record["rows"]) == 4
     for row in record["rows"]:
-        assert {"dtype", "batch", "protected", "seconds", "sampling_seconds", "decode_seconds", "peak_gib",
-                "peak_sampling_gib", "peak_decode_gib", "guided_steps", "finite_samples", "ratio"} <= set(row)
+        assert {
+            "dtype",
+            "batch",
+            "protected",
+            "seconds",
+            "sampling_seconds",
+            "decode_seconds",
+            "peak_gib",
+            "peak_sampling_gib",
+            "peak_decode_gib",
+            "guided_steps",
+            "finite_samples",
+            "ratio",
+        } <= set(row)
         assert row["finite_samples"] == 2
         assert row["guided_steps"] == (2 if row["protected"] else 0)  # protected guides at every step
 
@@ -60,7 +113,12 @@ def test_real_size_sdxl_has_sdxl_base_dimensions():
     spec.loader.exec_module(bench)
     model, parts = bench.sdxl(False, torch.device("meta"))
     counts = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items()}
-    assert counts == {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480, "text_encoder_2": 694_659_840}
+    assert counts == {
+        "unet": 2_567_463_684,
+        "vae": 83_653_863,
+        "text_encoder": 123_060_480,
+        "text_encoder_2": 694_659_840,
+    }
     assert model.space_shape == (4, 128, 128) and model.image_shape == (3, 1024, 1024)
     assert model.prompts.time_ids == (1024, 1024, 0, 0, 1024, 1024)
     unet = parts["unet"].config
@@ -71,16 +129,35 @@ def test_real_size_sdxl_has_sdxl_base_dimensions():
 def _tiny_run(tmp_path, arch: str, steps: int) -> dict:
     out = tmp_path / f"{arch}.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, str(SCRIPT), "--arch", arch, "--tiny", "--device", "cpu", "--steps", str(steps), "--warmup-steps",
-           "1", "--batches", "2", "--repeats", "1", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--arch",
+        arch,
+        "--tiny",
+        "--device",
+        "cpu",
+        "--steps",
+        str(steps),
+        "--warmup-steps",
+        "1",
+        "--batches",
+        "2",
+        "--repeats",
+        "1",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| dtype | batch | unprotected s | protected s | ratio |" in proc.stdout and "warning" not in proc.stdout
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("arch, encoders", [("sd35m", {"text_encoder", "text_encoder_2", "text_encoder_3"}),
-                                            ("flux", {"text_encoder", "text_encoder_2"})])
+@pytest.mark.parametrize(
+    "arch, encoders",
+    [("sd35m", {"text_encoder", "text_encoder_2", "text_encoder_3"}), ("flux", {"text_encoder", "text_encoder_2"})],
+)
 def test_tiny_flow_run_writes_the_json(tmp_path, arch, encoders):
     """The flow transformers through cpaudit's sampler in bf16 (their default); CPSample guides at every step but
     the first, sigma = 1, where x_t is pure noise."""
@@ -110,10 +187,14 @@ def test_real_size_flow_models_have_their_dimensions():
     model, parts = bench.build(bench.parse(["--arch", "sd35m"]), torch.device("meta"))
     t = parts["transformer"]
     assert sum(p.numel() for p in t.parameters()) + t.pos_embed.pos_embed.numel() == 2_469_663_936
-    assert t.pos_embed.pos_embed.shape == (1, 384 * 384, 1536) and tuple(t.config.dual_attention_layers) == tuple(range(13))
+    assert t.pos_embed.pos_embed.shape == (1, 384 * 384, 1536) and tuple(t.config.dual_attention_layers) == tuple(
+        range(13)
+    )
     assert model.space_shape == (16, 128, 128) and model.config["image_seq_len"] == 4096
     assert sum(p.numel() for p in parts["text_encoder_2"].parameters()) == 694_659_840  # CLIP-G, as SDXL's
-    _, parts = bench.build(bench.parse(["--arch", "flux", "--double-blocks", "19", "--single-blocks", "38"]), torch.device("meta"))
+    _, parts = bench.build(
+        bench.parse(["--arch", "flux", "--double-blocks", "19", "--single-blocks", "38"]), torch.device("meta")
+    )
     assert sum(p.numel() for p in parts["transformer"].parameters()) == 11_901_408_320
     _, parts = bench.build(bench.parse(["--arch", "flux"]), torch.device("meta"))
     assert (parts["transformer"].config.num_layers, parts["transformer"].config.num_single_layers) == (5, 10)

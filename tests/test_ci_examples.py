@@ -27,8 +27,9 @@ def gitlab_commands() -> list[str]:
 
 def _run(commands: list[str], cwd: Path, env: dict) -> None:
     for cmd in commands:
-        r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", cmd], cwd=cwd, env=env, capture_output=True, text=True,
-                           timeout=600)
+        r = subprocess.run(
+            ["bash", "-e", "-o", "pipefail", "-c", cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        )
         assert r.returncode == 0, f"{cmd}\n{r.stdout}\n{r.stderr}"
 
 
@@ -36,8 +37,14 @@ def _run(commands: list[str], cwd: Path, env: dict) -> None:
 @pytest.mark.parametrize("commands", [github_commands, gitlab_commands], ids=["github", "gitlab"])
 def test_ci_example_commands_run_and_gate(commands, tiny_model, tmp_path):
     shutil.copytree(tiny_model, tmp_path / "runs" / "model")
-    env = {**os.environ, "MODEL": "runs/model", "DATA": "digits", "N_SAMPLES": "24", "HF_HUB_OFFLINE": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "MODEL": "runs/model",
+        "DATA": "digits",
+        "N_SAMPLES": "24",
+        "HF_HUB_OFFLINE": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     _run(commands(), tmp_path, env)
     cases = ET.parse(tmp_path / "audit" / "junit.xml").getroot().iter("testcase")
     assert len(list(cases)) >= 1 and (tmp_path / "audit" / "report" / "report.html").is_file()

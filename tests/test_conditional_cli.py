@@ -27,7 +27,21 @@ def ok(args):
 @pytest.fixture(scope="module")
 def text_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("text") / "model"
-    ok(["train-diffusion", "captioned-digits", "--text", "--out", str(out), "--members", "16", "--steps", "3", "--vae-steps", "3"])
+    ok(
+        [
+            "train-diffusion",
+            "captioned-digits",
+            "--text",
+            "--out",
+            str(out),
+            "--members",
+            "16",
+            "--steps",
+            "3",
+            "--vae-steps",
+            "3",
+        ]
+    )
     return out
 
 
@@ -37,7 +51,9 @@ def test_train_text_writes_a_pipeline_with_the_members_captions(text_model):
     split = json.loads((text_model / "split.json").read_text())
     data = load_data("captioned-digits")
     by_id = dict(zip(data.ids, data.captions))
-    assert len(split["members"]) == 16 and all(r["caption"] == by_id[r["id"]] for r in split["members"] + split["holdout"])
+    assert len(split["members"]) == 16 and all(
+        r["caption"] == by_id[r["id"]] for r in split["members"] + split["holdout"]
+    )
     meta = json.loads((text_model / "cpaudit.json").read_text())
     assert meta["vae_source"].startswith("trained on") and "neither members nor held-out" in meta["vae_source"]
     assert meta["data_fingerprint"] == data.fingerprint()
@@ -45,7 +61,20 @@ def test_train_text_writes_a_pipeline_with_the_members_captions(text_model):
 
 def test_latent_classifier_and_protected_prompted_sampling(text_model, tmp_path):
     clf = tmp_path / "clf"
-    ok(["train-classifier", "captioned-digits", "--model", str(text_model), "--out", str(clf), "--steps", "3", "--channels", "8"])
+    ok(
+        [
+            "train-classifier",
+            "captioned-digits",
+            "--model",
+            str(text_model),
+            "--out",
+            str(clf),
+            "--steps",
+            "3",
+            "--channels",
+            "8",
+        ]
+    )
     cfg = json.loads((clf / "config.json").read_text())
     assert cfg["image_shape"] == [4, 8, 8] and cfg["space"] == "latent"
     split = json.loads((text_model / "split.json").read_text())
@@ -53,8 +82,26 @@ def test_latent_classifier_and_protected_prompted_sampling(text_model, tmp_path)
     prompts.write_text("\n".join(r["caption"] for r in split["members"][:4]) + "\n")
     for classifier in (str(clf), "exact"):
         out = tmp_path / f"s-{Path(classifier).name}"
-        ok(["sample", "--model", str(text_model), "--prompts", str(prompts), "--out", str(out), "--steps", "3",
-            "--guidance-scale", "3", "--protect", "--classifier", classifier, "--alpha", "0.5"])
+        ok(
+            [
+                "sample",
+                "--model",
+                str(text_model),
+                "--prompts",
+                str(prompts),
+                "--out",
+                str(out),
+                "--steps",
+                "3",
+                "--guidance-scale",
+                "3",
+                "--protect",
+                "--classifier",
+                classifier,
+                "--alpha",
+                "0.5",
+            ]
+        )
         run = json.loads((out / "run.json").read_text())
         assert run["fired_fraction"] == 1.0 and run["protection"]["classifier"] == classifier
         assert list(run["conditions"]["prompt_of_seed"].values()) == prompts.read_text().split("\n")[:4]
@@ -66,22 +113,65 @@ def test_class_conditional_model_samples_and_is_protected_per_class(tmp_path):
     ok(["train-diffusion", "digits", "--classes", "--out", str(model), "--members", "20", "--steps", "3"])
     for extra in ([], ["--protect", "--classifier", "exact", "--alpha", "0.5"]):
         out = tmp_path / f"s{len(extra)}"
-        ok(["sample", "--model", str(model), "--out", str(out), "--n", "4", "--steps", "3", "--class-label", "3",
-            "--class-label", "7", *extra])
+        ok(
+            [
+                "sample",
+                "--model",
+                str(model),
+                "--out",
+                str(out),
+                "--n",
+                "4",
+                "--steps",
+                "3",
+                "--class-label",
+                "3",
+                "--class-label",
+                "7",
+                *extra,
+            ]
+        )
         run = json.loads((out / "run.json").read_text())
         assert run["conditioning"] == "class" and run["conditions"]["class_of_seed"] == {"0": 3, "1": 7, "2": 3, "3": 7}
         assert run["fired_fraction"] == (1.0 if extra else 0.0)
     # The model-based attacks condition on each candidate's true class.
-    r = runner.invoke(app, ["audit", "--samples", str(tmp_path / "s0"), "--split", str(model / "split.json"), "--model", str(model),
-                            "--out", str(tmp_path / "a"), "--permutations", "20", "--mia-t", "100", "--mia-draws", "1",
-                            "--attack-nulls", "40", "--report-only", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "audit",
+            "--samples",
+            str(tmp_path / "s0"),
+            "--split",
+            str(model / "split.json"),
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "a"),
+            "--permutations",
+            "20",
+            "--mia-t",
+            "100",
+            "--mia-draws",
+            "1",
+            "--attack-nulls",
+            "40",
+            "--report-only",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     attacks = json.loads((tmp_path / "a" / "results.json").read_text())["attacks"]
     assert {"loss_class", "secmi_class", "pia_class", "sima_class"} <= set(attacks)
-    assert attacks["loss_class"]["title"].endswith("(true class)") and attacks["loss_class"]["threat_model"] == "sampler"
-    r = runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "bad"), "--class-label", "10", "--n", "1"])
+    assert (
+        attacks["loss_class"]["title"].endswith("(true class)") and attacks["loss_class"]["threat_model"] == "sampler"
+    )
+    r = runner.invoke(
+        app, ["sample", "--model", str(model), "--out", str(tmp_path / "bad"), "--class-label", "10", "--n", "1"]
+    )
     assert r.exit_code == 2 and "--class-label" in r.output and len(r.output.strip().splitlines()) == 1
-    r = runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "bad"), "--prompt", "a cat", "--n", "1"])
+    r = runner.invoke(
+        app, ["sample", "--model", str(model), "--out", str(tmp_path / "bad"), "--prompt", "a cat", "--n", "1"]
+    )
     assert r.exit_code == 2 and "not a text-to-image model" in r.output
 
 
@@ -113,13 +203,24 @@ def test_captions_and_classes_come_with_the_data(tmp_path):
     assert list(d3.labels) == [0, 0, 1, 1] and d3.class_names == ["cat", "dog"]
 
 
-@pytest.mark.parametrize("line, needle", [("{not json", "line 2: not valid JSON"), ('{"file_name": "0.png"}', "line 2"),
-                                          ('{"file_name": "zz.png", "text": "x"}', "not images in the folder")])
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ("{not json", "line 2: not valid JSON"),
+        ('{"file_name": "0.png"}', "line 2"),
+        ('{"file_name": "zz.png", "text": "x"}', "not images in the folder"),
+    ],
+)
 def test_a_bad_metadata_line_is_one_line_of_bad_input(tmp_path, line, needle):
     folder = _folder(tmp_path, 1)
     (folder / "metadata.jsonl").write_text((folder / "metadata.jsonl").read_text() + line + "\n")
     r = runner.invoke(app, ["train-diffusion", str(folder), "--text", "--out", str(tmp_path / "m"), "--steps", "1"])
-    assert r.exit_code == 2 and needle in r.output and "metadata.jsonl" in r.output and len(r.output.strip().splitlines()) == 1
+    assert (
+        r.exit_code == 2
+        and needle in r.output
+        and "metadata.jsonl" in r.output
+        and len(r.output.strip().splitlines()) == 1
+    )
     assert not (tmp_path / "m").exists()
 
 
@@ -132,13 +233,44 @@ def test_a_text_model_is_audited_by_caption(text_model, tmp_path):
     """Samples prompted with member and held-out captions (--extraction): prompted extraction, the detector and the
     caption-conditioned attacks, each with its threat model; --prompts lists what the detector flags."""
     samples = tmp_path / "s"
-    ok(["sample", "--model", str(text_model), "--extraction", "--per-caption", "2", "--out", str(samples), "--steps", "2"])
+    ok(
+        [
+            "sample",
+            "--model",
+            str(text_model),
+            "--extraction",
+            "--per-caption",
+            "2",
+            "--out",
+            str(samples),
+            "--steps",
+            "2",
+        ]
+    )
     run = json.loads((samples / "run.json").read_text())
     assert run["n"] == 2 * 2 * 16 and len(set(run["conditions"]["prompt_of_seed"].values())) == 32
     (tmp_path / "p.txt").write_text("a photo of a shy brown fox\nsomething else\n")
-    args = ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--out", str(tmp_path / "a"),
-            "--permutations", "20", "--mia-t", "100", "--mia-draws", "1", "--attack-nulls", "40", "--report-only"]
-    r = runner.invoke(app, [*args, "--model", str(text_model), "--prompts", str(tmp_path / "p.txt"), "--json", "--quiet"])
+    args = [
+        "audit",
+        "--samples",
+        str(samples),
+        "--split",
+        str(text_model / "split.json"),
+        "--out",
+        str(tmp_path / "a"),
+        "--permutations",
+        "20",
+        "--mia-t",
+        "100",
+        "--mia-draws",
+        "1",
+        "--attack-nulls",
+        "40",
+        "--report-only",
+    ]
+    r = runner.invoke(
+        app, [*args, "--model", str(text_model), "--prompts", str(tmp_path / "p.txt"), "--json", "--quiet"]
+    )
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     attacks = res["attacks"]
@@ -157,22 +289,74 @@ def test_a_text_model_is_audited_by_caption(text_model, tmp_path):
 
 def test_a_text_model_s_samples_without_prompts_are_refused_in_one_line(text_model, tmp_path):
     samples = tmp_path / "s"
-    ok(["sample", "--model", str(text_model), "--prompt", "a photo of a shy brown fox", "--out", str(samples), "--n", "2",
-        "--steps", "2"])
+    ok(
+        [
+            "sample",
+            "--model",
+            str(text_model),
+            "--prompt",
+            "a photo of a shy brown fox",
+            "--out",
+            str(samples),
+            "--n",
+            "2",
+            "--steps",
+            "2",
+        ]
+    )
     (samples / "run.json").unlink()  # the prompts go with it
-    r = runner.invoke(app, ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--out",
-                            str(tmp_path / "a"), "--model", str(text_model)])
-    assert r.exit_code == 2 and "has no prompt for its samples" in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    r = runner.invoke(
+        app,
+        [
+            "audit",
+            "--samples",
+            str(samples),
+            "--split",
+            str(text_model / "split.json"),
+            "--out",
+            str(tmp_path / "a"),
+            "--model",
+            str(text_model),
+        ],
+    )
+    assert (
+        r.exit_code == 2 and "has no prompt for its samples" in r.output and len(r.output.strip().splitlines()) == 1
+    ), r.output
     assert not (tmp_path / "a").exists()
 
 
 def test_prompts_to_screen_without_the_model_are_refused_in_one_line(text_model, tmp_path):
     """--prompts is read by the detector, which queries the model: without --model it would be ignored."""
     samples = tmp_path / "s"
-    ok(["sample", "--model", str(text_model), "--extraction", "--per-caption", "1", "--out", str(samples), "--steps", "2"])
+    ok(
+        [
+            "sample",
+            "--model",
+            str(text_model),
+            "--extraction",
+            "--per-caption",
+            "1",
+            "--out",
+            str(samples),
+            "--steps",
+            "2",
+        ]
+    )
     (tmp_path / "p.txt").write_text("a photo of a shy brown fox\n")
-    r = runner.invoke(app, ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--out",
-                            str(tmp_path / "a"), "--prompts", str(tmp_path / "p.txt")])
+    r = runner.invoke(
+        app,
+        [
+            "audit",
+            "--samples",
+            str(samples),
+            "--split",
+            str(text_model / "split.json"),
+            "--out",
+            str(tmp_path / "a"),
+            "--prompts",
+            str(tmp_path / "p.txt"),
+        ],
+    )
     assert r.exit_code == 2 and "--prompts" in r.output and "--model" in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
 
@@ -180,22 +364,66 @@ def test_prompts_to_screen_without_the_model_are_refused_in_one_line(text_model,
 @pytest.mark.parametrize("defence", ["embedding-noise", "random-tokens", "prompt-optimisation"])
 def test_prompt_defences_sample_and_record_their_settings(text_model, tmp_path, defence):
     out = tmp_path / defence
-    ok(["sample", "--model", str(text_model), "--prompt", "a photo of a shy brown fox", "--out", str(out), "--n", "2",
-        "--steps", "2", "--prompt-defence", defence])
+    ok(
+        [
+            "sample",
+            "--model",
+            str(text_model),
+            "--prompt",
+            "a photo of a shy brown fox",
+            "--out",
+            str(out),
+            "--n",
+            "2",
+            "--steps",
+            "2",
+            "--prompt-defence",
+            defence,
+        ]
+    )
     recorded = json.loads((out / "run.json").read_text())["conditions"]["prompt_defence"]
     assert recorded["kind"] == defence and len(recorded) >= 2
-    r = runner.invoke(app, ["sample", "--model", str(text_model), "--prompt", "x", "--out", str(tmp_path / "bad"),
-                            "--prompt-defence", "random-tokens", "--sigma", "1"])
+    r = runner.invoke(
+        app,
+        [
+            "sample",
+            "--model",
+            str(text_model),
+            "--prompt",
+            "x",
+            "--out",
+            str(tmp_path / "bad"),
+            "--prompt-defence",
+            "random-tokens",
+            "--sigma",
+            "1",
+        ],
+    )
     assert r.exit_code == 2 and "random-tokens takes tokens, not sigma" in r.output
 
 
 def test_train_text_reuses_an_autoencoder(text_model, tmp_path):
     out = tmp_path / "again"
-    ok(["train-diffusion", "captioned-digits", "--text", "--out", str(out), "--members", "16", "--steps", "2",
-        "--vae", str(text_model)])
+    ok(
+        [
+            "train-diffusion",
+            "captioned-digits",
+            "--text",
+            "--out",
+            str(out),
+            "--members",
+            "16",
+            "--steps",
+            "2",
+            "--vae",
+            str(text_model),
+        ]
+    )
     meta = json.loads((out / "cpaudit.json").read_text())
     assert meta["vae_source"] == str(text_model / "vae") and meta["vae_seconds"] == 0.0
-    r = runner.invoke(app, ["train-diffusion", "digits", "--text", "--out", str(tmp_path / "x"), "--vae", str(tmp_path / "none")])
+    r = runner.invoke(
+        app, ["train-diffusion", "digits", "--text", "--out", str(tmp_path / "x"), "--vae", str(tmp_path / "none")]
+    )
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
 
 
@@ -205,7 +433,13 @@ def test_the_latent_embedding_is_pearson_correlation_of_the_autoencoder_latents(
 
     images = load_data("captioned-digits").take(np.arange(6))
     unit, _ = embed(images, parse_features(f"latent:{text_model}"))
-    z = load_diffusers_module(text_model / "vae", "AutoencoderKL").encode(images).latent_dist.mean.flatten(1).double().numpy()
+    z = (
+        load_diffusers_module(text_model / "vae", "AutoencoderKL")
+        .encode(images)
+        .latent_dist.mean.flatten(1)
+        .double()
+        .numpy()
+    )
     z = z - z.mean(1, keepdims=True)
     np.testing.assert_allclose(unit @ unit.T, np.corrcoef(z), atol=1e-5)
 
@@ -215,11 +449,44 @@ def test_a_protected_text_audit_says_what_it_did_not_attack(text_model, tmp_path
     says the protected text sampler is not attacked (not 'give --model'), the samples-level gate is evaluated
     beside it, and run.json records that the latent sampler did not clip."""
     samples = tmp_path / "s"
-    ok(["sample", "--model", str(text_model), "--extraction", "--per-caption", "1", "--out", str(samples), "--steps", "2",
-        "--protect", "--classifier", "exact", "--alpha", "0.5"])
+    ok(
+        [
+            "sample",
+            "--model",
+            str(text_model),
+            "--extraction",
+            "--per-caption",
+            "1",
+            "--out",
+            str(samples),
+            "--steps",
+            "2",
+            "--protect",
+            "--classifier",
+            "exact",
+            "--alpha",
+            "0.5",
+        ]
+    )
     assert json.loads((samples / "run.json").read_text())["sampler"]["clip"] is False
-    args = ["audit", "--samples", str(samples), "--split", str(text_model / "split.json"), "--model", str(text_model),
-            "--permutations", "20", "--mia-t", "100", "--mia-draws", "1", "--attack-nulls", "40", "--quiet"]
+    args = [
+        "audit",
+        "--samples",
+        str(samples),
+        "--split",
+        str(text_model / "split.json"),
+        "--model",
+        str(text_model),
+        "--permutations",
+        "20",
+        "--mia-t",
+        "100",
+        "--mia-draws",
+        "1",
+        "--attack-nulls",
+        "40",
+        "--quiet",
+    ]
     r = runner.invoke(app, [*args, "--out", str(tmp_path / "a"), "--release", "sampler"])
     assert r.exit_code == 1, r.output
     res = json.loads((tmp_path / "a" / "results.json").read_text())

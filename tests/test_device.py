@@ -33,12 +33,15 @@ def test_cpu_and_auto_without_cuda(monkeypatch):
     assert resolve_device("auto") == torch.device("cpu")
 
 
-@pytest.mark.parametrize("spec, needle", [
-    ("tpu", "expected auto, cpu, cuda or cuda:N"),
-    ("cuda", "CUDA is not available"),
-    ("cuda:0", "CUDA is not available"),
-    ("mps", "expected auto, cpu, cuda or cuda:N"),
-])
+@pytest.mark.parametrize(
+    "spec, needle",
+    [
+        ("tpu", "expected auto, cpu, cuda or cuda:N"),
+        ("cuda", "CUDA is not available"),
+        ("cuda:0", "CUDA is not available"),
+        ("mps", "expected auto, cpu, cuda or cuda:N"),
+    ],
+)
 def test_unusable_devices_are_input_errors(monkeypatch, spec, needle):
     _fake_gpus(monkeypatch, 0)
     with pytest.raises(InputError, match=needle):
@@ -81,20 +84,28 @@ def test_describe_names_the_cpu():
 
 def test_explicit_cpu_equals_auto_on_a_machine_without_cuda(tiny_model, tmp_path):
     cfg = SamplerConfig(steps=5)
-    a = sample(SampleOptions(model=tiny_model, out=tmp_path / "a", n=6, seed=11, batch_size=4, sampler=cfg, write_png=False))
-    b = sample(SampleOptions(model=tiny_model, out=tmp_path / "b", n=6, seed=11, batch_size=4, sampler=cfg, write_png=False,
-                             device="cpu"))
+    a = sample(
+        SampleOptions(model=tiny_model, out=tmp_path / "a", n=6, seed=11, batch_size=4, sampler=cfg, write_png=False)
+    )
+    b = sample(
+        SampleOptions(
+            model=tiny_model, out=tmp_path / "b", n=6, seed=11, batch_size=4, sampler=cfg, write_png=False, device="cpu"
+        )
+    )
     assert np.array_equal(a.images, b.images)
     assert json.loads((tmp_path / "b" / "run.json").read_text())["device"] == describe(torch.device("cpu"))
 
 
-@pytest.mark.parametrize("argv", [
-    ["sample", "--model", "{model}", "--out", "{out}"],
-    ["train-diffusion", "digits", "--out", "{out}", "--steps", "1"],
-    ["train-classifier", "digits", "--model", "{model}", "--out", "{out}", "--steps", "1"],
-    ["audit", "--samples", "{model}", "--data", "digits", "--split", "{model}/split.json", "--out", "{out}"],
-    ["demo", "--quick", "--out", "{out}"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sample", "--model", "{model}", "--out", "{out}"],
+        ["train-diffusion", "digits", "--out", "{out}", "--steps", "1"],
+        ["train-classifier", "digits", "--model", "{model}", "--out", "{out}", "--steps", "1"],
+        ["audit", "--samples", "{model}", "--data", "digits", "--split", "{model}/split.json", "--out", "{out}"],
+        ["demo", "--quick", "--out", "{out}"],
+    ],
+)
 def test_cli_refuses_a_missing_gpu_before_writing(monkeypatch, tiny_model, tmp_path, argv):
     _fake_gpus(monkeypatch, 0)
     out = tmp_path / "out"

@@ -29,7 +29,11 @@ def test_shard_gradients_sum_to_the_full_batch_gradient():
     torch.manual_seed(0)
     model = TimeClassifier(ClassifierConfig(1, 8, 8, (1, 2), 1))
     g = torch.Generator().manual_seed(1)
-    x, t, y = torch.randn(32, 1, 8, 8, generator=g), torch.randint(1000, (32,), generator=g), torch.randint(2, (32,), generator=g)
+    x, t, y = (
+        torch.randn(32, 1, 8, 8, generator=g),
+        torch.randint(1000, (32,), generator=g),
+        torch.randint(2, (32,), generator=g),
+    )
 
     def grads(rows: slice) -> torch.Tensor:
         model.zero_grad()
@@ -46,8 +50,16 @@ def _run(nproc: int, model, out) -> None:
     if nproc == 1:
         cmd = [sys.executable, WORKER, str(model), str(out)]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", WORKER,
-               str(model), str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            WORKER,
+            str(model),
+            str(out),
+        ]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
 

@@ -29,15 +29,43 @@ def memorising(tmp_path_factory):
     _ok(["train-diffusion", "digits", "--out", str(root / "model")])
     _ok(["train-classifier", "digits", "--model", str(root / "model"), "--out", str(root / "classifier")])
     _ok(["sample", "--model", str(root / "model"), "--out", str(root / "plain"), "--seed", EVAL_SEED])
-    _ok(["sample", "--model", str(root / "model"), "--out", str(root / "protected"), "--protect",
-         "--classifier", str(root / "classifier"), "--seed", EVAL_SEED])
+    _ok(
+        [
+            "sample",
+            "--model",
+            str(root / "model"),
+            "--out",
+            str(root / "protected"),
+            "--protect",
+            "--classifier",
+            str(root / "classifier"),
+            "--seed",
+            EVAL_SEED,
+        ]
+    )
     return root
 
 
 def _audit(root, samples, *extra):
-    r = runner.invoke(app, ["--quiet", "audit", "--samples", str(root / samples), "--data", "digits",
-                            "--split", str(root / "model" / "split.json"), "--model", str(root / "model"),
-                            "--out", str(root / f"audit-{samples}"), "--json", *extra])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "audit",
+            "--samples",
+            str(root / samples),
+            "--data",
+            "digits",
+            "--split",
+            str(root / "model" / "split.json"),
+            "--model",
+            str(root / "model"),
+            "--out",
+            str(root / f"audit-{samples}"),
+            "--json",
+            *extra,
+        ],
+    )
     return r, json.loads(r.stdout) if r.exit_code in (0, 1) else None
 
 
@@ -84,8 +112,16 @@ def test_cpsample_defaults_remove_replicas(memorising):
 def test_release_weights_fails_the_gate_that_release_samples_passes(memorising):
     """CPSample changes the samples, never the weights: released weights leak through the plain denoiser."""
     # The membership gate alone (the replica gate, which reads the samples, is switched off: it is not the point here).
-    args = ("--classifier", str(memorising / "classifier"), "--max-mia-auc", "0.9", "--mia-excess-level", "0",
-            "--replica-excess-level", "0")
+    args = (
+        "--classifier",
+        str(memorising / "classifier"),
+        "--max-mia-auc",
+        "0.9",
+        "--mia-excess-level",
+        "0",
+        "--replica-excess-level",
+        "0",
+    )
     r, res = _audit(memorising, "protected", "--release", "weights", *args)
     assert r.exit_code == 1, r.output
     assert "if the model weights are released" in r.output.lower()
@@ -103,9 +139,27 @@ def test_non_memorising_model_mia_near_chance(tmp_path):
     # Members: all but 512 held-out digits; nothing to memorise in 4,000 steps.
     _ok(["train-diffusion", "digits", "--out", str(tmp_path / "model"), "--members", "1285"])
     _ok(["sample", "--model", str(tmp_path / "model"), "--out", str(tmp_path / "s"), "--n", "64"])
-    r = runner.invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--data", "digits",
-                            "--split", str(tmp_path / "model" / "split.json"), "--model", str(tmp_path / "model"),
-                            "--out", str(tmp_path / "a"), "--mia-t", "350", "--json", "--report-only"])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "audit",
+            "--samples",
+            str(tmp_path / "s"),
+            "--data",
+            "digits",
+            "--split",
+            str(tmp_path / "model" / "split.json"),
+            "--model",
+            str(tmp_path / "model"),
+            "--out",
+            str(tmp_path / "a"),
+            "--mia-t",
+            "350",
+            "--json",
+            "--report-only",
+        ],
+    )
     assert r.exit_code == 0, r.output
     loss = json.loads(r.stdout)["attacks"]["loss"]  # 512 vs 512 images: chance band about 0.47-0.53
     assert abs(loss["auc"] - 0.5) <= 0.1
@@ -115,7 +169,10 @@ def test_quick_demo(tmp_path):
     r = runner.invoke(app, ["demo", "--quick", "--out", str(tmp_path / "demo")])
     assert r.exit_code == 0, r.output
     assert "time by stage: train memorising model" in r.output and "comparison report" in r.output
-    runs = {k: json.loads((tmp_path / "demo" / k / "results.json").read_text()) for k in ("unprotected", "cpsample", "rejection")}
+    runs = {
+        k: json.loads((tmp_path / "demo" / k / "results.json").read_text())
+        for k in ("unprotected", "cpsample", "rejection")
+    }
     assert runs["unprotected"]["nn"]["replica_rate"] >= 0.25
     # Rejection judges the written images against the threshold, so it keeps none by construction; CPSample's
     # count is a draw (quick demo: exact posterior, scale 3; 0 of 256 measured), stated as an interval.

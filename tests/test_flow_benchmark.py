@@ -34,7 +34,9 @@ def test_results_flow_section_equals_the_committed_benchmark(arch):
     section = results_markdown(record)
     assert table_markdown(record) in section
     assert section in (ROOT / "benchmarks" / "RESULTS.md").read_text()
-    unprotected = json.loads((ROOT / "benchmarks" / "results" / f"flow_demo_{arch}" / "unprotected" / "results.json").read_text())
+    unprotected = json.loads(
+        (ROOT / "benchmarks" / "results" / f"flow_demo_{arch}" / "unprotected" / "results.json").read_text()
+    )
     assert unprotected["attacks"]["prompted_extraction"]["auc"] == record["demo"]["table"][0]["extraction_auc"]
 
 
@@ -43,8 +45,11 @@ def test_table_rows_carry_their_verdict():
     from benchmarks.flow_memorisation import row_verdict
 
     def row(member: int, holdout: int, auc: float) -> dict:
-        return {"captions": {"member_captions_extracted": member, "holdout_captions_extracted": holdout},
-                "extraction_auc": auc, "chance_band95": [0.38, 0.62]}
+        return {
+            "captions": {"member_captions_extracted": member, "holdout_captions_extracted": holdout},
+            "extraction_auc": auc,
+            "chance_band95": [0.38, 0.62],
+        }
 
     assert row_verdict(row(60, 0, 0.98)) == "above the base rate; AUC above chance"
     assert row_verdict(row(0, 0, 0.50)) == "at the base rate; AUC inside chance"
@@ -59,7 +64,14 @@ def test_the_record_names_the_defaults_its_cpsample_runs_took(arch):
     record = json.loads((ROOT / json_out(arch)).read_text())
     assert "latent_defaults" not in record
     assert record["defaults"] == defaults_table(latent=True, flow=True) == FLOW_KIND_DEFAULTS
-    assert "flux_tune/tune.json" in record["defaults_chosen_on"] and "text_defences/tune.json" in record["prompt_defaults_chosen_on"]
+    assert (
+        "flux_tune/tune.json" in record["defaults_chosen_on"]
+        and "text_defences/tune.json" in record["prompt_defaults_chosen_on"]
+    )
     assert record["defaults_chosen_on_this_model"] is (arch == "flux")
     checked = check_defaults(ROOT / "benchmarks" / "results" / f"flow_demo_{arch}", record)
-    assert checked == ["cpsample-exact-posterior", "cpsample-learned-classifier", "cpsample-learned-classifier-full-training"]
+    assert checked == [
+        "cpsample-exact-posterior",
+        "cpsample-learned-classifier",
+        "cpsample-learned-classifier-full-training",
+    ]

@@ -42,12 +42,15 @@ def test_logit_normal_sigmas_are_diffusers_and_golden():
 
     n = 100_000
     u = logit_normal(n, torch.Generator().manual_seed(0))
-    ref = compute_density_for_timestep_sampling("logit_normal", n, logit_mean=0.0, logit_std=1.0,
-                                                generator=torch.Generator().manual_seed(0))
+    ref = compute_density_for_timestep_sampling(
+        "logit_normal", n, logit_mean=0.0, logit_std=1.0, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(u, ref)
     logit = torch.logit(u.double())
-    assert abs(logit.mean().item()) < 4 / n ** 0.5 and abs(logit.std().item() - 1) < 4 / (2 * n) ** 0.5
-    assert logit.mean().item() == pytest.approx(-0.0024456, abs=1e-6) and logit.std().item() == pytest.approx(1.0012438, abs=1e-6)
+    assert abs(logit.mean().item()) < 4 / n**0.5 and abs(logit.std().item() - 1) < 4 / (2 * n) ** 0.5
+    assert logit.mean().item() == pytest.approx(-0.0024456, abs=1e-6) and logit.std().item() == pytest.approx(
+        1.0012438, abs=1e-6
+    )
 
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0)
     grid = FlowSchedule(shift=3.0).training_sigmas().flip(0).float()
@@ -56,14 +59,18 @@ def test_logit_normal_sigmas_are_diffusers_and_golden():
     sigmas = sample_sigmas(n, grid, torch.Generator().manual_seed(0))
     assert torch.equal(sigmas, grid[(ref * 1000).long()])  # the scripts' `timesteps[indices]`, as sigmas
     # Mean and std against quadrature over n ~ N(0, 1) of grid[floor(1000 sigmoid(n))]: 0.71445, 0.17757.
-    assert sigmas.double().mean().item() == pytest.approx(0.7144534, abs=4 * 0.1776 / n ** 0.5)
+    assert sigmas.double().mean().item() == pytest.approx(0.7144534, abs=4 * 0.1776 / n**0.5)
     assert sigmas.double().std().item() == pytest.approx(0.1775689, abs=2e-3)
     assert sigmas.double().mean().item() == pytest.approx(0.7147844, abs=1e-6)  # golden, generator seed 0
 
 
 def test_caption_dropout_takes_the_empty_prompt_with_its_pooled_embedding():
-    cond = FlowCond(torch.arange(1.0, 4.0)[:, None, None].expand(3, 2, 4), torch.arange(1.0, 4.0)[:, None].expand(3, 5),
-                    torch.zeros(1, 2, 4), torch.zeros(1, 5))
+    cond = FlowCond(
+        torch.arange(1.0, 4.0)[:, None, None].expand(3, 2, 4),
+        torch.arange(1.0, 4.0)[:, None].expand(3, 5),
+        torch.zeros(1, 2, 4),
+        torch.zeros(1, 5),
+    )
     embeds, pooled = cond.rows(torch.tensor([2, 0, 1]), torch.tensor([False, True, False]))
     assert embeds[:, 0, 0].tolist() == [3.0, 0.0, 2.0] and pooled[:, 0].tolist() == [3.0, 0.0, 2.0]
 
@@ -87,8 +94,27 @@ def _pipeline(folder: Path):
 @pytest.fixture(scope="module", params=["sd3", "flux"])
 def flow_model(request, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp(request.param) / "model"
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--arch", request.param, "--out", str(out),
-                            "--members", "16", "--steps", "3", "--vae-steps", "3", "--batch-size", "8", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "train-diffusion",
+            "captioned-digits",
+            "--text",
+            "--arch",
+            request.param,
+            "--out",
+            str(out),
+            "--members",
+            "16",
+            "--steps",
+            "3",
+            "--vae-steps",
+            "3",
+            "--batch-size",
+            "8",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     return out
 
@@ -106,7 +132,9 @@ def test_flow_folder_reloads_in_diffusers_and_cpaudit_with_its_record(flow_model
         assert index["text_encoder_2"] == ["transformers", "T5EncoderModel"]
     assert meta["n_members"] == 16 and meta["train"]["steps"] == 3 and meta["train"]["lr"] == 4e-3
     assert meta["image_shape"] == [1, 32, 32] and meta["image_size"] == 32 and meta["max_sequence_length"] == 16
-    assert meta["architecture"]["family"] == arch and {"data_fingerprint", "conditions_fingerprint", "seed"} <= set(meta)
+    assert meta["architecture"]["family"] == arch and {"data_fingerprint", "conditions_fingerprint", "seed"} <= set(
+        meta
+    )
     assert not list(flow_model.rglob("*.bin")) and list(flow_model.rglob("*.safetensors"))
     vae = json.loads((flow_model / "vae" / "config.json").read_text())
     assert vae["use_quant_conv"] is False and vae["shift_factor"] != 0 and vae["scaling_factor"] != 1
@@ -129,8 +157,27 @@ def test_flow_training_is_deterministic_in_its_seed(flow_model, tmp_path):
 
     arch = json.loads((flow_model / "cpaudit.json").read_text())["arch"]
     out = tmp_path / "again"
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--arch", arch, "--out", str(out),
-                            "--members", "16", "--steps", "3", "--vae-steps", "3", "--batch-size", "8", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "train-diffusion",
+            "captioned-digits",
+            "--text",
+            "--arch",
+            arch,
+            "--out",
+            str(out),
+            "--members",
+            "16",
+            "--steps",
+            "3",
+            "--vae-steps",
+            "3",
+            "--batch-size",
+            "8",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     a = load_file(str(flow_model / "transformer" / "diffusion_pytorch_model.safetensors"))
     b = load_file(str(out / "transformer" / "diffusion_pytorch_model.safetensors"))
@@ -138,8 +185,24 @@ def test_flow_training_is_deterministic_in_its_seed(flow_model, tmp_path):
 
 
 def test_flow_arch_refuses_a_vp_schedule(tmp_path):
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--arch", "sd3", "--schedule", "linear",
-                            "--out", str(tmp_path / "m"), "--steps", "1", "--vae-steps", "1"])
+    r = runner.invoke(
+        app,
+        [
+            "train-diffusion",
+            "captioned-digits",
+            "--text",
+            "--arch",
+            "sd3",
+            "--schedule",
+            "linear",
+            "--out",
+            str(tmp_path / "m"),
+            "--steps",
+            "1",
+            "--vae-steps",
+            "1",
+        ],
+    )
     assert r.exit_code == 2 and "--schedule" in r.output and "FlowMatchEulerDiscreteScheduler" in r.output
 
 
@@ -171,7 +234,9 @@ def test_flow_model_reproduces_member_captions_and_not_heldout_ones(arch, tmp_pa
     30x slower (training 685 s / 316 s; 63 and 62 of 64)."""
     model = tmp_path / "model"
     t0 = time.perf_counter()
-    r = runner.invoke(app, ["--quiet", "train-diffusion", "captioned-digits", "--text", "--arch", arch, "--out", str(model)])
+    r = runner.invoke(
+        app, ["--quiet", "train-diffusion", "captioned-digits", "--text", "--arch", arch, "--out", str(model)]
+    )
     assert r.exit_code == 0, r.output
     seconds = time.perf_counter() - t0
     pipe, kwargs = _pipeline(model)
@@ -184,15 +249,30 @@ def test_flow_model_reproduces_member_captions_and_not_heldout_ones(arch, tmp_pa
     def cpaudit_sample(captions, name):
         path = tmp_path / f"{name}.txt"
         path.write_text("\n".join(captions) + "\n")
-        r = runner.invoke(app, ["--quiet", "sample", "--model", str(model), "--prompts", str(path), "--out", str(tmp_path / name),
-                                "--seed", str(EVAL_SEED)])
+        r = runner.invoke(
+            app,
+            [
+                "--quiet",
+                "sample",
+                "--model",
+                str(model),
+                "--prompts",
+                str(path),
+                "--out",
+                str(tmp_path / name),
+                "--seed",
+                str(EVAL_SEED),
+            ],
+        )
         assert r.exit_code == 0, r.output
         u8 = np.load(tmp_path / name / "samples.npz")["images"]
         return torch.from_numpy(u8).permute(0, 3, 1, 2).float() / 127.5 - 1
 
     for name, sample in (("diffusers", diffusers_sample), ("cpaudit", cpaudit_sample)):
         own, held, own_median, held_median = _replica_counts(model, sample)
-        print(f"{arch} via {name}: {own}/64 members, {held}/64 held-out (median r {own_median:.3f} / {held_median:.3f}); "
-              f"training {seconds:.0f} s")
+        print(
+            f"{arch} via {name}: {own}/64 members, {held}/64 held-out (median r {own_median:.3f} / {held_median:.3f}); "
+            f"training {seconds:.0f} s"
+        )
         assert own >= 58, (name, own, own_median)
         assert held <= 2, (name, held, held_median)

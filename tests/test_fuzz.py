@@ -48,8 +48,11 @@ def test_fuzz_npz_and_zip_bytes(tmp_path, blob, as_zip):
 
 
 @FUZZ
-@given(st.lists(st.integers(0, 255), min_size=0, max_size=200), st.sampled_from([(2, 4, 4), (1, 5, 5, 3), (3,), (0, 4, 4)]),
-       st.sampled_from(["uint8", "float32", "int64"]))
+@given(
+    st.lists(st.integers(0, 255), min_size=0, max_size=200),
+    st.sampled_from([(2, 4, 4), (1, 5, 5, 3), (3,), (0, 4, 4)]),
+    st.sampled_from(["uint8", "float32", "int64"]),
+)
 def test_fuzz_npz_arrays(tmp_path, values, shape, dtype):
     n = int(np.prod(shape))
     arr = np.resize(np.array(values or [0], dtype=np.int64), n).reshape(shape).astype(dtype)
@@ -57,8 +60,11 @@ def test_fuzz_npz_arrays(tmp_path, values, shape, dtype):
     _expect_clean(lambda: load_data(tmp_path / "a.npz"))
 
 
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-                       lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=12)
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+    max_leaves=12,
+)
 
 
 @FUZZ
@@ -66,7 +72,9 @@ JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(all
 def test_fuzz_config_and_split_json(tmp_path, obj):
     p = tmp_path / "config.json"
     p.write_text(json.dumps(obj))
-    _expect_clean(lambda: read_config(p, {"unet": dict, "schedule": dict, "image_shape": list, "data_fingerprint": str}))
+    _expect_clean(
+        lambda: read_config(p, {"unet": dict, "schedule": dict, "image_shape": list, "data_fingerprint": str})
+    )
     (tmp_path / "split.json").write_text(json.dumps(obj))
     _expect_clean(lambda: read_split(tmp_path / "split.json", load_data("digits")))
 

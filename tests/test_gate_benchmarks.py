@@ -37,4 +37,6 @@ def test_null_audit_figures_equal_the_committed_benchmark():
 def test_readme_collapsed_model_figure_equals_the_committed_benchmark():
     r = json.loads(replica_gate.OUT.read_text())
     old = r["false_alarms"]["collapsed onto 16 unseen digits"]["level_0.05"]["per_sample_test"]["rate"]
-    assert f"{old:.1%} false alarms at 0.05 on 16 collapsed digits" in " ".join((ROOT / "README.md").read_text().split())
+    assert f"{old:.1%} false alarms at 0.05 on 16 collapsed digits" in " ".join(
+        (ROOT / "README.md").read_text().split()
+    )

@@ -44,11 +44,14 @@ def test_float_npz_with_nan_is_refused(tmp_path):
         load_data(tmp_path / "x.npz")
 
 
-@pytest.mark.parametrize("edit,needle", [
-    (lambda c: c.pop("unet"), "missing field 'unet'"),
-    (lambda c: c.__setitem__("schedule", "linear"), "wrong type"),
-    (lambda c: c["unet"].__setitem__("base_channels", "wide"), "invalid model config"),
-])
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (lambda c: c.pop("unet"), "missing field 'unet'"),
+        (lambda c: c.__setitem__("schedule", "linear"), "wrong type"),
+        (lambda c: c["unet"].__setitem__("base_channels", "wide"), "invalid model config"),
+    ],
+)
 def test_broken_model_config(tiny_model, tmp_path, edit, needle):
     m = tmp_path / "m"
     shutil.copytree(tiny_model, m)
@@ -93,8 +96,23 @@ def test_classifier_for_other_data_is_refused(tiny_model, tiny_classifier, tmp_p
     cfg = json.loads((c / "config.json").read_text())
     cfg["data_fingerprint"] = "0" * 64
     (c / "config.json").write_text(json.dumps(cfg))
-    r = runner.invoke(app, ["sample", "--model", str(tiny_model), "--out", str(tmp_path / "o"), "--n", "2", "--steps", "2",
-                            "--protect", "--classifier", str(c)])
+    r = runner.invoke(
+        app,
+        [
+            "sample",
+            "--model",
+            str(tiny_model),
+            "--out",
+            str(tmp_path / "o"),
+            "--n",
+            "2",
+            "--steps",
+            "2",
+            "--protect",
+            "--classifier",
+            str(c),
+        ],
+    )
     assert r.exit_code == 2 and "other data" in r.output and len(r.output.strip().splitlines()) == 1
 
 

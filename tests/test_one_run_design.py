@@ -15,7 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_results_section_equals_the_committed_benchmark():
     record = json.loads(OUT.read_text())
-    assert [(c["candidates"], c["design"]) for c in record["cells"]] == [(64, "poisson"), (64, "fixed"), (256, "poisson"), (256, "fixed")]
+    assert [(c["candidates"], c["design"]) for c in record["cells"]] == [
+        (64, "poisson"),
+        (64, "fixed"),
+        (256, "poisson"),
+        (256, "fixed"),
+    ]
     assert results_markdown(record) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
 
 
@@ -35,7 +40,9 @@ def test_the_designs_draw_what_they_say():
 
 def test_the_two_candidate_counterexample_golden():
     ce = two_candidate_counterexample(1.0)
-    assert ce["right"] == pytest.approx(1 - math.exp(-1) / 2) and ce["theorem_allows"] == pytest.approx(1 / (1 + math.exp(-1)))
+    assert ce["right"] == pytest.approx(1 - math.exp(-1) / 2) and ce["theorem_allows"] == pytest.approx(
+        1 / (1 + math.exp(-1))
+    )
     assert ce["right"] > ce["theorem_allows"] and ce["count_corrected_bound"] >= ce["right"]
 
 

@@ -61,7 +61,13 @@ def test_faiss_is_read_under_any_of_its_distribution_names(monkeypatch):
         raise prov.metadata.PackageNotFoundError(dist)
 
     monkeypatch.setattr(prov.metadata, "version", version)
-    assert prov.library_versions() == {"torch": None, "diffusers": None, "transformers": None, "faiss": "1.9.0", "numpy": None}
+    assert prov.library_versions() == {
+        "torch": None,
+        "diffusers": None,
+        "transformers": None,
+        "faiss": "1.9.0",
+        "numpy": None,
+    }
 
 
 def test_a_cuda_device_is_named_by_its_gpu(monkeypatch):
@@ -100,8 +106,10 @@ def test_a_package_untracked_inside_a_checkout_is_not_from_it(tmp_path):
 def test_no_checkout_no_git_or_a_hung_git_reads_none(tmp_path, monkeypatch):
     assert prov.checkout_state(tmp_path) == (None, None)
     for failure in (FileNotFoundError("git"), subprocess.TimeoutExpired("git", prov.GIT_TIMEOUT_S)):
+
         def run(*_a, failure=failure, **_k):
             raise failure
+
         monkeypatch.setattr(prov.subprocess, "run", run)
         assert prov.checkout_state(Path(prov.__file__).parent) == (None, None)
 
@@ -121,10 +129,22 @@ def test_schema_5_requires_provenance_and_older_versions_still_validate():
     assert not results_errors(old)
     assert any("provenance" in e for e in results_errors({**old, "schema_version": 5}))
     # Version 5 also requires the replica gate's reach figures and the gates' family (issue 36).
-    reach = {"members_reached": 3, "n_members_reached_of": 64, "holdout_reached": 1, "n_holdout_reached_of": 64,
-             "reach_excess_p": 0.3}
-    new = {**old, "schema_version": 5, "nn": {**old["nn"], **reach},
-           "policy": {**old["policy"], "family": {"levels": {"mia_excess_level": 0.025}, "total": 0.025, "design": "Bonferroni"}}}
+    reach = {
+        "members_reached": 3,
+        "n_members_reached_of": 64,
+        "holdout_reached": 1,
+        "n_holdout_reached_of": 64,
+        "reach_excess_p": 0.3,
+    }
+    new = {
+        **old,
+        "schema_version": 5,
+        "nn": {**old["nn"], **reach},
+        "policy": {
+            **old["policy"],
+            "family": {"levels": {"mia_excess_level": 0.025}, "total": 0.025, "design": "Bonferroni"},
+        },
+    }
     assert not results_errors({**new, "provenance": prov.provenance("cpu")})
     assert results_errors({**new, "provenance": {**prov.provenance("cpu"), "git_commit": "HEAD"}})
 
@@ -155,8 +175,22 @@ def test_a_fresh_audit_records_provenance_and_validates(tiny_model, tmp_path):
     from cpaudit.sampling.sampler import SamplerConfig
 
     sample(SampleOptions(model=tiny_model, out=tmp_path / "s", n=8, sampler=SamplerConfig(steps=2), write_png=False))
-    r = CliRunner().invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--split", str(tiny_model / "split.json"),
-                                 "--out", str(tmp_path / "a"), "--permutations", "20", "--report-only"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--quiet",
+            "audit",
+            "--samples",
+            str(tmp_path / "s"),
+            "--split",
+            str(tiny_model / "split.json"),
+            "--out",
+            str(tmp_path / "a"),
+            "--permutations",
+            "20",
+            "--report-only",
+        ],
+    )
     assert r.exit_code == 0, r.output
     results = json.loads((tmp_path / "a" / "results.json").read_text())
     same_process = {k: v for k, v in prov.provenance("cpu").items() if k != "device"}  # the audit's device is auto
@@ -167,17 +201,50 @@ def test_a_fresh_audit_records_provenance_and_validates(tiny_model, tmp_path):
 def test_dp_prints_its_delta_beside_its_epsilon():
     from cpaudit.train.dp import dp_budget, dp_summary
 
-    info = {"epsilon": 9.998083, "target_epsilon": 10.0, "delta": 1e-5, "noise_multiplier": 2.312, "sample_rate": 0.25,
-            "noise_multiplicity": 4}
+    info = {
+        "epsilon": 9.998083,
+        "target_epsilon": 10.0,
+        "delta": 1e-5,
+        "noise_multiplier": 2.312,
+        "sample_rate": 0.25,
+        "noise_multiplicity": 4,
+    }
     assert dp_budget(info) == "epsilon 9.998 at delta 1e-05"
-    assert dp_summary(info) == ("differential privacy: epsilon 9.998 at delta 1e-05 spent (target epsilon 10), noise multiplier "
-                                "2.312, sample rate 0.250, K = 4")
+    assert dp_summary(info) == (
+        "differential privacy: epsilon 9.998 at delta 1e-05 spent (target epsilon 10), noise multiplier "
+        "2.312, sample rate 0.250, K = 4"
+    )
 
 
 def test_dp_training_prints_the_accountants_delta(tmp_path):
-    r = CliRunner().invoke(app, ["train-diffusion", "digits", "--out", str(tmp_path), "--members", "16", "--dp", "--epsilon", "5",
-                                 "--delta", "0.002", "--steps", "3", "--batch-size", "4", "--noise-multiplicity", "1",
-                                 "--channels", "8", "--channel-mult", "1", "--res-blocks", "1"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "train-diffusion",
+            "digits",
+            "--out",
+            str(tmp_path),
+            "--members",
+            "16",
+            "--dp",
+            "--epsilon",
+            "5",
+            "--delta",
+            "0.002",
+            "--steps",
+            "3",
+            "--batch-size",
+            "4",
+            "--noise-multiplicity",
+            "1",
+            "--channels",
+            "8",
+            "--channel-mult",
+            "1",
+            "--res-blocks",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     recorded = json.loads((tmp_path / "config.json").read_text())
     assert recorded["dp"]["delta"] == 0.002 and "at delta 0.002 spent" in r.output
@@ -199,7 +266,9 @@ def test_every_dp_epsilon_in_the_readme_comes_with_its_delta():
 def test_the_readmes_dp_deltas_are_the_ones_the_accountant_used():
     from cpaudit.train.dp import DPConfig
 
-    demo = json.loads((ROOT / "reports" / "demo" / "dp-sgd" / "results.json").read_text())["setup"]["model_config"]["dp"]
+    demo = json.loads((ROOT / "reports" / "demo" / "dp-sgd" / "results.json").read_text())["setup"]["model_config"][
+        "dp"
+    ]
     text = _readme_words()
     assert f"DP-SGD with epsilon {demo['target_epsilon']:g} at delta {demo['delta']:g} (accounted)" in text
     # The committed tune (reports/tune/tune.json) trained its DP models with DPConfig's default delta.
@@ -216,8 +285,11 @@ def test_the_python_api_reads_provenance_and_none_from_an_older_results_json():
 
 
 @pytest.mark.slow  # 30-50 s here: training a diffusers model, however few its steps
-@pytest.mark.parametrize("kind", [["digits", "--classes", "--members", "16"],
-                                  ["captioned-digits", "--text", "--members", "8", "--vae-steps", "2"]], ids=["classes", "text"])
+@pytest.mark.parametrize(
+    "kind",
+    [["digits", "--classes", "--members", "16"], ["captioned-digits", "--text", "--members", "8", "--vae-steps", "2"]],
+    ids=["classes", "text"],
+)
 def test_a_conditional_models_cpaudit_json_records_provenance(kind, tmp_path):
     """train-diffusion --classes and --text write cpaudit.json (pipelines/train_classes.py, train_text.py)."""
     pytest.importorskip("diffusers")

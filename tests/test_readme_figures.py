@@ -7,13 +7,21 @@ from cpaudit.report.compare import compare_document
 from cpaudit.report.markdown import render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_RUNS = [("unprotected", "unprotected"), ("CPSample", "cpsample"), ("rejection", "rejection"),
-             ("DP-SGD", "dp-sgd"), ("DP control", "dp-control")]
+DEMO_RUNS = [
+    ("unprotected", "unprotected"),
+    ("CPSample", "cpsample"),
+    ("rejection", "rejection"),
+    ("DP-SGD", "dp-sgd"),
+    ("DP control", "dp-control"),
+]
 
 
 def demo_table() -> str:
     """The key-figures table of reports/demo, rendered from its results.json files as `cpaudit report` does."""
-    runs = [(label, json.loads((ROOT / "reports" / "demo" / folder / "results.json").read_text())) for label, folder in DEMO_RUNS]
+    runs = [
+        (label, json.loads((ROOT / "reports" / "demo" / folder / "results.json").read_text()))
+        for label, folder in DEMO_RUNS
+    ]
     md = render_markdown(compare_document(runs), set())
     block = md.split("## Key figures by threat model\n\n", 1)[1].splitlines()
     rows = []
@@ -56,8 +64,14 @@ def test_readme_frontier_table_equals_the_committed_sweep():
     """Every row of the README's frontier table is an evaluation point of reports/tune/tune.json, as written."""
     points = json.loads((ROOT / "reports" / "tune" / "tune.json").read_text())["evaluation"]
     unprotected_fid = points[0]["fid"]
-    rendered = {(str(p["replicas"]), f"{p['sample_only_auc']:.3f} [{p['sample_only_auc_ci95'][0]:.3f}, "
-                 f"{p['sample_only_auc_ci95'][1]:.3f}]", f"{p['fid']:.2f} ({p['fid'] / unprotected_fid:.1f}x)") for p in points}
+    rendered = {
+        (
+            str(p["replicas"]),
+            f"{p['sample_only_auc']:.3f} [{p['sample_only_auc_ci95'][0]:.3f}, {p['sample_only_auc_ci95'][1]:.3f}]",
+            f"{p['fid']:.2f} ({p['fid'] / unprotected_fid:.1f}x)",
+        )
+        for p in points
+    }
     rows = _frontier_rows()
     assert len(rows) >= 5
     for row in rows:
@@ -78,10 +92,12 @@ def _demo_timing_sentence() -> str:
         "sampling and audits": sum(v for k, v in st.items() if k.startswith(("sample ", "audit ", "comparison"))),
     }
     quick_training = sum(v for k, v in qs.items() if k.startswith("train "))
-    return (f"({full['total_seconds']:.0f} s measured here on an idle machine: "
-            + ", ".join(f"{name} {sec:.0f} s" for name, sec in groups.items())
-            + f"; `cpaudit demo --quick` skips the DP models and the learned classifier and took "
-            f"{quick['total_seconds']:.0f} s, of which training {quick_training:.0f} s)")
+    return (
+        f"({full['total_seconds']:.0f} s measured here on an idle machine: "
+        + ", ".join(f"{name} {sec:.0f} s" for name, sec in groups.items())
+        + f"; `cpaudit demo --quick` skips the DP models and the learned classifier and took "
+        f"{quick['total_seconds']:.0f} s, of which training {quick_training:.0f} s)"
+    )
 
 
 def test_readme_demo_timings_equal_the_committed_timings():
@@ -131,8 +147,11 @@ def test_results_text_defence_tuning_table_equals_the_committed_tune():
     record = json.loads((ROOT / "benchmarks" / "results" / "text_defences" / "tune.json").read_text())
     assert tune_text_markdown(record) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
     # The prompt defences' defaults are the tune's choices.
-    for name, kind in (("embedding noise", "embedding-noise"), ("random tokens", "random-tokens"),
-                       ("prompt optimisation", "prompt-optimisation")):
+    for name, kind in (
+        ("embedding noise", "embedding-noise"),
+        ("random tokens", "random-tokens"),
+        ("prompt optimisation", "prompt-optimisation"),
+    ):
         chosen = dict(record["defences"][name]["setting"]["prompt_defence"])
         assert chosen.pop("kind") == kind and chosen == DEFAULTS[kind]
 
@@ -167,7 +186,9 @@ def test_readme_flow_tables_equal_the_committed_benchmarks():
 
 def test_readme_cpsample_replica_gate_sentence_equals_the_committed_audit():
     nn = json.loads((ROOT / "reports" / "demo" / "cpsample" / "results.json").read_text())["nn"]
-    sentence = (f"CPSample's samples reach {nn['members_reached']} of the {nn['n_members_reached_of']} training images\n"
-                f"  at the replica threshold against {nn['holdout_reached']} of {nn['n_holdout_reached_of']:,} held-out images")
+    sentence = (
+        f"CPSample's samples reach {nn['members_reached']} of the {nn['n_members_reached_of']} training images\n"
+        f"  at the replica threshold against {nn['holdout_reached']} of {nn['n_holdout_reached_of']:,} held-out images"
+    )
     assert sentence in (ROOT / "README.md").read_text()
     assert f"p = {nn['reach_excess_p']:.2g}" in (ROOT / "README.md").read_text()

@@ -21,8 +21,27 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def sdxl_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sdxl") / "model"
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--arch", "sdxl", "--out", str(out), "--members", "16",
-                            "--steps", "3", "--vae-steps", "3", "--batch-size", "8", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "train-diffusion",
+            "captioned-digits",
+            "--text",
+            "--arch",
+            "sdxl",
+            "--out",
+            str(out),
+            "--members",
+            "16",
+            "--steps",
+            "3",
+            "--vae-steps",
+            "3",
+            "--batch-size",
+            "8",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     return out
 
@@ -47,7 +66,9 @@ def test_sdxl_folder_loads_in_cpaudit_and_diffusers(sdxl_model):
 def test_arch_needs_text_and_a_known_name(tmp_path):
     r = runner.invoke(app, ["train-diffusion", "digits", "--arch", "sdxl", "--out", str(tmp_path / "m")])
     assert r.exit_code == 2 and "--arch" in r.output and "--text" in r.output
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--arch", "sd4", "--out", str(tmp_path / "m")])
+    r = runner.invoke(
+        app, ["train-diffusion", "captioned-digits", "--text", "--arch", "sd4", "--out", str(tmp_path / "m")]
+    )
     assert r.exit_code == 2 and "'sd4' is not one of sd, sdxl, sd3, flux" in r.output
 
 
@@ -57,7 +78,11 @@ def test_caption_dropout_takes_the_unconditional_half_with_its_pooled_embedding(
     cond = TextCond(embeds, torch.zeros_like(embeds), 7.5, pooled, torch.zeros_like(pooled), ids)
     out = caption_dropout(cond, torch.tensor([False, True, False]))
     assert out.guidance_scale == 1.0 and torch.equal(out.time_ids, ids)
-    assert out.prompt_embeds[:, 0, 0].tolist() == [1.0, 0.0, 3.0] and out.pooled_prompt_embeds[:, 0].tolist() == [1.0, 0.0, 3.0]
+    assert out.prompt_embeds[:, 0, 0].tolist() == [1.0, 0.0, 3.0] and out.pooled_prompt_embeds[:, 0].tolist() == [
+        1.0,
+        0.0,
+        3.0,
+    ]
     sd = caption_dropout(TextCond(embeds, -embeds), torch.tensor([True, False, False]))
     assert sd.pooled_prompt_embeds is None and sd.prompt_embeds[:, 0, 0].tolist() == [-1.0, 2.0, 3.0]
 
@@ -71,5 +96,7 @@ def test_results_sdxl_section_equals_the_committed_benchmark():
     record = json.loads((root / JSON_OUT).read_text())
     assert record["demo"]["sample_seed"] == EVAL_SEED == 7_000_000 and record["model"]["arch"] == "sdxl"
     assert results_markdown(record) in (root / "benchmarks" / "RESULTS.md").read_text()
-    unprotected = json.loads((root / "benchmarks" / "results" / "sdxl_demo" / "unprotected" / "results.json").read_text())
+    unprotected = json.loads(
+        (root / "benchmarks" / "results" / "sdxl_demo" / "unprotected" / "results.json").read_text()
+    )
     assert unprotected["attacks"]["prompted_extraction"]["auc"] == record["demo"]["table"][0]["extraction_auc"]

@@ -39,7 +39,19 @@ def test_text_model_reproduces_member_captions_and_not_heldout_ones(tmp_path):
     def prompted(rows, name):
         path = tmp_path / f"{name}.txt"
         path.write_text("\n".join(r["caption"] for r in rows) + "\n")
-        _ok(["sample", "--model", str(model), "--prompts", str(path), "--out", str(tmp_path / name), "--seed", str(EVAL_SEED)])
+        _ok(
+            [
+                "sample",
+                "--model",
+                str(model),
+                "--prompts",
+                str(path),
+                "--out",
+                str(tmp_path / name),
+                "--seed",
+                str(EVAL_SEED),
+            ]
+        )
         u8 = np.load(tmp_path / name / "samples.npz")["images"]
         return pixel_embedding(torch.from_numpy(u8).permute(0, 3, 1, 2).float() / 127.5 - 1)
 
@@ -56,8 +68,23 @@ def test_demo_text_and_tune_run_on_a_small_pipeline(tmp_path):
     """`cpaudit demo --text --model` (every defence sampled, audited, tabled) and `cpaudit tune --model` on a
     text pipeline: exit 0, one row a defence, the white-box figures of the unprotected model recorded."""
     model = tmp_path / "m"
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--out", str(model), "--members", "8",
-                            "--steps", "20", "--vae-steps", "20", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "train-diffusion",
+            "captioned-digits",
+            "--text",
+            "--out",
+            str(model),
+            "--members",
+            "8",
+            "--steps",
+            "20",
+            "--vae-steps",
+            "20",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["demo", "--text", "--model", str(model), "--out", str(tmp_path / "d"), "--quiet"])
     assert r.exit_code == 0, r.output
@@ -65,10 +92,17 @@ def test_demo_text_and_tune_run_on_a_small_pipeline(tmp_path):
     assert [row["defence"] for row in record["table"]][:2] == ["unprotected", "CPSample, learned classifier"]
     assert len(record["table"]) == 7 and {"detector", "loss_caption", "loss_empty"} <= set(record["white_box"])
     assert (tmp_path / "d" / "report.html").is_file()
-    r = runner.invoke(app, ["tune", "--model", str(model), "--out", str(tmp_path / "t"), "--small", "--steps", "3", "--quiet"])
+    r = runner.invoke(
+        app, ["tune", "--model", str(model), "--out", str(tmp_path / "t"), "--small", "--steps", "3", "--quiet"]
+    )
     assert r.exit_code == 0, r.output
     tuned = json.loads((tmp_path / "t" / "tune.json").read_text())
-    assert set(tuned["defences"]) == {"embedding noise", "random tokens", "prompt optimisation", "CPSample, exact posterior"}
+    assert set(tuned["defences"]) == {
+        "embedding noise",
+        "random tokens",
+        "prompt optimisation",
+        "CPSample, exact posterior",
+    }
 
 
 def test_demo_text_flux_samples_and_tables_every_defence(tmp_path):
@@ -77,13 +111,36 @@ def test_demo_text_flux_samples_and_tables_every_defence(tmp_path):
     benchmarks/results/flow_demo_flux, 4 min 57 s from scratch on 2 cores): every defence sampled at the
     pipeline's 28 steps with the folder's guidance, audited and tabled, the white-box figures recorded."""
     model = tmp_path / "m"
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--arch", "flux", "--out", str(model), "--members", "8",
-                            "--steps", "40", "--vae-steps", "30", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "train-diffusion",
+            "captioned-digits",
+            "--text",
+            "--arch",
+            "flux",
+            "--out",
+            str(model),
+            "--members",
+            "8",
+            "--steps",
+            "40",
+            "--vae-steps",
+            "30",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["demo", "--text", "--arch", "flux", "--model", str(model), "--out", str(tmp_path / "d"), "--quiet"])
+    r = runner.invoke(
+        app, ["demo", "--text", "--arch", "flux", "--model", str(model), "--out", str(tmp_path / "d"), "--quiet"]
+    )
     assert r.exit_code == 0, r.output
     record = json.loads((tmp_path / "d" / "text_demo.json").read_text())
     assert (record["arch"], record["steps"], record["guidance_scale"]) == ("flux", 28, 4.0)
-    assert [row["defence"] for row in record["table"]][:3] == ["unprotected", "CPSample, learned classifier", "CPSample, exact posterior"]
+    assert [row["defence"] for row in record["table"]][:3] == [
+        "unprotected",
+        "CPSample, learned classifier",
+        "CPSample, exact posterior",
+    ]
     assert len(record["table"]) == 7 and {"detector", "loss_caption", "loss_empty"} <= set(record["white_box"])
     assert (tmp_path / "d" / "report.html").is_file()

@@ -53,8 +53,9 @@ def test_folders_audited_without_a_split_and_split_written_for_them(layout):
     first = json.loads((layout / "a" / "results.json").read_text())
     assert first["nn"]["replicas"] == 4 and first["nn"]["n_samples"] == 8 and first["setup"]["n_members"] == N
 
-    r = CliRunner().invoke(app, ["split", "--members", str(d / "train"), "--holdout", str(d / "holdout"),
-                                 "--out", str(d / "split.json")])
+    r = CliRunner().invoke(
+        app, ["split", "--members", str(d / "train"), "--holdout", str(d / "holdout"), "--out", str(d / "split.json")]
+    )
     assert r.exit_code == 0, r.output
     manifest = json.loads((d / "split.json").read_text())
     assert manifest["members"][0]["caption"] == "a photo of item 0" and manifest["seed"] is None
@@ -71,38 +72,65 @@ def test_a_split_json_of_file_sha256s_is_accepted(layout):
     def row(p: Path) -> dict:
         return {"id": p.relative_to(d).as_posix(), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
 
-    split = {"seed": 0, "members": [row(p) for p in sorted((d / "train").glob("*.png"))],
-             "holdout": [row(p) for p in sorted((d / "holdout").glob("*.webp"))]}
+    split = {
+        "seed": 0,
+        "members": [row(p) for p in sorted((d / "train").glob("*.png"))],
+        "holdout": [row(p) for p in sorted((d / "holdout").glob("*.webp"))],
+    }
     (layout / "split.json").write_text(json.dumps(split))
-    r = _audit(["--samples", str(layout / "samples"), "--data", str(d), "--split", str(layout / "split.json")], layout / "a")
+    r = _audit(
+        ["--samples", str(layout / "samples"), "--data", str(d), "--split", str(layout / "split.json")], layout / "a"
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((layout / "a" / "results.json").read_text())["nn"]["replicas"] == 4
     split["members"][0]["sha256"] = "0" * 64
     (layout / "split.json").write_text(json.dumps(split))
-    r = _audit(["--samples", str(layout / "samples"), "--data", str(d), "--split", str(layout / "split.json")], layout / "b")
+    r = _audit(
+        ["--samples", str(layout / "samples"), "--data", str(d), "--split", str(layout / "split.json")], layout / "b"
+    )
     assert r.exit_code == 2 and "neither that of the file nor that of its pixels" in r.output
 
 
 def test_split_from_a_csv_listing(layout):
     d = layout / "data"
-    rows = ["file_name,member"] + [f"train/img{k:02d}.png,1" for k in range(N)] + [f"holdout/img{k:02d}.webp,no" for k in range(N)]
+    rows = (
+        ["file_name,member"]
+        + [f"train/img{k:02d}.png,1" for k in range(N)]
+        + [f"holdout/img{k:02d}.webp,no" for k in range(N)]
+    )
     (layout / "listing.csv").write_text("\n".join(rows) + "\n")
-    r = CliRunner().invoke(app, ["split", "--listing", str(layout / "listing.csv"), "--data", str(d),
-                                 "--out", str(layout / "split.json"), "--json"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "split",
+            "--listing",
+            str(layout / "listing.csv"),
+            "--data",
+            str(d),
+            "--out",
+            str(layout / "split.json"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
-    printed = r.output[r.output.index("{"): r.output.rindex("}") + 1]  # after the one-line conversion warning
+    printed = r.output[r.output.index("{") : r.output.rindex("}") + 1]  # after the one-line conversion warning
     assert json.loads(printed) == {"split": str(layout / "split.json"), "n_members": N, "n_holdout": N}
-    r = _audit(["--samples", str(layout / "samples"), "--data", str(d), "--split", str(layout / "split.json")], layout / "a")
+    r = _audit(
+        ["--samples", str(layout / "samples"), "--data", str(d), "--split", str(layout / "split.json")], layout / "a"
+    )
     assert r.exit_code == 0, r.output
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--members", "{d}/train"], "give both --members and --holdout"),
-    ([], "cpaudit never guesses membership"),
-    (["--members", "{d}/train", "--holdout", "{d}/holdout", "--split", "{d}/x.json"], "not both"),
-    (["--members", "{d}/train", "--holdout", "{d}/holdout", "--resize", "big"], "expected HxW"),
-    (["--members", "{d}/train", "--holdout", "{d}/nowhere"], "no such file or folder"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--members", "{d}/train"], "give both --members and --holdout"),
+        ([], "cpaudit never guesses membership"),
+        (["--members", "{d}/train", "--holdout", "{d}/holdout", "--split", "{d}/x.json"], "not both"),
+        (["--members", "{d}/train", "--holdout", "{d}/holdout", "--resize", "big"], "expected HxW"),
+        (["--members", "{d}/train", "--holdout", "{d}/nowhere"], "no such file or folder"),
+    ],
+)
 def test_refusals_are_one_line_exit_2(layout, args, says):
     d = layout / "data"
     r = _audit(["--samples", str(layout / "samples"), *[a.format(d=d) for a in args]], layout / "a")
@@ -129,7 +157,9 @@ def test_an_odd_image_size_names_the_resize_that_works(tmp_path):
     faces.mkdir()
     for k in range(4):
         Image.fromarray((np.random.default_rng(k).random((25, 25)) * 255).astype(np.uint8)).save(faces / f"{k}.png")
-    r = CliRunner().invoke(app, ["train-diffusion", str(faces), "--out", str(tmp_path / "m"), "--members", "2", "--steps", "1", "--quiet"])
+    r = CliRunner().invoke(
+        app, ["train-diffusion", str(faces), "--out", str(tmp_path / "m"), "--members", "2", "--steps", "1", "--quiet"]
+    )
     assert r.exit_code == 2 and "pass --resize 24x24 or --resize 26x26" in r.output, r.output
     assert not (tmp_path / "m").exists()
 
@@ -139,8 +169,9 @@ def test_pyproject_tool_cpaudit_sets_any_audit_option(layout, monkeypatch):
     monkeypatch.chdir(layout)
     (layout / "pyproject.toml").write_text(
         '[project]\nname = "mine"\n\n[tool.cpaudit]\nmembers = "data/train"\nholdout = "data/holdout"\nout = "from-file"\n'
-        'permutations = 20\nattack_nulls = 19\nthreshold = 0.9\n\n[tool.cpaudit.policy]\nreport_only = true\n'
-        'max_replica_rate = 0.9\n')
+        "permutations = 20\nattack_nulls = 19\nthreshold = 0.9\n\n[tool.cpaudit.policy]\nreport_only = true\n"
+        "max_replica_rate = 0.9\n"
+    )
     r = CliRunner().invoke(app, ["audit", "--samples", "samples", "--quiet"])
     assert r.exit_code == 0, r.output
     res = json.loads((layout / "from-file" / "results.json").read_text())

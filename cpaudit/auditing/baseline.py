@@ -26,16 +26,25 @@ def check_baseline(results: dict, path: Path, features: str, threshold: float) -
     or a refusal after the audit."""
     nn = results.get("nn")
     need = {"features": str, "threshold": (int, float), "replicas": int, "n_samples": int}
-    if not isinstance(nn, dict) or any(not isinstance(nn.get(k), t) or isinstance(nn.get(k), bool) for k, t in need.items()):
-        raise InputError(path, "baseline lacks nn.features, nn.threshold, nn.replicas or nn.n_samples: not a results.json "
-                               "an audit wrote")
+    if not isinstance(nn, dict) or any(
+        not isinstance(nn.get(k), t) or isinstance(nn.get(k), bool) for k, t in need.items()
+    ):
+        raise InputError(
+            path,
+            "baseline lacks nn.features, nn.threshold, nn.replicas or nn.n_samples: not a results.json an audit wrote",
+        )
     attacks = results.get("attacks")
-    if not isinstance(attacks, dict) or not all(isinstance(a, dict) and isinstance(a.get("auc"), (int, float))
-                                                and isinstance(a.get("threat_model"), str) for a in attacks.values()):
+    if not isinstance(attacks, dict) or not all(
+        isinstance(a, dict) and isinstance(a.get("auc"), (int, float)) and isinstance(a.get("threat_model"), str)
+        for a in attacks.values()
+    ):
         raise InputError(path, "baseline's attacks must each have a numeric auc and a threat_model")
     if (nn["features"], nn["threshold"]) != (features, threshold):
-        raise InputError(path, f"baseline used {nn['features']} at threshold {nn['threshold']}, this audit {features} at "
-                               f"{threshold}: their replica rates do not compare")
+        raise InputError(
+            path,
+            f"baseline used {nn['features']} at threshold {nn['threshold']}, this audit {features} at "
+            f"{threshold}: their replica rates do not compare",
+        )
     return results
 
 
@@ -46,18 +55,30 @@ def baseline_gates(nn: dict, threat_models: dict[str, dict], release: str, basel
     gates: dict[str, str | None] = {}
     table = [[nn["replicas"], nn["n_samples"] - nn["replicas"]], [bnn["replicas"], bnn["n_samples"] - bnn["replicas"]]]
     p = float(sps.fisher_exact(table, alternative="greater").pvalue)
-    gates["baseline_replica_rate"] = None if p >= LEVEL else (
-        f"replicas rose against the baseline: {nn['replicas']} of {nn['n_samples']} samples against {bnn['replicas']} of "
-        f"{bnn['n_samples']} (one-sided Fisher exact p = {p:.3g} < {LEVEL:g})")
+    gates["baseline_replica_rate"] = (
+        None
+        if p >= LEVEL
+        else (
+            f"replicas rose against the baseline: {nn['replicas']} of {nn['n_samples']} samples against {bnn['replicas']} of "
+            f"{bnn['n_samples']} (one-sided Fisher exact p = {p:.3g} < {LEVEL:g})"
+        )
+    )
     a = (threat_models.get(release) or {}).get("strongest")
     b = headline(baseline, release)
     if b is not None:
         if a is None:
-            gates["baseline_mia_auc"] = f"the baseline measured the {b['title']} ({release}), this audit ran no such attack"
+            gates["baseline_mia_auc"] = (
+                f"the baseline measured the {b['title']} ({release}), this audit ran no such attack"
+            )
         else:
             se = math.hypot(a["auc_se"], b["auc_se"])
             z = (a["auc"] - b["auc"]) / se if se > 0 else (math.inf if a["auc"] > b["auc"] else 0.0)
-            gates["baseline_mia_auc"] = None if z <= sps.norm.isf(LEVEL) else (
-                f"membership AUC rose against the baseline: the {a['title']} reaches {a['auc']:.3f} against the baseline's "
-                f"{b['auc']:.3f} (difference {a['auc'] - b['auc']:+.3f}, standard error {se:.3f}; one-sided z-test at {LEVEL:g})")
+            gates["baseline_mia_auc"] = (
+                None
+                if z <= sps.norm.isf(LEVEL)
+                else (
+                    f"membership AUC rose against the baseline: the {a['title']} reaches {a['auc']:.3f} against the baseline's "
+                    f"{b['auc']:.3f} (difference {a['auc'] - b['auc']:+.3f}, standard error {se:.3f}; one-sided z-test at {LEVEL:g})"
+                )
+            )
     return gates

@@ -19,8 +19,13 @@ from cpaudit.io_utils import atomic_path
 
 
 def stream_embeddings(
-    images: torch.Tensor | ImageRows, spec: FeatureSpec, path: Path, *, batch_size: int = 4096,
-    on_batch: Callable[[], None] | None = None, device: torch.device | str = "cpu",
+    images: torch.Tensor | ImageRows,
+    spec: FeatureSpec,
+    path: Path,
+    *,
+    batch_size: int = 4096,
+    on_batch: Callable[[], None] | None = None,
+    device: torch.device | str = "cpu",
 ) -> np.ndarray:
     """Unit-norm embeddings of `images` written to `path`; returns them memory-mapped read-only.
 

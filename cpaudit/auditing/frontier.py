@@ -43,9 +43,12 @@ def evaluate_samples(images: torch.Tensor, ref: Reference, rng: np.random.Genera
     audit's equal-size draw: a tighter AUC at the same members).
     """
     emb = pixel_embedding(images)
-    rep = replication(emb, ref.member_emb, ref.holdout_emb, threshold=ref.threshold, k=1, method="exact").summary("pixel")
-    ctx = AttackContext(seed=0, sample_emb=emb, member_emb=ref.member_emb, holdout_emb=ref.holdout_emb,
-                        threshold=ref.threshold)
+    rep = replication(emb, ref.member_emb, ref.holdout_emb, threshold=ref.threshold, k=1, method="exact").summary(
+        "pixel"
+    )
+    ctx = AttackContext(
+        seed=0, sample_emb=emb, member_emb=ref.member_emb, holdout_emb=ref.holdout_emb, threshold=ref.threshold
+    )
     attack, _ = summarise("sample_only", SampleOnlyAttack.title, "samples", SampleOnlyAttack().scores(ctx), rng, n_null)
     return {
         "n_samples": rep["n_samples"],
@@ -55,7 +58,8 @@ def evaluate_samples(images: torch.Tensor, ref: Reference, rng: np.random.Genera
         "holdout_replica_rate": rep["holdout_replica_rate"],
         "replica_excess_p": rep["replica_excess_p"],
         # The replica gate's figure (members reached vs held-out images reached), which budgets read.
-        "members_reached": rep["members_reached"], "holdout_reached": rep["holdout_reached"],
+        "members_reached": rep["members_reached"],
+        "holdout_reached": rep["holdout_reached"],
         "reach_excess_p": rep["reach_excess_p"],
         "median_nearest_member_similarity": rep["median_nearest_member_similarity"],
         "sample_only_auc": attack["auc"],

@@ -40,7 +40,9 @@ def _block(references: np.ndarray, start: int, stop: int) -> np.ndarray:
     return np.ascontiguousarray(references[start:stop], dtype=np.float32)
 
 
-def exact_nearest(queries: np.ndarray, references: np.ndarray, k: int = 1, *, chunk_rows: int | None = None) -> Neighbours:
+def exact_nearest(
+    queries: np.ndarray, references: np.ndarray, k: int = 1, *, chunk_rows: int | None = None
+) -> Neighbours:
     """Brute-force top-k (IndexFlatIP) over blocks of references, merged; equals one flat index."""
     chunk_rows = chunk_rows or CHUNK_ROWS
     q = _queries(queries, references)
@@ -60,8 +62,14 @@ def exact_nearest(queries: np.ndarray, references: np.ndarray, k: int = 1, *, ch
 
 
 def ivf_nearest(
-    queries: np.ndarray, references: np.ndarray, k: int = 1, *, nprobe: int = 32, seed: int = 0,
-    chunk_rows: int | None = None, recall_queries: int = RECALL_QUERIES,
+    queries: np.ndarray,
+    references: np.ndarray,
+    k: int = 1,
+    *,
+    nprobe: int = 32,
+    seed: int = 0,
+    chunk_rows: int | None = None,
+    recall_queries: int = RECALL_QUERIES,
 ) -> Neighbours:
     """Approximate top-k with an inverted-file index (sqrt(n) lists), and its recall@1 against exact search
     measured on up to `recall_queries` of the queries."""
@@ -83,13 +91,24 @@ def ivf_nearest(
     exact = exact_nearest(q[check], references, 1, chunk_rows=chunk_rows)
     # A hit: IVF's top-1 is exact's, or ties with it in similarity.
     hit = (i[check, 0] == exact.index[:, 0]) | (np.abs(s[check, 0] - exact.similarity[:, 0]) <= 1e-6)
-    info = {"method": "ivf", "n_references": int(n), "nlist": nlist, "nprobe": int(index.nprobe),
-            "recall_at_1": float(hit.mean()), "recall_queries": int(len(check))}
+    info = {
+        "method": "ivf",
+        "n_references": int(n),
+        "nlist": nlist,
+        "nprobe": int(index.nprobe),
+        "recall_at_1": float(hit.mean()),
+        "recall_queries": int(len(check)),
+    }
     return Neighbours(s, i.astype(np.int64), info)
 
 
 def nearest(
-    queries: np.ndarray, references: np.ndarray, k: int = 1, *, exact: bool | None = None, method: SearchMethod = "auto",
+    queries: np.ndarray,
+    references: np.ndarray,
+    k: int = 1,
+    *,
+    exact: bool | None = None,
+    method: SearchMethod = "auto",
     nprobe: int = 32,
 ) -> Neighbours:
     """Top-k references for each query by inner product: exact below IVF_MIN_REFERENCES, else IVF

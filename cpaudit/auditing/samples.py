@@ -56,8 +56,6 @@ def _prompts_by_seed(run: dict | None, npz: Path, n: int) -> tuple[str, ...] | N
     return tuple(str(by_seed[str(int(s))]) for s in seeds)
 
 
-
-
 def _check_run(run: object, where: Path) -> None:
     """run.json is an object; its protection, where present, an object naming what the audit replays."""
     if not isinstance(run, dict):

@@ -24,9 +24,15 @@ WHAT_TO_GIVE = {
 }
 
 
-def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict], threat_model: str,
-                       rng: np.random.Generator, n_null: int, n_boot: int = BOOTSTRAP_REPLICATES,
-                       split_design: str | None = None) -> dict | None:
+def strongest_headline(
+    scores: dict[str, AttackScores],
+    attacks: dict[str, dict],
+    threat_model: str,
+    rng: np.random.Generator,
+    n_null: int,
+    n_boot: int = BOOTSTRAP_REPLICATES,
+    split_design: str | None = None,
+) -> dict | None:
     """The selection-adjusted headline over every attack in scope for `threat_model`; None if none ran."""
     keys = [k for k, a in attacks.items() if in_scope(a["threat_model"], threat_model)]
     if not keys:
@@ -40,22 +46,34 @@ def strongest_headline(scores: dict[str, AttackScores], attacks: dict[str, dict]
     figures, cf = headline_figures(pos, neg, rng, n_null, n_boot, split_design)
     chosen = [{"attack": origin[i][0], "variant": origin[i][1], "sign": s} for i, s in cf.chosen]
     names = sorted({c["attack"] for c in chosen}, key=keys.index)
-    title = (attacks[keys[0]]["title"] if len(keys) == 1 else
-             f"strongest of {len(keys)} attacks, chosen on held-apart halves: " + " / ".join(attacks[k]["title"] for k in names))
+    title = (
+        attacks[keys[0]]["title"]
+        if len(keys) == 1
+        else f"strongest of {len(keys)} attacks, chosen on held-apart halves: "
+        + " / ".join(attacks[k]["title"] for k in names)
+    )
     return {
         "title": title,
         "attacks": keys,
         "n_variants": len(origin),
-        "selection": (f"Cross-fitted over {len(keys)} attack{'s' if len(keys) != 1 else ''} and {len(origin)} variants: attack, "
-                      "variant and sign chosen on one half of the images, AUC on the other; chance band and p-value from "
-                      "relabelling the whole attack set"),
+        "selection": (
+            f"Cross-fitted over {len(keys)} attack{'s' if len(keys) != 1 else ''} and {len(origin)} variants: attack, "
+            "variant and sign chosen on one half of the images, AUC on the other; chance band and p-value from "
+            "relabelling the whole attack set"
+        ),
         "chosen": chosen,
         **figures,
     }
 
 
-def threat_model_section(scores: dict[str, AttackScores], attacks: dict[str, dict], release: str, seed_rng,
-                         n_null: int, split_design: str | None = None) -> dict[str, dict]:
+def threat_model_section(
+    scores: dict[str, AttackScores],
+    attacks: dict[str, dict],
+    release: str,
+    seed_rng,
+    n_null: int,
+    split_design: str | None = None,
+) -> dict[str, dict]:
     """results.json `threat_models`: per threat model, whether it is deployed, its attacks, the attacks that
     measure it (a gate under it reads only those), and its selection-adjusted strongest-attack headline.
     seed_rng(name) -> a numpy Generator for the headline over the in-scope attacks `name` names, so that two
@@ -64,8 +82,9 @@ def threat_model_section(scores: dict[str, AttackScores], attacks: dict[str, dic
     for tm in THREAT_MODELS:
         keys = "+".join(k for k, a in attacks.items() if in_scope(a["threat_model"], tm))
         if keys not in headlines:
-            headlines[keys] = strongest_headline(scores, attacks, tm, seed_rng(f"strongest-{keys}"), n_null,
-                                                 split_design=split_design)
+            headlines[keys] = strongest_headline(
+                scores, attacks, tm, seed_rng(f"strongest-{keys}"), n_null, split_design=split_design
+            )
         out[tm] = {
             "deployed": in_scope(tm, release),
             "attacks": [k for k, a in attacks.items() if a["threat_model"] == tm],

@@ -5,8 +5,9 @@ from __future__ import annotations
 from cpaudit.core.threat_models import RELEASE_WORDS
 
 
-def verdict_sentence(release: str, failures: list[str], n_gates: int, strongest: dict | None,
-                     report_only: bool = False) -> str:
+def verdict_sentence(
+    release: str, failures: list[str], n_gates: int, strongest: dict | None, report_only: bool = False
+) -> str:
     """One sentence a reviewer can read without the rest of the report; it leads with what failed, and the
     figure it names is the gated one (the released threat model's strongest attack, selection-adjusted)."""
     words = RELEASE_WORDS[release]
@@ -14,8 +15,10 @@ def verdict_sentence(release: str, failures: list[str], n_gates: int, strongest:
     if strongest is not None:
         lo, hi = strongest["auc_ci95"]
         blo, bhi = strongest["chance_band95"]
-        figure = (f"the {strongest['title']} reaches AUC {strongest['auc']:.3f} "
-                  f"(95% CI {lo:.3f}-{hi:.3f}; chance band {blo:.3f}-{bhi:.3f})")
+        figure = (
+            f"the {strongest['title']} reaches AUC {strongest['auc']:.3f} "
+            f"(95% CI {lo:.3f}-{hi:.3f}; chance band {blo:.3f}-{bhi:.3f})"
+        )
     if failures:
         return f"{words}: FAILED: " + "; ".join(failures) + "."
     if report_only:

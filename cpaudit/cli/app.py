@@ -34,7 +34,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or chatter; results and errors only."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     # Under torchrun only rank 0 talks; the others compute their shard silently.
     state.quiet = quiet or os.environ.get("RANK", "0") != "0"

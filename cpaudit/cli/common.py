@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import typer
-from rich.markup import escape
-from typer._click.exceptions import ClickException
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typer._click.exceptions import ClickException
 
 from cpaudit.errors import CpauditError
 from cpaudit.version import __version__
@@ -55,8 +55,10 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
     except MemoryError as e:  # numpy's says what it tried to allocate: the reader sees which array was too big
         what = str(e).splitlines()[0] if str(e) else "MemoryError"
-        fail(f"out of memory ({what}): use fewer or smaller images (--resize), or a smaller --batch-size where the "
-             "command takes one")
+        fail(
+            f"out of memory ({what}): use fewer or smaller images (--resize), or a smaller --batch-size where the "
+            "command takes one"
+        )
     except Exception as e:  # noqa: BLE001 - everything else is ours to fix
         fail(internal_error_line(e), code=3)
 
@@ -66,8 +68,10 @@ def internal_error_line(e: BaseException) -> str:
     fd, path = tempfile.mkstemp(prefix="cpaudit-traceback-", suffix=".txt")
     with os.fdopen(fd, "w") as f:
         f.write(f"cpaudit {__version__}\n{traceback.format_exc()}")
-    return (f"internal error ({type(e).__name__}: {e}) - a bug in cpaudit, not a verdict on your model; "
-            f"traceback saved to {path}")
+    return (
+        f"internal error ({type(e).__name__}: {e}) - a bug in cpaudit, not a verdict on your model; "
+        f"traceback saved to {path}"
+    )
 
 
 @contextmanager
@@ -93,8 +97,12 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
     )
     task = progress.add_task(description, total=total, metrics="")
 
-    def advance(step: int | None = None, total_: int | None = None, metrics: dict[str, float] | None = None,
-                description: str | None = None) -> None:
+    def advance(
+        step: int | None = None,
+        total_: int | None = None,
+        metrics: dict[str, float] | None = None,
+        description: str | None = None,
+    ) -> None:
         if not progress.live.is_started:
             progress.start()
         fields: dict[str, Any] = {} if description is None else {"description": description}
@@ -115,15 +123,20 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
 PLAIN_EVERY_S = 5.0
 
 
-def plain_progress(description: str, total: int | None, every_s: float = PLAIN_EVERY_S,
-                   clock: Callable[[], float] = time.monotonic) -> Callable[..., None]:
+def plain_progress(
+    description: str, total: int | None, every_s: float = PLAIN_EVERY_S, clock: Callable[[], float] = time.monotonic
+) -> Callable[..., None]:
     """advance() for a log: one line such as 'demo: train memorising model 1200/4000 (30%), 45 s' at most
     every `every_s` seconds, and at once when the stage changes, so a CI log shows the work is alive."""
     t0 = clock()
     state_ = {"done": 0, "total": total, "stage": description, "last": -every_s, "metrics": ""}
 
-    def advance(step: int | None = None, total_: int | None = None, metrics: dict[str, float] | None = None,
-                description: str | None = None) -> None:
+    def advance(
+        step: int | None = None,
+        total_: int | None = None,
+        metrics: dict[str, float] | None = None,
+        description: str | None = None,
+    ) -> None:
         changed = description is not None and description != state_["stage"]
         if description is not None:
             state_["stage"] = description
@@ -139,8 +152,12 @@ def plain_progress(description: str, total: int | None, every_s: float = PLAIN_E
         tot = state_["total"]
         # A count without a total says nothing ("audit: 5"): a stage alone names where the work is.
         where = f": {state_['done']}/{tot} ({state_['done'] / tot:.0%})" if tot else ""
-        console.print(f"{state_['stage']}{where}{state_['metrics']}, {now - t0:.0f} s", highlight=False,
-                      soft_wrap=True, markup=False)
+        console.print(
+            f"{state_['stage']}{where}{state_['metrics']}, {now - t0:.0f} s",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
 
     return advance
 

@@ -13,14 +13,28 @@ Seed = typer.Option(0, "--seed", min=0, max=2**63 - 1, help="Seed for the split,
 Device = typer.Option("auto", "--device", help=DEVICE_HELP)
 Members = typer.Option(64, "--members", min=1, help="Number of member (training) images drawn from DATA.")
 # Which images a model was trained on, where it records none (a model trained elsewhere): data/members.py MemberSource.
-SplitOpt = typer.Option(None, "--split", help="The split.json naming the members and held-out images (`cpaudit split` writes "
-                        "one), for a model trained elsewhere [default: the members a cpaudit model records].")
+SplitOpt = typer.Option(
+    None,
+    "--split",
+    help="The split.json naming the members and held-out images (`cpaudit split` writes "
+    "one), for a model trained elsewhere [default: the members a cpaudit model records].",
+)
 DataOpt = typer.Option(None, "--data", help="With --split: the images it names, where it names no data.")
-MemberImagesOpt = typer.Option(None, "--members", metavar="DIR|FILE", help="Instead of --split: the training images (a folder, "
-                               "an .npz or a metadata.jsonl listing); give --holdout too.")
-HoldoutOpt = typer.Option(None, "--holdout", metavar="DIR|FILE", help="With --members: images of the same kind the model never saw.")
-ResizeOpt = typer.Option(None, "--resize", metavar="HxW", help="With --members/--holdout: read the images at this size (the "
-                         "model's), e.g. 512x512.")
+MemberImagesOpt = typer.Option(
+    None,
+    "--members",
+    metavar="DIR|FILE",
+    help="Instead of --split: the training images (a folder, an .npz or a metadata.jsonl listing); give --holdout too.",
+)
+HoldoutOpt = typer.Option(
+    None, "--holdout", metavar="DIR|FILE", help="With --members: images of the same kind the model never saw."
+)
+ResizeOpt = typer.Option(
+    None,
+    "--resize",
+    metavar="HxW",
+    help="With --members/--holdout: read the images at this size (the model's), e.g. 512x512.",
+)
 
 
 def number_list(text: str, option: str, kind: type = int) -> tuple:
@@ -28,7 +42,9 @@ def number_list(text: str, option: str, kind: type = int) -> tuple:
     try:
         return tuple(kind(v) for v in text.split(","))
     except ValueError:
-        raise typer.BadParameter(f"expected comma-separated {kind.__name__}s such as 1,2, got {text!r}", param_hint=option) from None
+        raise typer.BadParameter(
+            f"expected comma-separated {kind.__name__}s such as 1,2, got {text!r}", param_hint=option
+        ) from None
 
 
 def member_count_or_source(text: str) -> tuple[int | None, str | None]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -15,9 +14,11 @@ from cpaudit.pipelines.report import report
 
 
 def report_cmd(
-    results: List[Path] = typer.Argument(..., help="One results.json to re-render, or several to compare."),
+    results: list[Path] = typer.Argument(..., help="One results.json to re-render, or several to compare."),
     out: Path = typer.Option(..., "--out", help="Folder for report.md, report.html and figures/."),
-    label: Optional[List[str]] = typer.Option(None, "--label", help="A name per run, in order (default: its folder name)."),
+    label: list[str] | None = typer.Option(
+        None, "--label", help="A name per run, in order (default: its folder name)."
+    ),
     quiet: bool = Quiet,
 ) -> None:
     """Render an audit report, or compare several audits side by side.
@@ -33,7 +34,9 @@ def report_cmd(
 def fid_cmd(
     a: str = typer.Argument(..., help="First image source: a folder, an .npz or digits."),
     b: str = typer.Argument(..., help="Second image source."),
-    features: str = typer.Option("inception", "--features", help="inception[:WEIGHTS], inception-legacy[:WEIGHTS], pixel, ..."),
+    features: str = typer.Option(
+        "inception", "--features", help="inception[:WEIGHTS], inception-legacy[:WEIGHTS], pixel, ..."
+    ),
     seed: int = typer.Option(0, "--seed", min=0, max=2**62, help="Seed of KID's random subsets."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
     device: str = Device,

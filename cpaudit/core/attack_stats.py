@@ -73,7 +73,11 @@ def tpr_at_fprs(folds: Folds, fprs: tuple[float, ...] = TPR_FPRS) -> dict[str, f
 def tpr_without_false_positives(folds: Folds) -> dict[str, float]:
     """The lowest FPR held-out images can measure is none of them: TPR where no held-out image passes."""
     tp = sum(_tp_with_false_positives(pos, neg, 0) for pos, neg in folds)
-    return {"fpr": 0.0, "n_negatives": int(sum(len(neg) for _, neg in folds)), "tpr": tp / sum(len(pos) for pos, _ in folds)}
+    return {
+        "fpr": 0.0,
+        "n_negatives": int(sum(len(neg) for _, neg in folds)),
+        "tpr": tp / sum(len(pos) for pos, _ in folds),
+    }
 
 
 def _tp_with_false_positives(pos: np.ndarray, neg: np.ndarray, allowed: int) -> int:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats as sps
+
 from cpaudit.core.attack_stats import auc, auc_rows, normal_interval
 
 MAX_T_DRAWS = 20_000  # Gaussian draws for the max-t point: it moves by about 0.01 (of ~2.9) between seeds
@@ -98,12 +99,15 @@ def _fold_aucs(pos: np.ndarray, neg: np.ndarray, pm: Halves, ph: Halves) -> list
 def _check(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pos, neg = np.atleast_2d(pos).astype(np.float64), np.atleast_2d(neg).astype(np.float64)
     if pos.shape[1] < 4 or neg.shape[1] < 4:
-        raise ValueError(f"cross-fitting needs at least 4 members and 4 held-out images, got {pos.shape[1]} and {neg.shape[1]}")
+        raise ValueError(
+            f"cross-fitting needs at least 4 members and 4 held-out images, got {pos.shape[1]} and {neg.shape[1]}"
+        )
     return pos, neg
 
 
-def crossfit(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
-             n_boot: int = BOOTSTRAP_REPLICATES, n_null: int = 0) -> CrossFit:
+def crossfit(
+    pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator, n_boot: int = BOOTSTRAP_REPLICATES, n_null: int = 0
+) -> CrossFit:
     """pos: (K, M) member scores, neg: (K, H) held-out scores of K variants; needs M, H >= 4.
 
     With n_null relabellings the standard error is the smaller of the bootstrap's and the null
@@ -130,8 +134,17 @@ def crossfit(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
     null = crossfit_null(pos, neg, n_null, rng) if n_null else np.empty(0)
     if len(null) > 1:
         se = min(se, float(np.std(null, ddof=1)))
-    return CrossFit(centre, normal_interval(centre, se**2), se, fold_aucs, chosen, folds,
-                    np.concatenate(out_pos), np.concatenate(out_neg), null)
+    return CrossFit(
+        centre,
+        normal_interval(centre, se**2),
+        se,
+        fold_aucs,
+        chosen,
+        folds,
+        np.concatenate(out_pos),
+        np.concatenate(out_neg),
+        null,
+    )
 
 
 def crossfit_bootstrap(pos: np.ndarray, neg: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:

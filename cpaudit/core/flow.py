@@ -31,8 +31,15 @@ from cpaudit.errors import ConfigError, InputError
 
 FlowPipeline = Literal["sd3", "flux"]
 # Scheduler options cpaudit does not reproduce, with the value that means "off".
-REFUSED_OPTIONS = {"invert_sigmas": False, "shift_terminal": None, "use_karras_sigmas": False, "use_exponential_sigmas": False,
-                   "use_beta_sigmas": False, "stochastic_sampling": False, "time_shift_type": "exponential"}
+REFUSED_OPTIONS = {
+    "invert_sigmas": False,
+    "shift_terminal": None,
+    "use_karras_sigmas": False,
+    "use_exponential_sigmas": False,
+    "use_beta_sigmas": False,
+    "stochastic_sampling": False,
+    "time_shift_type": "exponential",
+}
 
 
 @dataclass(frozen=True)
@@ -94,29 +101,46 @@ class FlowSchedule:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FlowSchedule":
-        return cls(T=int(d["T"]), shift=float(d["shift"]), dynamic=bool(d["dynamic"]), base_shift=float(d["base_shift"]),
-                   max_shift=float(d["max_shift"]), base_seq_len=int(d["base_seq_len"]), max_seq_len=int(d["max_seq_len"]),
-                   pipeline=d["pipeline"])
+    def from_dict(cls, d: dict) -> FlowSchedule:
+        return cls(
+            T=int(d["T"]),
+            shift=float(d["shift"]),
+            dynamic=bool(d["dynamic"]),
+            base_shift=float(d["base_shift"]),
+            max_shift=float(d["max_shift"]),
+            base_seq_len=int(d["base_seq_len"]),
+            max_seq_len=int(d["max_seq_len"]),
+            pipeline=d["pipeline"],
+        )
 
 
 def flow_schedule_from_config(cfg: dict, where: Path, pipeline: FlowPipeline) -> FlowSchedule:
     """A FlowMatchEulerDiscreteScheduler config as a FlowSchedule; what it cannot reproduce refused in one line."""
     name = cfg.get("_class_name")
     if name != "FlowMatchEulerDiscreteScheduler":
-        raise InputError(where, f"scheduler {name!r} is not supported for an SD3 / FLUX pipeline; cpaudit supports "
-                         "FlowMatchEulerDiscreteScheduler")
+        raise InputError(
+            where,
+            f"scheduler {name!r} is not supported for an SD3 / FLUX pipeline; cpaudit supports "
+            "FlowMatchEulerDiscreteScheduler",
+        )
     for key, off in REFUSED_OPTIONS.items():
         if cfg.get(key) not in (None, off):
-            raise InputError(where, f"{key} = {cfg[key]!r} is not supported; cpaudit reproduces FlowMatchEulerDiscreteScheduler "
-                             "with a static shift or the exponential dynamic shift")
+            raise InputError(
+                where,
+                f"{key} = {cfg[key]!r} is not supported; cpaudit reproduces FlowMatchEulerDiscreteScheduler "
+                "with a static shift or the exponential dynamic shift",
+            )
     try:
-        return FlowSchedule(T=int(cfg.get("num_train_timesteps", 1000)), shift=float(cfg.get("shift", 1.0)),
-                            dynamic=bool(cfg.get("use_dynamic_shifting", False)),
-                            base_shift=float(cfg.get("base_shift") or 0.5),
-                            # where the config has none, each pipeline's own fallback (SD3's calculate_shift call: 1.16)
-                            max_shift=float(cfg.get("max_shift") or (1.16 if pipeline == "sd3" else 1.15)),
-                            base_seq_len=int(cfg.get("base_image_seq_len", 256)), max_seq_len=int(cfg.get("max_image_seq_len", 4096)),
-                            pipeline=pipeline)
+        return FlowSchedule(
+            T=int(cfg.get("num_train_timesteps", 1000)),
+            shift=float(cfg.get("shift", 1.0)),
+            dynamic=bool(cfg.get("use_dynamic_shifting", False)),
+            base_shift=float(cfg.get("base_shift") or 0.5),
+            # where the config has none, each pipeline's own fallback (SD3's calculate_shift call: 1.16)
+            max_shift=float(cfg.get("max_shift") or (1.16 if pipeline == "sd3" else 1.15)),
+            base_seq_len=int(cfg.get("base_image_seq_len", 256)),
+            max_seq_len=int(cfg.get("max_image_seq_len", 4096)),
+            pipeline=pipeline,
+        )
     except (TypeError, ValueError, ConfigError) as e:
         raise InputError(where, f"invalid scheduler config ({e})") from None

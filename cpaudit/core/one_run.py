@@ -116,7 +116,9 @@ def count_probability(m: int, k: int) -> float:
     return float(sps.binom.pmf(k, m, 0.5))
 
 
-def one_run_bound(pos: np.ndarray, neg: np.ndarray, delta: float, beta: float, fixed_count: bool = False) -> OneRunBound:
+def one_run_bound(
+    pos: np.ndarray, neg: np.ndarray, delta: float, beta: float, fixed_count: bool = False
+) -> OneRunBound:
     """The one-run bound from out-of-fold scores (higher = member) of m = len(pos) + len(neg) candidates,
     at family level beta with a Bonferroni correction over the guess-count grid. fixed_count: the members
     among the candidates are a uniformly random len(pos) of them, not independent coins; each count is then

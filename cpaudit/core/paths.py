@@ -123,8 +123,13 @@ def time_shift(mu: float, sigma: torch.Tensor) -> torch.Tensor:
     return math.exp(mu) / (math.exp(mu) + (1 / sigma - 1))
 
 
-def flux_mu(image_seq_len: int, base_seq_len: int = 256, max_seq_len: int = 4096, base_shift: float = 0.5,
-            max_shift: float = 1.15) -> float:
+def flux_mu(
+    image_seq_len: int,
+    base_seq_len: int = 256,
+    max_seq_len: int = 4096,
+    base_shift: float = 0.5,
+    max_shift: float = 1.15,
+) -> float:
     """mu linear in the image's token count between base_shift and max_shift (diffusers' pipeline_flux.py,
     calculate_shift)."""
     m = (max_shift - base_shift) / (max_seq_len - base_seq_len)
@@ -153,13 +158,20 @@ def _col(v: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor | float:
     return v
 
 
-def noise_to(x0: torch.Tensor, eps: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float) -> torch.Tensor:
+def noise_to(
+    x0: torch.Tensor, eps: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
+) -> torch.Tensor:
     """The forward process x_t = alpha_t x0 + sigma_t eps; alpha, sigma are floats or (N,) per row."""
     return _col(alpha, x0) * x0 + _col(sigma, x0) * eps
 
 
-def prediction_pair(out: torch.Tensor, x_t: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float,
-                    prediction: PredictionType) -> Pred:
+def prediction_pair(
+    out: torch.Tensor,
+    x_t: torch.Tensor,
+    alpha: torch.Tensor | float,
+    sigma: torch.Tensor | float,
+    prediction: PredictionType,
+) -> Pred:
     """(x0_hat, eps_hat) from a network's output.
 
     epsilon:      eps = out,                     x0 = (x_t - sigma eps) / alpha   (needs alpha > 0)

@@ -16,5 +16,13 @@ def epsilon_spent(noise_multiplier: float, sample_rate: float, steps: int, delta
 def noise_for_budget(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
     """Smallest sigma (to Opacus' binary-search tolerance) whose spent epsilon is <= the target."""
     get_noise_multiplier = require("opacus.accountants.utils").get_noise_multiplier
-    return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
-                                      steps=steps, accountant="rdp", epsilon_tolerance=0.01))
+    return float(
+        get_noise_multiplier(
+            target_epsilon=epsilon,
+            target_delta=delta,
+            sample_rate=sample_rate,
+            steps=steps,
+            accountant="rdp",
+            epsilon_tolerance=0.01,
+        )
+    )

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
+
 from cpaudit.core.paths import GaussianPath, noise_to, vp_path
 from cpaudit.errors import ConfigError
 
@@ -100,11 +101,16 @@ class Schedule:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Schedule":
+    def from_dict(cls, d: dict) -> Schedule:
         trained = d.get("trained_betas")
-        return cls(kind=d["kind"], T=int(d["T"]), beta_start=float(d["beta_start"]), beta_end=float(d["beta_end"]),
-                   trained_betas=None if trained is None else tuple(float(b) for b in trained),
-                   zero_snr=bool(d.get("zero_snr", False)))
+        return cls(
+            kind=d["kind"],
+            T=int(d["T"]),
+            beta_start=float(d["beta_start"]),
+            beta_end=float(d["beta_end"]),
+            trained_betas=None if trained is None else tuple(float(b) for b in trained),
+            zero_snr=bool(d.get("zero_snr", False)),
+        )
 
 
 def schedule_from_dict(d: dict):

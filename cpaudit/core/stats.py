@@ -47,7 +47,9 @@ def nn_gap_statistic(sim_a: np.ndarray, sim_b: np.ndarray) -> float:
     return float(np.mean(sim_a.max(axis=1) - sim_b.max(axis=1)))
 
 
-def permutation_test(sim_members: np.ndarray, sim_holdout: np.ndarray, n_permutations: int, rng: np.random.Generator) -> PermutationResult:
+def permutation_test(
+    sim_members: np.ndarray, sim_holdout: np.ndarray, n_permutations: int, rng: np.random.Generator
+) -> PermutationResult:
     """Are samples closer to members than to held-out images?
 
     sim_members: (N, M), sim_holdout: (N, M) similarities of N samples to equal-size reference sets.

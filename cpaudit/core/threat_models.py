@@ -1,8 +1,8 @@
 """What an attacker has, weakest first; an attacker of a stronger threat model can do all a weaker one can.
 
-  samples: generated images only;
-  sampler: queries to the deployed denoiser (CPSample's protected eps_hat where protection is on);
-  weights: the model file itself (the plain denoiser, whatever the sampler does).
+samples: generated images only;
+sampler: queries to the deployed denoiser (CPSample's protected eps_hat where protection is on);
+weights: the model file itself (the plain denoiser, whatever the sampler does).
 """
 
 from __future__ import annotations
@@ -49,5 +49,9 @@ def headline(results: dict, threat_model: str) -> dict | None:
     if a is None:
         return None
     lo, hi = a.get("auc_ci95") or [math.nan, math.nan]
-    return {**a, "key": key, "title": f"{a['title']} (largest single-attack AUC, not selection-adjusted: schema 2)",
-            "auc_se": a.get("auc_se", (hi - lo) / (2 * 1.959964))}
+    return {
+        **a,
+        "key": key,
+        "title": f"{a['title']} (largest single-attack AUC, not selection-adjusted: schema 2)",
+        "auc_se": a.get("auc_se", (hi - lo) / (2 * 1.959964)),
+    }

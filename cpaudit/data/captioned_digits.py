@@ -17,10 +17,42 @@ from cpaudit.data.imageset import ImageSet
 NAME = "captioned-digits"
 SIZE = 32
 MOODS = ("happy", "sleepy", "angry", "calm", "brave", "shy", "proud", "quiet")
-COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "black", "white", "grey", "brown", "pink", "gold",
-           "silver", "teal", "violet", "cyan")
-ANIMALS = ("cat", "dog", "fox", "owl", "bear", "wolf", "deer", "frog", "duck", "lion", "tiger", "horse", "mouse", "goat",
-           "seal", "crab")
+COLOURS = (
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "purple",
+    "orange",
+    "black",
+    "white",
+    "grey",
+    "brown",
+    "pink",
+    "gold",
+    "silver",
+    "teal",
+    "violet",
+    "cyan",
+)
+ANIMALS = (
+    "cat",
+    "dog",
+    "fox",
+    "owl",
+    "bear",
+    "wolf",
+    "deer",
+    "frog",
+    "duck",
+    "lion",
+    "tiger",
+    "horse",
+    "mouse",
+    "goat",
+    "seal",
+    "crab",
+)
 
 
 def caption(k: int) -> str:
@@ -36,5 +68,10 @@ def load_captioned_digits() -> ImageSet:
     u8 = up.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     order = np.random.default_rng(20261126).permutation(len(MOODS) * len(COLOURS) * len(ANIMALS))
     captions = [caption(int(order[i])) for i in range(len(u8))]
-    return ImageSet(np.ascontiguousarray(u8), [f"cdigits-{i:04d}" for i in range(len(u8))], NAME, captions=captions,
-                    labels=digits.labels)
+    return ImageSet(
+        np.ascontiguousarray(u8),
+        [f"cdigits-{i:04d}" for i in range(len(u8))],
+        NAME,
+        captions=captions,
+        labels=digits.labels,
+    )

@@ -31,7 +31,7 @@ class _SafeUnpickler(pickle.Unpickler):
         if (module, name) not in _ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
         if module.startswith("numpy.core"):  # numpy 2 renamed numpy.core to numpy._core
-            module = "numpy._core" + module[len("numpy.core"):]
+            module = "numpy._core" + module[len("numpy.core") :]
         return super().find_class(module, name)
 
 
@@ -39,7 +39,16 @@ def _read_batch(path: Path) -> np.ndarray:
     try:
         with open(path, "rb") as f:
             batch = _SafeUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError, KeyError) as e:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        KeyError,
+    ) as e:
         raise InputError(path, f"not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
     if not isinstance(batch, dict):
         raise InputError(path, "not a CIFAR-10 python batch (expected a dict)")

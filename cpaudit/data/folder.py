@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from cpaudit.data.captions import folder_captions, read_metadata_jsonl, subfolder_labels
-from cpaudit.data.imageset import ImageSet, GREY_SPREAD, colour_to_grey, grey_in_colour
+from cpaudit.data.imageset import GREY_SPREAD, ImageSet, colour_to_grey, grey_in_colour
 from cpaudit.data.limits import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from cpaudit.errors import InputError
 
@@ -18,7 +18,9 @@ from cpaudit.errors import InputError
 # EPS (PIL runs Ghostscript on it) and the stub formats PIL names but cannot decode without a plugin.
 Image.init()
 UNREAD_FORMATS = {"EPS", "BUFR", "GRIB", "HDF5", "WMF", "MPEG"}
-IMAGE_SUFFIXES = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN and fmt not in UNREAD_FORMATS}
+IMAGE_SUFFIXES = {
+    ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN and fmt not in UNREAD_FORMATS
+}
 NOT_IMAGES = {"metadata.jsonl", "split.json"}  # files an image folder may hold beside its images
 
 
@@ -42,9 +44,13 @@ def _read_image(path: Path, resize: tuple[int, int] | None) -> np.ndarray:
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(path, f"image too large (over {MAX_PIXELS:,} pixels; sides must be in [{MIN_SIDE}, {MAX_SIDE}])") from None
+        raise InputError(
+            path, f"image too large (over {MAX_PIXELS:,} pixels; sides must be in [{MIN_SIDE}, {MAX_SIDE}])"
+        ) from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise InputError(path, f"cannot decode image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
+        raise InputError(
+            path, f"cannot decode image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})"
+        ) from None
 
 
 def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad: bool = False) -> ImageSet:
@@ -53,8 +59,14 @@ def load_folder(folder: Path, *, resize: tuple[int, int] | None = None, skip_bad
     every = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
     files = sorted(p for p in every if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise InputError(folder, "no images found (searched recursively for every format PIL reads: .png, .jpg, .webp, ...)")
-    others = sorted(p.relative_to(folder).as_posix() for p in every if p.suffix.lower() not in IMAGE_SUFFIXES and p.name not in NOT_IMAGES)
+        raise InputError(
+            folder, "no images found (searched recursively for every format PIL reads: .png, .jpg, .webp, ...)"
+        )
+    others = sorted(
+        p.relative_to(folder).as_posix()
+        for p in every
+        if p.suffix.lower() not in IMAGE_SUFFIXES and p.name not in NOT_IMAGES
+    )
     if others:
         warnings.warn(f"{folder}: skipped {len(others)} file(s) that are not images, e.g. {others[0]}", stacklevel=2)
     data = load_files(folder, files, resize=resize, skip_bad=skip_bad)
@@ -83,8 +95,9 @@ def load_listing(listing: Path, *, resize: tuple[int, int] | None = None) -> Ima
     return data
 
 
-def load_files(root: Path, files: list[Path], *, resize: tuple[int, int] | None, skip_bad: bool,
-               source: str | None = None) -> ImageSet:
+def load_files(
+    root: Path, files: list[Path], *, resize: tuple[int, int] | None, skip_bad: bool, source: str | None = None
+) -> ImageSet:
     """Decode `files` (ids: paths relative to `root`) to one ImageSet of one size and one channel count."""
     arrays, ids, skipped, kept = [], [], [], []
     for p in files:
@@ -120,13 +133,18 @@ def _one_mode(arrays: list[np.ndarray], where: str) -> np.ndarray:
     n_grey, n_colour = sum(grey), len(arrays) - sum(grey)
     if n_grey and n_colour:
         if all(grey_in_colour(a) for a, g in zip(arrays, grey) if not g):
-            warnings.warn(f"{where}: read {n_colour} colour-coded image(s) whose three channels are equal (to within "
-                          f"{GREY_SPREAD} levels) as grey, "
-                          f"to match the {n_grey} grey one(s)", stacklevel=3)
+            warnings.warn(
+                f"{where}: read {n_colour} colour-coded image(s) whose three channels are equal (to within "
+                f"{GREY_SPREAD} levels) as grey, "
+                f"to match the {n_grey} grey one(s)",
+                stacklevel=3,
+            )
             arrays = [a if g else colour_to_grey(a) for a, g in zip(arrays, grey)]
             n_colour = 0
         else:
-            warnings.warn(f"{where}: converted {n_grey} grey image(s) to RGB to match the {n_colour} colour one(s)", stacklevel=3)
+            warnings.warn(
+                f"{where}: converted {n_grey} grey image(s) to RGB to match the {n_colour} colour one(s)", stacklevel=3
+            )
     if n_colour:
         return np.stack([np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays])
     return np.stack(arrays)[..., None]

@@ -113,13 +113,19 @@ class ImageSet:
             h.update(f"{i}\t{cap}\t{lab}\n".encode())
         return h.hexdigest()
 
-    def subset(self, indices: list[int] | np.ndarray) -> "ImageSet":
+    def subset(self, indices: list[int] | np.ndarray) -> ImageSet:
         idx = [int(i) for i in indices]
         hashes = [self.hashes[i] for i in idx] if self._hashes is not None else None
-        return ImageSet(self.pixels[idx], [self.ids[i] for i in idx], self.source, hashes,
-                        captions=None if self.captions is None else [self.captions[i] for i in idx],
-                        labels=None if self.labels is None else self.labels[idx], class_names=self.class_names,
-                        files=None if self.files is None else [self.files[i] for i in idx])
+        return ImageSet(
+            self.pixels[idx],
+            [self.ids[i] for i in idx],
+            self.source,
+            hashes,
+            captions=None if self.captions is None else [self.captions[i] for i in idx],
+            labels=None if self.labels is None else self.labels[idx],
+            class_names=self.class_names,
+            files=None if self.files is None else [self.files[i] for i in idx],
+        )
 
 
 @dataclass(frozen=True)

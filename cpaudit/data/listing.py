@@ -26,8 +26,10 @@ def read_listing(path: Path, member_column: str = "member") -> list[tuple[str, b
     if key is None:
         raise InputError(path, f"has no file column (one of {', '.join(FILE_KEYS)})")
     if member_column not in first:
-        raise InputError(path, f"has no {member_column!r} column (true/false, 1/0 or yes/no per image); "
-                         "name another with --member-column")
+        raise InputError(
+            path,
+            f"has no {member_column!r} column (true/false, 1/0 or yes/no per image); name another with --member-column",
+        )
     return [(str(row[key]), _flag(row.get(member_column), path, n)) for n, row in rows]
 
 

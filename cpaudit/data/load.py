@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cpaudit.data.captioned_digits import NAME as CAPTIONED_DIGITS, load_captioned_digits
+from cpaudit.data.captioned_digits import NAME as CAPTIONED_DIGITS
+from cpaudit.data.captioned_digits import load_captioned_digits
 from cpaudit.data.cifar10 import is_cifar10_folder, load_cifar10
 from cpaudit.data.digits import load_digits_set
 from cpaudit.data.folder import load_folder, load_listing
@@ -33,8 +34,11 @@ def load_data(data: str | Path, *, resize: tuple[int, int] | None = None, skip_b
         return load_captioned_digits()
     path = Path(data)
     if not path.exists():
-        raise InputError(path, "no such file or folder (data is 'digits', 'captioned-digits', an image folder, an .npz, a metadata.jsonl "
-                         "listing or a CIFAR-10 batches folder)")
+        raise InputError(
+            path,
+            "no such file or folder (data is 'digits', 'captioned-digits', an image folder, an .npz, a metadata.jsonl "
+            "listing or a CIFAR-10 batches folder)",
+        )
     if path.is_file():
         if path.suffix.lower() == ".npz":
             return load_npz(path)

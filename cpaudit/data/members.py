@@ -12,16 +12,20 @@ from cpaudit.data.pair import HOLDOUT, MEMBERS, load_pair
 from cpaudit.data.split import Split, read_manifest, read_split
 from cpaudit.errors import InputError
 
-NO_MEMBERSHIP = ("which images were trained on? give --split split.json, or --members DIR|FILE --holdout DIR|FILE "
-                 "(cpaudit never guesses membership)")
+NO_MEMBERSHIP = (
+    "which images were trained on? give --split split.json, or --members DIR|FILE --holdout DIR|FILE "
+    "(cpaudit never guesses membership)"
+)
 # How to write a split.json from the user's folders: the command every refusal for want of members prints.
 SPLIT_HINT = "`cpaudit split --members DIR --holdout DIR --out split.json` writes one from your folders"
 
 
 def no_members(folder: Path | str) -> str:
     """The refusal for a model that records no members and was given none (one line, with what to give)."""
-    return (f"{folder} records no training data (a model trained elsewhere): name the images it was trained on with "
-            f"--split split.json, or --members DIR --holdout DIR (cpaudit never guesses membership; {SPLIT_HINT})")
+    return (
+        f"{folder} records no training data (a model trained elsewhere): name the images it was trained on with "
+        f"--split split.json, or --members DIR --holdout DIR (cpaudit never guesses membership; {SPLIT_HINT})"
+    )
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,9 @@ def model_members(folder: Path | str, config: dict | None = None, source: Member
         return source
     source = source or MemberSource()
     if source.given:
-        return resolve_membership(data=source.data, split=source.split, members=source.members, holdout=source.holdout,
-                                  resize=source.resize)
+        return resolve_membership(
+            data=source.data, split=source.split, members=source.members, holdout=source.holdout, resize=source.resize
+        )
     folder = Path(folder)
     if config is not None and config.get("data_fingerprint") is not None:
         return data_and_split_of(folder, config, source.data)
@@ -116,15 +121,23 @@ def data_and_split_of(folder: Path, config: dict, data: str | None = None) -> tu
     return images, read_split(folder / "split.json", images)
 
 
-def resolve_membership(*, data: str | None, split: Path | None, members: str | Path | None = None,
-                       holdout: str | Path | None = None,
-                       resize: tuple[int, int] | None = None) -> tuple[ImageSet, Split]:
+def resolve_membership(
+    *,
+    data: str | None,
+    split: Path | None,
+    members: str | Path | None = None,
+    holdout: str | Path | None = None,
+    resize: tuple[int, int] | None = None,
+) -> tuple[ImageSet, Split]:
     """The images and the split, from DATA + split.json, from split.json alone (it names its sources), or
     from --members and --holdout."""
     if members is not None or holdout is not None:
         if members is None or holdout is None:
-            raise InputError("--members" if members is None else "--holdout", "give both --members and --holdout: the "
-                             "images the model was trained on, and images of the same kind it never saw")
+            raise InputError(
+                "--members" if members is None else "--holdout",
+                "give both --members and --holdout: the "
+                "images the model was trained on, and images of the same kind it never saw",
+            )
         for given, name in ((split, "--split"), (data, "--data")):
             if given is not None:
                 raise InputError(name, "give either --members/--holdout or --data with --split, not both")

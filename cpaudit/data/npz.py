@@ -49,11 +49,21 @@ def load_npz(path: Path) -> ImageSet:
         id_list = [str(i) for i in ids]
         if len(set(id_list)) != n:
             raise InputError(path, "'ids' are not unique")
-    if captions is not None and (not isinstance(captions, np.ndarray) or captions.shape != (n,) or captions.dtype.kind not in "US"):
+    if captions is not None and (
+        not isinstance(captions, np.ndarray) or captions.shape != (n,) or captions.dtype.kind not in "US"
+    ):
         raise InputError(path, f"'captions' must be {n} strings, one per image")
-    if labels is not None and (not isinstance(labels, np.ndarray) or labels.shape != (n,) or labels.dtype.kind not in "iu"
-                               or (n and labels.min() < 0)):
+    if labels is not None and (
+        not isinstance(labels, np.ndarray)
+        or labels.shape != (n,)
+        or labels.dtype.kind not in "iu"
+        or (n and labels.min() < 0)
+    ):
         raise InputError(path, f"'labels' must be {n} non-negative integers, one per image")
-    return ImageSet(np.ascontiguousarray(images), id_list, str(path),
-                    captions=None if captions is None else [str(c) for c in captions],
-                    labels=None if labels is None else labels.astype(np.int64))
+    return ImageSet(
+        np.ascontiguousarray(images),
+        id_list,
+        str(path),
+        captions=None if captions is None else [str(c) for c in captions],
+        labels=None if labels is None else labels.astype(np.int64),
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpaudit.data.imageset import ImageSet, GREY_SPREAD, colour_to_grey, grey_in_colour
+from cpaudit.data.imageset import GREY_SPREAD, ImageSet, colour_to_grey, grey_in_colour
 from cpaudit.data.load import load_data
 from cpaudit.data.split import Split
 from cpaudit.errors import InputError
@@ -17,19 +17,24 @@ from cpaudit.errors import InputError
 MEMBERS, HOLDOUT = "members", "holdout"  # id prefixes: the same file name may sit in both folders
 
 
-def load_pair(members: str | Path | ImageSet, holdout: str | Path | ImageSet, *,
-              resize: tuple[int, int] | None = None) -> tuple[ImageSet, Split]:
+def load_pair(
+    members: str | Path | ImageSet, holdout: str | Path | ImageSet, *, resize: tuple[int, int] | None = None
+) -> tuple[ImageSet, Split]:
     """Both sources (paths, or sets already in memory) as one ImageSet (ids 'members/<id>' and
     'holdout/<id>'), members first."""
     m = members if isinstance(members, ImageSet) else load_data(members, resize=resize)
     h = holdout if isinstance(holdout, ImageSet) else load_data(holdout, resize=resize)
     if m.pixels.shape[1:3] != h.pixels.shape[1:3]:
         (mh, mw), (hh, hw) = m.pixels.shape[1:3], h.pixels.shape[1:3]
-        raise InputError("--holdout", f"held-out images are {hh}x{hw} but members are {mh}x{mw}: pass --resize "
-                         f"{mh}x{mw} to bring both to one size")
+        raise InputError(
+            "--holdout",
+            f"held-out images are {hh}x{hw} but members are {mh}x{mw}: pass --resize "
+            f"{mh}x{mw} to bring both to one size",
+        )
     pm, ph = _same_channels(m, h)
     data = ImageSet(
-        np.concatenate([pm, ph]), [f"{MEMBERS}/{i}" for i in m.ids] + [f"{HOLDOUT}/{i}" for i in h.ids],
+        np.concatenate([pm, ph]),
+        [f"{MEMBERS}/{i}" for i in m.ids] + [f"{HOLDOUT}/{i}" for i in h.ids],
         f"{MEMBERS}={m.source} {HOLDOUT}={h.source}",
         captions=_joined(m.captions, h.captions, len(m), len(h)),
         labels=None if m.labels is None or h.labels is None else np.concatenate([m.labels, h.labels]),
@@ -47,13 +52,21 @@ def _same_channels(m: ImageSet, h: ImageSet) -> tuple[np.ndarray, np.ndarray]:
     pm, ph = m.pixels, h.pixels
     if pm.shape[3] == ph.shape[3]:
         return pm, ph
-    (grey, g_name), (colour, c_name) = ((m, MEMBERS), (h, HOLDOUT)) if pm.shape[3] == 1 else ((h, HOLDOUT), (m, MEMBERS))
+    (grey, g_name), (colour, c_name) = (
+        ((m, MEMBERS), (h, HOLDOUT)) if pm.shape[3] == 1 else ((h, HOLDOUT), (m, MEMBERS))
+    )
     if grey_in_colour(colour.pixels):
-        warnings.warn(f"read the {len(colour)} {c_name} image(s) of {colour.source} as grey: their three channels are "
-                      f"equal to within {GREY_SPREAD} levels, and the {g_name} images are grey", stacklevel=3)
+        warnings.warn(
+            f"read the {len(colour)} {c_name} image(s) of {colour.source} as grey: their three channels are "
+            f"equal to within {GREY_SPREAD} levels, and the {g_name} images are grey",
+            stacklevel=3,
+        )
         return _grey(pm), _grey(ph)
-    warnings.warn(f"converted the {len(grey)} grey {g_name} image(s) of {grey.source} to RGB to match the other side's "
-                  "colour images", stacklevel=3)
+    warnings.warn(
+        f"converted the {len(grey)} grey {g_name} image(s) of {grey.source} to RGB to match the other side's "
+        "colour images",
+        stacklevel=3,
+    )
     return _rgb(pm), _rgb(ph)
 
 

@@ -25,7 +25,6 @@ from cpaudit.errors import InputError
 from cpaudit.io_utils import read_json, write_json
 from cpaudit.seeding import derive_seed
 
-
 SplitDesign = Literal["poisson", "fixed", "user"]
 DESIGNS: tuple[str, ...] = ("poisson", "fixed", "user")
 DRAWN_DESIGNS: tuple[str, ...] = ("poisson", "fixed")  # what cpaudit draws (train-diffusion, `cpaudit split --design`)
@@ -47,8 +46,9 @@ class Split:
         object.__setattr__(self, "design", design)
 
 
-def make_split(data: ImageSet, *, members: int | None, seed: int, holdout: int | None = None,
-               design: SplitDesign = "fixed") -> Split:
+def make_split(
+    data: ImageSet, *, members: int | None, seed: int, holdout: int | None = None, design: SplitDesign = "fixed"
+) -> Split:
     """design "fixed": members, `members` images drawn by the seed (all images if None); holdout, the rest (or
     `holdout` of them). design "poisson": a pool of 2 * `members` images drawn by the seed (all if None), each
     a member by an independent fair coin, the others held out; `members` is then the expected count."""
@@ -76,12 +76,17 @@ def _poisson_split(data: ImageSet, members: int | None, seed: int, holdout: int 
     if holdout is not None:
         raise InputError("--holdout", "a poisson split holds out its pool's non-members: give no --holdout")
     if not 2 <= pool <= n:
-        raise InputError("--members", f"a poisson split draws a pool of 2 x --members images: need 1 to {n // 2} "
-                         f"(half the {n} images in {data.source}), got {members}")
+        raise InputError(
+            "--members",
+            f"a poisson split draws a pool of 2 x --members images: need 1 to {n // 2} "
+            f"(half the {n} images in {data.source}), got {members}",
+        )
     order = np.random.default_rng(derive_seed(seed, "split")).permutation(n)[:pool]
     coins = np.random.default_rng(derive_seed(seed, "split-coins")).random(pool) < 0.5
     if coins.all() or not coins.any():
-        raise InputError("--members", f"the {pool} coins made {int(coins.sum())} members: draw again with another --seed")
+        raise InputError(
+            "--members", f"the {pool} coins made {int(coins.sum())} members: draw again with another --seed"
+        )
     return Split(seed, np.sort(order[coins]), np.sort(order[~coins]), design="poisson")
 
 
@@ -118,7 +123,11 @@ def write_split(path: Path, data: ImageSet, split: Split) -> None:
 def read_manifest(path: Path) -> dict:
     """split.json as a dict, or one line of bad input naming the file."""
     manifest = read_json(path)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("members"), list) or not isinstance(manifest.get("holdout"), list):
+    if (
+        not isinstance(manifest, dict)
+        or not isinstance(manifest.get("members"), list)
+        or not isinstance(manifest.get("holdout"), list)
+    ):
         raise InputError(path, "not a split.json (expected an object with 'members' and 'holdout' lists)")
     return manifest
 
@@ -146,8 +155,11 @@ def read_split(path: Path, data: ImageSet, manifest: dict | None = None) -> Spli
                 raise InputError(path, f"{role} image {image_id!r} is not in {data.source}")
             # The file is read only where the pixels' hash is not the one given.
             if digest is not None and digest.lower() != data.hashes[k] and digest.lower() != data.file_sha256(k):
-                raise InputError(path, f"{role} image {image_id!r} differs from the one in {data.source} (its sha256 is "
-                                 "neither that of the file nor that of its pixels)")
+                raise InputError(
+                    path,
+                    f"{role} image {image_id!r} differs from the one in {data.source} (its sha256 is "
+                    "neither that of the file nor that of its pixels)",
+                )
             out.append(k)
         return np.array(out, dtype=np.int64)
 

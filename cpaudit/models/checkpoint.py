@@ -74,6 +74,9 @@ def read_safetensors(folder: Path, stem: str) -> dict[str, torch.Tensor]:
             state.update(load_weights(folder / shard))
         return state
     if any(folder.glob("*.bin")):
-        raise InputError(single, "no such file; pickled .bin weights are never loaded: save the model with "
-                         "safe_serialization=True (safetensors)")
+        raise InputError(
+            single,
+            "no such file; pickled .bin weights are never loaded: save the model with "
+            "safe_serialization=True (safetensors)",
+        )
     raise InputError(single, "no such file")

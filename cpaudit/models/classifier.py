@@ -24,7 +24,7 @@ class ClassifierConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ClassifierConfig":
+    def from_dict(cls, d: dict) -> ClassifierConfig:
         return cls(
             in_channels=int(d["in_channels"]),
             image_size=int(d["image_size"]),

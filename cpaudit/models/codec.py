@@ -23,7 +23,7 @@ class IdentityCodec:
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         return x0
 
-    def to(self, device: torch.device | str) -> "IdentityCodec":
+    def to(self, device: torch.device | str) -> IdentityCodec:
         return self
 
     def describe(self) -> dict:
@@ -49,18 +49,22 @@ class VaeCodec:
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         dev = next(self.vae.parameters()).device
-        parts = [self.vae.encode(images[i : i + self.batch_size].to(dev)).latent_dist.mean
-                 for i in range(0, len(images), self.batch_size)]
+        parts = [
+            self.vae.encode(images[i : i + self.batch_size].to(dev)).latent_dist.mean
+            for i in range(0, len(images), self.batch_size)
+        ]
         return (torch.cat(parts) - self.shift_factor) * self.scaling_factor
 
     @torch.no_grad()
     def decode(self, x0: torch.Tensor) -> torch.Tensor:
         dev = next(self.vae.parameters()).device
-        parts = [self.vae.decode(x0[i : i + self.batch_size].to(dev) / self.scaling_factor + self.shift_factor).sample
-                 for i in range(0, len(x0), self.batch_size)]
+        parts = [
+            self.vae.decode(x0[i : i + self.batch_size].to(dev) / self.scaling_factor + self.shift_factor).sample
+            for i in range(0, len(x0), self.batch_size)
+        ]
         return torch.cat(parts)
 
-    def to(self, device: torch.device | str) -> "VaeCodec":
+    def to(self, device: torch.device | str) -> VaeCodec:
         self.vae.to(device)
         return self
 

@@ -42,31 +42,45 @@ class TextCond:
         `do_classifier_free_guidance` (FLUX: `do_true_cfg`) decides."""
         return self.guidance_scale > 1.0
 
-    def _map(self, f) -> "TextCond":
+    def _map(self, f) -> TextCond:
         opt = lambda v: None if v is None else f(v)  # noqa: E731
-        return TextCond(f(self.prompt_embeds), f(self.uncond_embeds), self.guidance_scale, opt(self.pooled_prompt_embeds),
-                        opt(self.pooled_uncond_embeds), opt(self.time_ids), self.guidance)
+        return TextCond(
+            f(self.prompt_embeds),
+            f(self.uncond_embeds),
+            self.guidance_scale,
+            opt(self.pooled_prompt_embeds),
+            opt(self.pooled_uncond_embeds),
+            opt(self.time_ids),
+            self.guidance,
+        )
 
-    def rows(self, index: slice | torch.Tensor) -> "TextCond":
+    def rows(self, index: slice | torch.Tensor) -> TextCond:
         return self._map(lambda v: v[index])
 
-    def to(self, device: torch.device | str) -> "TextCond":
+    def to(self, device: torch.device | str) -> TextCond:
         return self._map(lambda v: v.to(device))
 
-    def with_prompt_embeds(self, prompt_embeds: torch.Tensor) -> "TextCond":
+    def with_prompt_embeds(self, prompt_embeds: torch.Tensor) -> TextCond:
         """The same condition with other prompt embeddings (a prompt defence's), added conditions kept."""
         return replace(self, prompt_embeds=prompt_embeds)
 
-    def prompt_only(self) -> "TextCond":
+    def prompt_only(self) -> TextCond:
         """The prompt half alone: eps(x_t, t, prompt), guidance scale 1."""
         return replace(self, guidance_scale=1.0)
 
-    def uncond_only(self) -> "TextCond":
+    def uncond_only(self) -> TextCond:
         """The unconditional half alone: eps(x_t, t, uncond), guidance scale 1."""
-        return TextCond(self.uncond_embeds, self.uncond_embeds, 1.0, self.pooled_uncond_embeds, self.pooled_uncond_embeds,
-                        self.time_ids, self.guidance)
+        return TextCond(
+            self.uncond_embeds,
+            self.uncond_embeds,
+            1.0,
+            self.pooled_uncond_embeds,
+            self.pooled_uncond_embeds,
+            self.time_ids,
+            self.guidance,
+        )
 
-    def doubled(self) -> "TextCond":
+    def doubled(self) -> TextCond:
         """Both halves as one batch of guidance scale 1, in diffusers' order: unconditional first
         (pipeline_stable_diffusion.py and pipeline_stable_diffusion_xl.py, `torch.cat([negative_..., ...])`)."""
         cat = lambda u, c: None if c is None else torch.cat([u, c])  # noqa: E731

@@ -23,7 +23,9 @@ def path_coefficients(path: GaussianPath, t: torch.Tensor) -> tuple[torch.Tensor
 class PairModel:
     """net(x_t, t[, cond]) -> output, with its prediction type and path: called, the pair."""
 
-    def __init__(self, net: Callable[..., torch.Tensor], path: GaussianPath, prediction: PredictionType = "epsilon") -> None:
+    def __init__(
+        self, net: Callable[..., torch.Tensor], path: GaussianPath, prediction: PredictionType = "epsilon"
+    ) -> None:
         self.net = net
         self.path = path
         self.prediction = prediction

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from cpaudit.core.schedules import Schedule, Spacing
 from cpaudit.errors import InputError
 from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
@@ -23,8 +22,17 @@ from cpaudit.models.diffusers_denoiser import PREDICTION_TYPES, DiffusersDenoise
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 # Discrete variance-preserving schedulers: each is read for its betas and prediction type only; cpaudit's
 # sampler (or, with --scheduler native, the scheduler itself) does the stepping.
-SCHEDULERS = ("DDPMScheduler", "DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
-              "LMSDiscreteScheduler", "DPMSolverMultistepScheduler", "UniPCMultistepScheduler", "HeunDiscreteScheduler")
+SCHEDULERS = (
+    "DDPMScheduler",
+    "DDIMScheduler",
+    "PNDMScheduler",
+    "EulerDiscreteScheduler",
+    "EulerAncestralDiscreteScheduler",
+    "LMSDiscreteScheduler",
+    "DPMSolverMultistepScheduler",
+    "UniPCMultistepScheduler",
+    "HeunDiscreteScheduler",
+)
 SUPPORTED_SCHEDULERS = "discrete variance-preserving schedulers (DDPM, DDIM, PNDM, Euler, Euler ancestral, LMS, DPM-Solver multistep, UniPC, Heun)"
 # diffusers' beta_schedule names -> ours (same formulas; squaredcos_cap_v2 is Nichol & Dhariwal's cosine).
 BETA_SCHEDULES = {"linear": "linear", "scaled_linear": "scaled_linear", "squaredcos_cap_v2": "cosine"}
@@ -52,28 +60,46 @@ def schedule_from_scheduler_config(cfg: dict, path: Path) -> Schedule:
     refuses what the audit could not reproduce, in one line."""
     name = cfg.get("_class_name")
     if name is not None and "FlowMatch" in str(name):
-        raise InputError(path, f"{name} is flow matching (SD3, Flux), which is not supported; cpaudit supports {SUPPORTED_SCHEDULERS}")
+        raise InputError(
+            path,
+            f"{name} is flow matching (SD3, Flux), which is not supported; cpaudit supports {SUPPORTED_SCHEDULERS}",
+        )
     if name not in SCHEDULERS:
         raise InputError(path, f"scheduler {name!r} is not supported; cpaudit supports {SUPPORTED_SCHEDULERS}")
     prediction = cfg.get("prediction_type", "epsilon")
     if prediction not in PREDICTION_TYPES:
-        raise InputError(path, f"prediction_type {prediction!r} is not supported (expected one of {', '.join(PREDICTION_TYPES)})")
+        raise InputError(
+            path, f"prediction_type {prediction!r} is not supported (expected one of {', '.join(PREDICTION_TYPES)})"
+        )
     zero_snr = bool(cfg.get("rescale_betas_zero_snr"))
     if zero_snr and prediction == "epsilon":
         # At abar_{T-1} = 0 an eps-prediction carries nothing of x0 (x_t is the noise itself); Lin et al. 2024,
         # Sec. 3.2, train such models with v-prediction, as every zero-SNR release does.
-        raise InputError(path, "rescale_betas_zero_snr with prediction_type 'epsilon' cannot predict the image at the "
-                         "zero-SNR step; cpaudit supports zero terminal SNR with v_prediction or sample")
+        raise InputError(
+            path,
+            "rescale_betas_zero_snr with prediction_type 'epsilon' cannot predict the image at the "
+            "zero-SNR step; cpaudit supports zero terminal SNR with v_prediction or sample",
+        )
     T = int(cfg.get("num_train_timesteps", 1000))
     try:
         if cfg.get("trained_betas") is not None:
-            return Schedule(kind="trained", T=T, trained_betas=tuple(float(b) for b in cfg["trained_betas"]), zero_snr=zero_snr)
+            return Schedule(
+                kind="trained", T=T, trained_betas=tuple(float(b) for b in cfg["trained_betas"]), zero_snr=zero_snr
+            )
         kind = BETA_SCHEDULES.get(cfg.get("beta_schedule", "linear"))
         if kind is None:
-            raise InputError(path, f"beta_schedule {cfg.get('beta_schedule')!r} is not supported (expected one of "
-                             f"{', '.join(BETA_SCHEDULES)}, or trained_betas)")
-        return Schedule(kind=kind, T=T, beta_start=float(cfg.get("beta_start", 1e-4)), beta_end=float(cfg.get("beta_end", 0.02)),
-                        zero_snr=zero_snr)
+            raise InputError(
+                path,
+                f"beta_schedule {cfg.get('beta_schedule')!r} is not supported (expected one of "
+                f"{', '.join(BETA_SCHEDULES)}, or trained_betas)",
+            )
+        return Schedule(
+            kind=kind,
+            T=T,
+            beta_start=float(cfg.get("beta_start", 1e-4)),
+            beta_end=float(cfg.get("beta_end", 0.02)),
+            zero_snr=zero_snr,
+        )
     except (TypeError, ValueError) as e:
         raise InputError(path, f"invalid scheduler config ({e})") from None
 
@@ -99,10 +125,15 @@ def load_diffusers_unet(folder: Path) -> tuple[DiffusersDenoiser, Schedule, dict
     unet_cfg_path = unet_dir / "config.json"
     unet_cfg = read_config(unet_cfg_path, {})
     if unet_cfg.get("_class_name", "UNet2DModel") != "UNet2DModel":
-        raise InputError(unet_cfg_path, f"model class {unet_cfg.get('_class_name')!r} is not supported (expected UNet2DModel)")
+        raise InputError(
+            unet_cfg_path, f"model class {unet_cfg.get('_class_name')!r} is not supported (expected UNet2DModel)"
+        )
     if unet_cfg.get("class_embed_type") is not None:
-        raise InputError(unet_cfg_path, f"class_embed_type {unet_cfg['class_embed_type']!r} is not supported; class-conditional "
-                         "UNet2DModels are supported through num_class_embeds")
+        raise InputError(
+            unet_cfg_path,
+            f"class_embed_type {unet_cfg['class_embed_type']!r} is not supported; class-conditional "
+            "UNet2DModels are supported through num_class_embeds",
+        )
     sched_cfg = read_config(sched_path, {})
     schedule = schedule_from_scheduler_config(sched_cfg, sched_path)
     try:

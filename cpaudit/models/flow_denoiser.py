@@ -61,12 +61,15 @@ class FlowDenoiser(torch.nn.Module):
             raise TypeError(f"a {self.family.upper()} transformer is text-conditioned: cond must be a TextCond")
         dtype = self.transformer.dtype
         x_in = x.to(dtype)
-        out = self._sd3(x_in, t.to(torch.float32), cond) if self.family == "sd3" else self._flux(x_in, t.to(dtype), cond)
+        out = (
+            self._sd3(x_in, t.to(torch.float32), cond) if self.family == "sd3" else self._flux(x_in, t.to(dtype), cond)
+        )
         return out.to(x.dtype)
 
     def _sd3_call(self, x: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-        return self.transformer(hidden_states=x, timestep=t, encoder_hidden_states=embeds, pooled_projections=pooled,
-                                return_dict=False)[0]
+        return self.transformer(
+            hidden_states=x, timestep=t, encoder_hidden_states=embeds, pooled_projections=pooled, return_dict=False
+        )[0]
 
     def _sd3(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
         """StableDiffusion3Pipeline.__call__ (pipeline_stable_diffusion_3.py): classifier-free guidance as one doubled
@@ -74,19 +77,33 @@ class FlowDenoiser(torch.nn.Module):
         if not cond.guided:
             return self._sd3_call(x, t, cond.prompt_embeds, cond.pooled_prompt_embeds)
         both = cond.doubled()
-        uncond, text = self._sd3_call(torch.cat([x, x]), torch.cat([t, t]), both.prompt_embeds,
-                                      both.pooled_prompt_embeds).chunk(2)
+        uncond, text = self._sd3_call(
+            torch.cat([x, x]), torch.cat([t, t]), both.prompt_embeds, both.pooled_prompt_embeds
+        ).chunk(2)
         return uncond + cond.guidance_scale * (text - uncond)
 
-    def _flux_call(self, x: torch.Tensor, timestep: torch.Tensor, embeds: torch.Tensor, pooled: torch.Tensor,
-                   guidance: torch.Tensor | None) -> torch.Tensor:
+    def _flux_call(
+        self,
+        x: torch.Tensor,
+        timestep: torch.Tensor,
+        embeds: torch.Tensor,
+        pooled: torch.Tensor,
+        guidance: torch.Tensor | None,
+    ) -> torch.Tensor:
         """One FluxTransformer2DModel call on the packed latents; the velocity unpacked."""
         _, _, h, w = x.shape
         img_ids = latent_image_ids(h // 2, w // 2, x.device, embeds.dtype)
         txt_ids = torch.zeros(embeds.shape[1], 3, device=x.device, dtype=embeds.dtype)
-        out = self.transformer(hidden_states=pack_latents(x), timestep=timestep, guidance=guidance,
-                               pooled_projections=pooled, encoder_hidden_states=embeds, txt_ids=txt_ids,
-                               img_ids=img_ids, return_dict=False)[0]
+        out = self.transformer(
+            hidden_states=pack_latents(x),
+            timestep=timestep,
+            guidance=guidance,
+            pooled_projections=pooled,
+            encoder_hidden_states=embeds,
+            txt_ids=txt_ids,
+            img_ids=img_ids,
+            return_dict=False,
+        )[0]
         return unpack_latents(out, h, w)
 
     def _flux(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
@@ -97,7 +114,9 @@ class FlowDenoiser(torch.nn.Module):
         guidance = None
         if self.transformer.config.guidance_embeds:
             if cond.guidance is None:
-                raise ValueError("this FLUX transformer embeds a guidance scale (guidance_embeds): cond.guidance must be set")
+                raise ValueError(
+                    "this FLUX transformer embeds a guidance scale (guidance_embeds): cond.guidance must be set"
+                )
             guidance = torch.full((x.shape[0],), cond.guidance, device=x.device, dtype=torch.float32)
         pos = self._flux_call(x, timestep, cond.prompt_embeds, cond.pooled_prompt_embeds, guidance)
         if not cond.guided:

@@ -51,13 +51,25 @@ from cpaudit.models.sd_pipeline import (
 SD3_PIPELINE, FLUX_PIPELINE = "StableDiffusion3Pipeline", "FluxPipeline"
 CLIP_TOKENIZERS = ("CLIPTokenizer", "CLIPTokenizerFast")
 T5_TOKENIZERS = ("T5TokenizerFast", "T5Tokenizer")
-SD3_COMPONENTS = {"transformer": ("SD3Transformer2DModel",), "vae": ("AutoencoderKL",),
-                  "text_encoder": ("CLIPTextModelWithProjection",), "text_encoder_2": ("CLIPTextModelWithProjection",),
-                  "tokenizer": CLIP_TOKENIZERS, "tokenizer_2": CLIP_TOKENIZERS, "scheduler": None}
+SD3_COMPONENTS = {
+    "transformer": ("SD3Transformer2DModel",),
+    "vae": ("AutoencoderKL",),
+    "text_encoder": ("CLIPTextModelWithProjection",),
+    "text_encoder_2": ("CLIPTextModelWithProjection",),
+    "tokenizer": CLIP_TOKENIZERS,
+    "tokenizer_2": CLIP_TOKENIZERS,
+    "scheduler": None,
+}
 SD3_T5 = {"text_encoder_3": ("T5EncoderModel",), "tokenizer_3": T5_TOKENIZERS}
-FLUX_COMPONENTS = {"transformer": ("FluxTransformer2DModel",), "vae": ("AutoencoderKL",), "text_encoder": ("CLIPTextModel",),
-                   "tokenizer": CLIP_TOKENIZERS, "text_encoder_2": ("T5EncoderModel",), "tokenizer_2": T5_TOKENIZERS,
-                   "scheduler": None}
+FLUX_COMPONENTS = {
+    "transformer": ("FluxTransformer2DModel",),
+    "vae": ("AutoencoderKL",),
+    "text_encoder": ("CLIPTextModel",),
+    "tokenizer": CLIP_TOKENIZERS,
+    "text_encoder_2": ("T5EncoderModel",),
+    "tokenizer_2": T5_TOKENIZERS,
+    "scheduler": None,
+}
 FLUX_DEFAULT_SAMPLE_SIZE = 128  # FluxPipeline.__init__'s default_sample_size (latent pixels)
 
 
@@ -74,14 +86,23 @@ def flow_family(index: dict) -> str | None:
 def _refuse_class(where: Path, name: str, family: str | None) -> None:
     """One line for a transformer pipeline class other than the two text-to-image ones cpaudit samples."""
     if family == "flux" and name != FLUX_PIPELINE:
-        raise InputError(where, f"{name} is not the FLUX.1 text-to-image {FLUX_PIPELINE} (image-conditioned, editing, "
-                         f"control and FLUX.2 pipelines are not supported); cpaudit supports {SUPPORTED}")
+        raise InputError(
+            where,
+            f"{name} is not the FLUX.1 text-to-image {FLUX_PIPELINE} (image-conditioned, editing, "
+            f"control and FLUX.2 pipelines are not supported); cpaudit supports {SUPPORTED}",
+        )
     if family == "sd3" and name != SD3_PIPELINE:
-        raise InputError(where, f"{name} is not the text-to-image {SD3_PIPELINE} (image-to-image, inpainting and "
-                         f"ControlNet pipelines are not supported); cpaudit supports {SUPPORTED}")
+        raise InputError(
+            where,
+            f"{name} is not the text-to-image {SD3_PIPELINE} (image-to-image, inpainting and "
+            f"ControlNet pipelines are not supported); cpaudit supports {SUPPORTED}",
+        )
     if family is None:
-        raise InputError(where, f"{name or 'this pipeline'} is a transformer pipeline other than SD3 / FLUX.1, which is "
-                         f"not supported; cpaudit supports {SUPPORTED}")
+        raise InputError(
+            where,
+            f"{name or 'this pipeline'} is a transformer pipeline other than SD3 / FLUX.1, which is "
+            f"not supported; cpaudit supports {SUPPORTED}",
+        )
 
 
 def _check_components(folder: Path, index: dict, components: dict, family: str) -> None:
@@ -89,18 +110,29 @@ def _check_components(folder: Path, index: dict, components: dict, family: str) 
     label = "an SD3 flow-matching" if family == "sd3" else "a FLUX.1 flow-matching"
     for key, classes in components.items():
         if _component_class(index, key) is None or not (folder / key).is_dir():
-            extra = " (its T5 text encoder, which FLUX cannot do without)" if family == "flux" and key == "text_encoder_2" else ""
-            raise InputError(folder / key, f"missing: {label} pipeline needs {key}/{extra}; cpaudit supports {SUPPORTED}")
+            extra = (
+                " (its T5 text encoder, which FLUX cannot do without)"
+                if family == "flux" and key == "text_encoder_2"
+                else ""
+            )
+            raise InputError(
+                folder / key, f"missing: {label} pipeline needs {key}/{extra}; cpaudit supports {SUPPORTED}"
+            )
         if classes is not None and _component_class(index, key) not in classes:
-            raise InputError(where, f"{key} is {_component_class(index, key)!r}, which is not supported (expected "
-                             f"{' or '.join(classes)}); cpaudit supports {SUPPORTED}")
+            raise InputError(
+                where,
+                f"{key} is {_component_class(index, key)!r}, which is not supported (expected "
+                f"{' or '.join(classes)}); cpaudit supports {SUPPORTED}",
+            )
 
 
 def has_t5(folder: Path, index: dict) -> bool:
     """Whether an SD3 folder has its optional T5 (text_encoder_3 and tokenizer_3 both, or neither)."""
     present = {k: _component_class(index, k) is not None and (folder / k).is_dir() for k in SD3_T5}
     if present["text_encoder_3"] != present["tokenizer_3"]:
-        have, lack = ("text_encoder_3", "tokenizer_3") if present["text_encoder_3"] else ("tokenizer_3", "text_encoder_3")
+        have, lack = (
+            ("text_encoder_3", "tokenizer_3") if present["text_encoder_3"] else ("tokenizer_3", "text_encoder_3")
+        )
         raise InputError(folder / lack, f"missing while {have} is present: SD3's T5 needs both, or neither")
     return present["text_encoder_3"]
 
@@ -158,7 +190,10 @@ def load_text_encoder(folder: Path, cls_name: str) -> torch.nn.Module:
         raise InputError(cfg_path, f"invalid {cls_name} config ({type(e).__name__}: {e})") from None
     state = {k: v for k, v in read_safetensors(folder, "model").items() if not k.endswith("position_ids")}
     if cls_name.startswith("T5"):
-        for a, b in (("shared.weight", "encoder.embed_tokens.weight"), ("encoder.embed_tokens.weight", "shared.weight")):
+        for a, b in (
+            ("shared.weight", "encoder.embed_tokens.weight"),
+            ("encoder.embed_tokens.weight", "shared.weight"),
+        ):
             if a in state and b not in state:
                 state[b] = state[a]
     load_state_into(model, state, folder)
@@ -177,15 +212,23 @@ def _check_vae(folder: Path, family: str) -> None:
     vae_path, tr_path = folder / "vae" / "config.json", folder / "transformer" / "config.json"
     vae, tr = read_config(vae_path, {}), read_config(tr_path, {})
     if vae.get("latents_mean") is not None or vae.get("latents_std") is not None:
-        raise InputError(vae_path, f"latents_mean / latents_std (per-channel latent normalisation) is not supported; "
-                         f"cpaudit supports {SUPPORTED}")
+        raise InputError(
+            vae_path,
+            f"latents_mean / latents_std (per-channel latent normalisation) is not supported; "
+            f"cpaudit supports {SUPPORTED}",
+        )
     per_token = 1 if family == "sd3" else 4
     latent = vae.get("latent_channels", 4)  # AutoencoderKL's and the transformers' defaults
     in_channels = tr.get("in_channels", 16 if family == "sd3" else 64)
     if in_channels != per_token * latent:
-        hint = "" if family == "sd3" else " (a FLUX Fill / Control transformer takes image conditions besides the latents)"
-        raise InputError(tr_path, f"in_channels {in_channels} differs from the {per_token * latent} the VAE's {latent} "
-                         f"latent channels make{hint}")
+        hint = (
+            "" if family == "sd3" else " (a FLUX Fill / Control transformer takes image conditions besides the latents)"
+        )
+        raise InputError(
+            tr_path,
+            f"in_channels {in_channels} differs from the {per_token * latent} the VAE's {latent} "
+            f"latent channels make{hint}",
+        )
 
 
 def _max_sequence_length(folder: Path, extra: dict, default: int) -> int:
@@ -207,13 +250,19 @@ def _sd3_prompts(folder: Path, index: dict, transformer: torch.nn.Module, extra:
     cfg, where = transformer.config, folder / "transformer" / "config.json"
     pooled = te1.config.projection_dim + te2.config.projection_dim
     if cfg.pooled_projection_dim != pooled:
-        raise InputError(where, f"pooled_projection_dim {cfg.pooled_projection_dim} differs from the CLIP encoders' "
-                         f"projection_dim {te1.config.projection_dim} + {te2.config.projection_dim}")
+        raise InputError(
+            where,
+            f"pooled_projection_dim {cfg.pooled_projection_dim} differs from the CLIP encoders' "
+            f"projection_dim {te1.config.projection_dim} + {te2.config.projection_dim}",
+        )
     clip_width = te1.config.hidden_size + te2.config.hidden_size
     width = te3.config.d_model if t5 else cfg.joint_attention_dim
     if width != cfg.joint_attention_dim or clip_width > width:
-        raise InputError(where, f"joint_attention_dim {cfg.joint_attention_dim} must equal text_encoder_3's d_model "
-                         f"({width}) and hold the CLIP encoders' hidden sizes {te1.config.hidden_size} + {te2.config.hidden_size}")
+        raise InputError(
+            where,
+            f"joint_attention_dim {cfg.joint_attention_dim} must equal text_encoder_3's d_model "
+            f"({width}) and hold the CLIP encoders' hidden sizes {te1.config.hidden_size} + {te2.config.hidden_size}",
+        )
     length = _max_sequence_length(folder, extra, SD3_MAX_SEQUENCE_LENGTH)
     prompts = SD3PromptEncoder(tok1, tok2, te1, te2, tok3, te3, cfg.joint_attention_dim, length)
     return prompts, {"text_encoder": te1, "text_encoder_2": te2}
@@ -226,17 +275,24 @@ def _flux_prompts(folder: Path, index: dict, transformer: torch.nn.Module, extra
     tok1, tok2 = _tokenizer(folder / "tokenizer"), load_t5_tokenizer(folder / "tokenizer_2")
     cfg, where = transformer.config, folder / "transformer" / "config.json"
     if cfg.pooled_projection_dim != te1.config.hidden_size:
-        raise InputError(where, f"pooled_projection_dim {cfg.pooled_projection_dim} differs from text_encoder's hidden_size "
-                         f"{te1.config.hidden_size}")
+        raise InputError(
+            where,
+            f"pooled_projection_dim {cfg.pooled_projection_dim} differs from text_encoder's hidden_size "
+            f"{te1.config.hidden_size}",
+        )
     if cfg.joint_attention_dim != te2.config.d_model:
-        raise InputError(where, f"joint_attention_dim {cfg.joint_attention_dim} differs from text_encoder_2's d_model "
-                         f"{te2.config.d_model}")
+        raise InputError(
+            where,
+            f"joint_attention_dim {cfg.joint_attention_dim} differs from text_encoder_2's d_model {te2.config.d_model}",
+        )
     length = _max_sequence_length(folder, extra, FLUX_MAX_SEQUENCE_LENGTH)
     prompts = FluxPromptEncoder(tok1, te1, tok2, te2, bool(cfg.guidance_embeds), length)
     return prompts, {"text_encoder": te1}
 
 
-def image_size(folder: Path, transformer: torch.nn.Module, vae: torch.nn.Module, family: str, extra: dict) -> tuple[int, int]:
+def image_size(
+    folder: Path, transformer: torch.nn.Module, vae: torch.nn.Module, family: str, extra: dict
+) -> tuple[int, int]:
     """(H, W) of the decoded images: cpaudit.json's "image_size", else the pipeline's default (module docstring),
     checked as the pipelines' `check_inputs` checks height and width."""
     factor = vae_factor(vae)
@@ -247,13 +303,22 @@ def image_size(folder: Path, transformer: torch.nn.Module, vae: torch.nn.Module,
     else:
         sample = transformer.config.sample_size if family == "sd3" else FLUX_DEFAULT_SAMPLE_SIZE
         size = [s * factor for s in ([sample, sample] if isinstance(sample, int) else sample)]
-    ok = isinstance(size, list) and len(size) == 2 and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)
+    ok = (
+        isinstance(size, list)
+        and len(size) == 2
+        and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)
+    )
     if not ok or any(s % (factor * patch) for s in size):
-        raise InputError(folder / "cpaudit.json", f"image_size {size!r} must be positive multiples of {factor * patch} "
-                         f"(the VAE factor {factor} times the patch size {patch})")
+        raise InputError(
+            folder / "cpaudit.json",
+            f"image_size {size!r} must be positive multiples of {factor * patch} "
+            f"(the VAE factor {factor} times the patch size {patch})",
+        )
     cap = getattr(transformer.config, "pos_embed_max_size", None) if family == "sd3" else None
     if cap is not None and max(size) // (factor * patch) > cap:
-        raise InputError(folder / "cpaudit.json", f"image_size {size!r} makes more than pos_embed_max_size {cap} patches a side")
+        raise InputError(
+            folder / "cpaudit.json", f"image_size {size!r} makes more than pos_embed_max_size {cap} patches a side"
+        )
     return int(size[0]), int(size[1])
 
 
@@ -266,8 +331,18 @@ def default_guidance_scale(family: str, guidance_embeds: bool) -> float:
     return 3.5 if guidance_embeds else 1.0
 
 
-def _assemble(folder: Path, index: dict, family: str, sched_cfg: dict, schedule: FlowSchedule, transformer: torch.nn.Module,
-              vae: torch.nn.Module, prompts, lora_info: dict | None, extra: dict) -> PipelineParts:
+def _assemble(
+    folder: Path,
+    index: dict,
+    family: str,
+    sched_cfg: dict,
+    schedule: FlowSchedule,
+    transformer: torch.nn.Module,
+    vae: torch.nn.Module,
+    prompts,
+    lora_info: dict | None,
+    extra: dict,
+) -> PipelineParts:
     """The denoiser, shapes and record of a loaded SD3 / FLUX folder (cpaudit.json merged last, as assemble_parts)."""
     H, W = image_size(folder, transformer, vae, family, extra)
     factor, channels = vae_factor(vae), int(vae.config.latent_channels)
@@ -297,8 +372,16 @@ def _assemble(folder: Path, index: dict, family: str, sched_cfg: dict, schedule:
     return PipelineParts(FlowDenoiser(transformer, family), vae, prompts, schedule, Spacing(), record, image_shape)
 
 
-SD_LORA_PREFIXES = ("unet.", "lora_te2_", "lora_unet_down_blocks", "lora_unet_up_blocks", "lora_unet_mid_block",
-                    "lora_unet_input_blocks", "lora_unet_output_blocks", "lora_unet_middle_block")
+SD_LORA_PREFIXES = (
+    "unet.",
+    "lora_te2_",
+    "lora_unet_down_blocks",
+    "lora_unet_up_blocks",
+    "lora_unet_mid_block",
+    "lora_unet_input_blocks",
+    "lora_unet_output_blocks",
+    "lora_unet_middle_block",
+)
 
 
 def _refuse_foreign_lora(path: Path, state: dict, family: str) -> None:
@@ -306,14 +389,22 @@ def _refuse_foreign_lora(path: Path, state: dict, family: str) -> None:
     loads none) and a FLUX Control LoRA (norm layers besides the LoRA) in one line each."""
     name = "SD3" if family == "sd3" else "FLUX.1"
     if any(k.startswith(SD_LORA_PREFIXES) for k in state):
-        raise InputError(path, f"is a LoRA for Stable Diffusion 1.x/2.x or SDXL (it has UNet tensors); this pipeline is {name}")
+        raise InputError(
+            path, f"is a LoRA for Stable Diffusion 1.x/2.x or SDXL (it has UNet tensors); this pipeline is {name}"
+        )
     if family == "flux" and any(k.startswith("text_encoder_2.") for k in state):
-        raise InputError(path, "has text_encoder_2 tensors (an SD3 LoRA?); FLUX's text_encoder_2 is T5, which takes no LoRA")
-    if family == "flux" and any(n in k for k in state for n in ("norm_q", "norm_k", "norm_added_q", "norm_added_k", "query_norm")):
+        raise InputError(
+            path, "has text_encoder_2 tensors (an SD3 LoRA?); FLUX's text_encoder_2 is T5, which takes no LoRA"
+        )
+    if family == "flux" and any(
+        n in k for k in state for n in ("norm_q", "norm_k", "norm_added_q", "norm_added_k", "query_norm")
+    ):
         raise InputError(path, "is a FLUX Control LoRA (it replaces norm layers), which is not supported")
 
 
-def apply_flow_lora(path: Path, family: str, transformer: torch.nn.Module, text_encoders: dict[str, torch.nn.Module]) -> dict:
+def apply_flow_lora(
+    path: Path, family: str, transformer: torch.nn.Module, text_encoders: dict[str, torch.nn.Module]
+) -> dict:
     """Load a LoRA file (diffusers' `pytorch_lora_weights.safetensors` layout, or one its converters read) into the
     transformer and CLIP text encoder(s), as the pipelines' `load_lora_weights` do (diffusers/loaders/lora_pipeline.py):
     SD3LoraLoaderMixin's `lora_state_dict`, `load_lora_into_transformer`, `load_lora_into_text_encoder` with the
@@ -334,16 +425,26 @@ def apply_flow_lora(path: Path, family: str, transformer: torch.nn.Module, text_
             kwargs = {"network_alphas": alphas}
         counts = {p: sum(k.startswith(p + ".") for k in sd) for p in ("transformer", *text_encoders)}
         if counts["transformer"]:
-            cls.load_lora_into_transformer(sd, transformer=transformer, adapter_name="cpaudit", metadata=metadata, **kwargs)
+            cls.load_lora_into_transformer(
+                sd, transformer=transformer, adapter_name="cpaudit", metadata=metadata, **kwargs
+            )
         for prefix, encoder in text_encoders.items():
             if counts[prefix]:
-                cls.load_lora_into_text_encoder(sd, alphas, encoder, prefix=prefix, adapter_name="cpaudit", metadata=metadata)
+                cls.load_lora_into_text_encoder(
+                    sd, alphas, encoder, prefix=prefix, adapter_name="cpaudit", metadata=metadata
+                )
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         first = str(e).strip().splitlines()
-        raise InputError(path, f"does not fit this pipeline (a LoRA for another base model?): {first[-1] if first else type(e).__name__}") from None
+        raise InputError(
+            path,
+            f"does not fit this pipeline (a LoRA for another base model?): {first[-1] if first else type(e).__name__}",
+        ) from None
     _check_lora_loaded(path, counts, [transformer, *text_encoders.values()])
-    return {"file": str(path), "transformer_tensors": counts["transformer"],
-            **{f"{p}_tensors": counts[p] for p in text_encoders}}
+    return {
+        "file": str(path),
+        "transformer_tensors": counts["transformer"],
+        **{f"{p}_tensors": counts[p] for p in text_encoders},
+    }
 
 
 def _check_lora_loaded(path: Path, counts: dict[str, int], modules: list[torch.nn.Module]) -> None:
@@ -353,7 +454,10 @@ def _check_lora_loaded(path: Path, counts: dict[str, int], modules: list[torch.n
     if wanted == 0:
         raise InputError(path, f"holds no {' or '.join(counts)} LoRA tensors (a LoRA for another base model?)")
     if loaded < wanted:
-        raise InputError(path, f"{wanted - loaded} of {wanted} LoRA tensors match no layer of this pipeline "
-                         "(a LoRA for another base model?)")
+        raise InputError(
+            path,
+            f"{wanted - loaded} of {wanted} LoRA tensors match no layer of this pipeline "
+            "(a LoRA for another base model?)",
+        )
     for m in modules:
         m.requires_grad_(False)

@@ -22,7 +22,9 @@ FLUX_MAX_SEQUENCE_LENGTH = 512  # FluxPipeline.__call__'s max_sequence_length de
 
 def pad_to(tokenizer, prompts: list[str], max_length: int) -> torch.Tensor:
     """Token ids padded and truncated to max_length, as the pipelines tokenize (`padding="max_length"`)."""
-    return tokenizer(prompts, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt").input_ids
+    return tokenizer(
+        prompts, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt"
+    ).input_ids
 
 
 def _device(module: torch.nn.Module) -> torch.device:
@@ -64,8 +66,18 @@ class SD3PromptEncoder(FlowPromptEncoder):
     The pooled embedding is the two projected outputs (`text_embeds`) concatenated. The unconditional half is the
     negative prompt's, or the empty prompt's: SD3 never forces zeros."""
 
-    def __init__(self, tokenizer, tokenizer_2, text_encoder, text_encoder_2, tokenizer_3=None, text_encoder_3=None,
-                 joint_attention_dim: int = 4096, max_sequence_length: int = SD3_MAX_SEQUENCE_LENGTH, batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        tokenizer,
+        tokenizer_2,
+        text_encoder,
+        text_encoder_2,
+        tokenizer_3=None,
+        text_encoder_3=None,
+        joint_attention_dim: int = 4096,
+        max_sequence_length: int = SD3_MAX_SEQUENCE_LENGTH,
+        batch_size: int = 256,
+    ) -> None:
         super().__init__(tokenizer, text_encoder, batch_size)
         self.tokenizer_2 = tokenizer_2
         self.text_encoder_2 = text_encoder_2.eval().requires_grad_(False)
@@ -83,8 +95,11 @@ class SD3PromptEncoder(FlowPromptEncoder):
     def _t5(self, prompts: list[str]) -> torch.Tensor:
         """`_get_t5_prompt_embeds`: T5's last hidden state, or zeros in the first CLIP encoder's dtype without T5."""
         if self.text_encoder_3 is None:
-            return torch.zeros((len(prompts), self.max_sequence_length, self.joint_attention_dim),
-                               device=_device(self.text_encoder), dtype=self.text_encoder.dtype)
+            return torch.zeros(
+                (len(prompts), self.max_sequence_length, self.joint_attention_dim),
+                device=_device(self.text_encoder),
+                dtype=self.text_encoder.dtype,
+            )
         ids = pad_to(self.tokenizer_3, prompts, self.max_sequence_length).to(_device(self.text_encoder_3))
         return self.text_encoder_3(ids)[0].to(self.text_encoder_3.dtype)
 
@@ -125,8 +140,16 @@ class FluxPromptEncoder(FlowPromptEncoder):
     The unconditional half is always filled: the negative prompt's embeddings, or the empty prompt's.
     """
 
-    def __init__(self, tokenizer, text_encoder, tokenizer_2, text_encoder_2, guidance_embeds: bool = False,
-                 max_sequence_length: int = FLUX_MAX_SEQUENCE_LENGTH, batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        tokenizer,
+        text_encoder,
+        tokenizer_2,
+        text_encoder_2,
+        guidance_embeds: bool = False,
+        max_sequence_length: int = FLUX_MAX_SEQUENCE_LENGTH,
+        batch_size: int = 256,
+    ) -> None:
         super().__init__(tokenizer, text_encoder, batch_size)
         self.tokenizer_2 = tokenizer_2
         self.text_encoder_2 = text_encoder_2.eval().requires_grad_(False)
@@ -141,8 +164,13 @@ class FluxPromptEncoder(FlowPromptEncoder):
         embeds = self.text_encoder_2(ids_2, output_hidden_states=False)[0].to(self.text_encoder_2.dtype)
         return embeds, pooled.to(embeds.device)
 
-    def condition(self, prompts: list[str], guidance_scale: float, negative_prompt: str | None = None,
-                  true_cfg_scale: float | None = None) -> TextCond:
+    def condition(
+        self,
+        prompts: list[str],
+        guidance_scale: float,
+        negative_prompt: str | None = None,
+        true_cfg_scale: float | None = None,
+    ) -> TextCond:
         embeds, pooled, neg, neg_pooled = self._halves(prompts, negative_prompt)
         if true_cfg_scale is not None:
             true_cfg = float(true_cfg_scale) if negative_prompt is not None and true_cfg_scale > 1 else 1.0

@@ -9,20 +9,19 @@ from typing import Literal
 
 import torch
 
-from cpaudit.core.paths import GaussianPath, PredictionType
 from cpaudit.core.flow import FlowSchedule
+from cpaudit.core.paths import GaussianPath, PredictionType
 from cpaudit.core.schedules import Schedule, Spacing, schedule_from_dict
 from cpaudit.errors import InputError
+from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
 from cpaudit.models.codec import IdentityCodec, VaeCodec
 from cpaudit.models.conditioning import Cond
 from cpaudit.models.denoise import PairFn, PairModel
+from cpaudit.models.diffusers_unet import diffusers_layout, load_diffusers_unet
 from cpaudit.models.prompts import PromptEncoder
 from cpaudit.models.sd_pipeline import load_pipeline_parts, pipeline_has_text
-from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
-from cpaudit.models.diffusers_unet import diffusers_layout, load_diffusers_unet
 from cpaudit.models.unet import UNet, UNetConfig
-
 
 Conditioning = Literal["none", "class", "text"]
 
@@ -77,7 +76,7 @@ class LoadedModel:
         """(x_t, t) -> (x0_hat, eps_hat) with `cond` bound (rows in the order of the batch)."""
         return self.denoiser.bind(cond)
 
-    def to(self, device: torch.device | str) -> "LoadedModel":
+    def to(self, device: torch.device | str) -> LoadedModel:
         self.model.to(device)
         self.codec.to(device)
         if self.prompts is not None:
@@ -93,15 +92,35 @@ def load_model(folder: Path, lora: Path | None = None) -> LoadedModel:
         raise InputError(folder, "model folder not found")
     if (folder / "model_index.json").is_file() and pipeline_has_text(folder):
         parts = load_pipeline_parts(folder, lora)
-        return LoadedModel(parts.denoiser, parts.schedule, parts.record, folder, parts.image_shape, VaeCodec(parts.vae),
-                           "text", parts.prompts, spacing=parts.spacing, prediction=parts.denoiser.prediction_type)
+        return LoadedModel(
+            parts.denoiser,
+            parts.schedule,
+            parts.record,
+            folder,
+            parts.image_shape,
+            VaeCodec(parts.vae),
+            "text",
+            parts.prompts,
+            spacing=parts.spacing,
+            prediction=parts.denoiser.prediction_type,
+        )
     if lora is not None:
-        raise InputError("--lora", "applies to Stable Diffusion pipeline folders (model_index.json with a unet/ and text_encoder/)")
+        raise InputError(
+            "--lora", "applies to Stable Diffusion pipeline folders (model_index.json with a unet/ and text_encoder/)"
+        )
     if diffusers_layout(folder) is not None:
         net, schedule, record, shape = load_diffusers_unet(folder)
         n_cls = record.get("num_classes")
-        return LoadedModel(net.eval().requires_grad_(False), schedule, record, folder, shape,
-                           conditioning="class" if n_cls else "none", num_classes=n_cls, prediction=net.prediction_type)
+        return LoadedModel(
+            net.eval().requires_grad_(False),
+            schedule,
+            record,
+            folder,
+            shape,
+            conditioning="class" if n_cls else "none",
+            num_classes=n_cls,
+            prediction=net.prediction_type,
+        )
     cfg_path = folder / "config.json"
     cfg = read_config(cfg_path, {"unet": dict, "schedule": dict, "image_shape": list, "data_fingerprint": str})
     try:
@@ -163,9 +182,12 @@ def model_conditioning(folder: Path) -> str:
 def conditional_refusal(folder: Path, kind: str, what: str) -> InputError:
     """One line: `what` takes unconditional pixel models only, and what to do instead."""
     name = {"text": "a text-to-image", "class": "a class-conditional"}.get(kind, "a latent")
-    return InputError("--model", f"{folder} is {name} model; {what} takes unconditional pixel models only (sample it with "
-                      f"`cpaudit sample --model {folder} --out samples` and audit the samples without --model: threat "
-                      "model 'samples')")
+    return InputError(
+        "--model",
+        f"{folder} is {name} model; {what} takes unconditional pixel models only (sample it with "
+        f"`cpaudit sample --model {folder} --out samples` and audit the samples without --model: threat "
+        "model 'samples')",
+    )
 
 
 def require_pixel_unconditional(model: LoadedModel, what: str) -> None:

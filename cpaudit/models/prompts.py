@@ -14,8 +14,9 @@ from cpaudit.models.conditioning import TextCond
 
 def padded(tokenizer, prompts: list[str]):
     """Token ids (and mask) padded and truncated to the tokenizer's model_max_length, as the pipelines pad."""
-    return tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                     return_tensors="pt")
+    return tokenizer(
+        prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    )
 
 
 class PromptEncoder:
@@ -44,7 +45,7 @@ class PromptEncoder:
         negative = self.embed([negative_prompt or ""])
         return TextCond(self.embed(prompts), negative.expand(len(prompts), -1, -1), float(guidance_scale))
 
-    def to(self, device: torch.device | str) -> "PromptEncoder":
+    def to(self, device: torch.device | str) -> PromptEncoder:
         self.text_encoder.to(device)
         return self
 
@@ -59,8 +60,16 @@ class SDXLPromptEncoder(PromptEncoder):
     size, crop top-left, target size: `_get_add_time_ids`). `tokenizer` and `text_encoder` are the first
     encoder's, as PromptEncoder's are (prompt defences read the tokenizer's vocabulary)."""
 
-    def __init__(self, tokenizer, tokenizer_2, text_encoder: torch.nn.Module, text_encoder_2: torch.nn.Module,
-                 time_ids: tuple[int, ...], force_zeros_for_empty_prompt: bool = True, batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        tokenizer,
+        tokenizer_2,
+        text_encoder: torch.nn.Module,
+        text_encoder_2: torch.nn.Module,
+        time_ids: tuple[int, ...],
+        force_zeros_for_empty_prompt: bool = True,
+        batch_size: int = 256,
+    ) -> None:
         super().__init__(tokenizer, text_encoder, batch_size)  # token_ids: the first tokenizer's (one vocabulary)
         self.tokenizer_2 = tokenizer_2
         self.text_encoder_2 = text_encoder_2.eval().requires_grad_(False)
@@ -96,7 +105,7 @@ class SDXLPromptEncoder(PromptEncoder):
         time_ids = torch.tensor([self.time_ids], dtype=embeds.dtype, device=embeds.device).expand(n, -1)
         return TextCond(embeds, neg, float(guidance_scale), pooled, neg_pooled, time_ids)
 
-    def to(self, device: torch.device | str) -> "SDXLPromptEncoder":
+    def to(self, device: torch.device | str) -> SDXLPromptEncoder:
         super().to(device)
         self.text_encoder_2.to(device)
         return self

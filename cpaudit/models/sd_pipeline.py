@@ -21,12 +21,14 @@ from cpaudit.models.diffusers_denoiser import DiffusersDenoiser
 from cpaudit.models.diffusers_unet import WEIGHTS_NAME, schedule_from_scheduler_config, spacing_from_scheduler_config
 from cpaudit.models.prompts import PromptEncoder
 
-SUPPORTED = ("Stable Diffusion 1.x/2.x pipeline folders (UNet2DConditionModel, AutoencoderKL, one CLIPTextModel, "
-             "CLIPTokenizer), SDXL base StableDiffusionXLPipeline folders (CLIPTextModel and CLIPTextModelWithProjection, "
-             "two CLIPTokenizers), each with a discrete variance-preserving scheduler, SD3 / SD3.5 StableDiffusion3Pipeline "
-             "folders (SD3Transformer2DModel, two CLIPTextModelWithProjection, optional T5) and FLUX.1 dev / schnell "
-             "FluxPipeline folders (FluxTransformer2DModel, CLIPTextModel, T5), each with FlowMatchEulerDiscreteScheduler, "
-             "all with safetensors weights, and UNet2DModel folders")
+SUPPORTED = (
+    "Stable Diffusion 1.x/2.x pipeline folders (UNet2DConditionModel, AutoencoderKL, one CLIPTextModel, "
+    "CLIPTokenizer), SDXL base StableDiffusionXLPipeline folders (CLIPTextModel and CLIPTextModelWithProjection, "
+    "two CLIPTokenizers), each with a discrete variance-preserving scheduler, SD3 / SD3.5 StableDiffusion3Pipeline "
+    "folders (SD3Transformer2DModel, two CLIPTextModelWithProjection, optional T5) and FLUX.1 dev / schnell "
+    "FluxPipeline folders (FluxTransformer2DModel, CLIPTextModel, T5), each with FlowMatchEulerDiscreteScheduler, "
+    "all with safetensors weights, and UNet2DModel folders"
+)
 TEXT_KEYS = ("text_encoder", "text_encoder_2", "tokenizer", "transformer")
 # Pipeline families refused in their own words (diffusers/pipelines/: stable_video_diffusion, animatediff,
 # text_to_video_synthesis, i2vgen_xl, stable_cascade, wuerstchen, ...), by class-name fragment or component.
@@ -65,7 +67,11 @@ def _component_class(index: dict, key: str) -> str | None:
 def _refused_family(index: dict) -> str | None:
     """'video' or 'cascade' for the families cpaudit does not sample, else None."""
     name = str(index.get("_class_name", ""))
-    if any(v in name for v in VIDEO_NAMES) or "motion_adapter" in index or _component_class(index, "unet") in VIDEO_UNETS:
+    if (
+        any(v in name for v in VIDEO_NAMES)
+        or "motion_adapter" in index
+        or _component_class(index, "unet") in VIDEO_UNETS
+    ):
         return "video"
     if any(c in name for c in CASCADE_NAMES) or _component_class(index, "prior") is not None:
         return "cascade"
@@ -90,10 +96,16 @@ def _check_supported(folder: Path, index: dict) -> None:
     name = str(index.get("_class_name", ""))
     family = _refused_family(index)
     if family == "video":
-        raise InputError(where, f"{name or 'this pipeline'} is a video pipeline, which is not supported; cpaudit supports {SUPPORTED}")
+        raise InputError(
+            where,
+            f"{name or 'this pipeline'} is a video pipeline, which is not supported; cpaudit supports {SUPPORTED}",
+        )
     if family == "cascade":
-        raise InputError(where, f"{name or 'this pipeline'} is a Stable Cascade / Wuerstchen pipeline (prior and decoder), "
-                         f"which is not supported; cpaudit supports {SUPPORTED}")
+        raise InputError(
+            where,
+            f"{name or 'this pipeline'} is a Stable Cascade / Wuerstchen pipeline (prior and decoder), "
+            f"which is not supported; cpaudit supports {SUPPORTED}",
+        )
     if is_flow(index):
         from cpaudit.models.flow_pipeline import check_flow_supported
 
@@ -107,8 +119,12 @@ def _check_supported(folder: Path, index: dict) -> None:
     for key in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         if key not in index or not (folder / key).is_dir():
             raise InputError(folder / key, f"missing; cpaudit supports {SUPPORTED}")
-    expected = {"unet": ("UNet2DConditionModel",), "vae": ("AutoencoderKL",), "text_encoder": ("CLIPTextModel",),
-                "tokenizer": ("CLIPTokenizer", "CLIPTokenizerFast")}
+    expected = {
+        "unet": ("UNet2DConditionModel",),
+        "vae": ("AutoencoderKL",),
+        "text_encoder": ("CLIPTextModel",),
+        "tokenizer": ("CLIPTokenizer", "CLIPTokenizerFast"),
+    }
     for key, classes in expected.items():
         entry = index[key]
         cls = entry[1] if isinstance(entry, list) and len(entry) == 2 else None
@@ -154,7 +170,9 @@ def _tokenizer(folder: Path, cls_name: str = "CLIPTokenizer"):
     try:
         return getattr(transformers, cls_name).from_pretrained(str(folder), local_files_only=True)
     except (OSError, ValueError, TypeError, KeyError) as e:
-        raise InputError(folder, f"cannot read the tokenizer ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        raise InputError(
+            folder, f"cannot read the tokenizer ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        ) from None
 
 
 def load_pipeline_parts(folder: Path, lora: Path | None = None) -> PipelineParts:
@@ -179,10 +197,15 @@ def load_pipeline_parts(folder: Path, lora: Path | None = None) -> PipelineParts
     text_encoder = _text_encoder(folder / "text_encoder")
     tokenizer = _tokenizer(folder / "tokenizer")
     if unet.config.cross_attention_dim != text_encoder.config.hidden_size:
-        raise InputError(folder / "unet" / "config.json", f"cross_attention_dim {unet.config.cross_attention_dim} differs from the "
-                         f"text encoder's hidden_size {text_encoder.config.hidden_size}")
+        raise InputError(
+            folder / "unet" / "config.json",
+            f"cross_attention_dim {unet.config.cross_attention_dim} differs from the "
+            f"text encoder's hidden_size {text_encoder.config.hidden_size}",
+        )
     lora_info = None if lora is None else apply_lora(Path(lora), unet, text_encoder)
-    return assemble_parts(folder, index, sched_cfg, schedule, unet, vae, PromptEncoder(tokenizer, text_encoder), lora_info)
+    return assemble_parts(
+        folder, index, sched_cfg, schedule, unet, vae, PromptEncoder(tokenizer, text_encoder), lora_info
+    )
 
 
 def _require_diffusers(folder: Path) -> None:
@@ -190,7 +213,9 @@ def _require_diffusers(folder: Path) -> None:
         import diffusers  # noqa: F401
         import transformers  # noqa: F401
     except ImportError:
-        raise InputError(folder, "is a diffusers pipeline; install the extra: pip install 'cpaudit[diffusers]'") from None
+        raise InputError(
+            folder, "is a diffusers pipeline; install the extra: pip install 'cpaudit[diffusers]'"
+        ) from None
 
 
 def read_scheduler(folder: Path) -> tuple[dict, Schedule]:
@@ -211,8 +236,16 @@ def vae_factor(vae: torch.nn.Module) -> int:
     return 2 ** (len(vae.config.block_out_channels) - 1)
 
 
-def assemble_parts(folder: Path, index: dict, sched_cfg: dict, schedule: Schedule, unet: torch.nn.Module,
-                   vae: torch.nn.Module, prompts, lora_info: dict | None) -> PipelineParts:
+def assemble_parts(
+    folder: Path,
+    index: dict,
+    sched_cfg: dict,
+    schedule: Schedule,
+    unet: torch.nn.Module,
+    vae: torch.nn.Module,
+    prompts,
+    lora_info: dict | None,
+) -> PipelineParts:
     """The denoiser, image shape and record of a loaded pipeline (SD 1.x/2.x or SDXL)."""
     prediction = sched_cfg.get("prediction_type", "epsilon")
     denoiser = DiffusersDenoiser(unet, prediction)
@@ -234,7 +267,9 @@ def assemble_parts(folder: Path, index: dict, sched_cfg: dict, schedule: Schedul
     cp = folder / "cpaudit.json"  # written by `train-diffusion --text`: the data and members it saw
     if cp.is_file():
         record.update(json.loads(cp.read_text()))
-    return PipelineParts(denoiser, vae, prompts, schedule, spacing_from_scheduler_config(sched_cfg), record, image_shape)
+    return PipelineParts(
+        denoiser, vae, prompts, schedule, spacing_from_scheduler_config(sched_cfg), record, image_shape
+    )
 
 
 def lora_metadata(path: Path) -> dict | None:
@@ -250,8 +285,9 @@ def lora_metadata(path: Path) -> dict | None:
         raise InputError(path, f"not a readable LoRA file ({type(e).__name__}: {e})") from None
 
 
-def apply_lora(path: Path, unet: torch.nn.Module, text_encoder: torch.nn.Module,
-               text_encoder_2: torch.nn.Module | None = None) -> dict:
+def apply_lora(
+    path: Path, unet: torch.nn.Module, text_encoder: torch.nn.Module, text_encoder_2: torch.nn.Module | None = None
+) -> dict:
     """Load a LoRA file (diffusers' `pytorch_lora_weights.safetensors` layout) into the UNet and text encoder(s),
     as the pipelines' `load_lora_weights` do (diffusers/loaders/lora_pipeline.py): StableDiffusionPipeline's
     `lora_state_dict`, `load_lora_into_unet`, `load_lora_into_text_encoder`; for SDXL (text_encoder_2 given)
@@ -264,7 +300,9 @@ def apply_lora(path: Path, unet: torch.nn.Module, text_encoder: torch.nn.Module,
     cls = diffusers.StableDiffusionXLPipeline if sdxl else diffusers.StableDiffusionPipeline
     state = load_weights(path)
     if not sdxl and any(k.startswith(("text_encoder_2.", "lora_te2_")) for k in state):
-        raise InputError(path, "is a LoRA for SDXL (it has text_encoder_2 tensors); this pipeline is Stable Diffusion 1.x/2.x")
+        raise InputError(
+            path, "is a LoRA for SDXL (it has text_encoder_2 tensors); this pipeline is Stable Diffusion 1.x/2.x"
+        )
     encoders = {"text_encoder": text_encoder, **({"text_encoder_2": text_encoder_2} if sdxl else {})}
     metadata = lora_metadata(path)
     try:
@@ -274,16 +312,24 @@ def apply_lora(path: Path, unet: torch.nn.Module, text_encoder: torch.nn.Module,
             cls.load_lora_into_unet(sd, alphas, unet, adapter_name="cpaudit", metadata=metadata)
         for prefix, encoder in encoders.items():
             if counts[prefix]:
-                cls.load_lora_into_text_encoder(sd, alphas, encoder, prefix=prefix, adapter_name="cpaudit", metadata=metadata)
+                cls.load_lora_into_text_encoder(
+                    sd, alphas, encoder, prefix=prefix, adapter_name="cpaudit", metadata=metadata
+                )
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         first = str(e).strip().splitlines()
-        raise InputError(path, f"does not fit this pipeline (a LoRA for another base model?): {first[-1] if first else type(e).__name__}") from None
+        raise InputError(
+            path,
+            f"does not fit this pipeline (a LoRA for another base model?): {first[-1] if first else type(e).__name__}",
+        ) from None
     wanted = sum(counts.values())
     modules = [unet, *encoders.values()]
     loaded = sum("lora" in n for m in modules for n, _ in m.named_parameters())
     if wanted == 0 or loaded < wanted:
-        raise InputError(path, f"{wanted - loaded} of {wanted} LoRA tensors match no layer of this pipeline "
-                         "(a LoRA for another base model?)")
+        raise InputError(
+            path,
+            f"{wanted - loaded} of {wanted} LoRA tensors match no layer of this pipeline "
+            "(a LoRA for another base model?)",
+        )
     for m in modules:
         m.requires_grad_(False)
     info = {"file": str(path), "unet_tensors": counts["unet"], "text_encoder_tensors": counts["text_encoder"]}

@@ -19,46 +19,79 @@ import torch
 
 from cpaudit.errors import InputError
 from cpaudit.models.prompts import SDXLPromptEncoder
-from cpaudit.models.sd_pipeline import (SUPPORTED, PipelineParts, _component_class, _text_encoder, _tokenizer, apply_lora,
-                                        assemble_parts, latent_size, load_diffusers_module, read_scheduler, vae_factor)
+from cpaudit.models.sd_pipeline import (
+    SUPPORTED,
+    PipelineParts,
+    _component_class,
+    _text_encoder,
+    _tokenizer,
+    apply_lora,
+    assemble_parts,
+    latent_size,
+    load_diffusers_module,
+    read_scheduler,
+    vae_factor,
+)
 
 SDXL_PIPELINE = "StableDiffusionXLPipeline"
-COMPONENTS = {"unet": ("UNet2DConditionModel",), "vae": ("AutoencoderKL",), "text_encoder": ("CLIPTextModel",),
-              "text_encoder_2": ("CLIPTextModelWithProjection",), "tokenizer": ("CLIPTokenizer", "CLIPTokenizerFast"),
-              "tokenizer_2": ("CLIPTokenizer", "CLIPTokenizerFast"), "scheduler": None}
+COMPONENTS = {
+    "unet": ("UNet2DConditionModel",),
+    "vae": ("AutoencoderKL",),
+    "text_encoder": ("CLIPTextModel",),
+    "text_encoder_2": ("CLIPTextModelWithProjection",),
+    "tokenizer": ("CLIPTokenizer", "CLIPTokenizerFast"),
+    "tokenizer_2": ("CLIPTokenizer", "CLIPTokenizerFast"),
+    "scheduler": None,
+}
 
 
 def check_sdxl_supported(folder: Path, index: dict) -> None:
     """Refuse, in one line each, the SDXL refiner, other SDXL pipeline classes and missing or unexpected components."""
     where = folder / "model_index.json"
     name = str(index.get("_class_name", "")) or SDXL_PIPELINE
-    refiner = "Img2Img" in name or index.get("requires_aesthetics_score") or _component_class(index, "text_encoder") is None
+    refiner = (
+        "Img2Img" in name or index.get("requires_aesthetics_score") or _component_class(index, "text_encoder") is None
+    )
     if refiner:
-        raise InputError(where, f"{name} is an SDXL refiner / image-to-image pipeline (requires_aesthetics_score, no "
-                         f"text_encoder), which refines a base model's images and is not sampled alone; cpaudit supports {SUPPORTED}")
+        raise InputError(
+            where,
+            f"{name} is an SDXL refiner / image-to-image pipeline (requires_aesthetics_score, no "
+            f"text_encoder), which refines a base model's images and is not sampled alone; cpaudit supports {SUPPORTED}",
+        )
     if name != SDXL_PIPELINE:
-        raise InputError(where, f"{name} is not a text-to-image {SDXL_PIPELINE}, which is the SDXL pipeline cpaudit "
-                         f"supports; cpaudit supports {SUPPORTED}")
+        raise InputError(
+            where,
+            f"{name} is not a text-to-image {SDXL_PIPELINE}, which is the SDXL pipeline cpaudit "
+            f"supports; cpaudit supports {SUPPORTED}",
+        )
     for key, classes in COMPONENTS.items():
         if _component_class(index, key) is None or not (folder / key).is_dir():
             raise InputError(folder / key, f"missing: an SDXL pipeline needs {key}/; cpaudit supports {SUPPORTED}")
         if classes is not None and _component_class(index, key) not in classes:
-            raise InputError(where, f"{key} is {_component_class(index, key)!r}, which is not supported (expected "
-                             f"{' or '.join(classes)}); cpaudit supports {SUPPORTED}")
+            raise InputError(
+                where,
+                f"{key} is {_component_class(index, key)!r}, which is not supported (expected "
+                f"{' or '.join(classes)}); cpaudit supports {SUPPORTED}",
+            )
 
 
 def add_time_ids(unet: torch.nn.Module, vae: torch.nn.Module, projection_dim: int, where: Path) -> tuple[int, ...]:
     """(h, w, 0, 0, h, w): `_get_add_time_ids` with the pipeline's default sizes, and its check that the time ids
     and the pooled embedding fill the UNet's added embedding (`add_embedding.linear_1.in_features`)."""
     if unet.config.addition_embed_type != "text_time":
-        raise InputError(where, f"addition_embed_type is {unet.config.addition_embed_type!r}; an SDXL UNet has 'text_time'")
+        raise InputError(
+            where, f"addition_embed_type is {unet.config.addition_embed_type!r}; an SDXL UNet has 'text_time'"
+        )
     h, w = (s * vae_factor(vae) for s in latent_size(unet))
     ids = (h, w, 0, 0, h, w)
     passed = unet.config.addition_time_embed_dim * len(ids) + projection_dim
     expected = unet.add_embedding.linear_1.in_features
     if passed != expected:
-        raise InputError(where, f"the added embedding takes {expected} values, but six time ids of "
-                         f"{unet.config.addition_time_embed_dim} and text_encoder_2's projection_dim {projection_dim} make {passed}")
+        raise InputError(
+            where,
+            f"the added embedding takes {expected} values, but six time ids of "
+            f"{unet.config.addition_time_embed_dim} and text_encoder_2's projection_dim {projection_dim} make {passed}",
+        )
     return ids
 
 
@@ -66,11 +99,17 @@ def _check_encoders(folder: Path, unet, te1, te2, tok1, tok2) -> None:
     where = folder / "unet" / "config.json"
     width = te1.config.hidden_size + te2.config.hidden_size
     if unet.config.cross_attention_dim != width:
-        raise InputError(where, f"cross_attention_dim {unet.config.cross_attention_dim} differs from the two text encoders' "
-                         f"hidden sizes {te1.config.hidden_size} + {te2.config.hidden_size}")
+        raise InputError(
+            where,
+            f"cross_attention_dim {unet.config.cross_attention_dim} differs from the two text encoders' "
+            f"hidden sizes {te1.config.hidden_size} + {te2.config.hidden_size}",
+        )
     if tok1.model_max_length != tok2.model_max_length:
-        raise InputError(folder / "tokenizer_2", f"model_max_length {tok2.model_max_length} differs from tokenizer's "
-                         f"{tok1.model_max_length} (their embeddings are concatenated position by position)")
+        raise InputError(
+            folder / "tokenizer_2",
+            f"model_max_length {tok2.model_max_length} differs from tokenizer's "
+            f"{tok1.model_max_length} (their embeddings are concatenated position by position)",
+        )
 
 
 def load_sdxl_parts(folder: Path, index: dict, lora: Path | None = None) -> PipelineParts:
@@ -79,8 +118,11 @@ def load_sdxl_parts(folder: Path, index: dict, lora: Path | None = None) -> Pipe
     unet = load_diffusers_module(folder / "unet", "UNet2DConditionModel")
     vae = load_diffusers_module(folder / "vae", "AutoencoderKL")
     if getattr(vae.config, "latents_mean", None) is not None or getattr(vae.config, "latents_std", None) is not None:
-        raise InputError(folder / "vae" / "config.json", "latents_mean / latents_std (per-channel latent normalisation) "
-                         f"is not supported; cpaudit supports {SUPPORTED}")
+        raise InputError(
+            folder / "vae" / "config.json",
+            "latents_mean / latents_std (per-channel latent normalisation) "
+            f"is not supported; cpaudit supports {SUPPORTED}",
+        )
     te1 = _text_encoder(folder / "text_encoder", "CLIPTextModel")
     te2 = _text_encoder(folder / "text_encoder_2", "CLIPTextModelWithProjection")
     tok1, tok2 = _tokenizer(folder / "tokenizer"), _tokenizer(folder / "tokenizer_2")

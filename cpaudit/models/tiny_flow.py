@@ -121,8 +121,9 @@ def t5_tokenizer(captions: list[str]):
     chars = sorted({ch for w in words for ch in w} | set("abcdefghijklmnopqrstuvwxyz0123456789"))
     vocab = [(T5_PAD, 0.0), (T5_EOS, 0.0), (T5_UNK, 0.0), (T5_SPACE, -2.0)]
     vocab += [(T5_SPACE + w, 0.0) for w in words]
-    vocab += [(ch, -10.0) for ch in chars if T5_SPACE + ch not in dict(vocab)] + [(T5_SPACE + ch, -10.0) for ch in chars
-                                                                                  if T5_SPACE + ch not in dict(vocab)]
+    vocab += [(ch, -10.0) for ch in chars if T5_SPACE + ch not in dict(vocab)] + [
+        (T5_SPACE + ch, -10.0) for ch in chars if T5_SPACE + ch not in dict(vocab)
+    ]
     return T5Tokenizer(vocab=vocab, extra_ids=0)
 
 
@@ -138,10 +139,21 @@ def flow_tokenizers(captions: list[str], cfg: TinyFlowConfig) -> tuple:
 def t5_encoder(tokenizer, cfg: TinyFlowConfig):
     from transformers import T5Config, T5EncoderModel
 
-    config = T5Config(vocab_size=len(tokenizer), d_model=cfg.t5_width, d_kv=cfg.t5_width // cfg.t5_heads, d_ff=cfg.t5_ff,
-                      num_layers=cfg.t5_layers, num_heads=cfg.t5_heads, relative_attention_num_buckets=8,
-                      relative_attention_max_distance=32, dropout_rate=0.0, feed_forward_proj="gated-gelu",
-                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=0)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=cfg.t5_width,
+        d_kv=cfg.t5_width // cfg.t5_heads,
+        d_ff=cfg.t5_ff,
+        num_layers=cfg.t5_layers,
+        num_heads=cfg.t5_heads,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=32,
+        dropout_rate=0.0,
+        feed_forward_proj="gated-gelu",
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=0,
+    )
     return T5EncoderModel(config).eval().requires_grad_(False)
 
 
@@ -151,8 +163,16 @@ def flow_text_encoders(tokenizers: tuple, cfg: TinyFlowConfig) -> tuple:
 
     def clip(tok, projection: bool):
         if projection:
-            return CLIPTextModelWithProjection(clip_text_config(tok, cfg.text_width, cfg.text_layers, cfg.text_heads,
-                                                                cfg.max_length, projection_dim=cfg.projection_dim))
+            return CLIPTextModelWithProjection(
+                clip_text_config(
+                    tok,
+                    cfg.text_width,
+                    cfg.text_layers,
+                    cfg.text_heads,
+                    cfg.max_length,
+                    projection_dim=cfg.projection_dim,
+                )
+            )
         return CLIPTextModel(clip_text_config(tok, cfg.text_width, cfg.text_layers, cfg.text_heads, cfg.max_length))
 
     if cfg.family == "flux":
@@ -168,13 +188,23 @@ def tiny_sd3_transformer(latent_size: int, cfg: TinySD3Config):
     from diffusers import SD3Transformer2DModel
 
     if 2 * cfg.text_width > cfg.joint_attention_dim or (cfg.t5 and cfg.t5_width != cfg.joint_attention_dim):
-        raise ValueError(f"joint_attention_dim {cfg.joint_attention_dim} must hold both CLIPs' features ({2 * cfg.text_width})"
-                         " and equal T5's width")
+        raise ValueError(
+            f"joint_attention_dim {cfg.joint_attention_dim} must hold both CLIPs' features ({2 * cfg.text_width})"
+            " and equal T5's width"
+        )
     return SD3Transformer2DModel(
-        sample_size=latent_size, patch_size=cfg.patch_size, in_channels=cfg.latent_channels, out_channels=cfg.latent_channels,
-        num_layers=cfg.layers, num_attention_heads=cfg.heads, attention_head_dim=cfg.head_dim,
-        joint_attention_dim=cfg.joint_attention_dim, caption_projection_dim=cfg.heads * cfg.head_dim,
-        pooled_projection_dim=cfg.pooled_projection_dim, pos_embed_max_size=cfg.pos_embed_max_size)
+        sample_size=latent_size,
+        patch_size=cfg.patch_size,
+        in_channels=cfg.latent_channels,
+        out_channels=cfg.latent_channels,
+        num_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        attention_head_dim=cfg.head_dim,
+        joint_attention_dim=cfg.joint_attention_dim,
+        caption_projection_dim=cfg.heads * cfg.head_dim,
+        pooled_projection_dim=cfg.pooled_projection_dim,
+        pos_embed_max_size=cfg.pos_embed_max_size,
+    )
 
 
 def tiny_flux_transformer(cfg: TinyFluxConfig):
@@ -184,20 +214,36 @@ def tiny_flux_transformer(cfg: TinyFluxConfig):
     if sum(cfg.axes_dims_rope) != cfg.head_dim:
         raise ValueError(f"axes_dims_rope {cfg.axes_dims_rope} must sum to head_dim {cfg.head_dim}")
     return FluxTransformer2DModel(
-        patch_size=1, in_channels=4 * cfg.latent_channels, num_layers=cfg.layers, num_single_layers=cfg.single_layers,
-        attention_head_dim=cfg.head_dim, num_attention_heads=cfg.heads, joint_attention_dim=cfg.t5_width,
-        pooled_projection_dim=cfg.pooled_projection_dim, guidance_embeds=cfg.guidance_embeds,
-        axes_dims_rope=tuple(cfg.axes_dims_rope))
+        patch_size=1,
+        in_channels=4 * cfg.latent_channels,
+        num_layers=cfg.layers,
+        num_single_layers=cfg.single_layers,
+        attention_head_dim=cfg.head_dim,
+        num_attention_heads=cfg.heads,
+        joint_attention_dim=cfg.t5_width,
+        pooled_projection_dim=cfg.pooled_projection_dim,
+        guidance_embeds=cfg.guidance_embeds,
+        axes_dims_rope=tuple(cfg.axes_dims_rope),
+    )
 
 
 def flow_transformer(latent_size: int, cfg: TinyFlowConfig):
     return tiny_flux_transformer(cfg) if cfg.family == "flux" else tiny_sd3_transformer(latent_size, cfg)  # type: ignore[arg-type]
 
 
-def flow_vae(in_channels: int, image_size: int, cfg: TinyFlowConfig, shift_factor: float = 0.0, scaling_factor: float = 1.0):
+def flow_vae(
+    in_channels: int, image_size: int, cfg: TinyFlowConfig, shift_factor: float = 0.0, scaling_factor: float = 1.0
+):
     """tiny_sd's AutoencoderKL without quant convs, as SD3's and FLUX's."""
-    return tiny_vae(in_channels, image_size, cfg, use_quant_conv=False, use_post_quant_conv=False, shift_factor=shift_factor,
-                    scaling_factor=scaling_factor)
+    return tiny_vae(
+        in_channels,
+        image_size,
+        cfg,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=shift_factor,
+        scaling_factor=scaling_factor,
+    )
 
 
 def flow_scheduler(shift: float = 3.0, dynamic: bool = False):
@@ -206,8 +252,15 @@ def flow_scheduler(shift: float = 3.0, dynamic: bool = False):
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     if dynamic:
-        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0, use_dynamic_shifting=True, base_shift=0.5,
-                                               max_shift=1.15, base_image_seq_len=256, max_image_seq_len=4096)
+        return FlowMatchEulerDiscreteScheduler(
+            num_train_timesteps=1000,
+            shift=1.0,
+            use_dynamic_shifting=True,
+            base_shift=0.5,
+            max_shift=1.15,
+            base_image_seq_len=256,
+            max_image_seq_len=4096,
+        )
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
 
 
@@ -217,19 +270,36 @@ def flow_pipeline(family: FlowFamily, transformer, vae, scheduler, text_encoders
     if family == "flux":
         from diffusers import FluxPipeline
 
-        return FluxPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoders[0], tokenizer=tokenizers[0],
-                            text_encoder_2=text_encoders[1], tokenizer_2=tokenizers[1], transformer=transformer)
+        return FluxPipeline(
+            scheduler=scheduler,
+            vae=vae,
+            text_encoder=text_encoders[0],
+            tokenizer=tokenizers[0],
+            text_encoder_2=text_encoders[1],
+            tokenizer_2=tokenizers[1],
+            transformer=transformer,
+        )
     if family != "sd3":
         raise ValueError(f"family must be 'sd3' or 'flux', got {family!r}")
     from diffusers import StableDiffusion3Pipeline
 
     te3, tok3 = (text_encoders[2], tokenizers[2]) if len(text_encoders) > 2 else (None, None)
-    return StableDiffusion3Pipeline(transformer=transformer, scheduler=scheduler, vae=vae, text_encoder=text_encoders[0],
-                                    tokenizer=tokenizers[0], text_encoder_2=text_encoders[1], tokenizer_2=tokenizers[1],
-                                    text_encoder_3=te3, tokenizer_3=tok3)
+    return StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=scheduler,
+        vae=vae,
+        text_encoder=text_encoders[0],
+        tokenizer=tokenizers[0],
+        text_encoder_2=text_encoders[1],
+        tokenizer_2=tokenizers[1],
+        text_encoder_3=te3,
+        tokenizer_3=tok3,
+    )
 
 
-def save_flow_pipeline(out: Path, family: FlowFamily, transformer, vae, scheduler, text_encoders: tuple, tokenizers: tuple) -> None:
+def save_flow_pipeline(
+    out: Path, family: FlowFamily, transformer, vae, scheduler, text_encoders: tuple, tokenizers: tuple
+) -> None:
     """The folder StableDiffusion3Pipeline / FluxPipeline.save_pretrained writes (safetensors, no progress bars;
     without T5, model_index.json records text_encoder_3 and tokenizer_3 as [null, null])."""
     from diffusers.utils import logging as diffusers_logging
@@ -248,6 +318,10 @@ def tiny_flow_components(captions: list[str], in_channels: int, image_size: int,
     tokenizers; `flow_pipeline(cfg.family, **components)` builds it, `save_flow_pipeline` writes it."""
     tokenizers = flow_tokenizers(captions, cfg)
     factor = 2 ** (len(cfg.vae_channels) - 1)
-    return {"transformer": flow_transformer(image_size // factor, cfg), "vae": flow_vae(in_channels, image_size, cfg),
-            "scheduler": flow_scheduler(cfg.shift, cfg.dynamic_shift), "text_encoders": flow_text_encoders(tokenizers, cfg),
-            "tokenizers": tokenizers}
+    return {
+        "transformer": flow_transformer(image_size // factor, cfg),
+        "vae": flow_vae(in_channels, image_size, cfg),
+        "scheduler": flow_scheduler(cfg.shift, cfg.dynamic_shift),
+        "text_encoders": flow_text_encoders(tokenizers, cfg),
+        "tokenizers": tokenizers,
+    }

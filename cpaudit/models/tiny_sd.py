@@ -10,7 +10,6 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-
 from cpaudit.core.schedules import Schedule
 from cpaudit.models.diffusers_unet import DIFFUSERS_BETA_SCHEDULE
 
@@ -35,7 +34,7 @@ class TinySDConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TinySDConfig":
+    def from_dict(cls, d: dict) -> TinySDConfig:
         d = dict(d)
         for k in ("vae_channels", "unet_channels"):
             d[k] = tuple(d[k])
@@ -85,17 +84,27 @@ def clip_text_config(tokenizer, width: int, layers: int, heads: int, max_length:
 
     vocab = tokenizer.get_vocab()
     return CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
-        num_attention_heads=heads, max_position_embeddings=max_length, bos_token_id=vocab[BOS], eos_token_id=vocab[EOS],
-        pad_token_id=vocab[tokenizer.pad_token], **extra,
+        vocab_size=len(vocab),
+        hidden_size=width,
+        intermediate_size=2 * width,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=max_length,
+        bos_token_id=vocab[BOS],
+        eos_token_id=vocab[EOS],
+        pad_token_id=vocab[tokenizer.pad_token],
+        **extra,
     )
 
 
 def tiny_text_encoder(tokenizer, cfg: TinySDConfig):
     from transformers import CLIPTextModel
 
-    return CLIPTextModel(clip_text_config(tokenizer, cfg.text_width, cfg.text_layers, cfg.text_heads,
-                                          cfg.max_length)).eval().requires_grad_(False)
+    return (
+        CLIPTextModel(clip_text_config(tokenizer, cfg.text_width, cfg.text_layers, cfg.text_heads, cfg.max_length))
+        .eval()
+        .requires_grad_(False)
+    )
 
 
 def tiny_vae(in_channels: int, image_size: int, cfg: TinySDConfig, **extra):
@@ -103,10 +112,18 @@ def tiny_vae(in_channels: int, image_size: int, cfg: TinySDConfig, **extra):
     from diffusers import AutoencoderKL
 
     n = len(cfg.vae_channels)
-    return AutoencoderKL(in_channels=in_channels, out_channels=in_channels, latent_channels=cfg.latent_channels,
-                         block_out_channels=cfg.vae_channels, down_block_types=("DownEncoderBlock2D",) * n,
-                         up_block_types=("UpDecoderBlock2D",) * n, layers_per_block=1, norm_num_groups=cfg.norm_groups,
-                         sample_size=image_size, **extra)
+    return AutoencoderKL(
+        in_channels=in_channels,
+        out_channels=in_channels,
+        latent_channels=cfg.latent_channels,
+        block_out_channels=cfg.vae_channels,
+        down_block_types=("DownEncoderBlock2D",) * n,
+        up_block_types=("UpDecoderBlock2D",) * n,
+        layers_per_block=1,
+        norm_num_groups=cfg.norm_groups,
+        sample_size=image_size,
+        **extra,
+    )
 
 
 def tiny_unet(latent_size: int, cfg: TinySDConfig, **extra):
@@ -115,11 +132,16 @@ def tiny_unet(latent_size: int, cfg: TinySDConfig, **extra):
 
     n = len(cfg.unet_channels)
     kwargs = dict(
-        sample_size=latent_size, in_channels=cfg.latent_channels, out_channels=cfg.latent_channels,
-        block_out_channels=cfg.unet_channels, layers_per_block=cfg.unet_layers_per_block,
+        sample_size=latent_size,
+        in_channels=cfg.latent_channels,
+        out_channels=cfg.latent_channels,
+        block_out_channels=cfg.unet_channels,
+        layers_per_block=cfg.unet_layers_per_block,
         down_block_types=("CrossAttnDownBlock2D",) + ("DownBlock2D",) * (n - 1),
         up_block_types=("UpBlock2D",) * (n - 1) + ("CrossAttnUpBlock2D",),
-        cross_attention_dim=cfg.text_width, attention_head_dim=cfg.attention_head_dim, norm_num_groups=cfg.norm_groups,
+        cross_attention_dim=cfg.text_width,
+        attention_head_dim=cfg.attention_head_dim,
+        norm_num_groups=cfg.norm_groups,
     )
     return UNet2DConditionModel(**{**kwargs, **extra})
 
@@ -128,18 +150,32 @@ def ddim_scheduler(schedule: Schedule):
     """Stable Diffusion 1.5's DDIM settings on the model's own betas (leading spacing, steps_offset 1)."""
     from diffusers import DDIMScheduler
 
-    return DDIMScheduler(num_train_timesteps=schedule.T, beta_start=schedule.beta_start, beta_end=schedule.beta_end,
-                         beta_schedule=DIFFUSERS_BETA_SCHEDULE[schedule.kind], clip_sample=False, set_alpha_to_one=False, steps_offset=1,
-                         prediction_type="epsilon")
+    return DDIMScheduler(
+        num_train_timesteps=schedule.T,
+        beta_start=schedule.beta_start,
+        beta_end=schedule.beta_end,
+        beta_schedule=DIFFUSERS_BETA_SCHEDULE[schedule.kind],
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+        prediction_type="epsilon",
+    )
 
 
 def save_pipeline(out: Path, unet, vae, text_encoder, tokenizer, schedule: Schedule) -> None:
     """A diffusers StableDiffusionPipeline folder, safetensors weights (no safety checker)."""
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=ddim_scheduler(schedule), safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=ddim_scheduler(schedule),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     save_quietly(pipe, out)
 
 

@@ -14,10 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpaudit.core.schedules import Schedule
-from cpaudit.models.tiny_sd import TinySDConfig, clip_text_config, ddim_scheduler, save_quietly, tiny_vae, tiny_unet, word_tokenizer
+from cpaudit.models.tiny_sd import (
+    TinySDConfig,
+    clip_text_config,
+    ddim_scheduler,
+    save_quietly,
+    tiny_unet,
+    tiny_vae,
+    word_tokenizer,
+)
 
 SDXL_PAD = "!"  # tokenizer_2's pad token in stabilityai/stable-diffusion-xl-base-1.0
-N_TIME_IDS = 6  # original size (2), crop top-left (2), target size (2): pipeline_stable_diffusion_xl.py `_get_add_time_ids`
+N_TIME_IDS = (
+    6  # original size (2), crop top-left (2), target size (2): pipeline_stable_diffusion_xl.py `_get_add_time_ids`
+)
 SDXL_VAE_SCALING = 0.13025  # stabilityai/stable-diffusion-xl-base-1.0 vae/config.json
 
 
@@ -51,23 +61,39 @@ def sdxl_text_encoders(tokenizer, tokenizer_2, cfg: TinySDXLConfig):
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     te1 = CLIPTextModel(clip_text_config(tokenizer, cfg.text_width, cfg.text_layers, cfg.text_heads, cfg.max_length))
-    te2 = CLIPTextModelWithProjection(clip_text_config(tokenizer_2, cfg.text_width_2, cfg.text_layers_2, cfg.text_heads_2,
-                                                       cfg.max_length, projection_dim=cfg.projection_dim))
+    te2 = CLIPTextModelWithProjection(
+        clip_text_config(
+            tokenizer_2,
+            cfg.text_width_2,
+            cfg.text_layers_2,
+            cfg.text_heads_2,
+            cfg.max_length,
+            projection_dim=cfg.projection_dim,
+        )
+    )
     return te1.eval().requires_grad_(False), te2.eval().requires_grad_(False)
 
 
 def sdxl_unet(latent_size: int, cfg: TinySDXLConfig):
     """tiny_sd's UNet with SDXL's added text-time conditioning and linear attention projections."""
-    return tiny_unet(latent_size, cfg, cross_attention_dim=cfg.cross_attention_dim, addition_embed_type="text_time",
-                     addition_time_embed_dim=cfg.addition_time_embed_dim,
-                     projection_class_embeddings_input_dim=cfg.added_embedding_dim, use_linear_projection=True)
+    return tiny_unet(
+        latent_size,
+        cfg,
+        cross_attention_dim=cfg.cross_attention_dim,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=cfg.addition_time_embed_dim,
+        projection_class_embeddings_input_dim=cfg.added_embedding_dim,
+        use_linear_projection=True,
+    )
 
 
 def sdxl_vae(in_channels: int, image_size: int, cfg: TinySDXLConfig):
     return tiny_vae(in_channels, image_size, cfg, scaling_factor=SDXL_VAE_SCALING)
 
 
-def tiny_sdxl_components(captions: list[str], in_channels: int, image_size: int, cfg: TinySDXLConfig = TinySDXLConfig()):
+def tiny_sdxl_components(
+    captions: list[str], in_channels: int, image_size: int, cfg: TinySDXLConfig = TinySDXLConfig()
+):
     """(unet, vae, text_encoder, text_encoder_2, tokenizer, tokenizer_2), random weights (torch's global RNG)."""
     tok1, tok2 = sdxl_tokenizers(captions, cfg)
     te1, te2 = sdxl_text_encoders(tok1, tok2, cfg)
@@ -76,14 +102,33 @@ def tiny_sdxl_components(captions: list[str], in_channels: int, image_size: int,
     return sdxl_unet(image_size // factor, cfg), vae, te1, te2, tok1, tok2
 
 
-def save_sdxl_pipeline(out: Path, unet, vae, text_encoder, text_encoder_2, tokenizer, tokenizer_2, scheduler_or_schedule,
-                       force_zeros_for_empty_prompt: bool = True) -> None:
+def save_sdxl_pipeline(
+    out: Path,
+    unet,
+    vae,
+    text_encoder,
+    text_encoder_2,
+    tokenizer,
+    tokenizer_2,
+    scheduler_or_schedule,
+    force_zeros_for_empty_prompt: bool = True,
+) -> None:
     """A diffusers StableDiffusionXLPipeline folder (safetensors weights, no watermarker). A Schedule gets SD's
     DDIM settings on its betas (tiny_sd.ddim_scheduler); a diffusers scheduler is saved as it is."""
     from diffusers import StableDiffusionXLPipeline
 
-    scheduler = ddim_scheduler(scheduler_or_schedule) if isinstance(scheduler_or_schedule, Schedule) else scheduler_or_schedule
-    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
-                                     tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler,
-                                     force_zeros_for_empty_prompt=force_zeros_for_empty_prompt, add_watermarker=False)
+    scheduler = (
+        ddim_scheduler(scheduler_or_schedule) if isinstance(scheduler_or_schedule, Schedule) else scheduler_or_schedule
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        unet=unet,
+        scheduler=scheduler,
+        force_zeros_for_empty_prompt=force_zeros_for_empty_prompt,
+        add_watermarker=False,
+    )
     save_quietly(pipe, Path(out))

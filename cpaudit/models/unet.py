@@ -34,7 +34,7 @@ class UNetConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "UNetConfig":
+    def from_dict(cls, d: dict) -> UNetConfig:
         return cls(
             in_channels=int(d["in_channels"]),
             image_size=int(d["image_size"]),

@@ -17,9 +17,8 @@ import numpy as np
 import torch.nn.functional as F
 
 from cpaudit.auditing.baseline import check_baseline
+from cpaudit.auditing.engine.options import AuditOptions
 from cpaudit.auditing.features import FeatureSpec, parse_features
-from cpaudit.auditing.neighbours import SearchMethod
-from cpaudit.auditing.policy import DEFAULT_POLICY, Policy
 from cpaudit.auditing.samples import SampleSet, load_samples
 from cpaudit.core.threat_models import THREAT_MODELS
 from cpaudit.data.imageset import GREY_SPREAD, ImageRows, ImageSet, grey_in_colour, to_uint8
@@ -29,56 +28,27 @@ from cpaudit.distributed import world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.pipelines.audit_attacks import attacks_stage
+from cpaudit.pipelines.audit_stages import (
+    AuditRun,
+    Stage,
+    described,
+    embed_stage,
+    extraction_hint,
+    member_images_mode,
+    model_conditioning_of,
+    permutation_stage,
+    policy_stage,
+    protection_stage,
+    quality_stage,
+    replication_stage,
+    run_stages,
+)
 from cpaudit.pipelines.audit_text import TEXT_STAGES
-from cpaudit.pipelines.audit_stages import (AuditRun, Stage, described, embed_stage, extraction_hint, member_images_mode,
-                                            model_conditioning_of, permutation_stage, policy_stage, protection_stage, quality_stage, replication_stage, run_stages)
 from cpaudit.pipelines.report import read_results, render_audit_report
 from cpaudit.provenance import provenance
-from cpaudit.report.junit import junit_xml
 from cpaudit.report.content import SCHEMA_VERSION  # cpaudit/schemas/results.schema.json
+from cpaudit.report.junit import junit_xml
 from cpaudit.version import __version__
-
-DEFAULT_MIA_TS: tuple[int, ...] = (50, 100, 200, 350, 500)
-
-
-@dataclass(frozen=True)
-class AuditOptions:
-    samples: Path | SampleSet  # a samples folder, or samples already in memory (the Python API)
-    out: Path | None  # None: write nothing, return the results (the Python API)
-    # Which images were trained on: DATA with split.json, split.json alone (it names its data), or a pair of
-    # sources (folders, .npz files, metadata.jsonl listings) of members and held-out images.
-    data: str | None = None
-    split: Path | None = None
-    members: str | Path | ImageSet | None = None
-    holdout: str | Path | ImageSet | None = None
-    resize: tuple[int, int] | None = None  # read the data's images at this (H, W); samples are resized to it too
-    model: Path | None = None
-    classifier: str | None = None  # folder or "exact": also attack the protected denoiser
-    features: str = "pixel"
-    threshold: float | None = None  # default per embedding (0.97 for pixel)
-    k: int = 5
-    permutations: int = 1000
-    mia_t: tuple[int, ...] = DEFAULT_MIA_TS
-    mia_draws: int = 8
-    mia_members: int = 10_000  # members attacked: all up to this many, else a seeded random subset
-    mia_holdout: int | None = None  # held-out images for the attack; default = number of members attacked
-    alpha: float | None = None  # protection settings for the protected attack; default: the samples' run.json
-    scale: float | None = None
-    seed: int = 0
-    # Gates: by default, fail on evidence of leakage under the released threat model (auditing/policy.py).
-    policy: Policy = DEFAULT_POLICY
-    report_only: bool = False  # measure and report, gate nothing (the verdict says so)
-    cache_dir: Path | None = None
-    search: SearchMethod = "auto"  # nearest-neighbour search: exact below IVF_MIN_REFERENCES, else IVF
-    device: str = "auto"  # for the denoiser, classifier and feature network (see device.py)
-    release: str = "samples"  # what is deployed: samples | sampler | weights
-    junit: Path | None = None  # also write the gates as JUnit XML here
-    # Training images in the report (pairs figure, audit_data.npz): a report is shared, the data may be
-    # private. auto = show for the bundled digits, hide for anything else.
-    member_images: str = "auto"  # auto | show | blur | hide
-    baseline: Path | None = None  # a stored results.json: fail where a gated figure is worse beyond its interval
-    attack_nulls: int = 200  # relabellings for each attack's chance band and p-value
-    prompts: Path | None = None  # text-to-image: prompts to screen with the memorisation detector (one per line)
 
 
 @dataclass
@@ -114,9 +84,12 @@ def _check(opts: AuditOptions) -> None:
         raise InputError("--attack-nulls", f"must be >= 19 (a 95% band needs that many), got {opts.attack_nulls}")
     level = None if opts.report_only else opts.policy.mia_excess_level
     if level and 1 / (opts.attack_nulls + 1) >= level:  # the gate could never fail: it would pass unmeasured
-        raise InputError("--attack-nulls", f"{opts.attack_nulls} relabellings cannot resolve the membership gate's level "
-                         f"{level:g} (the smallest p-value is 1/{opts.attack_nulls + 1}): give at least {math.floor(1 / level)}, "
-                         "a larger --mia-excess-level, or --report-only")
+        raise InputError(
+            "--attack-nulls",
+            f"{opts.attack_nulls} relabellings cannot resolve the membership gate's level "
+            f"{level:g} (the smallest p-value is 1/{opts.attack_nulls + 1}): give at least {math.floor(1 / level)}, "
+            "a larger --mia-excess-level, or --report-only",
+        )
 
 
 def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
@@ -126,25 +99,41 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
     device = resolve_device(opts.device)  # a missing GPU is refused before any work
     spec = parse_features(opts.features)
     threshold = opts.threshold if opts.threshold is not None else spec.default_threshold
-    data, split = resolve_membership(data=opts.data, split=opts.split, members=opts.members, holdout=opts.holdout,
-                                     resize=opts.resize)
-    samples = fit_samples(opts.samples if isinstance(opts.samples, SampleSet) else load_samples(opts.samples),
-                          data, spec, opts)
+    data, split = resolve_membership(
+        data=opts.data, split=opts.split, members=opts.members, holdout=opts.holdout, resize=opts.resize
+    )
+    samples = fit_samples(
+        opts.samples if isinstance(opts.samples, SampleSet) else load_samples(opts.samples), data, spec, opts
+    )
     _check_run_classifier(opts, samples)
     _check_conditioning(opts, samples)
     baseline = None  # a bad file is refused before the work
     if opts.baseline is not None:
         baseline = check_baseline(read_results(opts.baseline)[0], opts.baseline, spec.label, threshold)
     if len(split.holdout_idx) < 4 or len(split.member_idx) < 4:
-        raise InputError(opts.split or "--members/--holdout", "needs at least 4 members and 4 held-out images (membership "
-                         "attacks split each in two)")
+        raise InputError(
+            opts.split or "--members/--holdout",
+            "needs at least 4 members and 4 held-out images (membership attacks split each in two)",
+        )
     # Images stay uint8 in `data`; these views convert rows to float a batch at a time.
     members = ImageRows(data, np.asarray(split.member_idx, dtype=np.int64))
     holdout = ImageRows(data, np.asarray(split.holdout_idx, dtype=np.int64))
     _make_cache_dir(opts.cache_dir)
     with tempfile.TemporaryDirectory(prefix="cpaudit-embeddings-", dir=opts.cache_dir) as scratch:
-        run = AuditRun(opts, spec, threshold, data, split, samples, members, holdout, Path(scratch), device, baseline,
-                       progress or (lambda _msg: None))
+        run = AuditRun(
+            opts,
+            spec,
+            threshold,
+            data,
+            split,
+            samples,
+            members,
+            holdout,
+            Path(scratch),
+            device,
+            baseline,
+            progress or (lambda _msg: None),
+        )
         return _audit(run)
 
 
@@ -153,11 +142,17 @@ def _check_conditioning(opts: AuditOptions, samples: SampleSet) -> None:
     candidate's class: pipelines/audit_attacks.py)."""
     kind = model_conditioning_of(opts)
     if kind == "text" and samples.prompts is None:
-        raise InputError(described(opts.samples), "has no prompt for its samples, which the audit of a text-to-image model needs: "
-                         f"sample with {extraction_hint(opts)} (run.json records each seed's prompt), or give a metadata.jsonl")
+        raise InputError(
+            described(opts.samples),
+            "has no prompt for its samples, which the audit of a text-to-image model needs: "
+            f"sample with {extraction_hint(opts)} (run.json records each seed's prompt), or give a metadata.jsonl",
+        )
     if opts.prompts is not None and (samples.prompts is None or kind != "text"):
-        raise InputError("--prompts", "the memorisation detector queries a text-to-image model: give --model PIPELINE and "
-                         "samples with their prompts")
+        raise InputError(
+            "--prompts",
+            "the memorisation detector queries a text-to-image model: give --model PIPELINE and "
+            "samples with their prompts",
+        )
 
 
 def _make_cache_dir(cache_dir: Path | None) -> None:
@@ -169,14 +164,26 @@ def _make_cache_dir(cache_dir: Path | None) -> None:
         raise InputError(cache_dir, f"cannot create the cache folder ({e.strerror})") from None
 
 
-PIXEL_STAGES: tuple[Stage, ...] = (embed_stage, replication_stage, permutation_stage, quality_stage, attacks_stage,
-                                    protection_stage, policy_stage)
+PIXEL_STAGES: tuple[Stage, ...] = (
+    embed_stage,
+    replication_stage,
+    permutation_stage,
+    quality_stage,
+    attacks_stage,
+    protection_stage,
+    policy_stage,
+)
 
 
 def _audit(run: AuditRun) -> AuditResult:
     stages = TEXT_STAGES if run.samples.prompts is not None else PIXEL_STAGES
     sections = run_stages(run, (*stages, setup_stage))
-    results = {"schema_version": SCHEMA_VERSION, "cpaudit_version": __version__, "provenance": provenance(run.device), **sections}
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "cpaudit_version": __version__,
+        "provenance": provenance(run.device),
+        **sections,
+    }
     passed = results["policy"]["passed"]
     member_ids = [run.data.ids[int(i)] for i in run.split.member_idx]
     out = None if run.opts.out is None else Path(run.opts.out)
@@ -202,23 +209,45 @@ def setup_stage(run: AuditRun, _sections: dict) -> dict:
     """`setup`: what was audited, against what, with which options (written first, built last: the attack
     stage names the model's config and the classifier it attacked)."""
     opts, data, split = run.opts, run.data, run.split
-    return {"setup": {
-        "samples": described(opts.samples), "data": data.source, "data_fingerprint": data.fingerprint(),
-        "split": None if opts.split is None else str(opts.split),
-        "members": None if opts.members is None else described(opts.members),
-        "holdout": None if opts.holdout is None else described(opts.holdout),
-        "resize": None if opts.resize is None else list(opts.resize),
-        "n_members": int(len(split.member_idx)), "n_holdout": int(len(split.holdout_idx)), "image_shape": list(data.shape),
-        "model": None if opts.model is None else str(opts.model), "model_config": run.model_config,
-        "classifier": run.classifier, "classifier_from_run_json": run.classifier is not None and opts.classifier is None,
-        "features": run.spec.label, "features_pretrained": run.spec.pretrained, "member_images": member_images_mode(run),
-        "seed": opts.seed, "device": describe(run.device),
-        "options": {"report_only": opts.report_only, "search": opts.search, "k": opts.k, "permutations": opts.permutations,
-                    "mia_t": list(opts.mia_t), "mia_draws": opts.mia_draws, "mia_members": opts.mia_members,
-                    "mia_holdout": opts.mia_holdout, "alpha": opts.alpha, "scale": opts.scale, "release": opts.release,
-                    "attack_nulls": opts.attack_nulls, "baseline": None if opts.baseline is None else str(opts.baseline)},
-        "sample_run": run.samples.run and {k: v for k, v in run.samples.run.items() if k != "fired_steps"},
-    }}
+    return {
+        "setup": {
+            "samples": described(opts.samples),
+            "data": data.source,
+            "data_fingerprint": data.fingerprint(),
+            "split": None if opts.split is None else str(opts.split),
+            "members": None if opts.members is None else described(opts.members),
+            "holdout": None if opts.holdout is None else described(opts.holdout),
+            "resize": None if opts.resize is None else list(opts.resize),
+            "n_members": int(len(split.member_idx)),
+            "n_holdout": int(len(split.holdout_idx)),
+            "image_shape": list(data.shape),
+            "model": None if opts.model is None else str(opts.model),
+            "model_config": run.model_config,
+            "classifier": run.classifier,
+            "classifier_from_run_json": run.classifier is not None and opts.classifier is None,
+            "features": run.spec.label,
+            "features_pretrained": run.spec.pretrained,
+            "member_images": member_images_mode(run),
+            "seed": opts.seed,
+            "device": describe(run.device),
+            "options": {
+                "report_only": opts.report_only,
+                "search": opts.search,
+                "k": opts.k,
+                "permutations": opts.permutations,
+                "mia_t": list(opts.mia_t),
+                "mia_draws": opts.mia_draws,
+                "mia_members": opts.mia_members,
+                "mia_holdout": opts.mia_holdout,
+                "alpha": opts.alpha,
+                "scale": opts.scale,
+                "release": opts.release,
+                "attack_nulls": opts.attack_nulls,
+                "baseline": None if opts.baseline is None else str(opts.baseline),
+            },
+            "sample_run": run.samples.run and {k: v for k, v in run.samples.run.items() if k != "fired_steps"},
+        }
+    }
 
 
 def fit_samples(samples: SampleSet, data: ImageSet, spec: FeatureSpec, opts: AuditOptions) -> SampleSet:
@@ -233,9 +262,12 @@ def fit_samples(samples: SampleSet, data: ImageSet, spec: FeatureSpec, opts: Aud
         return SampleSet(x.clamp(-1, 1), samples.run, samples.folder, samples.prompts)
     if spec.kind != "pixel":
         return samples
-    raise InputError(opts.samples, f"samples are {got[1]}x{got[2]} but the images are {want[1]}x{want[2]}: pass "
-                     f"--resize {got[1]}x{got[2]} to read the images at the samples' size, or a network embedding "
-                     "(--features), which resizes both")
+    raise InputError(
+        opts.samples,
+        f"samples are {got[1]}x{got[2]} but the images are {want[1]}x{want[2]}: pass "
+        f"--resize {got[1]}x{got[2]} to read the images at the samples' size, or a network embedding "
+        "(--features), which resizes both",
+    )
 
 
 def _same_channels_as(samples: SampleSet, channels: int, opts: AuditOptions) -> SampleSet:
@@ -247,8 +279,11 @@ def _same_channels_as(samples: SampleSet, channels: int, opts: AuditOptions) -> 
     if x.shape[1] == 1 and channels == 3:
         return SampleSet(x.expand(-1, 3, -1, -1).contiguous(), samples.run, samples.folder, samples.prompts)
     if x.shape[1] == 3 and channels == 1 and grey_in_colour(to_uint8(x)):
-        warnings.warn(f"{described(opts.samples)}: read the samples as grey (their three channels are equal to within "
-                      f"{GREY_SPREAD} levels), as the images are", stacklevel=3)
+        warnings.warn(
+            f"{described(opts.samples)}: read the samples as grey (their three channels are equal to within "
+            f"{GREY_SPREAD} levels), as the images are",
+            stacklevel=3,
+        )
         return SampleSet(x.mean(dim=1, keepdim=True), samples.run, samples.folder, samples.prompts)
     raise InputError(described(opts.samples), f"samples have {x.shape[1]} channel(s) but the images have {channels}")
 
@@ -260,7 +295,8 @@ def _check_run_classifier(opts: AuditOptions, samples: SampleSet) -> None:
     if opts.model is None or opts.classifier is not None or not named or named == "exact":
         return
     if not Path(named).is_dir():
-        raise InputError(Path(opts.samples) / "run.json", f"names the classifier folder {named}, which does not exist: "
-                         "give --classifier DIR (or 'exact'); without it the protected sampler cannot be attacked")
-
-
+        raise InputError(
+            Path(opts.samples) / "run.json",
+            f"names the classifier folder {named}, which does not exist: "
+            "give --classifier DIR (or 'exact'); without it the protected sampler cannot be attacked",
+        )

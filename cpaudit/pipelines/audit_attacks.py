@@ -36,9 +36,16 @@ def attacks_stage(run: AuditRun, _sections: dict) -> dict:
     protected denoiser; the strongest attack of each threat model, selection-adjusted."""
     m_idx, h_idx = candidates(run)
     emb = run.emb
-    ctx = AttackContext(seed=run.opts.seed, sample_emb=emb.samples, member_emb=np.asarray(emb.members[m_idx]),
-                        holdout_emb=np.asarray(emb.holdout[h_idx]), threshold=run.threshold, mia_t=run.opts.mia_t,
-                        mia_draws=run.opts.mia_draws, step=run.step)
+    ctx = AttackContext(
+        seed=run.opts.seed,
+        sample_emb=emb.samples,
+        member_emb=np.asarray(emb.members[m_idx]),
+        holdout_emb=np.asarray(emb.holdout[h_idx]),
+        threshold=run.threshold,
+        mia_t=run.opts.mia_t,
+        mia_draws=run.opts.mia_draws,
+        step=run.step,
+    )
     run_prot = (run.samples.run or {}).get("protection")
     denoisers: list[Denoiser] = []
     run.classifier = run.opts.classifier
@@ -68,7 +75,9 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
     if opts.members is None and lm.data_fingerprint is not None and lm.data_fingerprint != data.fingerprint():
         raise InputError(Path(opts.model) / "config.json", f"model was trained on other data than {data.source}")
     if tuple(lm.image_shape) != data.shape:
-        raise InputError(Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}")
+        raise InputError(
+            Path(opts.model) / "config.json", f"model image shape {lm.image_shape} differs from the data's {data.shape}"
+        )
     check_mia_t(opts.mia_t, lm.schedule.T)
     lm.model.to(device)
     denoisers = [Denoiser(lm.pair_fn(), lm.path, device)]
@@ -78,12 +87,20 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
         classifier = rp["classifier"]  # checked before the work (audit._check_run_classifier)
     if classifier is not None:
         # The audit's members: a model trained elsewhere records none, and the user named them (--split, --members).
-        logit_fn, _ = resolve_guide(lm, classifier, rp.get("label_seed"), device=device, membership=(run.data, run.split))
+        logit_fn, _ = resolve_guide(
+            lm, classifier, rp.get("label_seed"), device=device, membership=(run.data, run.split)
+        )
         # Replay the sampling run; a run.json written before a field existed used what is now its fixed value.
-        prot = Protection(classifier, opts.alpha if opts.alpha is not None else rp.get("alpha"),
-                          opts.scale if opts.scale is not None else rp.get("scale"),
-                          rp.get("rule"), rp.get("guide", "when-confident"), t_min=rp.get("t_min", 0),
-                          t_max=rp.get("t_max"), space=rp.get("space", "x_t"))
+        prot = Protection(
+            classifier,
+            opts.alpha if opts.alpha is not None else rp.get("alpha"),
+            opts.scale if opts.scale is not None else rp.get("scale"),
+            rp.get("rule"),
+            rp.get("guide", "when-confident"),
+            t_min=rp.get("t_min", 0),
+            t_max=rp.get("t_max"),
+            space=rp.get("space", "x_t"),
+        )
         denoisers.append(Denoiser(denoisers[0].pair_model, lm.path, device, prot, logit_fn))
     return lm.config, classifier, denoisers
 
@@ -95,15 +112,29 @@ def class_denoisers(run: AuditRun, m_idx: np.ndarray, h_idx: np.ndarray) -> tupl
     if tuple(lm.image_shape) != run.data.shape or lm.codec.latent:
         raise InputError("--model", f"model image shape {lm.image_shape} differs from the data's {run.data.shape}")
     if run.data.labels is None:
-        raise InputError(run.data.source, "has no classes, which the attacks on a class-conditional model need (class "
-                         "subfolders, or an .npz 'labels' array)")
+        raise InputError(
+            run.data.source,
+            "has no classes, which the attacks on a class-conditional model need (class "
+            "subfolders, or an .npz 'labels' array)",
+        )
     check_mia_t(run.opts.mia_t, lm.schedule.T)
     labels = np.asarray(run.data.labels)
-    conds = {"members": torch.as_tensor(labels[run.split.member_idx[m_idx]], dtype=torch.long),
-             "holdout": torch.as_tensor(labels[run.split.holdout_idx[h_idx]], dtype=torch.long)}
+    conds = {
+        "members": torch.as_tensor(labels[run.split.member_idx[m_idx]], dtype=torch.long),
+        "holdout": torch.as_tensor(labels[run.split.holdout_idx[h_idx]], dtype=torch.long),
+    }
     lm.model.to(run.device)
-    return lm.config, [Denoiser(lm.pair_fn(), lm.path, run.device, cond_model=lm.denoiser, conds=conds,
-                                suffix="_class", title=" (true class)")]
+    return lm.config, [
+        Denoiser(
+            lm.pair_fn(),
+            lm.path,
+            run.device,
+            cond_model=lm.denoiser,
+            conds=conds,
+            suffix="_class",
+            title=" (true class)",
+        )
+    ]
 
 
 def check_mia_t(mia_t: tuple[int, ...], T: int) -> None:
@@ -112,8 +143,9 @@ def check_mia_t(mia_t: tuple[int, ...], T: int) -> None:
         raise InputError("--mia-t", f"timesteps must be in [0, {T - 1}], got {bad_t}")
 
 
-def run_attacks(run: AuditRun, ctx: AttackContext, denoisers: list[Denoiser], protected_run: bool,
-                attacks_to_run: tuple = ATTACKS) -> dict[str, dict]:
+def run_attacks(
+    run: AuditRun, ctx: AttackContext, denoisers: list[Denoiser], protected_run: bool, attacks_to_run: tuple = ATTACKS
+) -> dict[str, dict]:
     """Every registered attack that applies, on every denoiser it can run on: one summary shape for all; the
     raw scores go to run.scores (the threat-model headlines stack them), the ROC arrays to run.arrays."""
     attacks: dict[str, dict] = {}
@@ -122,7 +154,11 @@ def run_attacks(run: AuditRun, ctx: AttackContext, denoisers: list[Denoiser], pr
         for den in targets[attack.target]:
             protected = den is not None and den.protected and attack.target == "denoiser"
             key = attack.name + ("_protected" if protected else "") + (den.suffix if den is not None else "")
-            title = attack.title + (" on the protected denoiser" if protected else "") + (den.title if den is not None else "")
+            title = (
+                attack.title
+                + (" on the protected denoiser" if protected else "")
+                + (den.title if den is not None else "")
+            )
             tm = threat_model_of(attack, den, protected_run)
             run.scores[key] = attack.scores(ctx, den)
             attacks[key] = add_summary(run, key, title, tm, run.scores[key])
@@ -132,8 +168,8 @@ def run_attacks(run: AuditRun, ctx: AttackContext, denoisers: list[Denoiser], pr
 
 def add_summary(run: AuditRun, key: str, title: str, tm: str, scores: AttackScores) -> dict:
     """The summary every attack (and every attack-shaped figure: extraction, the detector) reports."""
-    summary, arrays = summarise(key, title, tm, scores, run.rng(f"attack-{key}"), run.opts.attack_nulls,
-                                split_design=run.split.design)
+    summary, arrays = summarise(
+        key, title, tm, scores, run.rng(f"attack-{key}"), run.opts.attack_nulls, split_design=run.split.design
+    )
     run.arrays.update(arrays)
     return {**summary, "deployed": in_scope(tm, run.opts.release), "measures": [tm]}
-

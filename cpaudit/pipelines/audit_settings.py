@@ -7,11 +7,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from cpaudit.auditing.engine.options import AuditOptions
 from cpaudit.auditing.policy import DEFAULT_POLICY, Policy
 from cpaudit.config import AUDIT_KEYS, AuditConfig
 from cpaudit.data.load import parse_resize
 from cpaudit.errors import InputError
-from cpaudit.pipelines.audit import AuditOptions
 
 PATH_KEYS = {"out", "split", "model", "cache_dir", "baseline", "junit", "prompts"}
 POLICY_KEYS = tuple(f.name for f in fields(Policy))

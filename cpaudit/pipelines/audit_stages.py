@@ -33,7 +33,7 @@ from cpaudit.sampling.protection import Protection
 from cpaudit.seeding import derive_seed, numpy_generator
 
 if TYPE_CHECKING:
-    from cpaudit.pipelines.audit import AuditOptions
+    from cpaudit.auditing.engine.options import AuditOptions
 
 # Members from this many on are embedded to a memory-mapped file rather than held in memory.
 STREAM_MIN_REFERENCES = 100_000
@@ -57,7 +57,7 @@ class Embeddings:
 class AuditRun:
     """What every stage reads, and what earlier stages leave for later ones."""
 
-    opts: "AuditOptions"
+    opts: AuditOptions
     spec: FeatureSpec
     threshold: float
     data: ImageSet
@@ -106,8 +106,9 @@ def replication_stage(run: AuditRun, _sections: dict) -> dict:
     """`nn`: nearest members of every sample against the held-out base rate; `top_pairs` and the pairs figure."""
     run.step("nearest neighbours")
     emb = run.emb
-    rep = run.rep = replication(emb.samples, emb.members, emb.holdout, threshold=run.threshold, k=run.opts.k,
-                                method=run.opts.search)
+    rep = run.rep = replication(
+        emb.samples, emb.members, emb.holdout, threshold=run.threshold, k=run.opts.k, method=run.opts.search
+    )
     run.arrays.update(sample_sim=rep.sample_sim, holdout_sim=rep.holdout_sim, sample_nn=rep.sample_nn)
     top = np.argsort(-rep.sample_sim, kind="stable")[:N_TOP_PAIRS]
     run.arrays["pair_samples"] = to_uint8(run.samples.images[top])
@@ -116,9 +117,17 @@ def replication_stage(run: AuditRun, _sections: dict) -> dict:
         pixels = to_uint8(run.members.take(rep.sample_nn[top, 0]))
         run.arrays["pair_members"] = pixels if shown == "show" else blur_u8(pixels)
     member_of = run.split.member_idx
-    return {"nn": rep.summary(run.spec.label, prompted_candidates(run)),
-            "top_pairs": [{"sample": int(i), "member": run.data.ids[int(member_of[rep.sample_nn[i, 0]])],
-                           "similarity": float(rep.sample_sim[i])} for i in top]}
+    return {
+        "nn": rep.summary(run.spec.label, prompted_candidates(run)),
+        "top_pairs": [
+            {
+                "sample": int(i),
+                "member": run.data.ids[int(member_of[rep.sample_nn[i, 0]])],
+                "similarity": float(rep.sample_sim[i]),
+            }
+            for i in top
+        ],
+    }
 
 
 def refused_prompts(run: AuditRun) -> list[str]:
@@ -141,8 +150,10 @@ def prompted_candidates(run: AuditRun) -> tuple[np.ndarray, np.ndarray] | None:
     if prompted is None or run.data.captions is None:
         return None
     caps = run.data.captions
-    return (np.asarray([caps[r] in prompted for r in run.split.member_idx], dtype=bool),
-            np.asarray([caps[r] in prompted for r in run.split.holdout_idx], dtype=bool))
+    return (
+        np.asarray([caps[r] in prompted for r in run.split.member_idx], dtype=bool),
+        np.asarray([caps[r] in prompted for r in run.split.holdout_idx], dtype=bool),
+    )
 
 
 def permutation_stage(run: AuditRun, _sections: dict) -> dict:
@@ -155,8 +166,14 @@ def permutation_stage(run: AuditRun, _sections: dict) -> dict:
     ref_h = e_h[rng.choice(len(e_h), m, replace=False)]
     perm = permutation_test(e_s @ ref_m.T, e_s @ ref_h.T, run.opts.permutations, rng)
     run.arrays["permutation_null"] = perm.null
-    return {"permutation": {"statistic": perm.statistic, "p_value": perm.p_value, "n_permutations": perm.n_permutations,
-                            "n_reference": int(m)}}
+    return {
+        "permutation": {
+            "statistic": perm.statistic,
+            "p_value": perm.p_value,
+            "n_permutations": perm.n_permutations,
+            "n_reference": int(m),
+        }
+    }
 
 
 def quality_stage(run: AuditRun, _sections: dict) -> dict:
@@ -172,13 +189,26 @@ def quality_stage(run: AuditRun, _sections: dict) -> dict:
     kid = kernel_inception_distance(f_s.astype(np.float64), f_q.astype(np.float64), run.rng("quality"))
     dim = int(f_s.shape[1])
     # Fewer images than dimensions leave the covariance singular: FID is then biased and unstable.
-    warning = (None if min(len(f_s), len(f_q)) > dim else
-               f"FID from {len(f_s)} samples and {len(f_q)} reference images in {dim} dimensions: fewer images than "
-               "dimensions on a side make the covariance singular and the FID unreliable")
-    return {"quality": {"features": spec.label, "fid": fid, "kid": kid, "n_samples": int(len(f_s)), "n_reference": int(len(f_q)),
-                        "reference": "held-out images" + ("" if run.emb.holdout_quality is not None else " (seeded subset)"),
-                        "feature_dim": dim, "warning": warning,
-                        "resize": spec.resize if spec.kind == "inception" else None, "weights_sha256": spec.sha256}}
+    warning = (
+        None
+        if min(len(f_s), len(f_q)) > dim
+        else f"FID from {len(f_s)} samples and {len(f_q)} reference images in {dim} dimensions: fewer images than "
+        "dimensions on a side make the covariance singular and the FID unreliable"
+    )
+    return {
+        "quality": {
+            "features": spec.label,
+            "fid": fid,
+            "kid": kid,
+            "n_samples": int(len(f_s)),
+            "n_reference": int(len(f_q)),
+            "reference": "held-out images" + ("" if run.emb.holdout_quality is not None else " (seeded subset)"),
+            "feature_dim": dim,
+            "warning": warning,
+            "resize": spec.resize if spec.kind == "inception" else None,
+            "weights_sha256": spec.sha256,
+        }
+    }
 
 
 def protection_stage(run: AuditRun, _sections: dict) -> dict:
@@ -187,12 +217,21 @@ def protection_stage(run: AuditRun, _sections: dict) -> dict:
     prot = sample_run.get("protection")
     info = None
     if prot:
-        info = {"alpha": prot.get("alpha"), "scale": prot.get("scale"), "rule": prot.get("rule"), "guide": prot.get("guide"),
-                "classifier": prot.get("classifier"), "label_seed": prot.get("label_seed"),
-                "fired_fraction": sample_run.get("fired_fraction"), "samples_with_guidance": sample_run.get("samples_with_guidance")}
+        info = {
+            "alpha": prot.get("alpha"),
+            "scale": prot.get("scale"),
+            "rule": prot.get("rule"),
+            "guide": prot.get("guide"),
+            "classifier": prot.get("classifier"),
+            "label_seed": prot.get("label_seed"),
+            "fired_fraction": sample_run.get("fired_fraction"),
+            "samples_with_guidance": sample_run.get("samples_with_guidance"),
+        }
     dp = (run.model_config or {}).get("dp")
-    return {"protection": info, "privacy": {"dp_epsilon": dp.get("epsilon") if dp else None,
-                                            "dp_delta": dp.get("delta") if dp else None}}
+    return {
+        "protection": info,
+        "privacy": {"dp_epsilon": dp.get("epsilon") if dp else None, "dp_delta": dp.get("delta") if dp else None},
+    }
 
 
 def policy_stage(run: AuditRun, sections: dict) -> dict:
@@ -201,20 +240,36 @@ def policy_stage(run: AuditRun, sections: dict) -> dict:
     policy = Policy() if opts.report_only else opts.policy
     text = "prompted_extraction" in sections
     levels = gate_levels(policy, text)
-    gates = evaluate_gates(policy, release=opts.release, replica_rate=run.rep.replica_rate if len(run.rep.sample_sim) else None,
-                           permutation_p=perm["p_value"], threat_models=tms, reach=nn,
-                           replica_level=levels.get("replica_excess_level"),
-                           n_diverged=len((run.samples.run or {}).get("nonfinite_seeds") or []),
-                           protected=samples_protected(run.samples.run))
+    gates = evaluate_gates(
+        policy,
+        release=opts.release,
+        replica_rate=run.rep.replica_rate if len(run.rep.sample_sim) else None,
+        permutation_p=perm["p_value"],
+        threat_models=tms,
+        reach=nn,
+        replica_level=levels.get("replica_excess_level"),
+        n_diverged=len((run.samples.run or {}).get("nonfinite_seeds") or []),
+        protected=samples_protected(run.samples.run),
+    )
     gates.update(sections.get("extra_gates", {}))
     if run.baseline is not None and not opts.report_only:
         gates.update(baseline_gates(nn, tms, opts.release, run.baseline))
     failures = [m for m in gates.values() if m is not None]
-    return {"policy": {"passed": not failures, "failures": failures, "gates": gates, "thresholds": dict(policy.__dict__),
-                       "family": family(policy, text), "release": opts.release, "report_only": opts.report_only,
-                       "mia_gate_reads": "threat_models." + opts.release + ".strongest"},
-            "verdict": verdict_sentence(opts.release, failures, len(gates), tms[opts.release]["strongest"],
-                                        report_only=opts.report_only)}
+    return {
+        "policy": {
+            "passed": not failures,
+            "failures": failures,
+            "gates": gates,
+            "thresholds": dict(policy.__dict__),
+            "family": family(policy, text),
+            "release": opts.release,
+            "report_only": opts.report_only,
+            "mia_gate_reads": "threat_models." + opts.release + ".strongest",
+        },
+        "verdict": verdict_sentence(
+            opts.release, failures, len(gates), tms[opts.release]["strongest"], report_only=opts.report_only
+        ),
+    }
 
 
 def sampling_protected(run_prot: dict | None) -> bool:
@@ -229,7 +284,7 @@ def samples_protected(sample_run: dict | None) -> bool:
     return sampling_protected(r.get("protection")) or bool((r.get("conditions") or {}).get("prompt_defence"))
 
 
-def model_conditioning_of(opts: "AuditOptions") -> str:
+def model_conditioning_of(opts: AuditOptions) -> str:
     """'none' without --model; else what the model folder is conditioned on (configs only)."""
     if opts.model is None or not Path(opts.model).is_dir():
         return "none"
@@ -262,7 +317,7 @@ def run_stages(run: AuditRun, stages: tuple[Stage, ...]) -> dict:
     return ordered
 
 
-def extraction_hint(opts: "AuditOptions") -> str:
+def extraction_hint(opts: AuditOptions) -> str:
     """The command that draws what a prompted-extraction audit of these members reads, complete as printed: the
     audit's model and its members (--split, or --members/--holdout)."""
     if opts.split is not None:
@@ -280,4 +335,3 @@ def described(source: object) -> str:
     if isinstance(source, (ImageSet, SampleSet)):
         return source.source if isinstance(source, ImageSet) else str(source.folder)
     return str(source)
-

@@ -81,9 +81,11 @@ from cpaudit.seeding import derive_seed
 
 # The protected text sampler (CPSample through the UNet with classifier-free guidance, or a prompt defence)
 # is not attacked: the attacks query the plain denoiser, which is then what the weights give.
-PROTECTED_SAMPLER_NOT_ATTACKED = ("the samples' sampler is protected (CPSample or a prompt defence), and cpaudit does not "
-                                  "attack a protected text-to-image sampler: the caption-conditioned attacks ran on the "
-                                  "plain denoiser, which measures the weights; audit with --release samples or weights")
+PROTECTED_SAMPLER_NOT_ATTACKED = (
+    "the samples' sampler is protected (CPSample or a prompt defence), and cpaudit does not "
+    "attack a protected text-to-image sampler: the caption-conditioned attacks ran on the "
+    "plain denoiser, which measures the weights; audit with --release samples or weights"
+)
 CAPTION_ATTACKS = (LossAttack(), SecMIAttack(), PIAAttack(), SimAAttack())
 TOP_CAPTIONS = 10  # the report's table of the most extracted member captions
 
@@ -104,20 +106,35 @@ class TextCandidates:
 def text_candidates(run: AuditRun) -> TextCandidates:
     """The prompted captions' units (a caption that prompted at least one sample) and their images."""
     if run.data.captions is None:
-        raise InputError(run.data.source, "has no captions, which prompted extraction needs (metadata.jsonl, or an .npz "
-                         "with a 'captions' array)")
+        raise InputError(
+            run.data.source,
+            "has no captions, which prompted extraction needs (metadata.jsonl, or an .npz with a 'captions' array)",
+        )
     prompted = prompted_captions(run)
     caps = run.data.captions
-    m_all, h_all, shared = caption_units([caps[r] for r in run.split.member_idx], [caps[r] for r in run.split.holdout_idx])
+    m_all, h_all, shared = caption_units(
+        [caps[r] for r in run.split.member_idx], [caps[r] for r in run.split.holdout_idx]
+    )
     m_units, h_units = m_all.keep(prompted), h_all.keep(prompted)
     if len(m_units.captions) < 4 or len(h_units.captions) < 4:
-        raise InputError(run.samples.folder, f"prompts name {len(m_units.captions)} member and {len(h_units.captions)} held-out "
-                         f"captions (a caption on both sides counts as neither); prompted extraction needs at least 4 of each "
-                         f"(sample with {extraction_hint(run.opts)})")
+        raise InputError(
+            run.samples.folder,
+            f"prompts name {len(m_units.captions)} member and {len(h_units.captions)} held-out "
+            f"captions (a caption on both sides counts as neither); prompted extraction needs at least 4 of each "
+            f"(sample with {extraction_hint(run.opts)})",
+        )
     m_idx, h_idx = m_units.positions(), h_units.positions()
-    return TextCandidates(m_idx, h_idx, [caps[run.split.member_idx[i]] for i in m_idx], [caps[run.split.holdout_idx[i]] for i in h_idx],
-                          m_units.reindexed(), h_units.reindexed(), sample_groups(run.samples.prompts, m_units.captions),
-                          sample_groups(run.samples.prompts, h_units.captions), shared)
+    return TextCandidates(
+        m_idx,
+        h_idx,
+        [caps[run.split.member_idx[i]] for i in m_idx],
+        [caps[run.split.holdout_idx[i]] for i in h_idx],
+        m_units.reindexed(),
+        h_units.reindexed(),
+        sample_groups(run.samples.prompts, m_units.captions),
+        sample_groups(run.samples.prompts, h_units.captions),
+        shared,
+    )
 
 
 def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
@@ -126,8 +143,16 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
     cand = text_candidates(run)
     run.classifier = run.opts.classifier
     member_emb, holdout_emb = np.asarray(run.emb.members[cand.m_idx]), np.asarray(run.emb.holdout[cand.h_idx])
-    ctx = AttackContext(seed=run.opts.seed, sample_emb=run.emb.samples, member_emb=member_emb, holdout_emb=holdout_emb,
-                        threshold=run.threshold, mia_t=run.opts.mia_t, mia_draws=run.opts.mia_draws, step=run.step)
+    ctx = AttackContext(
+        seed=run.opts.seed,
+        sample_emb=run.emb.samples,
+        member_emb=member_emb,
+        holdout_emb=holdout_emb,
+        threshold=run.threshold,
+        mia_t=run.opts.mia_t,
+        mia_draws=run.opts.mia_draws,
+        step=run.step,
+    )
     # CPSample or a prompt defence changed the deployed sampler: the plain denoiser is then the weights.
     protected = samples_protected(run.samples.run)
     attacks: dict[str, dict] = {}
@@ -137,16 +162,28 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
     sections = {"prompted_extraction": extraction}
     if lm is not None:
         sections["detector"] = detector_figures(run, lm, cand, attacks, "weights" if protected else "sampler")
-        ctx.members, ctx.holdout = (lm.codec.encode(x).cpu() for x in (run.members.take(cand.m_idx), run.holdout.take(cand.h_idx)))
+        ctx.members, ctx.holdout = (
+            lm.codec.encode(x).cpu() for x in (run.members.take(cand.m_idx), run.holdout.take(cand.h_idx))
+        )
         tm, measures = ("weights", ["weights"]) if protected else ("sampler", ["sampler", "weights"])
         for den in caption_denoisers(run, lm, cand):
             for attack in CAPTION_ATTACKS:
                 key = attack.name + den.suffix
-                attacks[key] = _attack(run, cand, key, attack, ctx, den, tm, title=attack.title + den.title, measures=measures)
+                attacks[key] = _attack(
+                    run, cand, key, attack, ctx, den, tm, title=attack.title + den.title, measures=measures
+                )
         # CLiD queries each candidate's true caption and its reduced captions (auditing/attacks/clid.py).
         clid = CLiDAttack()
-        attacks[clid.name] = _attack(run, cand, clid.name, clid, ctx, clid_denoiser(lm, cand.m_captions, cand.h_captions, run.device),
-                                     tm, measures=measures)
+        attacks[clid.name] = _attack(
+            run,
+            cand,
+            clid.name,
+            clid,
+            ctx,
+            clid_denoiser(lm, cand.m_captions, cand.h_captions, run.device),
+            tm,
+            measures=measures,
+        )
     sections.update(threat_model_sections(run, attacks))
     if protected and lm is not None:
         sections["threat_models"]["sampler"]["not_measured"] = PROTECTED_SAMPLER_NOT_ATTACKED
@@ -154,8 +191,17 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
     return sections
 
 
-def _attack(run: AuditRun, cand: TextCandidates, key: str, attack, ctx: AttackContext, den: Denoiser | None, tm: str,
-            title: str | None = None, measures: list[str] | None = None) -> dict:
+def _attack(
+    run: AuditRun,
+    cand: TextCandidates,
+    key: str,
+    attack,
+    ctx: AttackContext,
+    den: Denoiser | None,
+    tm: str,
+    title: str | None = None,
+    measures: list[str] | None = None,
+) -> dict:
     run.scores[key] = per_unit(attack.scores(ctx, den), cand)
     summary = add_summary(run, key, title or attack.title, tm, run.scores[key])
     summary["measures"] = measures or [tm]
@@ -168,9 +214,17 @@ def per_unit(scores: AttackScores, cand: TextCandidates) -> AttackScores:
     images = cand.m_units.images + cand.h_units.images
     if all(len(im) == 1 for im in images):
         return scores
-    extra = {**scores.extra, "per_caption": "scores averaged over each caption's images; the figures above are per image"}
-    return AttackScores(scores.variants, unit_means(scores.pos, cand.m_units.images), unit_means(scores.neg, cand.h_units.images),
-                        scores.queries_per_image, extra)
+    extra = {
+        **scores.extra,
+        "per_caption": "scores averaged over each caption's images; the figures above are per image",
+    }
+    return AttackScores(
+        scores.variants,
+        unit_means(scores.pos, cand.m_units.images),
+        unit_means(scores.neg, cand.h_units.images),
+        scores.queries_per_image,
+        extra,
+    )
 
 
 def load_text_model(run: AuditRun) -> LoadedModel:
@@ -184,8 +238,14 @@ def load_text_model(run: AuditRun) -> LoadedModel:
     return lm.to(run.device)
 
 
-def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarray, holdout_emb: np.ndarray,
-                       lm: LoadedModel | None, attacks: dict) -> dict:
+def extraction_figures(
+    run: AuditRun,
+    cand: TextCandidates,
+    member_emb: np.ndarray,
+    holdout_emb: np.ndarray,
+    lm: LoadedModel | None,
+    attacks: dict,
+) -> dict:
     """results.json `prompted_extraction`; its attack-shaped summary goes into `attacks` (threat model samples)."""
     run.step("prompted extraction")
     e_s, thr, refused = run.emb.samples, run.threshold, refused_prompts(run)
@@ -193,30 +253,63 @@ def extraction_figures(run: AuditRun, cand: TextCandidates, member_emb: np.ndarr
     m = caption_scores(e_s, cand.m_groups, member_emb, thr, refused=refusals(refused, mu.captions), own_rows=mu.images)
     h = caption_scores(e_s, cand.h_groups, holdout_emb, thr, refused=refusals(refused, hu.captions), own_rows=hu.images)
     variants = list(VARIANTS) + ([REFUSED_VARIANT] if refused else [])
-    run.scores["prompted_extraction"] = AttackScores(variants, m.stacked(bool(refused)), h.stacked(bool(refused)),
-                                                     queries_per_image=0)
-    attacks["prompted_extraction"] = add_summary(run, "prompted_extraction", "prompted extraction (Carlini et al. 2023)",
-                                                 "samples", run.scores["prompted_extraction"])
+    run.scores["prompted_extraction"] = AttackScores(
+        variants, m.stacked(bool(refused)), h.stacked(bool(refused)), queries_per_image=0
+    )
+    attacks["prompted_extraction"] = add_summary(
+        run,
+        "prompted_extraction",
+        "prompted extraction (Carlini et al. 2023)",
+        "samples",
+        run.scores["prompted_extraction"],
+    )
     k_max = max(1, int(min(m.n_samples.min(), h.n_samples.min())))
-    by_k = [{"per_caption": k, "auc": auc(caption_scores(e_s, cand.m_groups, member_emb, thr, k, own_rows=mu.images).best_own,
-                                            caption_scores(e_s, cand.h_groups, holdout_emb, thr, k, own_rows=hu.images).best_own)}
-            for k in range(1, k_max + 1)]
+    by_k = [
+        {
+            "per_caption": k,
+            "auc": auc(
+                caption_scores(e_s, cand.m_groups, member_emb, thr, k, own_rows=mu.images).best_own,
+                caption_scores(e_s, cand.h_groups, holdout_emb, thr, k, own_rows=hu.images).best_own,
+            ),
+        }
+        for k in range(1, k_max + 1)
+    ]
     run.arrays.update(extraction_member_best=m.best_own, extraction_holdout_best=h.best_own)
-    out = {"threat_model": "samples", "features": run.spec.label, "threshold": thr,
-           "threshold_origin": "the audit's replica threshold on this embedding (--threshold, else its default)",
-           "samples_per_caption": k_max, "headline": "attacks.prompted_extraction",
-           "refused": {"member_captions": int((m.refused > 0).sum()), "holdout_captions": int((h.refused > 0).sum()),
-                       "prompts": len(refused)},
-           "captions": replica_excess(m.replicas, h.replicas),
-           "samples": {"member_caption_replicas": int(m.replicas.sum()), "n_member_caption_samples": int(m.n_samples.sum()),
-                       "holdout_caption_replicas": int(h.replicas.sum()), "n_holdout_caption_samples": int(h.n_samples.sum())},
-           "shared_captions": {**cand.shared, "note": "captions on both member and held-out images: neither a member nor "
-                               "a held-out caption, left out of every attack"},
-           "caption_units": {"member_captions": len(mu.captions), "member_images": len(cand.m_idx),
-                             "holdout_captions": len(hu.captions), "holdout_images": len(cand.h_idx)},
-           "auc_by_samples_per_caption": by_k, "auc_by_samples_per_caption_note": "best similarity to its own image, on all "
-           "captions: descriptive (the headline's variant is cross-fitted)",
-           "top_captions": top_captions(run, cand, m)}
+    out = {
+        "threat_model": "samples",
+        "features": run.spec.label,
+        "threshold": thr,
+        "threshold_origin": "the audit's replica threshold on this embedding (--threshold, else its default)",
+        "samples_per_caption": k_max,
+        "headline": "attacks.prompted_extraction",
+        "refused": {
+            "member_captions": int((m.refused > 0).sum()),
+            "holdout_captions": int((h.refused > 0).sum()),
+            "prompts": len(refused),
+        },
+        "captions": replica_excess(m.replicas, h.replicas),
+        "samples": {
+            "member_caption_replicas": int(m.replicas.sum()),
+            "n_member_caption_samples": int(m.n_samples.sum()),
+            "holdout_caption_replicas": int(h.replicas.sum()),
+            "n_holdout_caption_samples": int(h.n_samples.sum()),
+        },
+        "shared_captions": {
+            **cand.shared,
+            "note": "captions on both member and held-out images: neither a member nor "
+            "a held-out caption, left out of every attack",
+        },
+        "caption_units": {
+            "member_captions": len(mu.captions),
+            "member_images": len(cand.m_idx),
+            "holdout_captions": len(hu.captions),
+            "holdout_images": len(cand.h_idx),
+        },
+        "auc_by_samples_per_caption": by_k,
+        "auc_by_samples_per_caption_note": "best similarity to its own image, on all "
+        "captions: descriptive (the headline's variant is cross-fitted)",
+        "top_captions": top_captions(run, cand, m),
+    }
     if lm is not None and lm.codec.latent:
         own = run.members.take(cand.m_idx)
         rec = lm.codec.decode(lm.codec.encode(own.to(run.device))).cpu().clamp(-1, 1)
@@ -237,10 +330,18 @@ def top_captions(run: AuditRun, cand: TextCandidates, m) -> list[dict]:
     if mode != "hide":
         own = to_uint8(run.members.take(np.asarray([r for _, r in pairs], dtype=np.int64)))
         run.arrays["extraction_pair_members"] = own if show else blur_u8(own)
-    return [{"member": run.data.ids[int(run.split.member_idx[r])], "images": len(cand.m_units.images[i]),
-             "caption": cand.m_units.captions[i] if show else None, "best_similarity": float(m.best_own[i]),
-             "replicas": int(m.replicas[i]), "samples": int(m.n_samples[i]), "agreement": float(m.agreement[i])}
-            for i, (_, r) in zip(order, pairs)]
+    return [
+        {
+            "member": run.data.ids[int(run.split.member_idx[r])],
+            "images": len(cand.m_units.images[i]),
+            "caption": cand.m_units.captions[i] if show else None,
+            "best_similarity": float(m.best_own[i]),
+            "replicas": int(m.replicas[i]),
+            "samples": int(m.n_samples[i]),
+            "agreement": float(m.agreement[i]),
+        }
+        for i, (_, r) in zip(order, pairs)
+    ]
 
 
 def best_pair(run: AuditRun, cand: TextCandidates, unit: int) -> tuple[int, int]:
@@ -262,11 +363,14 @@ def extraction_gate(run: AuditRun, extraction: dict) -> dict:
     c = extraction["captions"]
     if c["fisher_p"] >= level:
         return {"extraction_excess_level": None}
-    return {"extraction_excess_level": (
-        f"prompted with their training captions, the sampler reproduces training images: {c['member_captions_extracted']} of "
-        f"{c['n_member_captions']} member captions ({c['rate']:.0%}) give a replica of their image, against "
-        f"{c['holdout_captions_extracted']} of {c['n_holdout_captions']} held-out captions (one-sided Fisher exact "
-        f"p = {c['fisher_p']:.3g} < level {level:g}; threat model 'samples')")}
+    return {
+        "extraction_excess_level": (
+            f"prompted with their training captions, the sampler reproduces training images: {c['member_captions_extracted']} of "
+            f"{c['n_member_captions']} member captions ({c['rate']:.0%}) give a replica of their image, against "
+            f"{c['holdout_captions_extracted']} of {c['n_holdout_captions']} held-out captions (one-sided Fisher exact "
+            f"p = {c['fisher_p']:.3g} < level {level:g}; threat model 'samples')"
+        )
+    }
 
 
 def detector_figures(run: AuditRun, lm: LoadedModel, cand: TextCandidates, attacks: dict, tm: str) -> dict:
@@ -286,12 +390,22 @@ def detector_figures(run: AuditRun, lm: LoadedModel, cand: TextCandidates, attac
     n_first = min(DETECTOR_FIRST_STEPS, steps)
     variants = ["first step", f"mean of the first {n_first} steps"]
     run.scores["detector"] = AttackScores(variants, pos, neg, queries_per_image=2 * n_first * k)
-    attacks["detector"] = add_summary(run, "detector", "text-conditional noise norm (Wen et al. 2024)", tm, run.scores["detector"])
+    attacks["detector"] = add_summary(
+        run, "detector", "text-conditional noise norm (Wen et al. 2024)", tm, run.scores["detector"]
+    )
     threshold = float(neg[1].max())
-    out = {"threat_model": tm, "guidance_scale": w, "steps": steps, "first_steps": n_first, "seeds_per_caption": k,
-           "headline": "attacks.detector", "flag_threshold": threshold,
-           "flag_rule": f"mean of the first {n_first} steps above every held-out caption's (the model never saw their images)",
-           "member_captions_flagged": int((pos[1] > threshold).sum()), "n_member_captions": int(pos.shape[1])}
+    out = {
+        "threat_model": tm,
+        "guidance_scale": w,
+        "steps": steps,
+        "first_steps": n_first,
+        "seeds_per_caption": k,
+        "headline": "attacks.detector",
+        "flag_threshold": threshold,
+        "flag_rule": f"mean of the first {n_first} steps above every held-out caption's (the model never saw their images)",
+        "member_captions_flagged": int((pos[1] > threshold).sum()),
+        "n_member_captions": int(pos.shape[1]),
+    }
     run.arrays.update(detector_member=pos[1], detector_holdout=neg[1])
     if run.opts.prompts is not None:
         prompts = read_prompts_file(Path(run.opts.prompts))
@@ -309,14 +423,41 @@ def guidance_and_steps(sample_run: dict | None) -> tuple[float, int]:
 
 def caption_denoisers(run: AuditRun, lm: LoadedModel, cand: TextCandidates) -> list[Denoiser]:
     """The plain denoiser conditioned on each candidate's true caption, and on the empty caption (guidance 1)."""
-    true = {"members": lm.prompts.condition(cand.m_captions, 1.0).to(run.device),
-            "holdout": lm.prompts.condition(cand.h_captions, 1.0).to(run.device)}
+    true = {
+        "members": lm.prompts.condition(cand.m_captions, 1.0).to(run.device),
+        "holdout": lm.prompts.condition(cand.h_captions, 1.0).to(run.device),
+    }
     # The unconditional half as the model's own pipeline forms it (the empty prompt; SDXL's zeros where it forces them).
     none = {role: cond.uncond_only() for role, cond in true.items()}
     pairs = lm.denoiser
-    return [Denoiser(pairs.bind(None), lm.path, run.device, cond_model=pairs, conds=true, suffix="_caption", title=" (true caption)"),
-            Denoiser(pairs.bind(None), lm.path, run.device, cond_model=pairs, conds=none, suffix="_empty", title=" (empty caption)")]
+    return [
+        Denoiser(
+            pairs.bind(None),
+            lm.path,
+            run.device,
+            cond_model=pairs,
+            conds=true,
+            suffix="_caption",
+            title=" (true caption)",
+        ),
+        Denoiser(
+            pairs.bind(None),
+            lm.path,
+            run.device,
+            cond_model=pairs,
+            conds=none,
+            suffix="_empty",
+            title=" (empty caption)",
+        ),
+    ]
 
 
-TEXT_STAGES = (embed_stage, replication_stage, permutation_stage, quality_stage, text_attacks_stage, protection_stage,
-               policy_stage)
+TEXT_STAGES = (
+    embed_stage,
+    replication_stage,
+    permutation_stage,
+    quality_stage,
+    text_attacks_stage,
+    protection_stage,
+    policy_stage,
+)

@@ -31,10 +31,12 @@ from cpaudit.train.dp import DPConfig
 from cpaudit.version import __version__
 
 # The demo runs one setting per defence; the frontier of every defence is a longer run, committed.
-FRONTIER_NOTE = ("Every defence on one privacy/quality frontier (CPSample and its variants, rejection, nearest-member "
-                 "repulsion, DP-SGD), chosen on tuning seeds and measured on 1,024 evaluation samples a point: "
-                 "reports/tune/report.md in the cpaudit repository, made by `cpaudit tune --model reports/demo/runs/model "
-                 "--classifier reports/demo/runs/classifier --out reports/tune`.")
+FRONTIER_NOTE = (
+    "Every defence on one privacy/quality frontier (CPSample and its variants, rejection, nearest-member "
+    "repulsion, DP-SGD), chosen on tuning seeds and measured on 1,024 evaluation samples a point: "
+    "reports/tune/report.md in the cpaudit repository, made by `cpaudit tune --model reports/demo/runs/model "
+    "--classifier reports/demo/runs/classifier --out reports/tune`."
+)
 
 Stage = Callable[[str, int, int, dict[str, float] | None], None]  # (stage, step, total, metrics)
 
@@ -45,7 +47,9 @@ class DemoOptions:
     work: Path | None = None  # models and samples; default OUT/runs
     quick: bool = False  # under 3 minutes: shorter training, exact-posterior CPSample, no DP model
     seed: int = 0  # training, split, labels and audit
-    sample_seed: int = 1000  # first sample's seed: apart from the seeds the protection defaults were tuned on (2,000,000 on)
+    sample_seed: int = (
+        1000  # first sample's seed: apart from the seeds the protection defaults were tuned on (2,000,000 on)
+    )
     n: int = 256
     device: str = "auto"  # see device.py
 
@@ -85,74 +89,142 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
     work = Path(opts.work) if opts.work is not None else Path(opts.out) / "runs"
     model = work / "model"
     steps = 2500 if opts.quick else 4000
-    train_diffusion(TrainDiffusionOptions(device=opts.device, data="digits", out=model, members=64, seed=opts.seed,
-                                          train=DiffusionTrainConfig(steps=steps)),
-                    progress=lambda s, n, m: say("train memorising model", s, n, m))
+    train_diffusion(
+        TrainDiffusionOptions(
+            device=opts.device,
+            data="digits",
+            out=model,
+            members=64,
+            seed=opts.seed,
+            train=DiffusionTrainConfig(steps=steps),
+        ),
+        progress=lambda s, n, m: say("train memorising model", s, n, m),
+    )
     if opts.quick:
         classifier = "exact"
         protection = Protection("exact")  # the exact posterior's own defaults (protection.KIND_DEFAULTS)
     else:
         clf_dir = work / "classifier"
-        train_classifier(TrainClassifierOptions(device=opts.device, data="digits", out=clf_dir, model=model, seed=opts.seed,
-                                                train=ClassifierTrainConfig()),
-                         progress=lambda s, n, m: say("train random-label classifier", s, n, m))
+        train_classifier(
+            TrainClassifierOptions(
+                device=opts.device,
+                data="digits",
+                out=clf_dir,
+                model=model,
+                seed=opts.seed,
+                train=ClassifierTrainConfig(),
+            ),
+            progress=lambda s, n, m: say("train random-label classifier", s, n, m),
+        )
         classifier = str(clf_dir)
         protection = Protection(classifier)
 
     runs: dict[str, Path] = {}
     say("sample unprotected", 0, 1, None)
-    sample(SampleOptions(device=opts.device, model=model, out=work / "unprotected", n=opts.n, seed=opts.sample_seed, write_png=False))
+    sample(
+        SampleOptions(
+            device=opts.device, model=model, out=work / "unprotected", n=opts.n, seed=opts.sample_seed, write_png=False
+        )
+    )
     runs["unprotected"] = work / "unprotected"
     say("sample with CPSample", 0, 1, None)
-    sample(SampleOptions(device=opts.device, model=model, out=work / "cpsample", n=opts.n, seed=opts.sample_seed,
-                         protection=protection, write_png=False))
+    sample(
+        SampleOptions(
+            device=opts.device,
+            model=model,
+            out=work / "cpsample",
+            n=opts.n,
+            seed=opts.sample_seed,
+            protection=protection,
+            write_png=False,
+        )
+    )
     runs["CPSample"] = work / "cpsample"
     say("rejection baseline", 0, 1, None)
-    rejection_sample(RejectionOptions(device=opts.device, model=model, out=work / "rejection", n=opts.n, seed=opts.sample_seed))
+    rejection_sample(
+        RejectionOptions(device=opts.device, model=model, out=work / "rejection", n=opts.n, seed=opts.sample_seed)
+    )
     runs["rejection"] = work / "rejection"
     models = {label: model for label in runs}
     if not opts.quick:
         dp = DPConfig(epsilon=10.0, delta=1e-3)
         # The control trains as the DP run does (steps, batch size, learning rate, EMA) without clipping or
         # noise, so the DP row's loss of quality and of leakage is DP's, not that of a shorter training.
-        control = DiffusionTrainConfig(steps=dp.steps, batch_size=dp.expected_batch_size, lr=dp.lr, ema_decay=dp.ema_decay)
+        control = DiffusionTrainConfig(
+            steps=dp.steps, batch_size=dp.expected_batch_size, lr=dp.lr, ema_decay=dp.ema_decay
+        )
         for label, folder, kw in (("DP-SGD", "dp", {"dp": dp}), ("DP control", "dp-control", {"train": control})):
             m = work / f"{folder}-model"
-            train_diffusion(TrainDiffusionOptions(device=opts.device, data="digits", out=m, members=64, seed=opts.seed, **kw),
-                            progress=lambda s, n, mt, label=label: say(f"train {label} model", s, n, mt))
-            sample(SampleOptions(device=opts.device, model=m, out=work / folder, n=opts.n, seed=opts.sample_seed, write_png=False))
+            train_diffusion(
+                TrainDiffusionOptions(device=opts.device, data="digits", out=m, members=64, seed=opts.seed, **kw),
+                progress=lambda s, n, mt, label=label: say(f"train {label} model", s, n, mt),
+            )
+            sample(
+                SampleOptions(
+                    device=opts.device, model=m, out=work / folder, n=opts.n, seed=opts.sample_seed, write_png=False
+                )
+            )
             runs[label], models[label] = work / folder, m
 
     results = audit_runs(opts, runs, models, classifier, say)
     say("", 0, 1, None)  # closes the last stage
     seconds = time.perf_counter() - t0
-    write_json(Path(opts.out) / "timings.json", {"quick": opts.quick, "total_seconds": round(seconds, 1),
-                                                  "stage_seconds": say.rounded(),
-                                                  "machine": machine_description(), "cpaudit_version": __version__})
+    write_json(
+        Path(opts.out) / "timings.json",
+        {
+            "quick": opts.quick,
+            "total_seconds": round(seconds, 1),
+            "stage_seconds": say.rounded(),
+            "machine": machine_description(),
+            "cpaudit_version": __version__,
+        },
+    )
     return DemoResult(Path(opts.out), results, seconds, say.seconds)
 
 
-def audit_runs(opts: DemoOptions, runs: dict[str, Path], models: dict[str, Path], classifier: str, say: Stage) -> dict[str, dict]:
+def audit_runs(
+    opts: DemoOptions, runs: dict[str, Path], models: dict[str, Path], classifier: str, say: Stage
+) -> dict[str, dict]:
     """Audit each run (label -> samples folder) under the default gates into OUT/<label>, then the comparison report."""
     results: dict[str, dict] = {}
     mia_t = (50, 100, 200, 350) if not opts.quick else (100, 350)
     for label, samples in runs.items():
         say(f"audit {label}", 0, 1, None)
         m = models[label]
-        r = audit(AuditOptions(device=opts.device, samples=samples, data="digits", split=m / "split.json",
-                               out=Path(opts.out) / _folder(label), model=m,
-                               classifier=classifier if label == "CPSample" else None, mia_t=mia_t,
-                               mia_draws=4 if opts.quick else 8, permutations=1000, seed=opts.seed))  # the default gates
+        r = audit(
+            AuditOptions(
+                device=opts.device,
+                samples=samples,
+                data="digits",
+                split=m / "split.json",
+                out=Path(opts.out) / _folder(label),
+                model=m,
+                classifier=classifier if label == "CPSample" else None,
+                mia_t=mia_t,
+                mia_draws=4 if opts.quick else 8,
+                permutations=1000,
+                seed=opts.seed,
+            )
+        )  # the default gates
         results[label] = r.results
     say("comparison report", 0, 1, None)
-    report([Path(opts.out) / _folder(label) / "results.json" for label in results], Path(opts.out), labels=list(results),
-           notes=[FRONTIER_NOTE])
+    report(
+        [Path(opts.out) / _folder(label) / "results.json" for label in results],
+        Path(opts.out),
+        labels=list(results),
+        notes=[FRONTIER_NOTE],
+    )
     return results
 
 
 # The full demo's runs: label -> (samples folder, model folder) under its work folder.
-DEMO_RUNS = {"unprotected": ("unprotected", "model"), "CPSample": ("cpsample", "model"), "rejection": ("rejection", "model"),
-             "DP-SGD": ("dp", "dp-model"), "DP control": ("dp-control", "dp-control-model")}
+DEMO_RUNS = {
+    "unprotected": ("unprotected", "model"),
+    "CPSample": ("cpsample", "model"),
+    "rejection": ("rejection", "model"),
+    "DP-SGD": ("dp", "dp-model"),
+    "DP control": ("dp-control", "dp-control-model"),
+}
 
 
 def reaudit_demo(opts: DemoOptions, stage: Stage | None = None) -> dict[str, dict]:
@@ -177,8 +249,13 @@ def machine_description() -> dict:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         pass
-    return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "machine": platform.machine(),
-            "avx512": "avx512f" in flags, "torch": torch.__version__}
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "avx512": "avx512f" in flags,
+        "torch": torch.__version__,
+    }
 
 
 def _folder(label: str) -> str:

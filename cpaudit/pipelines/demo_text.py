@@ -73,7 +73,12 @@ DEMO_CLASSIFIER = ClassifierTrainConfig(steps=2000)
 # guidance 4, what the tiny models were measured with (64 of 64 training captions reproduced; on SD3 guidance 1,
 # 3, 5 and 50 steps gave the same): SD3's guidance_scale; on the tiny FLUX model, which embeds no distilled
 # guidance, FluxPipeline's true_cfg_scale against the empty prompt (models/flow_prompts.py FluxPromptEncoder).
-SAMPLING = {"sd": (50, DEFAULT_GUIDANCE_SCALE), "sdxl": (50, DEFAULT_GUIDANCE_SCALE), "sd3": (28, 4.0), "flux": (28, 4.0)}
+SAMPLING = {
+    "sd": (50, DEFAULT_GUIDANCE_SCALE),
+    "sdxl": (50, DEFAULT_GUIDANCE_SCALE),
+    "sd3": (28, 4.0),
+    "flux": (28, 4.0),
+}
 PIPELINE_ARCH = {"StableDiffusionXLPipeline": "sdxl", "StableDiffusion3Pipeline": "sd3", "FluxPipeline": "flux"}
 
 
@@ -84,7 +89,9 @@ class TextDemoOptions:
     model: Path | None = None  # reuse a trained pipeline folder instead of training one
     seed: int = 0
     sample_seed: int = 5_000_000  # evaluation seeds, apart from the tuning seeds (2,000,000 on)
-    per_caption: int = 3  # the audit's default is 4; 3 keeps the demo within 10 minutes (each sample is 2 UNet calls x 50 steps)
+    per_caption: int = (
+        3  # the audit's default is 4; 3 keeps the demo within 10 minutes (each sample is 2 UNet calls x 50 steps)
+    )
     arch: str | None = None  # sd, sdxl, sd3 or flux; None: sd, or the --model's own
     steps: int | None = None  # None: the architecture's (SAMPLING)
     guidance_scale: float | None = None  # None: the architecture's (SAMPLING)
@@ -136,16 +143,28 @@ def resolve_options(opts: TextDemoOptions) -> TextDemoOptions:
         arch = own
     text_architecture(arch)  # refuses an unknown name in one line
     steps, guidance = SAMPLING[arch]
-    return replace(opts, arch=arch, steps=opts.steps or steps,
-                   guidance_scale=guidance if opts.guidance_scale is None else opts.guidance_scale)
+    return replace(
+        opts,
+        arch=arch,
+        steps=opts.steps or steps,
+        guidance_scale=guidance if opts.guidance_scale is None else opts.guidance_scale,
+    )
 
 
 def train_demo_model(opts: TextDemoOptions, model: Path, say: Stage) -> None:
     """The pipeline of opts.arch: the UNets at DEMO_TRAIN, the flow transformers at train-diffusion's defaults."""
     train = DEMO_TRAIN if opts.arch in ("sd", "sdxl") else default_train_config(opts.arch)
-    train_text_diffusion(TrainTextOptions("captioned-digits", model, seed=opts.seed, train=train,
-                                          arch=text_architecture(opts.arch), device=opts.device),
-                         progress=lambda part, s, n, m: say(f"train text-to-image {part}", s, n, m))
+    train_text_diffusion(
+        TrainTextOptions(
+            "captioned-digits",
+            model,
+            seed=opts.seed,
+            train=train,
+            arch=text_architecture(opts.arch),
+            device=opts.device,
+        ),
+        progress=lambda part, s, n, m: say(f"train text-to-image {part}", s, n, m),
+    )
 
 
 def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResult:
@@ -157,9 +176,18 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     if opts.model is None:
         train_demo_model(opts, model, say)
     classifier = work / "classifier"
-    train_classifier(TrainClassifierOptions("captioned-digits", classifier, model=model, base_channels=LATENT_CLASSIFIER_WIDTH,
-                                            seed=opts.seed, train=DEMO_CLASSIFIER, device=opts.device),
-                     progress=lambda s, n, m: say("train random-label latent classifier", s, n, m))
+    train_classifier(
+        TrainClassifierOptions(
+            "captioned-digits",
+            classifier,
+            model=model,
+            base_channels=LATENT_CLASSIFIER_WIDTH,
+            seed=opts.seed,
+            train=DEMO_CLASSIFIER,
+            device=opts.device,
+        ),
+        progress=lambda s, n, m: say("train random-label latent classifier", s, n, m),
+    )
     prompts = extraction_prompts(model, per_caption=opts.per_caption, seed=opts.seed)
     data, split = data_and_split_of(model, load_model(model).config)
     reference = pooled_pixels(data.take(split.holdout_idx))
@@ -171,23 +199,48 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     none_fid = table[0]["pixel_fid"]
     for row in table:
         row["fid_ratio"] = row["pixel_fid"] / none_fid
-    report([Path(opts.out) / Path(r["setup"]["samples"]).name / "results.json" for r in results.values()], Path(opts.out),
-           labels=list(results))
+    report(
+        [Path(opts.out) / Path(r["setup"]["samples"]).name / "results.json" for r in results.values()],
+        Path(opts.out),
+        labels=list(results),
+    )
     say("", 0, 1, None)
     seconds = time.perf_counter() - t0
-    white_box = {k: {f: a[f] for f in ("title", "threat_model", "auc", "auc_ci95", "chance_band95")}
-                 for k, a in results["unprotected"]["attacks"].items() if k not in ("prompted_extraction", "sample_only")}
-    write_json(Path(opts.out) / "text_demo.json", {"table": table, "white_box": white_box, "arch": opts.arch, "seed": opts.seed,
-                                                   "sample_seed": opts.sample_seed,
-                                                   "per_caption": opts.per_caption, "steps": opts.steps,
-                                                   "guidance_scale": opts.guidance_scale, "total_seconds": round(seconds, 1),
-                                                   "stage_seconds": say.rounded(), "machine": machine_description(),
-                                                   "cpaudit_version": __version__})
+    white_box = {
+        k: {f: a[f] for f in ("title", "threat_model", "auc", "auc_ci95", "chance_band95")}
+        for k, a in results["unprotected"]["attacks"].items()
+        if k not in ("prompted_extraction", "sample_only")
+    }
+    write_json(
+        Path(opts.out) / "text_demo.json",
+        {
+            "table": table,
+            "white_box": white_box,
+            "arch": opts.arch,
+            "seed": opts.seed,
+            "sample_seed": opts.sample_seed,
+            "per_caption": opts.per_caption,
+            "steps": opts.steps,
+            "guidance_scale": opts.guidance_scale,
+            "total_seconds": round(seconds, 1),
+            "stage_seconds": say.rounded(),
+            "machine": machine_description(),
+            "cpaudit_version": __version__,
+        },
+    )
     return TextDemoResult(Path(opts.out), results, table, seconds, say.seconds)
 
 
-def run_defence(opts: TextDemoOptions, model: Path, work: Path, label: str, how: dict, prompts: list[str],
-                reference: np.ndarray, say: Stage) -> tuple[dict, dict]:
+def run_defence(
+    opts: TextDemoOptions,
+    model: Path,
+    work: Path,
+    label: str,
+    how: dict,
+    prompts: list[str],
+    reference: np.ndarray,
+    say: Stage,
+) -> tuple[dict, dict]:
     """Sample the prompts under one defence (`defences`' entry) into WORK/<label>, audit them into OUT/<label>
     (with the model for the unprotected run): its results.json and its table row."""
     opts = resolve_options(opts)
@@ -197,8 +250,17 @@ def run_defence(opts: TextDemoOptions, model: Path, work: Path, label: str, how:
     fid = frechet_distance(pooled_pixels(load_samples(folder).images), reference)
     say(f"audit {label}", 0, 1, None)
     white_box = label == "unprotected"  # the weights are the same under every sampling-time defence
-    r = audit(AuditOptions(samples=folder, out=Path(opts.out) / folder.name, split=model / "split.json",
-                           model=model if white_box else None, seed=opts.seed, member_images="show", device=opts.device))
+    r = audit(
+        AuditOptions(
+            samples=folder,
+            out=Path(opts.out) / folder.name,
+            split=model / "split.json",
+            model=model if white_box else None,
+            seed=opts.seed,
+            member_images="show",
+            device=opts.device,
+        )
+    )
     return r.results, table_row(label, r.results, seconds, fid)
 
 
@@ -209,9 +271,19 @@ def sample_defence(opts: TextDemoOptions, model: Path, out: Path, prompts: list[
     if how.get("rejection"):
         write_rejection_run(opts, model, out, prompts, cfg)
     else:
-        sample(SampleOptions(model=model, out=out, n=len(prompts), seed=opts.sample_seed, sampler=cfg, write_png=False,
-                             protection=how.get("protection"), device=opts.device,
-                             conditions=Conditions(tuple(prompts), opts.guidance_scale, prompt_defence=how.get("prompt_defence"))))
+        sample(
+            SampleOptions(
+                model=model,
+                out=out,
+                n=len(prompts),
+                seed=opts.sample_seed,
+                sampler=cfg,
+                write_png=False,
+                protection=how.get("protection"),
+                device=opts.device,
+                conditions=Conditions(tuple(prompts), opts.guidance_scale, prompt_defence=how.get("prompt_defence")),
+            )
+        )
     return time.perf_counter() - t0
 
 
@@ -222,50 +294,94 @@ def write_rejection_run(opts: TextDemoOptions, model: Path, out: Path, prompts: 
     data, split = data_and_split_of(model, lm.config)
     members = data.take(split.member_idx)
     setting = Setting("rejection", f"r >= {opts.threshold}, {REJECTION_DRAWS} draws", reject_at=opts.threshold)
-    d = draw_setting(lm, setting, Guides(members, torch.device("cpu")), opts.sample_seed, len(prompts), cfg,
-                     conditions=Conditions(tuple(prompts), opts.guidance_scale), allow_refusal=True, max_rounds=REJECTION_DRAWS)
+    d = draw_setting(
+        lm,
+        setting,
+        Guides(members, torch.device("cpu")),
+        opts.sample_seed,
+        len(prompts),
+        cfg,
+        conditions=Conditions(tuple(prompts), opts.guidance_scale),
+        allow_refusal=True,
+        max_rounds=REJECTION_DRAWS,
+    )
     out.mkdir(parents=True, exist_ok=True)
     save_samples_npz(out / "samples.npz", to_uint8(d.images), np.asarray(d.seeds))
-    write_json(out / "run.json", {
-        "kind": "cpaudit-samples", "cpaudit_version": __version__, "provenance": provenance(resolve_device(opts.device)),
-        "model": str(model), "n": len(d.seeds),
-        "seed": opts.sample_seed, "image_shape": list(lm.image_shape), "conditioning": "text", "protection": None,
-        "sampler": {"steps": cfg.steps, "method": cfg.method, "eta": cfg.eta},
-        "conditions": {"guidance_scale": opts.guidance_scale, "negative_prompt": None, "prompt_defence": None,
-                       "prompt_of_seed": {str(s): prompts[p] for s, p in zip(d.seeds, d.positions)},
-                       "refused_prompts": [prompts[p] for p in d.refused or []]},
-        "rejection": {"threshold": opts.threshold, "features": "pixel", "draws_per_prompt": REJECTION_DRAWS, "drawn": d.drawn,
-                      "refused": len(d.refused or []), "extra_cost": d.drawn / len(prompts) - 1},
-        "fired_fraction": 0.0, "nonfinite_seeds": [],
-    })
+    write_json(
+        out / "run.json",
+        {
+            "kind": "cpaudit-samples",
+            "cpaudit_version": __version__,
+            "provenance": provenance(resolve_device(opts.device)),
+            "model": str(model),
+            "n": len(d.seeds),
+            "seed": opts.sample_seed,
+            "image_shape": list(lm.image_shape),
+            "conditioning": "text",
+            "protection": None,
+            "sampler": {"steps": cfg.steps, "method": cfg.method, "eta": cfg.eta},
+            "conditions": {
+                "guidance_scale": opts.guidance_scale,
+                "negative_prompt": None,
+                "prompt_defence": None,
+                "prompt_of_seed": {str(s): prompts[p] for s, p in zip(d.seeds, d.positions)},
+                "refused_prompts": [prompts[p] for p in d.refused or []],
+            },
+            "rejection": {
+                "threshold": opts.threshold,
+                "features": "pixel",
+                "draws_per_prompt": REJECTION_DRAWS,
+                "drawn": d.drawn,
+                "refused": len(d.refused or []),
+                "extra_cost": d.drawn / len(prompts) - 1,
+            },
+            "fired_fraction": 0.0,
+            "nonfinite_seeds": [],
+        },
+    )
 
 
 def table_row(label: str, results: dict, seconds: float, pixel_fid: float) -> dict:
     """One defence's figures for the demo's table (README.md, tests/test_readme_figures.py)."""
     ext = results["prompted_extraction"]
     head = results["attacks"]["prompted_extraction"]
-    return {"defence": label, "extraction_auc": head["auc"], "extraction_auc_ci95": head["auc_ci95"],
-            "chance_band95": head["chance_band95"], "captions": ext["captions"], "refused": ext["refused"],
-            "samples": ext["samples"], "pixel_fid": pixel_fid, "sampling_seconds": round(seconds, 2),
-            "passed": results["policy"]["passed"]}
+    return {
+        "defence": label,
+        "extraction_auc": head["auc"],
+        "extraction_auc_ci95": head["auc_ci95"],
+        "chance_band95": head["chance_band95"],
+        "captions": ext["captions"],
+        "refused": ext["refused"],
+        "samples": ext["samples"],
+        "pixel_fid": pixel_fid,
+        "sampling_seconds": round(seconds, 2),
+        "passed": results["policy"]["passed"],
+    }
 
 
 def demo_table_markdown(record: dict) -> str:
     """The demo's table as README.md shows it (tests/test_readme_figures.py keeps them equal)."""
-    lines = ["| defence | prompted-extraction AUC (95% CI) [chance band] | training captions extracted (95% CI) | held-out "
-             "captions extracted | Fisher p | prompts refused | pixel FID ratio |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| defence | prompted-extraction AUC (95% CI) [chance band] | training captions extracted (95% CI) | held-out "
+        "captions extracted | Fisher p | prompts refused | pixel FID ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in record["table"]:
         c, lo, hi = r["captions"], r["extraction_auc_ci95"][0], r["extraction_auc_ci95"][1]
-        lines.append(f"| {r['defence']} | {r['extraction_auc']:.3f} ({lo:.3f}-{hi:.3f}) [{r['chance_band95'][0]:.3f}-"
-                     f"{r['chance_band95'][1]:.3f}] | {c['member_captions_extracted']} of {c['n_member_captions']} "
-                     f"({c['rate_ci95'][0]:.0%}-{c['rate_ci95'][1]:.0%}) | {c['holdout_captions_extracted']} of "
-                     f"{c['n_holdout_captions']} | {c['fisher_p']:.2g} | {r['refused']['prompts'] or '-'} | {r['fid_ratio']:.2f} |")
+        lines.append(
+            f"| {r['defence']} | {r['extraction_auc']:.3f} ({lo:.3f}-{hi:.3f}) [{r['chance_band95'][0]:.3f}-"
+            f"{r['chance_band95'][1]:.3f}] | {c['member_captions_extracted']} of {c['n_member_captions']} "
+            f"({c['rate_ci95'][0]:.0%}-{c['rate_ci95'][1]:.0%}) | {c['holdout_captions_extracted']} of "
+            f"{c['n_holdout_captions']} | {c['fisher_p']:.2g} | {r['refused']['prompts'] or '-'} | {r['fid_ratio']:.2f} |"
+        )
     return "\n".join(lines)
 
 
 def _auc(a: dict) -> str:
-    return (f"{a['auc']:.3f} (95% CI {a['auc_ci95'][0]:.3f}-{a['auc_ci95'][1]:.3f}; chance band {a['chance_band95'][0]:.3f}-"
-            f"{a['chance_band95'][1]:.3f})")
+    return (
+        f"{a['auc']:.3f} (95% CI {a['auc_ci95'][0]:.3f}-{a['auc_ci95'][1]:.3f}; chance band {a['chance_band95'][0]:.3f}-"
+        f"{a['chance_band95'][1]:.3f})"
+    )
 
 
 def white_box_markdown(record: dict) -> str:
@@ -276,12 +392,20 @@ def white_box_markdown(record: dict) -> str:
     for name, label in (("loss", "loss"), ("secmi", "SecMI"), ("pia", "PIA"), ("sima", "SimA")):
         t, e = wb[f"{name}_caption"], wb[f"{name}_empty"]
         pairs.append(f"{label} {_auc(t)} with the true caption and {_auc(e)} with the empty one")
-    return (f"On the unprotected model (threat models sampler and weights; the same weights under every sampling-time "
-            f"defence): the noise-norm detector separates training from held-out captions with AUC {det['auc']:.3f} "
-            f"(95% CI {det['auc_ci95'][0]:.3f}-{det['auc_ci95'][1]:.3f}; chance band {det['chance_band95'][0]:.3f}-"
-            f"{det['chance_band95'][1]:.3f}); the caption-conditioned attacks reach AUC " + "; ".join(pairs) + "."
-            + (f" CLiD (Zhai et al. 2024: the loss under the true caption against reduced ones, cross-fitted over its "
-               f"weightings) reaches AUC {_auc(wb['clid'])}." if "clid" in wb else ""))
+    return (
+        f"On the unprotected model (threat models sampler and weights; the same weights under every sampling-time "
+        f"defence): the noise-norm detector separates training from held-out captions with AUC {det['auc']:.3f} "
+        f"(95% CI {det['auc_ci95'][0]:.3f}-{det['auc_ci95'][1]:.3f}; chance band {det['chance_band95'][0]:.3f}-"
+        f"{det['chance_band95'][1]:.3f}); the caption-conditioned attacks reach AUC "
+        + "; ".join(pairs)
+        + "."
+        + (
+            f" CLiD (Zhai et al. 2024: the loss under the true caption against reduced ones, cross-fitted over its "
+            f"weightings) reaches AUC {_auc(wb['clid'])}."
+            if "clid" in wb
+            else ""
+        )
+    )
 
 
 def demo_summary_markdown(record: dict) -> str:
@@ -290,32 +414,59 @@ def demo_summary_markdown(record: dict) -> str:
     rows = record["table"][1:]
     stage = record["stage_seconds"]
     train = sum(v for k, v in stage.items() if k.startswith("train"))
-    parts = [f"`cpaudit demo --text` took {record['total_seconds']:.0f} s on 2 cores ({train:.0f} s of it training the "
-             "pipeline and the classifier; the time of each stage is in reports/demo-text/text_demo.json)."]
-    at_base = [r for r in rows if r["captions"]["member_captions_extracted"] <= r["captions"]["holdout_captions_extracted"]]
+    parts = [
+        f"`cpaudit demo --text` took {record['total_seconds']:.0f} s on 2 cores ({train:.0f} s of it training the "
+        "pipeline and the classifier; the time of each stage is in reports/demo-text/text_demo.json)."
+    ]
+    at_base = [
+        r for r in rows if r["captions"]["member_captions_extracted"] <= r["captions"]["holdout_captions_extracted"]
+    ]
     if at_base:
-        parts.append(f"On the evaluation seeds, {len(at_base)} of {len(rows)} defences bring training captions down to the "
-                     "held-out captions' base rate: " + ", ".join(f"{r['defence']} (FID ratio {r['fid_ratio']:.2f})" for r in at_base) + ".")
+        parts.append(
+            f"On the evaluation seeds, {len(at_base)} of {len(rows)} defences bring training captions down to the "
+            "held-out captions' base rate: "
+            + ", ".join(f"{r['defence']} (FID ratio {r['fid_ratio']:.2f})" for r in at_base)
+            + "."
+        )
     leaky = [r for r in at_base if r["extraction_auc"] > r["chance_band95"][1]]
     if leaky:
-        parts.append(f"{len(leaky)} of those still let an attacker tell training captions from held-out ones above the chance "
-                     "band: " + "; ".join(f"{r['defence']} (AUC {r['extraction_auc']:.3f}), " + (
-                         f"through the prompts it refuses ({r['refused']['prompts']})" if r["refused"]["prompts"] else
-                         "because its samples stay nearest their own caption's image, just under the replica threshold")
-                         for r in leaky) + ".")
+        parts.append(
+            f"{len(leaky)} of those still let an attacker tell training captions from held-out ones above the chance "
+            "band: "
+            + "; ".join(
+                f"{r['defence']} (AUC {r['extraction_auc']:.3f}), "
+                + (
+                    f"through the prompts it refuses ({r['refused']['prompts']})"
+                    if r["refused"]["prompts"]
+                    else "because its samples stay nearest their own caption's image, just under the replica threshold"
+                )
+                for r in leaky
+            )
+            + "."
+        )
     clean = [r for r in at_base if r not in leaky]
     if clean:
         best = min(clean, key=lambda r: r["fid_ratio"])
-        parts.append(f"The cheapest in pixel FID with both at the base rate and the extraction AUC inside its chance band is "
-                     f"{best['defence']} ({best['fid_ratio']:.2f} times unprotected, AUC {best['extraction_auc']:.3f}).")
+        parts.append(
+            f"The cheapest in pixel FID with both at the base rate and the extraction AUC inside its chance band is "
+            f"{best['defence']} ({best['fid_ratio']:.2f} times unprotected, AUC {best['extraction_auc']:.3f})."
+        )
     passed = [r for r in rows if r["passed"]]
-    parts.append("Every default gate of the samples threat model (replicas of any member, the strongest attack, prompted "
-                 "extraction) holds for " + (", ".join(f"{r['defence']} (FID ratio {r['fid_ratio']:.2f})" for r in passed)
-                                             if passed else "none of them") + ".")
+    parts.append(
+        "Every default gate of the samples threat model (replicas of any member, the strongest attack, prompted "
+        "extraction) holds for "
+        + (", ".join(f"{r['defence']} (FID ratio {r['fid_ratio']:.2f})" for r in passed) if passed else "none of them")
+        + "."
+    )
     others = [r for r in rows if r not in at_base]
     if others:
-        parts.append("Above the base rate in count: " + "; ".join(
-            f"{r['defence']} ({r['captions']['member_captions_extracted']} of {r['captions']['n_member_captions']} captions, "
-            f"Fisher p {r['captions']['fisher_p']:.2g}, AUC {r['extraction_auc']:.3f}, FID ratio {r['fid_ratio']:.2f})"
-            for r in others) + ".")
+        parts.append(
+            "Above the base rate in count: "
+            + "; ".join(
+                f"{r['defence']} ({r['captions']['member_captions_extracted']} of {r['captions']['n_member_captions']} captions, "
+                f"Fisher p {r['captions']['fisher_p']:.2g}, AUC {r['extraction_auc']:.3f}, FID ratio {r['fid_ratio']:.2f})"
+                for r in others
+            )
+            + "."
+        )
     return " ".join(parts)

@@ -33,11 +33,21 @@ def fid(opts: FidOptions) -> dict:
         feats.append(embed(data.take(np.arange(len(data))), spec, device=device)[1].astype(np.float64))
     fa, fb = feats
     dim = fa.shape[1]
-    return {"fid": frechet_distance(fa, fb), "kid": kernel_inception_distance(fa, fb, numpy_generator(opts.seed)),
-            "features": spec.label, "weights_sha256": spec.sha256, "resize": spec.resize if spec.kind == "inception" else None,
-            "n_a": len(fa), "n_b": len(fb), "feature_dim": dim,
-            "warning": None if min(len(fa), len(fb)) > dim else "fewer images than feature dimensions on a side: FID unreliable",
-            "a": _name(opts.a), "b": _name(opts.b)}
+    return {
+        "fid": frechet_distance(fa, fb),
+        "kid": kernel_inception_distance(fa, fb, numpy_generator(opts.seed)),
+        "features": spec.label,
+        "weights_sha256": spec.sha256,
+        "resize": spec.resize if spec.kind == "inception" else None,
+        "n_a": len(fa),
+        "n_b": len(fb),
+        "feature_dim": dim,
+        "warning": None
+        if min(len(fa), len(fb)) > dim
+        else "fewer images than feature dimensions on a side: FID unreliable",
+        "a": _name(opts.a),
+        "b": _name(opts.b),
+    }
 
 
 def _name(source: str | ImageSet) -> str:

@@ -43,9 +43,12 @@ def rejection_sample(opts: RejectionOptions) -> dict:
     denoise = model.pair_fn()
 
     def draw(seeds: list[int]) -> torch.Tensor:
-        parts = [sample_batch(denoise, model.path, model.image_shape, seeds[i : i + opts.batch_size], opts.sampler,
-                              device=device).images
-                 for i in range(0, len(seeds), opts.batch_size)]
+        parts = [
+            sample_batch(
+                denoise, model.path, model.image_shape, seeds[i : i + opts.batch_size], opts.sampler, device=device
+            ).images
+            for i in range(0, len(seeds), opts.batch_size)
+        ]
         # Judge the images as they will be written (uint8), so the audit sees exactly what was kept.
         return to_unit_range(to_uint8(torch.cat(parts)))
 
@@ -56,14 +59,27 @@ def rejection_sample(opts: RejectionOptions) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_samples_npz(out / "samples.npz", to_uint8(res.images), np.array(res.seeds))
     run = {
-        "kind": "cpaudit-samples", "cpaudit_version": __version__, "provenance": provenance(device), "model": str(opts.model),
-        "n": opts.n, "seed": opts.seed,
+        "kind": "cpaudit-samples",
+        "cpaudit_version": __version__,
+        "provenance": provenance(device),
+        "model": str(opts.model),
+        "n": opts.n,
+        "seed": opts.seed,
         "image_shape": list(model.image_shape),
         "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta},
         "protection": None,
-        "rejection": {"threshold": opts.threshold, "features": "pixel", "drawn": res.drawn, "extra_samples": res.extra,
-                      "rejected": len(res.rejected_seeds), "extra_cost": res.extra / opts.n},
-        "fired_fraction": 0.0, "nonfinite_seeds": [], "device": describe(device), "seconds": round(seconds, 3),
+        "rejection": {
+            "threshold": opts.threshold,
+            "features": "pixel",
+            "drawn": res.drawn,
+            "extra_samples": res.extra,
+            "rejected": len(res.rejected_seeds),
+            "extra_cost": res.extra / opts.n,
+        },
+        "fired_fraction": 0.0,
+        "nonfinite_seeds": [],
+        "device": describe(device),
+        "seconds": round(seconds, 3),
     }
     write_json(out / "run.json", run)
     return run

@@ -8,12 +8,11 @@ import numpy as np
 
 from cpaudit.errors import InputError
 from cpaudit.io_utils import read_json
-from cpaudit.report.content import READABLE_SCHEMAS
+from cpaudit.pipelines.tune import rerender_tune  # tune writes through report/write.py: no import circle
 from cpaudit.report.compare import compare_document
-from cpaudit.report.content import build_document
+from cpaudit.report.content import READABLE_SCHEMAS, build_document
 from cpaudit.report.figures import audit_figures
 from cpaudit.report.write import ReportResult, write_report
-from cpaudit.pipelines.tune import rerender_tune  # tune writes through report/write.py: no import circle
 
 
 def render_audit_report(results: dict, arrays: dict[str, np.ndarray], out: Path) -> ReportResult:
@@ -24,8 +23,15 @@ def read_results(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     path = Path(path)
     results = read_json(path)
     if isinstance(results, dict) and results.get("schema_version") == 1:
-        raise InputError(path, "schema_version 1 (cpaudit before threat models): run `cpaudit audit` again, with the options that wrote it, to get the current version")
-    if not isinstance(results, dict) or results.get("schema_version") not in READABLE_SCHEMAS or not isinstance(results.get("nn"), dict):
+        raise InputError(
+            path,
+            "schema_version 1 (cpaudit before threat models): run `cpaudit audit` again, with the options that wrote it, to get the current version",
+        )
+    if (
+        not isinstance(results, dict)
+        or results.get("schema_version") not in READABLE_SCHEMAS
+        or not isinstance(results.get("nn"), dict)
+    ):
         raise InputError(path, f"not a cpaudit results.json (schema_version {' or '.join(map(str, READABLE_SCHEMAS))})")
     arrays: dict[str, np.ndarray] = {}
     data = path.parent / "audit_data.npz"
@@ -35,7 +41,9 @@ def read_results(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     return results, arrays
 
 
-def report(paths: list[Path], out: Path, labels: list[str] | None = None, notes: list[str] | None = None) -> ReportResult:
+def report(
+    paths: list[Path], out: Path, labels: list[str] | None = None, notes: list[str] | None = None
+) -> ReportResult:
     if not paths:
         raise InputError("RESULTS.json", "give at least one results.json")
     if len(paths) == 1 and Path(paths[0]).name == "tune.json":  # a sweep: its choices and report, redone

@@ -10,20 +10,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpaudit.data.imageio import save_png, save_samples_npz
-from cpaudit.data.members import MemberSource, model_members
-from cpaudit.data.imageset import to_uint8
-from cpaudit.device import describe, resolve_device
 from cpaudit.auditing.extraction import caption_units
+from cpaudit.data.imageio import save_png, save_samples_npz
+from cpaudit.data.imageset import to_uint8
+from cpaudit.data.members import MemberSource, model_members
+from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import gather_rows, world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.provenance import provenance
-from cpaudit.sampling.guides import resolve_guide
-from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.conditions import Conditions, resolve_conditions
 from cpaudit.sampling.draw import draw_run
+from cpaudit.sampling.guides import resolve_guide
+from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import MAX_SEED, derive_seed, numpy_generator
 from cpaudit.version import __version__
@@ -80,13 +80,25 @@ def draw_samples(
         logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed, device, opts.membership)
     model.to(device)
     positions = list(range(opts.n))[w.shard(opts.n)]
-    b = draw_run(model, seeds, opts.sampler, conditions=opts.conditions, positions=positions, batch_size=opts.batch_size,
-                 protection=opts.protection, logit_fn=logit_fn, on_step=on_step, device=device, scheduler=opts.scheduler)
+    b = draw_run(
+        model,
+        seeds,
+        opts.sampler,
+        conditions=opts.conditions,
+        positions=positions,
+        batch_size=opts.batch_size,
+        protection=opts.protection,
+        logit_fn=logit_fn,
+        on_step=on_step,
+        device=device,
+        scheduler=opts.scheduler,
+    )
     return gather_rows(b.images, w), gather_rows(b.fired, w), gather_rows(b.finite, w), info
 
 
-def extraction_prompts(model: Path, membership: MemberSource | Path | None = None, per_caption: int = 4,
-                       seed: int = 0) -> list[str]:
+def extraction_prompts(
+    model: Path, membership: MemberSource | Path | None = None, per_caption: int = 4, seed: int = 0
+) -> list[str]:
     """The prompts of a prompted-extraction audit: every member's caption and as many held-out images' captions
     (a seeded choice where there are more), each `per_caption` times in a row. Membership is the user's
     (`membership`: a MemberSource, or a split.json's path), else the split.json that `train-diffusion --text`
@@ -123,8 +135,13 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
     check_sample_options(opts)
     device = resolve_device(opts.device)
     model = load_model(opts.model, opts.lora)
-    opts = replace(opts, conditions=resolve_conditions(model, opts.conditions),
-                   protection=None if opts.protection is None else opts.protection.in_space(model.codec.latent, model.prediction == "flow"))
+    opts = replace(
+        opts,
+        conditions=resolve_conditions(model, opts.conditions),
+        protection=None
+        if opts.protection is None
+        else opts.protection.in_space(model.codec.latent, model.prediction == "flow"),
+    )
     if not 1 <= opts.sampler.steps <= model.schedule.T:
         raise InputError("--steps", f"must be in [1, {model.schedule.T}], got {opts.sampler.steps}")
     t0 = time.perf_counter()
@@ -163,10 +180,19 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
         "world_size": w.size,
         "device": describe(device),
         "provenance": provenance(device),
-        "sampler": {"steps": opts.sampler.steps, "method": opts.sampler.method, "eta": opts.sampler.eta,
-                    "clip": opts.sampler.clip and not model.codec.latent,  # latent samplers never clip (sampling/draw.py)
-                    **({"scheduler": model.config["scheduler"]["_class_name"]} if opts.scheduler == "native" else
-                       {"spacing": model.spacing.to_dict()} if model.spacing.kind != "cpaudit" else {})},
+        "sampler": {
+            "steps": opts.sampler.steps,
+            "method": opts.sampler.method,
+            "eta": opts.sampler.eta,
+            "clip": opts.sampler.clip and not model.codec.latent,  # latent samplers never clip (sampling/draw.py)
+            **(
+                {"scheduler": model.config["scheduler"]["_class_name"]}
+                if opts.scheduler == "native"
+                else {"spacing": model.spacing.to_dict()}
+                if model.spacing.kind != "cpaudit"
+                else {}
+            ),
+        },
         "protection": None if opts.protection is None else {**opts.protection.to_dict(), **info},
         "fired_steps": {str(int(s)): int(f) for s, f in zip(seeds, fired_np)},
         "fired_fraction": fired_fraction,

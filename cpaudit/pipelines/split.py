@@ -42,8 +42,10 @@ def write_split_file(opts: SplitOptions) -> SplitResult:
     """Read the members and held-out images, check them, and write split.json (ids and pixel sha256s)."""
     data, split = _read(opts)
     if len(split.member_idx) == 0 or len(split.holdout_idx) == 0:
-        raise InputError(opts.listing or "--members", f"{len(split.member_idx)} members and {len(split.holdout_idx)} "
-                         "held-out images: an audit needs both")
+        raise InputError(
+            opts.listing or "--members",
+            f"{len(split.member_idx)} members and {len(split.holdout_idx)} held-out images: an audit needs both",
+        )
     if split.sources is not None:  # paths as seen from the split.json's folder, so the pair travels with it
         base = Path(opts.out).resolve().parent
         rel = {k: os.path.relpath(Path(v).resolve(), base) for k, v in split.sources.items() if k != "resize"}
@@ -61,8 +63,11 @@ def _read(opts: SplitOptions) -> tuple[ImageSet, Split]:
         data = load_data(opts.data if opts.data is not None else Path(opts.listing).parent, resize=opts.resize)
         return data, split_from_listing(Path(opts.listing), data, opts.member_column)
     if opts.members is None or opts.holdout is None:
-        raise InputError("--members", "give --members and --holdout (folders, .npz files or metadata.jsonl listings), "
-                         "or --listing FILE with a member column")
+        raise InputError(
+            "--members",
+            "give --members and --holdout (folders, .npz files or metadata.jsonl listings), "
+            "or --listing FILE with a member column",
+        )
     return load_pair(opts.members, opts.holdout, resize=opts.resize)
 
 

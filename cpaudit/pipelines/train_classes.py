@@ -49,8 +49,14 @@ class TrainClassesResult:
 
 
 def _scheduler_config(schedule: Schedule) -> dict:
-    return {"_class_name": "DDPMScheduler", "num_train_timesteps": schedule.T, "beta_start": schedule.beta_start,
-            "beta_end": schedule.beta_end, "beta_schedule": DIFFUSERS_BETA_SCHEDULE[schedule.kind], "prediction_type": "epsilon"}
+    return {
+        "_class_name": "DDPMScheduler",
+        "num_train_timesteps": schedule.T,
+        "beta_start": schedule.beta_start,
+        "beta_end": schedule.beta_end,
+        "beta_schedule": DIFFUSERS_BETA_SCHEDULE[schedule.kind],
+        "prediction_type": "epsilon",
+    }
 
 
 def train_class_diffusion(opts: TrainClassesOptions, progress: Progress | None = None) -> TrainClassesResult:
@@ -59,33 +65,67 @@ def train_class_diffusion(opts: TrainClassesOptions, progress: Progress | None =
     device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize)
     if data.labels is None:
-        raise InputError(opts.data, "has no classes; --classes needs class subfolders, an .npz with a 'labels' array, or 'digits'")
+        raise InputError(
+            opts.data, "has no classes; --classes needs class subfolders, an .npz with a 'labels' array, or 'digits'"
+        )
     c, h, w = data.shape
     if h != w or h % 2 ** (len(opts.channels) - 1):
-        raise InputError(opts.data, f"images are {h}x{w}; --classes needs square images with sides a multiple of "
-                         f"{2 ** (len(opts.channels) - 1)} (pass --resize)")
+        raise InputError(
+            opts.data,
+            f"images are {h}x{w}; --classes needs square images with sides a multiple of "
+            f"{2 ** (len(opts.channels) - 1)} (pass --resize)",
+        )
     split = make_split(data, members=opts.members, seed=opts.seed)
     n_classes = int(data.labels.max()) + 1
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
-        unet = UNet2DModel(sample_size=h, in_channels=c, out_channels=c, block_out_channels=opts.channels,
-                           layers_per_block=opts.layers_per_block, down_block_types=("DownBlock2D",) * len(opts.channels),
-                           up_block_types=("UpBlock2D",) * len(opts.channels), norm_num_groups=8, num_class_embeds=n_classes)
+        unet = UNet2DModel(
+            sample_size=h,
+            in_channels=c,
+            out_channels=c,
+            block_out_channels=opts.channels,
+            layers_per_block=opts.layers_per_block,
+            down_block_types=("DownBlock2D",) * len(opts.channels),
+            up_block_types=("UpBlock2D",) * len(opts.channels),
+            norm_num_groups=8,
+            num_class_embeds=n_classes,
+        )
     model = DiffusersDenoiser(unet)
     gen = torch_generator(derive_seed(opts.seed, "train-diffusion"))
     t0 = time.perf_counter()
     labels = torch.from_numpy(data.labels[split.member_idx])
-    ema, steps = train_denoiser(model, data.take(split.member_idx), opts.schedule, opts.train, gen, progress=progress,
-                                device=device, labels=labels)
+    ema, steps = train_denoiser(
+        model,
+        data.take(split.member_idx),
+        opts.schedule,
+        opts.train,
+        gen,
+        progress=progress,
+        device=device,
+        labels=labels,
+    )
     seconds = time.perf_counter() - t0
     out = Path(opts.out)
     ema.unet.cpu().save_pretrained(str(out / "unet"), safe_serialization=True)
     write_json(out / "scheduler" / "scheduler_config.json", _scheduler_config(opts.schedule))
     write_split(out / "split.json", data, split)
-    write_json(out / "cpaudit.json", {
-        "kind": "cpaudit-class-diffusion", "cpaudit_version": __version__, "data": data.source,
-        "data_fingerprint": data.fingerprint(), "conditions_fingerprint": data.conditions_fingerprint(), "seed": opts.seed,
-        "n_members": len(split.member_idx), "class_names": data.class_names, "train": {**opts.train.__dict__},
-        "train_seconds": round(seconds, 2), "device": describe(device), "provenance": provenance(device),
-    })
-    return TrainClassesResult(out, steps, seconds, len(split.member_idx), sum(p.numel() for p in unet.parameters()), n_classes)
+    write_json(
+        out / "cpaudit.json",
+        {
+            "kind": "cpaudit-class-diffusion",
+            "cpaudit_version": __version__,
+            "data": data.source,
+            "data_fingerprint": data.fingerprint(),
+            "conditions_fingerprint": data.conditions_fingerprint(),
+            "seed": opts.seed,
+            "n_members": len(split.member_idx),
+            "class_names": data.class_names,
+            "train": {**opts.train.__dict__},
+            "train_seconds": round(seconds, 2),
+            "device": describe(device),
+            "provenance": provenance(device),
+        },
+    )
+    return TrainClassesResult(
+        out, steps, seconds, len(split.member_idx), sum(p.numel() for p in unet.parameters()), n_classes
+    )

@@ -9,19 +9,19 @@ from pathlib import Path
 import torch
 
 from cpaudit.core.schedules import Schedule
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
+from cpaudit.data.members import MemberSource, model_members, require_model_shape, resolve_membership
 from cpaudit.data.split import Split, make_split, write_split
+from cpaudit.device import describe, resolve_device
+from cpaudit.distributed import world
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.checkpoint import save_weights, write_config
-from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.models.classifier import ClassifierConfig, TimeClassifier
+from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.provenance import provenance
 from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH
-from cpaudit.data.imageset import ImageSet
-from cpaudit.data.members import MemberSource, model_members, require_model_shape, resolve_membership
-from cpaudit.device import describe, resolve_device
-from cpaudit.distributed import world
 from cpaudit.seeding import derive_seed, torch_generator
 from cpaudit.train.classifier import AccuracyTable, ClassifierTrainConfig, Progress, train_random_label_classifier
 from cpaudit.train.random_labels import label_seed_for, random_labels
@@ -56,8 +56,13 @@ def _members(opts: TrainClassifierOptions, lm: LoadedModel | None) -> tuple[Imag
     if lm is not None:
         return model_members(Path(opts.model), lm.config, source)
     if source.given:
-        return resolve_membership(data=opts.data, split=opts.split, members=opts.member_source,
-                                  holdout=opts.holdout_source, resize=opts.resize)
+        return resolve_membership(
+            data=opts.data,
+            split=opts.split,
+            members=opts.member_source,
+            holdout=opts.holdout_source,
+            resize=opts.resize,
+        )
     if opts.data is None:
         raise InputError("DATA", "give DATA (members are drawn from it), --split, or --members and --holdout")
     data = load_data(opts.data, resize=opts.resize)
@@ -89,8 +94,10 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         members = lm.codec.to(device).encode(members.to(device)).cpu()
     c, h, w = members.shape[1:]
     if h != w:
-        raise InputError(data.source, f"images are {h}x{w}; the classifier needs square images: pass --resize "
-                         f"{min(h, w)}x{min(h, w)}")
+        raise InputError(
+            data.source,
+            f"images are {h}x{w}; the classifier needs square images: pass --resize {min(h, w)}x{min(h, w)}",
+        )
     width = opts.base_channels or (LATENT_CLASSIFIER_WIDTH if lm is not None and lm.codec.latent else 32)
     clf_cfg = ClassifierConfig(c, h, width, opts.channel_mult, opts.num_res_blocks)
     label_seed = label_seed_for(opts.seed, opts.label_seed)
@@ -103,8 +110,16 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
     ranks = world()
     t0 = time.perf_counter()
     model, steps, table = train_random_label_classifier(
-        model, members, labels, schedule, opts.train, gen, derive_seed(opts.seed, "eval-classifier"),
-        progress=progress if ranks.is_main else None, world=ranks, device=device,
+        model,
+        members,
+        labels,
+        schedule,
+        opts.train,
+        gen,
+        derive_seed(opts.seed, "eval-classifier"),
+        progress=progress if ranks.is_main else None,
+        world=ranks,
+        device=device,
     )
     seconds = time.perf_counter() - t0
     result = TrainClassifierResult(Path(opts.out), steps, seconds, table, sum(p.numel() for p in model.parameters()))

@@ -29,7 +29,9 @@ class TrainDiffusionOptions:
     out: Path
     members: int | None = 64
     seed: int = 0
-    split_design: str = "fixed"  # or "poisson": each of 2 x members images a member by its own fair coin (data/split.py)
+    split_design: str = (
+        "fixed"  # or "poisson": each of 2 x members images a member by its own fair coin (data/split.py)
+    )
     train: DiffusionTrainConfig = field(default_factory=DiffusionTrainConfig)
     schedule: Schedule = field(default_factory=Schedule)
     base_channels: int = 32
@@ -94,9 +96,14 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
     }
     if opts.resume and (out / "config.json").is_file():
         old = json.loads((out / "config.json").read_text())
-        if old.get("data_fingerprint") != config["data_fingerprint"] or old.get("seed") != opts.seed or \
-                old.get("split_design", "fixed") != split.design:
-            raise InputError(out / "config.json", "--resume with other data, seed or split design than the run being resumed")
+        if (
+            old.get("data_fingerprint") != config["data_fingerprint"]
+            or old.get("seed") != opts.seed
+            or old.get("split_design", "fixed") != split.design
+        ):
+            raise InputError(
+                out / "config.json", "--resume with other data, seed or split design than the run being resumed"
+            )
     out.mkdir(parents=True, exist_ok=True)
     write_split(out / "split.json", data, split)
     write_config(out / "config.json", config)
@@ -110,12 +117,21 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
     members = data.take(split.member_idx)
     dp_info = None
     if opts.dp is not None:
-        ema_model, dp_info = train_dp_denoiser(model, members, opts.schedule, opts.dp, gen, progress=progress, device=device)
+        ema_model, dp_info = train_dp_denoiser(
+            model, members, opts.schedule, opts.dp, gen, progress=progress, device=device
+        )
         steps = opts.dp.steps
         config["dp"] = dp_info
     else:
         ema_model, steps = train_denoiser(
-            model, members, opts.schedule, opts.train, gen, state_path=state_path, resume=opts.resume, progress=progress,
+            model,
+            members,
+            opts.schedule,
+            opts.train,
+            gen,
+            state_path=state_path,
+            resume=opts.resume,
+            progress=progress,
             device=device,
         )
     seconds = time.perf_counter() - t0

@@ -51,7 +51,11 @@ from cpaudit.version import __version__
 TEXT_SCHEDULE = Schedule("scaled_linear", 1000, 0.00085, 0.012)
 MIN_VAE_IMAGES = 64
 ARCHITECTURES: dict[str, type[TinySDConfig | TinyFlowConfig]] = {  # --arch
-    "sd": TinySDConfig, "sdxl": TinySDXLConfig, "sd3": TinySD3Config, "flux": TinyFluxConfig}
+    "sd": TinySDConfig,
+    "sdxl": TinySDXLConfig,
+    "sd3": TinySD3Config,
+    "flux": TinyFluxConfig,
+}
 # SD3 / FLUX: the guidance the memorisation was measured at (classifier-free; FLUX's true_cfg_scale with the
 # negative prompt ''), the loader's default for these folders; ../shared/calibration.md: 1, 3, 5 sample alike.
 FLOW_GUIDANCE_SCALE = 4.0
@@ -68,7 +72,9 @@ class TrainTextOptions:
     seed: int = 0
     train: TextTrainConfig | None = None  # None: the architecture's defaults (default_train_config)
     schedule: Schedule = TEXT_SCHEDULE
-    arch: TinySDConfig | TinyFlowConfig = field(default_factory=TinySDConfig)  # TinySDXLConfig, TinySD3Config, TinyFluxConfig
+    arch: TinySDConfig | TinyFlowConfig = field(
+        default_factory=TinySDConfig
+    )  # TinySDXLConfig, TinySD3Config, TinyFluxConfig
     vae: Path | None = None  # reuse this pipeline's (or vae folder's) autoencoder instead of training one
     resize: tuple[int, int] | None = None
     device: str = "auto"
@@ -112,12 +118,18 @@ def default_train_config(arch: str, **given) -> TextTrainConfig:
 
 def _check_data(opts: TrainTextOptions, data: ImageSet) -> None:
     if data.captions is None:
-        raise InputError(opts.data, "has no captions; --text needs an image folder with metadata.jsonl "
-                         "({\"file_name\": ..., \"text\": ...} per line), an .npz with a 'captions' array, or 'captioned-digits'")
+        raise InputError(
+            opts.data,
+            "has no captions; --text needs an image folder with metadata.jsonl "
+            "({\"file_name\": ..., \"text\": ...} per line), an .npz with a 'captions' array, or 'captioned-digits'",
+        )
     _, h, w = data.shape
     f = 2 ** (len(opts.arch.vae_channels) - 1)
     if h != w or h % (4 * f):
-        raise InputError(opts.data, f"images are {h}x{w}; --text needs square images with sides a multiple of {4 * f} (pass --resize)")
+        raise InputError(
+            opts.data,
+            f"images are {h}x{w}; --text needs square images with sides a multiple of {4 * f} (pass --resize)",
+        )
 
 
 def _split(opts: TrainTextOptions, data: ImageSet) -> tuple[Split, np.ndarray]:
@@ -138,8 +150,15 @@ def _vae_rows(split: Split, pool: np.ndarray) -> tuple[np.ndarray, str]:
     return np.concatenate([split.member_idx, pool]), "members and unused images (fewer than 64 unused images)"
 
 
-def _autoencoder(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.ndarray, gen: torch.Generator,
-                 progress: Progress | None, device: torch.device) -> tuple[torch.nn.Module, str, float]:
+def _autoencoder(
+    opts: TrainTextOptions,
+    data: ImageSet,
+    split: Split,
+    pool: np.ndarray,
+    gen: torch.Generator,
+    progress: Progress | None,
+    device: torch.device,
+) -> tuple[torch.nn.Module, str, float]:
     """The autoencoder to reuse (--vae) or one trained here, where it came from, and its training seconds
     (SD3 / FLUX: no quant convs)."""
     t0 = time.perf_counter()
@@ -147,7 +166,10 @@ def _autoencoder(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.
         folder = Path(opts.vae) / "vae" if (Path(opts.vae) / "vae").is_dir() else Path(opts.vae)
         vae = load_diffusers_module(folder, "AutoencoderKL")
         if vae.config.in_channels != data.shape[0]:
-            raise InputError(folder / "config.json", f"autoencoder takes {vae.config.in_channels} channels, the data has {data.shape[0]}")
+            raise InputError(
+                folder / "config.json",
+                f"autoencoder takes {vae.config.in_channels} channels, the data has {data.shape[0]}",
+            )
         return vae, str(folder), 0.0
     rows, source = _vae_rows(split, pool)
     with torch.random.fork_rng(devices=[]):
@@ -159,8 +181,9 @@ def _autoencoder(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.
     return vae, f"trained on {len(rows)} {source}", time.perf_counter() - t0
 
 
-def _text_model(opts: TrainTextOptions, captions: list[str], latent_size: int, vae: torch.nn.Module,
-                device: torch.device) -> tuple[torch.nn.Module, PromptEncoder | SDXLPromptEncoder, Callable]:
+def _text_model(
+    opts: TrainTextOptions, captions: list[str], latent_size: int, vae: torch.nn.Module, device: torch.device
+) -> tuple[torch.nn.Module, PromptEncoder | SDXLPromptEncoder, Callable]:
     """The untrained UNet, the frozen prompt encoder on `device`, and save(out, unet, vae) writing the pipeline
     folder: SD 1.x's one encoder, or SDXL's two with the text-time added conditioning (opts.arch's type)."""
     arch = opts.arch
@@ -173,12 +196,29 @@ def _text_model(opts: TrainTextOptions, captions: list[str], latent_size: int, v
         unet = (sdxl_unet if sdxl else tiny_unet)(latent_size, arch)
     encoders = tuple(e.to(device) for e in encoders)
     if not sdxl:
-        return unet, PromptEncoder(tokenizers[0], encoders[0]), lambda out, unet, vae: save_pipeline(
-            out, unet, vae, encoders[0].cpu(), tokenizers[0], opts.schedule)
+        return (
+            unet,
+            PromptEncoder(tokenizers[0], encoders[0]),
+            lambda out, unet, vae: save_pipeline(out, unet, vae, encoders[0].cpu(), tokenizers[0], opts.schedule),
+        )
     time_ids = add_time_ids(unet, vae, arch.projection_dim, Path("--arch sdxl"))
-    prompts = SDXLPromptEncoder(tokenizers[0], tokenizers[1], encoders[0], encoders[1], time_ids, FORCE_ZEROS_FOR_EMPTY_PROMPT)
-    return unet, prompts, lambda out, unet, vae: save_sdxl_pipeline(
-        out, unet, vae, encoders[0].cpu(), encoders[1].cpu(), *tokenizers, opts.schedule, FORCE_ZEROS_FOR_EMPTY_PROMPT)
+    prompts = SDXLPromptEncoder(
+        tokenizers[0], tokenizers[1], encoders[0], encoders[1], time_ids, FORCE_ZEROS_FOR_EMPTY_PROMPT
+    )
+    return (
+        unet,
+        prompts,
+        lambda out, unet, vae: save_sdxl_pipeline(
+            out,
+            unet,
+            vae,
+            encoders[0].cpu(),
+            encoders[1].cpu(),
+            *tokenizers,
+            opts.schedule,
+            FORCE_ZEROS_FOR_EMPTY_PROMPT,
+        ),
+    )
 
 
 @torch.no_grad()
@@ -187,7 +227,12 @@ def latent_shift_and_scale(vae: torch.nn.Module, images: torch.Tensor, batch: in
     (z - shift) * scale has zero mean and unit variance, as SD3's and FLUX's autoencoders record them
     (`latents = (latents - shift_factor) * scaling_factor` in their pipelines and training scripts)."""
     dev = next(vae.parameters()).device
-    z = torch.cat([vae.encode(images[i:i + batch].to(dev)).latent_dist.mean.double().cpu() for i in range(0, len(images), batch)])
+    z = torch.cat(
+        [
+            vae.encode(images[i : i + batch].to(dev)).latent_dist.mean.double().cpu()
+            for i in range(0, len(images), batch)
+        ]
+    )
     return float(z.mean()), float(1.0 / z.std())
 
 
@@ -197,29 +242,53 @@ def _flow_velocity(family: str, transformer: torch.nn.Module, text_ids: torch.Te
     from diffusers import FluxPipeline
 
     if family == "sd3":
-        return lambda x, sigma, embeds, pooled: transformer(hidden_states=x, timestep=sigma * 1000, encoder_hidden_states=embeds,
-                                                            pooled_projections=pooled, return_dict=False)[0]
+        return lambda x, sigma, embeds, pooled: transformer(
+            hidden_states=x,
+            timestep=sigma * 1000,
+            encoder_hidden_states=embeds,
+            pooled_projections=pooled,
+            return_dict=False,
+        )[0]
 
     def flux(x, sigma, embeds, pooled):
         b, c, h, w = x.shape
         img_ids = FluxPipeline._prepare_latent_image_ids(b, h // 2, w // 2, x.device, x.dtype)
-        out = transformer(hidden_states=FluxPipeline._pack_latents(x, b, c, h, w), timestep=sigma, guidance=None,
-                          pooled_projections=pooled, encoder_hidden_states=embeds, txt_ids=text_ids.to(x.device), img_ids=img_ids,
-                          return_dict=False)[0]
+        out = transformer(
+            hidden_states=FluxPipeline._pack_latents(x, b, c, h, w),
+            timestep=sigma,
+            guidance=None,
+            pooled_projections=pooled,
+            encoder_hidden_states=embeds,
+            txt_ids=text_ids.to(x.device),
+            img_ids=img_ids,
+            return_dict=False,
+        )[0]
         return FluxPipeline._unpack_latents(out, h, w, 1)
+
     return flux
 
 
 @torch.no_grad()
-def _flow_condition(pipe, family: str, captions: list[str], max_sequence_length: int) -> tuple[FlowCond, torch.Tensor | None]:
+def _flow_condition(
+    pipe, family: str, captions: list[str], max_sequence_length: int
+) -> tuple[FlowCond, torch.Tensor | None]:
     """Each caption's and the empty prompt's embeddings from the pipeline's own `encode_prompt` (what sampling
     feeds the transformer), and FLUX's text position ids."""
+
     def encode(prompts):
         if family == "flux":
-            embeds, pooled, text_ids = pipe.encode_prompt(prompts, None, device="cpu", max_sequence_length=max_sequence_length)
+            embeds, pooled, text_ids = pipe.encode_prompt(
+                prompts, None, device="cpu", max_sequence_length=max_sequence_length
+            )
             return embeds, pooled, text_ids
-        embeds, _, pooled, _ = pipe.encode_prompt(prompts, None, None, device="cpu", do_classifier_free_guidance=False,
-                                                  max_sequence_length=max_sequence_length)
+        embeds, _, pooled, _ = pipe.encode_prompt(
+            prompts,
+            None,
+            None,
+            device="cpu",
+            do_classifier_free_guidance=False,
+            max_sequence_length=max_sequence_length,
+        )
         return embeds, pooled, None
 
     embeds, pooled, text_ids = encode(captions)
@@ -227,14 +296,25 @@ def _flow_condition(pipe, family: str, captions: list[str], max_sequence_length:
     return FlowCond(embeds, pooled, empty_embeds, empty_pooled), text_ids
 
 
-def _train_flow(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.ndarray, vae: torch.nn.Module,
-                gen: torch.Generator, progress: Progress | None, device: torch.device) -> tuple[torch.nn.Module, Callable]:
+def _train_flow(
+    opts: TrainTextOptions,
+    data: ImageSet,
+    split: Split,
+    pool: np.ndarray,
+    vae: torch.nn.Module,
+    gen: torch.Generator,
+    progress: Progress | None,
+    device: torch.device,
+) -> tuple[torch.nn.Module, Callable]:
     """The trained SD3 / FLUX transformer and save(out) writing the pipeline folder. The autoencoder's
     shift and scale are measured on the images it is trained on (as a pretrained one's are), not the members."""
     arch = opts.arch
     assert isinstance(arch, TinyFlowConfig)
     if getattr(arch, "guidance_embeds", False):
-        raise InputError("--arch flux", "a guidance-distilled transformer (guidance_embeds) needs a teacher; train with guidance_embeds=False")
+        raise InputError(
+            "--arch flux",
+            "a guidance-distilled transformer (guidance_embeds) needs a teacher; train with guidance_embeds=False",
+        )
     cfg = opts.train if isinstance(opts.train, FlowTrainConfig) else FlowTrainConfig(**opts.train.__dict__)
     rows, _ = _vae_rows(split, pool)
     shift, scale = latent_shift_and_scale(vae.to(device), data.take(rows))
@@ -249,7 +329,9 @@ def _train_flow(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.n
     schedule = FlowSchedule(shift=arch.shift, dynamic=arch.dynamic_shift, pipeline=arch.family)
     scheduler = flow_scheduler(arch.shift, arch.dynamic_shift)
     pipe = flow_pipeline(arch.family, transformer, vae.cpu(), scheduler, encoders, tokenizers)
-    cond, text_ids = _flow_condition(pipe, arch.family, [data.captions[i] for i in split.member_idx], arch.max_sequence_length)
+    cond, text_ids = _flow_condition(
+        pipe, arch.family, [data.captions[i] for i in split.member_idx], arch.max_sequence_length
+    )
     members = data.take(split.member_idx)
     with torch.no_grad():
         dev_vae = vae.to(device)
@@ -257,8 +339,12 @@ def _train_flow(opts: TrainTextOptions, data: ImageSet, split: Split, pool: np.n
     step = (lambda s, n, m: progress("denoiser", s, n, m)) if progress else None
     velocity = _flow_velocity(arch.family, transformer, text_ids)
     grid = schedule.training_sigmas().flip(0)  # descending, as the scheduler's after __init__
-    transformer = train_flow_transformer(transformer, velocity, latents, cond, grid, cfg, gen, progress=step, device=device)
-    return transformer, lambda out: save_flow_pipeline(out, arch.family, transformer.cpu(), vae.cpu(), scheduler, encoders, tokenizers)
+    transformer = train_flow_transformer(
+        transformer, velocity, latents, cond, grid, cfg, gen, progress=step, device=device
+    )
+    return transformer, lambda out: save_flow_pipeline(
+        out, arch.family, transformer.cpu(), vae.cpu(), scheduler, encoders, tokenizers
+    )
 
 
 def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = None) -> TrainTextResult:
@@ -266,8 +352,11 @@ def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = Non
         raise InputError("--steps", "must be >= 1")
     flow = isinstance(opts.arch, TinyFlowConfig)
     if flow and opts.schedule != TEXT_SCHEDULE:
-        raise InputError("--schedule", f"does not apply to --arch {arch_name(opts.arch)}: its scheduler is a "
-                         f"FlowMatchEulerDiscreteScheduler (shift {opts.arch.shift})")
+        raise InputError(
+            "--schedule",
+            f"does not apply to --arch {arch_name(opts.arch)}: its scheduler is a "
+            f"FlowMatchEulerDiscreteScheduler (shift {opts.arch.shift})",
+        )
     device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize)
     _check_data(opts, data)
@@ -289,11 +378,22 @@ def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = Non
         latents = dev_vae.encode(members.to(device)).latent_dist.mean * dev_vae.config.scaling_factor
     step = (lambda s, n, m: progress("denoiser", s, n, m)) if progress else None
     unet = train_text_unet(unet, latents, cond, opts.schedule, opts.train, gen, progress=step, device=device)
-    return _finish(opts, data, split, unet, lambda out: save(out, unet.cpu(), vae.cpu()), t0, vae_source, vae_seconds, device)
+    return _finish(
+        opts, data, split, unet, lambda out: save(out, unet.cpu(), vae.cpu()), t0, vae_source, vae_seconds, device
+    )
 
 
-def _finish(opts: TrainTextOptions, data: ImageSet, split: Split, model: torch.nn.Module, save: Callable[[Path], None],
-            t0: float, vae_source: str, vae_seconds: float, device: torch.device) -> TrainTextResult:
+def _finish(
+    opts: TrainTextOptions,
+    data: ImageSet,
+    split: Split,
+    model: torch.nn.Module,
+    save: Callable[[Path], None],
+    t0: float,
+    vae_source: str,
+    vae_seconds: float,
+    device: torch.device,
+) -> TrainTextResult:
     """Write the pipeline folder, split.json and cpaudit.json (what was trained on what, how); a flow
     pipeline's also records the image shape (FLUX's transformer has no sample_size), the T5 sequence length
     its prompts were encoded at, and its pipeline class."""
@@ -302,17 +402,33 @@ def _finish(opts: TrainTextOptions, data: ImageSet, split: Split, model: torch.n
     save(out)
     write_split(out / "split.json", data, split)
     record = {
-        "kind": "cpaudit-text-diffusion", "cpaudit_version": __version__, "data": data.source,
-        "data_fingerprint": data.fingerprint(), "conditions_fingerprint": data.conditions_fingerprint(), "seed": opts.seed,
-        "n_members": len(split.member_idx), "n_holdout": len(split.holdout_idx), "train": {**opts.train.__dict__},
-        "arch": arch_name(opts.arch), "architecture": opts.arch.to_dict(), "vae_source": vae_source,
-        "vae_seconds": round(vae_seconds, 2), "train_seconds": round(seconds, 2), "device": describe(device),
+        "kind": "cpaudit-text-diffusion",
+        "cpaudit_version": __version__,
+        "data": data.source,
+        "data_fingerprint": data.fingerprint(),
+        "conditions_fingerprint": data.conditions_fingerprint(),
+        "seed": opts.seed,
+        "n_members": len(split.member_idx),
+        "n_holdout": len(split.holdout_idx),
+        "train": {**opts.train.__dict__},
+        "arch": arch_name(opts.arch),
+        "architecture": opts.arch.to_dict(),
+        "vae_source": vae_source,
+        "vae_seconds": round(vae_seconds, 2),
+        "train_seconds": round(seconds, 2),
+        "device": describe(device),
         "provenance": provenance(device),
     }
     if isinstance(opts.arch, TinyFlowConfig):
-        record.update({"pipeline": PIPELINE_CLASS[opts.arch.family], "image_shape": list(data.shape),
-                       "image_size": int(data.shape[1]), "max_sequence_length": opts.arch.max_sequence_length,
-                       "default_guidance_scale": FLOW_GUIDANCE_SCALE})
+        record.update(
+            {
+                "pipeline": PIPELINE_CLASS[opts.arch.family],
+                "image_shape": list(data.shape),
+                "image_size": int(data.shape[1]),
+                "max_sequence_length": opts.arch.max_sequence_length,
+                "default_guidance_scale": FLOW_GUIDANCE_SCALE,
+            }
+        )
     write_json(out / "cpaudit.json", record)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainTextResult(out, opts.train.steps, seconds, len(split.member_idx), n_params, vae_seconds, vae_source)

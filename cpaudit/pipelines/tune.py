@@ -69,7 +69,9 @@ class TuneOptions:
     eval_seed: int = 1_000_000  # far from the tuning seeds, also after rejection's extra draws
     n_eval: int = 1024
     fid_budget: float = 2.0  # chosen settings have FID at most this many times the unprotected FID
-    excess_level: float = 0.05  # replicas "not above the held-out base rate": the replica gate's p (reach_excess_p) >= this
+    excess_level: float = (
+        0.05  # replicas "not above the held-out base rate": the replica gate's p (reach_excess_p) >= this
+    )
     points_per_defence: int = 4
     dp_epsilons: tuple[float, ...] = (1.0, 10.0, 100.0)
     families: tuple[str, ...] | None = None  # keys of tune_grid.FAMILIES; default: every defence the inputs allow
@@ -104,29 +106,42 @@ def _check(opts: TuneOptions) -> None:
         raise InputError("--dp-epsilons", f"must be > 0, got {list(opts.dp_epsilons)}")
     tune_end = opts.tune_seed + 100 * opts.n_tune  # rejection may draw up to about this far
     if opts.eval_seed < tune_end and opts.tune_seed < opts.eval_seed + 100 * opts.n_eval:
-        raise InputError("--eval-seed", f"evaluation seeds from {opts.eval_seed} may meet the tuning draws "
-                         f"({opts.tune_seed} to about {tune_end}); keep them apart")
+        raise InputError(
+            "--eval-seed",
+            f"evaluation seeds from {opts.eval_seed} may meet the tuning draws "
+            f"({opts.tune_seed} to about {tune_end}); keep them apart",
+        )
 
 
-def _models(opts: TuneOptions, model: LoadedModel, settings: list[Setting], device, say: Progress) -> dict[str, LoadedModel]:
+def _models(
+    opts: TuneOptions, model: LoadedModel, settings: list[Setting], device, say: Progress
+) -> dict[str, LoadedModel]:
     """The memorising model and, where DP points are swept, DP-SGD runs and their non-DP control."""
     models = {"memorising": model}
     dp_keys = sorted({s.model for s in settings if s.model != "memorising"})
     if not dp_keys:  # nothing to train (and a model trained elsewhere records no data to train on)
         return models
     # The model's own seed: the same split, so the DP runs train on the same members.
-    cfg = dict(data=model.config["data"], members=int(model.config["n_members"]), seed=int(model.config.get("seed", 0)),
-               device=opts.device)
+    cfg = dict(
+        data=model.config["data"],
+        members=int(model.config["n_members"]),
+        seed=int(model.config.get("seed", 0)),
+        device=opts.device,
+    )
     for k, key in enumerate(dp_keys):
         folder = Path(opts.out) / "models" / key
         say(f"train {key}", k, len(dp_keys))
         if key == "dp-control":
             dp = DPConfig()
             # The control trains as the DP runs do (steps, batch size, learning rate, EMA), without clipping or noise.
-            train = DiffusionTrainConfig(steps=dp.steps, batch_size=dp.expected_batch_size, lr=dp.lr, ema_decay=dp.ema_decay)
+            train = DiffusionTrainConfig(
+                steps=dp.steps, batch_size=dp.expected_batch_size, lr=dp.lr, ema_decay=dp.ema_decay
+            )
             train_diffusion(TrainDiffusionOptions(out=folder, train=train, **cfg))
         else:
-            train_diffusion(TrainDiffusionOptions(out=folder, dp=DPConfig(epsilon=float(key.removeprefix("dp-eps"))), **cfg))
+            train_diffusion(
+                TrainDiffusionOptions(out=folder, dp=DPConfig(epsilon=float(key.removeprefix("dp-eps"))), **cfg)
+            )
         models[key] = load_model(folder)
     return models
 
@@ -140,8 +155,14 @@ def _score(models, s: Setting, guides: Guides, ref: Reference, first: int, n: in
         return None
     seconds = time.perf_counter() - t0
     rng = numpy_generator(derive_seed(opts.seed, f"tune-{s.defence}-{s.label}-{first}"))
-    return {**s.to_dict(), **evaluate_samples(d.images, ref, rng), "seeds": [int(min(d.seeds)), int(max(d.seeds))],
-            "drawn": d.drawn, "fired_fraction": d.fired_fraction, "seconds": round(seconds, 3)}
+    return {
+        **s.to_dict(),
+        **evaluate_samples(d.images, ref, rng),
+        "seeds": [int(min(d.seeds)), int(max(d.seeds))],
+        "drawn": d.drawn,
+        "fired_fraction": d.fired_fraction,
+        "seconds": round(seconds, 3),
+    }
 
 
 def choose_for_evaluation(tuning: list[dict], fid_limit: float, excess_level: float, k: int) -> dict[str, list[int]]:
@@ -176,8 +197,11 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     ref = Reference.of(members, holdout, threshold=PIXEL_REPLICA_THRESHOLD)
     own = model.data_fingerprint is not None  # DP-SGD runs retrain on the model's data: cpaudit's own models only
     if not own and opts.families is not None and "dp" in opts.families:
-        raise InputError("--defences", f"dp retrains the model with DP-SGD, which cpaudit does for its own models; "
-                         f"{opts.model} was trained elsewhere: leave dp out")
+        raise InputError(
+            "--defences",
+            f"dp retrains the model with DP-SGD, which cpaudit does for its own models; "
+            f"{opts.model} was trained elsewhere: leave dp out",
+        )
     dp_epsilons = opts.dp_epsilons if own else ()
     settings = sweep_settings(opts.classifier, dp_epsilons, opts.small)
     if opts.families is not None:
@@ -188,8 +212,11 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
         missing = sorted(wanted - {s.defence for s in settings})
         if missing:
             raise InputError("--defences", f"{missing} need a learned classifier (--classifier) or DP epsilons")
-        settings = [s for s in settings if s.defence == NONE or s.defence in wanted
-                    or (s.defence == DP_CONTROL and DP in wanted)]
+        settings = [
+            s
+            for s in settings
+            if s.defence == NONE or s.defence in wanted or (s.defence == DP_CONTROL and DP in wanted)
+        ]
     models = _models(opts, model, settings, device, say)
     guides = Guides(members, device, membership=(data, split))  # the members resolved above (the user's, where named)
 
@@ -217,15 +244,29 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
             evaluation.append({**p, "tuning_index": i})
     seconds = time.perf_counter() - t_start
     record = {
-        "kind": "cpaudit-tune", "cpaudit_version": __version__, "threat_model": "samples",
-        "settings": {"model": str(opts.model), "classifier": opts.classifier, "tune_seeds": [opts.tune_seed, opts.n_tune],
-                     "eval_seeds": [opts.eval_seed, opts.n_eval], "fid_budget": opts.fid_budget,
-                     "excess_level": opts.excess_level, "points_per_defence": opts.points_per_defence,
-                     "dp_epsilons": list(dp_epsilons), "small": opts.small, "seed": opts.seed, "steps": opts.steps,
-                     "device": describe(device), "n_members": len(members), "n_holdout": len(holdout),
-                     **({"members_from": opts.membership.to_dict()} if opts.membership.given else {}),
-                     "replica_threshold": ref.threshold},
-        "tuning": tuning, "evaluation": evaluation,
+        "kind": "cpaudit-tune",
+        "cpaudit_version": __version__,
+        "threat_model": "samples",
+        "settings": {
+            "model": str(opts.model),
+            "classifier": opts.classifier,
+            "tune_seeds": [opts.tune_seed, opts.n_tune],
+            "eval_seeds": [opts.eval_seed, opts.n_eval],
+            "fid_budget": opts.fid_budget,
+            "excess_level": opts.excess_level,
+            "points_per_defence": opts.points_per_defence,
+            "dp_epsilons": list(dp_epsilons),
+            "small": opts.small,
+            "seed": opts.seed,
+            "steps": opts.steps,
+            "device": describe(device),
+            "n_members": len(members),
+            "n_holdout": len(holdout),
+            **({"members_from": opts.membership.to_dict()} if opts.membership.given else {}),
+            "replica_threshold": ref.threshold,
+        },
+        "tuning": tuning,
+        "evaluation": evaluation,
         "infeasible": infeasible,  # rejection thresholds that kept too few samples in the draws allowed
         "classifier_accuracy": _classifier_accuracy(opts.classifier),
         "seconds": round(seconds, 1),
@@ -312,9 +353,15 @@ def summarise_tune(record: dict) -> dict:
             defaults[kind] = {"chosen": None, "why": "no setting left replicas at the held-out base rate"}
             continue
         i = idx[b]
-        defaults[kind] = {"chosen": tuning[i]["protection"], "defence": tuning[i]["defence"], "tuning": tuning[i],
-                          "over_budget": widen > 1, "fid_budget_used": widen * st["fid_budget"], "tuning_index": i,
-                          "evaluation": next((p for p in evaluation if p["tuning_index"] == i), None)}
+        defaults[kind] = {
+            "chosen": tuning[i]["protection"],
+            "defence": tuning[i]["defence"],
+            "tuning": tuning[i],
+            "over_budget": widen > 1,
+            "fid_budget_used": widen * st["fid_budget"],
+            "tuning_index": i,
+            "evaluation": next((p for p in evaluation if p["tuning_index"] == i), None),
+        }
     return {**record, "fid_limit": {"tuning": fid_limit, "evaluation": eval_limit}, "defaults": defaults}
 
 

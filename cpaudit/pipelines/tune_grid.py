@@ -28,15 +28,28 @@ NONE = "none"
 KIND_FAMILIES = {"learned": (LEARNED, LEARNED_HALF, WINDOW, X0), "exact": (EXACT, EXACT_HALF, EXACT_X0)}
 
 # --defences names (short, without commas) for each defence.
-FAMILIES = {"learned": LEARNED, "learned-half": LEARNED_HALF, "exact": EXACT, "exact-half": EXACT_HALF, "window": WINDOW,
-            "x0": X0, "exact-x0": EXACT_X0, "cpsample+rejection": CPS_REJECT, "rejection": REJECTION,
-            "repulsion": REPULSION, "dp": DP}
+FAMILIES = {
+    "learned": LEARNED,
+    "learned-half": LEARNED_HALF,
+    "exact": EXACT,
+    "exact-half": EXACT_HALF,
+    "window": WINDOW,
+    "x0": X0,
+    "exact-x0": EXACT_X0,
+    "cpsample+rejection": CPS_REJECT,
+    "rejection": REJECTION,
+    "repulsion": REPULSION,
+    "dp": DP,
+}
 
 
 def _cps(defence: str, classifier: str, alphas, scales, **kw) -> list[Setting]:
     extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in kw.items() if k != "rule" and k != "space")
-    return [Setting(defence, f"alpha {a:g}, scale {s:g}{extra}", protection=Protection(classifier, a, s, **kw))
-            for a in alphas for s in scales]
+    return [
+        Setting(defence, f"alpha {a:g}, scale {s:g}{extra}", protection=Protection(classifier, a, s, **kw))
+        for a in alphas
+        for s in scales
+    ]
 
 
 def sweep_settings(classifier: str | None, dp_epsilons: tuple[float, ...], small: bool = False) -> list[Setting]:
@@ -52,14 +65,26 @@ def sweep_settings(classifier: str | None, dp_epsilons: tuple[float, ...], small
         for lo, hi in ((300, 999), (100, 600)) if not small else ((300, 999),):
             out += _cps(WINDOW, classifier, (0.5,), pick((10, 30, 100)), t_min=lo, t_max=hi)
         out += _cps(X0, classifier, a1, pick((3, 10, 30, 100)), space="x0")
-        out += [Setting(CPS_REJECT, f"alpha 0.4, scale {s:g}, reject at {PIXEL_REPLICA_THRESHOLD:g}",
-                        protection=Protection(classifier, 0.4, s), reject_at=PIXEL_REPLICA_THRESHOLD) for s in pick((10, 30))]
+        out += [
+            Setting(
+                CPS_REJECT,
+                f"alpha 0.4, scale {s:g}, reject at {PIXEL_REPLICA_THRESHOLD:g}",
+                protection=Protection(classifier, 0.4, s),
+                reject_at=PIXEL_REPLICA_THRESHOLD,
+            )
+            for s in pick((10, 30))
+        ]
     out += _cps(EXACT, "exact", a2, pick((1, 3, 10, 30)))
     out += _cps(EXACT_HALF, "exact", a1, pick((3, 10, 30)), rule="toward-half")
     out += _cps(EXACT_X0, "exact", a1, pick((0.3, 1, 3, 10)), space="x0")
-    out += [Setting(REJECTION, f"reject at {r:g}", reject_at=r) for r in pick((PIXEL_REPLICA_THRESHOLD, 0.96, 0.95))]  # below 0.95 it keeps < 1 in 100
-    out += [Setting(REPULSION, f"lambda {lam:g}, scale {s:g}", repulsion=Repulsion(lam, s))
-            for lam in ((0.7, 0.8, 0.9) if not small else (0.9,)) for s in pick((10, 30, 100, 300))]
+    out += [
+        Setting(REJECTION, f"reject at {r:g}", reject_at=r) for r in pick((PIXEL_REPLICA_THRESHOLD, 0.96, 0.95))
+    ]  # below 0.95 it keeps < 1 in 100
+    out += [
+        Setting(REPULSION, f"lambda {lam:g}, scale {s:g}", repulsion=Repulsion(lam, s))
+        for lam in ((0.7, 0.8, 0.9) if not small else (0.9,))
+        for s in pick((10, 30, 100, 300))
+    ]
     for e in dp_epsilons:
         out.append(Setting(DP, f"epsilon {e:g} at delta {DPConfig().delta:g}", model=f"dp-eps{e:g}"))
     if dp_epsilons:

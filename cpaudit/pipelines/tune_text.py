@@ -43,15 +43,21 @@ from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.version import __version__
 
 THRESHOLD = PIXEL_REPLICA_THRESHOLD
-RULE = ("among points whose training captions are extracted no more often than held-out captions, the lowest pixel FID; "
-        "where none reaches it, the point with the fewest extracted training captions")
+RULE = (
+    "among points whose training captions are extracted no more often than held-out captions, the lowest pixel FID; "
+    "where none reaches it, the point with the fewest extracted training captions"
+)
 Progress = Callable[[str, int, int], None]
 
 
 # `--defences` keys (as the pixel tune's FAMILIES: the names themselves hold commas) -> the grid's names.
-TEXT_FAMILIES = {"embedding-noise": "embedding noise", "random-tokens": "random tokens",
-                 "prompt-optimisation": "prompt optimisation", "exact": "CPSample, exact posterior",
-                 "learned": "CPSample, learned classifier"}
+TEXT_FAMILIES = {
+    "embedding-noise": "embedding noise",
+    "random-tokens": "random tokens",
+    "prompt-optimisation": "prompt optimisation",
+    "exact": "CPSample, exact posterior",
+    "learned": "CPSample, learned classifier",
+}
 
 
 def text_grid(classifier: str | None, small: bool = False, flow: bool = False) -> dict[str, list[dict]]:
@@ -60,18 +66,32 @@ def text_grid(classifier: str | None, small: bool = False, flow: bool = False) -
     table = defaults_table(latent=True, flow=flow)
     exact, learned = table["exact"]["scale"], table["learned"]["scale"]
     grid = {
-        "embedding noise": [{"label": f"sigma {s:g}", "prompt_defence": PromptDefence("embedding-noise", sigma=s)}
-                            for s in (0.25, 0.5, 1.0, 2.0)],
-        "random tokens": [{"label": f"{k} token{'s' if k > 1 else ''}", "prompt_defence": PromptDefence("random-tokens", tokens=k)}
-                          for k in (1, 2, 4, 8, 16)],
-        "prompt optimisation": [{"label": f"target {t:g}, lr {lr:g}", "prompt_defence": PromptDefence(
-            "prompt-optimisation", target_norm=t, lr=lr, iters=10)} for t in (0.3, 0.1) for lr in (0.05, 0.2)],
-        "CPSample, exact posterior": [{"label": f"scale {s:g}", "protection": Protection("exact", scale=s)}
-                                      for s in (exact / 3, exact, exact * 3, exact * 10)],
+        "embedding noise": [
+            {"label": f"sigma {s:g}", "prompt_defence": PromptDefence("embedding-noise", sigma=s)}
+            for s in (0.25, 0.5, 1.0, 2.0)
+        ],
+        "random tokens": [
+            {"label": f"{k} token{'s' if k > 1 else ''}", "prompt_defence": PromptDefence("random-tokens", tokens=k)}
+            for k in (1, 2, 4, 8, 16)
+        ],
+        "prompt optimisation": [
+            {
+                "label": f"target {t:g}, lr {lr:g}",
+                "prompt_defence": PromptDefence("prompt-optimisation", target_norm=t, lr=lr, iters=10),
+            }
+            for t in (0.3, 0.1)
+            for lr in (0.05, 0.2)
+        ],
+        "CPSample, exact posterior": [
+            {"label": f"scale {s:g}", "protection": Protection("exact", scale=s)}
+            for s in (exact / 3, exact, exact * 3, exact * 10)
+        ],
     }
     if classifier is not None:
-        grid["CPSample, learned classifier"] = [{"label": f"scale {s:g}", "protection": Protection(classifier, scale=s)}
-                                                for s in (learned / 3, learned, learned * 3, learned * 10)]
+        grid["CPSample, learned classifier"] = [
+            {"label": f"scale {s:g}", "protection": Protection(classifier, scale=s)}
+            for s in (learned / 3, learned, learned * 3, learned * 10)
+        ]
     return {k: v[:: max(1, len(v) // 2)][:2] for k, v in grid.items()} if small else grid
 
 
@@ -104,37 +124,58 @@ class Extraction:
     reference: np.ndarray  # pooled held-out pixels, FID's reference
 
     @classmethod
-    def of(cls, model: Path, per_caption: int, membership: MemberSource | None = None) -> "Extraction":
+    def of(cls, model: Path, per_caption: int, membership: MemberSource | None = None) -> Extraction:
         prompts = extraction_prompts(model, membership, per_caption=per_caption)  # refuses data without captions
         data, split = model_members(model, load_model(model).config, membership)
         # The caption is the unit, as in the audit (auditing/extraction.py, caption_units).
-        m_units, h_units, _ = caption_units([data.captions[i] for i in split.member_idx],
-                                            [data.captions[i] for i in split.holdout_idx])
-        own = {role: pixel_embedding(data.take(np.asarray(rows)))
-               for role, rows in (("member", split.member_idx), ("holdout", split.holdout_idx))}
-        return cls(model, prompts, {"member": m_units, "holdout": h_units}, own, pooled_pixels(data.take(split.holdout_idx)))
+        m_units, h_units, _ = caption_units(
+            [data.captions[i] for i in split.member_idx], [data.captions[i] for i in split.holdout_idx]
+        )
+        own = {
+            role: pixel_embedding(data.take(np.asarray(rows)))
+            for role, rows in (("member", split.member_idx), ("holdout", split.holdout_idx))
+        }
+        return cls(
+            model, prompts, {"member": m_units, "holdout": h_units}, own, pooled_pixels(data.take(split.holdout_idx))
+        )
 
     def measure(self, point: dict, first_seed: int, opts: TextTuneOptions) -> dict:
         """Sample the point on seeds first_seed on; captions extracted per role, and pixel FID."""
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            sample(SampleOptions(model=self.model, out=Path(tmp), n=len(self.prompts), seed=first_seed, write_png=False,
-                                 sampler=SamplerConfig(steps=opts.steps), protection=point.get("protection"),
-                                 membership=opts.membership, device=opts.device,
-                                 conditions=Conditions(tuple(self.prompts), opts.guidance_scale,
-                                                       prompt_defence=point.get("prompt_defence"))))
+            sample(
+                SampleOptions(
+                    model=self.model,
+                    out=Path(tmp),
+                    n=len(self.prompts),
+                    seed=first_seed,
+                    write_png=False,
+                    sampler=SamplerConfig(steps=opts.steps),
+                    protection=point.get("protection"),
+                    membership=opts.membership,
+                    device=opts.device,
+                    conditions=Conditions(
+                        tuple(self.prompts), opts.guidance_scale, prompt_defence=point.get("prompt_defence")
+                    ),
+                )
+            )
             seconds = time.perf_counter() - t0
             s = load_samples(Path(tmp))
         emb, asked = pixel_embedding(s.images), set(s.prompts)
         replicas = {}
         for role in ("member", "holdout"):
             units = self.units[role].keep(asked)
-            scores = caption_scores(emb, sample_groups(s.prompts, units.captions), self.own[role], THRESHOLD,
-                                    own_rows=units.images)
+            scores = caption_scores(
+                emb, sample_groups(s.prompts, units.captions), self.own[role], THRESHOLD, own_rows=units.images
+            )
             replicas[role] = scores.replicas
-        return {"label": point["label"], "seconds": round(seconds, 2), "first_seed": first_seed,
-                "pixel_fid": frechet_distance(pooled_pixels(s.images), self.reference),
-                **replica_excess(replicas["member"], replicas["holdout"])}
+        return {
+            "label": point["label"],
+            "seconds": round(seconds, 2),
+            "first_seed": first_seed,
+            "pixel_fid": frechet_distance(pooled_pixels(s.images), self.reference),
+            **replica_excess(replicas["member"], replicas["holdout"]),
+        }
 
 
 def choose(rows: list[dict]) -> tuple[int, bool]:
@@ -153,22 +194,38 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
     if opts.families is not None:
         unknown = sorted(set(opts.families) - set(TEXT_FAMILIES))
         if unknown:
-            raise InputError("--defences", f"unknown {unknown}; a text-to-image model's defences: {', '.join(TEXT_FAMILIES)}")
+            raise InputError(
+                "--defences", f"unknown {unknown}; a text-to-image model's defences: {', '.join(TEXT_FAMILIES)}"
+            )
         wanted = {TEXT_FAMILIES[k] for k in opts.families}
         if "CPSample, learned classifier" in wanted and opts.classifier is None:
-            raise InputError("--defences", "learned needs a classifier: give --classifier DIR (cpaudit train-classifier --model)")
+            raise InputError(
+                "--defences", "learned needs a classifier: give --classifier DIR (cpaudit train-classifier --model)"
+            )
         grid = {k: v for k, v in grid.items() if k in wanted}
     ex = Extraction.of(Path(opts.model), opts.per_caption, opts.membership)
     if opts.guidance_scale is None:
         opts = replace(opts, guidance_scale=float(config.get("default_guidance_scale", DEFAULT_GUIDANCE_SCALE)))
     say("tuning seeds: unprotected", 0, 1)
-    record: dict = {"kind": "cpaudit-tune-text", "cpaudit_version": __version__, "threat_model": "samples",
-                    "model": str(opts.model), **({"members_from": opts.membership.to_dict()} if opts.membership.given else {}),
-                    "tune_seed": opts.tune_seed, "eval_seed": opts.eval_seed,
-                    "per_caption": opts.per_caption, "steps": opts.steps, "guidance_scale": opts.guidance_scale,
-                    "threshold": THRESHOLD, "rule": RULE,
-                    "unprotected": {"tuning": ex.measure({"label": "-"}, opts.tune_seed, opts),
-                                    "evaluation": ex.measure({"label": "-"}, opts.eval_seed, opts)}, "defences": {}}
+    record: dict = {
+        "kind": "cpaudit-tune-text",
+        "cpaudit_version": __version__,
+        "threat_model": "samples",
+        "model": str(opts.model),
+        **({"members_from": opts.membership.to_dict()} if opts.membership.given else {}),
+        "tune_seed": opts.tune_seed,
+        "eval_seed": opts.eval_seed,
+        "per_caption": opts.per_caption,
+        "steps": opts.steps,
+        "guidance_scale": opts.guidance_scale,
+        "threshold": THRESHOLD,
+        "rule": RULE,
+        "unprotected": {
+            "tuning": ex.measure({"label": "-"}, opts.tune_seed, opts),
+            "evaluation": ex.measure({"label": "-"}, opts.eval_seed, opts),
+        },
+        "defences": {},
+    }
     for name, points in grid.items():
         rows = []
         for k, point in enumerate(points):
@@ -176,28 +233,43 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
             rows.append(ex.measure(point, opts.tune_seed, opts))
         i, reached = choose(rows)
         say(f"evaluation seeds: {name}, {points[i]['label']}", 0, 1)
-        record["defences"][name] = {"tuning": rows, "chosen": points[i]["label"], "reached_base_rate_on_tuning_seeds": reached,
-                                    "setting": _setting(points[i], flow), "evaluation": ex.measure(points[i], opts.eval_seed, opts)}
+        record["defences"][name] = {
+            "tuning": rows,
+            "chosen": points[i]["label"],
+            "reached_base_rate_on_tuning_seeds": reached,
+            "setting": _setting(points[i], flow),
+            "evaluation": ex.measure(points[i], opts.eval_seed, opts),
+        }
     Path(opts.out).mkdir(parents=True, exist_ok=True)
     write_json(Path(opts.out) / "tune.json", record)
-    (Path(opts.out) / "report.md").write_text(f"# Text-to-image defences, tuned and evaluated\n\n{tune_text_markdown(record)}\n")
+    (Path(opts.out) / "report.md").write_text(
+        f"# Text-to-image defences, tuned and evaluated\n\n{tune_text_markdown(record)}\n"
+    )
     return record
 
 
 def tune_text_markdown(record: dict) -> str:
     """The chosen setting of each defence with its tuning and evaluation figures."""
-    lines = [f"Threat model samples (prompted extraction), {record['per_caption']} seeds a caption; tuning seeds "
-             f"{record['tune_seed']:,} on, evaluation seeds {record['eval_seed']:,} on. Rule: {record['rule']}.", "",
-             "| defence | chosen | base rate reached when tuning | training captions extracted (evaluation; 95% Wilson) | "
-             "held-out captions extracted | Fisher p | pixel FID ratio |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Threat model samples (prompted extraction), {record['per_caption']} seeds a caption; tuning seeds "
+        f"{record['tune_seed']:,} on, evaluation seeds {record['eval_seed']:,} on. Rule: {record['rule']}.",
+        "",
+        "| defence | chosen | base rate reached when tuning | training captions extracted (evaluation; 95% Wilson) | "
+        "held-out captions extracted | Fisher p | pixel FID ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
     none = record["unprotected"]["evaluation"]
-    rows = [("unprotected", "-", "-", none)] + [(k, d["chosen"], "yes" if d["reached_base_rate_on_tuning_seeds"] else "no",
-                                                 d["evaluation"]) for k, d in record["defences"].items()]
+    rows = [("unprotected", "-", "-", none)] + [
+        (k, d["chosen"], "yes" if d["reached_base_rate_on_tuning_seeds"] else "no", d["evaluation"])
+        for k, d in record["defences"].items()
+    ]
     for name, chosen, reached, e in rows:
-        lines.append(f"| {name} | {chosen} | {reached} | {e['member_captions_extracted']} of {e['n_member_captions']} "
-                     f"({e['rate_ci95'][0]:.0%}-{e['rate_ci95'][1]:.0%}) | {e['holdout_captions_extracted']} of "
-                     f"{e['n_holdout_captions']} ({e['holdout_rate_ci95'][0]:.0%}-{e['holdout_rate_ci95'][1]:.0%}) | {e['fisher_p']:.2g} | "
-                     f"{e['pixel_fid'] / none['pixel_fid']:.2f} |")
+        lines.append(
+            f"| {name} | {chosen} | {reached} | {e['member_captions_extracted']} of {e['n_member_captions']} "
+            f"({e['rate_ci95'][0]:.0%}-{e['rate_ci95'][1]:.0%}) | {e['holdout_captions_extracted']} of "
+            f"{e['n_holdout_captions']} ({e['holdout_rate_ci95'][0]:.0%}-{e['holdout_rate_ci95'][1]:.0%}) | {e['fisher_p']:.2g} | "
+            f"{e['pixel_fid'] / none['pixel_fid']:.2f} |"
+        )
     return "\n".join(lines)
 
 

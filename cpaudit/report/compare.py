@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cpaudit.core.threat_models import THREAT_MODELS, headline
-from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.document import Document, Para, Section, Table
+from cpaudit.report.numbers import interval, num, p_value, pct
 
 RATES = ("replica rate", "guidance fired (sample-steps)", "training captions extracted (prompted)")
 
@@ -13,34 +13,72 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
     """(threat model or 'quality'/'mechanism', figure, value, text shown) for one audit."""
     nn, perm = r["nn"], r.get("permutation") or {}
     rows: list[tuple[str, str, float | None, str]] = [
-        ("samples", "replica rate", nn["replica_rate"], pct(nn["replica_rate"]) + f" ({nn['replicas']}/{nn['n_samples']})"),
-        ("samples", "median nearest-member similarity", nn.get("median_nearest_member_similarity"),
-         num(nn.get("median_nearest_member_similarity"))),
+        (
+            "samples",
+            "replica rate",
+            nn["replica_rate"],
+            pct(nn["replica_rate"]) + f" ({nn['replicas']}/{nn['n_samples']})",
+        ),
+        (
+            "samples",
+            "median nearest-member similarity",
+            nn.get("median_nearest_member_similarity"),
+            num(nn.get("median_nearest_member_similarity")),
+        ),
         ("samples", "permutation p", perm.get("p_value"), p_value(perm.get("p_value"), perm.get("n_permutations"))),
     ]
     ext = (r.get("prompted_extraction") or {}).get("captions")  # text-to-image audits: None rows are left out
     head = (r.get("attacks") or {}).get("prompted_extraction") or {}
-    rows += [("samples", "training captions extracted (prompted)", ext and ext["rate"],
-              "-" if not ext else f"{pct(ext['rate'])} ({ext['member_captions_extracted']}/{ext['n_member_captions']}; "
-                                  f"held-out captions {ext['holdout_captions_extracted']}/{ext['n_holdout_captions']})"),
-             ("samples", "prompted-extraction AUC", head.get("auc"),
-              "-" if not head else f"{num(head['auc'])} [{interval(head['auc_ci95'])}]")]
+    rows += [
+        (
+            "samples",
+            "training captions extracted (prompted)",
+            ext and ext["rate"],
+            "-"
+            if not ext
+            else f"{pct(ext['rate'])} ({ext['member_captions_extracted']}/{ext['n_member_captions']}; "
+            f"held-out captions {ext['holdout_captions_extracted']}/{ext['n_holdout_captions']})",
+        ),
+        (
+            "samples",
+            "prompted-extraction AUC",
+            head.get("auc"),
+            "-" if not head else f"{num(head['auc'])} [{interval(head['auc_ci95'])}]",
+        ),
+    ]
     for tm in THREAT_MODELS:  # what an attacker of this threat model can do: its strongest attack, selection-adjusted
         h = headline(r, tm)
         measured = bool(((r.get("threat_models") or {}).get(tm) or {}).get("measured_by", h is not None))
         label = "membership AUC (strongest attack)"
         if h is None or not measured:
-            rows += [(tm, label, None, "not measured"), (tm, "epsilon lower bound (one run)", None, "-"),
-                     (tm, "epsilon lower bound (one run, proven)", None, "-")]
+            rows += [
+                (tm, label, None, "not measured"),
+                (tm, "epsilon lower bound (one run)", None, "-"),
+                (tm, "epsilon lower bound (one run, proven)", None, "-"),
+            ]
             continue
         rows.append((tm, label, h["auc"], f"{num(h['auc'])} [{interval(h['auc_ci95'])}] {_chosen(h)}"))
         most = h.get("epsilon_lb_max_provable")
         indicative = "indicative, " if h.get("epsilon_lb_guarantee") is False else ""
-        rows.append((tm, "epsilon lower bound (one run)", h["epsilon_lb"],
-                     num(h["epsilon_lb"], 2) + ("" if most is None else f" ({indicative}≤ {num(most, 2)} provable)")))
+        rows.append(
+            (
+                tm,
+                "epsilon lower bound (one run)",
+                h["epsilon_lb"],
+                num(h["epsilon_lb"], 2) + ("" if most is None else f" ({indicative}≤ {num(most, 2)} provable)"),
+            )
+        )
         proven = h.get("epsilon_lb_proven")  # conditioned on the half's member count: a guarantee (schema 5)
-        rows.append((tm, "epsilon lower bound (one run, proven)", proven,
-                     "-" if proven is None else f"{num(proven, 2)} (≤ {num(h['epsilon_lb_proven_max_provable'], 2)} provable)"))
+        rows.append(
+            (
+                tm,
+                "epsilon lower bound (one run, proven)",
+                proven,
+                "-"
+                if proven is None
+                else f"{num(proven, 2)} (≤ {num(h['epsilon_lb_proven_max_provable'], 2)} provable)",
+            )
+        )
     q = r.get("quality") or {}
     rows.append(("quality", f"FID ({q.get('features', '?')})", q.get("fid"), num(q.get("fid"), 2)))
     fired = (r.get("protection") or {}).get("fired_fraction")
@@ -52,8 +90,14 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
     return rows
 
 
-SHORT = {"sample_only": "sample-only", "loss": "loss", "secmi": "SecMI", "pia": "PIA", "sima": "SimA",
-         "classifier_oracle": "classifier oracle"}
+SHORT = {
+    "sample_only": "sample-only",
+    "loss": "loss",
+    "secmi": "SecMI",
+    "pia": "PIA",
+    "sima": "SimA",
+    "classifier_oracle": "classifier oracle",
+}
 
 
 def _chosen(h: dict) -> str:
@@ -75,47 +119,75 @@ def _short(key: str | None) -> str:
 
 
 def _change(name: str, v: float | None, base: float | None) -> str:
-    if v is None or base is None or name.startswith("extra samples") or name == "permutation p" or v != v or base != base:
+    if (
+        v is None
+        or base is None
+        or name.startswith("extra samples")
+        or name == "permutation p"
+        or v != v
+        or base != base
+    ):
         return ""
     d = v - base
     return f" ({'+' if d >= 0 else ''}{100 * d:.1f} pts)" if name in RATES else f" ({'+' if d >= 0 else ''}{d:.3g})"
 
 
-def compare_document(runs: list[tuple[str, dict]], links: list[str] | None = None, notes: list[str] | None = None) -> Document:
+def compare_document(
+    runs: list[tuple[str, dict]], links: list[str] | None = None, notes: list[str] | None = None
+) -> Document:
     figures = [(label, _key_figures(r)) for label, r in runs]
     base = figures[0][1]
     rows = []
     for i, (group, name, _, _) in enumerate(base):
         if all(f[i][2] is None for _, f in figures):
             continue
-        rows.append([group, name] + [f[i][3] + ("" if j == 0 else _change(name, f[i][2], base[i][2]))
-                                     for j, (_, f) in enumerate(figures)])
+        rows.append(
+            [group, name]
+            + [f[i][3] + ("" if j == 0 else _change(name, f[i][2], base[i][2])) for j, (_, f) in enumerate(figures)]
+        )
     verdicts = []
     for label, r in runs:
         pol = r.get("policy") or {}
         has_gate = any(v is not None for v in (pol.get("thresholds") or {}).values())
-        verdicts.append([label, r.get("release", "samples"), ("passed" if pol.get("passed") else "FAIL") if has_gate
-                         else ("report only" if pol.get("report_only") else "no gate set"),
-                         r.get("verdict", "-")])
+        verdicts.append(
+            [
+                label,
+                r.get("release", "samples"),
+                ("passed" if pol.get("passed") else "FAIL")
+                if has_gate
+                else ("report only" if pol.get("report_only") else "no gate set"),
+                r.get("verdict", "-"),
+            ]
+        )
     any_fail = any(v[2] == "FAIL" for v in verdicts)
-    verdict = (f"{len(runs)} runs compared; changes are against the first ({runs[0][0]})."
-               + (" At least one run FAILED a policy gate." if any_fail else ""))
+    verdict = f"{len(runs)} runs compared; changes are against the first ({runs[0][0]})." + (
+        " At least one run FAILED a policy gate." if any_fail else ""
+    )
     sections = [
-        Section("Key figures by threat model", [
-            Table(["threat model", "figure"] + [label for label, _ in runs], rows),
-            Para("Each threat model's row is what an attacker with that access can do: the strongest membership attack "
-                 "that applies (every attack of a weaker threat model applies too), selection-adjusted: attack, variant and "
-                 "sign are chosen on one half of the images and scored on the other, with a bootstrap 95% interval; the "
-                 "attacks the two halves chose are named. 'Not measured': no attack of that threat model ran (the audit "
-                 "was not given the model). The epsilon lower bound is for this one training run (Steinke, Nasr & "
-                 "Jagielski 2023), beside the most its sizes can prove. A sampling-time defence changes the samples "
-                 "and the deployed sampler, never the weights. Changes in brackets are against the first run; "
-                 "percentage points for rates."),
-        ]),
+        Section(
+            "Key figures by threat model",
+            [
+                Table(["threat model", "figure"] + [label for label, _ in runs], rows),
+                Para(
+                    "Each threat model's row is what an attacker with that access can do: the strongest membership attack "
+                    "that applies (every attack of a weaker threat model applies too), selection-adjusted: attack, variant and "
+                    "sign are chosen on one half of the images and scored on the other, with a bootstrap 95% interval; the "
+                    "attacks the two halves chose are named. 'Not measured': no attack of that threat model ran (the audit "
+                    "was not given the model). The epsilon lower bound is for this one training run (Steinke, Nasr & "
+                    "Jagielski 2023), beside the most its sizes can prove. A sampling-time defence changes the samples "
+                    "and the deployed sampler, never the weights. Changes in brackets are against the first run; "
+                    "percentage points for rates."
+                ),
+            ],
+        ),
         Section("Verdicts", [Table(["run", "release", "result", "verdict"], verdicts)]),
     ]
     if links:
-        sections.append(Section("Full reports", [Table(["run", "report"], [[label, link] for (label, _), link in zip(runs, links)])]))
+        sections.append(
+            Section(
+                "Full reports", [Table(["run", "report"], [[label, link] for (label, _), link in zip(runs, links)])]
+            )
+        )
     if notes:
         sections.append(Section("See also", [Para(n) for n in notes]))
     return Document("cpaudit comparison", verdict, False if any_fail else None, sections)

@@ -8,7 +8,6 @@ from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.summary import glossary_section, summary_section
 from cpaudit.report.text_section import text_section
 
-
 # results.json (cpaudit/schemas/results.schema.json): 5 adds provenance (versions, commit, device), the replica
 # gate's reach figures (nn.members_reached ...), policy.family and the strongest attack's own interval; 4 adds setup.members/holdout/resize and lets setup.split
 # be null (membership from two sources); 3 added each threat model's selection-adjusted strongest attack,
@@ -21,7 +20,7 @@ MEMBER_IMAGES = {
     "show": "Training images are shown beside their nearest samples (--member-images show).",
     "blur": "Training images are blurred to 4x4-pixel blocks in this report and its data file (--member-images blur).",
     "hide": "Training images are withheld from this report and its data file (--member-images hide): the pairs "
-            "show samples only, with their similarity to the nearest member.",
+    "show samples only, with their similarity to the nearest member.",
 }
 
 THREAT_TITLES = {
@@ -39,12 +38,14 @@ def verdict(results: dict) -> tuple[str, bool | None]:
 
 def _reach_sentence(nn: dict) -> str:
     """The replica gate's figure: candidate images reached by some sample, members against held-out images."""
-    return (f"Training images with a sample at the threshold: {nn['members_reached']} of {nn['n_members_reached_of']} "
-            f"({pct(nn['members_reached_rate'])}, 95% Wilson {interval(nn['members_reached_rate_ci95'], 3)}); held-out images: "
-            f"{nn['holdout_reached']} of {nn['n_holdout_reached_of']} ({pct(nn['holdout_reached_rate'])}, 95% Wilson "
-            f"{interval(nn['holdout_reached_rate_ci95'], 3)}); compared: {nn['reach_candidates']}. The replica gate asks "
-            f"whether training images are reached more often (one-sided Fisher exact p = {p_value(nn['reach_excess_p'], None)}): "
-            "the unit is the image, which a sampler that never saw the members reaches regardless of membership.")
+    return (
+        f"Training images with a sample at the threshold: {nn['members_reached']} of {nn['n_members_reached_of']} "
+        f"({pct(nn['members_reached_rate'])}, 95% Wilson {interval(nn['members_reached_rate_ci95'], 3)}); held-out images: "
+        f"{nn['holdout_reached']} of {nn['n_holdout_reached_of']} ({pct(nn['holdout_reached_rate'])}, 95% Wilson "
+        f"{interval(nn['holdout_reached_rate_ci95'], 3)}); compared: {nn['reach_candidates']}. The replica gate asks "
+        f"whether training images are reached more often (one-sided Fisher exact p = {p_value(nn['reach_excess_p'], None)}): "
+        "the unit is the image, which a sampler that never saw the members reaches regardless of membership."
+    )
 
 
 def gate_rows(results: dict) -> list[list[str]]:
@@ -54,51 +55,104 @@ def gate_rows(results: dict) -> list[list[str]]:
     rows = []
     if th.get("max_replica_rate") is not None:
         ok = nn["replica_rate"] is not None and nn["replica_rate"] <= th["max_replica_rate"] and nn["n_samples"] > 0
-        rows.append(["replica rate (samples)", pct(nn["replica_rate"]), f"at most {pct(th['max_replica_rate'])}", "pass" if ok else "FAIL"])
+        rows.append(
+            [
+                "replica rate (samples)",
+                pct(nn["replica_rate"]),
+                f"at most {pct(th['max_replica_rate'])}",
+                "pass" if ok else "FAIL",
+            ]
+        )
     release = results.get("release", "samples")
     head = headline(results, release)
     if not ((results.get("threat_models") or {}).get(release) or {}).get("measured_by", True):
         head = None  # only weaker threat models' attacks ran: the gate read nothing of its own
-    for key, required in (("max_mia_auc", lambda v: f"at most {num(v)}"), ("mia_excess_level", lambda v: f"p at least {v:g}")):
+    for key, required in (
+        ("max_mia_auc", lambda v: f"at most {num(v)}"),
+        ("mia_excess_level", lambda v: f"p at least {v:g}"),
+    ):
         if th.get(key) is None:
             continue
         failed = (pol.get("gates") or {}).get(key) is not None
-        label = (f"strongest attack, selection-adjusted ({release})" if head is not None
-                 else f"membership attack ({release}): none measured")
-        measured = "n/a" if head is None else (num(head["auc"]) if key == "max_mia_auc" else
-                                               f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}")
+        label = (
+            f"strongest attack, selection-adjusted ({release})"
+            if head is not None
+            else f"membership attack ({release}): none measured"
+        )
+        measured = (
+            "n/a"
+            if head is None
+            else (
+                num(head["auc"])
+                if key == "max_mia_auc"
+                else f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}"
+            )
+        )
         rows.append([label, measured, required(th[key]), "FAIL" if failed else "pass"])
     levels = (pol.get("family") or {}).get("levels") or {}
     if th.get("replica_excess_level") is not None:
         level = levels.get("replica_excess_level", th["replica_excess_level"])
         failed = (pol.get("gates") or {}).get("replica_excess_level") is not None
         # Audits before schema 5 gated the per-sample rate (replica_excess_p); since, the candidates reached.
-        label, v = (("training images reached above held-out images, Fisher p (samples)", nn["reach_excess_p"])
-                    if "reach_excess_p" in nn else ("replica excess over held-out images, Fisher p (samples)", nn.get("replica_excess_p")))
+        label, v = (
+            ("training images reached above held-out images, Fisher p (samples)", nn["reach_excess_p"])
+            if "reach_excess_p" in nn
+            else ("replica excess over held-out images, Fisher p (samples)", nn.get("replica_excess_p"))
+        )
         rows.append([label, p_value(v, None), f"at least {level:g}", "FAIL" if failed else "pass"])
     ext = (results.get("prompted_extraction") or {}).get("captions")
     if ext and "extraction_excess_level" in (pol.get("gates") or {}):
         failed = pol["gates"]["extraction_excess_level"] is not None
         level = levels.get("extraction_excess_level", th["replica_excess_level"])
-        rows.append(["prompted extraction over held-out captions, Fisher p (samples)", p_value(ext["fisher_p"], None),
-                     f"at least {level:g}", "FAIL" if failed else "pass"])
-    for gate, message in (pol.get("gates") or {}).items():  # a weaker threat model gated where the release was unmeasured
+        rows.append(
+            [
+                "prompted extraction over held-out captions, Fisher p (samples)",
+                p_value(ext["fisher_p"], None),
+                f"at least {level:g}",
+                "FAIL" if failed else "pass",
+            ]
+        )
+    for gate, message in (
+        pol.get("gates") or {}
+    ).items():  # a weaker threat model gated where the release was unmeasured
         if ":" in gate:
             key, tm = gate.split(":", 1)
             head = headline(results, tm)
             required = f"at most {num(th[key])}" if key == "max_mia_auc" else f"p at least {th[key]:g}"
-            rows.append([f"strongest attack, selection-adjusted ({tm})",
-                         "n/a" if head is None else f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}",
-                         required, "FAIL" if message is not None else "pass"])
-    for gate, label in (("baseline_replica_rate", "replica rate against the baseline"),
-                        ("baseline_mia_auc", "membership AUC against the baseline")):
+            rows.append(
+                [
+                    f"strongest attack, selection-adjusted ({tm})",
+                    "n/a"
+                    if head is None
+                    else f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}",
+                    required,
+                    "FAIL" if message is not None else "pass",
+                ]
+            )
+    for gate, label in (
+        ("baseline_replica_rate", "replica rate against the baseline"),
+        ("baseline_mia_auc", "membership AUC against the baseline"),
+    ):
         if gate in (pol.get("gates") or {}):
             failed = pol["gates"][gate] is not None
-            rows.append([label, "see verdict" if failed else "within", "within the baseline's 95% interval", "FAIL" if failed else "pass"])
+            rows.append(
+                [
+                    label,
+                    "see verdict" if failed else "within",
+                    "within the baseline's 95% interval",
+                    "FAIL" if failed else "pass",
+                ]
+            )
     if th.get("min_permutation_p") is not None:
         ok = perm.get("p_value", 0) >= th["min_permutation_p"]
-        rows.append(["permutation-test p-value (samples)", p_value(perm.get("p_value"), perm.get("n_permutations")),
-                     f"at least {th['min_permutation_p']:g}", "pass" if ok else "FAIL"])
+        rows.append(
+            [
+                "permutation-test p-value (samples)",
+                p_value(perm.get("p_value"), perm.get("n_permutations")),
+                f"at least {th['min_permutation_p']:g}",
+                "pass" if ok else "FAIL",
+            ]
+        )
     return rows
 
 
@@ -110,9 +164,19 @@ def attack_rows(attacks: dict[str, dict]) -> list[list[str]]:
         tprs = ", ".join(f"{float(k):.1%}: {num(v)}" for k, v in a["tpr_at_fpr"].items() if v is not None)
         low = a["tpr_at_lowest_fpr"]
         lowest = f"0 of {low['n_negatives']} held-out: {num(low['tpr'])}"
-        rows.append([a["title"], num(a["auc"]), interval(a["auc_ci95"]), interval(a["chance_band95"]),
-                     p_value(a["p_value"], a["n_null"]), "; ".join(x for x in (tprs, lowest) if x),
-                     _epsilon(a), str(a["queries_per_image"]), f"{a['n_members']} / {a['n_holdout']}"])
+        rows.append(
+            [
+                a["title"],
+                num(a["auc"]),
+                interval(a["auc_ci95"]),
+                interval(a["chance_band95"]),
+                p_value(a["p_value"], a["n_null"]),
+                "; ".join(x for x in (tprs, lowest) if x),
+                _epsilon(a),
+                str(a["queries_per_image"]),
+                f"{a['n_members']} / {a['n_holdout']}",
+            ]
+        )
     return rows
 
 
@@ -122,8 +186,17 @@ def _epsilon(a: dict) -> str:
     return num(a["epsilon_lb"], 2) + indicative + ("" if most is None else f" (at most {num(most, 2)} provable)")
 
 
-ATTACK_HEADER = ["attack", "AUC", "95% CI", "chance band (95%)", "p", "TPR at FPR", "epsilon lower bound, one run",
-                 "model queries / image", "members / held-out"]
+ATTACK_HEADER = [
+    "attack",
+    "AUC",
+    "95% CI",
+    "chance band (95%)",
+    "p",
+    "TPR at FPR",
+    "epsilon lower bound, one run",
+    "model queries / image",
+    "members / held-out",
+]
 
 
 def _attack_notes(attacks: dict[str, dict]) -> list[Para | Figure]:
@@ -131,40 +204,61 @@ def _attack_notes(attacks: dict[str, dict]) -> list[Para | Figure]:
     for a in attacks.values():
         chosen = "; ".join(f"{c['variant']}{'' if c['sign'] > 0 else ' (sign flipped)'}" for c in a["chosen"])
         variants = ", ".join(f"{v['variant']} {num(v['auc'])}" for v in a["by_variant"])
-        notes.append(Para(f"{a['title']}: {a['selection']}; chosen per half: {chosen}. Every variant's AUC on all images "
-                          f"(descriptive; the best of them is biased upward): {variants}. {_epsilon_note(a)}"))
+        notes.append(
+            Para(
+                f"{a['title']}: {a['selection']}; chosen per half: {chosen}. Every variant's AUC on all images "
+                f"(descriptive; the best of them is biased upward): {variants}. {_epsilon_note(a)}"
+            )
+        )
         if a.get("by_n_samples"):
-            by_n = ", ".join(f"{b['n_samples']}: {num(b['auc'])} ({interval(b['auc_ci95'])})" for b in a["by_n_samples"])
-            notes.append(Para(f"Nearest-sample AUC by the number of samples published (first n by seed): {by_n}; chance band "
-                              f"{interval(a['by_n_samples_chance_band95'])}. Members with a sample at or above the replica "
-                              f"threshold: {a['members_with_a_replica']} of {a['n_members']}; held-out images: "
-                              f"{a['holdout_with_a_replica']} of {a['n_holdout']}."))
-            notes.append(Figure("auc_by_samples", "Sample-only AUC against the number of samples published; shaded: chance."))
+            by_n = ", ".join(
+                f"{b['n_samples']}: {num(b['auc'])} ({interval(b['auc_ci95'])})" for b in a["by_n_samples"]
+            )
+            notes.append(
+                Para(
+                    f"Nearest-sample AUC by the number of samples published (first n by seed): {by_n}; chance band "
+                    f"{interval(a['by_n_samples_chance_band95'])}. Members with a sample at or above the replica "
+                    f"threshold: {a['members_with_a_replica']} of {a['n_members']}; held-out images: "
+                    f"{a['holdout_with_a_replica']} of {a['n_holdout']}."
+                )
+            )
+            notes.append(
+                Figure("auc_by_samples", "Sample-only AUC against the number of samples published; shaded: chance.")
+            )
     return notes
 
 
 def _epsilon_note(a: dict) -> str:
     if "epsilon_lb_many_runs" not in a:  # schema 2
-        return (f"Epsilon lower bound at delta {a['delta']:.3g}: Clopper-Pearson over thresholds, treating each member as "
-                "its own training run (the many-runs setting), not a bound for one training run.")
+        return (
+            f"Epsilon lower bound at delta {a['delta']:.3g}: Clopper-Pearson over thresholds, treating each member as "
+            "its own training run (the many-runs setting), not a bound for one training run."
+        )
     g = a.get("epsilon_lb_guesses") or {}
-    found = (f"{num(a['epsilon_lb'], 2)} from {g.get('correct')} correct of {g.get('guesses')} guesses" if g.get("guesses")
-             else "0.00 (no number of guesses on the grid proved anything)")
-    return (f"Epsilon lower bound for this one training run (Steinke, Nasr & Jagielski 2023) at delta {a['delta']:.3g}, 95% "
-            f"confidence: {found} among {g.get('candidates')} candidates of an evaluation half; with {g.get('candidates')} "
-            f"candidates this procedure can show at most {num(a['epsilon_lb_max_provable'], 2)} (its ceiling at these sizes, "
-            "not a limit on any attack), so a small value here means little evidence, not a small epsilon. "
-            + a.get("epsilon_lb_assumption", "It assumes members were drawn at random from the candidates.")
-            + _proven_note(a)
-            + f" The many-runs formula (each member treated as its own training run, delta {a['delta_many_runs']:.3g}) gives "
-            f"{num(a['epsilon_lb_many_runs'], 2)}; it is not a bound for one training run.")
+    found = (
+        f"{num(a['epsilon_lb'], 2)} from {g.get('correct')} correct of {g.get('guesses')} guesses"
+        if g.get("guesses")
+        else "0.00 (no number of guesses on the grid proved anything)"
+    )
+    return (
+        f"Epsilon lower bound for this one training run (Steinke, Nasr & Jagielski 2023) at delta {a['delta']:.3g}, 95% "
+        f"confidence: {found} among {g.get('candidates')} candidates of an evaluation half; with {g.get('candidates')} "
+        f"candidates this procedure can show at most {num(a['epsilon_lb_max_provable'], 2)} (its ceiling at these sizes, "
+        "not a limit on any attack), so a small value here means little evidence, not a small epsilon. "
+        + a.get("epsilon_lb_assumption", "It assumes members were drawn at random from the candidates.")
+        + _proven_note(a)
+        + f" The many-runs formula (each member treated as its own training run, delta {a['delta_many_runs']:.3g}) gives "
+        f"{num(a['epsilon_lb_many_runs'], 2)}; it is not a bound for one training run."
+    )
 
 
 def _proven_note(a: dict) -> str:
     if a.get("epsilon_lb_proven") is None:
         return ""
-    return (f" Conditioned on the half's member count (a guarantee where cpaudit drew the split): "
-            f"{num(a['epsilon_lb_proven'], 2)} (at most {num(a['epsilon_lb_proven_max_provable'], 2)} at these sizes).")
+    return (
+        f" Conditioned on the half's member count (a guarantee where cpaudit drew the split): "
+        f"{num(a['epsilon_lb_proven'], 2)} (at most {num(a['epsilon_lb_proven_max_provable'], 2)} at these sizes)."
+    )
 
 
 def _strongest_items(tm: dict) -> list:
@@ -172,13 +266,21 @@ def _strongest_items(tm: dict) -> list:
     if h is None:
         return [Para(tm.get("not_measured", "No attack of this threat model ran."))]
     chosen = "; ".join(f"{c['attack']} {c['variant']}{'' if c['sign'] > 0 else ' (sign flipped)'}" for c in h["chosen"])
-    strongest = (f" The strongest attack tried reaches AUC {interval(h['strongest_auc_ci95'])} (95% CI on all images, "
-                 f"max-t adjusted over the {h['n_variants']} variants)." if "strongest_auc_ci95" in h else "")
-    lines = [Para(f"What an attacker with this access can do: the {h['title']} reaches AUC {num(h['auc'])} (95% CI "
-                  f"{interval(h['auc_ci95'])} for the attack chosen on one half of the images and scored on the other; "
-                  f"chance band {interval(h['chance_band95'])}; selection-adjusted p {p_value(h['p_value'], h.get('n_null'))})."
-                  f"{strongest} {h['selection']}; chosen per half: {chosen}. One-run epsilon lower bound "
-                  f"{_epsilon(h)} at these sizes.")]
+    strongest = (
+        f" The strongest attack tried reaches AUC {interval(h['strongest_auc_ci95'])} (95% CI on all images, "
+        f"max-t adjusted over the {h['n_variants']} variants)."
+        if "strongest_auc_ci95" in h
+        else ""
+    )
+    lines = [
+        Para(
+            f"What an attacker with this access can do: the {h['title']} reaches AUC {num(h['auc'])} (95% CI "
+            f"{interval(h['auc_ci95'])} for the attack chosen on one half of the images and scored on the other; "
+            f"chance band {interval(h['chance_band95'])}; selection-adjusted p {p_value(h['p_value'], h.get('n_null'))})."
+            f"{strongest} {h['selection']}; chosen per half: {chosen}. One-run epsilon lower bound "
+            f"{_epsilon(h)} at these sizes."
+        )
+    ]
     if not tm.get("measured_by"):
         lines.append(Para(tm.get("not_measured", "")))
     return lines
@@ -218,7 +320,11 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         setup_rows.append(["model config", _model_config(model_cfg)])
     setup_rows += [
         ["classifier", setup.get("classifier") or "none (no protected sampler to attack)"],
-        ["embedding", f"{setup.get('features')}" + ("" if setup.get("features_pretrained", True) else " (random weights: similarities prove little)")],
+        [
+            "embedding",
+            f"{setup.get('features')}"
+            + ("" if setup.get("features_pretrained", True) else " (random weights: similarities prove little)"),
+        ],
         ["audit seed", str(setup.get("seed"))],
         ["computed on", str(setup.get("device", "cpu"))],
         ["cpaudit version", str(results.get("cpaudit_version"))],
@@ -229,26 +335,35 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
     attacks = results.get("attacks") or {}
     lo, hi = nn["replica_rate_ci95"]
     samples_items: list = [
-        Para(f"{nn['replicas']} of {nn['n_samples']} samples ({pct(nn['replica_rate'])}, 95% Wilson interval "
-             f"{pct(lo)} to {pct(hi)}) have a member with {nn['features']} similarity at or above {nn['threshold']:g}. "
-             f"Median nearest-member similarity: samples {num(nn.get('median_nearest_member_similarity'))}, held-out images "
-             f"{num(nn.get('holdout_median_nearest_member_similarity'))}."),
-        Para(f"Data-driven threshold (the 1 - 1/n quantile of the nearest-member similarity of the n = {nn.get('n_holdout')} held-out images): "
-             f"{num(nn['data_threshold'])}; {nn.get('replicas_at_data_threshold')} samples exceed it. "
-             f"{nn.get('holdout_over_threshold')} of {nn.get('n_holdout')} held-out images reach the fixed threshold "
-             f"({pct(nn.get('holdout_replica_rate'))}, 95% Wilson {interval(nn.get('holdout_replica_rate_ci95'), 3)}): the rate a "
-             f"sampler that never copies would show (descriptive: samples need not be independent)."),
+        Para(
+            f"{nn['replicas']} of {nn['n_samples']} samples ({pct(nn['replica_rate'])}, 95% Wilson interval "
+            f"{pct(lo)} to {pct(hi)}) have a member with {nn['features']} similarity at or above {nn['threshold']:g}. "
+            f"Median nearest-member similarity: samples {num(nn.get('median_nearest_member_similarity'))}, held-out images "
+            f"{num(nn.get('holdout_median_nearest_member_similarity'))}."
+        ),
+        Para(
+            f"Data-driven threshold (the 1 - 1/n quantile of the nearest-member similarity of the n = {nn.get('n_holdout')} held-out images): "
+            f"{num(nn['data_threshold'])}; {nn.get('replicas_at_data_threshold')} samples exceed it. "
+            f"{nn.get('holdout_over_threshold')} of {nn.get('n_holdout')} held-out images reach the fixed threshold "
+            f"({pct(nn.get('holdout_replica_rate'))}, 95% Wilson {interval(nn.get('holdout_replica_rate_ci95'), 3)}): the rate a "
+            f"sampler that never copies would show (descriptive: samples need not be independent)."
+        ),
         *([Para(_reach_sentence(nn))] if "reach_excess_p" in nn else []),
         Para(_search_sentence(nn.get("search") or {})),
-        Figure("similarity_histogram", "Nearest-member similarity of samples and of held-out images; dashed: replica threshold."),
+        Figure(
+            "similarity_histogram",
+            "Nearest-member similarity of samples and of held-out images; dashed: replica threshold.",
+        ),
         Figure("pairs", "The most similar sample/member pairs."),
         Para(MEMBER_IMAGES.get(setup.get("member_images", "show"), "")),
     ]
     if perm:
         samples_items += [
-            Para(f"Permutation test: are samples closer to members than to held-out images? Statistic (mean nearest-member minus "
-                 f"nearest-held-out similarity, {perm.get('n_reference')} references each): {perm['statistic']:.4f}; "
-                 f"p {p_value(perm['p_value'], perm['n_permutations'])} from {perm['n_permutations']} relabellings (one-sided, +1 corrected)."),
+            Para(
+                f"Permutation test: are samples closer to members than to held-out images? Statistic (mean nearest-member minus "
+                f"nearest-held-out similarity, {perm.get('n_reference')} references each): {perm['statistic']:.4f}; "
+                f"p {p_value(perm['p_value'], perm['n_permutations'])} from {perm['n_permutations']} relabellings (one-sided, +1 corrected)."
+            ),
             Figure("permutation", "Null distribution of the permutation statistic; the observed value is marked."),
         ]
     tms = results.get("threat_models") or {}
@@ -258,37 +373,80 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         if "strongest" in (tms.get(tm) or {}):
             items += _strongest_items(tms[tm])
         if group:
-            items += [Table(ATTACK_HEADER, attack_rows(group)), *_attack_notes(group),
-                      Figure(f"roc_{tm}", "ROC of the out-of-fold scores (log FPR); shaded: where a score that knows nothing lands 95% of the time.")]
+            items += [
+                Table(ATTACK_HEADER, attack_rows(group)),
+                *_attack_notes(group),
+                Figure(
+                    f"roc_{tm}",
+                    "ROC of the out-of-fold scores (log FPR); shaded: where a score that knows nothing lands 95% of the time.",
+                ),
+            ]
         if not items:
             continue
         deployed = in_scope(tm, release)
         heading = THREAT_TITLES[tm] + ("" if deployed else ": not deployed, shown for reference")
-        lead = [] if deployed else [Para(f"The audit was run for release '{release}'; an attacker of this threat model "
-                                         f"needs more than was released, so its figures do not count toward the verdict.")]
+        lead = (
+            []
+            if deployed
+            else [
+                Para(
+                    f"The audit was run for release '{release}'; an attacker of this threat model "
+                    f"needs more than was released, so its figures do not count toward the verdict."
+                )
+            ]
+        )
         sections.append(Section(heading, lead + items))
 
     prompted = text_section(results)
     if prompted is not None:
         sections.append(prompted)
     if quality:
-        sections.append(Section("Quality", [Table(["embedding", "FID", "KID", "samples", "held-out reference"], [[
-            quality["features"], num(quality["fid"]), f"{quality['kid']:.4f}", str(quality.get("n_samples")), str(quality.get("n_reference"))]]),
-            Para(f"FID and KID are computed on the {quality['features']} embedding against "
-                 f"{quality.get('reference') or 'held-out images'}, so they compare only with figures on the same embedding "
-                 "and reference size.")]
-            + ([Para("Warning: " + quality["warning"] + ".")] if quality.get("warning") else [])))
+        sections.append(
+            Section(
+                "Quality",
+                [
+                    Table(
+                        ["embedding", "FID", "KID", "samples", "held-out reference"],
+                        [
+                            [
+                                quality["features"],
+                                num(quality["fid"]),
+                                f"{quality['kid']:.4f}",
+                                str(quality.get("n_samples")),
+                                str(quality.get("n_reference")),
+                            ]
+                        ],
+                    ),
+                    Para(
+                        f"FID and KID are computed on the {quality['features']} embedding against "
+                        f"{quality.get('reference') or 'held-out images'}, so they compare only with figures on the same embedding "
+                        "and reference size."
+                    ),
+                ]
+                + ([Para("Warning: " + quality["warning"] + ".")] if quality.get("warning") else []),
+            )
+        )
 
     privacy_rows = []
     if prot:
-        privacy_rows.append(["CPSample", f"alpha {prot.get('alpha')}, scale {prot.get('scale')}, rule {prot.get('rule')}, "
-                                         f"classifier {prot.get('classifier')}; guidance fired on {pct(prot.get('fired_fraction'))} "
-                                         f"of sample-steps ({prot.get('samples_with_guidance')} samples at least once)"])
+        privacy_rows.append(
+            [
+                "CPSample",
+                f"alpha {prot.get('alpha')}, scale {prot.get('scale')}, rule {prot.get('rule')}, "
+                f"classifier {prot.get('classifier')}; guidance fired on {pct(prot.get('fired_fraction'))} "
+                f"of sample-steps ({prot.get('samples_with_guidance')} samples at least once)",
+            ]
+        )
     dp = (results.get("privacy") or {}).get("dp_epsilon")
     if dp is not None:
-        dpc = (model_cfg.get("dp") or {})
-        privacy_rows.append(["differential privacy (DP-SGD)", f"epsilon {dp:.2f} at delta {dpc.get('delta')}, noise multiplier "
-                                                            f"{num(dpc.get('noise_multiplier'))}, K = {dpc.get('noise_multiplicity')}"])
+        dpc = model_cfg.get("dp") or {}
+        privacy_rows.append(
+            [
+                "differential privacy (DP-SGD)",
+                f"epsilon {dp:.2f} at delta {dpc.get('delta')}, noise multiplier "
+                f"{num(dpc.get('noise_multiplier'))}, K = {dpc.get('noise_multiplicity')}",
+            ]
+        )
     if privacy_rows:
         sections.append(Section("Protection and privacy", [Table(["mechanism", "settings"], privacy_rows)]))
     return Document(title, text, passed, sections + [glossary_section()])
@@ -297,20 +455,30 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
 def _search_sentence(search: dict) -> str:
     n = search.get("n_references")
     if search.get("method") == "ivf":
-        return (f"Nearest members were found with an approximate IVF index over {n:,} members ({search['nlist']} lists, "
-                f"{search['nprobe']} probed per query); its recall@1 against exact search, measured on "
-                f"{search['recall_queries']} of the queries, is {search['recall_at_1']:.3f}.")
-    return f"Nearest members were found by exact search over {n:,} members." if n else "Nearest members were found by exact search."
+        return (
+            f"Nearest members were found with an approximate IVF index over {n:,} members ({search['nlist']} lists, "
+            f"{search['nprobe']} probed per query); its recall@1 against exact search, measured on "
+            f"{search['recall_queries']} of the queries, is {search['recall_at_1']:.3f}."
+        )
+    return (
+        f"Nearest members were found by exact search over {n:,} members."
+        if n
+        else "Nearest members were found by exact search."
+    )
 
 
 def _model_config(cfg: dict) -> str:
     """One line on the audited model: a diffusers pipeline by class, denoiser size, prediction and schedule
     (SD, SDXL, SD3, FLUX record no UNet widths of cpaudit's own); a cpaudit UNet by its widths."""
     schedule = cfg.get("schedule", {})
-    sched = f"{schedule.get('kind')} schedule" + (f", shift {schedule['shift']:g}" if schedule.get("kind") == "flow" else "")
+    sched = f"{schedule.get('kind')} schedule" + (
+        f", shift {schedule['shift']:g}" if schedule.get("kind") == "flow" else ""
+    )
     if cfg.get("pipeline") or cfg.get("format") == "diffusers":
         size = f", {cfg['n_parameters']:,}-parameter denoiser" if cfg.get("n_parameters") else ""
         return f"{cfg.get('pipeline') or 'diffusers UNet2DModel'}{size}, {cfg.get('prediction_type', 'epsilon')} prediction, {sched}, T = {schedule.get('T')}"
     unet = cfg.get("unet", {})
-    return (f"UNet width {unet.get('base_channels')} x {unet.get('channel_mult')}, {sched}, T = {schedule.get('T')}, "
-            f"seed {cfg.get('seed')}")
+    return (
+        f"UNet width {unet.get('base_channels')} x {unet.get('channel_mult')}, {sched}, T = {schedule.get('T')}, "
+        f"seed {cfg.get('seed')}"
+    )

@@ -49,13 +49,19 @@ def render_html(doc: Document, figures: dict[str, bytes]) -> str:
             elif isinstance(item, Table):
                 head = "".join(f"<th>{escape(h)}</th>" for h in item.header)
                 body = "".join(
-                    "<tr>" + "".join(f'<td class="{escape(c) if c == "FAIL" else ""}">{escape(c)}</td>' for c in row) + "</tr>"
+                    "<tr>"
+                    + "".join(f'<td class="{escape(c) if c == "FAIL" else ""}">{escape(c)}</td>' for c in row)
+                    + "</tr>"
                     for row in item.rows
                 )
-                out.append(f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+                out.append(
+                    f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+                )
             elif isinstance(item, Figure) and item.name in figures:
                 data = base64.b64encode(figures[item.name]).decode("ascii")
-                out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{escape(item.caption)}">'
-                           f"<figcaption>{escape(item.caption)}</figcaption></figure>")
+                out.append(
+                    f'<figure><img src="data:image/png;base64,{data}" alt="{escape(item.caption)}">'
+                    f"<figcaption>{escape(item.caption)}</figcaption></figure>"
+                )
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -13,8 +13,13 @@ def junit_xml(results: dict) -> str:
     pol = results.get("policy") or {}
     gates: dict[str, str | None] = pol.get("gates") or {}
     measured = {row[0]: row[1] for row in gate_rows(results)}
-    suite = ET.Element("testsuite", name=f"cpaudit audit (release: {results.get('release', 'samples')})",
-                       tests=str(len(gates)), failures=str(sum(m is not None for m in gates.values())), errors="0")
+    suite = ET.Element(
+        "testsuite",
+        name=f"cpaudit audit (release: {results.get('release', 'samples')})",
+        tests=str(len(gates)),
+        failures=str(sum(m is not None for m in gates.values())),
+        errors="0",
+    )
     for name, message in gates.items():
         case = ET.SubElement(suite, "testcase", classname="cpaudit.policy", name=name)
         if message is not None:

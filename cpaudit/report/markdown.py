@@ -6,7 +6,6 @@ import re
 
 from cpaudit.report.document import Document, Figure, Para, Table
 
-
 # Only a "<" that could open an HTML tag (<b, </, <!, <?) is read as HTML on code-hosting sites; it gets
 # Markdown's backslash escape, so "p < 0.05" stays as written in the file and on the page (no "&lt;").
 TAG_START = re.compile(r"<(?=[A-Za-z/!?])")

@@ -12,8 +12,15 @@ import numpy as np  # noqa: E402
 
 from cpaudit.core.stats import roc_curve  # noqa: E402
 
-STYLE = {"figure.figsize": (6.0, 3.6), "figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3,
-         "axes.spines.top": False, "axes.spines.right": False, "font.size": 9}
+STYLE = {
+    "figure.figsize": (6.0, 3.6),
+    "figure.dpi": 110,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "font.size": 9,
+}
 COLOURS = {"samples": "#c0392b", "holdout": "#2c7fb8", "plain": "#c0392b", "protected": "#1b9e77", "null": "#7f7f7f"}
 
 
@@ -64,8 +71,15 @@ def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
             ax.step(np.maximum(fpr, floor / 2), tpr, where="post", label=label, color=palette[i % len(palette)])
         grid = np.logspace(np.log10(floor / 2), 0, 200)
         half = 1.96 * np.sqrt(grid * (1 - grid) * (1 / m + 1 / n))
-        ax.fill_between(grid, np.clip(grid - half, 0, 1), np.clip(grid + half, 0, 1), color=COLOURS["null"], alpha=0.25,
-                        linewidth=0, label="chance (95% band)")
+        ax.fill_between(
+            grid,
+            np.clip(grid - half, 0, 1),
+            np.clip(grid + half, 0, 1),
+            color=COLOURS["null"],
+            alpha=0.25,
+            linewidth=0,
+            label="chance (95% band)",
+        )
         ax.plot(grid, grid, color="black", linestyle=":", linewidth=1)
         ax.set_xscale("log")
         ax.set_xlabel("false positive rate (log scale)")
@@ -82,7 +96,9 @@ def auc_by_samples(points: list[dict], band: list[float]) -> bytes:
         a = np.array([p["auc"] for p in points])
         lo = np.array([p["auc_ci95"][0] for p in points])
         hi = np.array([p["auc_ci95"][1] for p in points])
-        ax.errorbar(n, a, yerr=[a - lo, hi - a], marker="o", color=COLOURS["samples"], capsize=3, label="nearest-sample AUC")
+        ax.errorbar(
+            n, a, yerr=[a - lo, hi - a], marker="o", color=COLOURS["samples"], capsize=3, label="nearest-sample AUC"
+        )
         ax.axhspan(band[0], band[1], color=COLOURS["null"], alpha=0.25, label="chance (95% band)")
         ax.set_xscale("log")
         ax.set_xlabel("samples published (first n by seed)")
@@ -103,8 +119,13 @@ def auc_by_seeds(points: list[dict]) -> bytes:
         return _png(fig)
 
 
-def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray | None, similarity: list[float], member_note: str = "",
-              right: str = "nearest member") -> bytes:
+def pair_grid(
+    samples_u8: np.ndarray,
+    members_u8: np.ndarray | None,
+    similarity: list[float],
+    member_note: str = "",
+    right: str = "nearest member",
+) -> bytes:
     """Most similar sample/member pairs side by side, similarity under each pair; members_u8 None: samples only."""
     n = len(samples_u8)
     cols = min(8, max(n, 1))
@@ -115,19 +136,32 @@ def pair_grid(samples_u8: np.ndarray, members_u8: np.ndarray | None, similarity:
             ax.axis("off")
             if k >= n:
                 continue
-            pair = samples_u8[k] if members_u8 is None else np.concatenate(
-                [samples_u8[k], np.full_like(samples_u8[k][:, :1], 255), members_u8[k]], axis=1)
-            ax.imshow(pair[..., 0] if pair.shape[-1] == 1 else pair, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            pair = (
+                samples_u8[k]
+                if members_u8 is None
+                else np.concatenate([samples_u8[k], np.full_like(samples_u8[k][:, :1], 255), members_u8[k]], axis=1)
+            )
+            ax.imshow(
+                pair[..., 0] if pair.shape[-1] == 1 else pair, cmap="gray", vmin=0, vmax=255, interpolation="nearest"
+            )
             ax.set_title(f"{similarity[k]:.3f}", fontsize=7)
-        fig.suptitle(f"sample, similarity to its {right} above (member images withheld)" if members_u8 is None
-                     else f"sample (left) | {right} (right){member_note}, similarity above", fontsize=8)
+        fig.suptitle(
+            f"sample, similarity to its {right} above (member images withheld)"
+            if members_u8 is None
+            else f"sample (left) | {right} (right){member_note}, similarity above",
+            fontsize=8,
+        )
         return _png(fig)
 
 
 def frontier(points: list[dict], fid_limit: float, goal_auc: float | None = None) -> bytes:
     """Every defence on one privacy/quality frontier: replica rate, sample-only AUC (with the chance band)
     and epsilon lower bound against FID; one colour a defence, its points joined in order of FID."""
-    panels = (("replica_rate", "replica rate"), ("sample_only_auc", "sample-only AUC"), ("epsilon_lb", "epsilon lower bound"))
+    panels = (
+        ("replica_rate", "replica rate"),
+        ("sample_only_auc", "sample-only AUC"),
+        ("epsilon_lb", "epsilon lower bound"),
+    )
     families = list(dict.fromkeys(p["defence"] for p in points))
     cmap = plt.get_cmap("tab20")
     markers = "osD^v<>pXh*P8"
@@ -137,11 +171,24 @@ def frontier(points: list[dict], fid_limit: float, goal_auc: float | None = None
             pts = sorted((p for p in points if p["defence"] == fam), key=lambda p: p["fid"])
             colour = "black" if fam == "none" else cmap(k % 20)
             for ax, (key, _) in zip(axes, panels):
-                ax.plot([p["fid"] for p in pts], [p[key] for p in pts], marker=markers[k % len(markers)], color=colour,
-                        linewidth=1, markersize=5, label=fam if ax is axes[0] else None)
+                ax.plot(
+                    [p["fid"] for p in pts],
+                    [p[key] for p in pts],
+                    marker=markers[k % len(markers)],
+                    color=colour,
+                    linewidth=1,
+                    markersize=5,
+                    label=fam if ax is axes[0] else None,
+                )
                 chosen = [p for p in pts if p.get("budget_choice")]
-                ax.scatter([p["fid"] for p in chosen], [p[key] for p in chosen], s=110, facecolors="none",
-                           edgecolors=colour, linewidths=1.5)
+                ax.scatter(
+                    [p["fid"] for p in chosen],
+                    [p[key] for p in chosen],
+                    s=110,
+                    facecolors="none",
+                    edgecolors=colour,
+                    linewidths=1.5,
+                )
         band = points[0].get("sample_only_chance_band95")
         if band:
             axes[1].axhspan(band[0], band[1], color=COLOURS["null"], alpha=0.15, label="chance band (95%)")

@@ -19,15 +19,25 @@ ACCESS = {
 def summary_section(results: dict) -> Section:
     setup, nn = results.get("setup", {}), results["nn"]
     release = results.get("release", "samples")
-    tested = (f"{nn['n_samples']} generated images were compared with the {setup.get('n_members')} training images and "
-              f"with {setup.get('n_holdout')} images of the same kind the model never saw"
-              + (", and the model itself was attacked for signs of which images it was trained on." if setup.get("model")
-                 else "; the model itself was not examined (no model was given)."))
-    rows = [[ACCESS[tm], _could(results, tm), "yes (released)" if in_scope(tm, release) else "no"] for tm in THREAT_MODELS
-            if tm in (results.get("threat_models") or {})]
-    items = [Para("What was tested: " + tested),
-             Table(["who", "what they could do", "in scope of this release"], rows),
-             Para("What to do next: " + _next_step(results))]
+    tested = (
+        f"{nn['n_samples']} generated images were compared with the {setup.get('n_members')} training images and "
+        f"with {setup.get('n_holdout')} images of the same kind the model never saw"
+        + (
+            ", and the model itself was attacked for signs of which images it was trained on."
+            if setup.get("model")
+            else "; the model itself was not examined (no model was given)."
+        )
+    )
+    rows = [
+        [ACCESS[tm], _could(results, tm), "yes (released)" if in_scope(tm, release) else "no"]
+        for tm in THREAT_MODELS
+        if tm in (results.get("threat_models") or {})
+    ]
+    items = [
+        Para("What was tested: " + tested),
+        Table(["who", "what they could do", "in scope of this release"], rows),
+        Para("What to do next: " + _next_step(results)),
+    ]
     return Section("Summary", items)
 
 
@@ -41,16 +51,20 @@ def _could(results: dict, tm: str) -> str:
         if lo is not None:
             found += f" ({pct(nn['replica_rate'])}, 95% interval {pct(lo)}-{pct(hi)})"
         if "members_reached" in nn:  # schema 5: the replica gate's unit, the image reached
-            found += (f", reaching {nn['members_reached']} of {nn['n_members_reached_of']} training images; samples come as "
-                      f"close to {nn['holdout_reached']} of {nn['n_holdout_reached_of']} unseen images")
+            found += (
+                f", reaching {nn['members_reached']} of {nn['n_members_reached_of']} training images; samples come as "
+                f"close to {nn['holdout_reached']} of {nn['n_holdout_reached_of']} unseen images"
+            )
         elif base is not None:
             found += f"; unseen images come as close {base} times in {nn.get('n_holdout')}"
         parts.append(found)
         ext = (results.get("prompted_extraction") or {}).get("captions")
         if ext:
-            parts.append(f"by prompting with training captions, reproduce {ext['member_captions_extracted']} of "
-                         f"{ext['n_member_captions']} training images (with captions of unseen images: "
-                         f"{ext['holdout_captions_extracted']} of {ext['n_holdout_captions']})")
+            parts.append(
+                f"by prompting with training captions, reproduce {ext['member_captions_extracted']} of "
+                f"{ext['n_member_captions']} training images (with captions of unseen images: "
+                f"{ext['holdout_captions_extracted']} of {ext['n_holdout_captions']})"
+            )
     head = (results.get("threat_models") or {}).get(tm, {}).get("strongest")
     if head is None:
         parts.append("not measured: no attack of this kind was run")
@@ -58,9 +72,11 @@ def _could(results: dict, tm: str) -> str:
         lo, hi = head["chance_band95"]
         c_lo, c_hi = head["auc_ci95"]
         beyond = head["auc"] > hi
-        parts.append(f"tell training images from unseen ones {_odds(head['auc'])} (AUC {head['auc']:.2f}, 95% interval "
-                     f"{c_lo:.2f}-{c_hi:.2f}{_strongest_words(head)}; guessing scores {lo:.2f}-{hi:.2f} at these sizes)"
-                     f"{'' if beyond else ', no better than guessing'}")
+        parts.append(
+            f"tell training images from unseen ones {_odds(head['auc'])} (AUC {head['auc']:.2f}, 95% interval "
+            f"{c_lo:.2f}-{c_hi:.2f}{_strongest_words(head)}; guessing scores {lo:.2f}-{hi:.2f} at these sizes)"
+            f"{'' if beyond else ', no better than guessing'}"
+        )
     return "; ".join(parts)
 
 
@@ -70,8 +86,10 @@ def _strongest_words(head: dict) -> str:
     if "strongest_auc_ci95" not in head:
         return ""
     s_lo, s_hi = head["strongest_auc_ci95"]
-    return (f", for the attack chosen on half of the images and scored on the other half; the strongest attack "
-            f"tried reaches AUC {s_lo:.2f}-{s_hi:.2f}, 95% interval on all images")
+    return (
+        f", for the attack chosen on half of the images and scored on the other half; the strongest attack "
+        f"tried reaches AUC {s_lo:.2f}-{s_hi:.2f}, 95% interval on all images"
+    )
 
 
 def _odds(auc: float) -> str:
@@ -84,13 +102,17 @@ def _next_step(results: dict) -> str:
     release = results.get("release", "samples")
     if pol.get("failures"):
         sample, audit = protect_commands(results)
-        return (f"do not release as planned ({RELEASE_WORDS[release].lower()}, a gate failed). Protect sampling "
-                f"(`{sample}`) and audit those samples (`{audit}`), retrain with differential privacy, or release less "
-                "(samples rather than the sampler or the weights), then audit again.")
+        return (
+            f"do not release as planned ({RELEASE_WORDS[release].lower()}, a gate failed). Protect sampling "
+            f"(`{sample}`) and audit those samples (`{audit}`), retrain with differential privacy, or release less "
+            "(samples rather than the sampler or the weights), then audit again."
+        )
     if pol.get("report_only") or not pol.get("gates"):
         return "no gate was applied: decide on the figures above, or run the audit with gates (without --report-only)."
-    return ("the release passed its gates. Keep this results.json as a baseline (--baseline) so that a later model is "
-            "held to it, and audit again whenever the model, the data or the sampler changes.")
+    return (
+        "the release passed its gates. Keep this results.json as a baseline (--baseline) so that a later model is "
+        "held to it, and audit again whenever the model, the data or the sampler changes."
+    )
 
 
 # A placeholder a printed command holds where the audit does not know the value: the model, when no model was
@@ -131,9 +153,17 @@ def protect_commands(results: dict) -> tuple[str, str]:
         sampler += ["--steps", str(steps)]
     sample = ["cpaudit", "sample", "--model", model, *sampler, *members, "--protect", "--out", out]
     release = results.get("release", "samples")
-    audit = ["cpaudit", "audit", "--samples", out, *members, *(["--model", model] if setup.get("model") else []),
-             *(["--release", release] if release != "samples" else []),
-             "--out", out + "-audit"]
+    audit = [
+        "cpaudit",
+        "audit",
+        "--samples",
+        out,
+        *members,
+        *(["--model", model] if setup.get("model") else []),
+        *(["--release", release] if release != "samples" else []),
+        "--out",
+        out + "-audit",
+    ]
     return shlex.join(sample), shlex.join(audit)
 
 
@@ -144,16 +174,34 @@ def _path_or(source: str, placeholder: str) -> str:
 
 GLOSSARY = [
     ["AUC", "How well an attack ranks training images above unseen ones: 0.5 is guessing, 1.0 is always right."],
-    ["chance band", "The AUCs pure guessing reaches with these numbers of images (95% of relabelled runs fall inside)."],
-    ["95% interval (Wilson, Clopper-Pearson, bootstrap)", "The range the true rate or AUC lies in, 19 times in 20; "
-     "Wilson and Clopper-Pearson are the standard intervals for a proportion, the bootstrap resamples the images."],
-    ["Fisher exact test", "Whether training images have a sample at the replica threshold more often than unseen images "
-     "do (the unit is the image, so a sampler that repeats a few images cannot fake it); a small p (below the gate's "
-     "level) says they do."],
-    ["cross-fitted", "An attack's settings (its variant, and the sign of its score: sign flipped = lower scores mean "
-     "member) are chosen on one half of the images and scored on the other, so the figure is not flattered by the choice."],
-    ["selection-adjusted", "The strongest of several attacks, with its chance band widened for having picked the best."],
-    ["one-run epsilon", "A lower bound on the differential-privacy epsilon this single training run can have (Steinke et al. 2023)."],
+    [
+        "chance band",
+        "The AUCs pure guessing reaches with these numbers of images (95% of relabelled runs fall inside).",
+    ],
+    [
+        "95% interval (Wilson, Clopper-Pearson, bootstrap)",
+        "The range the true rate or AUC lies in, 19 times in 20; "
+        "Wilson and Clopper-Pearson are the standard intervals for a proportion, the bootstrap resamples the images.",
+    ],
+    [
+        "Fisher exact test",
+        "Whether training images have a sample at the replica threshold more often than unseen images "
+        "do (the unit is the image, so a sampler that repeats a few images cannot fake it); a small p (below the gate's "
+        "level) says they do.",
+    ],
+    [
+        "cross-fitted",
+        "An attack's settings (its variant, and the sign of its score: sign flipped = lower scores mean "
+        "member) are chosen on one half of the images and scored on the other, so the figure is not flattered by the choice.",
+    ],
+    [
+        "selection-adjusted",
+        "The strongest of several attacks, with its chance band widened for having picked the best.",
+    ],
+    [
+        "one-run epsilon",
+        "A lower bound on the differential-privacy epsilon this single training run can have (Steinke et al. 2023).",
+    ],
     ["threat model", "What an attacker has: published samples only, queries to the sampler, or the model weights."],
 ]
 

@@ -15,39 +15,73 @@ def text_section(results: dict) -> Section | None:
     head = (results.get("attacks") or {}).get("prompted_extraction") or {}
     c = ext["captions"]
     items: list = [
-        Para(f"Threat model 'samples', an attacker who knows the captions: the sampler was prompted with {c['n_member_captions']} "
-             f"training captions and {c['n_holdout_captions']} held-out captions, {ext['samples_per_caption']} samples each. "
-             f"{c['member_captions_extracted']} of {c['n_member_captions']} training captions ({pct(c['rate'])}, 95% Wilson "
-             f"{_pcts(c['rate_ci95'])}) gave a replica of their own image ({ext['features']} similarity at or above "
-             f"{num(ext['threshold'])}: {ext['threshold_origin']}), against {c['holdout_captions_extracted']} of "
-             f"{c['n_holdout_captions']} held-out captions ({pct(c['holdout_rate'])}, {_pcts(c['holdout_rate_ci95'])}), the base "
-             f"rate; one-sided Fisher exact p = {p_value(c['fisher_p'], None)}."),
-        Para(f"Telling training captions from held-out ones by their samples (cross-fitted over: best similarity to the "
-             f"caption's image, its replica count, and how much its samples agree with each other, Carlini et al.'s "
-             f"black-box signal): AUC {num(head.get('auc'))} (95% CI {interval(head.get('auc_ci95'))}; chance band "
-             f"{interval(head.get('chance_band95'))})."),
-        Figure("extraction_by_seeds", "Extraction AUC (best similarity to the caption's image) against samples per caption."),
+        Para(
+            f"Threat model 'samples', an attacker who knows the captions: the sampler was prompted with {c['n_member_captions']} "
+            f"training captions and {c['n_holdout_captions']} held-out captions, {ext['samples_per_caption']} samples each. "
+            f"{c['member_captions_extracted']} of {c['n_member_captions']} training captions ({pct(c['rate'])}, 95% Wilson "
+            f"{_pcts(c['rate_ci95'])}) gave a replica of their own image ({ext['features']} similarity at or above "
+            f"{num(ext['threshold'])}: {ext['threshold_origin']}), against {c['holdout_captions_extracted']} of "
+            f"{c['n_holdout_captions']} held-out captions ({pct(c['holdout_rate'])}, {_pcts(c['holdout_rate_ci95'])}), the base "
+            f"rate; one-sided Fisher exact p = {p_value(c['fisher_p'], None)}."
+        ),
+        Para(
+            f"Telling training captions from held-out ones by their samples (cross-fitted over: best similarity to the "
+            f"caption's image, its replica count, and how much its samples agree with each other, Carlini et al.'s "
+            f"black-box signal): AUC {num(head.get('auc'))} (95% CI {interval(head.get('auc_ci95'))}; chance band "
+            f"{interval(head.get('chance_band95'))})."
+        ),
+        Figure(
+            "extraction_by_seeds",
+            "Extraction AUC (best similarity to the caption's image) against samples per caption.",
+        ),
     ]
     units = units_para(ext)
     if units is not None:
         items.append(units)
     if ext.get("refused", {}).get("prompts"):
         r = ext["refused"]
-        items.append(Para(f"The sampler refused {r['prompts']} prompts ({r['member_captions']} training and {r['holdout_captions']} "
-                          "held-out captions affected); a refusal is itself a signal, scored as one more variant."))
+        items.append(
+            Para(
+                f"The sampler refused {r['prompts']} prompts ({r['member_captions']} training and {r['holdout_captions']} "
+                "held-out captions affected); a refusal is itself a signal, scored as one more variant."
+            )
+        )
     floor = ext.get("codec_floor")
     if floor:
-        consequence = ("every one reaches the replica threshold, so a decoded replica can be counted" if not floor["below_threshold"]
-                       else f"{floor['below_threshold']} of {floor['n']} fall below the replica threshold: no decoded sample can "
-                       "be counted as their replica, and extraction is underestimated for them")
-        items.append(Para(f"Codec floor: the autoencoder's own reconstruction of each training image reaches median similarity "
-                          f"{num(floor['median'])} (lowest {num(floor['min'])}); {consequence}."))
-    items.append(Figure("extraction_pairs", "The most extracted training captions: each one's best prompted sample beside its "
-                                            "training image (withheld or blurred as --member-images says)."))
-    items.append(Table(["training image", "caption", "best similarity", "replicas", "agreement"],
-                       [[_image_ids(t), t["caption"] if t["caption"] is not None else "(hidden: --member-images show)",
-                         num(t["best_similarity"]), f"{t['replicas']} of {t['samples']}", num(t["agreement"])]
-                        for t in ext.get("top_captions", [])]))
+        consequence = (
+            "every one reaches the replica threshold, so a decoded replica can be counted"
+            if not floor["below_threshold"]
+            else f"{floor['below_threshold']} of {floor['n']} fall below the replica threshold: no decoded sample can "
+            "be counted as their replica, and extraction is underestimated for them"
+        )
+        items.append(
+            Para(
+                f"Codec floor: the autoencoder's own reconstruction of each training image reaches median similarity "
+                f"{num(floor['median'])} (lowest {num(floor['min'])}); {consequence}."
+            )
+        )
+    items.append(
+        Figure(
+            "extraction_pairs",
+            "The most extracted training captions: each one's best prompted sample beside its "
+            "training image (withheld or blurred as --member-images says).",
+        )
+    )
+    items.append(
+        Table(
+            ["training image", "caption", "best similarity", "replicas", "agreement"],
+            [
+                [
+                    _image_ids(t),
+                    t["caption"] if t["caption"] is not None else "(hidden: --member-images show)",
+                    num(t["best_similarity"]),
+                    f"{t['replicas']} of {t['samples']}",
+                    num(t["agreement"]),
+                ]
+                for t in ext.get("top_captions", [])
+            ],
+        )
+    )
     items += detector_items(results)
     return Section("Text-to-image: prompted extraction and the memorisation detector", items)
 
@@ -59,14 +93,18 @@ def units_para(ext: dict) -> Para | None:
     repeats = bool(u) and (u["member_images"] > u["member_captions"] or u["holdout_images"] > u["holdout_captions"])
     said = []
     if repeats:
-        said.append(f"Captions repeat: the {u['member_captions']} training captions cover {u['member_images']} training images "
-                    f"and the {u['holdout_captions']} held-out captions {u['holdout_images']} held-out images; each caption is "
-                    "one unit with all its images (its samples are scored against the closest of them, and the image attacks "
-                    "average over them).")
+        said.append(
+            f"Captions repeat: the {u['member_captions']} training captions cover {u['member_images']} training images "
+            f"and the {u['holdout_captions']} held-out captions {u['holdout_images']} held-out images; each caption is "
+            "one unit with all its images (its samples are scored against the closest of them, and the image attacks "
+            "average over them)."
+        )
     if shared.get("captions"):
-        said.append(f"{shared['captions']} captions occur on both training and held-out images ({shared['member_images']} "
-                    f"training and {shared['holdout_images']} held-out images): such a caption is neither a training nor a "
-                    "held-out caption, so it is left out of the test and of every attack.")
+        said.append(
+            f"{shared['captions']} captions occur on both training and held-out images ({shared['member_images']} "
+            f"training and {shared['holdout_images']} held-out images): such a caption is neither a training nor a "
+            "held-out caption, so it is left out of the test and of every attack."
+        )
     return Para(" ".join(said)) if said else None
 
 
@@ -82,19 +120,25 @@ def detector_items(results: dict) -> list:
         return [Para("The memorisation detector and the caption-conditioned attacks need the model (--model).")]
     a = (results.get("attacks") or {}).get("detector") or {}
     items: list = [
-        Para(f"Memorisation detector (Wen et al. 2024; threat model '{det['threat_model']}'): the text-conditional noise norm over "
-             f"the first {det['first_steps']} of {det['steps']} steps at guidance scale {det['guidance_scale']:g}, {det['seeds_per_caption']} "
-             f"seeds a caption. As a membership score: AUC {num(a.get('auc'))} (95% CI {interval(a.get('auc_ci95'))}; chance band "
-             f"{interval(a.get('chance_band95'))}). Flag rule: {det['flag_rule']} (threshold {num(det['flag_threshold'])}); "
-             f"{det['member_captions_flagged']} of {det['n_member_captions']} training captions are flagged."),
+        Para(
+            f"Memorisation detector (Wen et al. 2024; threat model '{det['threat_model']}'): the text-conditional noise norm over "
+            f"the first {det['first_steps']} of {det['steps']} steps at guidance scale {det['guidance_scale']:g}, {det['seeds_per_caption']} "
+            f"seeds a caption. As a membership score: AUC {num(a.get('auc'))} (95% CI {interval(a.get('auc_ci95'))}; chance band "
+            f"{interval(a.get('chance_band95'))}). Flag rule: {det['flag_rule']} (threshold {num(det['flag_threshold'])}); "
+            f"{det['member_captions_flagged']} of {det['n_member_captions']} training captions are flagged."
+        ),
         Figure("detector_roc", "ROC of the detector's out-of-fold scores; shaded: the chance band."),
     ]
     prompts = det.get("prompts")
     if prompts:
         flagged = [p for p in prompts if p["flagged"]]
         items.append(Para(f"--prompts: {len(flagged)} of {len(prompts)} prompts flagged."))
-        items.append(Table(["prompt", "score", "flagged"], [[p["prompt"], num(p["score"]), "yes" if p["flagged"] else "no"]
-                                                            for p in prompts]))
+        items.append(
+            Table(
+                ["prompt", "score", "flagged"],
+                [[p["prompt"], num(p["score"]), "yes" if p["flagged"] else "no"] for p in prompts],
+            )
+        )
     return items
 
 

@@ -37,7 +37,9 @@ class Conditions:
             if self.prompt_defence is not None:
                 if seeds is None:
                     raise ValueError("a prompt defence draws from each sample's seed")
-                return self.prompt_defence.condition(model, prompts, list(seeds), self.guidance_scale, self.negative_prompt)
+                return self.prompt_defence.condition(
+                    model, prompts, list(seeds), self.guidance_scale, self.negative_prompt
+                )
             return model.prompts.condition(prompts, self.guidance_scale, self.negative_prompt)
         if self.class_labels is not None:
             dev = next(model.model.parameters()).device
@@ -47,9 +49,12 @@ class Conditions:
     def record(self, seeds: list[int]) -> dict | None:
         """For run.json: each sample's prompt or class, by seed."""
         if self.prompts is not None:
-            return {"guidance_scale": self.guidance_scale, "negative_prompt": self.negative_prompt,
-                    "prompt_defence": None if self.prompt_defence is None else self.prompt_defence.resolved().to_dict(),
-                    "prompt_of_seed": {str(s): self.prompt_of(i) for i, s in enumerate(seeds)}}
+            return {
+                "guidance_scale": self.guidance_scale,
+                "negative_prompt": self.negative_prompt,
+                "prompt_defence": None if self.prompt_defence is None else self.prompt_defence.resolved().to_dict(),
+                "prompt_of_seed": {str(s): self.prompt_of(i) for i, s in enumerate(seeds)},
+            }
         if self.class_labels is not None:
             return {"class_of_seed": {str(s): self.class_of(i) for i, s in enumerate(seeds)}}
         return None
@@ -62,13 +67,17 @@ def resolve_conditions(model, c: Conditions) -> Conditions:
     if model.conditioning == "text":
         if c.prompts is None:
             raise InputError("--prompt", "a text-to-image model needs --prompt TEXT or --prompts FILE")
-        if c.guidance_scale is None:  # the model's own default (SD3 7.0, FLUX.1-dev 3.5, ...), else diffusers' SD default
+        if (
+            c.guidance_scale is None
+        ):  # the model's own default (SD3 7.0, FLUX.1-dev 3.5, ...), else diffusers' SD default
             c = replace(c, guidance_scale=float(model.config.get("default_guidance_scale", DEFAULT_GUIDANCE_SCALE)))
         if not c.guidance_scale >= 1.0 or c.guidance_scale != c.guidance_scale:
             raise InputError("--guidance-scale", f"must be >= 1, got {c.guidance_scale}")
         return c
     if c.prompts is not None or c.negative_prompt is not None:
-        raise InputError("--prompt", f"{model.folder} is not a text-to-image model (it is conditioned on: {model.conditioning})")
+        raise InputError(
+            "--prompt", f"{model.folder} is not a text-to-image model (it is conditioned on: {model.conditioning})"
+        )
     if model.conditioning == "class":
         labels = c.class_labels or tuple(range(model.num_classes))
         bad = [k for k in labels if not 0 <= k < model.num_classes]

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import torch
 
 from cpaudit.data.imageset import to_uint8, to_unit_range
-from cpaudit.models.load import LoadedModel
 from cpaudit.data.members import Membership
-from cpaudit.sampling.guides import resolve_guide
-from cpaudit.sampling.protection import Protection, protect_pred
+from cpaudit.models.load import LoadedModel
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.draw import draw_run
+from cpaudit.sampling.guides import resolve_guide
+from cpaudit.sampling.protection import Protection, protect_pred
 from cpaudit.sampling.rejection import reject_replicas, reject_replicas_per_condition
 from cpaudit.sampling.repulsion import Repulsion, centred_unit, repel_pred
 from cpaudit.sampling.sampler import Guide, SamplerConfig
@@ -34,9 +34,14 @@ class Setting:
             raise ValueError("a setting guides with CPSample or with repulsion, not both")
 
     def to_dict(self) -> dict:
-        return {"defence": self.defence, "label": self.label, "model": self.model,
-                "protection": None if self.protection is None else self.protection.to_dict(),
-                "repulsion": None if self.repulsion is None else self.repulsion.to_dict(), "reject_at": self.reject_at}
+        return {
+            "defence": self.defence,
+            "label": self.label,
+            "model": self.model,
+            "protection": None if self.protection is None else self.protection.to_dict(),
+            "repulsion": None if self.repulsion is None else self.repulsion.to_dict(),
+            "reject_at": self.reject_at,
+        }
 
 
 @dataclass
@@ -60,7 +65,6 @@ class Guides:
     space_members: torch.Tensor | None = None
     membership: Membership = None  # whose members the exact posterior sums over, where the user names them
 
-
     def guide(self, model: LoadedModel, s: Setting) -> Guide | None:
         if s.repulsion is not None:
             members = self.members if self.space_members is None else self.space_members
@@ -71,14 +75,25 @@ class Guides:
             return None
         key = (str(model.folder), s.protection.classifier)
         if key not in self._logits:
-            self._logits[key] = resolve_guide(model, s.protection.classifier, device=self.device, membership=self.membership)[0]
+            self._logits[key] = resolve_guide(
+                model, s.protection.classifier, device=self.device, membership=self.membership
+            )[0]
         logit_fn, p = self._logits[key], s.protection.in_space(model.codec.latent, model.prediction == "flow")
         return lambda pred, x_t, t, at: protect_pred(pred, x_t, t, at, logit_fn, p)
 
 
-def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int, n: int,
-                 cfg: SamplerConfig = SamplerConfig(), batch_size: int = 256,
-                 conditions: Conditions = Conditions(), allow_refusal: bool = False, max_rounds: int = 20) -> Drawn:
+def draw_setting(
+    model: LoadedModel,
+    s: Setting,
+    guides: Guides,
+    first_seed: int,
+    n: int,
+    cfg: SamplerConfig = SamplerConfig(),
+    batch_size: int = 256,
+    conditions: Conditions = Conditions(),
+    allow_refusal: bool = False,
+    max_rounds: int = 20,
+) -> Drawn:
     """n samples of the setting from seeds first_seed on (rejection replaces with the next unused seeds; under
     prompts or classes a replica is redrawn with its own condition, see rejection.py)."""
     guide = guides.guide(model, s)
@@ -86,8 +101,16 @@ def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int
     fired = [0, 0]  # fired sample-steps, sample-steps
 
     def draw(seeds: list[int], positions: list[int] | None = None) -> torch.Tensor:
-        b = draw_run(model, seeds, cfg, conditions=conditions, positions=positions, batch_size=batch_size, guide=guide,
-                     device=guides.device)
+        b = draw_run(
+            model,
+            seeds,
+            cfg,
+            conditions=conditions,
+            positions=positions,
+            batch_size=batch_size,
+            guide=guide,
+            device=guides.device,
+        )
         fired[0] += int(b.fired.sum())
         fired[1] += len(b.fired) * cfg.steps
         return to_unit_range(to_uint8(b.images))  # judged as written
@@ -97,8 +120,9 @@ def draw_setting(model: LoadedModel, s: Setting, guides: Guides, first_seed: int
         images, drawn = draw(seeds), n
     else:
         if conditions.prompts is not None or conditions.class_labels is not None:
-            res = reject_replicas_per_condition(draw, guides.members, seeds, threshold=s.reject_at, allow_refusal=allow_refusal,
-                                                max_rounds=max_rounds)
+            res = reject_replicas_per_condition(
+                draw, guides.members, seeds, threshold=s.reject_at, allow_refusal=allow_refusal, max_rounds=max_rounds
+            )
             return Drawn(res.images, res.seeds, fired[0] / max(fired[1], 1), res.drawn, res.positions, res.refused)
         res = reject_replicas(draw, guides.members, n, first_seed, threshold=s.reject_at)
         images, seeds, drawn = res.images, res.seeds, res.drawn

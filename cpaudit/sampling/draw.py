@@ -10,39 +10,75 @@ import torch
 
 from cpaudit.errors import InputError
 from cpaudit.sampling.conditions import Conditions
-from cpaudit.sampling.protection import LogitFn, Protection
 from cpaudit.sampling.native import draw_native
+from cpaudit.sampling.protection import LogitFn, Protection
 from cpaudit.sampling.sampler import Guide, SampleBatch, SamplerConfig, combined_guide, sample_batch
 
 
-def draw_run(model, seeds: list[int], cfg: SamplerConfig, *, conditions: Conditions = Conditions(),
-             positions: list[int] | None = None, batch_size: int = 256, protection: Protection | None = None,
-             logit_fn: LogitFn | None = None, guide: Guide | None = None, on_step: Callable[[], None] | None = None,
-             device: torch.device | str = "cpu", scheduler: str = "cpaudit") -> SampleBatch:
+def draw_run(
+    model,
+    seeds: list[int],
+    cfg: SamplerConfig,
+    *,
+    conditions: Conditions = Conditions(),
+    positions: list[int] | None = None,
+    batch_size: int = 256,
+    protection: Protection | None = None,
+    logit_fn: LogitFn | None = None,
+    guide: Guide | None = None,
+    on_step: Callable[[], None] | None = None,
+    device: torch.device | str = "cpu",
+    scheduler: str = "cpaudit",
+) -> SampleBatch:
     """Images (N, C, H, W) on the CPU, decoded. Sample k takes seeds[k] and the condition at positions[k]
     (default k): a redraw keeps its prompt under a new seed. Latent models never clip x0_hat (latents are
     not in [-1, 1]) and visit the timesteps their scheduler would (model.spacing)."""
     positions = list(range(len(seeds))) if positions is None else positions
     if model.codec.latent:
         cfg = replace(cfg, clip=False)
-        protection = None if protection is None else protection.in_space(latent=True, flow=getattr(model, "prediction", None) == "flow")
+        protection = (
+            None
+            if protection is None
+            else protection.in_space(latent=True, flow=getattr(model, "prediction", None) == "flow")
+        )
     parts = []
     for start in range(0, len(seeds), batch_size):
         rows = positions[start : start + batch_size]
         if scheduler == "native":
             if conditions.prompt_defence is not None:
                 raise InputError("--prompt-defence", "runs with --scheduler cpaudit only")
-            parts.append(draw_native(model, seeds[start : start + batch_size], rows, cfg.steps, conditions,
-                                     guide=combined_guide(protection, logit_fn, guide), eta=cfg.eta, device=device))
+            parts.append(
+                draw_native(
+                    model,
+                    seeds[start : start + batch_size],
+                    rows,
+                    cfg.steps,
+                    conditions,
+                    guide=combined_guide(protection, logit_fn, guide),
+                    eta=cfg.eta,
+                    device=device,
+                )
+            )
             continue
         denoise = model.pair_fn(conditions.cond(model, rows, seeds[start : start + batch_size]))
         path, spacing, steps = model.sampling_path(cfg.steps)
-        b = sample_batch(denoise, path, model.space_shape, seeds[start : start + batch_size],
-                         replace(cfg, steps=steps), protection=protection, logit_fn=logit_fn, guide=guide, on_step=on_step,
-                         device=device, spacing=spacing)
+        b = sample_batch(
+            denoise,
+            path,
+            model.space_shape,
+            seeds[start : start + batch_size],
+            replace(cfg, steps=steps),
+            protection=protection,
+            logit_fn=logit_fn,
+            guide=guide,
+            on_step=on_step,
+            device=device,
+            spacing=spacing,
+        )
         if model.codec.latent:
             images = model.codec.decode(b.images.to(device)).cpu()
             b = SampleBatch(images, b.fired, torch.isfinite(images).flatten(1).all(1) & b.finite)
         parts.append(b)
-    return SampleBatch(torch.cat([p.images for p in parts]), torch.cat([p.fired for p in parts]),
-                       torch.cat([p.finite for p in parts]))
+    return SampleBatch(
+        torch.cat([p.images for p in parts]), torch.cat([p.fired for p in parts]), torch.cat([p.finite for p in parts])
+    )

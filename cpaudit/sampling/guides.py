@@ -8,16 +8,17 @@ from pathlib import Path
 import torch
 
 from cpaudit.core.posterior import exact_logit
-from cpaudit.errors import InputError
 from cpaudit.data.imageset import ImageSet
-from cpaudit.data.members import MemberSource, Membership, model_member_ids, model_members, require_model_shape
+from cpaudit.data.members import Membership, MemberSource, model_member_ids, model_members, require_model_shape
+from cpaudit.errors import InputError
 from cpaudit.models.load import LoadedModel, load_classifier
 from cpaudit.sampling.protection import LogitFn
 from cpaudit.train.random_labels import label_seed_for, random_labels
 
 
-def exact_logit_fn(model: LoadedModel, label_seed: int | None = None, device: torch.device | str = "cpu",
-                   membership: Membership = None) -> tuple[LogitFn, dict]:
+def exact_logit_fn(
+    model: LoadedModel, label_seed: int | None = None, device: torch.device | str = "cpu", membership: Membership = None
+) -> tuple[LogitFn, dict]:
     """The Gaussian-mixture posterior over the model's members, on `device`: the user's (`membership`: a
     split.json or a pair of sources, or images already loaded) where given, else those a cpaudit model records
     (data/members.py, model_members); a model trained elsewhere given none is refused in one line."""
@@ -34,8 +35,12 @@ def exact_logit_fn(model: LoadedModel, label_seed: int | None = None, device: to
         return exact_logit(x_t, members, labels, *path.coefficients(t))
 
     given = isinstance(membership, MemberSource) and membership.given
-    return logit_fn, {"classifier": "exact", "label_seed": seed, "n_members": len(members),
-                      **({"members_from": membership.to_dict()} if given else {})}
+    return logit_fn, {
+        "classifier": "exact",
+        "label_seed": seed,
+        "n_members": len(members),
+        **({"members_from": membership.to_dict()} if given else {}),
+    }
 
 
 def _where(membership: Membership, source: str) -> str:
@@ -45,8 +50,9 @@ def _where(membership: Membership, source: str) -> str:
     return source
 
 
-def learned_logit_fn(model: LoadedModel, folder: Path, device: torch.device | str = "cpu",
-                     membership: Membership = None) -> tuple[LogitFn, dict]:
+def learned_logit_fn(
+    model: LoadedModel, folder: Path, device: torch.device | str = "cpu", membership: Membership = None
+) -> tuple[LogitFn, dict]:
     """A trained random-label classifier; refuses one trained for other data, members or schedule. The
     members it is checked against: the user's (`membership`) where given, else the model folder's split.json;
     a diffusers model given none records no members, and the classifier's own split.json is the user's word."""
@@ -57,12 +63,17 @@ def learned_logit_fn(model: LoadedModel, folder: Path, device: torch.device | st
     if clf.schedule != model.schedule:
         raise InputError(cfg_path, f"classifier schedule {clf.schedule} differs from the model's {model.schedule}")
     if tuple(clf.config["image_shape"]) != model.space_shape:
-        raise InputError(cfg_path, f"classifier input shape {clf.config['image_shape']} differs from the model's "
-                         f"{list(model.space_shape)} (a latent model's classifier reads its latents: train it with "
-                         f"`{train_classifier_command(model, membership)}`)")
+        raise InputError(
+            cfg_path,
+            f"classifier input shape {clf.config['image_shape']} differs from the model's "
+            f"{list(model.space_shape)} (a latent model's classifier reads its latents: train it with "
+            f"`{train_classifier_command(model, membership)}`)",
+        )
     model_members_ids = model_member_ids(model.folder, membership)
     if model_members_ids is not None and set(clf.labels) != model_members_ids:
-        named = "the split given" if isinstance(membership, MemberSource) and membership.given else "the model's split.json"
+        named = (
+            "the split given" if isinstance(membership, MemberSource) and membership.given else "the model's split.json"
+        )
         raise InputError(Path(folder) / "labels.json", f"classifier was trained on other members than {named}")
     net = clf.model.to(device)
     return (lambda x_t, t: net(x_t, t)), {"classifier": str(folder), "label_seed": clf.config.get("label_seed")}
@@ -76,7 +87,12 @@ def train_classifier_command(model: LoadedModel, membership: Membership = None) 
         if membership.split is not None:
             args += [*([str(membership.data)] if membership.data is not None else []), "--split", str(membership.split)]
         else:
-            args += ["--members", _named(membership.members, "MEMBERS"), "--holdout", _named(membership.holdout, "HOLDOUT")]
+            args += [
+                "--members",
+                _named(membership.members, "MEMBERS"),
+                "--holdout",
+                _named(membership.holdout, "HOLDOUT"),
+            ]
             if membership.resize is not None:
                 args += ["--resize", f"{membership.resize[0]}x{membership.resize[1]}"]
     elif model.data_fingerprint is None:
@@ -88,8 +104,13 @@ def _named(source: object, placeholder: str) -> str:
     return placeholder if source is None or isinstance(source, ImageSet) else str(source)
 
 
-def resolve_guide(model: LoadedModel, classifier: str, label_seed: int | None = None,
-                  device: torch.device | str = "cpu", membership: Membership = None) -> tuple[LogitFn, dict]:
+def resolve_guide(
+    model: LoadedModel,
+    classifier: str,
+    label_seed: int | None = None,
+    device: torch.device | str = "cpu",
+    membership: Membership = None,
+) -> tuple[LogitFn, dict]:
     """'exact' -> the exact posterior over the model's members; otherwise a classifier folder. `membership`:
     which images the model was trained on where the user says (data/members.py, MemberSource)."""
     if classifier == "exact":

@@ -24,8 +24,14 @@ from cpaudit.sampling.sampler import Guide, SampleBatch
 
 
 @contextlib.contextmanager
-def guided_unet(unet: torch.nn.Module, guide: Guide | None, path: GaussianPath, prediction: str, guidance_scale: float,
-                fired: torch.Tensor):
+def guided_unet(
+    unet: torch.nn.Module,
+    guide: Guide | None,
+    path: GaussianPath,
+    prediction: str,
+    guidance_scale: float,
+    fired: torch.Tensor,
+):
     """Patch unet.forward for the duration; fired (N,) counts the steps each sample was guided."""
     if guide is None:
         yield
@@ -66,41 +72,76 @@ def patched_forward(module: torch.nn.Module, forward):
         del module.forward
 
 
-def draw_native(model, seeds: list[int], positions: list[int], steps: int, conditions: Conditions, *, guide: Guide | None,
-                eta: float = 0.0, device: torch.device | str = "cpu") -> SampleBatch:
+def draw_native(
+    model,
+    seeds: list[int],
+    positions: list[int],
+    steps: int,
+    conditions: Conditions,
+    *,
+    guide: Guide | None,
+    eta: float = 0.0,
+    device: torch.device | str = "cpu",
+) -> SampleBatch:
     """One batch of samples through StableDiffusionPipeline (StableDiffusionXLPipeline for SDXL folders, whose
     UNet calls carry `added_cond_kwargs` through guided_unet's **kwargs) with the folder's own scheduler, one
     generator a seed."""
     import diffusers
 
     if model.conditioning != "text":
-        raise InputError("--scheduler", "native applies to Stable Diffusion pipeline folders; other models use cpaudit's sampler")
+        raise InputError(
+            "--scheduler", "native applies to Stable Diffusion pipeline folders; other models use cpaudit's sampler"
+        )
     if model.prediction == "flow":  # SD3 / FLUX: their own pipelines (sampling/native_flow.py)
         from cpaudit.sampling.native_flow import draw_native_flow
 
         if eta > 0:
-            raise InputError("--eta", "FlowMatchEulerDiscreteScheduler takes no eta; --scheduler native samples SD3 / FLUX deterministically")
+            raise InputError(
+                "--eta",
+                "FlowMatchEulerDiscreteScheduler takes no eta; --scheduler native samples SD3 / FLUX deterministically",
+            )
         return draw_native_flow(model, seeds, positions, steps, conditions, guide=guide, device=device)
     sched_cfg = model.config["scheduler"]
     scheduler = getattr(diffusers, sched_cfg["_class_name"]).from_config(sched_cfg)
     unet = model.model.unet
     p = model.prompts
-    if hasattr(p, "text_encoder_2"):  # SDXL (models/sdxl_pipeline.py): no watermark, the folder's force_zeros_for_empty_prompt
-        pipe = diffusers.StableDiffusionXLPipeline(vae=model.codec.vae, text_encoder=p.text_encoder, text_encoder_2=p.text_encoder_2,
-                                                   tokenizer=p.tokenizer, tokenizer_2=p.tokenizer_2, unet=unet, scheduler=scheduler,
-                                                   force_zeros_for_empty_prompt=p.force_zeros_for_empty_prompt, add_watermarker=False)
+    if hasattr(
+        p, "text_encoder_2"
+    ):  # SDXL (models/sdxl_pipeline.py): no watermark, the folder's force_zeros_for_empty_prompt
+        pipe = diffusers.StableDiffusionXLPipeline(
+            vae=model.codec.vae,
+            text_encoder=p.text_encoder,
+            text_encoder_2=p.text_encoder_2,
+            tokenizer=p.tokenizer,
+            tokenizer_2=p.tokenizer_2,
+            unet=unet,
+            scheduler=scheduler,
+            force_zeros_for_empty_prompt=p.force_zeros_for_empty_prompt,
+            add_watermarker=False,
+        )
     else:
-        pipe = diffusers.StableDiffusionPipeline(vae=model.codec.vae, text_encoder=p.text_encoder, tokenizer=p.tokenizer, unet=unet,
-                                                 scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                                 requires_safety_checker=False)
+        pipe = diffusers.StableDiffusionPipeline(
+            vae=model.codec.vae,
+            text_encoder=p.text_encoder,
+            tokenizer=p.tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
     pipe.set_progress_bar_config(disable=True)
     fired = torch.zeros(len(seeds), dtype=torch.long)
     prompts = [conditions.prompt_of(i) for i in positions]
-    with guided_unet(unet, guide, model.path, model.prediction,
-                     conditions.guidance_scale, fired), torch.no_grad():
-        out = pipe(prompts, num_inference_steps=steps, guidance_scale=conditions.guidance_scale,
-                   negative_prompt=None if conditions.negative_prompt is None else [conditions.negative_prompt] * len(prompts),
-                   generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="pt",
-                   eta=eta).images  # the pipeline passes eta only to schedulers that take it
-    images = (out.float().cpu() * 2 - 1)
+    with guided_unet(unet, guide, model.path, model.prediction, conditions.guidance_scale, fired), torch.no_grad():
+        out = pipe(
+            prompts,
+            num_inference_steps=steps,
+            guidance_scale=conditions.guidance_scale,
+            negative_prompt=None if conditions.negative_prompt is None else [conditions.negative_prompt] * len(prompts),
+            generator=[torch.Generator().manual_seed(s) for s in seeds],
+            output_type="pt",
+            eta=eta,
+        ).images  # the pipeline passes eta only to schedulers that take it
+    images = out.float().cpu() * 2 - 1
     return SampleBatch(images, fired, torch.isfinite(images).flatten(1).all(1))

@@ -43,8 +43,14 @@ def velocity_change(v: torch.Tensor, x: torch.Tensor, sigma: float, guide: Guide
 
 
 @contextlib.contextmanager
-def guided_transformer(transformer: torch.nn.Module, guide: Guide | None, family: str, guidance_scale: float,
-                       latent_hw: tuple[int, int], fired: torch.Tensor):
+def guided_transformer(
+    transformer: torch.nn.Module,
+    guide: Guide | None,
+    family: str,
+    guidance_scale: float,
+    latent_hw: tuple[int, int],
+    fired: torch.Tensor,
+):
     """Patch transformer.forward for the duration; fired (N,) counts the steps each sample was guided."""
     if guide is None:
         yield
@@ -83,12 +89,27 @@ def flow_pipeline(model):
     scheduler = diffusers.FlowMatchEulerDiscreteScheduler.from_config(model.config["scheduler"])
     p, transformer = model.prompts, model.model.transformer
     if model.model.family == "sd3":
-        pipe = diffusers.StableDiffusion3Pipeline(transformer=transformer, scheduler=scheduler, vae=model.codec.vae,
-                                                  text_encoder=p.text_encoder, tokenizer=p.tokenizer, text_encoder_2=p.text_encoder_2,
-                                                  tokenizer_2=p.tokenizer_2, text_encoder_3=p.text_encoder_3, tokenizer_3=p.tokenizer_3)
+        pipe = diffusers.StableDiffusion3Pipeline(
+            transformer=transformer,
+            scheduler=scheduler,
+            vae=model.codec.vae,
+            text_encoder=p.text_encoder,
+            tokenizer=p.tokenizer,
+            text_encoder_2=p.text_encoder_2,
+            tokenizer_2=p.tokenizer_2,
+            text_encoder_3=p.text_encoder_3,
+            tokenizer_3=p.tokenizer_3,
+        )
     else:
-        pipe = diffusers.FluxPipeline(scheduler=scheduler, vae=model.codec.vae, text_encoder=p.text_encoder, tokenizer=p.tokenizer,
-                                      text_encoder_2=p.text_encoder_2, tokenizer_2=p.tokenizer_2, transformer=transformer)
+        pipe = diffusers.FluxPipeline(
+            scheduler=scheduler,
+            vae=model.codec.vae,
+            text_encoder=p.text_encoder,
+            tokenizer=p.tokenizer,
+            text_encoder_2=p.text_encoder_2,
+            tokenizer_2=p.tokenizer_2,
+            transformer=transformer,
+        )
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -101,25 +122,46 @@ def pipeline_arguments(model, prompts: list[str], conditions: Conditions) -> dic
     negative = None if conditions.negative_prompt is None else [conditions.negative_prompt] * len(prompts)
     if model.model.family == "sd3":
         return {"guidance_scale": conditions.guidance_scale, "negative_prompt": negative}
-    return {"guidance_scale": cond.guidance if cond.guidance is not None else 3.5, "true_cfg_scale": cond.guidance_scale,
-            "negative_prompt": [conditions.negative_prompt or ""] * len(prompts) if cond.guided else None}
+    return {
+        "guidance_scale": cond.guidance if cond.guidance is not None else 3.5,
+        "true_cfg_scale": cond.guidance_scale,
+        "negative_prompt": [conditions.negative_prompt or ""] * len(prompts) if cond.guided else None,
+    }
 
 
-def draw_native_flow(model, seeds: list[int], positions: list[int], steps: int, conditions: Conditions, *,
-                     guide: Guide | None, device: torch.device | str = "cpu") -> SampleBatch:
+def draw_native_flow(
+    model,
+    seeds: list[int],
+    positions: list[int],
+    steps: int,
+    conditions: Conditions,
+    *,
+    guide: Guide | None,
+    device: torch.device | str = "cpu",
+) -> SampleBatch:
     """One batch through the folder's own pipeline and scheduler, one generator a seed (diffusers draws each
     sample's initial latents from its generator, as cpaudit's sampler does)."""
     prompts = [conditions.prompt_of(i) for i in positions]
     args = pipeline_arguments(model, prompts, conditions)
     if guide is not None and model.model.family == "flux" and args["true_cfg_scale"] > 1:
-        raise InputError("--scheduler", "native with CPSample and FLUX's true classifier-free guidance (two transformer calls a "
-                         "step) is not supported; use --scheduler cpaudit, the same Euler steps")
+        raise InputError(
+            "--scheduler",
+            "native with CPSample and FLUX's true classifier-free guidance (two transformer calls a "
+            "step) is not supported; use --scheduler cpaudit, the same Euler steps",
+        )
     pipe = flow_pipeline(model)
     c, h, w = model.space_shape
     fired = torch.zeros(len(seeds), dtype=torch.long)
     scale = conditions.guidance_scale if model.model.family == "sd3" else 1.0
     with guided_transformer(model.model.transformer, guide, model.model.family, scale, (h, w), fired), torch.no_grad():
-        out = pipe(prompts, num_inference_steps=steps, generator=[torch.Generator().manual_seed(s) for s in seeds],
-                   height=model.image_shape[1], width=model.image_shape[2], output_type="pt", **args).images
+        out = pipe(
+            prompts,
+            num_inference_steps=steps,
+            generator=[torch.Generator().manual_seed(s) for s in seeds],
+            height=model.image_shape[1],
+            width=model.image_shape[2],
+            output_type="pt",
+            **args,
+        ).images
     images = out.float().cpu() * 2 - 1
     return SampleBatch(images, fired, torch.isfinite(images).flatten(1).all(1))

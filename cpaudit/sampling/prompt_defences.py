@@ -55,24 +55,30 @@ class PromptDefence:
         if self.kind not in KINDS:
             raise InputError("--prompt-defence", f"must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
-    def resolved(self) -> "PromptDefence":
+    def resolved(self) -> PromptDefence:
         """Unset settings of its kind at their defaults; settings of other kinds refused."""
         given = {k: v for k, v in asdict(self).items() if k != "kind" and v is not None}
         foreign = [k for k in given if k not in DEFAULTS[self.kind]]
         if foreign:
-            raise InputError("--prompt-defence", f"{self.kind} takes {', '.join(DEFAULTS[self.kind])}, not {foreign[0]}")
+            raise InputError(
+                "--prompt-defence", f"{self.kind} takes {', '.join(DEFAULTS[self.kind])}, not {foreign[0]}"
+            )
         return PromptDefence(self.kind, **{**DEFAULTS[self.kind], **given})
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
-    def condition(self, model, prompts: list[str], seeds: list[int], guidance_scale: float,
-                  negative_prompt: str | None = None) -> TextCond:
+    def condition(
+        self, model, prompts: list[str], seeds: list[int], guidance_scale: float, negative_prompt: str | None = None
+    ) -> TextCond:
         d = self.resolved()
         if d.kind == "random-tokens":
             vocab = vocabulary_words(model.prompts.tokenizer)
             if not vocab:
-                raise InputError("--prompt-defence", "random-tokens needs whole-word tokens in the tokenizer's vocabulary; it has none")
+                raise InputError(
+                    "--prompt-defence",
+                    "random-tokens needs whole-word tokens in the tokenizer's vocabulary; it has none",
+                )
             prompts = [insert_random_words(p, vocab, d.tokens, s) for p, s in zip(prompts, seeds)]
         cond = model.prompts.condition(prompts, guidance_scale, negative_prompt)
         if d.kind == "embedding-noise":
@@ -86,10 +92,13 @@ def noised_embeddings(cond: TextCond, seeds: list[int], sigma: float, pooled: bo
     """Somepalli et al.'s Gaussian noise on the prompt embeddings, sample i's from its own seed. `pooled`: on the
     pooled embedding too, where one encoder reaches the network only through it (FLUX's CLIP; SD3's CLIP
     projections), so that every text encoder's embedding is noised; SD and SDXL keep their measured form."""
+
     def noise(shape: torch.Size, tag: str) -> torch.Tensor:
         return torch.stack([torch.randn(shape, generator=torch_generator(derive_seed(s, tag))) for s in seeds])
 
-    out = cond.with_prompt_embeds(cond.prompt_embeds + sigma * noise(cond.prompt_embeds.shape[1:], "embedding-noise").to(cond.prompt_embeds))
+    out = cond.with_prompt_embeds(
+        cond.prompt_embeds + sigma * noise(cond.prompt_embeds.shape[1:], "embedding-noise").to(cond.prompt_embeds)
+    )
     if pooled and cond.pooled_prompt_embeds is not None:
         p = cond.pooled_prompt_embeds
         out = replace(out, pooled_prompt_embeds=p + sigma * noise(p.shape[1:], "embedding-noise-pooled").to(p))
@@ -103,7 +112,9 @@ def vocabulary_words(tokenizer) -> list[str]:
 
 @functools.lru_cache(maxsize=4)  # once per tokenizer, not per batch: a real CLIP vocabulary has 49,408 entries
 def _vocabulary_words(tokenizer) -> tuple[str, ...]:
-    words = {tok[: -len("</w>")] for tok in tokenizer.get_vocab() if tok.endswith("</w>") and tok[: -len("</w>")].isalpha()}
+    words = {
+        tok[: -len("</w>")] for tok in tokenizer.get_vocab() if tok.endswith("</w>") and tok[: -len("</w>")].isalpha()
+    }
     return tuple(sorted(words))
 
 
@@ -141,4 +152,3 @@ def optimise_prompt_embeds(model, cond: TextCond, seeds: list[int], d: PromptDef
             (norm * over).sum().backward()
             opt.step()
     return e.detach()
-

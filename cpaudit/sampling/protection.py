@@ -7,10 +7,20 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from cpaudit.errors import ConfigError
-from cpaudit.core.guidance import (GUIDE_WHEN, RULES, SPACES, X0_T, GuideWhen, Rule, Space, confident, guidance_objective,
-                                   guided_pred)
+from cpaudit.core.guidance import (
+    GUIDE_WHEN,
+    RULES,
+    SPACES,
+    X0_T,
+    GuideWhen,
+    Rule,
+    Space,
+    confident,
+    guidance_objective,
+    guided_pred,
+)
 from cpaudit.core.paths import Pred
+from cpaudit.errors import ConfigError
 
 LogitFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> logit of p(y=1 | x_t, t), shape (N,)
 
@@ -110,7 +120,7 @@ class Protection:
         if self.t_min < 0 or (self.t_max is not None and self.t_max < self.t_min):
             raise ConfigError(f"the guidance window needs 0 <= t_min <= t_max, got [{self.t_min}, {self.t_max}]")
 
-    def in_space(self, latent: bool, flow: bool = False) -> "Protection":
+    def in_space(self, latent: bool, flow: bool = False) -> Protection:
         """The same settings for a model of this space (pixels, latents, a rectified flow's latents): those left
         to the defaults take that space's defaults, and a latent x0_hat is never clipped (latents are not in [-1, 1])."""
         if (latent, flow) == (self.latent, self.flow):
@@ -126,9 +136,17 @@ class Protection:
         return self.scale == 0 or (self.alpha == 0 and self.guide == "when-confident")
 
     def to_dict(self) -> dict:
-        return {"classifier": self.classifier, "alpha": self.alpha, "scale": self.scale, "rule": self.rule, "guide": self.guide,
-                "t_min": self.t_min, "t_max": self.t_max, "space": self.space,
-                **({"defaults": "flow" if self.flow else "latent"} if self.latent else {})}
+        return {
+            "classifier": self.classifier,
+            "alpha": self.alpha,
+            "scale": self.scale,
+            "rule": self.rule,
+            "guide": self.guide,
+            "t_min": self.t_min,
+            "t_max": self.t_max,
+            "space": self.space,
+            **({"defaults": "flow" if self.flow else "latent"} if self.latent else {}),
+        }
 
 
 def protect_pred(

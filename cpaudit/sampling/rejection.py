@@ -109,7 +109,9 @@ def reject_replicas_per_condition(
                 kept[k] = (img, s)
         pending = still
     if pending and not allow_refusal:
-        raise RejectionExhausted(f"rejection sampling found no non-replica for {len(pending)} of {n} conditions after {max_rounds} rounds")
+        raise RejectionExhausted(
+            f"rejection sampling found no non-replica for {len(pending)} of {n} conditions after {max_rounds} rounds"
+        )
     order = sorted(kept)
     images = torch.stack([kept[k][0] for k in order]) if order else torch.empty(0, *members.shape[1:])
     return RejectionResult(images, [kept[k][1] for k in order], drawn, rejected, positions=order, refused=pending)

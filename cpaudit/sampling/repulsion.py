@@ -59,8 +59,9 @@ def correlation_gradient(x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor
     return r, grad.reshape(x.shape)
 
 
-def repel_pred(pred: Pred, x_t: torch.Tensor, at: tuple[float, float], members_unit: torch.Tensor,
-               rep: Repulsion) -> tuple[Pred, torch.Tensor]:
+def repel_pred(
+    pred: Pred, x_t: torch.Tensor, at: tuple[float, float], members_unit: torch.Tensor, rep: Repulsion
+) -> tuple[Pred, torch.Tensor]:
     """(guided pair, fired) for one step at at = (alpha_t, sigma_t); members_unit: (M, D) centred unit member
     rows (centred_unit). The pair's x0_hat is read clipped to [-1, 1]."""
     alpha_t, sigma_t = at

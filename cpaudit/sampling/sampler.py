@@ -12,10 +12,10 @@ from typing import Literal
 
 import torch
 
-from cpaudit.errors import ConfigError
 from cpaudit.core.paths import GaussianPath, Pred
 from cpaudit.core.schedules import Spacing, step_plan
 from cpaudit.core.steps import ddim_step, ddpm_step
+from cpaudit.errors import ConfigError
 from cpaudit.models.denoise import PairFn
 from cpaudit.sampling.protection import LogitFn, Protection, protect_pred
 from cpaudit.seeding import torch_generator

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from cpaudit.core.posterior import exact_logit
 from cpaudit.core.paths import GaussianPath, noise_to
+from cpaudit.core.posterior import exact_logit
 from cpaudit.core.schedules import Schedule
 from cpaudit.distributed import World, sum_gradients
 from cpaudit.models.classifier import TimeClassifier

@@ -26,8 +26,14 @@ class DiffusionTrainConfig:
     checkpoint_every: int = 500
 
 
-def diffusion_loss(model: UNet, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, abar: torch.Tensor,
-                   cond: torch.Tensor | None = None) -> torch.Tensor:
+def diffusion_loss(
+    model: UNet,
+    x0: torch.Tensor,
+    t: torch.Tensor,
+    eps: torch.Tensor,
+    abar: torch.Tensor,
+    cond: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-example simple loss, shape (N,); `cond` the class ids of a class-conditional model."""
     x_t = q_sample(x0, abar[t], eps)
     pred = model(x_t, t) if cond is None else model(x_t, t, cond)

@@ -44,7 +44,9 @@ def check_dp_config(cfg: DPConfig, n: int) -> float:
     if not 0 < cfg.delta < 1 / n:
         raise InputError("--delta", f"must be in (0, 1/N) = (0, {1 / n:.3g}) for N = {n} members, got {cfg.delta}")
     if not 1 <= cfg.expected_batch_size <= n:
-        raise InputError("--batch-size", f"must be between 1 and the number of members ({n}), got {cfg.expected_batch_size}")
+        raise InputError(
+            "--batch-size", f"must be between 1 and the number of members ({n}), got {cfg.expected_batch_size}"
+        )
     if cfg.max_grad_norm <= 0:
         raise InputError("--max-grad-norm", f"must be > 0, got {cfg.max_grad_norm}")
     if cfg.noise_multiplicity < 1:
@@ -52,8 +54,14 @@ def check_dp_config(cfg: DPConfig, n: int) -> float:
     return cfg.expected_batch_size / n
 
 
-def per_example_grads(model: UNet, params: dict[str, torch.Tensor], x0: torch.Tensor, t: torch.Tensor,
-                      eps: torch.Tensor, abar: torch.Tensor) -> dict[str, torch.Tensor]:
+def per_example_grads(
+    model: UNet,
+    params: dict[str, torch.Tensor],
+    x0: torch.Tensor,
+    t: torch.Tensor,
+    eps: torch.Tensor,
+    abar: torch.Tensor,
+) -> dict[str, torch.Tensor]:
     """x0: (B, C, H, W); t: (B, K); eps: (B, K, C, H, W) -> one gradient per example, each (B, *param)."""
 
     def loss_one(p: dict[str, torch.Tensor], x: torch.Tensor, tk: torch.Tensor, ek: torch.Tensor) -> torch.Tensor:
@@ -64,8 +72,9 @@ def per_example_grads(model: UNet, params: dict[str, torch.Tensor], x0: torch.Te
     return vmap(grad(loss_one), in_dims=(None, 0, 0, 0))(params, x0, t, eps)
 
 
-def clip_and_noise(grads: dict[str, torch.Tensor], C: float, sigma: float, expected_batch: float,
-                   gen: torch.Generator) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def clip_and_noise(
+    grads: dict[str, torch.Tensor], C: float, sigma: float, expected_batch: float, gen: torch.Generator
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Clip each example's full gradient to norm C, sum, add Gaussian noise, normalise. Returns (grad, norms)."""
     flat = torch.cat([g.flatten(1) for g in grads.values()], dim=1)
     norms = flat.norm(dim=1)
@@ -79,8 +88,13 @@ def clip_and_noise(grads: dict[str, torch.Tensor], C: float, sigma: float, expec
 
 
 def train_dp_denoiser(
-    model: UNet, members: torch.Tensor, schedule: Schedule, cfg: DPConfig, gen: torch.Generator,
-    progress: Progress | None = None, device: torch.device | str = "cpu",
+    model: UNet,
+    members: torch.Tensor,
+    schedule: Schedule,
+    cfg: DPConfig,
+    gen: torch.Generator,
+    progress: Progress | None = None,
+    device: torch.device | str = "cpu",
 ) -> tuple[UNet, dict]:
     """Every draw (Poisson batch, t, eps, DP noise) comes from the CPU generator `gen`; compute is on `device`."""
     n = members.shape[0]
@@ -117,9 +131,16 @@ def train_dp_denoiser(
             progress(step, cfg.steps, {"batch": b})
     spent = epsilon_spent(sigma, q, cfg.steps, cfg.delta)
     info = {
-        "epsilon": spent, "target_epsilon": cfg.epsilon, "delta": cfg.delta, "noise_multiplier": sigma,
-        "sample_rate": q, "steps": cfg.steps, "max_grad_norm": cfg.max_grad_norm, "noise_multiplicity": k,
-        "expected_batch_size": cfg.expected_batch_size, "clipped_fraction": clipped / max(seen, 1),
+        "epsilon": spent,
+        "target_epsilon": cfg.epsilon,
+        "delta": cfg.delta,
+        "noise_multiplier": sigma,
+        "sample_rate": q,
+        "steps": cfg.steps,
+        "max_grad_norm": cfg.max_grad_norm,
+        "noise_multiplicity": k,
+        "expected_batch_size": cfg.expected_batch_size,
+        "clipped_fraction": clipped / max(seen, 1),
         "accountant": "rdp (opacus)",
     }
     return ema.model, info
@@ -134,5 +155,7 @@ def dp_budget(info: dict) -> str:
 
 def dp_summary(info: dict) -> str:
     """The line `cpaudit train-diffusion --dp` prints: the budget spent, its target, and how it was spent."""
-    return (f"differential privacy: {dp_budget(info)} spent (target epsilon {info['target_epsilon']:g}), noise multiplier "
-            f"{info['noise_multiplier']:.3f}, sample rate {info['sample_rate']:.3f}, K = {info['noise_multiplicity']}")
+    return (
+        f"differential privacy: {dp_budget(info)} spent (target epsilon {info['target_epsilon']:g}), noise multiplier "
+        f"{info['noise_multiplier']:.3f}, sample rate {info['sample_rate']:.3f}, K = {info['noise_multiplicity']}"
+    )

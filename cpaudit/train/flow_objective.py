@@ -47,7 +47,10 @@ class FlowTrainConfig(TextTrainConfig):
     logit_std: float = 1.0
 
 
-FLOW_STEPS = {"sd3": 1000, "flux": 700}  # transformer steps at which 64 captioned digits are memorised (FlowTrainConfig)
+FLOW_STEPS = {
+    "sd3": 1000,
+    "flux": 700,
+}  # transformer steps at which 64 captioned digits are memorised (FlowTrainConfig)
 
 
 def flow_train_config(family: str, **given) -> FlowTrainConfig:
@@ -67,8 +70,9 @@ def sigma_indices(u: torch.Tensor, T: int) -> torch.Tensor:
     return (u * T).long().clamp(max=T - 1)
 
 
-def sample_sigmas(n: int, grid_descending: torch.Tensor, generator: torch.Generator, mean: float = 0.0,
-                  std: float = 1.0) -> torch.Tensor:
+def sample_sigmas(
+    n: int, grid_descending: torch.Tensor, generator: torch.Generator, mean: float = 0.0, std: float = 1.0
+) -> torch.Tensor:
     """(n,) sigmas: logit-normal u mapped onto the scheduler's grid, descending as scheduler.sigmas is after
     __init__ (sigma_max first)."""
     return grid_descending[sigma_indices(logit_normal(n, generator, mean, std), len(grid_descending))]
@@ -98,7 +102,10 @@ class FlowCond:
     def rows(self, idx: torch.Tensor, drop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Rows idx, each replaced by the empty prompt's where `drop` (caption dropout)."""
         d = drop.view(-1, 1)
-        return (torch.where(d[:, :, None], self.empty_embeds, self.embeds[idx]), torch.where(d, self.empty_pooled, self.pooled[idx]))
+        return (
+            torch.where(d[:, :, None], self.empty_embeds, self.embeds[idx]),
+            torch.where(d, self.empty_pooled, self.pooled[idx]),
+        )
 
     def to(self, device: torch.device | str) -> FlowCond:
         return FlowCond(*(t.to(device) for t in (self.embeds, self.pooled, self.empty_embeds, self.empty_pooled)))
@@ -108,9 +115,18 @@ class FlowCond:
 Velocity = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def train_flow_transformer(model: torch.nn.Module, velocity: Velocity, latents: torch.Tensor, cond: FlowCond,
-                           grid_descending: torch.Tensor, cfg: FlowTrainConfig, gen: torch.Generator, *,
-                           progress: Progress | None = None, device: torch.device | str = "cpu") -> torch.nn.Module:
+def train_flow_transformer(
+    model: torch.nn.Module,
+    velocity: Velocity,
+    latents: torch.Tensor,
+    cond: FlowCond,
+    grid_descending: torch.Tensor,
+    cfg: FlowTrainConfig,
+    gen: torch.Generator,
+    *,
+    progress: Progress | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.nn.Module:
     """AdamW on the flow loss over the members' latents (M, C, H, W): each step draws a batch of members,
     noise, sigmas and caption drops from `gen` (on the CPU, then moved: one stream on any device)."""
     model = model.to(device).train()

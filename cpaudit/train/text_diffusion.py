@@ -33,8 +33,15 @@ class TextTrainConfig:
     caption_dropout: float = 0.1
 
 
-def train_vae(vae: torch.nn.Module, images: torch.Tensor, cfg: TextTrainConfig, gen: torch.Generator, *,
-              progress: Progress | None = None, device: torch.device | str = "cpu") -> torch.nn.Module:
+def train_vae(
+    vae: torch.nn.Module,
+    images: torch.Tensor,
+    cfg: TextTrainConfig,
+    gen: torch.Generator,
+    *,
+    progress: Progress | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.nn.Module:
     """Fit the autoencoder to `images` (N, C, H, W) in [-1, 1]; posterior samples use `gen`."""
     vae = vae.to(device).train().requires_grad_(True)
     images = images.to(device)
@@ -64,6 +71,7 @@ def latent_scaling_factor(vae: torch.nn.Module, images: torch.Tensor) -> float:
 def caption_dropout(cond: TextCond, drop: torch.Tensor) -> TextCond:
     """The prompt half of `cond` where `drop` is False, the unconditional half where it is True (embeddings
     and, for SDXL, pooled embeddings; the time ids are the same in both halves), guidance scale 1."""
+
     def pick(prompt: torch.Tensor | None, uncond: torch.Tensor | None) -> torch.Tensor | None:
         return None if prompt is None else torch.where(drop.view(-1, *[1] * (prompt.dim() - 1)), uncond, prompt)
 
@@ -72,9 +80,17 @@ def caption_dropout(cond: TextCond, drop: torch.Tensor) -> TextCond:
     return TextCond(embeds, embeds, 1.0, pooled, pooled, cond.time_ids)
 
 
-def train_text_unet(unet: torch.nn.Module, latents: torch.Tensor, cond: TextCond, schedule: Schedule, cfg: TextTrainConfig,
-                    gen: torch.Generator, *, progress: Progress | None = None,
-                    device: torch.device | str = "cpu") -> torch.nn.Module:
+def train_text_unet(
+    unet: torch.nn.Module,
+    latents: torch.Tensor,
+    cond: TextCond,
+    schedule: Schedule,
+    cfg: TextTrainConfig,
+    gen: torch.Generator,
+    *,
+    progress: Progress | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.nn.Module:
     """latents (M, c, h, w); cond: row i is member i's caption (the prompt half) and the unconditional input
     (the uncond half: the empty prompt's embedding, or SDXL's zeros under force_zeros_for_empty_prompt), as the
     prompt encoder's `condition` builds them for sampling, with SDXL's pooled embeddings and time ids."""

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from cpaudit.auditing.attacks import ATTACKS
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, summarise
-from cpaudit.auditing.strongest import strongest_headline, threat_model_section
 from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack, nearest_sample_scores
 from cpaudit.auditing.policy import Policy, evaluate
+from cpaudit.auditing.strongest import strongest_headline, threat_model_section
 from cpaudit.cli.app import app
 from cpaudit.core.attack_stats import auc
 from cpaudit.pipelines.sample import SampleOptions, sample
@@ -93,9 +93,16 @@ def test_the_gate_reads_only_attacks_of_the_released_threat_model():
     attacks = {"sample_only": {**summary, "measures": ["samples"]}}
     section = threat_model_section(scores, attacks, "weights", lambda tm: np.random.default_rng(1), 39)
     assert section["weights"]["strongest"] is not None and section["weights"]["measured_by"] == []
-    [why] = evaluate(Policy(max_mia_auc=0.99), release="weights", replica_rate=0.0, permutation_p=0.5, threat_models=section)
+    [why] = evaluate(
+        Policy(max_mia_auc=0.99), release="weights", replica_rate=0.0, permutation_p=0.5, threat_models=section
+    )
     assert "nothing was measured" in why and "--model" in why
-    assert evaluate(Policy(max_mia_auc=0.99), release="samples", replica_rate=0.0, permutation_p=0.5, threat_models=section) == []
+    assert (
+        evaluate(
+            Policy(max_mia_auc=0.99), release="samples", replica_rate=0.0, permutation_p=0.5, threat_models=section
+        )
+        == []
+    )
 
 
 def test_a_nan_or_missing_figure_never_passes_a_gate():
@@ -130,15 +137,46 @@ def test_the_strongest_attack_is_selection_adjusted_and_its_gate_holds_its_level
 @pytest.fixture(scope="module")
 def protected_samples(tiny_model, tiny_classifier, tmp_path_factory):
     out = tmp_path_factory.mktemp("protected")
-    sample(SampleOptions(model=tiny_model, out=out, n=16, sampler=SamplerConfig(steps=5), write_png=False,
-                         protection=Protection(str(tiny_classifier), alpha=0.5, scale=10.0)))
+    sample(
+        SampleOptions(
+            model=tiny_model,
+            out=out,
+            n=16,
+            sampler=SamplerConfig(steps=5),
+            write_png=False,
+            protection=Protection(str(tiny_classifier), alpha=0.5, scale=10.0),
+        )
+    )
     return out
 
 
 def _audit(tiny_model, samples, out, *extra):
-    return runner.invoke(app, ["--quiet", "audit", "--samples", str(samples), "--data", "digits", "--split",
-                               str(tiny_model / "split.json"), "--out", str(out), "--model", str(tiny_model),
-                               "--permutations", "19", "--mia-t", "100,300", "--mia-draws", "1", "--attack-nulls", "49", *extra])
+    return runner.invoke(
+        app,
+        [
+            "--quiet",
+            "audit",
+            "--samples",
+            str(samples),
+            "--data",
+            "digits",
+            "--split",
+            str(tiny_model / "split.json"),
+            "--out",
+            str(out),
+            "--model",
+            str(tiny_model),
+            "--permutations",
+            "19",
+            "--mia-t",
+            "100,300",
+            "--mia-draws",
+            "1",
+            "--attack-nulls",
+            "49",
+            *extra,
+        ],
+    )
 
 
 def test_protected_run_routes_attacks_by_threat_model_and_replays_the_run(tiny_model, protected_samples, tmp_path):
@@ -150,9 +188,16 @@ def test_protected_run_routes_attacks_by_threat_model_and_replays_the_run(tiny_m
     assert {k: (a["threat_model"], a["deployed"]) for k, a in res["attacks"].items()} == {
         "sample_only": ("samples", True),
         **{f"{n}_protected": ("sampler", False) for n in ("loss", "secmi", "pia", "sima")},
-        **{n: ("weights", False) for n in ("loss", "secmi", "pia", "sima", "classifier_oracle")}}
+        **{n: ("weights", False) for n in ("loss", "secmi", "pia", "sima", "classifier_oracle")},
+    }
     assert {k: a["queries_per_image"] for k, a in res["attacks"].items() if "protected" not in k} == {
-        "sample_only": 0, "loss": 2, "secmi": 11, "pia": 6, "sima": 2, "classifier_oracle": 2}
+        "sample_only": 0,
+        "loss": 2,
+        "secmi": 11,
+        "pia": 6,
+        "sima": 2,
+        "classifier_oracle": 2,
+    }
     tms = res["threat_models"]
     assert tms["weights"]["strongest"]["attacks"] == list(res["attacks"])  # every attack is in scope for weights
     assert tms["weights"]["strongest"]["title"].startswith("strongest of 10 attacks, chosen on held-apart halves: ")
@@ -180,8 +225,9 @@ def test_release_decides_which_attack_a_gate_reads(tiny_model, protected_samples
     assert coarse.exit_code == 2 and "cannot resolve" in coarse.output and not (tmp_path / "coarse").exists()
 
 
-def test_an_internal_error_exits_3_with_one_line_naming_the_saved_traceback(tiny_model, protected_samples, tmp_path,
-                                                                           monkeypatch):
+def test_an_internal_error_exits_3_with_one_line_naming_the_saved_traceback(
+    tiny_model, protected_samples, tmp_path, monkeypatch
+):
     import cpaudit.pipelines.audit_stages as pipeline
 
     def broken(*a, **k):
@@ -206,26 +252,68 @@ def test_held_out_images_submitted_as_samples_pass_the_replica_excess_gate(tiny_
     split = read_split(tiny_model / "split.json", data)
     held = data.pixels[np.asarray(split.holdout_idx)[:256]]
     save_samples_npz(tmp_path / "s" / "samples.npz", held, np.arange(len(held)))
-    r = runner.invoke(app, ["--quiet", "audit", "--samples", str(tmp_path / "s"), "--data", "digits", "--split",
-                            str(tiny_model / "split.json"), "--out", str(tmp_path / "a"), "--permutations", "19",
-                            "--attack-nulls", "49", "--replica-excess-level", "0.05", "--mia-excess-level", "0", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "audit",
+            "--samples",
+            str(tmp_path / "s"),
+            "--data",
+            "digits",
+            "--split",
+            str(tiny_model / "split.json"),
+            "--out",
+            str(tmp_path / "a"),
+            "--permutations",
+            "19",
+            "--attack-nulls",
+            "49",
+            "--replica-excess-level",
+            "0.05",
+            "--mia-excess-level",
+            "0",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     nn = json.loads(r.stdout)["nn"]
     assert nn["replica_excess_p"] >= 0.05
 
 
 def test_diverged_samples_fail_every_gated_audit():
-    failures = evaluate(Policy(max_replica_rate=1.0), release="samples", replica_rate=0.0, permutation_p=0.5, threat_models={},
-                        n_diverged=3)
+    failures = evaluate(
+        Policy(max_replica_rate=1.0),
+        release="samples",
+        replica_rate=0.0,
+        permutation_p=0.5,
+        threat_models={},
+        n_diverged=3,
+    )
     assert failures == ["3 samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"]
-    assert evaluate(Policy(), release="samples", replica_rate=0.0, permutation_p=0.5, threat_models={}, n_diverged=3) == []
+    assert (
+        evaluate(Policy(), release="samples", replica_rate=0.0, permutation_p=0.5, threat_models={}, n_diverged=3) == []
+    )
 
 
 def test_junit_lists_one_case_per_gate_and_parses(tiny_model, protected_samples, tmp_path):
     from xml.etree import ElementTree as ET
 
-    r = _audit(tiny_model, protected_samples, tmp_path / "a", "--junit", str(tmp_path / "gates.xml"),
-               "--max-mia-auc", "0", "--replica-excess-level", "0.05", "--min-permutation-p", "0", "--mia-excess-level", "0")
+    r = _audit(
+        tiny_model,
+        protected_samples,
+        tmp_path / "a",
+        "--junit",
+        str(tmp_path / "gates.xml"),
+        "--max-mia-auc",
+        "0",
+        "--replica-excess-level",
+        "0.05",
+        "--min-permutation-p",
+        "0",
+        "--mia-excess-level",
+        "0",
+    )
     assert r.exit_code == 1, r.output
     suite = ET.parse(tmp_path / "gates.xml").getroot()
     cases = {c.get("name"): c for c in suite.iter("testcase")}
@@ -265,15 +353,33 @@ NO_DEFAULT_GATES = ("--mia-excess-level", "0", "--replica-excess-level", "0")
 def test_baseline_fails_only_on_a_rise_beyond_both_runs_noise(tiny_model, protected_samples, tmp_path):
     first = _audit(tiny_model, protected_samples, tmp_path / "a", *NO_DEFAULT_GATES)
     assert first.exit_code == 0, first.output
-    same = _audit(tiny_model, protected_samples, tmp_path / "b", *NO_DEFAULT_GATES, "--baseline", str(tmp_path / "a" / "results.json"))
+    same = _audit(
+        tiny_model,
+        protected_samples,
+        tmp_path / "b",
+        *NO_DEFAULT_GATES,
+        "--baseline",
+        str(tmp_path / "a" / "results.json"),
+    )
     assert same.exit_code == 0, same.output  # a run does not regress against itself
     stored = json.loads((tmp_path / "a" / "results.json").read_text())
     stored["threat_models"]["samples"]["strongest"].update(auc=0.0, auc_se=0.0)  # a baseline better than anything
     (tmp_path / "strict.json").write_text(json.dumps(stored))
-    worse = _audit(tiny_model, protected_samples, tmp_path / "c", *NO_DEFAULT_GATES, "--baseline", str(tmp_path / "strict.json"),
-                   "--junit", str(tmp_path / "j.xml"))
+    worse = _audit(
+        tiny_model,
+        protected_samples,
+        tmp_path / "c",
+        *NO_DEFAULT_GATES,
+        "--baseline",
+        str(tmp_path / "strict.json"),
+        "--junit",
+        str(tmp_path / "j.xml"),
+    )
     assert worse.exit_code == 1
-    assert "membership AUC rose against the baseline: the sample-only attack (nearest generated sample) reaches" in worse.output
+    assert (
+        "membership AUC rose against the baseline: the sample-only attack (nearest generated sample) reaches"
+        in worse.output
+    )
     res = json.loads((tmp_path / "c" / "results.json").read_text())
     assert {"baseline_replica_rate", "baseline_mia_auc"} <= set(res["policy"]["gates"])
     # A schema-2 baseline (before threat-model headlines) is still read: its largest single-attack AUC stands in.
@@ -282,7 +388,9 @@ def test_baseline_fails_only_on_a_rise_beyond_both_runs_noise(tiny_model, protec
     for t in old["threat_models"].values():
         t.pop("strongest")
     (tmp_path / "v2.json").write_text(json.dumps(old))
-    v2 = _audit(tiny_model, protected_samples, tmp_path / "e", *NO_DEFAULT_GATES, "--baseline", str(tmp_path / "v2.json"))
+    v2 = _audit(
+        tiny_model, protected_samples, tmp_path / "e", *NO_DEFAULT_GATES, "--baseline", str(tmp_path / "v2.json")
+    )
     assert v2.exit_code in (0, 1) and "internal error" not in v2.output
     other = json.loads((tmp_path / "a" / "results.json").read_text())
     other["nn"]["threshold"] = 0.5
@@ -292,9 +400,17 @@ def test_baseline_fails_only_on_a_rise_beyond_both_runs_noise(tiny_model, protec
     assert not (tmp_path / "d").exists()  # refused before the work
 
 
-@pytest.mark.parametrize("content", ['{"schema_version": 2, "nn": {}}', '{"schema_version": 3, "nn": {"features": "pixel"}}',
-                                     '{"schema_version": 2, "nn": {"features": "pixel", "threshold": 0.97, "replicas": 0, '
-                                     '"n_samples": 4}, "attacks": {"x": {"auc": "high"}}}', "[]", ""])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"schema_version": 2, "nn": {}}',
+        '{"schema_version": 3, "nn": {"features": "pixel"}}',
+        '{"schema_version": 2, "nn": {"features": "pixel", "threshold": 0.97, "replicas": 0, '
+        '"n_samples": 4}, "attacks": {"x": {"auc": "high"}}}',
+        "[]",
+        "",
+    ],
+)
 def test_a_malformed_baseline_is_bad_input_before_the_work(tiny_model, protected_samples, tmp_path, content):
     """Before: {"schema_version": 2, "nn": {}} exited 3 (KeyError), after the whole audit had run."""
     (tmp_path / "base.json").write_text(content)
@@ -312,28 +428,60 @@ def test_baseline_replica_gate_is_a_two_sample_test():
     fewer = baseline_gates(nn, {}, "samples", {"nn": {**nn, "replicas": 0}, "attacks": {}})
     assert fewer["baseline_replica_rate"] is None  # 3 of 256 against 0 of 256: Fisher p = 0.12, not a regression
     more = baseline_gates({**nn, "replicas": 12}, {}, "samples", {"nn": {**nn, "replicas": 0}, "attacks": {}})
-    assert more["baseline_replica_rate"].startswith("replicas rose against the baseline: 12 of 256 samples against 0 of 256")
+    assert more["baseline_replica_rate"].startswith(
+        "replicas rose against the baseline: 12 of 256 samples against 0 of 256"
+    )
 
 
 def _audit_without_model(tiny_model, samples, out, *extra):
-    return runner.invoke(app, ["--quiet", "audit", "--samples", str(samples), "--data", "digits", "--split",
-                               str(tiny_model / "split.json"), "--out", str(out), "--permutations", "19",
-                               "--attack-nulls", "49", *extra])
+    return runner.invoke(
+        app,
+        [
+            "--quiet",
+            "audit",
+            "--samples",
+            str(samples),
+            "--data",
+            "digits",
+            "--split",
+            str(tiny_model / "split.json"),
+            "--out",
+            str(out),
+            "--permutations",
+            "19",
+            "--attack-nulls",
+            "49",
+            *extra,
+        ],
+    )
 
 
-def test_a_weights_or_sampler_gate_without_an_attack_of_that_threat_model_fails(tiny_model, protected_samples, tmp_path):
+def test_a_weights_or_sampler_gate_without_an_attack_of_that_threat_model_fails(
+    tiny_model, protected_samples, tmp_path
+):
     """Before: `--release weights --max-mia-auc 0.8` without --model passed on the sample-only attack."""
     for release in ("weights", "sampler"):
-        r = _audit_without_model(tiny_model, protected_samples, tmp_path / release, "--release", release,
-                                 "--max-mia-auc", "0.99", "--json")
+        r = _audit_without_model(
+            tiny_model, protected_samples, tmp_path / release, "--release", release, "--max-mia-auc", "0.99", "--json"
+        )
         assert r.exit_code == 1, r.output
         res = json.loads(r.stdout)
         assert "nothing was measured" in res["verdict"] and "--model" in res["verdict"], res["verdict"]
         assert res["threat_models"][release]["measured_by"] == []
         assert f"membership attack ({release}): none measured | n/a" in (tmp_path / release / "report.md").read_text()
     # With the model, the weights gate reads the plain denoiser's attacks.
-    r = _audit(tiny_model, protected_samples, tmp_path / "m", "--release", "weights", "--max-mia-auc", "0.99",
-               "--mia-excess-level", "0", "--json")
+    r = _audit(
+        tiny_model,
+        protected_samples,
+        tmp_path / "m",
+        "--release",
+        "weights",
+        "--max-mia-auc",
+        "0.99",
+        "--mia-excess-level",
+        "0",
+        "--json",
+    )
     assert r.exit_code in (0, 1) and "nothing was measured" not in r.output
 
 
@@ -379,7 +527,9 @@ def test_the_default_audit_fails_samples_that_copy_training_images(tiny_model, t
     r = _audit_without_model(tiny_model, tmp_path / "s", tmp_path / "a", "--json")
     assert r.exit_code == 1, r.output
     res = json.loads(r.stdout)
-    assert res["verdict"].startswith("If only samples are published: FAILED: samples reproduce training images more often")
+    assert res["verdict"].startswith(
+        "If only samples are published: FAILED: samples reproduce training images more often"
+    )
     assert set(res["policy"]["thresholds"]) >= {"replica_excess_level", "mia_excess_level"}
     assert (tmp_path / "a" / "report.md").read_text().count("FAILED") >= 1
     quiet = _audit_without_model(tiny_model, tmp_path / "s", tmp_path / "b", "--json", "--report-only")

@@ -19,46 +19,123 @@ def tiny_samples(tiny_model, tmp_path_factory):
 
 
 def _audit(tiny_model, samples, out, *extra):
-    return runner.invoke(app, ["--quiet", "audit", "--samples", str(samples), "--data", "digits",
-                               "--split", str(tiny_model / "split.json"), "--out", str(out),
-                               "--permutations", "99", "--mia-t", "100,350", "--mia-draws", "1", *extra])
+    return runner.invoke(
+        app,
+        [
+            "--quiet",
+            "audit",
+            "--samples",
+            str(samples),
+            "--data",
+            "digits",
+            "--split",
+            str(tiny_model / "split.json"),
+            "--out",
+            str(out),
+            "--permutations",
+            "99",
+            "--mia-t",
+            "100,350",
+            "--mia-draws",
+            "1",
+            *extra,
+        ],
+    )
 
 
 def test_audit_writes_results_schema(tiny_model, tiny_classifier, tiny_samples, tmp_path):
-    r = _audit(tiny_model, tiny_samples, tmp_path / "a", "--model", str(tiny_model), "--classifier", str(tiny_classifier),
-               "--alpha", "0.4", "--scale", "10", "--json", "--report-only")
+    r = _audit(
+        tiny_model,
+        tiny_samples,
+        tmp_path / "a",
+        "--model",
+        str(tiny_model),
+        "--classifier",
+        str(tiny_classifier),
+        "--alpha",
+        "0.4",
+        "--scale",
+        "10",
+        "--json",
+        "--report-only",
+    )
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res == json.loads((tmp_path / "a" / "results.json").read_text())
     assert res["schema_version"] == 5 and res["release"] == "samples"
-    assert set(res["nn"]) >= {"features", "threshold", "n_samples", "replicas", "replica_rate", "replica_rate_ci95", "data_threshold"}
+    assert set(res["nn"]) >= {
+        "features",
+        "threshold",
+        "n_samples",
+        "replicas",
+        "replica_rate",
+        "replica_rate_ci95",
+        "data_threshold",
+    }
     assert set(res["permutation"]) >= {"statistic", "p_value", "n_permutations"}
     # The samples were not protected, so the plain denoiser is what the sampler exposes.
     tm = {k: a["threat_model"] for k, a in res["attacks"].items()}
     assert tm["sample_only"] == "samples" and tm["classifier_oracle"] == "weights"
     assert {tm[f"{n}{p}"] for n in ("loss", "secmi", "pia", "sima") for p in ("", "_protected")} == {"sampler"}
     for a in res["attacks"].values():
-        assert set(a) >= {"auc", "auc_ci95", "auc_se", "chance_band95", "p_value", "tpr_at_fpr", "tpr_at_lowest_fpr", "epsilon_lb",
-                          "epsilon_lb_max_provable", "epsilon_lb_many_runs", "delta", "queries_per_image", "threat_model",
-                          "deployed", "measures", "chosen", "by_variant"}
+        assert set(a) >= {
+            "auc",
+            "auc_ci95",
+            "auc_se",
+            "chance_band95",
+            "p_value",
+            "tpr_at_fpr",
+            "tpr_at_lowest_fpr",
+            "epsilon_lb",
+            "epsilon_lb_max_provable",
+            "epsilon_lb_many_runs",
+            "delta",
+            "queries_per_image",
+            "threat_model",
+            "deployed",
+            "measures",
+            "chosen",
+            "by_variant",
+        }
         assert a["delta"] <= 1e-5 < a["delta_many_runs"] == 1 / 16 and a["epsilon_lb"] <= a["epsilon_lb_max_provable"]
         assert a["tpr_at_fpr"] == {"0.1": None, "0.01": None, "0.001": None}  # 6 held-out images per half
     assert [b["variant"] for b in res["attacks"]["loss"]["by_variant"]] == ["t=100", "t=350"]
     assert res["attacks"]["loss"]["queries_per_image"] == 2 and res["attacks"]["sample_only"]["queries_per_image"] == 0
     samples_tm = res["threat_models"]["samples"]
-    assert (samples_tm["deployed"], samples_tm["attacks"], samples_tm["measured_by"]) == (True, ["sample_only"], ["sample_only"])
+    assert (samples_tm["deployed"], samples_tm["attacks"], samples_tm["measured_by"]) == (
+        True,
+        ["sample_only"],
+        ["sample_only"],
+    )
     assert samples_tm["strongest"]["attacks"] == ["sample_only"] and samples_tm["strongest"]["n_variants"] >= 1
     assert set(res["quality"]) >= {"features", "fid", "kid"} and res["quality"]["features"] == "pixel"
     assert res["policy"]["passed"] is True and res["policy"]["failures"] == [] and res["policy"]["report_only"] is True
-    assert res["policy"]["thresholds"] == {"max_replica_rate": None, "max_mia_auc": None, "min_permutation_p": None,
-                                           "replica_excess_level": None, "mia_excess_level": None}
+    assert res["policy"]["thresholds"] == {
+        "max_replica_rate": None,
+        "max_mia_auc": None,
+        "min_permutation_p": None,
+        "replica_excess_level": None,
+        "mia_excess_level": None,
+    }
     assert {"holdout_replica_rate", "holdout_replica_rate_ci95", "replica_excess_p"} <= set(res["nn"])
-    assert res["verdict"].startswith("If only samples are published: report only, no gate applied (--report-only); the sample-only attack")
+    assert res["verdict"].startswith(
+        "If only samples are published: report only, no gate applied (--report-only); the sample-only attack"
+    )
     assert res["nn"]["n_samples"] == 12 and 0 <= res["permutation"]["p_value"] <= 1
 
 
 def test_audit_is_reproducible(tiny_model, tiny_classifier, tiny_samples, tmp_path):
-    extra = ("--model", str(tiny_model), "--classifier", str(tiny_classifier), "--alpha", "0.4", "--scale", "10", "--report-only")
+    extra = (
+        "--model",
+        str(tiny_model),
+        "--classifier",
+        str(tiny_classifier),
+        "--alpha",
+        "0.4",
+        "--scale",
+        "10",
+        "--report-only",
+    )
     a = _audit(tiny_model, tiny_samples, tmp_path / "a", *extra)
     b = _audit(tiny_model, tiny_samples, tmp_path / "b", *extra)
     assert a.exit_code == b.exit_code == 0
@@ -115,7 +192,9 @@ def test_streamed_members_and_ivf_search_agree_with_exact(tiny_model, tiny_sampl
         assert a["nn"][key] == pytest.approx(b["nn"][key], abs=1e-6), key
     # IVF and exact search sum the inner products in another order: equal up to float32 rounding.
     assert [(p["sample"], p["member"]) for p in a["top_pairs"]] == [(p["sample"], p["member"]) for p in b["top_pairs"]]
-    assert [p["similarity"] for p in a["top_pairs"]] == pytest.approx([p["similarity"] for p in b["top_pairs"]], abs=1e-6)
+    assert [p["similarity"] for p in a["top_pairs"]] == pytest.approx(
+        [p["similarity"] for p in b["top_pairs"]], abs=1e-6
+    )
     assert a["permutation"] == b["permutation"]
     # Held-out images streamed too: quality features then come from the sampled rows alone, the same ones.
     for key in ("fid", "kid", "n_reference"):
@@ -127,17 +206,33 @@ def test_streamed_members_and_ivf_search_agree_with_exact(tiny_model, tiny_sampl
 
 def test_mia_scores_a_seeded_subset_of_many_members(tiny_model, tiny_samples, tmp_path):
     """--mia-members caps the attacked members (16 here); the held-out side matches their number."""
-    r = _audit(tiny_model, tiny_samples, tmp_path / "cap", "--model", str(tiny_model), "--mia-members", "6", "--json",
-               "--report-only")
+    r = _audit(
+        tiny_model,
+        tiny_samples,
+        tmp_path / "cap",
+        "--model",
+        str(tiny_model),
+        "--mia-members",
+        "6",
+        "--json",
+        "--report-only",
+    )
     assert r.exit_code == 0, r.output
     mia = json.loads(r.stdout)["attacks"]
     assert {(a["n_members"], a["n_holdout"]) for a in mia.values()} == {(6, 6)}
     # Unprotected samples: the plain denoiser is both the sampler and the weights, one attack set, one figure.
     tms = json.loads(r.stdout)["threat_models"]
-    assert tms["sampler"]["strongest"] == tms["weights"]["strongest"] and tms["sampler"]["measured_by"] == tms["weights"]["measured_by"]
-    again = _audit(tiny_model, tiny_samples, tmp_path / "again", "--model", str(tiny_model), "--mia-members", "6", "--json")
+    assert (
+        tms["sampler"]["strongest"] == tms["weights"]["strongest"]
+        and tms["sampler"]["measured_by"] == tms["weights"]["measured_by"]
+    )
+    again = _audit(
+        tiny_model, tiny_samples, tmp_path / "again", "--model", str(tiny_model), "--mia-members", "6", "--json"
+    )
     assert json.loads(again.stdout)["attacks"] == mia  # the subset is seeded
-    whole = json.loads(_audit(tiny_model, tiny_samples, tmp_path / "all", "--model", str(tiny_model), "--json").stdout)["attacks"]
+    whole = json.loads(_audit(tiny_model, tiny_samples, tmp_path / "all", "--model", str(tiny_model), "--json").stdout)[
+        "attacks"
+    ]
     assert (whole["loss"]["n_members"], whole["loss"]["n_holdout"]) == (16, 16)
     bad = _audit(tiny_model, tiny_samples, tmp_path / "bad", "--model", str(tiny_model), "--mia-members", "3")
     assert bad.exit_code == 2 and not (tmp_path / "bad").exists()

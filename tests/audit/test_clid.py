@@ -15,8 +15,19 @@ import torch
 import torch.nn.functional as F
 
 from cpaudit.auditing.attacks.base import AttackContext
-from cpaudit.auditing.attacks.clid import (ALPHAS, FORMS, WINDOWS, CLiDAttack, clid_denoiser, form_denoiser, grid_timesteps,
-                                           reduced_captions, robust_scale, variant_scores, window_losses)
+from cpaudit.auditing.attacks.clid import (
+    ALPHAS,
+    FORMS,
+    WINDOWS,
+    CLiDAttack,
+    clid_denoiser,
+    form_denoiser,
+    grid_timesteps,
+    reduced_captions,
+    robust_scale,
+    variant_scores,
+    window_losses,
+)
 from cpaudit.auditing.attacks.loss import image_noise
 from cpaudit.core.attack_stats import auc
 from cpaudit.core.paths import vp_path
@@ -26,15 +37,27 @@ from cpaudit.seeding import derive_seed
 
 diffusers = pytest.importorskip("diffusers")
 
-CAPTIONS = ["a photo of a red cat", "two blue dogs", "a shy green owl on a branch", "x", "a large orange 7",
-            "the digit three in white", "", "a photo of a seven"]
+CAPTIONS = [
+    "a photo of a red cat",
+    "two blue dogs",
+    "a shy green owl on a branch",
+    "x",
+    "a large orange 7",
+    "the digit three in white",
+    "",
+    "a photo of a seven",
+]
 
 
 # ---- the reference, ported ------------------------------------------------------------------------------
 def ref_thirds(captions):
     """mia_CLiD_clip.py tokenize_captions_multi: the strings its three reduced inputs tokenize, and the null one."""
-    return ([e[:int(len(e) / 3)] for e in captions], [e[int(len(e) / 3):int(2 * len(e) / 3)] for e in captions],
-            [e[int(2 * len(e) / 3):] for e in captions], ["" for e in captions])
+    return (
+        [e[: int(len(e) / 3)] for e in captions],
+        [e[int(len(e) / 3) : int(2 * len(e) / 3)] for e in captions],
+        [e[int(2 * len(e) / 3) :] for e in captions],
+        ["" for e in captions],
+    )
 
 
 def ref_construct_t_array(Tmid, even_num, max_n_samples):
@@ -66,21 +89,25 @@ def ref_mi_mtcl_denoise(model, latents, captions, text_encoder, scheduler, Noise
     t_to_eval = np.array(t_to_eval)
     t_clid_to_eval = list(t_to_eval[[start_idx + i for i in list(range(max_clid_samples))]])
     c1, c2, c3, cnull = ref_thirds(captions)
-    batch_loss = {"cond0": [], "cond1_dif": [], "cond2_dif": [], 'cond3_dif': [], "condNull_dif": []}
+    batch_loss = {"cond0": [], "cond1_dif": [], "cond2_dif": [], "cond3_dif": [], "condNull_dif": []}
     shape = tuple(latents.shape[1:])
-    for latent, input_ids, input_ids_1, input_ids_2, input_ids_3, input_ids_null in zip(latents, captions, c1, c2, c3, cnull):
+    for latent, input_ids, input_ids_1, input_ids_2, input_ids_3, input_ids_null in zip(
+        latents, captions, c1, c2, c3, cnull
+    ):
         ts = torch.tensor(np.concatenate([t_to_eval] * 1)).long()
         ts_other = torch.tensor(np.concatenate([t_clid_to_eval] * 1)).long()
         pixel_mtcl = latent.view(-1, *shape).expand(len(t_to_eval), *shape)
-        noise = Noise[Noise_usedidx: Noise_usedidx + len(t_to_eval)]
+        noise = Noise[Noise_usedidx : Noise_usedidx + len(t_to_eval)]
         noise_other = noise[[start_idx + i for i in list(range(max_clid_samples))]]
         x_mtcl = scheduler.add_noise(pixel_mtcl, noise, ts)
         emd_mtcl = text_encoder([input_ids] * len(t_to_eval))
         noise_pred_emd_ori = model(x_mtcl, ts, emd_mtcl).sample
         loss_emd_ori = F.mse_loss(noise_pred_emd_ori.float(), noise.float(), reduction="mean")
         batch_loss["cond0"].append(float(loss_emd_ori.detach().cpu()))
-        for input_ids_other, dict_name in zip([input_ids_1, input_ids_2, input_ids_3, input_ids_null],
-                                              ['cond1_dif', 'cond2_dif', 'cond3_dif', 'condNull_dif']):
+        for input_ids_other, dict_name in zip(
+            [input_ids_1, input_ids_2, input_ids_3, input_ids_null],
+            ["cond1_dif", "cond2_dif", "cond3_dif", "condNull_dif"],
+        ):
             pixel_mtcl_other = latent.view(-1, *shape).expand(len(t_clid_to_eval), *shape)
             x_mtcl_other = scheduler.add_noise(pixel_mtcl_other, noise_other, ts_other)
             emd_mtcl_other = text_encoder([input_ids_other] * len(t_clid_to_eval))
@@ -110,8 +137,8 @@ class RefRobustScaler:
 
 def ref_get_l_clidavg_last3(train, test):
     """cal_clid_th.py."""
-    train_out = [[e[0], - sum(e[1:]) / len(e[1:])] for e in train]
-    test_out = [[e[0], - sum(e[1:]) / len(e[1:])] for e in test]
+    train_out = [[e[0], -sum(e[1:]) / len(e[1:])] for e in train]
+    test_out = [[e[0], -sum(e[1:]) / len(e[1:])] for e in test]
     return train_out, test_out
 
 
@@ -155,7 +182,9 @@ class ToyPrompts:
 
 
 def toy_scheduler():
-    return diffusers.DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    return diffusers.DDIMScheduler(
+        num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear"
+    )
 
 
 def toy_model(scheduler, net=toy_net):
@@ -172,8 +201,15 @@ def images(n, seed):
 
 
 def context(members, holdout, seed=0):
-    return AttackContext(seed=seed, sample_emb=np.zeros((1, 2)), member_emb=np.zeros((1, 2)), holdout_emb=np.zeros((1, 2)),
-                         threshold=0.97, members=members, holdout=holdout)
+    return AttackContext(
+        seed=seed,
+        sample_emb=np.zeros((1, 2)),
+        member_emb=np.zeros((1, 2)),
+        holdout_emb=np.zeros((1, 2)),
+        threshold=0.97,
+        members=members,
+        holdout=holdout,
+    )
 
 
 # ---- tests ----------------------------------------------------------------------------------------------
@@ -198,7 +234,9 @@ def reference_rows(sched, x, caps, role, window_index, seed=0):
     unet = lambda x, t, emb: SimpleNamespace(sample=toy_net(x, t, emb))  # noqa: E731
     noise = image_noise(derive_seed(seed, f"clid-{role}"), range(len(x)), 6, tuple(x.shape[1:]))
     w = 3 * window_index
-    Noise = torch.cat([noise[w : w + 3, i] for i in range(len(x))]).double()  # image by image, as the reference reads it
+    Noise = torch.cat(
+        [noise[w : w + 3, i] for i in range(len(x))]
+    ).double()  # image by image, as the reference reads it
     loss = ref_mi_mtcl_denoise(unet, x, caps, toy_embed, sched, Noise, list(WINDOWS[window_index]))
     return np.array(list(zip(*loss.values())))
 
@@ -210,8 +248,11 @@ def cpaudit_losses(sched, xm, xh, m_caps, h_caps, seed=0) -> np.ndarray:
     for role, x in (("members", xm), ("holdout", xh)):
         noise = image_noise(derive_seed(seed, f"clid-{role}"), range(len(x)), 6, tuple(x.shape[1:]))
         forms = [form_denoiser(den, role, f, range(len(x))) for f in FORMS]
-        cols.append(torch.stack([window_losses(forms, x, noise[3 * w : 3 * w + 3], WINDOWS[w], den.path)
-                                 for w in range(len(WINDOWS))]).numpy())
+        cols.append(
+            torch.stack(
+                [window_losses(forms, x, noise[3 * w : 3 * w + 3], WINDOWS[w], den.path) for w in range(len(WINDOWS))]
+            ).numpy()
+        )
     return np.concatenate(cols, axis=2)
 
 
@@ -231,7 +272,9 @@ def test_losses_equal_the_references():
     xm, xh = images(4, 1), images(4, 2)
     losses = cpaudit_losses(sched, xm, xh, M_CAPS, H_CAPS)
     for w in range(len(WINDOWS)):
-        ref = np.concatenate([reference_rows(sched, xm, M_CAPS, "members", w), reference_rows(sched, xh, H_CAPS, "holdout", w)])
+        ref = np.concatenate(
+            [reference_rows(sched, xm, M_CAPS, "members", w), reference_rows(sched, xh, H_CAPS, "holdout", w)]
+        )
         np.testing.assert_allclose(as_rows(losses, w), ref, rtol=0, atol=1e-6)
         assert np.abs(ref[:, 1:]).max() > 1e-3  # the toy's captions matter
 
@@ -240,17 +283,28 @@ def test_scores_equal_the_reference_scoring():
     """The reference's losses scored by cal_clid_th.py (ported) and by cpaudit, every alpha and window, to 1e-6."""
     sched = toy_scheduler()
     xm, xh = images(4, 1), images(4, 2)
-    rows = {w: (reference_rows(sched, xm, M_CAPS, "members", w), reference_rows(sched, xh, H_CAPS, "holdout", w))
-            for w in range(len(WINDOWS))}
+    rows = {
+        w: (reference_rows(sched, xm, M_CAPS, "members", w), reference_rows(sched, xh, H_CAPS, "holdout", w))
+        for w in range(len(WINDOWS))
+    }
     # the same numbers as (windows, forms, N) losses: L and L_k = L + diff_k
-    losses = np.stack([np.concatenate([np.concatenate(rows[w])[:, :1], np.concatenate(rows[w])[:, :1] + np.concatenate(rows[w])[:, 1:]], 1).T
-                       for w in range(len(WINDOWS))])
+    losses = np.stack(
+        [
+            np.concatenate(
+                [np.concatenate(rows[w])[:, :1], np.concatenate(rows[w])[:, :1] + np.concatenate(rows[w])[:, 1:]], 1
+            ).T
+            for w in range(len(WINDOWS))
+        ]
+    )
     variants, pos, neg = variant_scores(losses, 4)
     compared = 0
     for w, window in enumerate(WINDOWS):
         for alpha in ALPHAS:
             train, test = ref_scores(*rows[w], alpha)
-            k = variants.index(f"t={window[0]}-{window[-1]}/1000, " + ("loss only" if alpha == 0 else f"all reduced, alpha={alpha:.1f}"))
+            k = variants.index(
+                f"t={window[0]}-{window[-1]}/1000, "
+                + ("loss only" if alpha == 0 else f"all reduced, alpha={alpha:.1f}")
+            )
             np.testing.assert_allclose(pos[k], -train, rtol=0, atol=1e-6)
             np.testing.assert_allclose(neg[k], -test, rtol=0, atol=1e-6)
             compared += 1
@@ -272,7 +326,9 @@ def test_the_attack_scores_its_losses():
     assert s.variants == variants and s.queries_per_image == 6 * 5
     np.testing.assert_allclose(s.pos, pos, rtol=0, atol=1e-12)
     np.testing.assert_allclose(s.neg, neg, rtol=0, atol=1e-12)
-    other = CLiDAttack().scores(context(xm, xh, seed=1), clid_denoiser(toy_model(sched), M_CAPS, H_CAPS, torch.device("cpu")))
+    other = CLiDAttack().scores(
+        context(xm, xh, seed=1), clid_denoiser(toy_model(sched), M_CAPS, H_CAPS, torch.device("cpu"))
+    )
     assert not np.allclose(other.pos, s.pos)  # the noise comes from ctx.seed
 
 
@@ -307,14 +363,22 @@ def _run_on_folder(folder, captions):
     return s
 
 
-SD_CAPTIONS = ["a photo of a red cat", "a photo of a blue dog", "a photo of a shy green owl", "a red dog",
-               "a blue cat", "a shy owl", "a green photo", "a photo of a cat"]
+SD_CAPTIONS = [
+    "a photo of a red cat",
+    "a photo of a blue dog",
+    "a photo of a shy green owl",
+    "a red dog",
+    "a blue cat",
+    "a shy owl",
+    "a green photo",
+    "a photo of a cat",
+]
 
 
 @pytest.mark.slow  # 30 queries of 8 images per model: 10-120 s on 2 shared cores
 def test_clid_runs_on_a_stable_diffusion_folder(tmp_path):
-    from tests.models.test_sd_pipeline import SD_SCHEDULE, _components, _perturb
     from cpaudit.models.tiny_sd import save_pipeline
+    from tests.models.test_sd_pipeline import SD_SCHEDULE, _components, _perturb
 
     unet, vae, te, tok = _components()
     _perturb(unet, 1)

@@ -44,8 +44,17 @@ def _images(seed: int, n: int) -> torch.Tensor:
 
 def _ctx(members, holdout):
     e = np.zeros((len(members), 4), dtype=np.float32)
-    return AttackContext(seed=0, sample_emb=e, member_emb=e, holdout_emb=e, threshold=0.97, members=members,
-                         holdout=holdout, mia_t=(20, 100), mia_draws=2)
+    return AttackContext(
+        seed=0,
+        sample_emb=e,
+        member_emb=e,
+        holdout_emb=e,
+        threshold=0.97,
+        members=members,
+        holdout=holdout,
+        mia_t=(20, 100),
+        mia_draws=2,
+    )
 
 
 def _denoiser(model, members=None):
@@ -54,7 +63,7 @@ def _denoiser(model, members=None):
         if members is None:
             return x.flatten(1)[:, 0]
         a = ABAR[t].float().view(-1, 1)
-        return 10 * torch.exp(-torch.cdist(x.flatten(1), a.sqrt() * members.flatten(1)).min(1).values ** 2 / 8)
+        return 10 * torch.exp(-(torch.cdist(x.flatten(1), a.sqrt() * members.flatten(1)).min(1).values ** 2) / 8)
 
     return Denoiser(PairModel(model, PATH), PATH, torch.device("cpu"), None, logit)
 

@@ -59,7 +59,9 @@ def test_torchscript_descriptor_round_trips_with_sscd_preprocessing(tmp_path):
     # The documented preprocessing by hand: grey to RGB in [0, 1], short side to 288, ImageNet mean/std.
     x = ((images + 1) / 2).expand(-1, 3, -1, -1)
     x = F.interpolate(x, size=(288, 288), mode="bilinear", align_corners=False)
-    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
+        1, 3, 1, 1
+    )
     with torch.no_grad():
         want = net(x).numpy()
     assert np.allclose(raw, want, atol=1e-5) and np.allclose(np.linalg.norm(unit, axis=1), 1, atol=1e-5)
@@ -154,7 +156,9 @@ def test_fid_state_dict_form_loads_strictly_and_matches_pytorch_fid(tmp_path, mo
     monkeypatch.setattr(cleanfid, "load_state_dict_from_url", lambda *a, **k: state)
     from cpaudit.auditing.networks import resize_299
 
-    ref = cleanfid.InceptionV3(output_blocks=[3], resize_input=False, normalize_input=True, use_fid_inception=True).eval()
+    ref = cleanfid.InceptionV3(
+        output_blocks=[3], resize_input=False, normalize_input=True, use_fid_inception=True
+    ).eval()
     with torch.no_grad():  # its input: [0, 1] at 299 x 299, bilinear as pytorch-fid resizes
         want = ref(resize_299((images + 1) * 127.5, "legacy") / 255)[0].flatten(1).numpy()
     assert np.allclose(raw, want, rtol=1e-4, atol=1e-4)

@@ -8,8 +8,10 @@ def brute_front(fid, leak):
     """Points that no other point beats on both coordinates (strictly on one): the definition, by brute force."""
     keep = []
     for i in range(len(fid)):
-        dominated = any((fid[j] <= fid[i] and leak[j] <= leak[i]) and (fid[j] < fid[i] or leak[j] < leak[i])
-                        for j in range(len(fid)))
+        dominated = any(
+            (fid[j] <= fid[i] and leak[j] <= leak[i]) and (fid[j] < fid[i] or leak[j] < leak[i])
+            for j in range(len(fid))
+        )
         if not dominated:
             keep.append(i)
     return sorted(keep, key=lambda i: fid[i])
@@ -39,10 +41,12 @@ def test_spread_keeps_ends_and_order():
 
 
 def test_best_within_budget_respects_fid_and_base_rate():
-    pts = [{"fid": 3.0, "replica_excess_p": 1.0, "sample_only_auc": 0.9},
-           {"fid": 5.0, "replica_excess_p": 0.01, "sample_only_auc": 0.6},  # replicas above the base rate
-           {"fid": 5.5, "replica_excess_p": 0.5, "sample_only_auc": 0.7},
-           {"fid": 9.0, "replica_excess_p": 1.0, "sample_only_auc": 0.55}]  # over the FID limit
+    pts = [
+        {"fid": 3.0, "replica_excess_p": 1.0, "sample_only_auc": 0.9},
+        {"fid": 5.0, "replica_excess_p": 0.01, "sample_only_auc": 0.6},  # replicas above the base rate
+        {"fid": 5.5, "replica_excess_p": 0.5, "sample_only_auc": 0.7},
+        {"fid": 9.0, "replica_excess_p": 1.0, "sample_only_auc": 0.55},
+    ]  # over the FID limit
     assert best_within_budget(pts, fid_limit=6.0) == 2
     assert best_within_budget(pts, fid_limit=2.0) is None
 

@@ -23,7 +23,10 @@ def test_a_drawn_split_gets_the_count_conditioned_guarantee(design):
     assert f["epsilon_lb_proven_max_provable"] == pytest.approx(1.856, abs=1e-3)  # 32 v 32 a half: core/one_run.py
     expected = max(one_run_bound(p, q, one_run_delta(64), 0.025, fixed_count=True).epsilon for p, q in cf.folds)
     assert f["epsilon_lb_proven"] == expected
-    assert "indicative, not a guarantee" in f["epsilon_lb_assumption"] and f"({design}) split" in f["epsilon_lb_assumption"]
+    assert (
+        "indicative, not a guarantee" in f["epsilon_lb_assumption"]
+        and f"({design}) split" in f["epsilon_lb_assumption"]
+    )
 
 
 @pytest.mark.parametrize("design,said", [("user", "the user's own record"), (None, "design was not given")])

@@ -19,13 +19,29 @@ VOLATILE = {"cpaudit_version", "device", "schema_version", "provenance"}
 # single-thread run) rounds similarities at 1e-7 and a bootstrap's interval at 1e-5; counts, choices, p-values
 # from counts and every string must match exactly, and a stage run out of order would change far more.
 REL, ABS = 1e-4, 1e-6
+
+
 def _options(setup: dict) -> AuditOptions:
     o = setup["options"]
-    return AuditOptions(samples=ROOT / setup["samples"], out=None, data=setup["data"], split=ROOT / setup["split"],
-                        model=ROOT / setup["model"], classifier=None if setup["classifier"] is None else str(ROOT / setup["classifier"]),
-                        features=setup["features"], k=o["k"], permutations=o["permutations"], mia_t=tuple(o["mia_t"]),
-                        mia_draws=o["mia_draws"], mia_members=o["mia_members"], seed=setup["seed"], release=o["release"],
-                        attack_nulls=o["attack_nulls"], member_images=setup["member_images"], device="cpu")
+    return AuditOptions(
+        samples=ROOT / setup["samples"],
+        out=None,
+        data=setup["data"],
+        split=ROOT / setup["split"],
+        model=ROOT / setup["model"],
+        classifier=None if setup["classifier"] is None else str(ROOT / setup["classifier"]),
+        features=setup["features"],
+        k=o["k"],
+        permutations=o["permutations"],
+        mia_t=tuple(o["mia_t"]),
+        mia_draws=o["mia_draws"],
+        mia_members=o["mia_members"],
+        seed=setup["seed"],
+        release=o["release"],
+        attack_nulls=o["attack_nulls"],
+        member_images=setup["member_images"],
+        device="cpu",
+    )
 
 
 def _differences(a, b, where: str = "") -> list[str]:
@@ -40,7 +56,11 @@ def _differences(a, b, where: str = "") -> list[str]:
             return [f"{where}: length {len(a)} != {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{where}[{i}]")]
     if isinstance(a, float) and isinstance(b, float):
-        return [] if math.isclose(a, b, rel_tol=REL, abs_tol=ABS) or (math.isnan(a) and math.isnan(b)) else [f"{where}: {a} != {b}"]
+        return (
+            []
+            if math.isclose(a, b, rel_tol=REL, abs_tol=ABS) or (math.isnan(a) and math.isnan(b))
+            else [f"{where}: {a} != {b}"]
+        )
     return [] if a == b else [f"{where}: {a!r} != {b!r}"]
 
 
@@ -64,5 +84,7 @@ def test_the_audit_pipeline_is_a_list_of_short_stages():
     longest = []
     for name in ("audit", "audit_stages", "audit_attacks", "audit_text"):
         tree = ast.parse((ROOT / "cpaudit" / "pipelines" / f"{name}.py").read_text())
-        longest += [(n.end_lineno - n.lineno + 1, f"{name}.{n.name}") for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+        longest += [
+            (n.end_lineno - n.lineno + 1, f"{name}.{n.name}") for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+        ]
     assert max(longest)[0] < 60, max(longest)

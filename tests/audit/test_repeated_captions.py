@@ -56,8 +56,9 @@ def test_caption_scores_take_the_best_of_a_units_images_golden():
 
 def test_unit_means_golden():
     scores = np.array([[1.0, 3.0, 5.0, 7.0], [0.0, 2.0, 4.0, 6.0]])
-    np.testing.assert_allclose(unit_means(scores, [np.array([0, 2]), np.array([1]), np.array([3])]),
-                               [[3.0, 3.0, 7.0], [2.0, 2.0, 6.0]])
+    np.testing.assert_allclose(
+        unit_means(scores, [np.array([0, 2]), np.array([1]), np.array([3])]), [[3.0, 3.0, 7.0], [2.0, 2.0, 6.0]]
+    )
     same = unit_means(scores, [np.array([i]) for i in range(4)])  # no repeats: the scores themselves
     np.testing.assert_array_equal(same, scores)
 
@@ -106,16 +107,27 @@ def repeated_audit():
     data = load_data("captioned-digits")
     members, holdout = repeated(data)
     samples = planted_units(data, members, holdout)
-    return audit(AuditOptions(samples=samples, out=None, members=members, holdout=holdout, permutations=50,
-                              attack_nulls=200, seed=0)).results
+    return audit(
+        AuditOptions(
+            samples=samples, out=None, members=members, holdout=holdout, permutations=50, attack_nulls=200, seed=0
+        )
+    ).results
 
 
 def test_a_text_audit_with_repeated_captions_scores_units_and_leaves_shared_captions_out(repeated_audit):
     ext = repeated_audit["prompted_extraction"]
     # 32 member images: 0-1 and 2-4 are 2 units, 29-31 shared: 26 units on 29 images; held-out alike: 28 on 29.
     assert {k: v for k, v in ext["shared_captions"].items() if k != "note"} == {
-        "captions": 2, "member_images": 3, "holdout_images": 3}
-    assert ext["caption_units"] == {"member_captions": 26, "member_images": 29, "holdout_captions": 28, "holdout_images": 29}
+        "captions": 2,
+        "member_images": 3,
+        "holdout_images": 3,
+    }
+    assert ext["caption_units"] == {
+        "member_captions": 26,
+        "member_images": 29,
+        "holdout_captions": 28,
+        "holdout_images": 29,
+    }
     c = ext["captions"]
     assert (c["n_member_captions"], c["n_holdout_captions"]) == (26, 28)
     # Every member unit is extracted, the 3-image one through its last image; no shared caption is counted.
@@ -154,7 +166,7 @@ def test_extraction_prompts_give_one_set_of_seeds_per_caption(tmp_path):
     assert prompts == [c for c in units for _ in range(K)]
     # Every member caption once, then as many of the held-out captions (a seeded choice: there are 28).
     assert units[: len(m.captions)] == m.captions and len(units) == 2 * len(m.captions) == 52
-    assert set(units[len(m.captions):]) <= set(h.captions) and len(set(units)) == len(units)
+    assert set(units[len(m.captions) :]) <= set(h.captions) and len(set(units)) == len(units)
     seeds = {c: [i for i, p in enumerate(prompts) if p == c] for c in set(prompts)}
     assert all(len(s) == K for s in seeds.values()) and "shared twice each" not in seeds
 
@@ -175,8 +187,17 @@ def test_a_sampler_that_ignores_repeated_captions_stays_in_the_chance_band():
     rng = numpy_generator(1)
     pool = data.subset(np.arange(2 * N, 2 * N + 200))
     others = pool.take(rng.integers(len(pool), size=len(planted.prompts)))
-    r = audit(AuditOptions(samples=replace(planted, images=others), out=None, members=members, holdout=holdout,
-                           permutations=50, attack_nulls=200, seed=1)).results
+    r = audit(
+        AuditOptions(
+            samples=replace(planted, images=others),
+            out=None,
+            members=members,
+            holdout=holdout,
+            permutations=50,
+            attack_nulls=200,
+            seed=1,
+        )
+    ).results
     assert r["prompted_extraction"]["captions"]["member_captions_extracted"] == 0
     assert r["attacks"]["prompted_extraction"]["p_value"] > 0.01
     assert r["threat_models"]["samples"]["strongest"]["p_value"] > 0.01

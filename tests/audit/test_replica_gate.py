@@ -61,8 +61,14 @@ def test_a_collapsed_sampler_reaches_members_and_held_out_images_alike():
     order = rng.permutation(len(images))
     members, holdout, pool = images[order[:400]], images[order[400:800]], images[order[800:]]
     samples = pool[:8].repeat_interleave(32, 0)
-    rep = replication(pixel_embedding(samples), pixel_embedding(members), pixel_embedding(holdout), threshold=0.97, k=1,
-                      method="exact")
+    rep = replication(
+        pixel_embedding(samples),
+        pixel_embedding(members),
+        pixel_embedding(holdout),
+        threshold=0.97,
+        k=1,
+        method="exact",
+    )
     nn = rep.summary("pixel")
     assert nn["members_reached"] == int((rep.member_reach_sim >= 0.97).sum())
     assert nn["n_members_reached_of"] == 400 and nn["n_holdout_reached_of"] == 400
@@ -74,54 +80,111 @@ def test_the_demo_memorising_model_still_fails_the_gate():
     data = load_digits_set()
     split = read_split(DEMO / "model" / "split.json", data)
     samples = load_samples(DEMO / "unprotected").images
-    nn = replication(pixel_embedding(samples), pixel_embedding(data.images[split.member_idx]),
-                     pixel_embedding(data.images[split.holdout_idx]), threshold=0.97, k=1, method="exact").summary("pixel")
+    nn = replication(
+        pixel_embedding(samples),
+        pixel_embedding(data.images[split.member_idx]),
+        pixel_embedding(data.images[split.holdout_idx]),
+        threshold=0.97,
+        k=1,
+        method="exact",
+    ).summary("pixel")
     assert nn["members_reached"] >= 60 and nn["holdout_reached"] < 0.02 * nn["n_holdout_reached_of"]
-    gates = evaluate_gates(DEFAULT_POLICY, release="samples", replica_rate=nn["replica_rate"], permutation_p=0.5,
-                           threat_models={}, reach=nn, replica_level=gate_levels(DEFAULT_POLICY, False)["replica_excess_level"])
-    assert "training images" in gates["replica_excess_level"] and "of 64 training images" in gates["replica_excess_level"]
+    gates = evaluate_gates(
+        DEFAULT_POLICY,
+        release="samples",
+        replica_rate=nn["replica_rate"],
+        permutation_p=0.5,
+        threat_models={},
+        reach=nn,
+        replica_level=gate_levels(DEFAULT_POLICY, False)["replica_excess_level"],
+    )
+    assert (
+        "training images" in gates["replica_excess_level"] and "of 64 training images" in gates["replica_excess_level"]
+    )
 
 
 def test_the_gate_reads_the_reach_and_fails_unmeasured():
-    reach = {"reach_excess_p": 0.3, "members_reached": 2, "n_members_reached_of": 50, "members_reached_rate": 0.04,
-             "holdout_reached": 1, "n_holdout_reached_of": 50, "holdout_reached_rate": 0.02}
+    reach = {
+        "reach_excess_p": 0.3,
+        "members_reached": 2,
+        "n_members_reached_of": 50,
+        "members_reached_rate": 0.04,
+        "holdout_reached": 1,
+        "n_holdout_reached_of": 50,
+        "holdout_reached_rate": 0.02,
+    }
     policy = Policy(replica_excess_level=0.025)
-    assert evaluate_gates(policy, release="samples", replica_rate=0.9, permutation_p=1.0, threat_models={},
-                          reach=reach)["replica_excess_level"] is None
-    low = evaluate_gates(policy, release="samples", replica_rate=0.0, permutation_p=1.0, threat_models={},
-                         reach={**reach, "reach_excess_p": 0.01}, replica_level=0.0125)["replica_excess_level"]
+    assert (
+        evaluate_gates(policy, release="samples", replica_rate=0.9, permutation_p=1.0, threat_models={}, reach=reach)[
+            "replica_excess_level"
+        ]
+        is None
+    )
+    low = evaluate_gates(
+        policy,
+        release="samples",
+        replica_rate=0.0,
+        permutation_p=1.0,
+        threat_models={},
+        reach={**reach, "reach_excess_p": 0.01},
+        replica_level=0.0125,
+    )["replica_excess_level"]
     assert "level 0.0125" in low
-    assert "could not" in evaluate_gates(policy, release="samples", replica_rate=0.0, permutation_p=1.0, threat_models={},
-                                         reach=None)["replica_excess_level"]
+    assert (
+        "could not"
+        in evaluate_gates(policy, release="samples", replica_rate=0.0, permutation_p=1.0, threat_models={}, reach=None)[
+            "replica_excess_level"
+        ]
+    )
 
 
 def test_default_levels_sum_to_the_family_total():
     for text in (False, True):
         assert sum(gate_levels(DEFAULT_POLICY, text).values()) == pytest.approx(FAMILY_LEVEL)
         assert family(DEFAULT_POLICY, text)["total"] == pytest.approx(FAMILY_LEVEL)
-    assert gate_levels(DEFAULT_POLICY, True) == {"replica_excess_level": 0.0125, "extraction_excess_level": 0.0125,
-                                                 "mia_excess_level": 0.025}
+    assert gate_levels(DEFAULT_POLICY, True) == {
+        "replica_excess_level": 0.0125,
+        "extraction_excess_level": 0.0125,
+        "mia_excess_level": 0.025,
+    }
     assert gate_levels(Policy(mia_excess_level=0.01), False) == {"mia_excess_level": 0.01}
 
 
 def _tm(measured: bool, p: float = 0.5) -> dict:
-    head = {"title": "sample-only attack", "auc": 0.9, "auc_ci95": [0.8, 1.0], "chance_band95": [0.4, 0.6], "p_value": p}
-    return {"measured_by": ["x"] if measured else [], "strongest": head if measured else None,
-            **({} if measured else {"not_measured": "the protected text-to-image sampler is not attacked"})}
+    head = {
+        "title": "sample-only attack",
+        "auc": 0.9,
+        "auc_ci95": [0.8, 1.0],
+        "chance_band95": [0.4, 0.6],
+        "p_value": p,
+    }
+    return {
+        "measured_by": ["x"] if measured else [],
+        "strongest": head if measured else None,
+        **({} if measured else {"not_measured": "the protected text-to-image sampler is not attacked"}),
+    }
 
 
 def test_an_unmeasured_release_still_names_the_weaker_leak_it_saw():
     tms = {"samples": _tm(True, p=0.001), "sampler": _tm(False), "weights": _tm(False)}
-    gates = evaluate_gates(Policy(mia_excess_level=0.025), release="sampler", replica_rate=0.0, permutation_p=1.0,
-                           threat_models=tms)
+    gates = evaluate_gates(
+        Policy(mia_excess_level=0.025), release="sampler", replica_rate=0.0, permutation_p=1.0, threat_models=tms
+    )
     assert "protected text-to-image sampler is not attacked" in gates["mia_excess_level"]
     assert "if only samples are published" in gates["mia_excess_level:samples"]
 
 
 def test_the_weights_sentence_mentions_protection_only_when_there_was_one():
     tms = {m: _tm(True, p=0.001) for m in ("samples", "sampler", "weights")}
-    plain = evaluate_gates(Policy(mia_excess_level=0.025), release="weights", replica_rate=0.0, permutation_p=1.0,
-                           threat_models=tms)["mia_excess_level"]
-    guarded = evaluate_gates(Policy(mia_excess_level=0.025), release="weights", replica_rate=0.0, permutation_p=1.0,
-                             threat_models=tms, protected=True)["mia_excess_level"]
+    plain = evaluate_gates(
+        Policy(mia_excess_level=0.025), release="weights", replica_rate=0.0, permutation_p=1.0, threat_models=tms
+    )["mia_excess_level"]
+    guarded = evaluate_gates(
+        Policy(mia_excess_level=0.025),
+        release="weights",
+        replica_rate=0.0,
+        permutation_p=1.0,
+        threat_models=tms,
+        protected=True,
+    )["mia_excess_level"]
     assert "protection" not in plain and "sampling-time protection does not change" in guarded

@@ -53,8 +53,11 @@ def planted_samples(data, members, holdout, copy: bool, seed: int) -> SampleSet:
 
 
 def run_audit(samples, members, holdout, seed: int = 0) -> dict:
-    return audit(AuditOptions(samples=samples, out=None, members=members, holdout=holdout, permutations=50,
-                              attack_nulls=200, seed=seed)).results
+    return audit(
+        AuditOptions(
+            samples=samples, out=None, members=members, holdout=holdout, permutations=50, attack_nulls=200, seed=seed
+        )
+    ).results
 
 
 def test_a_sampler_that_returns_the_member_for_its_caption_is_extracted(captioned):
@@ -93,7 +96,9 @@ def test_caption_scores_golden():
     one = caption_scores(e, groups, own, threshold=0.97, per_caption=1)
     np.testing.assert_allclose(one.best_own, [1.0, 0.0])
     # A caption whose every prompt was refused extracts nothing, and its refusals are counted.
-    refused = caption_scores(e, sample_groups(("a", "a"), ["a", "b"]), own, 0.97, refused=refusals(["b", "b"], ["a", "b"]))
+    refused = caption_scores(
+        e, sample_groups(("a", "a"), ["a", "b"]), own, 0.97, refused=refusals(["b", "b"], ["a", "b"])
+    )
     np.testing.assert_allclose(refused.best_own, [1.0, -1.0])
     np.testing.assert_array_equal(refused.stacked(True)[3], [0, 2])
 
@@ -101,7 +106,9 @@ def test_caption_scores_golden():
 def test_replica_excess_and_codec_floor_golden():
     r = replica_excess(np.array([1, 2, 0, 3]), np.array([0, 0, 0, 0]))
     assert r["member_captions_extracted"] == 3 and r["holdout_captions_extracted"] == 0
-    assert r["fisher_p"] == pytest.approx(5 / 70)  # hypergeometric, 3 successes in 8: P(X >= 3) = C(3,3) C(5,1) / C(8,4)
+    assert r["fisher_p"] == pytest.approx(
+        5 / 70
+    )  # hypergeometric, 3 successes in 8: P(X >= 3) = C(3,3) C(5,1) / C(8,4)
     f = codec_floor(np.eye(3), np.array([[1.0, 0, 0], [0, 0.9, 0.436], [0, 0, 1.0]]), 0.97)
     assert f["below_threshold"] == 1 and f["min"] == pytest.approx(0.9)
 
@@ -154,7 +161,9 @@ def test_a_bound_denoiser_conditions_each_row_on_its_own_candidate():
 
     conds = {"members": torch.tensor([0, 1, 2, 3]), "holdout": torch.tensor([10, 11, 12, 13])}
     path = vp_path(torch.linspace(0.99, 0.01, 10, dtype=torch.float64))
-    d = Denoiser(PairModel(lambda x, t: x, path), path, torch.device("cpu"), cond_model=PairModel(cond_model, path), conds=conds)
+    d = Denoiser(
+        PairModel(lambda x, t: x, path), path, torch.device("cpu"), cond_model=PairModel(cond_model, path), conds=conds
+    )
     out = d.bound("holdout", range(2, 4)).eps(torch.zeros(2, 1, 2, 2), 3)
     assert out[:, 0, 0, 0].tolist() == [12.0, 13.0]
     plain = Denoiser(PairModel(lambda x, t: x + 1, path), path, torch.device("cpu"))

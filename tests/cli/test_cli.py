@@ -47,16 +47,44 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
 
 
 def test_option_out_of_range_and_missing_model(tmp_path):
-    _one_line_error(runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--n", "0"]), "--n")
-    _one_line_error(runner.invoke(app, ["sample", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]), "nope")
-    _one_line_error(runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--alpha", "0.7"]), "--alpha")
-    _one_line_error(runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--method", "euler"]), "method")
+    _one_line_error(
+        runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--n", "0"]), "--n"
+    )
+    _one_line_error(
+        runner.invoke(app, ["sample", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]), "nope"
+    )
+    _one_line_error(
+        runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--alpha", "0.7"]),
+        "--alpha",
+    )
+    _one_line_error(
+        runner.invoke(app, ["sample", "--model", str(tmp_path), "--out", str(tmp_path / "o"), "--method", "euler"]),
+        "method",
+    )
 
 
 def test_train_sample_end_to_end(tmp_path):
     model = tmp_path / "model"
-    r = runner.invoke(app, ["--quiet", "train-diffusion", "digits", "--out", str(model), "--members", "8",
-                            "--steps", "3", "--channels", "16", "--res-blocks", "1", "--batch-size", "8"])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "train-diffusion",
+            "digits",
+            "--out",
+            str(model),
+            "--members",
+            "8",
+            "--steps",
+            "3",
+            "--channels",
+            "16",
+            "--res-blocks",
+            "1",
+            "--batch-size",
+            "8",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert {p.name for p in model.iterdir()} >= {"model.safetensors", "config.json", "split.json"}
     cfg = json.loads((model / "config.json").read_text())
@@ -65,8 +93,24 @@ def test_train_sample_end_to_end(tmp_path):
     assert len(split["members"]) == 8 and len(split["members"][0]["sha256"]) == 64
 
     samples = tmp_path / "samples"
-    r = runner.invoke(app, ["--quiet", "sample", "--model", str(model), "--out", str(samples), "--n", "3", "--steps", "4",
-                            "--seed", "7", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "sample",
+            "--model",
+            str(model),
+            "--out",
+            str(samples),
+            "--n",
+            "3",
+            "--steps",
+            "4",
+            "--seed",
+            "7",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     run = json.loads(r.stdout)
     assert run["seeds"] == [7, 9] and run["protection"] is None
@@ -75,8 +119,28 @@ def test_train_sample_end_to_end(tmp_path):
         assert f["seeds"].tolist() == [7, 8, 9]
     assert (samples / "000007.png").is_file()
 
-    r = runner.invoke(app, ["--quiet", "sample", "--model", str(model), "--out", str(tmp_path / "prot"), "--n", "2",
-                            "--steps", "4", "--protect", "--classifier", "exact", "--alpha", "0.5", "--scale", "1"])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "sample",
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "prot"),
+            "--n",
+            "2",
+            "--steps",
+            "4",
+            "--protect",
+            "--classifier",
+            "exact",
+            "--alpha",
+            "0.5",
+            "--scale",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     run = json.loads((tmp_path / "prot" / "run.json").read_text())
     assert run["protection"]["alpha"] == 0.5 and run["fired_fraction"] == 1.0
@@ -86,8 +150,20 @@ def test_skip_bad_skips_with_one_line_warning(tmp_path):
     for i in range(4):
         write_png(tmp_path / "imgs" / f"{i}.png", np.full((8, 8), 40 * i, np.uint8))
     (tmp_path / "imgs" / "broken.png").write_bytes(b"not a png")
-    args = ["train-diffusion", str(tmp_path / "imgs"), "--members", "2", "--steps", "1", "--channels", "8",
-            "--res-blocks", "1", "--batch-size", "2"]
+    args = [
+        "train-diffusion",
+        str(tmp_path / "imgs"),
+        "--members",
+        "2",
+        "--steps",
+        "1",
+        "--channels",
+        "8",
+        "--res-blocks",
+        "1",
+        "--batch-size",
+        "2",
+    ]
     r = runner.invoke(app, ["--quiet", *args, "--out", str(tmp_path / "a")])
     assert r.exit_code == 2 and "broken.png" in r.output
     r = runner.invoke(app, ["--quiet", *args, "--out", str(tmp_path / "b"), "--skip-bad"])
@@ -110,7 +186,11 @@ def test_plain_progress_lines_for_a_log_every_few_seconds(capsys):
     now[0] = 7.0
     advance(0, 1, {}, description="sample")
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln]
-    assert lines == ["train model: 0/4000 (0%), 0 s", "train model: 300/4000 (8%) loss 0.5, 5 s", "sample: 0/1 (0%), 7 s"]
+    assert lines == [
+        "train model: 0/4000 (0%), 0 s",
+        "train model: 300/4000 (8%) loss 0.5, 5 s",
+        "sample: 0/1 (0%), 7 s",
+    ]
 
 
 def test_plain_progress_without_a_total_names_the_stage_not_a_count(capsys):
@@ -140,20 +220,32 @@ def test_demo_arch_is_passed_to_the_text_demo_and_refused_without_it(tmp_path, m
     from cpaudit.pipelines.demo_text import TextDemoResult, resolve_options
 
     seen = []
-    monkeypatch.setattr(demo_cmd, "demo_text", lambda opts, stage: seen.append(resolve_options(opts)) or TextDemoResult(
-        opts.out, {}, [], 0.0))
+    monkeypatch.setattr(
+        demo_cmd,
+        "demo_text",
+        lambda opts, stage: seen.append(resolve_options(opts)) or TextDemoResult(opts.out, {}, [], 0.0),
+    )
     r = runner.invoke(app, ["--quiet", "demo", "--text", "--arch", "flux", "--out", str(tmp_path / "d")])
     assert r.exit_code == 0, r.output
     assert (seen[0].arch, seen[0].steps, seen[0].guidance_scale) == ("flux", 28, 4.0)
     monkeypatch.undo()
-    _one_line_error(runner.invoke(app, ["--quiet", "demo", "--arch", "flux", "--out", str(tmp_path / "a")]), "--arch", "--text")
-    _one_line_error(runner.invoke(app, ["--quiet", "demo", "--text", "--arch", "sd4", "--out", str(tmp_path / "b")]),
-                    "'sd4' is not one of sd, sdxl, sd3, flux")
+    _one_line_error(
+        runner.invoke(app, ["--quiet", "demo", "--arch", "flux", "--out", str(tmp_path / "a")]), "--arch", "--text"
+    )
+    _one_line_error(
+        runner.invoke(app, ["--quiet", "demo", "--text", "--arch", "sd4", "--out", str(tmp_path / "b")]),
+        "'sd4' is not one of sd, sdxl, sd3, flux",
+    )
     model = tmp_path / "m"
     model.mkdir()
     (model / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
-    _one_line_error(runner.invoke(app, ["--quiet", "demo", "--text", "--arch", "sd3", "--model", str(model), "--out",
-                                        str(tmp_path / "c")]), "--arch", "'flux'")
+    _one_line_error(
+        runner.invoke(
+            app, ["--quiet", "demo", "--text", "--arch", "sd3", "--model", str(model), "--out", str(tmp_path / "c")]
+        ),
+        "--arch",
+        "'flux'",
+    )
     assert not any((tmp_path / d).exists() for d in "abc")
 
 

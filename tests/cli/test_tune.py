@@ -9,15 +9,43 @@ runner = CliRunner()
 
 
 def test_tune_chooses_on_tuning_seeds_and_reports_evaluation_seeds(tiny_model, tiny_classifier, tmp_path):
-    r = runner.invoke(app, ["--quiet", "tune", "--model", str(tiny_model), "--classifier", str(tiny_classifier),
-                            "--out", str(tmp_path), "--small", "--n-tune", "8", "--n-eval", "12", "--dp-epsilons", "",
-                            "--defences", "learned,exact,x0,rejection,repulsion", "--eval-seed", "5000", "--steps", "5"])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "tune",
+            "--model",
+            str(tiny_model),
+            "--classifier",
+            str(tiny_classifier),
+            "--out",
+            str(tmp_path),
+            "--small",
+            "--n-tune",
+            "8",
+            "--n-eval",
+            "12",
+            "--dp-epsilons",
+            "",
+            "--defences",
+            "learned,exact,x0,rejection,repulsion",
+            "--eval-seed",
+            "5000",
+            "--steps",
+            "5",
+        ],
+    )
     assert r.exit_code == 0, r.output
     t = json.loads((tmp_path / "tune.json").read_text())
     assert t["threat_model"] == "samples"
-    assert {p["defence"] for p in t["tuning"]} == {"none", "CPSample, learned classifier", "CPSample, exact posterior",
-                                                   "CPSample, learned, guidance on x0", "rejection",
-                                                   "nearest-member repulsion"}
+    assert {p["defence"] for p in t["tuning"]} == {
+        "none",
+        "CPSample, learned classifier",
+        "CPSample, exact posterior",
+        "CPSample, learned, guidance on x0",
+        "rejection",
+        "nearest-member repulsion",
+    }
     # Tuning and evaluation draw disjoint seeds; every evaluated point is one of the tuning points, drawn anew.
     assert all(p["seeds"][0] == 2_000_000 and p["n_samples"] == 8 for p in t["tuning"])
     assert all(p["seeds"][0] == 5000 and p["n_samples"] == 12 for p in t["evaluation"])
@@ -27,7 +55,7 @@ def test_tune_chooses_on_tuning_seeds_and_reports_evaluation_seeds(tiny_model, t
     assert t["evaluation"][0]["defence"] == "none"
     # FID against the whole held-out set, whatever the number of samples.
     assert {p["fid_reference"] for p in t["tuning"] + t["evaluation"]} == {t["settings"]["n_holdout"]}
-    for kind, d in t["defaults"].items():
+    for d in t["defaults"].values():
         assert d["chosen"] is None or d["tuning"]["fid"] <= t["fid_limit"]["tuning"]
     assert (tmp_path / "figures" / "frontier.png").is_file()
     md = (tmp_path / "report.md").read_text()
@@ -51,10 +79,18 @@ def _pt(defence, fid, auc, p=1.0):
 
 
 def test_choose_for_evaluation_keeps_the_frontier_and_the_budget_choice():
-    tuning = [_pt("none", 3.0, 1.0, 0.0),
-              _pt("A", 3.5, 0.99, 0.0), _pt("A", 4.0, 0.9), _pt("A", 5.0, 0.95), _pt("A", 5.5, 0.8), _pt("A", 9.0, 0.7),
-              _pt("A", 20.0, 0.6), _pt("A", 40.0, 0.55),
-              _pt("DP-SGD", 60.0, 0.5), _pt("DP-SGD", 40.0, 0.6)]
+    tuning = [
+        _pt("none", 3.0, 1.0, 0.0),
+        _pt("A", 3.5, 0.99, 0.0),
+        _pt("A", 4.0, 0.9),
+        _pt("A", 5.0, 0.95),
+        _pt("A", 5.5, 0.8),
+        _pt("A", 9.0, 0.7),
+        _pt("A", 20.0, 0.6),
+        _pt("A", 40.0, 0.55),
+        _pt("DP-SGD", 60.0, 0.5),
+        _pt("DP-SGD", 40.0, 0.6),
+    ]
     chosen = choose_for_evaluation(tuning, fid_limit=6.0, excess_level=0.05, k=3)
     assert chosen["none"] == [0] and chosen["DP-SGD"] == [8, 9]  # nothing to choose for a trained model
     assert 3 not in chosen["A"]  # dominated by (4.0, 0.9)
@@ -67,19 +103,37 @@ def _record(tuning, evaluation):
 
 
 def _cp(defence, fid, auc, p=1.0, scale=1.0):
-    return {**_pt(defence, fid, auc, p), "protection": {"alpha": 0.4, "scale": scale, "rule": "opposite-label", "space": "x_t",
-                                                        "t_min": 0, "t_max": None}}
+    return {
+        **_pt(defence, fid, auc, p),
+        "protection": {
+            "alpha": 0.4,
+            "scale": scale,
+            "rule": "opposite-label",
+            "space": "x_t",
+            "t_min": 0,
+            "t_max": None,
+        },
+    }
 
 
 def test_summarise_tune_chooses_on_tuning_points_only():
     from cpaudit.pipelines.tune import summarise_tune
 
     learned, exact = "CPSample, learned classifier", "CPSample, exact posterior"
-    tuning = [_pt("none", 3.0, 1.0, 0.0), _cp(learned, 5.0, 0.8, scale=30), _cp(learned, 9.0, 0.6, scale=100),
-              _cp(exact, 7.0, 0.7, scale=3), _cp(exact, 12.0, 0.6, 0.5, scale=10)]
+    tuning = [
+        _pt("none", 3.0, 1.0, 0.0),
+        _cp(learned, 5.0, 0.8, scale=30),
+        _cp(learned, 9.0, 0.6, scale=100),
+        _cp(exact, 7.0, 0.7, scale=3),
+        _cp(exact, 12.0, 0.6, 0.5, scale=10),
+    ]
     # On the evaluation seeds the learned scale-100 point looks better within the budget: it must not be chosen.
-    evaluation = [{**tuning[0], "tuning_index": 0}, {**tuning[1], "fid": 7.0, "tuning_index": 1},
-                  {**tuning[2], "fid": 5.5, "sample_only_auc": 0.55, "tuning_index": 2}, {**tuning[3], "tuning_index": 3}]
+    evaluation = [
+        {**tuning[0], "tuning_index": 0},
+        {**tuning[1], "fid": 7.0, "tuning_index": 1},
+        {**tuning[2], "fid": 5.5, "sample_only_auc": 0.55, "tuning_index": 2},
+        {**tuning[3], "tuning_index": 3},
+    ]
     r = summarise_tune(_record(tuning, evaluation))
     assert r["fid_limit"] == {"tuning": 6.0, "evaluation": 6.0}
     assert [p["budget_choice"] for p in r["evaluation"]] == [False, True, False, False]
@@ -92,8 +146,13 @@ def test_summarise_tune_chooses_on_tuning_points_only():
 
 def test_report_on_a_missing_empty_or_foreign_tune_json_is_bad_input(tmp_path):
     """Before: `cpaudit report tune.json` on a missing or empty file exited 3."""
-    cases = {"missing": None, "empty": "", "list": "[]", "no points": '{"settings": {"fid_budget": 2, "excess_level": 0.05}}',
-             "bad point": '{"settings": {"fid_budget": 2, "excess_level": 0.05}, "tuning": [{"fid": 1}], "evaluation": [{}]}'}
+    cases = {
+        "missing": None,
+        "empty": "",
+        "list": "[]",
+        "no points": '{"settings": {"fid_budget": 2, "excess_level": 0.05}}',
+        "bad point": '{"settings": {"fid_budget": 2, "excess_level": 0.05}, "tuning": [{"fid": 1}], "evaluation": [{}]}',
+    }
     for name, content in cases.items():
         folder = tmp_path / name.replace(" ", "_")
         folder.mkdir()

@@ -6,7 +6,12 @@ from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
 
 from cpaudit.core.attack_stats import (
-    auc, clopper_pearson_upper, delong_variance, epsilon_lower_bound, tpr_at_fprs, tpr_without_false_positives,
+    auc,
+    clopper_pearson_upper,
+    delong_variance,
+    epsilon_lower_bound,
+    tpr_at_fprs,
+    tpr_without_false_positives,
 )
 
 
@@ -45,19 +50,23 @@ def test_tpr_only_where_the_negatives_resolve_the_fpr():
 
 def test_clopper_pearson_upper_matches_scipy():
     for k, n in ((0, 10), (3, 64), (63, 64)):
-        want = sps.binomtest(k, n).proportion_ci(confidence_level=0.9, method="exact").high  # two-sided 90% = one-sided 95%
+        want = (
+            sps.binomtest(k, n).proportion_ci(confidence_level=0.9, method="exact").high
+        )  # two-sided 90% = one-sided 95%
         assert clopper_pearson_upper(k, n, 0.05) == pytest.approx(want, rel=1e-9)
     assert clopper_pearson_upper(10, 10, 0.05) == 1.0
-    assert clopper_pearson_upper(0, 10, 0.05) == pytest.approx(1 - 0.05 ** 0.1)  # hand formula for k = 0
+    assert clopper_pearson_upper(0, 10, 0.05) == pytest.approx(1 - 0.05**0.1)  # hand formula for k = 0
 
 
 def test_epsilon_lower_bound_golden_perfect_separation():
     """10 members at 1, 10 held-out at 0, delta 0. Thresholds {0, 1}: alpha per bound = 0.05 / (2 * 2).
     At tau = 1 there are no errors: FPR_u = FNR_u = 1 - 0.0125^(1/10); epsilon >= log((1 - u) / u)."""
-    u = 1 - 0.0125 ** 0.1
+    u = 1 - 0.0125**0.1
     assert epsilon_lower_bound(np.ones(10), np.zeros(10), delta=0.0) == pytest.approx(math.log((1 - u) / u), rel=1e-9)
     # delta eats into the numerator.
-    assert epsilon_lower_bound(np.ones(10), np.zeros(10), delta=0.1) == pytest.approx(math.log((1 - u - 0.1) / u), rel=1e-9)
+    assert epsilon_lower_bound(np.ones(10), np.zeros(10), delta=0.1) == pytest.approx(
+        math.log((1 - u - 0.1) / u), rel=1e-9
+    )
 
 
 def test_epsilon_lower_bound_is_zero_without_separation():

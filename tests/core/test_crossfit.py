@@ -65,7 +65,9 @@ def test_the_interval_covers_the_chosen_attacks_auc(true_auc):
         cf = crossfit(pos, neg, rng, n_boot=100, n_null=100)
         psi = np.mean([true_auc if sign > 0 else 1 - true_auc for _, sign in cf.chosen])
         covered += cf.auc_ci95[0] <= psi <= cf.auc_ci95[1]
-    assert 0.92 <= covered / 150 <= 0.995, covered  # measured 0.98 (null), 0.96 (0.7); the earlier interval: 0.887 under the null
+    assert 0.92 <= covered / 150 <= 0.995, (
+        covered
+    )  # measured 0.98 (null), 0.96 (0.7); the earlier interval: 0.887 under the null
 
 
 def test_bootstrap_halves_keep_sizes_and_the_null_caps_the_standard_error():

@@ -74,8 +74,10 @@ def test_no_spread_is_its_own_interval():
 
 
 @pytest.mark.slow  # about 5 s a case
-@pytest.mark.parametrize("n, aucs", [(64, (0.5,) * 8), (64, (0.65,) + (0.5,) * 7), (256, (0.75,) + (0.5,) * 7),
-                                     (256, (0.65, 0.58) + (0.5,) * 6)])
+@pytest.mark.parametrize(
+    "n, aucs",
+    [(64, (0.5,) * 8), (64, (0.65,) + (0.5,) * 7), (256, (0.75,) + (0.5,) * 7), (256, (0.65, 0.58) + (0.5,) * 6)],
+)
 def test_the_interval_covers_the_strongest_attacks_auc(n, aucs):
     """300 seeded sets a case: the interval covers max_j max(AUC_j, 1 - AUC_j) at least 95% of the time (its
     guarantee: each end misses at most 2.5%, never both), here 0.967-0.997. The cross-fit's interval follows the
@@ -104,8 +106,12 @@ def test_headline_figures_add_the_interval_and_keep_every_other_figure():
 
 
 def _summary_row(strongest: dict) -> str:
-    results = {"nn": {"n_samples": 8, "replicas": 0, "replica_rate_ci95": None}, "setup": {}, "release": "weights",
-               "threat_models": {"weights": {"strongest": strongest}}}
+    results = {
+        "nn": {"n_samples": 8, "replicas": 0, "replica_rate_ci95": None},
+        "setup": {},
+        "release": "weights",
+        "threat_models": {"weights": {"strongest": strongest}},
+    }
     table = summary_section(results).items[1]
     return table.rows[0][1]
 
@@ -115,8 +121,10 @@ def test_the_summary_says_what_each_interval_covers_and_reads_older_results_as_b
     old = _summary_row(head)
     assert old.endswith("(AUC 0.62, 95% interval 0.55-0.69; guessing scores 0.44-0.56 at these sizes)")
     new = _summary_row({**head, "strongest_auc_ci95": [0.58, 0.74]})
-    assert ("95% interval 0.55-0.69, for the attack chosen on half of the images and scored on the other half; the "
-            "strongest attack tried reaches AUC 0.58-0.74, 95% interval on all images;") in new
+    assert (
+        "95% interval 0.55-0.69, for the attack chosen on half of the images and scored on the other half; the "
+        "strongest attack tried reaches AUC 0.58-0.74, 95% interval on all images;"
+    ) in new
 
 
 ROOT = Path(__file__).resolve().parents[2]

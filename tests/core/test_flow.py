@@ -34,7 +34,11 @@ def _diffusers_sigmas(cfg: dict, pipeline: str, seq_len: int, steps: int) -> tor
 
     sched = diffusers.FlowMatchEulerDiscreteScheduler(**cfg)
     c = sched.config
-    mu = calculate_shift(seq_len, c.base_image_seq_len, c.max_image_seq_len, c.base_shift, c.max_shift) if c.use_dynamic_shifting else None
+    mu = (
+        calculate_shift(seq_len, c.base_image_seq_len, c.max_image_seq_len, c.base_shift, c.max_shift)
+        if c.use_dynamic_shifting
+        else None
+    )
     sigmas = np.linspace(1.0, 1 / steps, steps) if pipeline == "flux" else None  # pipeline_flux.py; SD3 passes none
     sched.set_timesteps(steps, sigmas=sigmas, mu=mu)
     return sched.sigmas
@@ -110,7 +114,11 @@ def test_cpaudit_sampler_equals_the_scheduler_loop(cfg, pipeline, seq_len):
     c = sched.config
     from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 
-    mu = calculate_shift(seq_len, c.base_image_seq_len, c.max_image_seq_len, c.base_shift, c.max_shift) if c.use_dynamic_shifting else None
+    mu = (
+        calculate_shift(seq_len, c.base_image_seq_len, c.max_image_seq_len, c.base_shift, c.max_shift)
+        if c.use_dynamic_shifting
+        else None
+    )
     sched.set_timesteps(steps, sigmas=np.linspace(1.0, 1 / steps, steps) if pipeline == "flux" else None, mu=mu)
     x = torch.stack([torch.randn((2, 4, 4), generator=torch_generator(s)) for s in seeds])
     for t in sched.timesteps:
@@ -125,7 +133,9 @@ def test_the_time_input_reads_back_as_sigma_off_the_grid():
         a, s = fs.path().coefficients(path.times(i, 3))  # read on the training grid: same noise level
         assert (a, s) == pytest.approx(path.at(i), abs=1e-12)
     a, s = fs.path().coefficients(torch.tensor([100.0, 500.0], dtype=torch.float64))
-    assert torch.allclose(s, torch.tensor([0.1, 0.5], dtype=torch.float64)) and torch.allclose(a + s, torch.ones(2, dtype=torch.float64))
+    assert torch.allclose(s, torch.tensor([0.1, 0.5], dtype=torch.float64)) and torch.allclose(
+        a + s, torch.ones(2, dtype=torch.float64)
+    )
 
 
 @pytest.mark.parametrize("sigma", [0.5, 0.99, 0.999, 0.9999])
@@ -151,12 +161,22 @@ def test_guidance_does_nothing_at_sigma_one():
 
     x = torch.randn(3, 4, 4, 4)
     pred = prediction_pair(torch.randn_like(x), x, 0.0, 1.0, "flow")
-    out, fired = protect_pred(pred, x, torch.full((3,), 1000.0), (0.0, 1.0), lambda z, t: z.flatten(1).sum(1), Protection(scale=50.0))
+    out, fired = protect_pred(
+        pred, x, torch.full((3,), 1000.0), (0.0, 1.0), lambda z, t: z.flatten(1).sum(1), Protection(scale=50.0)
+    )
     assert not fired.any() and torch.equal(out.eps, pred.eps) and torch.equal(out.x0, pred.x0)
 
 
-@pytest.mark.parametrize("key,value", [("use_karras_sigmas", True), ("shift_terminal", 0.02), ("invert_sigmas", True),
-                                       ("stochastic_sampling", True), ("time_shift_type", "linear")])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("use_karras_sigmas", True),
+        ("shift_terminal", 0.02),
+        ("invert_sigmas", True),
+        ("stochastic_sampling", True),
+        ("time_shift_type", "linear"),
+    ],
+)
 def test_unreproduced_scheduler_options_are_refused_in_one_line(key, value):
     cfg = {"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 3.0, key: value}
     with pytest.raises(InputError) as e:

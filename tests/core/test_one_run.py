@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cpaudit.core.one_run import (count_probability, epsilon_from_guesses, guess_counts, one_run_bound, one_run_delta,
-                                  p_value)
+from cpaudit.core.one_run import (
+    count_probability,
+    epsilon_from_guesses,
+    guess_counts,
+    one_run_bound,
+    one_run_delta,
+    p_value,
+)
 
 
 def authors_p_value(m, r, v, eps, delta):
@@ -23,16 +29,27 @@ def authors_p_value(m, r, v, eps, delta):
     return min(beta + alpha * delta * 2 * m, 1)
 
 
-@pytest.mark.parametrize("m,r,v,eps,delta", [(1000, 100, 80, 1.0, 1e-5), (128, 64, 64, 2.0, 1e-5), (128, 10, 7, 0.3, 0.01),
-                                            (50, 20, 0, 1.0, 1e-3), (64, 64, 40, 0.0, 0.0), (5000, 300, 290, 3.0, 1e-6)])
+@pytest.mark.parametrize(
+    "m,r,v,eps,delta",
+    [
+        (1000, 100, 80, 1.0, 1e-5),
+        (128, 64, 64, 2.0, 1e-5),
+        (128, 10, 7, 0.3, 0.01),
+        (50, 20, 0, 1.0, 1e-3),
+        (64, 64, 40, 0.0, 0.0),
+        (5000, 300, 290, 3.0, 1e-6),
+    ],
+)
 def test_p_value_equals_the_authors_procedure(m, r, v, eps, delta):
     assert p_value(m, r, v, eps, delta) == pytest.approx(authors_p_value(m, r, v, eps, delta), rel=1e-12, abs=1e-300)
 
 
 def test_golden_all_guesses_correct():
     """delta = 0, every one of 10 guesses right: P = q^10 = 0.05 at q = 0.05^(1/10), epsilon = log(q / (1 - q))."""
-    q = 0.05 ** 0.1
-    assert epsilon_from_guesses(10, 10, 10, 0.0, 0.05) == pytest.approx(math.log(q / (1 - q)), abs=1e-6)  # bisection to 2^-24 of its bracket
+    q = 0.05**0.1
+    assert epsilon_from_guesses(10, 10, 10, 0.0, 0.05) == pytest.approx(
+        math.log(q / (1 - q)), abs=1e-6
+    )  # bisection to 2^-24 of its bracket
     assert epsilon_from_guesses(10, 10, 5, 0.0, 0.05) == 0.0  # chance accuracy proves nothing
     assert epsilon_from_guesses(100, 0, 0, 1e-5, 0.05) == 0.0
 

@@ -74,12 +74,21 @@ SIGMOID_BETAS = tuple((torch.sigmoid(torch.linspace(-6, 6, 1000, dtype=torch.flo
 # (name, cpaudit Schedule, diffusers scheduler kwargs)
 SCHEDULES = {
     "linear": (Schedule("linear"), {"beta_schedule": "linear"}),
-    "scaled_linear": (Schedule("scaled_linear", 1000, 0.00085, 0.012),
-                      {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}),
+    "scaled_linear": (
+        Schedule("scaled_linear", 1000, 0.00085, 0.012),
+        {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012},
+    ),
     "cosine": (Schedule("cosine"), {"beta_schedule": "squaredcos_cap_v2"}),
-    "zero_snr": (Schedule("scaled_linear", 1000, 0.00085, 0.012, zero_snr=True),
-                 {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012,
-                  "rescale_betas_zero_snr": True, "prediction_type": "v_prediction"}),
+    "zero_snr": (
+        Schedule("scaled_linear", 1000, 0.00085, 0.012, zero_snr=True),
+        {
+            "beta_schedule": "scaled_linear",
+            "beta_start": 0.00085,
+            "beta_end": 0.012,
+            "rescale_betas_zero_snr": True,
+            "prediction_type": "v_prediction",
+        },
+    ),
     "trained": (Schedule("trained", trained_betas=SIGMOID_BETAS), {"trained_betas": list(SIGMOID_BETAS)}),
 }
 
@@ -150,8 +159,9 @@ DDIM_CASES = [
 def _ddim(name, spacing, offset, one, kind, steps):
     schedule, kwargs = SCHEDULES[name]
     kwargs = {**kwargs, "prediction_type": kind}
-    sched = diffusers.DDIMScheduler(**kwargs, clip_sample=False, set_alpha_to_one=one, steps_offset=offset,
-                                    timestep_spacing=spacing)
+    sched = diffusers.DDIMScheduler(
+        **kwargs, clip_sample=False, set_alpha_to_one=one, steps_offset=offset, timestep_spacing=spacing
+    )
     sched.set_timesteps(steps)
     path = schedule.path()
     plan = step_plan(path, steps, Spacing(spacing, offset, one))
@@ -192,7 +202,9 @@ def test_ddim_eta_half_equals_diffusers(name, spacing, offset, one, kind):
         det_ref = sched.step(out, t, x_t, eta=eta, variance_noise=torch.zeros_like(z)).prev_sample
         full_ref = sched.step(out, t, x_t, eta=eta, variance_noise=z).prev_sample
         pred = prediction_pair(out.double(), x_t.double(), *at, kind)
-        det = ddim_step(x_t.double(), pred, at, at_s, eta=eta, noise=torch.zeros(SHAPE, dtype=torch.float64), clip=False)
+        det = ddim_step(
+            x_t.double(), pred, at, at_s, eta=eta, noise=torch.zeros(SHAPE, dtype=torch.float64), clip=False
+        )
         full = ddim_step(x_t.double(), pred, at, at_s, eta=eta, noise=z.double(), clip=False)
         # The noise std ddim_step used: (full - det) / z, the same on every element.
         std = float(((full - det) / z.double()).mean())
@@ -258,7 +270,7 @@ def test_euler_step_is_ddim_between_vp_points(kind, karras):
     steps = 9
     sched.set_timesteps(steps)
     path = schedule.path()
-    ve = (path.sigma / path.alpha)  # the VE sigma of every training index
+    ve = path.sigma / path.alpha  # the VE sigma of every training index
     if karras:
         # diffusers' _convert_to_karras from the interpolated sigmas' ends: with the default linspace spacing,
         # the VE sigmas of t = 999 and t = 0. float32 schedule on diffusers' side: ~1e-5 relative.
@@ -416,8 +428,10 @@ def test_ve_path_golden():
     # A VE DDIM step is the same one formula: x_s = x0_hat + sigma_s eps_hat.
     pred = prediction_pair(torch.full((1, 2), 0.5), torch.full((1, 2), 3.0), *path.at(0), "epsilon")
     assert torch.allclose(pred.x0, torch.full((1, 2), 2.5))
-    assert torch.allclose(ddim_step(torch.full((1, 2), 3.0), pred, path.at(0), (1.0, 0.25), clip=False),
-                          torch.full((1, 2), 2.5 + 0.25 * 0.5))
+    assert torch.allclose(
+        ddim_step(torch.full((1, 2), 3.0), pred, path.at(0), (1.0, 0.25), clip=False),
+        torch.full((1, 2), 2.5 + 0.25 * 0.5),
+    )
     # karras_sigmas comes in sampling order (descending); a ve_path takes the grid least noisy first, as every
     # GaussianPath does (index 0 the cleanest), so a Karras grid goes in flipped.
     grid = ve_path(karras_sigmas(3, 1.0, 128.0).flip(0))

@@ -34,7 +34,11 @@ def test_top_k_equals_full_sum_when_k_covers_members():
     # With members many noise-widths apart, a small k is already exact to float precision near one.
     spread = members * 50
     near = (0.9**0.5 * spread[:1] + 0.01).double()
-    assert torch.allclose(exact_logit(near, spread, labels, 0.9**0.5, 0.1**0.5, top_k=2), exact_logit(near, spread, labels, 0.9**0.5, 0.1**0.5), atol=1e-6)
+    assert torch.allclose(
+        exact_logit(near, spread, labels, 0.9**0.5, 0.1**0.5, top_k=2),
+        exact_logit(near, spread, labels, 0.9**0.5, 0.1**0.5),
+        atol=1e-6,
+    )
 
 
 def test_exact_logit_is_differentiable_and_confident_near_members():

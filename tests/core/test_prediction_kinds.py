@@ -34,6 +34,7 @@ def _network(seed: int = 0) -> torch.nn.Module:
 
 def declared_as(kind: str, eps_net, path: GaussianPath):
     """eps_net's output rewritten as `kind` (the inverse of prediction_pair on this path)."""
+
     def net(x, t):
         eps = eps_net(x, t)
         alpha, sigma = path_coefficients(path, t)
@@ -41,6 +42,7 @@ def declared_as(kind: str, eps_net, path: GaussianPath):
         a = alpha if isinstance(alpha, float) else alpha.float().view(-1, 1, 1, 1)
         s = sigma if isinstance(sigma, float) else sigma.float().view(-1, 1, 1, 1)
         return {"epsilon": eps, "v_prediction": a * pred.eps - s * pred.x0, "sample": pred.x0}[kind]
+
     return net
 
 
@@ -49,15 +51,28 @@ def _members() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.rand(8, 1, 8, 8, generator=g) * 2 - 1, torch.tensor([0, 1] * 4)
 
 
-@pytest.mark.parametrize("cfg", [SamplerConfig(steps=12), SamplerConfig(steps=12, method="ddpm"),
-                                 SamplerConfig(steps=12, eta=0.5, clip=False)], ids=["ddim", "ddpm", "ddim-eta"])
+@pytest.mark.parametrize(
+    "cfg",
+    [SamplerConfig(steps=12), SamplerConfig(steps=12, method="ddpm"), SamplerConfig(steps=12, eta=0.5, clip=False)],
+    ids=["ddim", "ddpm", "ddim-eta"],
+)
 def test_sampling_is_the_same_whatever_the_output_is_declared_as(cfg):
     path, net = Schedule().path(), _network()
     members, labels = _members()
     logit_fn = lambda x, t: exact_logit(x, members, labels, path.alpha[t], path.sigma[t])  # noqa: E731
     for protection in (None, Protection("exact", alpha=0.5, scale=3.0, guide="every-step")):
-        runs = [sample_batch(PairModel(declared_as(k, net, path), path, k), path, (1, 8, 8), [0, 1, 2], cfg,
-                             protection=protection, logit_fn=logit_fn).images for k in KINDS]
+        runs = [
+            sample_batch(
+                PairModel(declared_as(k, net, path), path, k),
+                path,
+                (1, 8, 8),
+                [0, 1, 2],
+                cfg,
+                protection=protection,
+                logit_fn=logit_fn,
+            ).images
+            for k in KINDS
+        ]
         for other in runs[1:]:  # unclipped, a random network's samples grow to ~100: relative there
             assert torch.allclose(other, runs[0], rtol=1e-5, atol=2e-4)
 
@@ -75,8 +90,17 @@ def test_inversion_and_every_white_box_attack_score_alike():
     for e in errors[1:]:
         assert torch.allclose(e, errors[0], rtol=1e-3, atol=1e-5)
     e = np.zeros((6, 4), dtype=np.float32)
-    ctx = AttackContext(seed=0, sample_emb=e, member_emb=e, holdout_emb=e, threshold=0.97, members=members, holdout=holdout,
-                        mia_t=(20, 300), mia_draws=2)
+    ctx = AttackContext(
+        seed=0,
+        sample_emb=e,
+        member_emb=e,
+        holdout_emb=e,
+        threshold=0.97,
+        members=members,
+        holdout=holdout,
+        mia_t=(20, 300),
+        mia_draws=2,
+    )
     for attack in (a for a in ATTACKS if a.target == "denoiser"):
         scores = [attack.scores(ctx, d) for d in dens]
         for s in scores[1:]:
@@ -95,7 +119,11 @@ def test_a_zero_snr_model_samples_alike_as_v_or_x0_from_alpha_zero():
         return prediction_pair(v_net(x, t), x, alpha, sigma, "v_prediction").x0
 
     spacing = Spacing("trailing", 0, True)  # Lin et al. 2024: start at the zero-SNR step
-    runs = [sample_batch(PairModel(net, path, kind), path, (1, 8, 8), [4, 5], SamplerConfig(steps=10, clip=False),
-                         spacing=spacing) for net, kind in ((v_net, "v_prediction"), (x0_net, "sample"))]
+    runs = [
+        sample_batch(
+            PairModel(net, path, kind), path, (1, 8, 8), [4, 5], SamplerConfig(steps=10, clip=False), spacing=spacing
+        )
+        for net, kind in ((v_net, "v_prediction"), (x0_net, "sample"))
+    ]
     assert all(bool(r.finite.all()) for r in runs)
     assert (runs[0].images - runs[1].images).abs().max() < 1e-4

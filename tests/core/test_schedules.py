@@ -62,8 +62,14 @@ def test_step_plan_follows_diffusers_ddim(spacing, offset, one):
     diffusers = pytest.importorskip("diffusers")
     from cpaudit.core.schedules import Spacing, step_plan
 
-    sched = diffusers.DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, timestep_spacing=spacing,
-                                    steps_offset=offset, set_alpha_to_one=one)
+    sched = diffusers.DDIMScheduler(
+        beta_schedule="scaled_linear",
+        beta_start=0.00085,
+        beta_end=0.012,
+        timestep_spacing=spacing,
+        steps_offset=offset,
+        set_alpha_to_one=one,
+    )
     sched.set_timesteps(13)
     path = Schedule("scaled_linear", 1000, 0.00085, 0.012).path()
     plan = step_plan(path, 13, Spacing(spacing, offset, one))

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 from scipy import stats as sps
-from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve
+from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_curve as sk_roc_curve
 
 from cpaudit.core.attack_stats import auc as roc_auc
 from cpaudit.core.stats import permutation_test, roc_curve, wilson_interval

@@ -61,7 +61,9 @@ def test_ddim_eta_one_matches_ddpm_variance():
     x_t = torch.zeros(1, 1, 1, 1)
     pred = eps_pair(x_t, torch.zeros(1, 1, 1, 1), a)
     z = torch.ones(1, 1, 1, 1)
-    d = ddim_step(x_t, pred, vp(a), vp(ap), eta=1.0, noise=z, clip=False) - ddim_step(x_t, pred, vp(a), vp(ap), eta=1.0, noise=0 * z, clip=False)
+    d = ddim_step(x_t, pred, vp(a), vp(ap), eta=1.0, noise=z, clip=False) - ddim_step(
+        x_t, pred, vp(a), vp(ap), eta=1.0, noise=0 * z, clip=False
+    )
     var = (1 - ap) / (1 - a) * (1 - a / ap)
     assert abs(float(d) - var**0.5) < 1e-6
 

@@ -104,8 +104,12 @@ def test_npz_with_pickled_object_is_refused(tmp_path):
 
 def _cifar_batch(path, n, seed):
     rng = np.random.default_rng(seed)
-    batch = {b"batch_label": b"x", b"labels": list(range(n)), b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-             b"filenames": [b"f%d" % i for i in range(n)]}
+    batch = {
+        b"batch_label": b"x",
+        b"labels": list(range(n)),
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        b"filenames": [b"f%d" % i for i in range(n)],
+    }
     with open(path, "wb") as f:
         pickle.dump(batch, f, protocol=2)
     return batch
@@ -125,7 +129,7 @@ def test_cifar10_batches(tmp_path):
 
 class _Evil:
     def __reduce__(self):
-        return (exec, ("open(%r, 'w').write('pwned')" % str(_Evil.marker),))
+        return (exec, (f"open({str(_Evil.marker)!r}, 'w').write('pwned')",))
 
 
 def test_cifar10_malicious_pickle_does_not_run(tmp_path):

@@ -17,7 +17,10 @@ def test_split_draws_a_poisson_or_fixed_split_of_data(tmp_path):
     d = load_data("digits")
     for design in ("poisson", "fixed"):
         out = tmp_path / f"{design}.json"
-        r = runner.invoke(app, ["--quiet", "split", "--data", "digits", "--design", design, "--seed", "4", "--out", str(out), "--json"])
+        r = runner.invoke(
+            app,
+            ["--quiet", "split", "--data", "digits", "--design", design, "--seed", "4", "--out", str(out), "--json"],
+        )
         assert r.exit_code == 0, r.output
         printed = json.loads(r.output)
         assert printed["n_members"] + printed["n_holdout"] == len(d)
@@ -32,8 +35,20 @@ def test_the_users_own_folders_are_design_user(tmp_path):
         for i, im in enumerate(images):
             write_png(tmp_path / name / f"{i}.png", im)
     out = tmp_path / "split.json"
-    r = runner.invoke(app, ["--quiet", "split", "--members", str(tmp_path / "train"), "--holdout", str(tmp_path / "holdout"),
-                            "--out", str(out), "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "split",
+            "--members",
+            str(tmp_path / "train"),
+            "--holdout",
+            str(tmp_path / "holdout"),
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(out.read_text())["design"] == "user" and json.loads(r.output)["n_members"] == 3
 
@@ -48,11 +63,34 @@ def test_design_needs_data_and_no_users_record(tmp_path):
 
 def test_train_diffusion_draws_a_poisson_split_and_records_it(tmp_path):
     out = tmp_path / "model"
-    r = runner.invoke(app, ["--quiet", "train-diffusion", "digits", "--out", str(out), "--members", "8", "--split-design", "poisson",
-                            "--steps", "1", "--channels", "8", "--res-blocks", "1", "--device", "cpu"])
+    r = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "train-diffusion",
+            "digits",
+            "--out",
+            str(out),
+            "--members",
+            "8",
+            "--split-design",
+            "poisson",
+            "--steps",
+            "1",
+            "--channels",
+            "8",
+            "--res-blocks",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    )
     assert r.exit_code == 0, r.output
     split = json.loads((out / "split.json").read_text())
     assert split["design"] == "poisson" and len(split["members"]) + len(split["holdout"]) == 16
     assert json.loads((out / "config.json").read_text())["split_design"] == "poisson"
-    r = runner.invoke(app, ["train-diffusion", "captioned-digits", "--text", "--out", str(tmp_path / "t"), "--split-design", "poisson"])
+    r = runner.invoke(
+        app,
+        ["train-diffusion", "captioned-digits", "--text", "--out", str(tmp_path / "t"), "--split-design", "poisson"],
+    )
     assert r.exit_code == 2 and "--split-design" in r.output

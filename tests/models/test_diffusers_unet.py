@@ -19,8 +19,14 @@ runner = CliRunner()
 def _tiny_unet() -> "diffusers.UNet2DModel":
     torch.manual_seed(0)
     return diffusers.UNet2DModel(
-        sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=8,
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
     )
 
 
@@ -51,9 +57,11 @@ def test_unet_only_layout_loads_and_predicts_like_diffusers(unet_folder):
 
 @pytest.mark.parametrize(
     "kwargs, kind",
-    [({"beta_schedule": "linear"}, "linear"),
-     ({"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}, "scaled_linear"),
-     ({"beta_schedule": "squaredcos_cap_v2"}, "cosine")],
+    [
+        ({"beta_schedule": "linear"}, "linear"),
+        ({"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}, "scaled_linear"),
+        ({"beta_schedule": "squaredcos_cap_v2"}, "cosine"),
+    ],
 )
 def test_pipeline_layout_takes_the_schedule_from_the_scheduler(tmp_path, kwargs, kind):
     _tiny_unet().save_pretrained(tmp_path / "unet")
@@ -90,7 +98,9 @@ def test_zero_snr_and_trained_betas_load(tmp_path):
     betas = torch.linspace(1e-4, 0.02, 1000).tolist()
     save_unet_only(tmp_path / "tb", diffusers.DDPMScheduler(trained_betas=betas))
     lm = load_model(tmp_path / "tb")
-    assert lm.schedule.kind == "trained" and torch.allclose(lm.schedule.betas(), torch.tensor(betas, dtype=torch.float64))
+    assert lm.schedule.kind == "trained" and torch.allclose(
+        lm.schedule.betas(), torch.tensor(betas, dtype=torch.float64)
+    )
 
 
 def test_refuses_what_it_cannot_reproduce(tmp_path):
@@ -102,7 +112,10 @@ def test_refuses_what_it_cannot_reproduce(tmp_path):
     assert "epsilon, v_prediction, sample" in r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "s").exists()
     # Flow matching, and zero terminal SNR with eps-prediction: one line naming what is supported.
-    for name, extra in (("flow", {"_class_name": "FlowMatchEulerDiscreteScheduler"}), ("zsnr", {"rescale_betas_zero_snr": True})):
+    for name, extra in (
+        ("flow", {"_class_name": "FlowMatchEulerDiscreteScheduler"}),
+        ("zsnr", {"rescale_betas_zero_snr": True}),
+    ):
         save_unet_only(tmp_path / name)
         cfg = json.loads((tmp_path / name / "scheduler_config.json").read_text())
         (tmp_path / name / "scheduler_config.json").write_text(json.dumps({**cfg, **extra}))
@@ -117,21 +130,58 @@ def test_refuses_what_it_cannot_reproduce(tmp_path):
 
 def test_sample_train_classifier_protect_and_audit_a_diffusers_model(unet_folder, tmp_path):
     plain, prot, clf, aud = (tmp_path / d for d in ("plain", "prot", "clf", "audit"))
-    r = runner.invoke(app, ["sample", "--model", str(unet_folder), "--out", str(plain), "--n", "4", "--steps", "5", "--quiet"])
+    r = runner.invoke(
+        app, ["sample", "--model", str(unet_folder), "--out", str(plain), "--n", "4", "--steps", "5", "--quiet"]
+    )
     assert r.exit_code == 0, r.output
     run = json.loads((plain / "run.json").read_text())
     assert run["model_format"] == "diffusers" and run["image_shape"] == [1, 8, 8]
     # Same seed, other batch size: same images (the sampler's per-seed generators apply to any eps model).
-    r = runner.invoke(app, ["sample", "--model", str(unet_folder), "--out", str(tmp_path / "b1"), "--n", "4", "--steps", "5",
-                            "--batch-size", "1", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "sample",
+            "--model",
+            str(unet_folder),
+            "--out",
+            str(tmp_path / "b1"),
+            "--n",
+            "4",
+            "--steps",
+            "5",
+            "--batch-size",
+            "1",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0
     a, b = (np.load(p / "samples.npz")["images"] for p in (plain, tmp_path / "b1"))
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
     # The model records no members: without --split, train-classifier refuses instead of guessing them.
-    r = runner.invoke(app, ["train-classifier", "digits", "--model", str(unet_folder), "--out", str(clf), "--members", "16",
-                            "--steps", "5", "--channels", "8"])
-    assert r.exit_code == 2 and "--split" in r.output and "never guesses" in r.output and len(r.output.strip().splitlines()) == 1
+    r = runner.invoke(
+        app,
+        [
+            "train-classifier",
+            "digits",
+            "--model",
+            str(unet_folder),
+            "--out",
+            str(clf),
+            "--members",
+            "16",
+            "--steps",
+            "5",
+            "--channels",
+            "8",
+        ],
+    )
+    assert (
+        r.exit_code == 2
+        and "--split" in r.output
+        and "never guesses" in r.output
+        and len(r.output.strip().splitlines()) == 1
+    )
     assert not clf.exists()
     # The user's word for the members: a split.json; the classifier takes the model's schedule.
     from cpaudit.data.load import load_data
@@ -139,24 +189,94 @@ def test_sample_train_classifier_protect_and_audit_a_diffusers_model(unet_folder
 
     digits = load_data("digits")
     write_split(tmp_path / "split.json", digits, make_split(digits, members=16, seed=0))
-    r = runner.invoke(app, ["train-classifier", "digits", "--model", str(unet_folder), "--out", str(clf), "--split",
-                            str(tmp_path / "split.json"), "--steps", "5", "--channels", "8", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "train-classifier",
+            "digits",
+            "--model",
+            str(unet_folder),
+            "--out",
+            str(clf),
+            "--split",
+            str(tmp_path / "split.json"),
+            "--steps",
+            "5",
+            "--channels",
+            "8",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((clf / "config.json").read_text())["schedule"] == load_model(unet_folder).schedule.to_dict()
-    r = runner.invoke(app, ["sample", "--model", str(unet_folder), "--out", str(prot), "--n", "4", "--steps", "5",
-                            "--protect", "--classifier", str(clf), "--alpha", "0.5", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "sample",
+            "--model",
+            str(unet_folder),
+            "--out",
+            str(prot),
+            "--n",
+            "4",
+            "--steps",
+            "5",
+            "--protect",
+            "--classifier",
+            str(clf),
+            "--alpha",
+            "0.5",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((prot / "run.json").read_text())["fired_fraction"] == 1.0  # alpha 0.5 fires at every step
 
-    r = runner.invoke(app, ["audit", "--samples", str(plain), "--data", "digits", "--split", str(clf / "split.json"),
-                            "--out", str(aud), "--model", str(unet_folder), "--classifier", str(clf), "--mia-t", "100",
-                            "--mia-draws", "1", "--permutations", "20", "--json", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "audit",
+            "--samples",
+            str(plain),
+            "--data",
+            "digits",
+            "--split",
+            str(clf / "split.json"),
+            "--out",
+            str(aud),
+            "--model",
+            str(unet_folder),
+            "--classifier",
+            str(clf),
+            "--mia-t",
+            "100",
+            "--mia-draws",
+            "1",
+            "--permutations",
+            "20",
+            "--json",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     res = json.loads(r.output)
     assert res["attacks"]["loss"]["by_variant"][0]["variant"] == "t=100" and "loss_protected" in res["attacks"]
     assert res["setup"]["model_config"]["format"] == "diffusers"
 
     # --classifier exact needs members the model does not record.
-    r = runner.invoke(app, ["sample", "--model", str(unet_folder), "--out", str(tmp_path / "x"), "--n", "1",
-                            "--protect", "--classifier", "exact"])
+    r = runner.invoke(
+        app,
+        [
+            "sample",
+            "--model",
+            str(unet_folder),
+            "--out",
+            str(tmp_path / "x"),
+            "--n",
+            "1",
+            "--protect",
+            "--classifier",
+            "exact",
+        ],
+    )
     assert r.exit_code == 2 and "records no training data" in r.output

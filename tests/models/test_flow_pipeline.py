@@ -35,8 +35,18 @@ runner = CliRunner()
 PROMPTS = ["a photo of a red cat", "a photo of a blue dog", "a photo of a shy green owl"]
 NEGATIVE = "a photo of a blue dog"
 SIZE = 16  # images 16x16, latents 4 x 8 x 8: 16 tokens (SD3's 2x2 patches, FLUX's 2x2 packing)
-SMALL = {"text_width": 16, "text_layers": 1, "text_heads": 2, "t5_layers": 1, "t5_heads": 2, "t5_ff": 32, "vae_channels": (8, 16),
-         "layers": 1, "heads": 2, "head_dim": 16}
+SMALL = {
+    "text_width": 16,
+    "text_layers": 1,
+    "text_heads": 2,
+    "t5_layers": 1,
+    "t5_heads": 2,
+    "t5_ff": 32,
+    "vae_channels": (8, 16),
+    "layers": 1,
+    "heads": 2,
+    "head_dim": 16,
+}
 SD3_CFG = TinySD3Config(**SMALL, t5=True, t5_width=48, joint_attention_dim=48, projection_dim=16)
 FLUX_CFG = TinyFluxConfig(**SMALL, t5_width=32, joint_attention_dim=32, single_layers=1, axes_dims_rope=(4, 6, 6))
 VAE_FACTORS = {"sd3": (0.0609, 1.5305), "flux": (0.1159, 0.3611)}  # shift_factor, scaling_factor of the real VAEs
@@ -60,7 +70,9 @@ def sd3(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def sd3_no_t5(tmp_path_factory) -> Path:
-    return _build(tmp_path_factory.mktemp("sd3") / "no_t5", TinySD3Config(**SMALL, joint_attention_dim=48, projection_dim=16))
+    return _build(
+        tmp_path_factory.mktemp("sd3") / "no_t5", TinySD3Config(**SMALL, joint_attention_dim=48, projection_dim=16)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +110,12 @@ def _close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-6) -> float:
 
 
 def test_the_folders_load_as_flow_models(sd3, sd3_no_t5, flux_dev, flux_schnell):
-    for folder, family, t5 in ((sd3, "sd3", True), (sd3_no_t5, "sd3", False), (flux_dev, "flux", True), (flux_schnell, "flux", True)):
+    for folder, family, t5 in (
+        (sd3, "sd3", True),
+        (sd3_no_t5, "sd3", False),
+        (flux_dev, "flux", True),
+        (flux_schnell, "flux", True),
+    ):
         m = load_model(folder)
         assert m.conditioning == "text" and m.prediction == "flow" and m.model.prediction_type == "flow"
         assert m.image_shape == (3, SIZE, SIZE) and m.space_shape == (4, 8, 8)
@@ -106,7 +123,10 @@ def test_the_folders_load_as_flow_models(sd3, sd3_no_t5, flux_dev, flux_schnell)
         assert rec["family"] == family and rec["latent_shape"] == [4, 8, 8] and rec["image_seq_len"] == 16
         assert rec["has_t5"] is t5 and rec["schedule"]["pipeline"] == family and rec["prediction_type"] == "flow"
         assert rec["max_sequence_length"] == (256 if family == "sd3" else 512)
-    assert load_model(flux_dev).config["guidance_embeds"] is True and load_model(flux_schnell).config["guidance_embeds"] is False
+    assert (
+        load_model(flux_dev).config["guidance_embeds"] is True
+        and load_model(flux_schnell).config["guidance_embeds"] is False
+    )
     assert load_model(flux_dev).schedule.dynamic and not load_model(sd3).schedule.dynamic
 
 
@@ -121,12 +141,16 @@ def test_absent_t5_keys_and_sharded_weights_load(sd3_no_t5, flux_dev, tmp_path):
     single = sharded / "transformer" / "diffusion_pytorch_model.safetensors"
     state = load_file(str(single))
     keys = sorted(state)
-    shards = {"diffusion_pytorch_model-00001-of-00002.safetensors": keys[: len(keys) // 2],
-              "diffusion_pytorch_model-00002-of-00002.safetensors": keys[len(keys) // 2 :]}
+    shards = {
+        "diffusion_pytorch_model-00001-of-00002.safetensors": keys[: len(keys) // 2],
+        "diffusion_pytorch_model-00002-of-00002.safetensors": keys[len(keys) // 2 :],
+    }
     for name, ks in shards.items():
         save_file({k: state[k] for k in ks}, str(single.parent / name))
     weight_map = {k: name for name, ks in shards.items() for k in ks}
-    (single.parent / "diffusion_pytorch_model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    (single.parent / "diffusion_pytorch_model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": weight_map})
+    )
     single.unlink()
     ours, base = load_model(sharded).model.transformer.state_dict(), load_model(flux_dev).model.transformer.state_dict()
     assert all(torch.equal(ours[k], base[k]) for k in base)
@@ -135,8 +159,14 @@ def test_absent_t5_keys_and_sharded_weights_load(sd3_no_t5, flux_dev, tmp_path):
 def test_text_conditions_carry_the_distilled_guidance():
     e, p = torch.randn(4, 5, 3), torch.randn(4, 2)
     cond = TextCond(e, -e, 2.0, p, -p, guidance=3.5)
-    for c in (cond.rows(slice(0, 2)), cond.to("cpu"), cond.prompt_only(), cond.uncond_only(), cond.doubled(),
-              cond.with_prompt_embeds(e + 1)):
+    for c in (
+        cond.rows(slice(0, 2)),
+        cond.to("cpu"),
+        cond.prompt_only(),
+        cond.uncond_only(),
+        cond.doubled(),
+        cond.with_prompt_embeds(e + 1),
+    ):
         assert c.guidance == 3.5
     assert cond.guided and not cond.prompt_only().guided and TextCond(e, e).guidance is None
     assert torch.equal(cond.uncond_only().pooled_prompt_embeds, -p) and cond.doubled().prompt_embeds.shape == (8, 5, 3)
@@ -147,14 +177,26 @@ def test_the_sd3_prompt_encoder_is_encode_prompt(sd3, sd3_no_t5, negative):
     for folder in (sd3, sd3_no_t5):
         cond = load_model(folder).prompts.condition(PROMPTS, 3.0, negative)
         with torch.no_grad():  # as __call__ runs it (with grad, CPU attention may take another kernel)
-            pe, ne, pp, npp = _pipe(folder).encode_prompt(PROMPTS, None, None, device=torch.device("cpu"),
-                                                          do_classifier_free_guidance=True, negative_prompt=negative)
-        for ours, theirs in ((cond.prompt_embeds, pe), (cond.uncond_embeds, ne), (cond.pooled_prompt_embeds, pp),
-                             (cond.pooled_uncond_embeds, npp)):
+            pe, ne, pp, npp = _pipe(folder).encode_prompt(
+                PROMPTS,
+                None,
+                None,
+                device=torch.device("cpu"),
+                do_classifier_free_guidance=True,
+                negative_prompt=negative,
+            )
+        for ours, theirs in (
+            (cond.prompt_embeds, pe),
+            (cond.uncond_embeds, ne),
+            (cond.pooled_prompt_embeds, pp),
+            (cond.pooled_uncond_embeds, npp),
+        ):
             _close(ours, theirs)
         assert cond.prompt_embeds.shape == (3, 16 + 256, 48) and cond.guidance_scale == 3.0 and cond.guidance is None
     no_t5 = load_model(sd3_no_t5).prompts.embed(PROMPTS)
-    assert bool((no_t5[:, 16:] == 0).all()) and bool((no_t5[:, :16, 32:] == 0).all())  # zero T5 tokens, CLIP zero-padded
+    assert bool((no_t5[:, 16:] == 0).all()) and bool(
+        (no_t5[:, :16, 32:] == 0).all()
+    )  # zero T5 tokens, CLIP zero-padded
 
 
 @pytest.mark.parametrize("negative", [None, NEGATIVE])
@@ -165,8 +207,12 @@ def test_the_flux_prompt_encoder_is_encode_prompt(flux_dev, negative):
         pe, pp, _ = pipe.encode_prompt(PROMPTS, device=torch.device("cpu"))
         ne, npp, _ = pipe.encode_prompt([negative or ""] * 3, device=torch.device("cpu"))
     cond = prompts.condition(PROMPTS, 3.5, negative, true_cfg_scale=2.0)
-    for ours, theirs in ((cond.prompt_embeds, pe), (cond.pooled_prompt_embeds, pp), (cond.uncond_embeds, ne),
-                         (cond.pooled_uncond_embeds, npp)):
+    for ours, theirs in (
+        (cond.prompt_embeds, pe),
+        (cond.pooled_prompt_embeds, pp),
+        (cond.uncond_embeds, ne),
+        (cond.pooled_uncond_embeds, npp),
+    ):
         _close(ours, theirs)
     assert cond.prompt_embeds.shape == (3, 512, 32) and cond.guidance == 3.5
     assert cond.guidance_scale == (2.0 if negative else 1.0)  # true CFG only with a negative prompt (`do_true_cfg`)
@@ -179,8 +225,10 @@ def test_packing_is_the_pipelines():
     assert torch.equal(pack_latents(x), packed)
     assert torch.equal(unpack_latents(packed, 8, 6), diffusers.FluxPipeline._unpack_latents(packed, 16, 12, 2))
     assert torch.equal(unpack_latents(pack_latents(x), 8, 6), x)
-    assert torch.equal(latent_image_ids(4, 3, "cpu", torch.float32),
-                       diffusers.FluxPipeline._prepare_latent_image_ids(2, 4, 3, "cpu", torch.float32))
+    assert torch.equal(
+        latent_image_ids(4, 3, "cpu", torch.float32),
+        diffusers.FluxPipeline._prepare_latent_image_ids(2, 4, 3, "cpu", torch.float32),
+    )
 
 
 def _inputs(seed: int = 3):
@@ -198,15 +246,23 @@ def test_the_sd3_velocity_is_the_transformer_call(sd3, g):
     tr = m.model.transformer
 
     def call(xx, emb, pooled):
-        return tr(hidden_states=xx, timestep=t.float().repeat(len(xx) // 3), encoder_hidden_states=emb,
-                  pooled_projections=pooled, return_dict=False)[0]
+        return tr(
+            hidden_states=xx,
+            timestep=t.float().repeat(len(xx) // 3),
+            encoder_hidden_states=emb,
+            pooled_projections=pooled,
+            return_dict=False,
+        )[0]
 
     with torch.no_grad():
         if g == 1.0:
             expected = call(x, cond.prompt_embeds, cond.pooled_prompt_embeds)
         else:
-            u, c = call(torch.cat([x, x]), torch.cat([cond.uncond_embeds, cond.prompt_embeds]),
-                        torch.cat([cond.pooled_uncond_embeds, cond.pooled_prompt_embeds])).chunk(2)
+            u, c = call(
+                torch.cat([x, x]),
+                torch.cat([cond.uncond_embeds, cond.prompt_embeds]),
+                torch.cat([cond.pooled_uncond_embeds, cond.pooled_prompt_embeds]),
+            ).chunk(2)
             expected = u + g * (c - u)
         _close(m.model(x, t, cond), expected)
 
@@ -222,9 +278,16 @@ def test_the_flux_velocity_is_the_transformer_call(flux_dev, flux_schnell, kind)
     img_ids = diffusers.FluxPipeline._prepare_latent_image_ids(3, 4, 4, "cpu", torch.float32)
 
     def call(emb, pooled):
-        out = tr(hidden_states=diffusers.FluxPipeline._pack_latents(x, 3, 4, 8, 8), timestep=t.float() / 1000, guidance=guidance,
-                 pooled_projections=pooled, encoder_hidden_states=emb, txt_ids=torch.zeros(emb.shape[1], 3),
-                 img_ids=img_ids, return_dict=False)[0]
+        out = tr(
+            hidden_states=diffusers.FluxPipeline._pack_latents(x, 3, 4, 8, 8),
+            timestep=t.float() / 1000,
+            guidance=guidance,
+            pooled_projections=pooled,
+            encoder_hidden_states=emb,
+            txt_ids=torch.zeros(emb.shape[1], 3),
+            img_ids=img_ids,
+            return_dict=False,
+        )[0]
         return diffusers.FluxPipeline._unpack_latents(out, SIZE, SIZE, 2)
 
     with torch.no_grad():
@@ -241,12 +304,16 @@ def _x_T(seeds, shape=(4, 8, 8)) -> torch.Tensor:
     return torch.stack([torch.randn(shape, generator=torch_generator(s)) for s in seeds])
 
 
-def _cpaudit_images(folder: Path, seeds, steps: int, g: float, negative=None, true_cfg: float = 1.0, **load) -> torch.Tensor:
+def _cpaudit_images(
+    folder: Path, seeds, steps: int, g: float, negative=None, true_cfg: float = 1.0, **load
+) -> torch.Tensor:
     m = load_model(folder, **load)
     path, spacing, steps = m.sampling_path(steps)
     kwargs = {"true_cfg_scale": true_cfg} if m.config["family"] == "flux" else {}
     cond = m.prompts.condition(PROMPTS, g, negative, **kwargs)
-    b = sample_batch(m.pair_fn(cond), path, m.space_shape, list(seeds), SamplerConfig(steps=steps, clip=False), spacing=spacing)
+    b = sample_batch(
+        m.pair_fn(cond), path, m.space_shape, list(seeds), SamplerConfig(steps=steps, clip=False), spacing=spacing
+    )
     return m.codec.decode(b.images).clamp(-1, 1)
 
 
@@ -254,16 +321,29 @@ def _diffusers_images(pipe, seeds, steps: int, g: float, negative=None, true_cfg
     x_T = _x_T(seeds)
     neg = None if negative is None else [negative] * len(PROMPTS)
     if isinstance(pipe, diffusers.FluxPipeline):
-        out = pipe(PROMPTS, height=SIZE, width=SIZE, num_inference_steps=steps, guidance_scale=g, true_cfg_scale=true_cfg,
-                   negative_prompt=neg, latents=pack_latents(x_T), output_type="pt").images
+        out = pipe(
+            PROMPTS,
+            height=SIZE,
+            width=SIZE,
+            num_inference_steps=steps,
+            guidance_scale=g,
+            true_cfg_scale=true_cfg,
+            negative_prompt=neg,
+            latents=pack_latents(x_T),
+            output_type="pt",
+        ).images
     else:
-        out = pipe(PROMPTS, num_inference_steps=steps, guidance_scale=g, negative_prompt=neg, latents=x_T, output_type="pt").images
+        out = pipe(
+            PROMPTS, num_inference_steps=steps, guidance_scale=g, negative_prompt=neg, latents=x_T, output_type="pt"
+        ).images
     return out * 2 - 1  # diffusers returns [0, 1]
 
 
 @pytest.mark.parametrize("g,negative", [(1.0, None), (4.0, None), (3.0, NEGATIVE)])
 def test_same_images_as_stable_diffusion_3_pipeline(sd3, g, negative):
-    _close(_cpaudit_images(sd3, [1, 2, 3], 4, g, negative), _diffusers_images(_pipe(sd3), [1, 2, 3], 4, g, negative), 1e-4)
+    _close(
+        _cpaudit_images(sd3, [1, 2, 3], 4, g, negative), _diffusers_images(_pipe(sd3), [1, 2, 3], 4, g, negative), 1e-4
+    )
 
 
 def test_same_images_as_stable_diffusion_3_pipeline_without_t5(sd3_no_t5):
@@ -296,8 +376,10 @@ CLIP = ["q_proj", "k_proj", "v_proj", "out_proj"]
 def _save_lora(folder: Path, out: Path) -> Path:
     """A LoRA on the transformer and the CLIP encoder(s), saved with the pipeline's save_lora_weights."""
     m = load_model(folder)
-    layers = {"transformer_lora_layers": _lora_layers(m.model.transformer, ATTN),
-              "text_encoder_lora_layers": _lora_layers(m.prompts.text_encoder, CLIP)}
+    layers = {
+        "transformer_lora_layers": _lora_layers(m.model.transformer, ATTN),
+        "text_encoder_lora_layers": _lora_layers(m.prompts.text_encoder, CLIP),
+    }
     if m.config["family"] == "sd3":
         layers["text_encoder_2_lora_layers"] = _lora_layers(m.prompts.text_encoder_2, CLIP)
     cls = diffusers.FluxPipeline if m.config["family"] == "flux" else diffusers.StableDiffusion3Pipeline
@@ -331,15 +413,25 @@ def test_foreign_loras_are_refused_in_one_line(sd3, flux_dev, tmp_path):
     with pytest.raises(InputError, match="text_encoder_2"):
         load_model(flux_dev, lora=sd3_lora)
     wide = tmp_path / "wide.safetensors"  # a layer FLUX has, at another base model's width: shapes do not fit
-    save_file({"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 64),
-               "transformer.transformer_blocks.0.attn.to_q.lora_B.weight": torch.zeros(64, 4)}, str(wide))
+    save_file(
+        {
+            "transformer.transformer_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 64),
+            "transformer.transformer_blocks.0.attn.to_q.lora_B.weight": torch.zeros(64, 4),
+        },
+        str(wide),
+    )
     with pytest.raises(InputError, match="another base model"):
         load_model(flux_dev, lora=wide)
     partial = tmp_path / "partial.safetensors"  # one layer matches, one names no layer of SD3's transformer
-    save_file({"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 32),
-               "transformer.transformer_blocks.0.attn.to_q.lora_B.weight": torch.zeros(32, 4),
-               "transformer.single_transformer_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 32),
-               "transformer.single_transformer_blocks.0.attn.to_q.lora_B.weight": torch.zeros(32, 4)}, str(partial))
+    save_file(
+        {
+            "transformer.transformer_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 32),
+            "transformer.transformer_blocks.0.attn.to_q.lora_B.weight": torch.zeros(32, 4),
+            "transformer.single_transformer_blocks.0.attn.to_q.lora_A.weight": torch.zeros(4, 32),
+            "transformer.single_transformer_blocks.0.attn.to_q.lora_B.weight": torch.zeros(32, 4),
+        },
+        str(partial),
+    )
     with pytest.raises(InputError, match="2 of 4 LoRA tensors match no layer"):
         load_model(sd3, lora=partial)
     pickled = tmp_path / "lora.bin"
@@ -349,22 +441,57 @@ def test_foreign_loras_are_refused_in_one_line(sd3, flux_dev, tmp_path):
 
 
 def _sample(model: Path, tmp_path: Path, *extra: str):
-    return runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "out"), "--n", "1", "--steps", "2",
-                               "--prompt", "a cat", *extra])
+    return runner.invoke(
+        app,
+        [
+            "sample",
+            "--model",
+            str(model),
+            "--out",
+            str(tmp_path / "out"),
+            "--n",
+            "1",
+            "--steps",
+            "2",
+            "--prompt",
+            "a cat",
+            *extra,
+        ],
+    )
 
 
 def _edit_json(path: Path, **changes) -> None:
     path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
 
 
-@pytest.mark.parametrize("name", ["FluxKontextPipeline", "FluxFillPipeline", "FluxControlPipeline", "FluxPriorReduxPipeline",
-                                  "FluxImg2ImgPipeline", "FluxInpaintPipeline", "FluxControlNetPipeline", "Flux2Pipeline"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "FluxKontextPipeline",
+        "FluxFillPipeline",
+        "FluxControlPipeline",
+        "FluxPriorReduxPipeline",
+        "FluxImg2ImgPipeline",
+        "FluxInpaintPipeline",
+        "FluxControlNetPipeline",
+        "Flux2Pipeline",
+    ],
+)
 def test_other_flux_pipelines_are_refused(flux_dev, tmp_path, name):
-    _one_line_exit_2(_sample(_edit_index(flux_dev, tmp_path / "f", _class_name=name), tmp_path), name, "FluxPipeline", "supports")
+    _one_line_exit_2(
+        _sample(_edit_index(flux_dev, tmp_path / "f", _class_name=name), tmp_path), name, "FluxPipeline", "supports"
+    )
 
 
-@pytest.mark.parametrize("name", ["StableDiffusion3Img2ImgPipeline", "StableDiffusion3InpaintPipeline",
-                                  "StableDiffusion3ControlNetPipeline", "PixArtSigmaPipeline"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "StableDiffusion3Img2ImgPipeline",
+        "StableDiffusion3InpaintPipeline",
+        "StableDiffusion3ControlNetPipeline",
+        "PixArtSigmaPipeline",
+    ],
+)
 def test_other_transformer_pipelines_are_refused(sd3, tmp_path, name):
     _one_line_exit_2(_sample(_edit_index(sd3, tmp_path / "s", _class_name=name), tmp_path), name, "supports")
 

@@ -12,9 +12,9 @@ import torch
 from typer.testing import CliRunner
 
 from cpaudit.cli.app import app
+from cpaudit.core.schedules import Schedule
 from cpaudit.models.load import load_model
 from cpaudit.models.tiny_sd import TinySDConfig, save_pipeline, tiny_text_encoder, tiny_unet, tiny_vae, word_tokenizer
-from cpaudit.core.schedules import Schedule
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.draw import draw_run
 from cpaudit.sampling.sampler import SamplerConfig
@@ -70,16 +70,32 @@ def test_same_images_as_diffusers_stable_diffusion_pipeline(pipeline_folder):
     assert ours.shape == theirs.shape == (3, 1, 16, 16)
     assert (ours - theirs).abs().max() < 1e-4
     # Guidance scale 1 is the prompt alone, on both sides.
-    assert (_cpaudit_images(pipeline_folder, [3, 4, 5], g=1.0).clamp(-1, 1) - _diffusers_images(pipe, [3, 4, 5], g=1.0)).abs().max() < 1e-4
+    assert (
+        _cpaudit_images(pipeline_folder, [3, 4, 5], g=1.0).clamp(-1, 1) - _diffusers_images(pipe, [3, 4, 5], g=1.0)
+    ).abs().max() < 1e-4
 
 
 def test_a_folder_diffusers_saves_loads_in_cpaudit(tmp_path):
     unet, vae, te, tok = _components(seed=3)
     _perturb(unet, 4)
-    pndm = diffusers.PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", set_alpha_to_one=False,
-                                   skip_prk_steps=True, steps_offset=1)
-    pipe = diffusers.StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet, scheduler=pndm, safety_checker=None,
-                                             feature_extractor=None, requires_safety_checker=False)
+    pndm = diffusers.PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        set_alpha_to_one=False,
+        skip_prk_steps=True,
+        steps_offset=1,
+    )
+    pipe = diffusers.StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=te,
+        tokenizer=tok,
+        unet=unet,
+        scheduler=pndm,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(str(tmp_path), safe_serialization=True)
     lm = load_model(tmp_path)
     assert lm.conditioning == "text" and lm.space_shape == (4, 8, 8) and lm.image_shape == (1, 16, 16)
@@ -113,7 +129,9 @@ def test_lora_applies_as_diffusers_applies_it(pipeline_folder, tmp_path):
     from peft.utils import get_peft_model_state_dict
 
     unet = load_model(pipeline_folder).model.unet
-    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False))
+    unet.add_adapter(
+        LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False)
+    )
     lora_dir = tmp_path / "lora"
     diffusers.StableDiffusionPipeline.save_lora_weights(str(lora_dir), unet_lora_layers=get_peft_model_state_dict(unet))
     lora_file = lora_dir / "pytorch_lora_weights.safetensors"
@@ -128,11 +146,29 @@ def test_lora_applies_as_diffusers_applies_it(pipeline_folder, tmp_path):
     # A LoRA for another base (other widths): bad input, one line.
     other = tmp_path / "other"
     unet2, vae2, te2, tok2 = _components()
-    big = diffusers.UNet2DConditionModel(**{**dict(unet2.config), "block_out_channels": (32, 64), "cross_attention_dim": 16})
+    big = diffusers.UNet2DConditionModel(
+        **{**dict(unet2.config), "block_out_channels": (32, 64), "cross_attention_dim": 16}
+    )
     big.add_adapter(LoraConfig(r=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False))
     diffusers.StableDiffusionPipeline.save_lora_weights(str(other), unet_lora_layers=get_peft_model_state_dict(big))
-    r = runner.invoke(app, ["sample", "--model", str(pipeline_folder), "--lora", str(other / "pytorch_lora_weights.safetensors"),
-                            "--prompt", "a red cat", "--out", str(tmp_path / "s"), "--n", "1", "--steps", "2"])
+    r = runner.invoke(
+        app,
+        [
+            "sample",
+            "--model",
+            str(pipeline_folder),
+            "--lora",
+            str(other / "pytorch_lora_weights.safetensors"),
+            "--prompt",
+            "a red cat",
+            "--out",
+            str(tmp_path / "s"),
+            "--n",
+            "1",
+            "--steps",
+            "2",
+        ],
+    )
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "LoRA" in r.output, r.output
     assert not (tmp_path / "s").exists()
 
@@ -140,8 +176,23 @@ def test_lora_applies_as_diffusers_applies_it(pipeline_folder, tmp_path):
 def test_sample_cli_records_each_prompt(pipeline_folder, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("\n".join(PROMPTS) + "\n")
-    r = runner.invoke(app, ["sample", "--model", str(pipeline_folder), "--prompts", str(prompts), "--out", str(tmp_path / "s"),
-                            "--steps", "3", "--guidance-scale", "2", "--quiet"])
+    r = runner.invoke(
+        app,
+        [
+            "sample",
+            "--model",
+            str(pipeline_folder),
+            "--prompts",
+            str(prompts),
+            "--out",
+            str(tmp_path / "s"),
+            "--steps",
+            "3",
+            "--guidance-scale",
+            "2",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     run = json.loads((tmp_path / "s" / "run.json").read_text())
     assert run["n"] == 3 and run["conditioning"] == "text" and run["image_shape"] == [1, 16, 16]
@@ -158,21 +209,35 @@ def _one_line_exit_2(r, *needles):
 
 def test_refusals_are_one_line(pipeline_folder, tmp_path):
     def sample(model, *extra):
-        return runner.invoke(app, ["sample", "--model", str(model), "--out", str(tmp_path / "out"), "--n", "1", "--steps", "2",
-                                   *extra])
+        return runner.invoke(
+            app, ["sample", "--model", str(model), "--out", str(tmp_path / "out"), "--n", "1", "--steps", "2", *extra]
+        )
 
     xl = tmp_path / "xl"
     shutil.copytree(pipeline_folder, xl)
     index = json.loads((xl / "model_index.json").read_text())
-    (xl / "model_index.json").write_text(json.dumps({**index, "_class_name": "StableDiffusionXLPipeline",
-                                                     "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"]}))
+    (xl / "model_index.json").write_text(
+        json.dumps(
+            {
+                **index,
+                "_class_name": "StableDiffusionXLPipeline",
+                "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+            }
+        )
+    )
     _one_line_exit_2(sample(xl, "--prompt", "a cat"), "SDXL", "Stable Diffusion 1.x/2.x")
 
     flow = tmp_path / "flow"
     (flow / "scheduler").mkdir(parents=True)
-    (flow / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusion3Pipeline",
-                                                       "transformer": ["diffusers", "SD3Transformer2DModel"],
-                                                       "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"]}))
+    (flow / "model_index.json").write_text(
+        json.dumps(
+            {
+                "_class_name": "StableDiffusion3Pipeline",
+                "transformer": ["diffusers", "SD3Transformer2DModel"],
+                "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+            }
+        )
+    )
     _one_line_exit_2(sample(flow, "--prompt", "a cat"), "flow-matching", "supports")
 
     pickled = tmp_path / "pickled"
@@ -205,8 +270,18 @@ def test_native_scheduler_matches_cpaudits_sampler_with_and_without_guidance(pip
     conds = Conditions(tuple(PROMPTS), 3.0)
     prot = Protection("learned", alpha=0.5, scale=30.0, space="x_t")
     for protection, logit_fn in ((None, None), (prot, _random_classifier())):
-        a, b = (draw_run(lm, [4, 5, 6], SamplerConfig(steps=6), conditions=conds, protection=protection, logit_fn=logit_fn,
-                         scheduler=s) for s in ("cpaudit", "native"))
+        a, b = (
+            draw_run(
+                lm,
+                [4, 5, 6],
+                SamplerConfig(steps=6),
+                conditions=conds,
+                protection=protection,
+                logit_fn=logit_fn,
+                scheduler=s,
+            )
+            for s in ("cpaudit", "native")
+        )
         assert (a.images.clamp(-1, 1) - b.images).abs().max() < 1e-4
         assert torch.equal(a.fired, b.fired) and int(a.fired.sum()) == (18 if protection else 0)
     plain = draw_run(lm, [4, 5, 6], SamplerConfig(steps=6), conditions=conds).images
@@ -220,8 +295,19 @@ def test_native_euler_scheduler_samples_protected(pipeline_folder, tmp_path):
     shutil.copytree(pipeline_folder, folder)
     cfg_path = folder / "scheduler" / "scheduler_config.json"
     cfg = json.loads(cfg_path.read_text())
-    cfg_path.write_text(json.dumps({**diffusers.EulerDiscreteScheduler.from_config(cfg).config, "_class_name": "EulerDiscreteScheduler"}))
+    cfg_path.write_text(
+        json.dumps(
+            {**diffusers.EulerDiscreteScheduler.from_config(cfg).config, "_class_name": "EulerDiscreteScheduler"}
+        )
+    )
     lm = load_model(folder)
-    b = draw_run(lm, [1, 2], SamplerConfig(steps=5), conditions=Conditions(tuple(PROMPTS[:2]), 3.0), scheduler="native",
-                 protection=Protection("learned", alpha=0.5, scale=30.0, space="x_t"), logit_fn=_random_classifier())
+    b = draw_run(
+        lm,
+        [1, 2],
+        SamplerConfig(steps=5),
+        conditions=Conditions(tuple(PROMPTS[:2]), 3.0),
+        scheduler="native",
+        protection=Protection("learned", alpha=0.5, scale=30.0, space="x_t"),
+        logit_fn=_random_classifier(),
+    )
     assert b.images.shape == (2, 1, 16, 16) and bool(b.finite.all()) and b.fired.tolist() == [5, 5]

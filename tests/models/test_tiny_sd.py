@@ -15,7 +15,11 @@ def test_caption_words_are_tokens_and_captions_stay_apart(tmp_path):
     tok = word_tokenizer(captions, 16)
     ids = [tuple(tok(c).input_ids) for c in captions]
     assert len(set(ids)) == len(captions)
-    assert tok.convert_ids_to_tokens(tok("a photo of a shy brown fox").input_ids)[-4:-1] == ["shy</w>", "brown</w>", "fox</w>"]
+    assert tok.convert_ids_to_tokens(tok("a photo of a shy brown fox").input_ids)[-4:-1] == [
+        "shy</w>",
+        "brown</w>",
+        "fox</w>",
+    ]
     # BPE ranks across words split two of them ('horse' takes h+o from 'photo'): golden, so a change shows.
     split = sorted({w for c in captions for w in c.split() if len(tok.tokenize(w)) > 1})
     assert split == ["orange", "photo"]

@@ -24,13 +24,22 @@ SEEDS = [11, 12, 13]
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("native_flow")
-    return {"sd3": _build(root / "sd3", SD3_CFG), "dev": _build(root / "dev", replace(FLUX_CFG, guidance_embeds=True, dynamic_shift=True)),
-            "schnell": _build(root / "schnell", replace(FLUX_CFG, guidance_embeds=False, shift=1.0))}
+    return {
+        "sd3": _build(root / "sd3", SD3_CFG),
+        "dev": _build(root / "dev", replace(FLUX_CFG, guidance_embeds=True, dynamic_shift=True)),
+        "schnell": _build(root / "schnell", replace(FLUX_CFG, guidance_embeds=False, shift=1.0)),
+    }
 
 
 def _draw(model, scheduler: str, guidance: float, guide=None, steps: int = 5) -> torch.Tensor:
-    b = draw_run(model, SEEDS, SamplerConfig(steps=steps), conditions=Conditions(tuple(PROMPTS), guidance), guide=guide,
-                 scheduler=scheduler)
+    b = draw_run(
+        model,
+        SEEDS,
+        SamplerConfig(steps=steps),
+        conditions=Conditions(tuple(PROMPTS), guidance),
+        guide=guide,
+        scheduler=scheduler,
+    )
     assert b.finite.all()
     return b.images.clamp(-1, 1), b.fired
 
@@ -67,8 +76,14 @@ def test_a_guided_velocity_handed_back_takes_cpaudits_step(folders, which, guida
 def test_cpsample_with_flux_true_cfg_is_refused_natively(folders):
     m = load_model(folders["schnell"])
     with pytest.raises(InputError, match="true classifier-free guidance"):
-        draw_run(m, SEEDS, SamplerConfig(steps=3), conditions=Conditions(tuple(PROMPTS), 3.0, negative_prompt=""), guide=_nudge,
-                 scheduler="native")
+        draw_run(
+            m,
+            SEEDS,
+            SamplerConfig(steps=3),
+            conditions=Conditions(tuple(PROMPTS), 3.0, negative_prompt=""),
+            guide=_nudge,
+            scheduler="native",
+        )
 
 
 @pytest.mark.parametrize("which,default", [("sd3", 7.0), ("dev", 3.5), ("schnell", 1.0)])

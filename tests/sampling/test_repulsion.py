@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from cpaudit.errors import ConfigError
 from cpaudit.core.paths import prediction_pair
+from cpaudit.errors import ConfigError
 from cpaudit.sampling.repulsion import Repulsion, centred_unit, correlation_gradient, repel_pred
 
 

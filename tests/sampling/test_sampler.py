@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
+from cpaudit.core.paths import prediction_pair
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.sample import SampleOptions, sample
 from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch
 from tests.conftest import SAMPLE_ATOL, assert_within_one_grey_level
-from cpaudit.core.paths import prediction_pair
 
 
 def vp(abar: float) -> tuple[float, float]:
@@ -31,7 +31,7 @@ def test_same_seed_same_image_whatever_the_batch(tiny_model):
     for cfg in (SamplerConfig(steps=10), SamplerConfig(steps=10, method="ddpm"), SamplerConfig(steps=10, eta=0.5)):
         whole = sample_batch(denoise, path, m.image_shape, seeds, cfg).images
         one_by_one = torch.cat([sample_batch(denoise, path, m.image_shape, [s], cfg).images for s in seeds])
-        pairs = torch.cat([sample_batch(denoise, path, m.image_shape, seeds[i:i + 2], cfg).images for i in (0, 2, 4)])
+        pairs = torch.cat([sample_batch(denoise, path, m.image_shape, seeds[i : i + 2], cfg).images for i in (0, 2, 4)])
         assert (whole - one_by_one).abs().max() <= SAMPLE_ATOL and (whole - pairs).abs().max() <= SAMPLE_ATOL
         # Other seeds are other images: the tolerance cannot hide a mix-up of seeds within a batch.
         assert (whole[1:] - one_by_one[:-1]).abs().amax(dim=(1, 2, 3)).min() > 100 * SAMPLE_ATOL
@@ -54,7 +54,10 @@ def test_written_images_do_not_depend_on_batch_size(tiny_model, tmp_path):
     assert_within_one_grey_level(a.images, b.images)
     sample(SampleOptions(model=tiny_model, out=tmp_path / "c", n=6, batch_size=6, sampler=SamplerConfig(steps=8)))
     assert (tmp_path / "a" / "000005.png").read_bytes() == (tmp_path / "c" / "000005.png").read_bytes()
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [f"{i:06d}.png" for i in range(6)] + ["run.json", "samples.npz"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [f"{i:06d}.png" for i in range(6)] + [
+        "run.json",
+        "samples.npz",
+    ]
 
 
 @pytest.mark.parametrize("classifier", ["exact", "learned"])
@@ -63,7 +66,9 @@ def test_scale_zero_or_alpha_zero_is_bit_identical_to_unprotected(tiny_model, ti
     cfg = SamplerConfig(steps=10)
     plain = sample(SampleOptions(model=tiny_model, out=tmp_path / "p", n=4, sampler=cfg, write_png=False))
     for prot in (Protection(clf, alpha=0.4, scale=0.0), Protection(clf, alpha=0.0, scale=100.0)):
-        r = sample(SampleOptions(model=tiny_model, out=tmp_path / "q", n=4, sampler=cfg, protection=prot, write_png=False))
+        r = sample(
+            SampleOptions(model=tiny_model, out=tmp_path / "q", n=4, sampler=cfg, protection=prot, write_png=False)
+        )
         assert np.array_equal(r.images, plain.images)
         assert r.fired_fraction == 0.0
 
@@ -76,8 +81,16 @@ def test_protection_changes_samples_and_counts_firing(tiny_model, tiny_classifie
     assert r.fired_fraction == 1.0 and r.run["fired_steps"] == {str(i): 10 for i in range(4)}
     assert not np.array_equal(r.images, plain.images)
     assert r.run["protection"]["classifier"] == "exact" and r.run["protection"]["scale"] == 3.0
-    learned = sample(SampleOptions(model=tiny_model, out=tmp_path / "l", n=4, sampler=cfg, write_png=False,
-                                   protection=Protection(str(tiny_classifier), alpha=0.5, scale=3.0)))
+    learned = sample(
+        SampleOptions(
+            model=tiny_model,
+            out=tmp_path / "l",
+            n=4,
+            sampler=cfg,
+            write_png=False,
+            protection=Protection(str(tiny_classifier), alpha=0.5, scale=3.0),
+        )
+    )
     assert learned.fired_fraction > 0
 
 
@@ -87,7 +100,7 @@ def test_no_gradient_pass_when_nobody_is_confident(tiny_model):
 
     def logit_fn(x, t):
         calls.append(x.requires_grad)
-        return (x.flatten(1).sum(1) * 0.0)  # p = 1/2 everywhere: never confident
+        return x.flatten(1).sum(1) * 0.0  # p = 1/2 everywhere: never confident
 
     x = torch.randn(3, 1, 8, 8, requires_grad=False)
     eps = torch.randn(3, 1, 8, 8)
@@ -97,7 +110,9 @@ def test_no_gradient_pass_when_nobody_is_confident(tiny_model):
 
 def test_diverging_guidance_is_reported_not_written(tiny_model, tmp_path):
     prot = Protection("exact", alpha=0.5, scale=1e38, guide="every-step")
-    r = sample(SampleOptions(model=tiny_model, out=tmp_path, n=3, sampler=SamplerConfig(steps=5, clip=False), protection=prot))
+    r = sample(
+        SampleOptions(model=tiny_model, out=tmp_path, n=3, sampler=SamplerConfig(steps=5, clip=False), protection=prot)
+    )
     assert r.nonfinite_seeds == [0, 1, 2] and len(r.images) == 0
     assert not list(tmp_path.glob("*.png"))
     assert r.run["nonfinite_seeds"] == [0, 1, 2]
@@ -126,8 +141,23 @@ def test_each_classifier_kind_gets_its_own_defaults(tiny_model, tmp_path):
         assert {k: getattr(p, k) for k in KIND_DEFAULTS[kind]} == KIND_DEFAULTS[kind]
     assert KIND_DEFAULTS["exact"]["scale"] < KIND_DEFAULTS["learned"]["scale"]
     assert Protection("exact", scale=7.0, rule="toward-half").scale == 7.0
-    r = CliRunner().invoke(app, ["--quiet", "sample", "--model", str(tiny_model), "--out", str(tmp_path / "s"), "--n", "2",
-                                 "--steps", "3", "--protect", "--json"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--quiet",
+            "sample",
+            "--model",
+            str(tiny_model),
+            "--out",
+            str(tmp_path / "s"),
+            "--n",
+            "2",
+            "--steps",
+            "3",
+            "--protect",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     import json
 
@@ -167,8 +197,14 @@ def test_guidance_on_x0_reads_the_predicted_x0_at_x0_t():
     g = torch.Generator().manual_seed(0)
     x, eps = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 8, 8, generator=g)
     abar = 0.3
-    out, fired = protect_eps(eps, x, torch.full((2,), 700), abar, logit_fn,
-                             Protection("exact", alpha=0.5, scale=1.0, space="x0", guide="every-step"))
+    out, fired = protect_eps(
+        eps,
+        x,
+        torch.full((2,), 700),
+        abar,
+        logit_fn,
+        Protection("exact", alpha=0.5, scale=1.0, space="x0", guide="every-step"),
+    )
     x0 = prediction_pair(eps, x, *vp(abar), "epsilon").x0.clamp(-1, 1)
     assert all(torch.allclose(s[0], x0) and (s[1] == X0_T).all() for s in seen)
     # d logit / d x0 = 1 everywhere, so eps_hat = eps - s sqrt(1 - abar) grad logsigmoid(-|logit|)
@@ -197,10 +233,12 @@ def test_one_and_two_classifier_passes_guide_alike(tiny_classifier, space):
     t = torch.full((16,), 100)
     logits = net(x, t).detach()
     alpha = float(torch.sigmoid(-logits.abs()).median())  # about half the rows confident
-    one, f1 = protect_eps(eps, x, t, 0.6, lambda a, b: net(a, b),
-                          Protection(str(tiny_classifier), alpha, 50.0, space=space, passes=1))
-    two, f2 = protect_eps(eps, x, t, 0.6, lambda a, b: net(a, b),
-                          Protection(str(tiny_classifier), alpha, 50.0, space=space, passes=2))
+    one, f1 = protect_eps(
+        eps, x, t, 0.6, lambda a, b: net(a, b), Protection(str(tiny_classifier), alpha, 50.0, space=space, passes=1)
+    )
+    two, f2 = protect_eps(
+        eps, x, t, 0.6, lambda a, b: net(a, b), Protection(str(tiny_classifier), alpha, 50.0, space=space, passes=2)
+    )
     assert torch.equal(f1, f2) and 0 < int(f1.sum()) < 16
     assert torch.allclose(one, two, atol=1e-5)
     assert torch.equal(one[~f1], eps[~f1]) and not torch.allclose(one[f1], eps[f1])

@@ -33,6 +33,11 @@ def test_classifier_folder_contents(tiny_classifier, tiny_model):
 
 
 def test_python_api_mirrors_cli(tiny_model, tmp_path):
-    r = cpaudit.sample(model=tiny_model, out=tmp_path, n=2, steps=3,
-                       protection=cpaudit.Protection(classifier="exact", alpha=0.5, scale=1.0))
+    r = cpaudit.sample(
+        model=tiny_model,
+        out=tmp_path,
+        n=2,
+        steps=3,
+        protection=cpaudit.Protection(classifier="exact", alpha=0.5, scale=1.0),
+    )
     assert r.images.shape == (2, 8, 8, 1) and r.fired_fraction == 1.0

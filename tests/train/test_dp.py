@@ -56,7 +56,11 @@ def test_clipping_bounds_each_example():
 
 @pytest.mark.parametrize(
     "cfg,needle",
-    [(DPConfig(epsilon=0), "--epsilon"), (DPConfig(delta=0.2), "--delta"), (DPConfig(expected_batch_size=100), "--batch-size")],
+    [
+        (DPConfig(epsilon=0), "--epsilon"),
+        (DPConfig(delta=0.2), "--delta"),
+        (DPConfig(expected_batch_size=100), "--batch-size"),
+    ],
 )
 def test_impossible_settings_are_refused(tmp_path, cfg, needle):
     with pytest.raises(InputError, match=needle):
@@ -66,7 +70,9 @@ def test_impossible_settings_are_refused(tmp_path, cfg, needle):
 
 def test_dp_training_records_epsilon_below_target(tmp_path):
     cfg = DPConfig(epsilon=5.0, delta=1e-3, steps=6, expected_batch_size=4, noise_multiplicity=2)
-    r = train_diffusion(TrainDiffusionOptions(data="digits", out=tmp_path, members=16, base_channels=8, num_res_blocks=1, dp=cfg))
+    r = train_diffusion(
+        TrainDiffusionOptions(data="digits", out=tmp_path, members=16, base_channels=8, num_res_blocks=1, dp=cfg)
+    )
     recorded = json.loads((tmp_path / "config.json").read_text())["dp"]
     assert recorded["epsilon"] <= 5.0 and recorded["epsilon"] > 4.5
     assert recorded == r.dp and recorded["noise_multiplicity"] == 2 and recorded["sample_rate"] == 0.25

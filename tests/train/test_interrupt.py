@@ -14,15 +14,37 @@ from safetensors.torch import load_file
 
 # 600 steps (about 4 s of training on one thread): a wide window for the signal, sent once the checkpoint
 # of step 30 exists, to land before training ends.
-ARGS = ["train-diffusion", "digits", "--members", "8", "--steps", "600", "--channels", "8", "--res-blocks", "1",
-        "--batch-size", "8", "--checkpoint-every", "10", "--seed", "4", "--quiet"]
+ARGS = [
+    "train-diffusion",
+    "digits",
+    "--members",
+    "8",
+    "--steps",
+    "600",
+    "--channels",
+    "8",
+    "--res-blocks",
+    "1",
+    "--batch-size",
+    "8",
+    "--checkpoint-every",
+    "10",
+    "--seed",
+    "4",
+    "--quiet",
+]
 
 
 def _cli(*args):
     # A shell that starts a job in the background (nohup, `&`) hands it SIGINT ignored, and Python then keeps
     # ignoring it; restore the default handler so the child meets Ctrl-C as a user at a terminal does.
-    return [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-            "from cpaudit.cli.app import app; app()", *args]
+    return [
+        sys.executable,
+        "-c",
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from cpaudit.cli.app import app; app()",
+        *args,
+    ]
 
 
 def _step(path):

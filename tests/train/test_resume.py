@@ -6,8 +6,16 @@ from cpaudit.train.diffusion import DiffusionTrainConfig
 
 
 def _opts(out, steps, resume=False):
-    return TrainDiffusionOptions(data="digits", out=out, members=8, seed=1, base_channels=8, num_res_blocks=1, resume=resume,
-                                 train=DiffusionTrainConfig(steps=steps, batch_size=8, checkpoint_every=5))
+    return TrainDiffusionOptions(
+        data="digits",
+        out=out,
+        members=8,
+        seed=1,
+        base_channels=8,
+        num_res_blocks=1,
+        resume=resume,
+        train=DiffusionTrainConfig(steps=steps, batch_size=8, checkpoint_every=5),
+    )
 
 
 def test_resume_continues_to_the_same_weights(tmp_path):

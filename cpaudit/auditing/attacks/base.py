@@ -22,7 +22,6 @@ from cpaudit.models.conditioning import Cond, cond_rows, cond_to
 from cpaudit.models.denoise import PairFn
 from cpaudit.sampling.protection import LogitFn, Protection, protect_pred
 
-
 Role = Literal["members", "holdout"]
 
 
@@ -45,7 +44,7 @@ class Denoiser:
     suffix: str = ""  # results.json key suffix of the attacks on it, e.g. "_caption"
     title: str = ""  # appended to the attacks' titles, e.g. " (true caption)"
 
-    def bound(self, role: Role, rows: range) -> "Denoiser":
+    def bound(self, role: Role, rows: range) -> Denoiser:
         """This denoiser with candidates `rows` of `role`'s conditions bound (itself when unconditional)."""
         if self.conds is None or self.cond_model is None:
             return self
@@ -71,8 +70,12 @@ class Denoiser:
         return self.pred(x, t).eps
 
 
-def score_images(images: torch.Tensor, score: Callable[[torch.Tensor, range], torch.Tensor], device: torch.device,
-                 batch_size: int = 256) -> np.ndarray:
+def score_images(
+    images: torch.Tensor,
+    score: Callable[[torch.Tensor, range], torch.Tensor],
+    device: torch.device,
+    batch_size: int = 256,
+) -> np.ndarray:
     """(K, N) scores of N images, score(batch on device, its row indices) -> (K, B). Under torchrun each rank
     scores its block of rows and the blocks are gathered in order, so the result is the one-process one."""
     w = world()
@@ -86,8 +89,9 @@ def score_images(images: torch.Tensor, score: Callable[[torch.Tensor, range], to
     return gather_rows(local.T.contiguous(), w).T.numpy()
 
 
-def score_candidates(ctx: "AttackContext", denoiser: "Denoiser",
-                     score: Callable[[torch.Tensor, "Denoiser"], torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+def score_candidates(
+    ctx: AttackContext, denoiser: Denoiser, score: Callable[[torch.Tensor, Denoiser], torch.Tensor]
+) -> tuple[np.ndarray, np.ndarray]:
     """(pos, neg): score(batch, the denoiser bound to the batch's conditions) -> (K, B) of members and of
     held-out candidates (score_images batches and shards them)."""
     out = []
@@ -156,13 +160,21 @@ def measures_of(attack: Attack, denoiser: Denoiser | None, sampling_protected: b
     return [tm]
 
 
-CI_NOTE = ("auc_ci95 covers the AUC of the attack the cross-fit chose on held-apart halves; strongest_auc_ci95 "
-           "covers the AUC of the strongest attack in the set (its best variant and sign), from all images: DeLong "
-           "standard errors, the lower end max-t adjusted over the variants")
+CI_NOTE = (
+    "auc_ci95 covers the AUC of the attack the cross-fit chose on held-apart halves; strongest_auc_ci95 "
+    "covers the AUC of the strongest attack in the set (its best variant and sign), from all images: DeLong "
+    "standard errors, the lower end max-t adjusted over the variants"
+)
 
 
-def headline_figures(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
-                     n_null: int, n_boot: int = BOOTSTRAP_REPLICATES, split_design: str | None = None) -> tuple[dict, CrossFit]:
+def headline_figures(
+    pos: np.ndarray,
+    neg: np.ndarray,
+    rng: np.random.Generator,
+    n_null: int,
+    n_boot: int = BOOTSTRAP_REPLICATES,
+    split_design: str | None = None,
+) -> tuple[dict, CrossFit]:
     """The selection-free figures of scores pos (K, M), neg (K, H) with K variants (core/crossfit.py): AUC
     with its bootstrap 95% interval (of the chosen attack's AUC), a 95% interval of the strongest variant's
     AUC (strongest_auc_ci95: core/crossfit.strongest_interval, from a generator spawned off rng, so every
@@ -193,7 +205,7 @@ def headline_figures(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
         "auc_ci95": list(cf.auc_ci95),
         "auc_se": cf.auc_se,
         "interval": f"bootstrap of the whole cross-fit ({n_boot} replicates), standard error capped by the null's: "
-                    "centre +- 1.96 standard errors",
+        "centre +- 1.96 standard errors",
         "strongest_auc_ci95": list(strongest_ci95),
         "ci_note": CI_NOTE,
         "chance_band95": [float(lo), float(hi)],
@@ -218,20 +230,31 @@ def headline_figures(pos: np.ndarray, neg: np.ndarray, rng: np.random.Generator,
 
 def one_run_assumption(split_design: str | None) -> str:
     """What the one-run figures rest on, in a sentence for results.json and the report."""
-    indicative = ("epsilon_lb assumes every candidate was included by an independent fair coin (Steinke, Nasr & "
-                  "Jagielski 2023, Theorem 5.2); the audit's halves hold a set number of members, so it is indicative, "
-                  "not a guarantee.")
+    indicative = (
+        "epsilon_lb assumes every candidate was included by an independent fair coin (Steinke, Nasr & "
+        "Jagielski 2023, Theorem 5.2); the audit's halves hold a set number of members, so it is indicative, "
+        "not a guarantee."
+    )
     if split_design in DRAWN_DESIGNS:
-        return (f"{indicative} epsilon_lb_proven is one: the same test at level x P[Binomial(m, 1/2) = members], "
-                f"valid because cpaudit drew this ({split_design}) split at random.")
+        return (
+            f"{indicative} epsilon_lb_proven is one: the same test at level x P[Binomial(m, 1/2) = members], "
+            f"valid because cpaudit drew this ({split_design}) split at random."
+        )
     if split_design == "user":
         return f"{indicative} This split is the user's own record, drawn by no coin cpaudit knows: no figure here is a guarantee."
     return f"{indicative} The split's design was not given: no figure here is a guarantee."
 
 
-def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, rng: np.random.Generator,
-              n_null: int, n_boot: int = BOOTSTRAP_REPLICATES,
-              split_design: str | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+def summarise(
+    key: str,
+    title: str,
+    threat_model: ThreatModel,
+    s: AttackScores,
+    rng: np.random.Generator,
+    n_null: int,
+    n_boot: int = BOOTSTRAP_REPLICATES,
+    split_design: str | None = None,
+) -> tuple[dict, dict[str, np.ndarray]]:
     """The figures every attack reports, selection-free (headline_figures), and the arrays for its ROC."""
     figures, cf = headline_figures(s.pos, s.neg, rng, n_null, n_boot, split_design)
     summary = {
@@ -242,7 +265,7 @@ def summarise(key: str, title: str, threat_model: ThreatModel, s: AttackScores, 
         "n_holdout": int(s.neg.shape[1]),
         **figures,
         "selection": f"cross-fitted: variant and sign chosen on one half of the images, AUC on the other, swapped and averaged "
-                     f"({len(s.variants)} variant{'s' if len(s.variants) != 1 else ''})",
+        f"({len(s.variants)} variant{'s' if len(s.variants) != 1 else ''})",
         "chosen": [{"variant": s.variants[k], "sign": sign} for k, sign in cf.chosen],
         # Each variant's AUC on all images: descriptive only (the best of them is selected, so biased upward).
         "by_variant": [{"variant": v, "auc": auc(p, q)} for v, p, q in zip(s.variants, s.pos, s.neg)],

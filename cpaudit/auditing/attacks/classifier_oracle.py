@@ -24,7 +24,12 @@ class ClassifierOracleAttack:
     target = "classifier"
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
-        assert denoiser is not None and denoiser.logit_fn is not None and ctx.members is not None and ctx.holdout is not None
+        assert (
+            denoiser is not None
+            and denoiser.logit_fn is not None
+            and ctx.members is not None
+            and ctx.holdout is not None
+        )
         ctx.step("classifier oracle")
         logit_fn = denoiser.logit_fn
         shape = tuple(ctx.members.shape[1:])
@@ -37,6 +42,7 @@ class ClassifierOracleAttack:
                     tt = denoiser.path.times(t, x.shape[0], x.device)
                     rows.append(logit_fn(noise_to(x, eps, *denoiser.path.at(t)), tt).abs())
                 return torch.stack(rows)
+
             return score
 
         pos = score_images(ctx.members, scorer("members"), denoiser.device)

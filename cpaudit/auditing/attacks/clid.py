@@ -99,8 +99,9 @@ def form_denoiser(denoiser: Denoiser, role: Role, form: str, rows: range) -> Den
     return replace(denoiser, conds={role: denoiser.conds[form_key(role, form)]}).bound(role, rows)
 
 
-def window_losses(forms: list[Denoiser], x0: torch.Tensor, noise: torch.Tensor, ts: tuple[int, ...],
-                  path: GaussianPath) -> torch.Tensor:
+def window_losses(
+    forms: list[Denoiser], x0: torch.Tensor, noise: torch.Tensor, ts: tuple[int, ...], path: GaussianPath
+) -> torch.Tensor:
     """(len(forms), B): per image, the mean over timesteps ts and latent entries of (eps_hat - eps)^2 with each
     form's denoiser; noise (len(ts), B, ...) is eps per timestep, the same for every form (as the reference's
     noise_other)."""
@@ -140,8 +141,10 @@ def variant_scores(losses: np.ndarray, n_members: int) -> tuple[list[str], np.nd
                 if alpha == 0 and red != "all":
                     continue
                 rows.append(clid_score(losses[w, 0], losses[w, 1:][list(idx)], alpha))
-                names.append(f"t={window[0]}-{window[-1]}/{REFERENCE_T}, " +
-                             ("loss only" if alpha == 0 else f"{red} reduced, alpha={alpha:.1f}"))
+                names.append(
+                    f"t={window[0]}-{window[-1]}/{REFERENCE_T}, "
+                    + ("loss only" if alpha == 0 else f"{red} reduced, alpha={alpha:.1f}")
+                )
     scores = np.stack(rows)
     return names, scores[:, :n_members], scores[:, n_members:]
 
@@ -153,8 +156,9 @@ class CLiDAttack:
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert denoiser is not None and ctx.members is not None and ctx.holdout is not None
-        assert denoiser.conds is not None and form_key("members", "empty") in denoiser.conds, \
+        assert denoiser.conds is not None and form_key("members", "empty") in denoiser.conds, (
             "CLiD needs the reduced captions' conditions: build its denoiser with clid_denoiser"
+        )
         ctx.step("CLiD" + (" (protected)" if denoiser.protected else "") + denoiser.title)
         windows = [grid_timesteps(w, denoiser.path.T) for w in WINDOWS]
         ts = [t for w in windows for t in w]
@@ -166,12 +170,24 @@ class CLiDAttack:
                 noise = image_noise(seed, idx, len(ts), tuple(xb.shape[1:])).to(xb.device)
                 forms = [form_denoiser(denoiser, role, f, idx) for f in FORMS]
                 starts = np.cumsum([0] + [len(w) for w in windows])
-                return torch.cat([window_losses(forms, xb, noise[starts[w] : starts[w + 1]], window, denoiser.path)
-                                  for w, window in enumerate(windows)])
+                return torch.cat(
+                    [
+                        window_losses(forms, xb, noise[starts[w] : starts[w + 1]], window, denoiser.path)
+                        for w, window in enumerate(windows)
+                    ]
+                )
 
             parts.append(score_images(x, score, denoiser.device))
         losses = np.concatenate(parts, axis=1).reshape(len(WINDOWS), len(FORMS), -1)
         variants, pos, neg = variant_scores(losses, ctx.members.shape[0])
-        return AttackScores(variants, pos, neg, queries_per_image=len(ts) * len(FORMS),
-                            extra={"clid_timesteps": [list(w) for w in windows], "clid_reduced_captions": list(REDUCED_FORMS),
-                                   "clid_alphas": list(ALPHAS)})
+        return AttackScores(
+            variants,
+            pos,
+            neg,
+            queries_per_image=len(ts) * len(FORMS),
+            extra={
+                "clid_timesteps": [list(w) for w in windows],
+                "clid_reduced_captions": list(REDUCED_FORMS),
+                "clid_alphas": list(ALPHAS),
+            },
+        )

@@ -27,8 +27,9 @@ from cpaudit.seeding import MAX_SEED, derive_seed, torch_generator
 def image_noise(base_seed: int, index: torch.Tensor | range, draws: int, shape: tuple[int, ...]) -> torch.Tensor:
     """(draws, B, *shape) noise for images `index`: image i draws from its own generator, seeded base + i,
     so its noise does not depend on the batch, the shard or how many other images are scored."""
-    return torch.stack([torch.randn((draws, *shape), generator=torch_generator((base_seed + int(i)) % MAX_SEED))
-                        for i in index], dim=1)
+    return torch.stack(
+        [torch.randn((draws, *shape), generator=torch_generator((base_seed + int(i)) % MAX_SEED)) for i in index], dim=1
+    )
 
 
 @torch.no_grad()
@@ -57,7 +58,11 @@ def reconstruction_losses(
     for start in range(0, len(index), batch_size):
         idx = index[start : start + batch_size]
         x0 = images[idx.start : idx.stop].to(device)
-        model = pair_model if cond is None else _bind(pair_model, cond_to(cond_rows(cond, slice(idx.start, idx.stop)), device))
+        model = (
+            pair_model
+            if cond is None
+            else _bind(pair_model, cond_to(cond_rows(cond, slice(idx.start, idx.stop)), device))
+        )
         denoiser = Denoiser(model, path, torch.device(device), protection, logit_fn)
         noise = image_noise(base_seed, idx, draws, tuple(images.shape[1:]))
         for d in range(draws):
@@ -88,12 +93,26 @@ class LossAttack:
                 seed = derive_seed(ctx.seed, f"mia-{t}-{role}")
                 # Under torchrun each rank scores a block of the images with the noise one process draws for them.
                 conditional = denoiser.conds is not None
-                loss = reconstruction_losses(denoiser.cond_model if conditional else denoiser.pair_model, x, denoiser.path, t,
-                                             ctx.mia_draws, seed, protection=denoiser.protection, logit_fn=denoiser.logit_fn,
-                                             rows=w.shard(len(x)), device=denoiser.device,
-                                             cond=denoiser.conds[role] if conditional else None)
+                loss = reconstruction_losses(
+                    denoiser.cond_model if conditional else denoiser.pair_model,
+                    x,
+                    denoiser.path,
+                    t,
+                    ctx.mia_draws,
+                    seed,
+                    protection=denoiser.protection,
+                    logit_fn=denoiser.logit_fn,
+                    rows=w.shard(len(x)),
+                    device=denoiser.device,
+                    cond=denoiser.conds[role] if conditional else None,
+                )
                 row.append(-gather_rows(torch.from_numpy(loss), w).numpy())
             pos.append(row[0])
             neg.append(row[1])
-        return AttackScores([f"t={t}" for t in ctx.mia_t], np.stack(pos), np.stack(neg),
-                            queries_per_image=len(ctx.mia_t) * ctx.mia_draws, extra={"mia_t": list(ctx.mia_t)})
+        return AttackScores(
+            [f"t={t}" for t in ctx.mia_t],
+            np.stack(pos),
+            np.stack(neg),
+            queries_per_image=len(ctx.mia_t) * ctx.mia_draws,
+            extra={"mia_t": list(ctx.mia_t)},
+        )

@@ -23,8 +23,9 @@ SUBSET_SIZES = (64, 256, 1024, 4096, 16384, 65536)
 BLOCK = 1024  # samples per block of the similarity matrix
 
 
-def nearest_sample_scores(candidates: np.ndarray, samples: np.ndarray, threshold: float, k: int = K_NEAREST,
-                          checkpoints: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+def nearest_sample_scores(
+    candidates: np.ndarray, samples: np.ndarray, threshold: float, k: int = K_NEAREST, checkpoints: tuple[int, ...] = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """(nearest, mean of k nearest, count >= threshold, {n: nearest among the first n samples}) per candidate.
 
     candidates: (Q, D), samples: (N, D), both L2-normalised. Blocks of samples, so memory is Q x BLOCK.
@@ -66,13 +67,23 @@ class SampleOnlyAttack:
         for size in sizes:  # one pre-specified score, no selection: plain AUC with DeLong's interval
             pos, neg = at[size][:m], at[size][m:]
             a = auc(pos, neg)
-            by_n.append({"n_samples": int(size), "auc": a, "auc_ci95": list(normal_interval(a, delong_variance(pos, neg)))})
+            by_n.append(
+                {"n_samples": int(size), "auc": a, "auc_ci95": list(normal_interval(a, delong_variance(pos, neg)))}
+            )
         h = len(cand) - m
         # Chance band of a fixed score's AUC with m vs h images (Mann-Whitney null variance).
         band = normal_interval(0.5, (m + h + 1) / (12 * m * h))
         variants = ["nearest", f"mean of {min(K_NEAREST, n)} nearest", f"count >= {ctx.threshold:g}"]
         scores = np.stack([near, mean_k, count.astype(np.float64)])
-        return AttackScores(variants, scores[:, :m], scores[:, m:], 0,
-                            {"by_n_samples": by_n, "by_n_samples_chance_band95": list(band),
-                             "members_with_a_replica": int((count[:m] > 0).sum()),
-                             "holdout_with_a_replica": int((count[m:] > 0).sum())})
+        return AttackScores(
+            variants,
+            scores[:, :m],
+            scores[:, m:],
+            0,
+            {
+                "by_n_samples": by_n,
+                "by_n_samples_chance_band95": list(band),
+                "members_with_a_replica": int((count[:m] > 0).sum()),
+                "holdout_with_a_replica": int((count[m:] > 0).sum()),
+            },
+        )

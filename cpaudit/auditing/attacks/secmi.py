@@ -47,5 +47,6 @@ class SecMIAttack:
         ctx.step("SecMI" + (" (protected)" if denoiser.protected else "") + denoiser.title)
         score = lambda x, den: -secmi_error(den, x)[None]  # noqa: E731 - lower error = member
         pos, neg = score_candidates(ctx, denoiser, score)
-        return AttackScores([f"t_sec={T_SEC}, k={K}"], pos, neg, queries_per_image=T_SEC // K + 1,
-                            extra={"t_sec": T_SEC, "k": K})
+        return AttackScores(
+            [f"t_sec={T_SEC}, k={K}"], pos, neg, queries_per_image=T_SEC // K + 1, extra={"t_sec": T_SEC, "k": K}
+        )
