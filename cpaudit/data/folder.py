@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image
 
 from cpaudit.data.captions import folder_captions, read_metadata_jsonl, subfolder_labels
-from cpaudit.data.imageset import GREY_SPREAD, ImageSet, colour_to_grey, grey_in_colour
+from cpaudit.data.channels import reconcile_channels
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.limits import MAX_PIXELS, MAX_SIDE, MIN_SIDE
 from cpaudit.errors import InputError
 
@@ -126,25 +127,9 @@ def load_files(
 
 
 def _one_mode(arrays: list[np.ndarray], where: str) -> np.ndarray:
-    """Grey (H, W) and colour (H, W, 3) images as one uint8 stack with one channel count. Mixed, colour
-    images that are grey in content (R = G = B, as a grey image saved as WebP decodes) are read as grey;
-    otherwise grey ones become RGB. Either conversion is said in one line."""
-    grey = [a.ndim == 2 for a in arrays]
-    n_grey, n_colour = sum(grey), len(arrays) - sum(grey)
-    if n_grey and n_colour:
-        if all(grey_in_colour(a) for a, g in zip(arrays, grey) if not g):
-            warnings.warn(
-                f"{where}: read {n_colour} colour-coded image(s) whose three channels are equal (to within "
-                f"{GREY_SPREAD} levels) as grey, "
-                f"to match the {n_grey} grey one(s)",
-                stacklevel=3,
-            )
-            arrays = [a if g else colour_to_grey(a) for a, g in zip(arrays, grey)]
-            n_colour = 0
-        else:
-            warnings.warn(
-                f"{where}: converted {n_grey} grey image(s) to RGB to match the {n_colour} colour one(s)", stacklevel=3
-            )
-    if n_colour:
-        return np.stack([np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays])
-    return np.stack(arrays)[..., None]
+    """Grey (H, W) and colour (H, W, 3) images as one uint8 (N, H, W, C) stack by channels.reconcile_channels'
+    rule, the conversion (if any) said in one line naming the folder."""
+    done = reconcile_channels([a[..., None] if a.ndim == 2 else a for a in arrays])
+    if done.message is not None:
+        warnings.warn(f"{where}: {done.message}", stacklevel=3)
+    return np.stack(done.groups)

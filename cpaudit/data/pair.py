@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cpaudit.data.imageset import GREY_SPREAD, ImageSet, colour_to_grey, grey_in_colour
+from cpaudit.data.channels import reconcile_channels
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
 from cpaudit.data.split import Split
 from cpaudit.errors import InputError
@@ -46,36 +47,13 @@ def load_pair(
 
 
 def _same_channels(m: ImageSet, h: ImageSet) -> tuple[np.ndarray, np.ndarray]:
-    """Grey on one side and colour on the other: as within a folder (folder._one_mode), colour images that
-    are grey in content (a grey PNG re-saved as WebP decodes as RGB) are read as grey, else grey becomes
-    RGB; a warning says which in one line."""
-    pm, ph = m.pixels, h.pixels
-    if pm.shape[3] == ph.shape[3]:
-        return pm, ph
-    (grey, g_name), (colour, c_name) = (
-        ((m, MEMBERS), (h, HOLDOUT)) if pm.shape[3] == 1 else ((h, HOLDOUT), (m, MEMBERS))
-    )
-    if grey_in_colour(colour.pixels):
-        warnings.warn(
-            f"read the {len(colour)} {c_name} image(s) of {colour.source} as grey: their three channels are "
-            f"equal to within {GREY_SPREAD} levels, and the {g_name} images are grey",
-            stacklevel=3,
-        )
-        return _grey(pm), _grey(ph)
-    warnings.warn(
-        f"converted the {len(grey)} grey {g_name} image(s) of {grey.source} to RGB to match the other side's "
-        "colour images",
-        stacklevel=3,
-    )
-    return _rgb(pm), _rgb(ph)
-
-
-def _grey(pixels: np.ndarray) -> np.ndarray:
-    return pixels if pixels.shape[3] == 1 else colour_to_grey(pixels)[..., None]
-
-
-def _rgb(pixels: np.ndarray) -> np.ndarray:
-    return np.repeat(pixels, 3, axis=3) if pixels.shape[3] == 1 else pixels
+    """Grey on one side and colour on the other, reconciled by channels.reconcile_channels' rule (as within a
+    folder); the conversion is said in one line naming the converted side's source."""
+    done = reconcile_channels([m.pixels, h.pixels], [MEMBERS, HOLDOUT])
+    if done.message is not None:
+        where = " and ".join((m, h)[i].source for i in done.converted)
+        warnings.warn(f"{where}: {done.message}", stacklevel=3)
+    return done.groups[0], done.groups[1]
 
 
 def _joined(a: list[str] | None, b: list[str] | None, na: int, nb: int) -> list[str] | None:

@@ -43,7 +43,7 @@ def test_grey_content_saved_as_colour_is_read_as_grey(tmp_path):
     Image.fromarray(grey).save(tmp_path / "a.webp", lossless=True)
     Image.fromarray(grey).save(tmp_path / "b.webp")  # lossy: its channels differ by a level here and there
     write_png(tmp_path / "c.png", grey)
-    with pytest.warns(UserWarning, match="read 2 colour-coded image.*as grey, to match the 1 grey one"):
+    with pytest.warns(UserWarning, match=r"read the 2 colour-coded image\(s\) as grey .*, to match the 1 grey image"):
         data = load_data(tmp_path)
     assert data.pixels.shape == (3, 5, 5, 1) and np.array_equal(data.pixels[0, ..., 0], grey)
 
@@ -166,4 +166,4 @@ def test_a_folder_reads_every_pil_format_and_names_what_it_skips_or_converts(tmp
     assert data.ids == ["a.webp", "b.png", "c.bmp"] and data.shape == (3, 8, 8)
     messages = [str(w.message) for w in caught]
     assert any("skipped 1 file(s) that are not images, e.g. notes.txt" in m for m in messages)
-    assert any("converted 2 grey image(s) to RGB" in m for m in messages)
+    assert any("converted the 2 grey image(s) to RGB" in m for m in messages)
