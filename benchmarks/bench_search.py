@@ -14,7 +14,7 @@ from sklearn.neighbors import NearestNeighbors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._util import best_of, machine  # noqa: E402
-from cpaudit.auditing.neighbours import nearest  # noqa: E402
+from cpaudit.similarity.neighbours import nearest  # noqa: E402
 
 
 def unit(x: np.ndarray) -> np.ndarray:

@@ -29,12 +29,12 @@ import torch
 
 from benchmarks._util import machine
 from cpaudit.auditing.features import DEFAULT_THRESHOLDS
-from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.auditing.replication import replication
 from cpaudit.auditing.samples import load_samples
 from cpaudit.core.stats import wilson_interval
 from cpaudit.data.digits import load_digits_set
 from cpaudit.data.split import read_split
+from cpaudit.similarity.pixel import pixel_embedding
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "replica_gate.json"

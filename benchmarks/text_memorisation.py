@@ -33,7 +33,6 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks._util import best_of, machine
-from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.auditing.quality import frechet_distance
 from cpaudit.core.stats import wilson_interval
 from cpaudit.data.members import data_and_split_of
@@ -45,6 +44,7 @@ from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.protection import KIND_DEFAULTS, LATENT_CLASSIFIER_WIDTH, Protection
 from cpaudit.sampling.repulsion import Repulsion
 from cpaudit.sampling.sampler import SamplerConfig
+from cpaudit.similarity.pixel import pixel_embedding
 
 TUNE_SEED, EVAL_SEED = 2_000_000, 5_000_000
 WIDTHS = (32, 16, 8)  # the random-label classifier's base width

@@ -210,8 +210,8 @@ def _replica_counts(folder: Path, sample) -> tuple[int, int, float, float]:
     """Members whose caption's sample reproduces their image, held-out captions whose sample reproduces theirs
     (never seen): the replica rule of tests/test_text_model_slow.py (r above the held-out images' 1 - 1/n
     quantile of nearest-member r), and the two medians."""
-    from cpaudit.auditing.pixel import pixel_embedding
     from cpaudit.data.load import load_data
+    from cpaudit.similarity.pixel import pixel_embedding
 
     split = json.loads((folder / "split.json").read_text())
     data = load_data("captioned-digits")

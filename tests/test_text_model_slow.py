@@ -9,9 +9,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.cli.app import app
 from cpaudit.data.load import load_data
+from cpaudit.similarity.pixel import pixel_embedding
 
 pytestmark = pytest.mark.slow
 diffusers = pytest.importorskip("diffusers")

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from cpaudit.auditing import networks
-from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD, pixel_embedding
 from cpaudit.auditing.weights import content_sha256
 from cpaudit.errors import InputError
+from cpaudit.similarity.pixel import PIXEL_REPLICA_THRESHOLD, pixel_embedding
 
 # Conventional replica thresholds on each embedding: Pearson 0.97 on small images (shared/design.md), and
 # SSCD's 0.5 (Somepalli et al., CVPR 2023). Inception and timm features have none; 0.95 is a placeholder

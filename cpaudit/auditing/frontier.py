@@ -17,9 +17,9 @@ import torch
 
 from cpaudit.auditing.attacks.base import AttackContext, summarise
 from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack
-from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.auditing.quality import frechet_distance
 from cpaudit.auditing.replication import replication
+from cpaudit.similarity.pixel import pixel_embedding
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cpaudit.auditing.neighbours import CHUNK_ROWS, Neighbours, SearchMethod, exact_nearest, nearest
 from cpaudit.core.stats import reach_excess_p, replica_excess_p, wilson_interval
+from cpaudit.similarity.neighbours import CHUNK_ROWS, Neighbours, SearchMethod, exact_nearest, nearest
 
 
 @dataclass

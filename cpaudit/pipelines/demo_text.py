@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.auditing.quality import frechet_distance, pooled_pixels
 from cpaudit.auditing.samples import load_samples
 from cpaudit.data.imageio import save_samples_npz
@@ -54,6 +53,7 @@ from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.prompt_defences import PromptDefence
 from cpaudit.sampling.protection import LATENT_CLASSIFIER_WIDTH, Protection
 from cpaudit.sampling.sampler import SamplerConfig
+from cpaudit.similarity.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.train.classifier import ClassifierTrainConfig
 from cpaudit.train.text_diffusion import TextTrainConfig
 from cpaudit.version import __version__

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.data.imageio import save_samples_npz
 from cpaudit.data.imageset import to_uint8, to_unit_range
 from cpaudit.data.members import data_and_split_of
@@ -19,6 +18,7 @@ from cpaudit.models.load import load_model, require_pixel_unconditional
 from cpaudit.provenance import provenance
 from cpaudit.sampling.rejection import reject_replicas
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch
+from cpaudit.similarity.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.version import __version__
 
 

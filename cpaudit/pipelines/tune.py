@@ -28,7 +28,6 @@ from cpaudit.auditing.frontier import (
     pareto_front,
     spread,
 )
-from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.data.members import MemberSource, model_members, require_model_shape
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
@@ -49,6 +48,7 @@ from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.rejection import RejectionExhausted
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import derive_seed, numpy_generator
+from cpaudit.similarity.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.train.diffusion import DiffusionTrainConfig
 from cpaudit.train.dp import DPConfig
 from cpaudit.version import __version__

@@ -4,10 +4,10 @@ exact posterior from scale 3; repulsion and the x0-space variant have no prior f
 
 from __future__ import annotations
 
-from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.sampling.defences import Setting
 from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.repulsion import Repulsion
+from cpaudit.similarity.pixel import PIXEL_REPLICA_THRESHOLD
 from cpaudit.train.dp import DPConfig
 
 LEARNED = "CPSample, learned classifier"

@@ -28,7 +28,6 @@ from cpaudit.auditing.extraction import (
     replica_excess,
     sample_groups,
 )
-from cpaudit.auditing.pixel import PIXEL_REPLICA_THRESHOLD, pixel_embedding
 from cpaudit.auditing.quality import frechet_distance, pooled_pixels
 from cpaudit.auditing.samples import load_samples
 from cpaudit.data.members import MemberSource, model_members
@@ -40,6 +39,7 @@ from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.prompt_defences import PromptDefence
 from cpaudit.sampling.protection import Protection, defaults_table
 from cpaudit.sampling.sampler import SamplerConfig
+from cpaudit.similarity.pixel import PIXEL_REPLICA_THRESHOLD, pixel_embedding
 from cpaudit.version import __version__
 
 THRESHOLD = PIXEL_REPLICA_THRESHOLD

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cpaudit.auditing.neighbours import nearest
-from cpaudit.auditing.pixel import pixel_embedding
+from cpaudit.similarity.neighbours import nearest
+from cpaudit.similarity.pixel import pixel_embedding
 
 
 class RejectionExhausted(RuntimeError):

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from cpaudit.auditing.neighbours import nearest
-from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.auditing.quality import frechet_distance, kernel_inception_distance
+from cpaudit.similarity.neighbours import nearest
+from cpaudit.similarity.pixel import pixel_embedding
 
 
 def test_pixel_embedding_is_pearson():
@@ -40,7 +40,7 @@ def test_frechet_golden_and_kid_near_zero_for_same_distribution():
 
 
 def test_chunked_exact_search_over_a_memmap_equals_brute_force(tmp_path):
-    from cpaudit.auditing.neighbours import exact_nearest
+    from cpaudit.similarity.neighbours import exact_nearest
 
     rng = np.random.default_rng(1)
     refs = pixel_embedding(rng.normal(size=(1000, 16)))
@@ -57,7 +57,7 @@ def test_chunked_exact_search_over_a_memmap_equals_brute_force(tmp_path):
 
 
 def test_ivf_reports_its_recall_against_exact_search():
-    from cpaudit.auditing.neighbours import ivf_nearest
+    from cpaudit.similarity.neighbours import ivf_nearest
 
     rng = np.random.default_rng(2)
     centres = rng.normal(size=(40, 32))

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from cpaudit.auditing.pixel import pixel_embedding
 from cpaudit.auditing.policy import DEFAULT_POLICY, FAMILY_LEVEL, Policy, evaluate_gates, family, gate_levels
 from cpaudit.auditing.replication import nearest_sample_similarity, replication
 from cpaudit.auditing.samples import load_samples
 from cpaudit.core.stats import reach_excess_p
 from cpaudit.data.digits import load_digits_set
 from cpaudit.data.split import read_split
+from cpaudit.similarity.pixel import pixel_embedding
 
 DEMO = Path(__file__).resolve().parents[2] / "reports" / "demo" / "runs"
 

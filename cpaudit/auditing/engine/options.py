@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cpaudit.auditing.neighbours import SearchMethod
 from cpaudit.auditing.policy import DEFAULT_POLICY, Policy
 from cpaudit.auditing.samples import SampleSet
 from cpaudit.data.imageset import ImageSet
+from cpaudit.similarity.neighbours import SearchMethod
 
 DEFAULT_MIA_TS: tuple[int, ...] = (50, 100, 200, 350, 500)
 
