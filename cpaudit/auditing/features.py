@@ -34,6 +34,7 @@ from cpaudit.similarity.pixel import PIXEL_REPLICA_THRESHOLD, pixel_embedding
 # SSCD's 0.5 (Somepalli et al., CVPR 2023). Inception and timm features have none; 0.95 is a placeholder
 # that a user should set with --threshold.
 DEFAULT_THRESHOLDS = {"pixel": PIXEL_REPLICA_THRESHOLD, "torchscript": 0.5}
+PLACEHOLDER_THRESHOLD = 0.95
 SSCD_SIZE = 288
 
 
@@ -68,7 +69,16 @@ class FeatureSpec:
 
     @property
     def default_threshold(self) -> float:
-        return DEFAULT_THRESHOLDS.get(self.kind, 0.95)
+        """The replica threshold on this embedding when none is given: default_replica_threshold(self)."""
+        return default_replica_threshold(self)
+
+
+def default_replica_threshold(embedding: FeatureSpec | str = "pixel") -> float:
+    """The replica threshold used where none is given, for an embedding (a FeatureSpec, or its kind: "pixel",
+    "torchscript", ...). Every default that means "a replica" reads it (the audit, rejection, tune, the text
+    demo), so the conventional values stay in one table; embeddings without one get the 0.95 placeholder."""
+    kind = embedding.kind if isinstance(embedding, FeatureSpec) else embedding
+    return DEFAULT_THRESHOLDS.get(kind, PLACEHOLDER_THRESHOLD)
 
 
 def _file(text: str, what: str) -> Path:
