@@ -3,6 +3,8 @@ its options, taking paths or images in memory, returning typed results, writing 
 
 from __future__ import annotations
 
+import inspect
+import inspect
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,25 +13,27 @@ from typing import Any
 import numpy as np
 import torch
 
-from cpaudit.config import find_config, read_config
+from cpaudit.auditing.engine.options import AuditOptions
+from cpaudit.config import configured
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import MemberSource, model_members
 from cpaudit.errors import InputError
 from cpaudit.inputs import as_image_set, as_path, as_samples
+from cpaudit.options import resolve, with_keywords
 from cpaudit.models.load import load_model
+from cpaudit.options import keywords
 from cpaudit.pipelines.audit import audit as _audit
-from cpaudit.pipelines.audit_settings import audit_options
 from cpaudit.pipelines.fid import FidOptions
 from cpaudit.pipelines.fid import fid as _fid
-from cpaudit.pipelines.sample import SampleOptions, SampleResult
+from cpaudit.pipelines.sample import SampleResult
 from cpaudit.pipelines.sample import sample as _sample
+from cpaudit.pipelines.sample_request import SampleRequest, sample_options
 from cpaudit.pipelines.train_classifier import TrainClassifierOptions, TrainClassifierResult
 from cpaudit.pipelines.train_classifier import train_classifier as _train_classifier
 from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, TrainDiffusionResult
 from cpaudit.pipelines.train_diffusion import train_diffusion as _train_diffusion
 from cpaudit.results import AuditReport, FidReport
 from cpaudit.sampling.protection import Protection
-from cpaudit.sampling.sampler import Method, SamplerConfig
 from cpaudit.train.classifier import ClassifierTrainConfig
 from cpaudit.train.diffusion import DiffusionTrainConfig
 
@@ -93,73 +97,36 @@ def train_classifier(
     )
 
 
-def sample(
-    *,
-    model: str | Path,
-    out: str | Path | None = None,
-    n: int = 256,
-    steps: int = 50,
-    seed: int = 0,
-    method: Method = "ddim",
-    eta: float = 0.0,
-    batch_size: int = 256,
-    protection: Protection | None = None,
-    split: str | Path | None = None,
-    members: str | Path | np.ndarray | torch.Tensor | None = None,
-    holdout: str | Path | np.ndarray | torch.Tensor | None = None,
-    data: str | Path | None = None,
-    device: str = "auto",
-) -> SampleResult:
-    """Draw `n` samples (sample i from seed + i), optionally protected; `.images` holds them as uint8
-    (N, H, W, C). Files (samples.npz, PNGs, run.json) are written only where `out` is given. The members
-    (`split`, with `data` where it names none, or `members` with `holdout`): the exact posterior's, for a model
-    trained elsewhere; without them, those `protect(..., split=...)` was given, else the model's own."""
-    model_path = as_path(model, "model")
+@with_keywords(SampleRequest, skip=("out",), first=[_keyword("out", None), _keyword("protection", None)])
+def sample(*, out: str | Path | None = None, protection: Protection | None = None, **options: Any) -> SampleResult:
+    """`cpaudit sample`: every option as a keyword named as its flag (pipelines/sample_request.py declares them:
+    `model`, `n`, `steps`, `seed`, `prompt`, `prompts` (a file or a list), `extraction`, `class_label`,
+    `prompt_defence`, `lora`, `protect`, `classifier`, ...). Draws `n` samples (sample i from seed + i); `.images`
+    holds them as uint8 (N, H, W, C). Files (samples.npz, PNGs, run.json) are written only where `out` is given.
+    `protection`: a Protection from `protect(...)` (instead of protect=True); the members (`split`, with `data`
+    where it names none, or `members` with `holdout`, paths or images in memory): the exact posterior's and
+    --extraction's, for a model trained elsewhere; without them, those `protect(..., split=...)` was given."""
     if out is None:
         with tempfile.TemporaryDirectory(prefix="cpaudit-sample-") as scratch:
-            result = sample(
-                model=model_path,
-                out=scratch,
-                n=n,
-                steps=steps,
-                seed=seed,
-                method=method,
-                eta=eta,
-                batch_size=batch_size,
-                protection=protection,
-                split=split,
-                members=members,
-                holdout=holdout,
-                data=data,
-                device=device,
-            )
+            result = sample(out=scratch, protection=protection, **options)
         return replace(result, out=None)
-    membership = _membership(data, split, members, holdout)
-    if not membership.given and isinstance(protection, _ProtectionOver):
-        membership = protection.membership
-    return _sample(
-        SampleOptions(
-            model=model_path,
-            out=as_path(out, "out"),
-            n=n,
-            seed=seed,
-            batch_size=batch_size,
-            sampler=SamplerConfig(steps=steps, method=method, eta=eta),
-            protection=protection,
-            membership=membership,
-            device=device,
-        )
-    )
+    for name in ("members", "holdout"):
+        if options.get(name) is not None:
+            options[name] = as_image_set(options[name], name)
+    opts = sample_options(resolve(SampleRequest, {**options, "out": as_path(out, "out")}))
+    if protection is not None:
+        if opts.protection is not None:
+            raise InputError("protection", "give protection= (from protect()) or protect=True, not both")
+        membership = opts.membership
+        if not membership.given and isinstance(protection, _ProtectionOver):
+            membership = protection.membership
+        opts = replace(opts, protection=protection, membership=membership)
+    return _sample(opts)
 
 
 def audit(
     samples: str | Path | np.ndarray | torch.Tensor | SampleResult,
     *,
-    members: str | Path | np.ndarray | torch.Tensor | None = None,
-    holdout: str | Path | np.ndarray | torch.Tensor | None = None,
-    data: str | Path | None = None,
-    split: str | Path | None = None,
-    out: str | Path | None = None,
     config: str | Path | None = None,
     **options: Any,
 ) -> AuditReport:
@@ -167,24 +134,33 @@ def audit(
 
     Which images were trained on: `members` and `holdout` (paths, or images in memory: uint8 (N, H, W[, C])
     or float (N, C, H, W) in [-1, 1]), or `split` (a split.json, with `data` where it names none). Every
-    audit option is a keyword named as in cpaudit.toml (`model`, `classifier`, `features`, `threshold`,
-    `release`, `mia_t`, `max_replica_rate`, ...); a config file (`config`, default ./cpaudit.toml or
-    ./pyproject.toml's [tool.cpaudit]) fills what is not given. Writes results.json and the reports only
-    where `out` is given. `.passed` is False where a gate failed; bad input raises a one-line CpauditError.
+    audit option is a keyword named as its flag and its cpaudit.toml key (AuditOptions' declarations:
+    `model`, `classifier`, `features`, `threshold`, `release`, `mia_t`, `max_replica_rate`, ...); a config file
+    (`config`, default ./cpaudit.toml or ./pyproject.toml's [tool.cpaudit]) fills what is not given. Writes
+    results.json and the reports only where `out` is given. `.passed` is False where a gate failed; bad input
+    raises a one-line CpauditError.
     """
-    settings = {
-        **options,
-        "samples": as_samples(samples),
-        "out": as_path(out, "out"),
-        "split": as_path(split, "split"),
-        "members": None if members is None else as_image_set(members, "members"),
-        "holdout": None if holdout is None else as_image_set(holdout, "holdout"),
-        "data": None if data is None else str(as_path(data, "data")),
-    }
-    path = as_path(config, "config") if config is not None else find_config()
-    opts = audit_options({k: v for k, v in settings.items() if v is not None}, read_config(path) if path else None)
+    for name in ("members", "holdout"):
+        if options.get(name) is not None:
+            options[name] = as_image_set(options[name], name)
+    for name in ("out", "split"):
+        if options.get(name) is not None:
+            options[name] = as_path(options[name], name)
+    if options.get("data") is not None:
+        options["data"] = str(as_path(options["data"], "data"))
+    given = {"samples": as_samples(samples), **{k: v for k, v in options.items() if v is not None}}
+    opts = configured(AuditOptions, given, as_path(config, "config") if config is not None else None)
     result = _audit(opts)
     return AuditReport(result.results, result.arrays, result.member_ids or [], result.out)
+
+
+audit.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("samples", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None),
+        *keywords(AuditOptions, skip=("samples",)),
+    ]
+)
 
 
 def fid(
@@ -253,6 +229,10 @@ def protect(
     if not Path(classifier).is_dir():
         raise InputError("classifier", f"{classifier} is not a classifier folder ('exact', 'learned' or a folder)")
     return _ProtectionOver(str(classifier), alpha, scale, membership=membership)
+
+
+def _keyword(name: str, default: object) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
 
 
 def _membership(data: object, split: object, members: object, holdout: object) -> MemberSource:

@@ -1,59 +1,22 @@
-"""Audit settings from a file: cpaudit.toml, or `[tool.cpaudit]` in pyproject.toml (as ruff's `[lint]`
-becomes `[tool.ruff.lint]`, cpaudit.toml's `[policy]` becomes `[tool.cpaudit.policy]`).
+"""Settings from a file: cpaudit.toml, or `[tool.cpaudit]` in pyproject.toml (as ruff's `[lint]` becomes
+`[tool.ruff.lint]`, cpaudit.toml's `[policy]` becomes `[tool.cpaudit.policy]`).
 
 Every audit option can be set there, under the option's name with `_` or `-` (`release = "sampler"`,
-`features = "inception"`, `mia_t = [50, 100]`); the gates go in the policy table. The command line
-overrides the file, which overrides the defaults.
+`features = "inception"`, `mia_t = [50, 100]`); the gates go in the policy table (or at the top level). The keys
+and their types are the options' own declarations (auditing/engine/options.py, read by cpaudit/options.py), so a
+key means what the flag of the same name means. What was said explicitly overrides the file, which overrides the
+defaults (`configured`).
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from cpaudit.auditing.policy import Policy, read_policy_table
 from cpaudit.errors import InputError
 from cpaudit.io_utils import read_toml
-
-# The audit options a file may set, with the TOML type each takes (paths and names are strings).
-AUDIT_KEYS: dict[str, type | tuple[type, ...]] = {
-    "out": str,
-    "data": str,
-    "split": str,
-    "members": str,
-    "holdout": str,
-    "model": str,
-    "classifier": str,
-    "resize": str,
-    "features": str,
-    "threshold": (int, float),
-    "search": str,
-    "cache_dir": str,
-    "permutations": int,
-    "mia_t": list,
-    "mia_draws": int,
-    "mia_members": int,
-    "alpha": (int, float),
-    "scale": (int, float),
-    "seed": int,
-    "release": str,
-    "attack_nulls": int,
-    "member_images": str,
-    "baseline": str,
-    "junit": str,
-    "report_only": bool,
-    "device": str,
-    "prompts": str,
-}
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    options: dict[str, Any] = field(default_factory=dict)  # AUDIT_KEYS names -> values
-    policy: Policy = field(default_factory=Policy)  # the gates the file sets (defaults fill the rest)
-    path: Path | None = None
+from cpaudit.options import config_values, resolve
 
 
 def find_config(cwd: Path = Path(".")) -> Path | None:
@@ -70,8 +33,9 @@ def find_config(cwd: Path = Path(".")) -> Path | None:
     return None
 
 
-def read_config(path: Path) -> AuditConfig:
-    """The audit settings of cpaudit.toml or of pyproject.toml's [tool.cpaudit]; bad keys are one line."""
+def read_config(path: Path, options: type) -> dict[str, Any]:
+    """The settings of cpaudit.toml or of pyproject.toml's [tool.cpaudit] for the options dataclass `options`
+    (name -> value); bad keys and values are one line naming the file."""
     doc = read_toml(path)
     if "project" in doc or "tool" in doc or Path(path).name == "pyproject.toml":
         table = doc.get("tool", {}).get("cpaudit")
@@ -79,32 +43,19 @@ def read_config(path: Path) -> AuditConfig:
             raise InputError(path, "has no [tool.cpaudit] table (cpaudit's settings in pyproject.toml live there)")
     else:
         table = doc
-    policy_keys = {f.name for f in fields(Policy)}
-    policy_table = dict(table.get("policy", {}))
-    options: dict[str, Any] = {}
-    for key, value in table.items():
-        name = key.replace("-", "_")
-        if key == "policy":
-            continue
-        if name in policy_keys:  # gates at the top level, as cpaudit.toml has always allowed
-            policy_table[key] = value
-        elif name in AUDIT_KEYS:
-            options[name] = _checked(path, key, value, AUDIT_KEYS[name])
-        else:
-            raise InputError(
-                path,
-                f"unknown key {key!r} (audit options: {', '.join(sorted(AUDIT_KEYS))}; gates go in the policy table)",
-            )
-    policy, report_only = read_policy_table(policy_table, path)
-    if report_only:
-        options["report_only"] = True
-    return AuditConfig(options, policy, Path(path))
+    table = dict(table)
+    policy = dict(table.get("policy") or {})
+    for key in ("report_only", "report-only"):  # allowed in the policy table, where the gates are
+        if key in policy:
+            table[key] = policy.pop(key)
+    if "policy" in table:
+        table["policy"] = policy
+    return config_values(options, table, Path(path))
 
 
-def _checked(path: Path, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
-    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise InputError(path, f"{key} must be a {names}, got {value!r}")
-    if key.replace("-", "_") == "mia_t" and not all(isinstance(t, int) and not isinstance(t, bool) for t in value):
-        raise InputError(path, f"{key} must be a list of integer timesteps, got {value!r}")
-    return tuple(value) if isinstance(value, list) else value
+def configured(options: type, given: dict[str, Any], config: Path | None = None, **fixed: Any) -> Any:
+    """`options` from what was said (`given`, only what was given) over the config file (`config`, default
+    ./cpaudit.toml or ./pyproject.toml's [tool.cpaudit]) over the declared defaults. The command line and the
+    Python API both build their options here, so a setting means the same wherever it is given."""
+    path = config if config is not None else find_config()
+    return resolve(options, given, read_config(path, options) if path is not None else None, **fixed)

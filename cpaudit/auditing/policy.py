@@ -9,22 +9,50 @@ from pathlib import Path
 from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS
 from cpaudit.errors import InputError
 from cpaudit.io_utils import read_toml
+from cpaudit.options import option
 
 
 @dataclass(frozen=True)
 class Policy:
-    max_replica_rate: float | None = None
+    max_replica_rate: float | None = option(
+        None, help="Fail when more than this fraction of samples are replicas.", min=0.0, max=1.0, parse=float
+    )
     # The released threat model's strongest attack, selection-adjusted (auditing/strongest.py): its AUC at most this.
-    max_mia_auc: float | None = None
-    min_permutation_p: float | None = None
+    max_mia_auc: float | None = option(
+        None,
+        help="Fail when the released threat model's strongest attack (selection-adjusted) has a higher AUC.",
+        min=0.0,
+        max=1.0,
+        parse=float,
+    )
+    min_permutation_p: float | None = option(
+        None, help="Fail when the permutation test's p-value is below this.", min=0.0, max=1.0, parse=float
+    )
     # Fail when training images are reached by some sample at the replica threshold more often than held-out
     # images are, by a one-sided Fisher exact test at this level (stats.reach_excess_p: exact whatever the
     # samples look like, where the split was drawn at random). On a text audit this level is the copying
     # family's, shared by the replica gate and the prompted-extraction gate (half each).
-    replica_excess_level: float | None = None
+    replica_excess_level: float | None = option(
+        None,
+        help="Fail when training images have a sample at the replica threshold more often than held-out images "
+        "do, at this level (one-sided Fisher exact test; on a text audit shared in half with prompted extraction) "
+        "[default: 0.025; 0 switches it off].",
+        min=0.0,
+        max=1.0,
+        parse=float,
+        show_default=False,
+    )
     # Fail when the released threat model's strongest attack, selection-adjusted, beats chance: its p-value
     # from relabelling the whole attack set below this level (0.025: its AUC above the 95% chance band).
-    mia_excess_level: float | None = None
+    mia_excess_level: float | None = option(
+        None,
+        help="Fail when the released threat model's strongest attack, selection-adjusted, beats chance at this "
+        "level [default: 0.025; 0 switches it off].",
+        min=0.0,
+        max=1.0,
+        parse=float,
+        show_default=False,
+    )
 
     def merged(self, other: Policy) -> Policy:
         """Options given on the command line (other) override the file."""
