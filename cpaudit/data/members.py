@@ -19,6 +19,17 @@ NO_MEMBERSHIP = (
 # How to write a split.json from the user's folders: the command every refusal for want of members prints.
 SPLIT_HINT = "`cpaudit split --members DIR --holdout DIR --out split.json` writes one from your folders"
 
+# What each way of naming the members means, as every command's --help says it (declared once, here).
+MEMBERSHIP_HELP = {
+    "split": "The split.json naming the members and held-out images (`cpaudit split` writes "
+    "one), for a model trained elsewhere [default: the members a cpaudit model records].",
+    "data": "With --split: the images it names, where it names no data.",
+    "members": "Instead of --split: the training images (a folder, an .npz or a metadata.jsonl listing); give "
+    "--holdout too.",
+    "holdout": "With --members: images of the same kind the model never saw.",
+    "resize": "With --members/--holdout: read the images at this size (the model's), e.g. 512x512.",
+}
+
 
 def no_members(folder: Path | str) -> str:
     """The refusal for a model that records no members and was given none (one line, with what to give)."""
@@ -51,22 +62,51 @@ class MemberSource:
         return {**out, **({"resize": list(self.resize)} if self.resize is not None else {})}
 
 
-Membership = MemberSource | tuple[ImageSet, Split] | None  # or the images and split already loaded (the audit has them)
+# Or a split.json's path, or the images and split already loaded (the audit has them).
+Membership = MemberSource | str | Path | tuple[ImageSet, Split] | None
 
 
-def model_members(folder: Path | str, config: dict | None = None, source: Membership = None) -> tuple[ImageSet, Split]:
-    """The one answer to "which images was this model trained on": the user's word where given (`source`: a
-    split.json or a pair of sources, or images already loaded); else the members a cpaudit model records
-    (its config's data, checked by fingerprint, and the folder's split.json); else a split.json in the model
-    folder, with the data it names (no config at hand, or one put there beside a model trained elsewhere).
-    A model trained elsewhere and given none is refused in one line."""
+def as_member_source(source: Membership) -> MemberSource | tuple[ImageSet, Split]:
+    """Every form a caller may hold membership in, as the one form `model_members` reads: a split.json's path
+    becomes MemberSource(split=path), nothing becomes "the model's own" (MemberSource())."""
+    if isinstance(source, (str, Path)):
+        return MemberSource(split=Path(source))
+    return source if source is not None else MemberSource()
+
+
+def membership_names(source: Membership, fallback: str | Path) -> str:
+    """What a refusal about the members names: the user's split.json or members source, else `fallback` (the
+    data, or the model folder's split.json)."""
+    source = as_member_source(source)
+    if isinstance(source, MemberSource) and source.given:
+        return str(source.split or source.members or source.holdout)
+    return str(fallback)
+
+
+def membership_given(source: Membership) -> bool:
+    """The user named the members (a split or a pair of sources), rather than leaving the model's own."""
+    source = as_member_source(source)
+    return isinstance(source, MemberSource) and source.given
+
+
+def model_members(
+    folder: Path | str | None, config: dict | None = None, source: Membership = None
+) -> tuple[ImageSet, Split]:
+    """The one answer to "which images was this model trained on", for every command: the user's word where
+    given (`source`: a split.json or its path, a pair of sources, or images already loaded); else the members a
+    cpaudit model records (its config's data, checked by fingerprint, and the folder's split.json); else a
+    split.json in the model folder, with the data it names (no config at hand, or one put there beside a model
+    trained elsewhere). A model trained elsewhere given none, or no model (`folder` None) and no members, is
+    refused in one line."""
+    source = as_member_source(source)
     if isinstance(source, tuple):
         return source
-    source = source or MemberSource()
     if source.given:
         return resolve_membership(
             data=source.data, split=source.split, members=source.members, holdout=source.holdout, resize=source.resize
         )
+    if folder is None:
+        raise InputError("--split", NO_MEMBERSHIP)
     folder = Path(folder)
     if config is not None and config.get("data_fingerprint") is not None:
         return data_and_split_of(folder, config, source.data)
@@ -87,10 +127,10 @@ def require_model_shape(data: ImageSet, image_shape: tuple[int, int, int], where
 def model_member_ids(folder: Path | str, source: Membership = None) -> set[str] | None:
     """The member ids `model_members` would give, read without loading images where a split.json names them
     (a pair of sources is read); None where nothing names them (a model trained elsewhere, given no split)."""
+    source = as_member_source(source)
     if isinstance(source, tuple):
         data, split = source
         return {data.ids[int(i)] for i in split.member_idx}
-    source = source or MemberSource()
     if source.split is not None:
         return _manifest_member_ids(Path(source.split))
     if source.given:
@@ -129,8 +169,9 @@ def resolve_membership(
     holdout: str | Path | None = None,
     resize: tuple[int, int] | None = None,
 ) -> tuple[ImageSet, Split]:
-    """The images and the split, from DATA + split.json, from split.json alone (it names its sources), or
-    from --members and --holdout."""
+    """The user's word on membership, read: the images and the split from DATA + split.json, from split.json
+    alone (it names its sources), or from --members and --holdout. Callers ask `model_members`, which reads it
+    where the user gave one."""
     if members is not None or holdout is not None:
         if members is None or holdout is None:
             raise InputError(

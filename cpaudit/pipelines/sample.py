@@ -13,7 +13,7 @@ import torch
 from cpaudit.auditing.extraction import caption_units
 from cpaudit.data.imageio import save_png, save_samples_npz
 from cpaudit.data.imageset import to_uint8
-from cpaudit.data.members import MemberSource, model_members
+from cpaudit.data.members import Membership, MemberSource, membership_names, model_members
 from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import gather_rows, world
 from cpaudit.errors import InputError
@@ -22,7 +22,7 @@ from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.provenance import provenance
 from cpaudit.sampling.conditions import Conditions, resolve_conditions
 from cpaudit.sampling.draw import draw_run
-from cpaudit.sampling.guides import resolve_guide
+from cpaudit.sampling.guides import resolve_logit_fn
 from cpaudit.sampling.protection import Protection
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import MAX_SEED, derive_seed, numpy_generator
@@ -77,7 +77,7 @@ def draw_samples(
     seeds = [opts.seed + i for i in range(opts.n)][w.shard(opts.n)]
     logit_fn, info = None, {}
     if opts.protection is not None and not opts.protection.inactive:
-        logit_fn, info = resolve_guide(model, opts.protection.classifier, opts.label_seed, device, opts.membership)
+        logit_fn, info = resolve_logit_fn(model, opts.protection.classifier, opts.label_seed, device, opts.membership)
     model.to(device)
     positions = list(range(opts.n))[w.shard(opts.n)]
     b = draw_run(
@@ -96,19 +96,16 @@ def draw_samples(
     return gather_rows(b.images, w), gather_rows(b.fired, w), gather_rows(b.finite, w), info
 
 
-def extraction_prompts(
-    model: Path, membership: MemberSource | Path | None = None, per_caption: int = 4, seed: int = 0
-) -> list[str]:
+def extraction_prompts(model: Path, membership: Membership = None, per_caption: int = 4, seed: int = 0) -> list[str]:
     """The prompts of a prompted-extraction audit: every member's caption and as many held-out images' captions
     (a seeded choice where there are more), each `per_caption` times in a row. Membership is the user's
-    (`membership`: a MemberSource, or a split.json's path), else the split.json that `train-diffusion --text`
-    wrote into the model folder (data/members.py, model_members)."""
+    (`membership`: a MemberSource, a split.json's path, or images and split loaded), else the split.json that
+    `train-diffusion --text` wrote into the model folder (data/members.py, model_members)."""
     if not Path(model).is_dir():
         raise InputError(model, "model folder not found")
-    source = MemberSource(split=Path(membership)) if isinstance(membership, (str, Path)) else membership
-    data, sp = model_members(Path(model), None, source)
+    data, sp = model_members(Path(model), None, membership)
     if data.captions is None:
-        where = source.split or source.members if source is not None and source.given else Path(model) / "split.json"
+        where = membership_names(membership, Path(model) / "split.json")
         raise InputError(where, f"names data without captions ({data.source}); --extraction prompts with captions")
     # The caption is the unit (auditing/extraction.py, caption_units): a repeated caption is prompted once, so it
     # gets one set of per_caption seeds; a caption on both sides is no unit and is not prompted.
@@ -175,7 +172,7 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
         "lora": None if opts.lora is None else str(opts.lora),
         "n": opts.n,
         "seed": opts.seed,
-        "seeds": [int(opts.seed), int(opts.seed + opts.n - 1)],
+        "seed_range": [int(opts.seed), int(opts.seed + opts.n - 1)],  # samples.npz's "seeds" lists each
         "batch_size": opts.batch_size,
         "world_size": w.size,
         "device": describe(device),

@@ -13,7 +13,7 @@ from cpaudit.data.members import Membership
 from cpaudit.models.load import LoadedModel
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.draw import draw_run
-from cpaudit.sampling.guides import resolve_guide
+from cpaudit.sampling.guides import resolve_logit_fn
 from cpaudit.sampling.protection import Protection, protect_pred
 from cpaudit.sampling.rejection import reject_replicas, reject_replicas_per_condition
 from cpaudit.sampling.repulsion import Repulsion, centred_unit, repel_pred
@@ -75,7 +75,7 @@ class Guides:
             return None
         key = (str(model.folder), s.protection.classifier)
         if key not in self._logits:
-            self._logits[key] = resolve_guide(
+            self._logits[key] = resolve_logit_fn(
                 model, s.protection.classifier, device=self.device, membership=self.membership
             )[0]
         logit_fn, p = self._logits[key], s.protection.in_space(model.codec.latent, model.prediction == "flow")

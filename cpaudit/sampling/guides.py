@@ -1,4 +1,5 @@
-"""Build the classifier logit function p(y=1 | x_t, t) that CPSample guidance needs for a model."""
+"""Build the classifier logit function p(y=1 | x_t, t) that CPSample guidance needs for a model (the logit
+function; the Guide that modifies each prediction with it is sampling/sampler.py's)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import torch
 
 from cpaudit.core.posterior import exact_logit
 from cpaudit.data.imageset import ImageSet
-from cpaudit.data.members import Membership, MemberSource, model_member_ids, model_members, require_model_shape
+from cpaudit.data.members import (
+    Membership,
+    MemberSource,
+    as_member_source,
+    membership_given,
+    membership_names,
+    model_member_ids,
+    model_members,
+    require_model_shape,
+)
 from cpaudit.errors import InputError
 from cpaudit.models.load import LoadedModel, load_classifier
 from cpaudit.sampling.protection import LogitFn
@@ -23,7 +33,7 @@ def exact_logit_fn(
     split.json or a pair of sources, or images already loaded) where given, else those a cpaudit model records
     (data/members.py, model_members); a model trained elsewhere given none is refused in one line."""
     data, split = model_members(model.folder, model.config, membership)
-    require_model_shape(data, model.image_shape, _where(membership, data.source))
+    require_model_shape(data, model.image_shape, membership_names(membership, data.source))
     seed = label_seed_for(int(model.config.get("seed", 0)), label_seed)
     # In the model's own space: a latent model's members are their latents (the codec's posterior mean).
     members = model.codec.to(device).encode(data.take(split.member_idx).to(device)).to(device)
@@ -34,20 +44,13 @@ def exact_logit_fn(
         # t: the network's time input (on a flow 1000 sigma, so the sampling sigmas off the grid read right)
         return exact_logit(x_t, members, labels, *path.coefficients(t))
 
-    given = isinstance(membership, MemberSource) and membership.given
+    source = as_member_source(membership)
     return logit_fn, {
         "classifier": "exact",
         "label_seed": seed,
         "n_members": len(members),
-        **({"members_from": membership.to_dict()} if given else {}),
+        **({"members_from": source.to_dict()} if membership_given(source) else {}),
     }
-
-
-def _where(membership: Membership, source: str) -> str:
-    """What a refusal about the members names: the user's split.json or members source, else the data."""
-    if isinstance(membership, MemberSource):
-        return str(membership.split or membership.members or source)
-    return source
 
 
 def learned_logit_fn(
@@ -71,9 +74,7 @@ def learned_logit_fn(
         )
     model_members_ids = model_member_ids(model.folder, membership)
     if model_members_ids is not None and set(clf.labels) != model_members_ids:
-        named = (
-            "the split given" if isinstance(membership, MemberSource) and membership.given else "the model's split.json"
-        )
+        named = "the split given" if membership_given(membership) else "the model's split.json"
         raise InputError(Path(folder) / "labels.json", f"classifier was trained on other members than {named}")
     net = clf.model.to(device)
     return (lambda x_t, t: net(x_t, t)), {"classifier": str(folder), "label_seed": clf.config.get("label_seed")}
@@ -83,6 +84,7 @@ def train_classifier_command(model: LoadedModel, membership: Membership = None) 
     """The train-classifier command for this model's members, as the user types it: the members as given
     (--split, or --members and --holdout), none for a cpaudit model (it records them), else --split SPLIT."""
     args = ["cpaudit", "train-classifier", "--model", str(model.folder)]
+    membership = as_member_source(membership)
     if isinstance(membership, MemberSource) and membership.given:
         if membership.split is not None:
             args += [*([str(membership.data)] if membership.data is not None else []), "--split", str(membership.split)]
@@ -104,15 +106,20 @@ def _named(source: object, placeholder: str) -> str:
     return placeholder if source is None or isinstance(source, ImageSet) else str(source)
 
 
-def resolve_guide(
+def resolve_logit_fn(
     model: LoadedModel,
     classifier: str,
     label_seed: int | None = None,
     device: torch.device | str = "cpu",
     membership: Membership = None,
 ) -> tuple[LogitFn, dict]:
-    """'exact' -> the exact posterior over the model's members; otherwise a classifier folder. `membership`:
-    which images the model was trained on where the user says (data/members.py, MemberSource)."""
+    """The classifier's logit function CPSample guides with: 'exact' -> the exact posterior over the model's
+    members; otherwise a classifier folder. `membership`: which images the model was trained on where the user
+    says (data/members.py, model_members). (A Guide is the prediction modifier built on it: sampling/sampler.py.)"""
     if classifier == "exact":
         return exact_logit_fn(model, label_seed, device, membership)
     return learned_logit_fn(model, Path(classifier), device, membership)
+
+
+# The old name, while the audit engine (auditing/engine/) still imports it; it goes once that import is renamed.
+resolve_guide = resolve_logit_fn

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import InitVar, dataclass, replace
+from typing import Literal
 
 import torch
 
-from cpaudit.core.guidance import (
-    GUIDE_WHEN,
-    RULES,
-    SPACES,
-    X0_T,
-    GuideWhen,
-    Rule,
-    Space,
-    confident,
-    guidance_objective,
-    guided_pred,
-)
+from cpaudit.core.guidance import RULES, SPACES, X0_T, Rule, Space, confident, guidance_objective, guided_pred
 from cpaudit.core.paths import Pred
 from cpaudit.errors import ConfigError
 
 LogitFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> logit of p(y=1 | x_t, t), shape (N,)
+
+# When CPSample guides: where the classifier is confident (p < alpha or p > 1 - alpha), or at every step of its
+# t window. Named "guide" before (--guide, run.json's protection "guide", value "when-confident"); a Guide is now
+# only the prediction modifier (sampling/sampler.py), so the mode is `guide_when` (--guide-when, run.json
+# "guide_when"). The old names and value are still read for one release.
+GuideWhen = Literal["confident", "every-step"]
+GUIDE_WHEN: tuple[str, ...] = ("confident", "every-step")
+OLD_GUIDE_WHEN = {"when-confident": "confident"}
+
+
+def guide_when_value(value: str) -> str:
+    """A guide_when as given, the old spelling ("when-confident") read as its new one."""
+    return OLD_GUIDE_WHEN.get(value, value)
+
 
 # Each classifier kind's defaults, chosen by `cpaudit tune` on the demo's model (reports/tune/tune.json,
 # "defaults"): on the tuning seeds (2,000,000 on, 1,024 samples a point), the lowest sample-only AUC among
@@ -86,7 +90,7 @@ class Protection:
     alpha: float | None = None
     scale: float | None = None
     rule: Rule | None = None
-    guide: GuideWhen = "when-confident"
+    guide_when: GuideWhen = "confident"
     # Guide only at timesteps t_min <= t <= t_max (None: every t). Outside the window the classifier is not
     # run at all, which is also what makes a window cheap.
     t_min: int = 0
@@ -98,8 +102,10 @@ class Protection:
     clip_x0: bool = True  # space "x0": clip x0_hat to [-1, 1]; False for latent models (draw.py sets it)
     latent: bool = False  # settings left unset take LATENT_KIND_DEFAULTS (in_space sets it for a latent model)
     flow: bool = False  # ... or FLOW_KIND_DEFAULTS (in_space sets it for an SD3 / FLUX model)
+    guide: InitVar[str | None] = None  # guide_when's old name (run.json's protection "guide"), read for one release
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, guide: str | None) -> None:
+        object.__setattr__(self, "guide_when", guide_when_value(guide if guide is not None else self.guide_when))
         table = defaults_table(self.latent, self.flow)
         defaulted = tuple(name for name in table[classifier_kind(self.classifier)] if getattr(self, name) is None)
         object.__setattr__(self, "_defaulted", defaulted)
@@ -111,8 +117,8 @@ class Protection:
             raise ConfigError(f"scale must be a finite number >= 0, got {self.scale}")
         if self.rule not in RULES:
             raise ConfigError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
-        if self.guide not in GUIDE_WHEN:
-            raise ConfigError(f"guide must be one of {', '.join(GUIDE_WHEN)}, got {self.guide!r}")
+        if self.guide_when not in GUIDE_WHEN:
+            raise ConfigError(f"guide_when must be one of {', '.join(GUIDE_WHEN)}, got {self.guide_when!r}")
         if self.space not in SPACES:
             raise ConfigError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
         if self.passes not in (1, 2):
@@ -133,7 +139,7 @@ class Protection:
     @property
     def inactive(self) -> bool:
         """Scale 0, or alpha 0 with guidance only when confident: sampling is exactly unprotected."""
-        return self.scale == 0 or (self.alpha == 0 and self.guide == "when-confident")
+        return self.scale == 0 or (self.alpha == 0 and self.guide_when == "confident")
 
     def to_dict(self) -> dict:
         return {
@@ -141,7 +147,7 @@ class Protection:
             "alpha": self.alpha,
             "scale": self.scale,
             "rule": self.rule,
-            "guide": self.guide,
+            "guide_when": self.guide_when,
             "t_min": self.t_min,
             "t_max": self.t_max,
             "space": self.space,
@@ -173,7 +179,7 @@ def protect_pred(
     if p.space == "x0":
         x_in = pred.x0.clamp(-1, 1) if p.clip_x0 else pred.x0
         t = torch.full_like(t, X0_T)
-    every = p.guide == "every-step"
+    every = p.guide_when == "every-step"
     if p.passes == 2 or every:
         if every:
             fired = torch.ones(n, dtype=torch.bool, device=x_t.device)

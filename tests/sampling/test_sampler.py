@@ -76,7 +76,7 @@ def test_scale_zero_or_alpha_zero_is_bit_identical_to_unprotected(tiny_model, ti
 def test_protection_changes_samples_and_counts_firing(tiny_model, tiny_classifier, tmp_path):
     cfg = SamplerConfig(steps=10)
     plain = sample(SampleOptions(model=tiny_model, out=tmp_path / "p", n=4, sampler=cfg, write_png=False))
-    prot = Protection("exact", alpha=0.5, scale=3.0, guide="every-step")
+    prot = Protection("exact", alpha=0.5, scale=3.0, guide_when="every-step")
     r = sample(SampleOptions(model=tiny_model, out=tmp_path / "q", n=4, sampler=cfg, protection=prot, write_png=False))
     assert r.fired_fraction == 1.0 and r.run["fired_steps"] == {str(i): 10 for i in range(4)}
     assert not np.array_equal(r.images, plain.images)
@@ -109,7 +109,7 @@ def test_no_gradient_pass_when_nobody_is_confident(tiny_model):
 
 
 def test_diverging_guidance_is_reported_not_written(tiny_model, tmp_path):
-    prot = Protection("exact", alpha=0.5, scale=1e38, guide="every-step")
+    prot = Protection("exact", alpha=0.5, scale=1e38, guide_when="every-step")
     r = sample(
         SampleOptions(model=tiny_model, out=tmp_path, n=3, sampler=SamplerConfig(steps=5, clip=False), protection=prot)
     )
@@ -203,7 +203,7 @@ def test_guidance_on_x0_reads_the_predicted_x0_at_x0_t():
         torch.full((2,), 700),
         abar,
         logit_fn,
-        Protection("exact", alpha=0.5, scale=1.0, space="x0", guide="every-step"),
+        Protection("exact", alpha=0.5, scale=1.0, space="x0", guide_when="every-step"),
     )
     x0 = prediction_pair(eps, x, *vp(abar), "epsilon").x0.clamp(-1, 1)
     assert all(torch.allclose(s[0], x0) and (s[1] == X0_T).all() for s in seen)
