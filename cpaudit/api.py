@@ -4,7 +4,6 @@ its options, taking paths or images in memory, returning typed results, writing 
 from __future__ import annotations
 
 import inspect
-import inspect
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,9 +18,8 @@ from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import MemberSource, model_members
 from cpaudit.errors import InputError
 from cpaudit.inputs import as_image_set, as_path, as_samples
-from cpaudit.options import resolve, with_keywords
 from cpaudit.models.load import load_model
-from cpaudit.options import keywords
+from cpaudit.options import keywords, resolve, with_keywords
 from cpaudit.pipelines.audit import audit as _audit
 from cpaudit.pipelines.fid import FidOptions
 from cpaudit.pipelines.fid import fid as _fid
@@ -97,7 +95,6 @@ def train_classifier(
     )
 
 
-@with_keywords(SampleRequest, skip=("out",), first=[_keyword("out", None), _keyword("protection", None)])
 def sample(*, out: str | Path | None = None, protection: Protection | None = None, **options: Any) -> SampleResult:
     """`cpaudit sample`: every option as a keyword named as its flag (pipelines/sample_request.py declares them:
     `model`, `n`, `steps`, `seed`, `prompt`, `prompts` (a file or a list), `extraction`, `class_label`,
@@ -122,6 +119,13 @@ def sample(*, out: str | Path | None = None, protection: Protection | None = Non
             membership = protection.membership
         opts = replace(opts, protection=protection, membership=membership)
     return _sample(opts)
+
+
+with_keywords(  # sample's keywords for help() and inspect: SampleRequest's options, out and protection first
+    SampleRequest,
+    skip=("out",),
+    first=[inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None) for name in ("out", "protection")],
+)(sample)
 
 
 def audit(
@@ -229,10 +233,6 @@ def protect(
     if not Path(classifier).is_dir():
         raise InputError("classifier", f"{classifier} is not a classifier folder ('exact', 'learned' or a folder)")
     return _ProtectionOver(str(classifier), alpha, scale, membership=membership)
-
-
-def _keyword(name: str, default: object) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
 
 
 def _membership(data: object, split: object, members: object, holdout: object) -> MemberSource:
