@@ -320,3 +320,56 @@ def int_tuple(value: Any) -> tuple[int, ...]:
 
 def comma_joined(value: tuple) -> str:
     return ",".join(map(str, value))
+
+
+# ---- positional arguments (DATA, RESULTS...) --------------------------------------------------------------------------
+
+
+def argument_parameter(cls: type, name: str) -> inspect.Parameter:
+    """A positional argument for the field `name` of `cls`, declared with option(..., cli=False) so that
+    `cli_parameters` makes no flag of it: its help, default and metavar are the declaration's."""
+    import typer
+
+    f, how, _ = flat(cls)[name]
+    default = default_of(f)
+    arg = typer.Argument(... if default is MISSING else default, help=how.help, metavar=how.metavar)
+    return inspect.Parameter(
+        name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=arg, annotation=_cli_type(cls, f, how)
+    )
+
+
+def command_with_arguments(
+    cls: type,
+    body: Callable[..., None],
+    *,
+    arguments: tuple[str, ...],
+    extra: list[inspect.Parameter] = (),
+    doc: str | None = None,
+) -> Callable[..., None]:
+    """`command` for a command that also takes positional arguments (fields of `cls` named in `arguments`, in
+    order): what the user gave for them joins `given`, as the options do, so the body sees one dict."""
+
+    def with_arguments(given: dict[str, Any], **params: Any) -> None:
+        for name in arguments:
+            value = params.pop(name)
+            if value is not None and value != []:
+                given[name] = value
+        body(given, **params)
+
+    params = [argument_parameter(cls, name) for name in arguments]
+    return command(cls, with_arguments, extra=[*params, *extra], doc=doc)
+
+
+def size_hw(value: Any) -> tuple[int, int]:
+    """'32x32' (the command line) or (32, 32) / [32, 32] (the API, a config file) -> (32, 32), checked as --resize."""
+    from cpaudit.data.load import parse_resize
+
+    if isinstance(value, str):
+        return parse_resize(value)  # type: ignore[return-value]
+    h, w = (int(v) for v in value)
+    return parse_resize(f"{h}x{w}")  # type: ignore[return-value]
+
+
+def int_tuple_or_none(value: Any) -> tuple[int, ...]:
+    """int_tuple where '' (an option's empty default on the command line) means none: '' -> ()."""
+    return () if value == "" else int_tuple(value)
