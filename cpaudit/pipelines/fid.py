@@ -11,17 +11,28 @@ from cpaudit.auditing.features import embed, parse_features
 from cpaudit.auditing.quality import frechet_distance, kernel_inception_distance
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
-from cpaudit.device import resolve_device
+from cpaudit.device import DEVICE_HELP, resolve_device
+from cpaudit.options import option
 from cpaudit.seeding import numpy_generator
+
+
+def _source(value: object) -> str | ImageSet:
+    return value if isinstance(value, ImageSet) else str(value)
 
 
 @dataclass(frozen=True)
 class FidOptions:
-    a: str | ImageSet  # a source (folder, .npz, 'digits', ...) or images in memory
-    b: str | ImageSet
-    features: str = "inception"  # FID's TF-Inception from cpaudit[fid]; see auditing/features.py
-    seed: int = 0  # KID's subsets
-    device: str = "auto"
+    """`cpaudit fid`'s options, declared once (cpaudit/options.py): the command's arguments and flags come from here."""
+
+    # a source (folder, .npz, 'digits', ...) or images in memory
+    a: str | ImageSet = option(
+        help="First image source: a folder, an .npz or digits.", cli=False, config=False, cli_type=str, parse=_source
+    )
+    b: str | ImageSet = option(help="Second image source.", cli=False, config=False, cli_type=str, parse=_source)
+    # FID's TF-Inception from cpaudit[fid]; see auditing/features.py
+    features: str = option("inception", help="inception[:WEIGHTS], inception-legacy[:WEIGHTS], pixel, ...")
+    seed: int = option(0, min=0, max=2**62, help="Seed of KID's random subsets.")
+    device: str = option("auto", help=DEVICE_HELP)
 
 
 def fid(opts: FidOptions) -> dict:

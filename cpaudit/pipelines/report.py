@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cpaudit.errors import InputError
 from cpaudit.io_utils import read_json
+from cpaudit.options import as_path, option
 from cpaudit.pipelines.tune import rerender_tune  # tune writes through report/write.py: no import circle
 from cpaudit.report.compare import compare_document
 from cpaudit.report.content import READABLE_SCHEMAS, build_document
 from cpaudit.report.figures import audit_figures
 from cpaudit.report.write import ReportResult, write_report
+
+
+def _paths(value: object) -> tuple[Path, ...]:
+    return tuple(as_path(p) for p in ([value] if isinstance(value, str | Path) else value))  # type: ignore[union-attr]
+
+
+def _labels(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in ([value] if isinstance(value, str) else value))  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """`cpaudit report`'s options, declared once (cpaudit/options.py): the command's arguments and flags."""
+
+    results: tuple[Path, ...] = option(
+        help="One results.json to re-render, or several to compare.",
+        cli=False,
+        config=False,
+        cli_type=list[Path],
+        parse=_paths,
+    )
+    out: Path = option(help="Folder for report.md, report.html and figures/.", parse=as_path)
+    label: tuple[str, ...] | None = option(
+        None, cli_type=list[str] | None, parse=_labels, help="A name per run, in order (default: its folder name)."
+    )
 
 
 def render_audit_report(results: dict, arrays: dict[str, np.ndarray], out: Path) -> ReportResult:

@@ -14,20 +14,46 @@ from cpaudit.data.load import load_data
 from cpaudit.data.pair import load_pair
 from cpaudit.data.split import DRAWN_DESIGNS, Split, make_split, write_split
 from cpaudit.errors import InputError
+from cpaudit.options import as_path, option, size_hw
 
 
 @dataclass(frozen=True)
 class SplitOptions:
-    out: Path
-    members: str | None = None  # folder, .npz or metadata.jsonl of the training images ...
-    holdout: str | None = None  # ... and of images of the same kind the model never saw
-    listing: Path | None = None  # or a CSV/JSONL listing with a member column, of the images in `data`
-    data: str | None = None  # the listing's images (default: the listing's folder)
-    member_column: str = "member"
-    resize: tuple[int, int] | None = None
+    """`cpaudit split`'s options, declared once (cpaudit/options.py): the command's flags come from here."""
+
+    out: Path = option(help="split.json to write.", parse=as_path)
+    # The user's own record: the training images and images of the same kind the model never saw ...
+    members: str | None = option(
+        None, parse=str, help="The training images: a folder, an .npz or a metadata.jsonl listing."
+    )
+    holdout: str | None = option(
+        None, parse=str, help="Images of the same kind the model never saw (folder, .npz or listing)."
+    )
+    # ... or a CSV/JSONL listing with a member column, of the images in `data`
+    listing: Path | None = option(
+        None,
+        parse=as_path,
+        help="Instead of --members/--holdout: a CSV or JSONL file with a file column (file_name, file, path or id) "
+        "and a member column (true/false, 1/0).",
+    )
+    data: str | None = option(
+        None,
+        parse=str,
+        help="With --listing: the folder its file names are relative to [default: the listing's folder]. With "
+        "--design: the images to draw the split from.",
+    )
+    member_column: str = option("member", help="With --listing: the column that marks members.")
+    resize: tuple[int, int] | None = option(
+        None, cli_type=str | None, metavar="HxW", parse=size_hw, help="Read every image at this size, e.g. 32x32."
+    )
     # Or draw one from `data`: "poisson" (each image a member by its own fair coin) or "fixed" (exactly half)
-    design: str | None = None
-    seed: int = 0
+    design: str | None = option(
+        None,
+        metavar="poisson|fixed",
+        help="Instead of your own record: draw a split of --data to train on. poisson: every image a member by its "
+        "own fair coin, which the one-run epsilon bound's guarantee assumes; fixed: exactly half of them.",
+    )
+    seed: int = option(0, min=0, max=2**63 - 1, help="With --design: the seed of the draw.")
 
 
 @dataclass(frozen=True)
