@@ -97,7 +97,13 @@ SHORT = {
     "pia": "PIA",
     "sima": "SimA",
     "classifier_oracle": "classifier oracle",
+    "prompted_extraction": "prompted extraction",
+    "detector": "noise-norm detector",
+    "clid": "CLiD",
 }
+MODEL_FREE = ("sample_only", "classifier_oracle", "prompted_extraction")  # attack no denoiser: not plain/protected
+# What a denoiser attack's key says it conditioned on (attacks/base.py Denoiser.suffix).
+CONDITIONED = {"_caption": "true caption", "_empty": "empty caption", "_class": "true class"}
 
 
 def _chosen(h: dict) -> str:
@@ -109,13 +115,17 @@ def _chosen(h: dict) -> str:
 
 
 def _short(key: str | None) -> str:
-    """'(PIA, protected)' for 'pia_protected'; '(loss, plain)' for a denoiser attack on the plain one."""
-    key = key or ""
-    base = key.removesuffix("_protected")
-    name = SHORT.get(base, base)
-    if key.endswith("_protected"):
-        return f"({name}, protected)"
-    return f"({name}, plain)" if base not in ("sample_only", "classifier_oracle") else f"({name})"
+    """'(PIA, protected)' for 'pia_protected'; '(loss, true caption, plain)' for 'loss_caption', a denoiser attack
+    on the plain model conditioned on each candidate's caption; '(prompted extraction)' for a model-free attack."""
+    base = key or ""
+    suffix = next((s for s in CONDITIONED if base.endswith(s)), "")
+    base = base.removesuffix(suffix)
+    protected = base.endswith("_protected")
+    base = base.removesuffix("_protected")
+    words = [SHORT.get(base, base), *([CONDITIONED[suffix]] if suffix else [])]
+    if base not in MODEL_FREE:
+        words.append("protected" if protected else "plain")
+    return "(" + ", ".join(words) + ")"
 
 
 def _change(name: str, v: float | None, base: float | None) -> str:

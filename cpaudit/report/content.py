@@ -468,17 +468,43 @@ def _search_sentence(search: dict) -> str:
 
 
 def _model_config(cfg: dict) -> str:
-    """One line on the audited model: a diffusers pipeline by class, denoiser size, prediction and schedule
-    (SD, SDXL, SD3, FLUX record no UNet widths of cpaudit's own); a cpaudit UNet by its widths."""
-    schedule = cfg.get("schedule", {})
-    sched = f"{schedule.get('kind')} schedule" + (
-        f", shift {schedule['shift']:g}" if schedule.get("kind") == "flow" else ""
-    )
-    if cfg.get("pipeline") or cfg.get("format") == "diffusers":
-        size = f", {cfg['n_parameters']:,}-parameter denoiser" if cfg.get("n_parameters") else ""
-        return f"{cfg.get('pipeline') or 'diffusers UNet2DModel'}{size}, {cfg.get('prediction_type', 'epsilon')} prediction, {sched}, T = {schedule.get('T')}"
-    unet = cfg.get("unet", {})
-    return (
-        f"UNet width {unet.get('base_channels')} x {unet.get('channel_mult')}, {sched}, T = {schedule.get('T')}, "
-        f"seed {cfg.get('seed')}"
-    )
+    """One line on the audited model from what its record holds, leaving out what it does not (a record without
+    cpaudit's UNet widths read 'UNet width None x None'): a diffusers pipeline by class, a diffusers UNet2DModel by
+    its block widths, a cpaudit UNet by its widths; then denoiser size, classes, prediction and schedule."""
+    diffusers = bool(cfg.get("pipeline")) or str(cfg.get("format", "")).startswith("diffusers")
+    parts = [_denoiser_name(cfg, diffusers)]
+    if diffusers and cfg.get("n_parameters"):
+        parts.append(f"{cfg['n_parameters']:,}-parameter denoiser")
+    if cfg.get("num_classes"):
+        parts.append(f"class-conditional ({cfg['num_classes']} classes)")
+    if diffusers:
+        prediction = cfg.get("prediction_type") or (cfg.get("scheduler") or {}).get("prediction_type")
+        parts.append(f"{prediction or 'epsilon'} prediction")
+    parts += _schedule_words(cfg.get("schedule") or {})
+    if not diffusers and cfg.get("seed") is not None:
+        parts.append(f"seed {cfg['seed']}")
+    return ", ".join(p for p in parts if p)
+
+
+def _denoiser_name(cfg: dict, diffusers: bool) -> str:
+    unet = cfg.get("unet") or {}
+    if cfg.get("pipeline"):
+        return str(cfg["pipeline"])
+    if diffusers:
+        widths = unet.get("block_out_channels")
+        name = "diffusers UNet2DModel" if cfg.get("format") == "diffusers" else "diffusers pipeline"
+        return name + (f" (block widths {', '.join(map(str, widths))})" if widths else "")
+    if unet.get("base_channels") is None:
+        return "denoiser"
+    mult = unet.get("channel_mult")
+    return f"UNet width {unet['base_channels']}" + ("" if mult is None else f" x {mult}")
+
+
+def _schedule_words(schedule: dict) -> list[str]:
+    words = []
+    if schedule.get("kind"):
+        shift = f", shift {schedule['shift']:g}" if schedule["kind"] == "flow" and "shift" in schedule else ""
+        words.append(f"{schedule['kind']} schedule{shift}")
+    if schedule.get("T") is not None:
+        words.append(f"T = {schedule['T']}")
+    return words

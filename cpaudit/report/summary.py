@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 
-from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, in_scope
+from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, headline, in_scope
 from cpaudit.report.document import Para, Section, Table
 from cpaudit.report.numbers import pct
 
@@ -65,7 +65,7 @@ def _could(results: dict, tm: str) -> str:
                 f"{ext['n_member_captions']} training images (with captions of unseen images: "
                 f"{ext['holdout_captions_extracted']} of {ext['n_holdout_captions']})"
             )
-    head = (results.get("threat_models") or {}).get(tm, {}).get("strongest")
+    head = headline(results, tm)  # a schema-2 file's largest single attack stands in for the strongest
     if head is None:
         parts.append("not measured: no attack of this kind was run")
     else:
@@ -82,7 +82,10 @@ def _could(results: dict, tm: str) -> str:
 
 def _strongest_words(head: dict) -> str:
     """What each interval covers (issue 36): auc_ci95 the attack chosen on one half and scored on the other,
-    strongest_auc_ci95 the strongest attack tried. Results written before strongest_auc_ci95 read as they did."""
+    strongest_auc_ci95 the strongest attack tried. Results written before strongest_auc_ci95 read as they did;
+    a schema-2 file's figure is one attack's, the largest, and says so."""
+    if "key" in head:  # core.threat_models.headline's stand-in for a schema-2 file
+        return ", the largest single attack's, not selection-adjusted"
     if "strongest_auc_ci95" not in head:
         return ""
     s_lo, s_hi = head["strongest_auc_ci95"]
@@ -148,6 +151,8 @@ def protect_commands(results: dict) -> tuple[str, str]:
         sampler.append("--extraction")
     elif isinstance(run.get("n"), int):
         sampler += ["--n", str(run["n"])]
+    for label in _class_labels(run, (setup.get("model_config") or {}).get("num_classes")):
+        sampler += ["--class-label", str(label)]
     steps = (run.get("sampler") or {}).get("steps")
     if isinstance(steps, int):
         sampler += ["--steps", str(steps)]
@@ -165,6 +170,14 @@ def protect_commands(results: dict) -> tuple[str, str]:
         out + "-audit",
     ]
     return shlex.join(sample), shlex.join(audit)
+
+
+def _class_labels(run: dict, num_classes: int | None) -> list[int]:
+    """The classes a class-conditional run drew, in the order it cycled through them; none where it drew every
+    class in order (sample's default without --class-label), or was not class-conditional."""
+    of_seed = (run.get("conditions") or {}).get("class_of_seed") or {}
+    labels = list(dict.fromkeys(of_seed[k] for k in sorted(of_seed, key=int)))
+    return [] if labels == list(range(num_classes or 0)) else labels
 
 
 def _path_or(source: str, placeholder: str) -> str:

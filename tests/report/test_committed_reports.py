@@ -1,0 +1,43 @@
+"""Every committed report is what `cpaudit report` renders from its results.json today: the demo's pixel audits
+(a cpaudit model; unprotected, CPSample, rejection, DP-SGD) and the text demo's (a Stable Diffusion pipeline;
+prompted extraction, the detector, CLiD), as Markdown and HTML, and the demo's comparison."""
+
+import json
+
+import pytest
+
+from cpaudit.report.compare import compare_document
+from cpaudit.report.content import build_document
+from cpaudit.report.html import render_html
+from cpaudit.report.markdown import render_markdown
+from tests.report.reports import ROOT
+
+RUNS = sorted((ROOT / "reports").glob("demo*/*/results.json"))
+DEMO = [
+    ("unprotected", "unprotected"),
+    ("CPSample", "cpsample"),
+    ("rejection", "rejection"),
+    ("DP-SGD", "dp-sgd"),
+    ("DP control", "dp-control"),
+]
+
+
+@pytest.mark.parametrize("path", RUNS, ids=[str(p.parent.relative_to(ROOT)) for p in RUNS])
+def test_a_committed_report_renders_from_its_results(path):
+    figures = {p.stem: p.read_bytes() for p in (path.parent / "figures").glob("*.png")}
+    doc = build_document(json.loads(path.read_text()))
+    assert render_markdown(doc, set(figures)) == (path.parent / "report.md").read_text()
+    assert render_html(doc, figures) == (path.parent / "report.html").read_text()
+
+
+def test_every_kind_of_committed_audit_is_covered():
+    kinds = {p.parent.parent.name for p in RUNS}
+    assert len(RUNS) == 12 and kinds == {"demo", "demo-text"}
+
+
+def test_the_demo_comparison_renders_from_its_results():
+    from cpaudit.pipelines.demo import FRONTIER_NOTE
+
+    runs = [(label, json.loads((ROOT / "reports" / "demo" / f / "results.json").read_text())) for label, f in DEMO]
+    doc = compare_document(runs, [f"{f}/report.html" for _, f in DEMO], [FRONTIER_NOTE])
+    assert render_markdown(doc, set()) == (ROOT / "reports" / "demo" / "report.md").read_text()
