@@ -72,3 +72,17 @@ def test_an_unreadable_version_is_refused_in_one_line(version, tmp_path):
     with pytest.raises(InputError) as e:
         read_results(path)
     assert "\n" not in str(e.value) and str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("kind", sorted(FILES))
+def test_the_report_command_writes_markdown_and_html_for_each_kind(kind, tmp_path):
+    from cpaudit.pipelines.report import report
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(FILES[kind].read_text())
+    written = report([run / "results.json"], tmp_path / "out")
+    r = results(kind)
+    figures = {p.stem for p in written.figures}
+    assert written.markdown.read_text() == markdown(r, figures)
+    assert r["verdict"] in html_text(r) and written.html.read_text().count("<h2>") >= 5
