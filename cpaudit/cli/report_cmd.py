@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from cpaudit.cli.common import info, state, user_errors
-from cpaudit.cli.options import Quiet
+from cpaudit.cli.options import QUIET
 from cpaudit.options import command_with_arguments, resolve
 from cpaudit.pipelines.fid import FidOptions, fid
 from cpaudit.pipelines.report import ReportOptions, report
@@ -45,7 +45,6 @@ def _fid(given: dict[str, Any], as_json: bool) -> None:
         info("warning: " + r["warning"])
 
 
-QUIET = [inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=Quiet, annotation=bool)]
 JSON = [
     inspect.Parameter(
         "as_json",

@@ -4,11 +4,10 @@ module wires them to the command line and prints."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from cpaudit.cli.common import info, progress_bar, state, user_errors
-from cpaudit.cli.options import Quiet
+from cpaudit.cli.options import QUIET
 from cpaudit.options import command_with_arguments, resolve
 from cpaudit.pipelines.classifier_request import TrainClassifierRequest, classifier_options
 from cpaudit.pipelines.train_classes import TrainClassesResult
@@ -38,7 +37,6 @@ Example: cpaudit train-classifier digits --model runs/model --out runs/classifie
 Example: cpaudit train-classifier --model sd-finetune --split split.json --out runs/classifier   # a model trained elsewhere
 """
 
-QUIET = [inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=Quiet, annotation=bool)]
 TEXT_NETWORKS = {
     "sd": "SD-architecture UNet",
     "sdxl": "SDXL-architecture UNet",

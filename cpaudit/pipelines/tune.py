@@ -130,7 +130,7 @@ def _models(
     )
     for k, key in enumerate(dp_keys):
         folder = Path(opts.out) / "models" / key
-        say(f"train {key}", k, len(dp_keys))
+        say(f"train DP-SGD models (now {key})", k, len(dp_keys))
         if key == "dp-control":
             dp = DPConfig()
             # The control trains as the DP runs do (steps, batch size, learning rate, EMA), without clipping or noise.
@@ -222,7 +222,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
 
     tuning, infeasible = [], []
     for k, s in enumerate(settings):
-        say(f"tuning seeds: {s.defence}, {s.label}", k, len(settings))
+        say(f"tuning points (now {s.defence}, {s.label})", k, len(settings))
         p = _score(models, s, guides, ref, opts.tune_seed, opts.n_tune, opts)
         if p is None:
             infeasible.append(s.to_dict())
@@ -236,7 +236,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     evaluation = []
     for k, i in enumerate(order):
         s = settings[i]
-        say(f"evaluation seeds: {s.defence}, {s.label}", k, len(order))
+        say(f"evaluation points (now {s.defence}, {s.label})", k, len(order))
         p = _score(models, s, guides, ref, opts.eval_seed, opts.n_eval, opts)
         if p is None:
             infeasible.append({**s.to_dict(), "seeds": "evaluation"})
