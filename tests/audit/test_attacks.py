@@ -228,7 +228,7 @@ def test_release_decides_which_attack_a_gate_reads(tiny_model, protected_samples
 def test_an_internal_error_exits_3_with_one_line_naming_the_saved_traceback(
     tiny_model, protected_samples, tmp_path, monkeypatch
 ):
-    import cpaudit.pipelines.audit_stages as pipeline
+    import cpaudit.auditing.engine.stages as pipeline
 
     def broken(*a, **k):
         raise ZeroDivisionError("injected")
@@ -326,7 +326,7 @@ def test_junit_lists_one_case_per_gate_and_parses(tiny_model, protected_samples,
 
 
 def test_reports_withhold_or_blur_member_images(tiny_model, protected_samples, tmp_path):
-    from cpaudit.pipelines.audit_stages import resolve_member_images
+    from cpaudit.auditing.engine.stages import resolve_member_images
 
     assert resolve_member_images("auto", "digits") == "show"
     assert resolve_member_images("auto", "photos/") == "hide" and resolve_member_images("blur", "x.npz") == "blur"

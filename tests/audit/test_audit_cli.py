@@ -176,7 +176,7 @@ def test_audit_bad_inputs_exit_2(tiny_model, tiny_samples, tmp_path):
 
 def test_streamed_members_and_ivf_search_agree_with_exact(tiny_model, tiny_samples, tmp_path, monkeypatch):
     """Members streamed to a memmap and searched by IVF with every list probed give the exact audit."""
-    import cpaudit.pipelines.audit_stages as audit_pipeline
+    import cpaudit.auditing.engine.stages as audit_pipeline
     import cpaudit.similarity.neighbours as neighbours
 
     exact = _audit(tiny_model, tiny_samples, tmp_path / "exact", "--search", "exact", "--json", "--report-only")

@@ -1,6 +1,6 @@
 """The audit as a list of stages (design.md, 'results.json'): each stage reads the shared AuditRun and returns
 its own sections of results.json; an audit is `run_stages(run, STAGES)`. A text-to-image audit is another
-list (pipelines/audit_text.py), not a longer function.
+list (auditing/engine/text_stages.py), not a longer function.
 
 Every stage draws its randomness from its own generator, seeded by (--seed, the stage's name), so a figure
 does not depend on which other stages ran or in what order.
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ import torch
 from cpaudit.auditing.attacks.base import AttackScores
 from cpaudit.auditing.baseline import baseline_gates
 from cpaudit.auditing.embedding_store import stream_embeddings
+from cpaudit.auditing.engine.options import AuditOptions
 from cpaudit.auditing.features import FeatureSpec, embed
 from cpaudit.auditing.policy import Policy, evaluate_gates, family, gate_levels
 from cpaudit.auditing.quality import frechet_distance, kernel_inception_distance
@@ -31,9 +31,6 @@ from cpaudit.data.split import Split
 from cpaudit.models.load import model_conditioning
 from cpaudit.sampling.protection import Protection
 from cpaudit.seeding import derive_seed, numpy_generator
-
-if TYPE_CHECKING:
-    from cpaudit.auditing.engine.options import AuditOptions
 
 # Members from this many on are embedded to a memory-mapped file rather than held in memory.
 STREAM_MIN_REFERENCES = 100_000

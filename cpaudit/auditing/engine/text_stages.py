@@ -38,6 +38,25 @@ from cpaudit.auditing.attacks.pia import PIAAttack
 from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack
 from cpaudit.auditing.attacks.secmi import SecMIAttack
 from cpaudit.auditing.attacks.sima import SimAAttack
+from cpaudit.auditing.engine.attacks_stage import (
+    add_summary,
+    check_mia_t,
+    threat_model_sections,
+)
+from cpaudit.auditing.engine.stages import (
+    AuditRun,
+    embed_stage,
+    extraction_hint,
+    member_images_mode,
+    permutation_stage,
+    policy_stage,
+    prompted_captions,
+    protection_stage,
+    quality_stage,
+    refused_prompts,
+    replication_stage,
+    samples_protected,
+)
 from cpaudit.auditing.extraction import (
     REFUSED_VARIANT,
     VARIANTS,
@@ -58,25 +77,6 @@ from cpaudit.data.captions import read_prompts_file
 from cpaudit.data.imageset import blur_u8, to_uint8
 from cpaudit.errors import InputError
 from cpaudit.models.load import LoadedModel, load_model
-from cpaudit.pipelines.audit_attacks import (
-    add_summary,
-    check_mia_t,
-    threat_model_sections,
-)
-from cpaudit.pipelines.audit_stages import (
-    AuditRun,
-    embed_stage,
-    extraction_hint,
-    member_images_mode,
-    permutation_stage,
-    policy_stage,
-    prompted_captions,
-    protection_stage,
-    quality_stage,
-    refused_prompts,
-    replication_stage,
-    samples_protected,
-)
 from cpaudit.seeding import derive_seed
 
 # The protected text sampler (CPSample through the UNet with classifier-free guidance, or a prompt defence)
@@ -264,16 +264,6 @@ def extraction_figures(
         run.scores["prompted_extraction"],
     )
     k_max = max(1, int(min(m.n_samples.min(), h.n_samples.min())))
-    by_k = [
-        {
-            "per_caption": k,
-            "auc": auc(
-                caption_scores(e_s, cand.m_groups, member_emb, thr, k, own_rows=mu.images).best_own,
-                caption_scores(e_s, cand.h_groups, holdout_emb, thr, k, own_rows=hu.images).best_own,
-            ),
-        }
-        for k in range(1, k_max + 1)
-    ]
     run.arrays.update(extraction_member_best=m.best_own, extraction_holdout_best=h.best_own)
     out = {
         "threat_model": "samples",
@@ -282,10 +272,27 @@ def extraction_figures(
         "threshold_origin": "the audit's replica threshold on this embedding (--threshold, else its default)",
         "samples_per_caption": k_max,
         "headline": "attacks.prompted_extraction",
+        **extraction_counts(cand, m, h, len(refused)),
+        "auc_by_samples_per_caption": auc_by_samples_per_caption(e_s, cand, member_emb, holdout_emb, thr, k_max),
+        "auc_by_samples_per_caption_note": "best similarity to its own image, on all "
+        "captions: descriptive (the headline's variant is cross-fitted)",
+        "top_captions": top_captions(run, cand, m),
+    }
+    if lm is not None and lm.codec.latent:
+        own = run.members.take(cand.m_idx)
+        rec = lm.codec.decode(lm.codec.encode(own.to(run.device))).cpu().clamp(-1, 1)
+        out["codec_floor"] = codec_floor(member_emb, embed(rec, run.spec, device=run.device)[0], thr)
+    return out
+
+
+def extraction_counts(cand: TextCandidates, m, h, n_refused_prompts: int) -> dict:
+    """`prompted_extraction`'s counts: refused captions, replicas by caption and by sample, shared captions, units."""
+    mu, hu = cand.m_units, cand.h_units
+    return {
         "refused": {
             "member_captions": int((m.refused > 0).sum()),
             "holdout_captions": int((h.refused > 0).sum()),
-            "prompts": len(refused),
+            "prompts": n_refused_prompts,
         },
         "captions": replica_excess(m.replicas, h.replicas),
         "samples": {
@@ -305,16 +312,24 @@ def extraction_figures(
             "holdout_captions": len(hu.captions),
             "holdout_images": len(cand.h_idx),
         },
-        "auc_by_samples_per_caption": by_k,
-        "auc_by_samples_per_caption_note": "best similarity to its own image, on all "
-        "captions: descriptive (the headline's variant is cross-fitted)",
-        "top_captions": top_captions(run, cand, m),
     }
-    if lm is not None and lm.codec.latent:
-        own = run.members.take(cand.m_idx)
-        rec = lm.codec.decode(lm.codec.encode(own.to(run.device))).cpu().clamp(-1, 1)
-        out["codec_floor"] = codec_floor(member_emb, embed(rec, run.spec, device=run.device)[0], thr)
-    return out
+
+
+def auc_by_samples_per_caption(
+    e_s: np.ndarray, cand: TextCandidates, member_emb: np.ndarray, holdout_emb: np.ndarray, thr: float, k_max: int
+) -> list[dict]:
+    """The extraction AUC from the first k samples of each caption, k = 1 .. k_max (descriptive)."""
+    mu, hu = cand.m_units, cand.h_units
+    return [
+        {
+            "per_caption": k,
+            "auc": auc(
+                caption_scores(e_s, cand.m_groups, member_emb, thr, k, own_rows=mu.images).best_own,
+                caption_scores(e_s, cand.h_groups, holdout_emb, thr, k, own_rows=hu.images).best_own,
+            ),
+        }
+        for k in range(1, k_max + 1)
+    ]
 
 
 def top_captions(run: AuditRun, cand: TextCandidates, m) -> list[dict]:

@@ -10,11 +10,11 @@ import torch
 
 from cpaudit.auditing.attacks import ATTACKS
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, measures_of, summarise, threat_model_of
+from cpaudit.auditing.engine.stages import AuditRun, model_conditioning_of, sampling_protected
 from cpaudit.auditing.strongest import threat_model_section
 from cpaudit.core.threat_models import in_scope
 from cpaudit.errors import InputError
 from cpaudit.models.load import load_model, require_pixel_unconditional
-from cpaudit.pipelines.audit_stages import AuditRun, model_conditioning_of, sampling_protected
 from cpaudit.sampling.guides import resolve_guide
 from cpaudit.sampling.protection import Protection
 
