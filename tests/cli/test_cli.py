@@ -73,7 +73,7 @@ def test_train_sample_end_to_end(tmp_path):
             "digits",
             "--out",
             str(model),
-            "--members",
+            "--n-members",
             "8",
             "--steps",
             "3",
@@ -153,7 +153,7 @@ def test_skip_bad_skips_with_one_line_warning(tmp_path):
     args = [
         "train-diffusion",
         str(tmp_path / "imgs"),
-        "--members",
+        "--n-members",
         "2",
         "--steps",
         "1",
