@@ -14,8 +14,8 @@ from pathlib import Path
 
 from scipy import stats as sps
 
-from cpaudit.core.threat_models import headline
 from cpaudit.errors import InputError
+from cpaudit.report.legacy import headline
 
 LEVEL = 0.025
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from cpaudit.core.threat_models import THREAT_MODELS, headline
+from cpaudit.core.threat_models import THREAT_MODELS
 from cpaudit.report.document import Document, Para, Section, Table
+from cpaudit.report.legacy import headline
 from cpaudit.report.numbers import interval, num, p_value, pct
 
 RATES = ("replica rate", "guidance fired (sample-steps)", "training captions extracted (prompted)")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from cpaudit.core.threat_models import THREAT_MODELS, headline, in_scope
+from cpaudit.core.threat_models import THREAT_MODELS, in_scope
 from cpaudit.report.document import Document, Figure, Para, Section, Table
+from cpaudit.report.legacy import headline
 from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.summary import glossary_section, summary_section
 from cpaudit.report.text_section import text_section

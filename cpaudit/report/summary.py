@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import shlex
 
-from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, headline, in_scope
+from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, in_scope
 from cpaudit.report.document import Para, Section, Table
+from cpaudit.report.legacy import headline
 from cpaudit.report.numbers import pct
 
 ACCESS = {
