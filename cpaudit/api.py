@@ -215,8 +215,8 @@ def protect(
         _train_classifier(
             TrainClassifierOptions(
                 data=membership.data,
-                out=as_path(out, "out"),
-                model=as_path(model, "model"),
+                out=_required_path(out, "out"),
+                model=_required_path(model, "model"),
                 split=membership.split,
                 member_source=membership.members,
                 holdout_source=membership.holdout,
@@ -227,12 +227,19 @@ def protect(
         )
         classifier = out
     if str(classifier) == "exact":
-        lm = load_model(as_path(model, "model"))
+        lm = load_model(_required_path(model, "model"))
         model_members(lm.folder, lm.config, membership)  # refused now, in one line, rather than when sampling
         return _ProtectionOver(str(classifier), alpha, scale, membership=membership)
     if not Path(classifier).is_dir():
         raise InputError("classifier", f"{classifier} is not a classifier folder ('exact', 'learned' or a folder)")
     return _ProtectionOver(str(classifier), alpha, scale, membership=membership)
+
+
+def _required_path(value: object, name: str) -> Path:
+    path = as_path(value, name)
+    if path is None:
+        raise InputError(name, "is required (a path)")
+    return path
 
 
 def _membership(data: object, split: object, members: object, holdout: object) -> MemberSource:

@@ -165,8 +165,8 @@ def resolve_membership(
     *,
     data: str | None,
     split: Path | None,
-    members: str | Path | None = None,
-    holdout: str | Path | None = None,
+    members: str | Path | ImageSet | None = None,
+    holdout: str | Path | ImageSet | None = None,
     resize: tuple[int, int] | None = None,
 ) -> tuple[ImageSet, Split]:
     """The user's word on membership, read: the images and the split from DATA + split.json, from split.json

@@ -23,7 +23,7 @@ from cpaudit.provenance import provenance
 from cpaudit.sampling.conditions import Conditions, resolve_conditions
 from cpaudit.sampling.draw import draw_run
 from cpaudit.sampling.guides import resolve_logit_fn
-from cpaudit.sampling.protection import Protection
+from cpaudit.sampling.protection import LogitFn, Protection
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import MAX_SEED, derive_seed, numpy_generator
 from cpaudit.version import __version__
@@ -51,7 +51,7 @@ class SampleOptions:
 
 @dataclass
 class SampleResult:
-    out: Path
+    out: Path | None  # None: the Python API drew into a scratch folder (cpaudit.sample without out=)
     images: np.ndarray  # uint8 (N, H, W, C) of the finite samples
     seeds: np.ndarray
     fired: np.ndarray  # per finite sample, steps where guidance fired
@@ -75,7 +75,8 @@ def draw_samples(
     w = world()
     device = device or resolve_device(opts.device)
     seeds = [opts.seed + i for i in range(opts.n)][w.shard(opts.n)]
-    logit_fn, info = None, {}
+    logit_fn: LogitFn | None = None
+    info: dict = {}
     if opts.protection is not None and not opts.protection.inactive:
         logit_fn, info = resolve_logit_fn(model, opts.protection.classifier, opts.label_seed, device, opts.membership)
     model.to(device)

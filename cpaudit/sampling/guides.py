@@ -45,11 +45,12 @@ def exact_logit_fn(
         return exact_logit(x_t, members, labels, *path.coefficients(t))
 
     source = as_member_source(membership)
+    named = source.to_dict() if isinstance(source, MemberSource) and source.given else None
     return logit_fn, {
         "classifier": "exact",
         "label_seed": seed,
         "n_members": len(members),
-        **({"members_from": source.to_dict()} if membership_given(source) else {}),
+        **({"members_from": named} if named is not None else {}),
     }
 
 

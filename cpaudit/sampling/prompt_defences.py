@@ -65,6 +65,13 @@ class PromptDefence:
             )
         return PromptDefence(self.kind, **{**DEFAULTS[self.kind], **given})
 
+    def setting(self, name: str) -> float:
+        """One setting of a resolved() defence (set there, its kind's default where the user left it)."""
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(f"{self.kind}: {name} is unset (resolve the defence first)")
+        return value
+
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
@@ -79,10 +86,12 @@ class PromptDefence:
                     "--prompt-defence",
                     "random-tokens needs whole-word tokens in the tokenizer's vocabulary; it has none",
                 )
-            prompts = [insert_random_words(p, vocab, d.tokens, s) for p, s in zip(prompts, seeds)]
+            prompts = [insert_random_words(p, vocab, int(d.setting("tokens")), s) for p, s in zip(prompts, seeds)]
         cond = model.prompts.condition(prompts, guidance_scale, negative_prompt)
         if d.kind == "embedding-noise":
-            return noised_embeddings(cond, seeds, d.sigma, pooled=getattr(model, "prediction", None) == "flow")
+            return noised_embeddings(
+                cond, seeds, d.setting("sigma"), pooled=getattr(model, "prediction", None) == "flow"
+            )
         if d.kind == "prompt-optimisation":
             return cond.with_prompt_embeds(optimise_prompt_embeds(model, cond, seeds, d))
         return cond
@@ -137,12 +146,12 @@ def optimise_prompt_embeds(model, cond: TextCond, seeds: list[int], d: PromptDef
     path, spacing, steps = model.sampling_path(50)
     tt = path.times(step_plan(path, steps, spacing)[0][0], len(seeds), dev)
     e = cond.prompt_embeds.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([e], lr=d.lr)
+    opt = torch.optim.Adam([e], lr=d.setting("lr"))
     with torch.enable_grad():
         # The detector's signal (core/paths.py text_part): eps_hat's text part, a flow's velocity's.
         p_u = model.denoiser(x_T, tt, cond.uncond_only())
         p_u = type(p_u)(p_u.x0.detach(), p_u.eps.detach())
-        for _ in range(d.iters):
+        for _ in range(int(d.setting("iters"))):
             p_c = model.denoiser(x_T, tt, cond.with_prompt_embeds(e).prompt_only())
             norm = text_part(p_c, p_u, path.kind).flatten(1).norm(dim=1)
             over = norm > d.target_norm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass, replace
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -103,6 +103,7 @@ class Protection:
     latent: bool = False  # settings left unset take LATENT_KIND_DEFAULTS (in_space sets it for a latent model)
     flow: bool = False  # ... or FLOW_KIND_DEFAULTS (in_space sets it for an SD3 / FLUX model)
     guide: InitVar[str | None] = None  # guide_when's old name (run.json's protection "guide"), read for one release
+    _defaulted: ClassVar[tuple[str, ...]] = ()  # per instance: the settings left None, which took the defaults
 
     def __post_init__(self, guide: str | None) -> None:
         object.__setattr__(self, "guide_when", guide_when_value(guide if guide is not None else self.guide_when))
@@ -111,9 +112,10 @@ class Protection:
         object.__setattr__(self, "_defaulted", defaulted)
         for name in defaulted:
             object.__setattr__(self, name, table[classifier_kind(self.classifier)][name])
-        if not 0 <= self.alpha <= 0.5:
+        alpha, scale = self.alpha, self.scale
+        if alpha is None or not 0 <= alpha <= 0.5:
             raise ConfigError(f"alpha must be in [0, 0.5], got {self.alpha}")
-        if not (self.scale >= 0 and self.scale < float("inf")):
+        if scale is None or not (scale >= 0 and scale < float("inf")):
             raise ConfigError(f"scale must be a finite number >= 0, got {self.scale}")
         if self.rule not in RULES:
             raise ConfigError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
@@ -131,7 +133,13 @@ class Protection:
         to the defaults take that space's defaults, and a latent x0_hat is never clipped (latents are not in [-1, 1])."""
         if (latent, flow) == (self.latent, self.flow):
             return self
-        return replace(self, latent=latent, flow=flow, clip_x0=not latent, **{name: None for name in self._defaulted})
+        unset: dict[str, Any] = {name: None for name in self._defaulted}
+        return replace(self, latent=latent, flow=flow, clip_x0=not latent, **unset)
+
+    def settings(self) -> tuple[float, float, Rule]:
+        """alpha, scale and rule as they guide (__post_init__ gives each left None its default)."""
+        assert self.alpha is not None and self.scale is not None and self.rule is not None
+        return self.alpha, self.scale, self.rule
 
     def guides_at(self, t: int) -> bool:
         return self.t_min <= t and (self.t_max is None or t <= self.t_max)
@@ -180,31 +188,32 @@ def protect_pred(
         x_in = pred.x0.clamp(-1, 1) if p.clip_x0 else pred.x0
         t = torch.full_like(t, X0_T)
     every = p.guide_when == "every-step"
+    alpha, scale, rule = p.settings()
     if p.passes == 2 or every:
         if every:
             fired = torch.ones(n, dtype=torch.bool, device=x_t.device)
         else:
             with torch.no_grad():
-                fired = confident(logit_fn(x_in, t), p.alpha)
+                fired = confident(logit_fn(x_in, t), alpha)
             if not bool(fired.any()):
                 return pred, fired
         rows = fired.nonzero().squeeze(1)
         with torch.enable_grad():
             x = x_in[rows].detach().requires_grad_(True)
-            objective = guidance_objective(logit_fn(x, t[rows]), p.rule).sum()
+            objective = guidance_objective(logit_fn(x, t[rows]), rule).sum()
             (grad,) = torch.autograd.grad(objective, x)
-        guided = guided_pred(x_t[rows], Pred(pred.x0[rows], pred.eps[rows]), grad, at, p.scale)
+        guided = guided_pred(x_t[rows], Pred(pred.x0[rows], pred.eps[rows]), grad, at, scale)
         x0, eps = pred.x0.clone(), pred.eps.clone()
         x0[rows], eps[rows] = guided.x0, guided.eps
         return Pred(x0, eps), fired
     with torch.enable_grad():
         x = x_in.detach().requires_grad_(True)
         logit = logit_fn(x, t)
-        fired = confident(logit.detach(), p.alpha)
+        fired = confident(logit.detach(), alpha)
         if not bool(fired.any()):
             return pred, fired
-        objective = torch.where(fired, guidance_objective(logit, p.rule), torch.zeros_like(logit)).sum()
+        objective = torch.where(fired, guidance_objective(logit, rule), torch.zeros_like(logit)).sum()
         (grad,) = torch.autograd.grad(objective, x)
     mask = fired.view(-1, *([1] * (x_t.ndim - 1)))
-    guided = guided_pred(x_t, pred, grad, at, p.scale)
+    guided = guided_pred(x_t, pred, grad, at, scale)
     return Pred(torch.where(mask, guided.x0, pred.x0), torch.where(mask, guided.eps, pred.eps)), fired
