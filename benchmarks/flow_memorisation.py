@@ -41,7 +41,7 @@ from benchmarks._text_bench import (
     verdict,
 )
 from cpaudit.models.load import load_model
-from cpaudit.pipelines.demo_text import white_box_markdown
+from cpaudit.report.text_demo_md import white_box_markdown
 from cpaudit.sampling.protection import defaults_table
 
 EVAL_SEEDS = {"sd3": 8_000_000, "flux": 9_000_000}

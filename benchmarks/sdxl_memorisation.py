@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks._text_bench import FULL_LABEL, arguments, run, verdict
 from cpaudit.models.load import load_model
-from cpaudit.pipelines.demo_text import demo_table_markdown, white_box_markdown
+from cpaudit.report.text_demo_md import demo_table_markdown, white_box_markdown
 
 EVAL_SEED = 7_000_000
 JSON_OUT = Path("benchmarks/results/sdxl_memorisation.json")

@@ -129,7 +129,7 @@ def test_readme_classifier_width_figures_equal_the_committed_benchmark():
 
 def test_readme_text_demo_figures_equal_the_committed_demo():
     """The text-to-image demo's table and sentences are reports/demo-text/text_demo.json, rendered."""
-    from cpaudit.pipelines.demo_text import demo_summary_markdown, demo_table_markdown, white_box_markdown
+    from cpaudit.report.text_demo_md import demo_summary_markdown, demo_table_markdown, white_box_markdown
 
     record = json.loads((ROOT / "reports" / "demo-text" / "text_demo.json").read_text())
     readme = " ".join((ROOT / "README.md").read_text().split())
@@ -141,7 +141,7 @@ def test_readme_text_demo_figures_equal_the_committed_demo():
 
 
 def test_results_text_defence_tuning_table_equals_the_committed_tune():
-    from cpaudit.pipelines.tune_text import tune_text_markdown
+    from cpaudit.report.tune_text_md import tune_text_markdown
     from cpaudit.sampling.prompt_defences import DEFAULTS
 
     record = json.loads((ROOT / "benchmarks" / "results" / "text_defences" / "tune.json").read_text())
@@ -157,7 +157,7 @@ def test_results_text_defence_tuning_table_equals_the_committed_tune():
 
 
 def test_results_sdxl_tuning_table_equals_the_committed_tune():
-    from cpaudit.pipelines.tune_text import tune_text_markdown
+    from cpaudit.report.tune_text_md import tune_text_markdown
 
     record = json.loads((ROOT / "benchmarks" / "results" / "sdxl_tune" / "tune.json").read_text())
     assert tune_text_markdown(record) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
@@ -165,7 +165,7 @@ def test_results_sdxl_tuning_table_equals_the_committed_tune():
 
 def test_results_flux_tuning_table_equals_the_committed_tune():
     """The flow defaults' origin (sampling/protection.py FLOW_KIND_DEFAULTS): the FLUX tune as committed."""
-    from cpaudit.pipelines.tune_text import tune_text_markdown
+    from cpaudit.report.tune_text_md import tune_text_markdown
     from cpaudit.sampling.protection import FLOW_KIND_DEFAULTS
 
     record = json.loads((ROOT / "benchmarks" / "results" / "flux_tune" / "tune.json").read_text())

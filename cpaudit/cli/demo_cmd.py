@@ -15,7 +15,7 @@ from cpaudit.pipelines.demo_request import DemoRequest, run_demo
 from cpaudit.pipelines.demo_text import TextDemoResult
 from cpaudit.pipelines.tune import TuneResult
 from cpaudit.pipelines.tune_request import TuneRequest, run_tune
-from cpaudit.pipelines.tune_text import tune_text_markdown
+from cpaudit.report.tune_text_md import tune_text_markdown
 
 DEMO_DOC = """Train, protect, sample and audit on the built-in digits, then write one comparison report.
 

@@ -35,6 +35,7 @@ from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
+from cpaudit.report.tune_text_md import tune_text_markdown
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.prompt_defences import PromptDefence
 from cpaudit.sampling.protection import Protection, defaults_table
@@ -246,31 +247,6 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
         f"# Text-to-image defences, tuned and evaluated\n\n{tune_text_markdown(record)}\n"
     )
     return record
-
-
-def tune_text_markdown(record: dict) -> str:
-    """The chosen setting of each defence with its tuning and evaluation figures."""
-    lines = [
-        f"Threat model samples (prompted extraction), {record['per_caption']} seeds a caption; tuning seeds "
-        f"{record['tune_seed']:,} on, evaluation seeds {record['eval_seed']:,} on. Rule: {record['rule']}.",
-        "",
-        "| defence | chosen | base rate reached when tuning | training captions extracted (evaluation; 95% Wilson) | "
-        "held-out captions extracted | Fisher p | pixel FID ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    none = record["unprotected"]["evaluation"]
-    rows = [("unprotected", "-", "-", none)] + [
-        (k, d["chosen"], "yes" if d["reached_base_rate_on_tuning_seeds"] else "no", d["evaluation"])
-        for k, d in record["defences"].items()
-    ]
-    for name, chosen, reached, e in rows:
-        lines.append(
-            f"| {name} | {chosen} | {reached} | {e['member_captions_extracted']} of {e['n_member_captions']} "
-            f"({e['rate_ci95'][0]:.0%}-{e['rate_ci95'][1]:.0%}) | {e['holdout_captions_extracted']} of "
-            f"{e['n_holdout_captions']} ({e['holdout_rate_ci95'][0]:.0%}-{e['holdout_rate_ci95'][1]:.0%}) | {e['fisher_p']:.2g} | "
-            f"{e['pixel_fid'] / none['pixel_fid']:.2f} |"
-        )
-    return "\n".join(lines)
 
 
 def _setting(point: dict, flow: bool) -> dict:
