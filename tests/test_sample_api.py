@@ -4,7 +4,9 @@ posterior), the API and the CLI write the same samples and run.json, and their a
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,8 @@ from typer.testing import CliRunner
 
 import cpaudit
 from cpaudit.cli.app import app
+from cpaudit.options import flag, flat
+from cpaudit.pipelines.sample_request import SampleRequest
 
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
@@ -100,3 +104,15 @@ def test_prompts_in_memory_are_the_prompts_file(text_model, tmp_path):
         cpaudit.sample(model=text_model, prompt="a fox", extraction=True)
     with pytest.raises(cpaudit.CpauditError, match="protect=True, not both"):
         cpaudit.sample(model=text_model, prompt="a fox", n=1, protect=True, protection=cpaudit.protect(text_model))
+
+
+def test_every_sample_option_is_a_flag_and_a_keyword_named_alike():
+    keywords = inspect.signature(cpaudit.sample).parameters
+    shown = runner.invoke(app, ["sample", "--help"], env={"COLUMNS": "200"}).output
+    for name, (f, how, _) in flat(SampleRequest).items():
+        assert name in keywords and keywords[name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert flag(f, how) == "--" + name.replace("_", "-"), name
+        assert re.search(rf"^  {flag(f, how)}[ ,]", shown, re.MULTILINE), name
+    assert not re.search(
+        r"^  --guide ", shown, re.MULTILINE
+    )  # the old name works (tests/sampling/test_guide_when.py) but is not offered
