@@ -113,7 +113,7 @@ def test_train_sample_end_to_end(tmp_path):
     )
     assert r.exit_code == 0, r.output
     run = json.loads(r.stdout)
-    assert run["seeds"] == [7, 9] and run["protection"] is None
+    assert run["seed_range"] == [7, 9] and run["protection"] is None
     with np.load(samples / "samples.npz") as f:
         assert f["images"].shape == (3, 8, 8, 1) and f["images"].dtype == np.uint8
         assert f["seeds"].tolist() == [7, 8, 9]
@@ -216,12 +216,12 @@ def test_info_lines_print_brackets_as_written(capsys, monkeypatch):
 def test_demo_arch_is_passed_to_the_text_demo_and_refused_without_it(tmp_path, monkeypatch):
     """`demo --text --arch` reaches TextDemoOptions; without --text, with an unknown name, or against a --model of
     another architecture it is refused in one line, before anything is trained or written."""
-    from cpaudit.cli import demo_cmd
+    from cpaudit.pipelines import demo_request
     from cpaudit.pipelines.demo_text import TextDemoResult, resolve_options
 
     seen = []
     monkeypatch.setattr(
-        demo_cmd,
+        demo_request,
         "demo_text",
         lambda opts, stage: seen.append(resolve_options(opts)) or TextDemoResult(opts.out, {}, [], 0.0),
     )
