@@ -20,7 +20,7 @@ import dataclasses
 import inspect
 import sys
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,7 +343,7 @@ def command_with_arguments(
     body: Callable[..., None],
     *,
     arguments: tuple[str, ...],
-    extra: list[inspect.Parameter] = (),
+    extra: Sequence[inspect.Parameter] = (),
     doc: str | None = None,
 ) -> Callable[..., None]:
     """`command` for a command that also takes positional arguments (fields of `cls` named in `arguments`, in

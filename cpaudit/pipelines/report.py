@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,12 +18,12 @@ from cpaudit.report.figures import audit_figures
 from cpaudit.report.write import ReportResult, write_report
 
 
-def _paths(value: object) -> tuple[Path, ...]:
-    return tuple(as_path(p) for p in ([value] if isinstance(value, str | Path) else value))  # type: ignore[union-attr]
+def _paths(value: Any) -> tuple[Path, ...]:
+    return tuple(as_path(p) for p in ([value] if isinstance(value, str | Path) else value))
 
 
-def _labels(value: object) -> tuple[str, ...]:
-    return tuple(str(v) for v in ([value] if isinstance(value, str) else value))  # type: ignore[union-attr]
+def _labels(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in ([value] if isinstance(value, str) else value))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import MEMBERSHIP_HELP, MemberSource
@@ -20,17 +21,17 @@ from cpaudit.pipelines.tune_text import TEXT_FAMILIES, TextTuneOptions, tune_tex
 Progress = Callable[[str, int, int], None]  # (what, points done, points in this stage)
 
 
-def _names(value: object) -> tuple[str, ...]:
+def _names(value: Any) -> tuple[str, ...]:
     """'exact, learned' (the command line) or ['exact', 'learned'] (the API) -> ('exact', 'learned')."""
     items = value.split(",") if isinstance(value, str) else value
-    return tuple(str(x).strip() for x in items)  # type: ignore[union-attr]
+    return tuple(str(x).strip() for x in items)
 
 
-def _epsilons(value: object) -> tuple[float, ...]:
+def _epsilons(value: Any) -> tuple[float, ...]:
     """'1,10,100' or [1, 10, 100] -> (1.0, 10.0, 100.0); '' for none."""
     if value == "":
         return ()
-    return tuple(float(x) for x in (value.split(",") if isinstance(value, str) else value))  # type: ignore[union-attr]
+    return tuple(float(x) for x in (value.split(",") if isinstance(value, str) else value))
 
 
 def _source(value: object) -> str | ImageSet:
@@ -97,7 +98,7 @@ class TuneRequest:
 
 def run_tune(req: TuneRequest, progress: Progress | None = None) -> TuneResult | dict:
     """Sweep the model's defences: a TuneResult for a pixel model, tune.json's record for a text-to-image one."""
-    membership = MemberSource(req.data, req.split, req.members, req.holdout, req.resize)  # type: ignore[arg-type]
+    membership = MemberSource(req.data, req.split, req.members, req.holdout, req.resize)
     if model_conditioning(req.model) == "text":
         return tune_text(_text_options(req, membership), progress=progress)
     opts = TuneOptions(
