@@ -29,7 +29,7 @@ import torch
 from cpaudit.core.paths import GaussianPath, flow_path_at, flow_sigmas, flux_mu, static_shift, time_shift
 from cpaudit.errors import ConfigError, InputError
 
-FlowPipeline = Literal["sd3", "flux"]
+FlowFamily = Literal["sd3", "flux"]  # the two flow-matching pipeline families cpaudit samples
 # Scheduler options cpaudit does not reproduce, with the value that means "off".
 REFUSED_OPTIONS = {
     "invert_sigmas": False,
@@ -53,7 +53,7 @@ class FlowSchedule:
     max_shift: float = 1.15
     base_seq_len: int = 256
     max_seq_len: int = 4096
-    pipeline: FlowPipeline = "sd3"
+    pipeline: FlowFamily = "sd3"
     kind: str = "flow"  # read by schedule_from_dict; never set otherwise
 
     def __post_init__(self) -> None:
@@ -80,6 +80,7 @@ class FlowSchedule:
         where the last step lands, not included)."""
         if steps < 1:
             raise ConfigError(f"steps must be >= 1, got {steps}")
+        sigmas: np.ndarray
         if self.pipeline == "flux":
             sigmas = np.linspace(1.0, 1 / steps, steps).astype(np.float32)
         else:
@@ -114,7 +115,7 @@ class FlowSchedule:
         )
 
 
-def flow_schedule_from_config(cfg: dict, where: Path, pipeline: FlowPipeline) -> FlowSchedule:
+def flow_schedule_from_config(cfg: dict, where: Path, pipeline: FlowFamily) -> FlowSchedule:
     """A FlowMatchEulerDiscreteScheduler config as a FlowSchedule; what it cannot reproduce refused in one line."""
     name = cfg.get("_class_name")
     if name != "FlowMatchEulerDiscreteScheduler":

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeGuard, TypeVar
 
+import numpy as np
 import torch
 
 PathKind = Literal["vp", "flow", "ve"]
 PredictionType = Literal["epsilon", "v_prediction", "sample", "flow"]
 PREDICTION_TYPES: tuple[str, ...] = ("epsilon", "v_prediction", "sample", "flow")
+
+
+def is_prediction_type(value: object) -> TypeGuard[PredictionType]:
+    """Whether a name read from a config is one of PREDICTION_TYPES (and, for the type checker, a PredictionType)."""
+    return value in PREDICTION_TYPES
 
 
 class Pred(NamedTuple):
@@ -76,12 +82,14 @@ class GaussianPath:
                 return self.at(int(first))
             idx = t.long().cpu()
             return self.alpha[idx].to(t.device), self.sigma[idx].to(t.device)
-        u = first.double().item() if shared else t.double()
         if self.kind == "flow":
-            sigma = u / float(self.model_t[-1] / self.sigma[-1])
+            per_sigma = float(self.model_t[-1] / self.sigma[-1])  # the time input per unit of sigma (1000)
+            sigma = first.double().item() / per_sigma if shared else t.double() / per_sigma
             return 1 - sigma, sigma
-        sigma = math.exp(4 * u) if shared else torch.exp(4 * u)
-        return (1.0 if shared else torch.ones_like(sigma)), sigma
+        if shared:
+            return 1.0, math.exp(4 * first.double().item())
+        sigmas = torch.exp(4 * t.double())
+        return torch.ones_like(sigmas), sigmas
 
     def log_snr(self) -> torch.Tensor:
         """lambda_i = log(alpha_i^2 / sigma_i^2) (Kingma et al. 2021, VDM), -inf where alpha = 0."""
@@ -94,7 +102,12 @@ def vp_path(abar: torch.Tensor) -> GaussianPath:
     return GaussianPath(abar.sqrt(), (1 - abar).sqrt(), torch.arange(abar.shape[0], dtype=torch.float64), "vp")
 
 
-def static_shift(sigma, shift: float):
+# Sigmas as the shifts take them: tensors (the training grid) or NumPy arrays (a pipeline's sampling sigmas, computed
+# in NumPy as diffusers' schedulers compute them).
+Sigmas = TypeVar("Sigmas", torch.Tensor, np.ndarray)
+
+
+def static_shift(sigma: Sigmas, shift: float) -> Sigmas:
     """sigma' = shift sigma / (1 + (shift - 1) sigma) (SD3, Esser et al. 2024, eq. 23), on tensors or arrays."""
     return shift * sigma / (1 + (shift - 1) * sigma)
 
@@ -117,7 +130,7 @@ def flow_path(T: int = 1000, shift: float = 1.0) -> GaussianPath:
     return flow_path_at(flow_sigmas(T, shift), T)
 
 
-def time_shift(mu: float, sigma: torch.Tensor) -> torch.Tensor:
+def time_shift(mu: float, sigma: Sigmas) -> Sigmas:
     """FLUX's resolution-dependent shift: exp(mu) / (exp(mu) + 1 / sigma - 1) (diffusers'
     FlowMatchEulerDiscreteScheduler.time_shift, 'exponential')."""
     return math.exp(mu) / (math.exp(mu) + (1 / sigma - 1))

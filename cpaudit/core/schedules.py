@@ -171,9 +171,9 @@ def step_plan(path: GaussianPath, steps: int, spacing: Spacing = Spacing()) -> l
     s being the point the step goes to."""
     T = path.T
     if spacing.kind == "cpaudit":
-        ts = sampling_timesteps(T, steps).tolist()
-        prevs = [path.at(s) for s in ts[1:]] + [CLEAN]
-        return [(t, path.at(t), p) for t, p in zip(ts, prevs)]
+        visited = sampling_timesteps(T, steps).tolist()
+        prevs = [path.at(s) for s in visited[1:]] + [CLEAN]
+        return [(t, path.at(t), p) for t, p in zip(visited, prevs)]
     if not 1 <= steps <= T:
         raise ConfigError(f"steps must be in [1, {T}], got {steps}")
     if spacing.kind == "leading":

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import torch
 
+from cpaudit.models.configured import ConfiguredModule
+
 
 class IdentityCodec:
     latent = False
 
     def space_shape(self, image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-        return tuple(image_shape)
+        c, h, w = image_shape
+        return (c, h, w)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         return images
@@ -35,7 +38,7 @@ class VaeCodec:
 
     latent = True
 
-    def __init__(self, vae: torch.nn.Module, batch_size: int = 64) -> None:
+    def __init__(self, vae: ConfiguredModule, batch_size: int = 64) -> None:
         self.vae = vae.eval().requires_grad_(False)
         self.scaling_factor = float(vae.config.scaling_factor)
         self.shift_factor = float(getattr(vae.config, "shift_factor", None) or 0.0)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import torch
 
+from cpaudit.core.paths import is_prediction_type
 from cpaudit.models.conditioning import Cond, TextCond
+from cpaudit.models.configured import ConfiguredModule
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # diffusers' names for the VP schedulers' outputs
 
@@ -15,9 +17,9 @@ class DiffusersDenoiser(torch.nn.Module):
     """The raw network output, classifier-free guidance combined on it as diffusers' pipelines do (it is
     linear, so the pair of the combined output is the combination of the pairs)."""
 
-    def __init__(self, unet: torch.nn.Module, prediction_type: str = "epsilon") -> None:
+    def __init__(self, unet: ConfiguredModule, prediction_type: str = "epsilon") -> None:
         super().__init__()
-        if prediction_type not in PREDICTION_TYPES:
+        if not is_prediction_type(prediction_type) or prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
         self.unet = unet
         self.prediction_type = prediction_type

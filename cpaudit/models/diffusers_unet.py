@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cpaudit.core.schedules import Schedule, Spacing
+from cpaudit.core.schedules import Schedule, ScheduleKind, Spacing
 from cpaudit.errors import InputError
 from cpaudit.models.checkpoint import load_state_into, load_weights, read_config
 from cpaudit.models.diffusers_denoiser import PREDICTION_TYPES, DiffusersDenoiser
@@ -35,7 +35,11 @@ SCHEDULERS = (
 )
 SUPPORTED_SCHEDULERS = "discrete variance-preserving schedulers (DDPM, DDIM, PNDM, Euler, Euler ancestral, LMS, DPM-Solver multistep, UniPC, Heun)"
 # diffusers' beta_schedule names -> ours (same formulas; squaredcos_cap_v2 is Nichol & Dhariwal's cosine).
-BETA_SCHEDULES = {"linear": "linear", "scaled_linear": "scaled_linear", "squaredcos_cap_v2": "cosine"}
+BETA_SCHEDULES: dict[str, ScheduleKind] = {
+    "linear": "linear",
+    "scaled_linear": "scaled_linear",
+    "squaredcos_cap_v2": "cosine",
+}
 DIFFUSERS_BETA_SCHEDULE = {ours: theirs for theirs, ours in BETA_SCHEDULES.items()}  # for the folders cpaudit writes
 
 

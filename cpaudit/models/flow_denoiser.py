@@ -8,13 +8,12 @@ cpaudit's flow time 1000 sigma (core/flow.py), the value the pipelines' `timeste
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
+from cpaudit.core.flow import FlowFamily
+from cpaudit.core.paths import PredictionType
 from cpaudit.models.conditioning import Cond, TextCond
-
-FlowFamily = Literal["sd3", "flux"]
+from cpaudit.models.configured import ConfiguredModule
 
 
 def pack_latents(x: torch.Tensor) -> torch.Tensor:
@@ -43,9 +42,9 @@ class FlowDenoiser(torch.nn.Module):
     """The transformer's velocity, guidance combined as the pipelines combine it (linear in the outputs, so the
     prediction pair of the combination is the combination of the pairs)."""
 
-    prediction_type = "flow"
+    prediction_type: PredictionType = "flow"
 
-    def __init__(self, transformer: torch.nn.Module, family: FlowFamily) -> None:
+    def __init__(self, transformer: ConfiguredModule, family: FlowFamily) -> None:
         super().__init__()
         if family not in ("sd3", "flux"):
             raise ValueError(f"family must be 'sd3' or 'flux', got {family!r}")
@@ -66,7 +65,9 @@ class FlowDenoiser(torch.nn.Module):
         )
         return out.to(x.dtype)
 
-    def _sd3_call(self, x: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    def _sd3_call(
+        self, x: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor, pooled: torch.Tensor | None
+    ) -> torch.Tensor:
         return self.transformer(
             hidden_states=x, timestep=t, encoder_hidden_states=embeds, pooled_projections=pooled, return_dict=False
         )[0]
@@ -87,7 +88,7 @@ class FlowDenoiser(torch.nn.Module):
         x: torch.Tensor,
         timestep: torch.Tensor,
         embeds: torch.Tensor,
-        pooled: torch.Tensor,
+        pooled: torch.Tensor | None,
         guidance: torch.Tensor | None,
     ) -> torch.Tensor:
         """One FluxTransformer2DModel call on the packed latents; the velocity unpacked."""

@@ -24,13 +24,15 @@ A LoRA (`--lora FILE`) goes through SD3LoraLoaderMixin / FluxLoraLoaderMixin (di
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from cpaudit.core.flow import FlowSchedule, flow_schedule_from_config
+from cpaudit.core.flow import FlowFamily, FlowSchedule, flow_schedule_from_config
 from cpaudit.core.schedules import Spacing
 from cpaudit.errors import InputError
 from cpaudit.models.checkpoint import load_state_into, load_weights, read_config, read_safetensors
+from cpaudit.models.configured import ConfiguredModule
 from cpaudit.models.flow_denoiser import FlowDenoiser
 from cpaudit.models.flow_prompts import (
     FLUX_MAX_SEQUENCE_LENGTH,
@@ -38,13 +40,13 @@ from cpaudit.models.flow_prompts import (
     FluxPromptEncoder,
     SD3PromptEncoder,
 )
-from cpaudit.models.sd_pipeline import (
+from cpaudit.models.pipeline_lora import lora_metadata
+from cpaudit.models.pipeline_parts import (
     SUPPORTED,
     PipelineParts,
-    _component_class,
-    _tokenizer,
+    component_class,
     load_diffusers_module,
-    lora_metadata,
+    load_tokenizer,
     vae_factor,
 )
 
@@ -73,7 +75,7 @@ FLUX_COMPONENTS = {
 FLUX_DEFAULT_SAMPLE_SIZE = 128  # FluxPipeline.__init__'s default_sample_size (latent pixels)
 
 
-def flow_family(index: dict) -> str | None:
+def flow_family(index: dict) -> FlowFamily | None:
     """'sd3' or 'flux' for a StableDiffusion3* / Flux* class name, else None."""
     name = str(index.get("_class_name", ""))
     if name.startswith("StableDiffusion3"):
@@ -83,7 +85,7 @@ def flow_family(index: dict) -> str | None:
     return None
 
 
-def _refuse_class(where: Path, name: str, family: str | None) -> None:
+def _refuse_class(where: Path, name: str, family: FlowFamily | None) -> FlowFamily:
     """One line for a transformer pipeline class other than the two text-to-image ones cpaudit samples."""
     if family == "flux" and name != FLUX_PIPELINE:
         raise InputError(
@@ -103,13 +105,14 @@ def _refuse_class(where: Path, name: str, family: str | None) -> None:
             f"{name or 'this pipeline'} is a transformer pipeline other than SD3 / FLUX.1, which is "
             f"not supported; cpaudit supports {SUPPORTED}",
         )
+    return family
 
 
-def _check_components(folder: Path, index: dict, components: dict, family: str) -> None:
+def _check_components(folder: Path, index: dict, components: dict, family: FlowFamily) -> None:
     where = folder / "model_index.json"
     label = "an SD3 flow-matching" if family == "sd3" else "a FLUX.1 flow-matching"
     for key, classes in components.items():
-        if _component_class(index, key) is None or not (folder / key).is_dir():
+        if component_class(index, key) is None or not (folder / key).is_dir():
             extra = (
                 " (its T5 text encoder, which FLUX cannot do without)"
                 if family == "flux" and key == "text_encoder_2"
@@ -118,17 +121,17 @@ def _check_components(folder: Path, index: dict, components: dict, family: str) 
             raise InputError(
                 folder / key, f"missing: {label} pipeline needs {key}/{extra}; cpaudit supports {SUPPORTED}"
             )
-        if classes is not None and _component_class(index, key) not in classes:
+        if classes is not None and component_class(index, key) not in classes:
             raise InputError(
                 where,
-                f"{key} is {_component_class(index, key)!r}, which is not supported (expected "
+                f"{key} is {component_class(index, key)!r}, which is not supported (expected "
                 f"{' or '.join(classes)}); cpaudit supports {SUPPORTED}",
             )
 
 
 def has_t5(folder: Path, index: dict) -> bool:
     """Whether an SD3 folder has its optional T5 (text_encoder_3 and tokenizer_3 both, or neither)."""
-    present = {k: _component_class(index, k) is not None and (folder / k).is_dir() for k in SD3_T5}
+    present = {k: component_class(index, k) is not None and (folder / k).is_dir() for k in SD3_T5}
     if present["text_encoder_3"] != present["tokenizer_3"]:
         have, lack = (
             ("text_encoder_3", "tokenizer_3") if present["text_encoder_3"] else ("tokenizer_3", "text_encoder_3")
@@ -140,8 +143,7 @@ def has_t5(folder: Path, index: dict) -> bool:
 def check_flow_supported(folder: Path, index: dict) -> None:
     """Refuse, in one line each, every transformer pipeline but StableDiffusion3Pipeline and FluxPipeline, and
     missing or unexpected components (a FLUX folder without its T5 among them)."""
-    family = flow_family(index)
-    _refuse_class(folder / "model_index.json", str(index.get("_class_name", "")), family)
+    family = _refuse_class(folder / "model_index.json", str(index.get("_class_name", "")), flow_family(index))
     if family == "sd3":
         _check_components(folder, index, SD3_COMPONENTS, family)
         if has_t5(folder, index):
@@ -152,14 +154,14 @@ def check_flow_supported(folder: Path, index: dict) -> None:
 
 def load_flow_parts(folder: Path, index: dict, lora: Path | None = None) -> PipelineParts:
     """An SD3 or FLUX folder's denoiser, VAE, prompt encoder and flow schedule (check_flow_supported first)."""
-    family = flow_family(index)
+    family = _refuse_class(folder / "model_index.json", str(index.get("_class_name", "")), flow_family(index))
     sched_path = folder / "scheduler" / "scheduler_config.json"
     sched_cfg = read_config(sched_path, {})
     schedule = flow_schedule_from_config(sched_cfg, sched_path, family)
     _check_vae(folder, family)
     cls = "SD3Transformer2DModel" if family == "sd3" else "FluxTransformer2DModel"
-    transformer = load_diffusers(folder / "transformer", cls)
-    vae = load_diffusers(folder / "vae", "AutoencoderKL")
+    transformer = load_diffusers_module(folder / "transformer", cls)
+    vae = load_diffusers_module(folder / "vae", "AutoencoderKL")
     extra = _cpaudit_json(folder)
     prompts, encoders = (_sd3_prompts if family == "sd3" else _flux_prompts)(folder, index, transformer, extra)
     lora_info = None if lora is None else apply_flow_lora(Path(lora), family, transformer, encoders)
@@ -171,12 +173,7 @@ def _cpaudit_json(folder: Path) -> dict:
     return read_config(cp, {}) if cp.is_file() else {}
 
 
-def load_diffusers(folder: Path, cls_name: str) -> torch.nn.Module:
-    """A diffusers model from its config.json and (possibly sharded) safetensors (sd_pipeline.load_diffusers_module)."""
-    return load_diffusers_module(folder, cls_name)
-
-
-def load_text_encoder(folder: Path, cls_name: str) -> torch.nn.Module:
+def load_text_encoder(folder: Path, cls_name: str) -> ConfiguredModule:
     """A CLIPTextModel(WithProjection) or T5EncoderModel from config.json and (possibly sharded) model.safetensors.
     T5's input embedding is tied to `shared.weight`: a file may hold either name, or both."""
     import transformers
@@ -200,12 +197,12 @@ def load_text_encoder(folder: Path, cls_name: str) -> torch.nn.Module:
     return model.eval().requires_grad_(False)
 
 
-def load_t5_tokenizer(folder: Path):
+def load_t5_tokenizer(folder: Path) -> Any:
     """A T5 tokenizer (transformers' tokenizers-backed T5TokenizerFast) from its tokenizer.json."""
-    return _tokenizer(folder, "T5TokenizerFast")
+    return load_tokenizer(folder, "T5TokenizerFast")
 
 
-def _check_vae(folder: Path, family: str) -> None:
+def _check_vae(folder: Path, family: FlowFamily) -> None:
     """From the configs, before any weights are read: the VAE's latents are what the transformer takes (C
     channels on SD3, 4C once packed 2x2 on FLUX), with no per-channel latent normalisation (VaeCodec applies
     shift_factor and scaling_factor only)."""
@@ -239,11 +236,13 @@ def _max_sequence_length(folder: Path, extra: dict, default: int) -> int:
     return value
 
 
-def _sd3_prompts(folder: Path, index: dict, transformer: torch.nn.Module, extra: dict):
+def _sd3_prompts(
+    folder: Path, index: dict, transformer: ConfiguredModule, extra: dict
+) -> tuple[SD3PromptEncoder, dict[str, torch.nn.Module]]:
     """(SD3PromptEncoder, the LoRA-loadable text encoders), the encoders' widths checked against the transformer's."""
     te1 = load_text_encoder(folder / "text_encoder", "CLIPTextModelWithProjection")
     te2 = load_text_encoder(folder / "text_encoder_2", "CLIPTextModelWithProjection")
-    tok1, tok2 = _tokenizer(folder / "tokenizer"), _tokenizer(folder / "tokenizer_2")
+    tok1, tok2 = load_tokenizer(folder / "tokenizer"), load_tokenizer(folder / "tokenizer_2")
     t5 = has_t5(folder, index)
     te3 = load_text_encoder(folder / "text_encoder_3", "T5EncoderModel") if t5 else None
     tok3 = load_t5_tokenizer(folder / "tokenizer_3") if t5 else None
@@ -256,7 +255,7 @@ def _sd3_prompts(folder: Path, index: dict, transformer: torch.nn.Module, extra:
             f"projection_dim {te1.config.projection_dim} + {te2.config.projection_dim}",
         )
     clip_width = te1.config.hidden_size + te2.config.hidden_size
-    width = te3.config.d_model if t5 else cfg.joint_attention_dim
+    width = te3.config.d_model if te3 is not None else cfg.joint_attention_dim
     if width != cfg.joint_attention_dim or clip_width > width:
         raise InputError(
             where,
@@ -268,11 +267,13 @@ def _sd3_prompts(folder: Path, index: dict, transformer: torch.nn.Module, extra:
     return prompts, {"text_encoder": te1, "text_encoder_2": te2}
 
 
-def _flux_prompts(folder: Path, index: dict, transformer: torch.nn.Module, extra: dict):
+def _flux_prompts(
+    folder: Path, index: dict, transformer: ConfiguredModule, extra: dict
+) -> tuple[FluxPromptEncoder, dict[str, torch.nn.Module]]:
     """(FluxPromptEncoder, the LoRA-loadable text encoder), the encoders' widths checked against the transformer's."""
     te1 = load_text_encoder(folder / "text_encoder", "CLIPTextModel")
     te2 = load_text_encoder(folder / "text_encoder_2", "T5EncoderModel")
-    tok1, tok2 = _tokenizer(folder / "tokenizer"), load_t5_tokenizer(folder / "tokenizer_2")
+    tok1, tok2 = load_tokenizer(folder / "tokenizer"), load_t5_tokenizer(folder / "tokenizer_2")
     cfg, where = transformer.config, folder / "transformer" / "config.json"
     if cfg.pooled_projection_dim != te1.config.hidden_size:
         raise InputError(
@@ -291,7 +292,7 @@ def _flux_prompts(folder: Path, index: dict, transformer: torch.nn.Module, extra
 
 
 def image_size(
-    folder: Path, transformer: torch.nn.Module, vae: torch.nn.Module, family: str, extra: dict
+    folder: Path, transformer: ConfiguredModule, vae: ConfiguredModule, family: FlowFamily, extra: dict
 ) -> tuple[int, int]:
     """(H, W) of the decoded images: cpaudit.json's "image_size", else the pipeline's default (module docstring),
     checked as the pipelines' `check_inputs` checks height and width."""
@@ -322,7 +323,7 @@ def image_size(
     return int(size[0]), int(size[1])
 
 
-def default_guidance_scale(family: str, guidance_embeds: bool) -> float:
+def default_guidance_scale(family: FlowFamily, guidance_embeds: bool) -> float:
     """`--guidance-scale` where none is given: StableDiffusion3Pipeline's default 7.0; FluxPipeline's distilled
     guidance 3.5 on FLUX.1-dev; 1 (no true CFG, `true_cfg_scale`'s default) on a FLUX without a guidance embedding
     (schnell). A folder's cpaudit.json may name its own (a fine-tune trained with caption dropout)."""
@@ -334,12 +335,12 @@ def default_guidance_scale(family: str, guidance_embeds: bool) -> float:
 def _assemble(
     folder: Path,
     index: dict,
-    family: str,
+    family: FlowFamily,
     sched_cfg: dict,
     schedule: FlowSchedule,
-    transformer: torch.nn.Module,
-    vae: torch.nn.Module,
-    prompts,
+    transformer: ConfiguredModule,
+    vae: ConfiguredModule,
+    prompts: SD3PromptEncoder | FluxPromptEncoder,
     lora_info: dict | None,
     extra: dict,
 ) -> PipelineParts:
@@ -349,7 +350,7 @@ def _assemble(
     h, w = H // factor, W // factor
     patch = int(transformer.config.patch_size) if family == "sd3" else 2  # FLUX: the 2x2 packing is its patch
     image_shape = (int(vae.config.in_channels), H, W)
-    record = {
+    record: dict[str, Any] = {
         "format": "diffusers-pipeline",
         "pipeline": index.get("_class_name"),
         "family": family,
@@ -362,7 +363,7 @@ def _assemble(
         "image_seq_len": (h // patch) * (w // patch),  # the token count the pipeline's mu is computed from
         "n_parameters": sum(p.numel() for p in transformer.parameters()),
         "lora": lora_info,
-        "has_t5": family == "flux" or prompts.text_encoder_3 is not None,
+        "has_t5": isinstance(prompts, FluxPromptEncoder) or prompts.text_encoder_3 is not None,  # FLUX: always
         "max_sequence_length": prompts.max_sequence_length,
     }
     if family == "flux":
@@ -384,7 +385,7 @@ SD_LORA_PREFIXES = (
 )
 
 
-def _refuse_foreign_lora(path: Path, state: dict, family: str) -> None:
+def _refuse_foreign_lora(path: Path, state: dict, family: FlowFamily) -> None:
     """An SD 1.x/2.x / SDXL LoRA (UNet tensors, diffusers' or kohya's names), a T5 LoRA on FLUX (FluxPipeline
     loads none) and a FLUX Control LoRA (norm layers besides the LoRA) in one line each."""
     name = "SD3" if family == "sd3" else "FLUX.1"
@@ -403,7 +404,7 @@ def _refuse_foreign_lora(path: Path, state: dict, family: str) -> None:
 
 
 def apply_flow_lora(
-    path: Path, family: str, transformer: torch.nn.Module, text_encoders: dict[str, torch.nn.Module]
+    path: Path, family: FlowFamily, transformer: torch.nn.Module, text_encoders: dict[str, torch.nn.Module]
 ) -> dict:
     """Load a LoRA file (diffusers' `pytorch_lora_weights.safetensors` layout, or one its converters read) into the
     transformer and CLIP text encoder(s), as the pipelines' `load_lora_weights` do (diffusers/loaders/lora_pipeline.py):

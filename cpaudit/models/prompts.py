@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from cpaudit.models.conditioning import TextCond
+from cpaudit.models.configured import ConfiguredModule
 
 
 def padded(tokenizer, prompts: list[str]):
@@ -20,7 +21,7 @@ def padded(tokenizer, prompts: list[str]):
 
 
 class PromptEncoder:
-    def __init__(self, tokenizer, text_encoder: torch.nn.Module, batch_size: int = 256) -> None:
+    def __init__(self, tokenizer, text_encoder: ConfiguredModule, batch_size: int = 256) -> None:
         self.tokenizer = tokenizer
         self.text_encoder = text_encoder.eval().requires_grad_(False)
         self.batch_size = batch_size
@@ -64,8 +65,8 @@ class SDXLPromptEncoder(PromptEncoder):
         self,
         tokenizer,
         tokenizer_2,
-        text_encoder: torch.nn.Module,
-        text_encoder_2: torch.nn.Module,
+        text_encoder: ConfiguredModule,
+        text_encoder_2: ConfiguredModule,
         time_ids: tuple[int, ...],
         force_zeros_for_empty_prompt: bool = True,
         batch_size: int = 256,

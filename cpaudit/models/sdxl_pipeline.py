@@ -7,31 +7,31 @@ CLIPTextModelWithProjection, `tokenizer/` and `tokenizer_2/` CLIPTokenizer, `sch
 The prompt encoder (models/prompts.py SDXLPromptEncoder) follows `encode_prompt`; the time ids are the
 pipeline's defaults for a call without sizes: original size = target size = the image size (unet sample_size
 x vae scale factor), crop (0, 0) (`__call__`, `_get_add_time_ids`). A LoRA goes through
-StableDiffusionXLLoraLoaderMixin (diffusers/loaders/lora_pipeline.py) in sd_pipeline.apply_lora.
+StableDiffusionXLLoraLoaderMixin (diffusers/loaders/lora_pipeline.py) in pipeline_lora.apply_lora.
 The refiner (StableDiffusionXLImg2ImgPipeline, `requires_aesthetics_score`, no `text_encoder`) is refused:
 it refines a base model's images and is never sampled alone."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
+from typing import Any
 
 from cpaudit.errors import InputError
-from cpaudit.models.prompts import SDXLPromptEncoder
-from cpaudit.models.sd_pipeline import (
+from cpaudit.models.configured import ConfiguredModule
+from cpaudit.models.pipeline_lora import apply_lora
+from cpaudit.models.pipeline_parts import (
     SUPPORTED,
     PipelineParts,
-    _component_class,
-    _text_encoder,
-    _tokenizer,
-    apply_lora,
     assemble_parts,
+    component_class,
     latent_size,
+    load_clip_text_encoder,
     load_diffusers_module,
+    load_tokenizer,
     read_scheduler,
     vae_factor,
 )
+from cpaudit.models.prompts import SDXLPromptEncoder
 
 SDXL_PIPELINE = "StableDiffusionXLPipeline"
 COMPONENTS = {
@@ -50,7 +50,7 @@ def check_sdxl_supported(folder: Path, index: dict) -> None:
     where = folder / "model_index.json"
     name = str(index.get("_class_name", "")) or SDXL_PIPELINE
     refiner = (
-        "Img2Img" in name or index.get("requires_aesthetics_score") or _component_class(index, "text_encoder") is None
+        "Img2Img" in name or index.get("requires_aesthetics_score") or component_class(index, "text_encoder") is None
     )
     if refiner:
         raise InputError(
@@ -65,17 +65,17 @@ def check_sdxl_supported(folder: Path, index: dict) -> None:
             f"supports; cpaudit supports {SUPPORTED}",
         )
     for key, classes in COMPONENTS.items():
-        if _component_class(index, key) is None or not (folder / key).is_dir():
+        if component_class(index, key) is None or not (folder / key).is_dir():
             raise InputError(folder / key, f"missing: an SDXL pipeline needs {key}/; cpaudit supports {SUPPORTED}")
-        if classes is not None and _component_class(index, key) not in classes:
+        if classes is not None and component_class(index, key) not in classes:
             raise InputError(
                 where,
-                f"{key} is {_component_class(index, key)!r}, which is not supported (expected "
+                f"{key} is {component_class(index, key)!r}, which is not supported (expected "
                 f"{' or '.join(classes)}); cpaudit supports {SUPPORTED}",
             )
 
 
-def add_time_ids(unet: torch.nn.Module, vae: torch.nn.Module, projection_dim: int, where: Path) -> tuple[int, ...]:
+def add_time_ids(unet: ConfiguredModule, vae: ConfiguredModule, projection_dim: int, where: Path) -> tuple[int, ...]:
     """(h, w, 0, 0, h, w): `_get_add_time_ids` with the pipeline's default sizes, and its check that the time ids
     and the pooled embedding fill the UNet's added embedding (`add_embedding.linear_1.in_features`)."""
     if unet.config.addition_embed_type != "text_time":
@@ -95,7 +95,9 @@ def add_time_ids(unet: torch.nn.Module, vae: torch.nn.Module, projection_dim: in
     return ids
 
 
-def _check_encoders(folder: Path, unet, te1, te2, tok1, tok2) -> None:
+def _check_encoders(
+    folder: Path, unet: ConfiguredModule, te1: ConfiguredModule, te2: ConfiguredModule, tok1: Any, tok2: Any
+) -> None:
     where = folder / "unet" / "config.json"
     width = te1.config.hidden_size + te2.config.hidden_size
     if unet.config.cross_attention_dim != width:
@@ -123,9 +125,9 @@ def load_sdxl_parts(folder: Path, index: dict, lora: Path | None = None) -> Pipe
             "latents_mean / latents_std (per-channel latent normalisation) "
             f"is not supported; cpaudit supports {SUPPORTED}",
         )
-    te1 = _text_encoder(folder / "text_encoder", "CLIPTextModel")
-    te2 = _text_encoder(folder / "text_encoder_2", "CLIPTextModelWithProjection")
-    tok1, tok2 = _tokenizer(folder / "tokenizer"), _tokenizer(folder / "tokenizer_2")
+    te1 = load_clip_text_encoder(folder / "text_encoder", "CLIPTextModel")
+    te2 = load_clip_text_encoder(folder / "text_encoder_2", "CLIPTextModelWithProjection")
+    tok1, tok2 = load_tokenizer(folder / "tokenizer"), load_tokenizer(folder / "tokenizer_2")
     _check_encoders(folder, unet, te1, te2, tok1, tok2)
     time_ids = add_time_ids(unet, vae, int(te2.config.projection_dim), folder / "unet" / "config.json")
     lora_info = None if lora is None else apply_lora(Path(lora), unet, te1, te2)

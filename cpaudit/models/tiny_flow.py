@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar
 
+from cpaudit.core.flow import FlowFamily
 from cpaudit.models.tiny_sd import caption_words, clip_text_config, save_quietly, tiny_vae, word_tokenizer
 
-FlowFamily = Literal["sd3", "flux"]
 SD3_PAD_2 = "!"  # tokenizer_2's pad token in stabilityai/stable-diffusion-3-medium-diffusers, as SDXL's
 T5_PAD, T5_EOS, T5_UNK, T5_SPACE = "<pad>", "</s>", "<unk>", "\u2581"  # T5's ids 0, 1, 2 and SentencePiece's space
 PIPELINE_CLASS = {"sd3": "StableDiffusion3Pipeline", "flux": "FluxPipeline"}
@@ -69,7 +69,7 @@ class TinyFlowConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TinyFlowConfig:
         known = {f.name for f in fields(cls)}
-        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known}
+        kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known}
         return cls(**kwargs)
 
 
@@ -152,8 +152,8 @@ def t5_encoder(tokenizer, cfg: TinyFlowConfig):
         feed_forward_proj="gated-gelu",
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=0,
     )
+    config.decoder_start_token_id = 0  # T5Config's signature omits it, as transformers' T5 checkpoints set it
     return T5EncoderModel(config).eval().requires_grad_(False)
 
 
@@ -161,8 +161,9 @@ def flow_text_encoders(tokenizers: tuple, cfg: TinyFlowConfig) -> tuple:
     """Random frozen encoders for `flow_tokenizers`' tokenizers, in the same order (torch's global RNG)."""
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    def clip(tok, projection: bool):
-        if projection:
+    def clip(tok, projection_dim: int | None):
+        """A CLIPTextModel, or a CLIPTextModelWithProjection where a projection width is given (SD3's)."""
+        if projection_dim is not None:
             return CLIPTextModelWithProjection(
                 clip_text_config(
                     tok,
@@ -170,17 +171,17 @@ def flow_text_encoders(tokenizers: tuple, cfg: TinyFlowConfig) -> tuple:
                     cfg.text_layers,
                     cfg.text_heads,
                     cfg.max_length,
-                    projection_dim=cfg.projection_dim,
+                    projection_dim=projection_dim,
                 )
             )
         return CLIPTextModel(clip_text_config(tok, cfg.text_width, cfg.text_layers, cfg.text_heads, cfg.max_length))
 
-    if cfg.family == "flux":
-        encoders = [clip(tokenizers[0], False), t5_encoder(tokenizers[1], cfg)]
-    else:
-        encoders = [clip(tokenizers[0], True), clip(tokenizers[1], True)]
+    if isinstance(cfg, TinySD3Config):
+        encoders = [clip(tokenizers[0], cfg.projection_dim), clip(tokenizers[1], cfg.projection_dim)]
         if cfg.t5:
             encoders.append(t5_encoder(tokenizers[2], cfg))
+    else:
+        encoders = [clip(tokenizers[0], None), t5_encoder(tokenizers[1], cfg)]
     return tuple(e.eval().requires_grad_(False) for e in encoders)
 
 
@@ -228,7 +229,11 @@ def tiny_flux_transformer(cfg: TinyFluxConfig):
 
 
 def flow_transformer(latent_size: int, cfg: TinyFlowConfig):
-    return tiny_flux_transformer(cfg) if cfg.family == "flux" else tiny_sd3_transformer(latent_size, cfg)  # type: ignore[arg-type]
+    if isinstance(cfg, TinyFluxConfig):
+        return tiny_flux_transformer(cfg)
+    if isinstance(cfg, TinySD3Config):
+        return tiny_sd3_transformer(latent_size, cfg)
+    raise TypeError(f"a TinySD3Config or TinyFluxConfig, not {type(cfg).__name__}")
 
 
 def flow_vae(

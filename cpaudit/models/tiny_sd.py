@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cpaudit.core.schedules import Schedule
 from cpaudit.models.diffusers_unet import DIFFUSERS_BETA_SCHEDULE
@@ -75,7 +76,14 @@ def word_tokenizer(captions: list[str], max_length: int, pad_token: str = EOS):
     vocab[BOS] = len(vocab)
     vocab[EOS] = len(vocab)
     vocab.setdefault(pad_token, len(vocab))
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length, pad_token=pad_token)
+    # transformers annotates merges as str | list[str]; its BPE model takes (left, right) pairs too, which no
+    # space inside a piece can split wrongly.
+    return CLIPTokenizer(
+        vocab=vocab,
+        merges=merges,  # type: ignore[arg-type]
+        model_max_length=max_length,
+        pad_token=pad_token,
+    )
 
 
 def clip_text_config(tokenizer, width: int, layers: int, heads: int, max_length: int, **extra):
@@ -107,7 +115,20 @@ def tiny_text_encoder(tokenizer, cfg: TinySDConfig):
     )
 
 
-def tiny_vae(in_channels: int, image_size: int, cfg: TinySDConfig, **extra):
+class VaeSizes(Protocol):
+    """The sizes tiny_vae reads: TinySDConfig's, TinySDXLConfig's and tiny_flow.TinyFlowConfig's."""
+
+    @property
+    def vae_channels(self) -> tuple[int, ...]: ...
+
+    @property
+    def latent_channels(self) -> int: ...
+
+    @property
+    def norm_groups(self) -> int: ...
+
+
+def tiny_vae(in_channels: int, image_size: int, cfg: VaeSizes, **extra):
     """extra: further AutoencoderKL arguments (SDXL's scaling_factor, force_upcast)."""
     from diffusers import AutoencoderKL
 

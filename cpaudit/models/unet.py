@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import torch
 from torch import nn
@@ -96,13 +97,14 @@ class UNet(nn.Module):
         emb = self.time(t)
         h = self.stem(x)
         skips = []
-        for level, blocks in enumerate(self.down):
+        # ModuleList types its items as Module: these two hold one ModuleList of blocks per level.
+        for level, blocks in enumerate(cast(list[nn.ModuleList], self.down)):
             for block in blocks:
                 h = block(h, emb)
             skips.append(h)
             if level < len(self.downsample):
                 h = self.downsample[level](h)
-        for i, blocks in enumerate(self.up):
+        for i, blocks in enumerate(cast(list[nn.ModuleList], self.up)):
             h = blocks[0](torch.cat([h, skips.pop()], dim=1), emb)
             for block in blocks[1:]:
                 h = block(h, emb)

@@ -27,20 +27,33 @@ class Conditions:
     def prompt_of(self, i: int) -> str | None:
         return None if self.prompts is None else self.prompts[i % len(self.prompts)]
 
+    def prompts_of(self, rows: list[int] | range) -> list[str]:
+        """The prompts of samples `rows` (positions in the run), of a text-conditioned run."""
+        if self.prompts is None:
+            raise ValueError("these conditions hold no prompts")
+        return [self.prompts[i % len(self.prompts)] for i in rows]
+
+    @property
+    def resolved_guidance_scale(self) -> float:
+        """guidance_scale once resolve_conditions has put the model's default in place of None."""
+        if self.guidance_scale is None:
+            raise ValueError("guidance_scale is unresolved: resolve_conditions puts the model's default in place")
+        return self.guidance_scale
+
     def class_of(self, i: int) -> int | None:
         return None if self.class_labels is None else self.class_labels[i % len(self.class_labels)]
 
     def cond(self, model, rows: list[int] | range, seeds: list[int] | None = None) -> Cond:
         """The condition of samples `rows` (positions in the run) drawn from `seeds`, on the model's device."""
         if self.prompts is not None:
-            prompts = [self.prompt_of(i) for i in rows]
+            prompts = self.prompts_of(rows)
             if self.prompt_defence is not None:
                 if seeds is None:
                     raise ValueError("a prompt defence draws from each sample's seed")
                 return self.prompt_defence.condition(
-                    model, prompts, list(seeds), self.guidance_scale, self.negative_prompt
+                    model, prompts, list(seeds), self.resolved_guidance_scale, self.negative_prompt
                 )
-            return model.prompts.condition(prompts, self.guidance_scale, self.negative_prompt)
+            return model.prompts.condition(prompts, self.resolved_guidance_scale, self.negative_prompt)
         if self.class_labels is not None:
             dev = next(model.model.parameters()).device
             return torch.tensor([self.class_of(i) for i in rows], dtype=torch.long, device=dev)
@@ -67,12 +80,12 @@ def resolve_conditions(model, c: Conditions) -> Conditions:
     if model.conditioning == "text":
         if c.prompts is None:
             raise InputError("--prompt", "a text-to-image model needs --prompt TEXT or --prompts FILE")
-        if (
-            c.guidance_scale is None
-        ):  # the model's own default (SD3 7.0, FLUX.1-dev 3.5, ...), else diffusers' SD default
-            c = replace(c, guidance_scale=float(model.config.get("default_guidance_scale", DEFAULT_GUIDANCE_SCALE)))
-        if not c.guidance_scale >= 1.0 or c.guidance_scale != c.guidance_scale:
-            raise InputError("--guidance-scale", f"must be >= 1, got {c.guidance_scale}")
+        scale = c.guidance_scale
+        if scale is None:  # the model's own default (SD3 7.0, FLUX.1-dev 3.5, ...), else diffusers' SD default
+            scale = float(model.config.get("default_guidance_scale", DEFAULT_GUIDANCE_SCALE))
+            c = replace(c, guidance_scale=scale)
+        if not scale >= 1.0 or scale != scale:
+            raise InputError("--guidance-scale", f"must be >= 1, got {scale}")
         return c
     if c.prompts is not None or c.negative_prompt is not None:
         raise InputError(

@@ -14,12 +14,15 @@ their inputs with `scale_model_input` first), so the classifier reads what it wa
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
-from cpaudit.core.paths import GaussianPath, output_of_pair, prediction_pair
+from cpaudit.core.paths import GaussianPath, PredictionType, output_of_pair, prediction_pair
 from cpaudit.errors import InputError
 from cpaudit.sampling.conditions import Conditions
+from cpaudit.sampling.patching import patched_forward
 from cpaudit.sampling.sampler import Guide, SampleBatch
 
 
@@ -28,10 +31,10 @@ def guided_unet(
     unet: torch.nn.Module,
     guide: Guide | None,
     path: GaussianPath,
-    prediction: str,
+    prediction: PredictionType,
     guidance_scale: float,
     fired: torch.Tensor,
-):
+) -> Iterator[None]:
     """Patch unet.forward for the duration; fired (N,) counts the steps each sample was guided."""
     if guide is None:
         yield
@@ -60,16 +63,6 @@ def guided_unet(
 
     with patched_forward(unet, forward):
         yield
-
-
-@contextlib.contextmanager
-def patched_forward(module: torch.nn.Module, forward):
-    """module.forward replaced by `forward` for the duration (an instance attribute, removed after)."""
-    module.forward = forward
-    try:
-        yield
-    finally:
-        del module.forward
 
 
 def draw_native(
@@ -105,6 +98,7 @@ def draw_native(
     scheduler = getattr(diffusers, sched_cfg["_class_name"]).from_config(sched_cfg)
     unet = model.model.unet
     p = model.prompts
+    pipe: Any  # diffusers' pipeline classes do not resolve to their DiffusionPipeline base for mypy
     if hasattr(
         p, "text_encoder_2"
     ):  # SDXL (models/sdxl_pipeline.py): no watermark, the folder's force_zeros_for_empty_prompt
@@ -132,12 +126,13 @@ def draw_native(
         )
     pipe.set_progress_bar_config(disable=True)
     fired = torch.zeros(len(seeds), dtype=torch.long)
-    prompts = [conditions.prompt_of(i) for i in positions]
-    with guided_unet(unet, guide, model.path, model.prediction, conditions.guidance_scale, fired), torch.no_grad():
+    prompts = conditions.prompts_of(positions)
+    scale = conditions.resolved_guidance_scale
+    with guided_unet(unet, guide, model.path, model.prediction, scale, fired), torch.no_grad():
         out = pipe(
             prompts,
             num_inference_steps=steps,
-            guidance_scale=conditions.guidance_scale,
+            guidance_scale=scale,
             negative_prompt=None if conditions.negative_prompt is None else [conditions.negative_prompt] * len(prompts),
             generator=[torch.Generator().manual_seed(s) for s in seeds],
             output_type="pt",

@@ -21,14 +21,17 @@ samples with `--scheduler cpaudit` (the same Euler steps, tests/models/test_flow
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
+from cpaudit.core.flow import FlowFamily
 from cpaudit.core.paths import output_of_pair, prediction_pair
 from cpaudit.errors import InputError
 from cpaudit.models.flow_denoiser import pack_latents, unpack_latents
 from cpaudit.sampling.conditions import Conditions
-from cpaudit.sampling.native import patched_forward
+from cpaudit.sampling.patching import patched_forward
 from cpaudit.sampling.sampler import Guide, SampleBatch
 
 
@@ -46,11 +49,11 @@ def velocity_change(v: torch.Tensor, x: torch.Tensor, sigma: float, guide: Guide
 def guided_transformer(
     transformer: torch.nn.Module,
     guide: Guide | None,
-    family: str,
+    family: FlowFamily,
     guidance_scale: float,
     latent_hw: tuple[int, int],
     fired: torch.Tensor,
-):
+) -> Iterator[None]:
     """Patch transformer.forward for the duration; fired (N,) counts the steps each sample was guided."""
     if guide is None:
         yield
@@ -88,6 +91,7 @@ def flow_pipeline(model):
 
     scheduler = diffusers.FlowMatchEulerDiscreteScheduler.from_config(model.config["scheduler"])
     p, transformer = model.prompts, model.model.transformer
+    pipe: Any  # diffusers' pipeline classes do not resolve to their DiffusionPipeline base for mypy
     if model.model.family == "sd3":
         pipe = diffusers.StableDiffusion3Pipeline(
             transformer=transformer,
@@ -118,10 +122,10 @@ def pipeline_arguments(model, prompts: list[str], conditions: Conditions) -> dic
     """The guidance arguments as the pipeline takes them, read off the TextCond cpaudit's own sampler gets: SD3's
     `guidance_scale`; FLUX's distilled `guidance_scale` (guidance_embeds; otherwise unused, 3.5 its default), and
     `true_cfg_scale` with the negative prompt (the empty one where none is given) where true CFG runs."""
-    cond = model.prompts.condition(prompts[:1], conditions.guidance_scale, conditions.negative_prompt)
+    cond = model.prompts.condition(prompts[:1], conditions.resolved_guidance_scale, conditions.negative_prompt)
     negative = None if conditions.negative_prompt is None else [conditions.negative_prompt] * len(prompts)
     if model.model.family == "sd3":
-        return {"guidance_scale": conditions.guidance_scale, "negative_prompt": negative}
+        return {"guidance_scale": conditions.resolved_guidance_scale, "negative_prompt": negative}
     return {
         "guidance_scale": cond.guidance if cond.guidance is not None else 3.5,
         "true_cfg_scale": cond.guidance_scale,
@@ -141,7 +145,7 @@ def draw_native_flow(
 ) -> SampleBatch:
     """One batch through the folder's own pipeline and scheduler, one generator a seed (diffusers draws each
     sample's initial latents from its generator, as cpaudit's sampler does)."""
-    prompts = [conditions.prompt_of(i) for i in positions]
+    prompts = conditions.prompts_of(positions)
     args = pipeline_arguments(model, prompts, conditions)
     if guide is not None and model.model.family == "flux" and args["true_cfg_scale"] > 1:
         raise InputError(
@@ -152,7 +156,7 @@ def draw_native_flow(
     pipe = flow_pipeline(model)
     c, h, w = model.space_shape
     fired = torch.zeros(len(seeds), dtype=torch.long)
-    scale = conditions.guidance_scale if model.model.family == "sd3" else 1.0
+    scale = conditions.resolved_guidance_scale if model.model.family == "sd3" else 1.0
     with guided_transformer(model.model.transformer, guide, model.model.family, scale, (h, w), fired), torch.no_grad():
         out = pipe(
             prompts,
