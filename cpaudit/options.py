@@ -234,11 +234,17 @@ def cli_parameters(cls: type) -> list[inspect.Parameter]:
 
 
 def command(
-    cls: type, body: Callable[..., None], *, extra: list[inspect.Parameter] = (), doc: str | None = None
+    cls: type,
+    body: Callable[..., None],
+    *,
+    extra: Sequence[inspect.Parameter] = (),
+    doc: str | None = None,
+    after: dict[str, str] | None = None,
 ) -> Callable[..., None]:
     """A Typer command for `cls`: it calls body(given, **extras) with `given` the options the user set
     (name -> value as typed; renamed flags mapped to their new name with a one-line notice on stderr) and the
-    extra parameters (--json, --quiet, --config, arguments) by name."""
+    extra parameters (--json, --quiet, --config, arguments) by name. `after` places an extra option after a
+    declared one in --help (extra name -> option name); the rest come last."""
     import typer
     from typer._click.core import ParameterSource
 
@@ -263,7 +269,7 @@ def command(
         body(given, **{n: params[n] for n in extra_names})
 
     ctx_param = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
-    params = [ctx_param, *options, *extra]
+    params = [ctx_param, *_placed(options, list(extra), after or {})]
     params.sort(key=lambda p: p.kind)  # positional arguments (extra) before keyword-only options
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in params}
@@ -336,6 +342,16 @@ def argument_parameter(cls: type, name: str) -> inspect.Parameter:
     return inspect.Parameter(
         name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=arg, annotation=_cli_type(cls, f, how)
     )
+
+
+def _placed(
+    options: list[inspect.Parameter], extra: list[inspect.Parameter], after: dict[str, str]
+) -> list[inspect.Parameter]:
+    out = []
+    for p in options:
+        out.append(p)
+        out += [e for e in extra if after.get(e.name) == p.name]
+    return out + [e for e in extra if e.name not in after]
 
 
 def command_with_arguments(

@@ -16,6 +16,7 @@ from cpaudit.config import configured
 from cpaudit.errors import InputError
 from cpaudit.options import command
 from cpaudit.pipelines.audit import AuditResult, audit
+from cpaudit.report.numbers import interval, p_value
 
 _KW = inspect.Parameter.KEYWORD_ONLY
 EXTRA = [
@@ -56,7 +57,9 @@ def run_audit(given: dict[str, Any], *, config: Path | None, json_out: bool, qui
     print_summary(result)
 
 
-audit_cmd = command(AuditOptions, run_audit, extra=EXTRA, doc=run_audit.__doc__)
+audit_cmd = command(
+    AuditOptions, run_audit, extra=EXTRA, doc=run_audit.__doc__, after={"config": "seed", "json_out": "junit"}
+)
 
 
 def print_summary(result: AuditResult) -> None:
@@ -77,7 +80,8 @@ def print_summary(result: AuditResult) -> None:
             f"{search['recall_at_1']:.3f} against exact search on {search['recall_queries']} queries"
         )
     info(
-        f"permutation test: p = {r['permutation']['p_value']:.4g}; {r['quality']['features']} FID {r['quality']['fid']:.3f}"
+        f"permutation test: p = {p_value(r['permutation']['p_value'], r['permutation'].get('n_permutations'))}; "
+        f"{r['quality']['features']} FID {r['quality']['fid']:.3f}"
     )
     for a in r["attacks"].values():
         lo, hi = a["auc_ci95"]
@@ -87,13 +91,7 @@ def print_summary(result: AuditResult) -> None:
             f"one-run epsilon >= {a['epsilon_lb']:.2f}" + ("" if a["deployed"] else "  [not deployed]")
         )
     for tm, t in r["threat_models"].items():
-        h = t["strongest"]
-        if h is not None:
-            info(
-                f"{tm:8s} strongest attack, selection-adjusted: AUC {h['auc']:.3f} (95% CI {h['auc_ci95'][0]:.3f}-"
-                f"{h['auc_ci95'][1]:.3f}, chance {h['chance_band95'][0]:.3f}-{h['chance_band95'][1]:.3f}, p = {h['p_value']:.3g})"
-                + ("" if t["deployed"] else "  [not deployed]")
-            )
+        print_strongest(tm, t)
     for p in (r.get("detector") or {}).get("prompts") or []:
         if p["flagged"]:
             info(f"memorisation detector flags the prompt: {p['prompt']} (score {p['score']:.3f})")
@@ -103,3 +101,18 @@ def print_summary(result: AuditResult) -> None:
         for failure in r["policy"]["failures"]:
             console.print(f"[red]FAILED[/red] {failure}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+
+
+def print_strongest(tm: str, t: dict) -> None:
+    """One threat model's strongest attack, selection-adjusted; where none of its own ran, the line says the figure
+    is a weaker threat model's (a lower bound on what this release allows), as the report does."""
+    h = t["strongest"]
+    if h is None:
+        return
+    own = "" if t["measured_by"] else "  [not measured: a weaker threat model's attacks only]"
+    info(
+        f"{tm:8s} strongest attack, selection-adjusted: AUC {h['auc']:.3f} (95% CI {interval(h['auc_ci95'])}, "
+        f"chance {interval(h['chance_band95'])}, p = {p_value(h['p_value'], h.get('n_null'))})"
+        + ("" if t["deployed"] else "  [not deployed]")
+        + own
+    )

@@ -33,7 +33,8 @@ def _members_source(value: object) -> object:
 @dataclass(frozen=True)
 class AuditOptions:
     # The samples: a samples folder, or samples already in memory (the Python API's first argument).
-    samples: Path | SampleSet = option(help="Samples folder (samples.npz, or images).", cli_type=Path, config=False, parse=_samples
+    samples: Path | SampleSet = option(
+        help="Samples folder (samples.npz, or images).", cli_type=Path, config=False, parse=_samples
     )
     # Which images were trained on: DATA with split.json, split.json alone (it names its data), or a pair of
     # sources (folders, .npz files, metadata.jsonl listings, or images in memory) of members and held-out images.
@@ -102,7 +103,11 @@ class AuditOptions:
         "folder).",
         parse=as_path,
     )
-    k: int = option(5, help="Nearest samples kept per training image in the report's nearest pairs.", min=1)
+    k: int = option(
+        5,
+        help="Nearest training images kept per sample (audit_data.npz's sample_nn; the replica figures use the nearest).",
+        min=1,
+    )
     permutations: int = option(
         1000,
         help="Relabellings of the permutation test (samples nearer members than held-out images).",
