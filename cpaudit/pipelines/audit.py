@@ -10,7 +10,7 @@ import numpy as np
 from cpaudit.auditing.engine.options import AuditOptions
 from cpaudit.auditing.engine.run import AuditInputs, AuditResult, Progress, plan_audit, run_audit
 from cpaudit.auditing.samples import SampleSet, load_samples
-from cpaudit.data.members import resolve_membership
+from cpaudit.data.members import MemberSource, model_members
 from cpaudit.distributed import world
 from cpaudit.io_utils import atomic_path, write_bytes, write_json
 from cpaudit.pipelines.report import read_results, render_audit_report
@@ -33,9 +33,8 @@ def audit(opts: AuditOptions, progress: Progress | None = None) -> AuditResult:
 
 def read_inputs(opts: AuditOptions) -> AuditInputs:
     """The images and which are members, the samples (unless given in memory), and the baseline results.json."""
-    data, split = resolve_membership(
-        data=opts.data, split=opts.split, members=opts.members, holdout=opts.holdout, resize=opts.resize
-    )
+    source = MemberSource(opts.data, opts.split, opts.members, opts.holdout, opts.resize)
+    data, split = model_members(None, None, source)
     samples = opts.samples if isinstance(opts.samples, SampleSet) else load_samples(opts.samples)
     baseline = None if opts.baseline is None else read_results(opts.baseline)[0]
     return AuditInputs(samples, data, split, baseline)

@@ -15,7 +15,7 @@ from cpaudit.auditing.strongest import threat_model_section
 from cpaudit.core.threat_models import in_scope
 from cpaudit.errors import InputError
 from cpaudit.models.load import load_model, require_pixel_unconditional
-from cpaudit.sampling.guides import resolve_guide
+from cpaudit.sampling.guides import resolve_logit_fn
 from cpaudit.sampling.protection import Protection
 
 
@@ -84,10 +84,10 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
     rp = run_prot or {}
     classifier = opts.classifier
     if classifier is None and rp.get("classifier"):
-        classifier = rp["classifier"]  # checked before the work (audit._check_run_classifier)
+        classifier = rp["classifier"]  # checked before the work (checks.check_run_classifier)
     if classifier is not None:
         # The audit's members: a model trained elsewhere records none, and the user named them (--split, --members).
-        logit_fn, _ = resolve_guide(
+        logit_fn, _ = resolve_logit_fn(
             lm, classifier, rp.get("label_seed"), device=device, membership=(run.data, run.split)
         )
         # Replay the sampling run; a run.json written before a field existed used what is now its fixed value.
@@ -96,7 +96,7 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
             opts.alpha if opts.alpha is not None else rp.get("alpha"),
             opts.scale if opts.scale is not None else rp.get("scale"),
             rp.get("rule"),
-            rp.get("guide", "when-confident"),
+            guide_when=rp.get("guide_when", rp.get("guide", "confident")),
             t_min=rp.get("t_min", 0),
             t_max=rp.get("t_max"),
             space=rp.get("space", "x_t"),

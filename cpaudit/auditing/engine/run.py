@@ -102,8 +102,8 @@ def run_audit(
     opts: AuditOptions, plan: AuditPlan, inputs: AuditInputs, progress: Progress | None = None
 ) -> AuditResult:
     """Every stage of the audit (pixel models: PIXEL_STAGES; text-to-image: auditing/engine/text_stages.py)."""
-    data, split = inputs.data, inputs.split
-    samples = fit_samples(inputs.samples, data, plan.spec, opts)
+    samples, data = fit_samples(inputs.samples, inputs.data, plan.spec, opts)  # data may turn RGB, as samples
+    split = inputs.split
     check_run_classifier(opts, samples)
     check_conditioning(opts, samples)
     baseline = None  # a bad file is refused before the work

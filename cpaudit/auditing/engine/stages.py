@@ -218,7 +218,7 @@ def protection_stage(run: AuditRun, _sections: dict) -> dict:
             "alpha": prot.get("alpha"),
             "scale": prot.get("scale"),
             "rule": prot.get("rule"),
-            "guide": prot.get("guide"),
+            "guide": prot.get("guide_when", prot.get("guide")),
             "classifier": prot.get("classifier"),
             "label_seed": prot.get("label_seed"),
             "fired_fraction": sample_run.get("fired_fraction"),
@@ -271,7 +271,7 @@ def policy_stage(run: AuditRun, sections: dict) -> dict:
 
 def sampling_protected(run_prot: dict | None) -> bool:
     """Did run.json's protection change the sampler (CPSample with a guide that fires)?"""
-    keys = ("classifier", "alpha", "scale", "rule", "guide")
+    keys = ("classifier", "alpha", "scale", "rule", "guide_when", "guide")
     return bool(run_prot) and not Protection(**{k: run_prot[k] for k in keys if k in run_prot}).inactive
 
 
