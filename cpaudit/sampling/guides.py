@@ -122,5 +122,5 @@ def resolve_logit_fn(
     return learned_logit_fn(model, Path(classifier), device, membership)
 
 
-# The old name, while the audit engine (auditing/engine/) still imports it; it goes once that import is renamed.
+# The old name, while benchmarks/bench_sampling.py still imports it; it goes once that import is renamed.
 resolve_guide = resolve_logit_fn
