@@ -63,4 +63,4 @@ _EXTRA = [
     ),
     inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=Quiet, annotation=bool),
 ]
-sample_cmd = command(SampleRequest, _sample, extra=_EXTRA, doc=SAMPLE_DOC)
+sample_cmd = command(SampleRequest, _sample, extra=_EXTRA, doc=SAMPLE_DOC, after={"json_out": "lora"})
