@@ -251,29 +251,32 @@ def test_dp_training_prints_the_accountants_delta(tmp_path):
     assert not provenance_errors(recorded["provenance"])
 
 
-def _readme_words() -> str:
-    return " ".join((ROOT / "README.md").read_text().split())
+def _words(*paths: Path) -> str:
+    """The words of README.md and the docs pages given (all of them by default), one space apart."""
+    paths = paths or (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+    return " ".join(" ".join(p.read_text().split()) for p in paths)
 
 
-def test_every_dp_epsilon_in_the_readme_comes_with_its_delta():
+def test_every_dp_epsilon_in_the_docs_comes_with_its_delta():
     """Before: 'DP-SGD at epsilon 10 (accounted)' named no delta, and an epsilon alone bounds nothing."""
-    text = _readme_words()
+    text = _words()
     budgets = re.findall(r"DP-SGD(?:,| at| with) epsilon [\d.]+(?:(?:,| and) [\d.]+)*(.{0,20})", text)
     assert len(budgets) >= 3
     assert all(tail.startswith((" at delta ", ", each at delta ")) for tail in budgets), budgets
 
 
-def test_the_readmes_dp_deltas_are_the_ones_the_accountant_used():
+def test_the_docs_dp_deltas_are_the_ones_the_accountant_used():
     from cpaudit.train.dp import DPConfig
 
     demo = json.loads((ROOT / "reports" / "demo" / "dp-sgd" / "results.json").read_text())["setup"]["model_config"][
         "dp"
     ]
-    text = _readme_words()
-    assert f"DP-SGD with epsilon {demo['target_epsilon']:g} at delta {demo['delta']:g} (accounted)" in text
+    demo_page = _words(ROOT / "docs" / "demo.md")
+    assert f"DP-SGD with epsilon {demo['target_epsilon']:g} at delta {demo['delta']:g} (accounted)" in demo_page
     # The committed tune (reports/tune/tune.json) trained its DP models with DPConfig's default delta.
-    assert f"DP-SGD at epsilon 1, 10 and 100, each at delta {DPConfig().delta:g}," in text
-    assert f"| DP-SGD, epsilon 10 at delta {DPConfig().delta:g} |" in (ROOT / "README.md").read_text()
+    frontier = ROOT / "docs" / "frontier.md"
+    assert f"DP-SGD at epsilon 1, 10 and 100, each at delta {DPConfig().delta:g}," in _words(frontier)
+    assert f"| DP-SGD, epsilon 10 at delta {DPConfig().delta:g} |" in frontier.read_text()
 
 
 def test_the_python_api_reads_provenance_and_none_from_an_older_results_json():

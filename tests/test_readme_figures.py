@@ -1,4 +1,5 @@
-"""The README's demo figures are the committed demo's results, rendered by the comparison report."""
+"""The documentation's figures (README.md's until they moved to docs/) are the committed results, rendered: the
+demo's by the comparison report, the benchmarks' by their own renderers. Each test reads the page the figure is on."""
 
 import json
 from pathlib import Path
@@ -7,6 +8,7 @@ from cpaudit.report.compare import compare_document
 from cpaudit.report.markdown import render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 DEMO_RUNS = [
     ("unprotected", "unprotected"),
     ("CPSample", "cpsample"),
@@ -32,8 +34,18 @@ def demo_table() -> str:
     return "\n".join(rows)
 
 
-def test_readme_demo_table_equals_the_committed_results():
-    assert demo_table() in (ROOT / "README.md").read_text()
+def page(name: str) -> str:
+    """A docs page's text, as written."""
+    return (DOCS / name).read_text()
+
+
+def words(name: str) -> str:
+    """A docs page's words, one space apart: its sentences wrap anywhere."""
+    return " ".join(page(name).split())
+
+
+def test_docs_demo_table_equals_the_committed_results():
+    assert demo_table() in page("demo.md")
 
 
 def test_a_figure_edited_by_hand_is_caught():
@@ -41,7 +53,7 @@ def test_a_figure_edited_by_hand_is_caught():
     row = next(line for line in table.splitlines() if "| quality | FID" in line)
     cells = row.split(" | ")
     edited = table.replace(row, " | ".join(cells[:2] + ["1.00"] + cells[3:]))
-    assert edited != table and edited not in (ROOT / "README.md").read_text()
+    assert edited != table and edited not in page("demo.md")
 
 
 def test_the_committed_demo_report_matches_its_results():
@@ -50,8 +62,9 @@ def test_the_committed_demo_report_matches_its_results():
 
 
 def _frontier_rows() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    block = text.split("| defence, setting | replicas of 1,024 | sample-only AUC (95% CI) | pixel FID |\n", 1)[1]
+    block = page("frontier.md").split(
+        "| defence, setting | replicas of 1,024 | sample-only AUC (95% CI) | pixel FID |\n", 1
+    )[1]
     rows = []
     for line in block.splitlines()[1:]:  # the table ends at its first non-table line
         if not line.startswith("|"):
@@ -60,8 +73,8 @@ def _frontier_rows() -> list[list[str]]:
     return rows
 
 
-def test_readme_frontier_table_equals_the_committed_sweep():
-    """Every row of the README's frontier table is an evaluation point of reports/tune/tune.json, as written."""
+def test_docs_frontier_table_equals_the_committed_sweep():
+    """Every row of the frontier page's table is an evaluation point of reports/tune/tune.json, as written."""
     points = json.loads((ROOT / "reports" / "tune" / "tune.json").read_text())["evaluation"]
     unprotected_fid = points[0]["fid"]
     rendered = {
@@ -79,7 +92,7 @@ def test_readme_frontier_table_equals_the_committed_sweep():
 
 
 def _demo_timing_sentence() -> str:
-    """The README's demo timings, rendered from the committed timings of the full and the quick demo."""
+    """The demo timings of the set-up page, rendered from the committed timings of the full and the quick demo."""
     full = json.loads((ROOT / "reports" / "demo" / "timings.json").read_text())
     quick = json.loads((ROOT / "benchmarks" / "results" / "demo_quick_timings.json").read_text())
     assert full["quick"] is False and quick["quick"] is True
@@ -100,42 +113,42 @@ def _demo_timing_sentence() -> str:
     )
 
 
-def test_readme_demo_timings_equal_the_committed_timings():
-    """Before: the README's demo timings appeared in no committed output."""
+def test_docs_demo_timings_equal_the_committed_timings():
+    """Before: the demo timings appeared in no committed output."""
     sentence = _demo_timing_sentence()
-    assert " ".join(sentence.split()) in " ".join((ROOT / "README.md").read_text().split())
+    assert " ".join(sentence.split()) in words("install.md")
 
 
-def test_readme_text_model_table_equals_the_committed_benchmark():
-    """The text-to-image table in README.md and benchmarks/RESULTS.md is benchmarks/results/text_memorisation.json."""
+def test_docs_text_model_table_equals_the_committed_benchmark():
+    """The text-to-image table in docs/text-to-image.md and benchmarks/RESULTS.md is benchmarks/results/text_memorisation.json."""
     from benchmarks.text_memorisation import table_markdown
 
     record = json.loads((ROOT / "benchmarks" / "results" / "text_memorisation.json").read_text())
     table = table_markdown(record)
     assert record["part"] == "evaluate" and record["first_seed"] == 5_000_000
-    assert table in (ROOT / "README.md").read_text()
+    assert table in page("text-to-image.md")
     assert table in (ROOT / "benchmarks" / "RESULTS.md").read_text()
     from benchmarks.text_memorisation import summary_markdown
 
     summary = " ".join(summary_markdown(record).split())
-    assert summary in " ".join((ROOT / "README.md").read_text().split())
+    assert summary in words("text-to-image.md")
 
 
-def test_readme_classifier_width_figures_equal_the_committed_benchmark():
+def test_docs_classifier_width_figures_equal_the_committed_benchmark():
     t = json.loads((ROOT / "benchmarks" / "results" / "classifier_width.json").read_text())["timing_ratio"]
     sentence = f"(width 16: {t['16']:.2f}, width 8: {t['8']:.2f}, against {t['32']:.2f} for width 32 in the same run)"
-    assert sentence in " ".join((ROOT / "README.md").read_text().split())
+    assert sentence in words("limits.md")
 
 
-def test_readme_text_demo_figures_equal_the_committed_demo():
+def test_docs_text_demo_figures_equal_the_committed_demo():
     """The text-to-image demo's table and sentences are reports/demo-text/text_demo.json, rendered."""
     from cpaudit.report.text_demo_md import demo_summary_markdown, demo_table_markdown, white_box_markdown
 
     record = json.loads((ROOT / "reports" / "demo-text" / "text_demo.json").read_text())
-    readme = " ".join((ROOT / "README.md").read_text().split())
-    assert demo_table_markdown(record) in (ROOT / "README.md").read_text()
+    text = words("text-audit.md")
+    assert demo_table_markdown(record) in page("text-audit.md")
     for sentence in (demo_summary_markdown(record), white_box_markdown(record)):
-        assert " ".join(sentence.split()) in readme
+        assert " ".join(sentence.split()) in text
     unprotected = json.loads((ROOT / "reports" / "demo-text" / "unprotected" / "results.json").read_text())
     assert unprotected["attacks"]["prompted_extraction"]["auc"] == record["table"][0]["extraction_auc"]
 
@@ -175,20 +188,20 @@ def test_results_flux_tuning_table_equals_the_committed_tune():
         assert record["defences"][name]["reached_base_rate_on_tuning_seeds"]
 
 
-def test_readme_flow_tables_equal_the_committed_benchmarks():
-    """README's SD3 / FLUX tables are benchmarks/results/flow_memorisation_<arch>.json, rendered."""
+def test_docs_flow_tables_equal_the_committed_benchmarks():
+    """The text-to-image page's SD3 / FLUX tables are benchmarks/results/flow_memorisation_<arch>.json, rendered."""
     from benchmarks.flow_memorisation import table_markdown
 
     for arch in ("flux", "sd3"):
         record = json.loads((ROOT / "benchmarks" / "results" / f"flow_memorisation_{arch}.json").read_text())
-        assert table_markdown(record) in (ROOT / "README.md").read_text(), arch
+        assert table_markdown(record) in page("text-to-image.md"), arch
 
 
-def test_readme_cpsample_replica_gate_sentence_equals_the_committed_audit():
+def test_docs_cpsample_replica_gate_sentence_equals_the_committed_audit():
     nn = json.loads((ROOT / "reports" / "demo" / "cpsample" / "results.json").read_text())["nn"]
     sentence = (
         f"CPSample's samples reach {nn['members_reached']} of the {nn['n_members_reached_of']} training images\n"
         f"  at the replica threshold against {nn['holdout_reached']} of {nn['n_holdout_reached_of']:,} held-out images"
     )
-    assert sentence in (ROOT / "README.md").read_text()
-    assert f"p = {nn['reach_excess_p']:.2g}" in (ROOT / "README.md").read_text()
+    assert sentence in page("demo.md")
+    assert f"p = {nn['reach_excess_p']:.2g}" in page("demo.md")
