@@ -62,10 +62,10 @@ def open_chromium() -> Any:
     return webdriver.Chrome(service=Service(chromedriver_path() or "/usr/bin/chromedriver"), options=options)
 
 
-def show(driver: Any, page: Path, viewport: str) -> None:
-    """Open `page` at exactly the viewport's CSS size (a window size would include the browser's frame), at
-    one device pixel per CSS pixel, and wait until it and its images have loaded."""
-    width, height = VIEWPORTS[viewport]
+def show(driver: Any, page: Path, size: tuple[int, int]) -> None:
+    """Open `page` in a viewport of exactly `size` (width, height) CSS pixels (a window size would include the
+    browser's frame), at one device pixel per CSS pixel, once the document has loaded."""
+    width, height = size
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
@@ -80,7 +80,7 @@ def write_screenshots(out: Path) -> list[Path]:
     try:
         for name, page in SHOTS.items():
             for viewport in VIEWPORTS:
-                show(driver, page, viewport)
+                show(driver, page, VIEWPORTS[viewport])
                 path = out / f"{name}-{viewport}.png"
                 driver.save_screenshot(str(path))
                 written.append(path)

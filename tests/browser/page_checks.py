@@ -35,6 +35,7 @@ _OVERFLOW = (
     _DESCRIBE
     + _IN_SCROLL_CONTAINER
     + """
+const [scrollContainersHold] = arguments;
 const width = document.documentElement.clientWidth;
 const found = [];
 if (document.documentElement.scrollWidth > width)
@@ -42,7 +43,7 @@ if (document.documentElement.scrollWidth > width)
 for (const el of document.body.querySelectorAll('*')) {
   const box = el.getBoundingClientRect();
   if (box.width === 0 && box.height === 0) continue;
-  if (box.right > width + 0.5 && !inScrollContainer(el))
+  if (box.right > width + 0.5 && !(scrollContainersHold && inScrollContainer(el)))
     found.push(`${describe(el)} ends at ${Math.round(box.right)} px, beyond the ${width} px viewport`);
 }
 return found;
@@ -109,9 +110,10 @@ Promise.all(settled).then(() => {
 )
 
 
-def overflowing_elements(driver: Any) -> list[str]:
-    """Elements reaching past the viewport's right edge outside a scroll container (the page scrolls sideways)."""
-    return driver.execute_script(_OVERFLOW)[:10]
+def overflowing_elements(driver: Any, scroll_containers_hold: bool = True) -> list[str]:
+    """Elements reaching past the viewport's right edge outside a scroll container (the page scrolls sideways);
+    on paper nothing scrolls, so there `scroll_containers_hold=False` counts what they hold too (it is cut)."""
+    return driver.execute_script(_OVERFLOW, scroll_containers_hold)[:10]
 
 
 def words_split_mid_way(driver: Any) -> list[str]:
@@ -132,6 +134,11 @@ def images_not_loaded(driver: Any) -> list[str]:
 def console_errors(driver: Any) -> list[str]:
     """The page's console errors (CSP violations, script errors, failed loads) since the log was last read."""
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def printed(driver: Any, on: bool) -> None:
+    """Lay the page out with its print stylesheet (on) or back on screen (off)."""
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print" if on else ""})
 
 
 def open_every_section(driver: Any) -> None:

@@ -19,6 +19,7 @@ from tests.browser.page_checks import (
     not_on_first_screen,
     open_every_section,
     overflowing_elements,
+    printed,
     words_split_mid_way,
 )
 
@@ -71,10 +72,33 @@ def test_report_reads_in_chromium(chromium, artefacts, request, name, viewport):
     page, selector = PAGES[name]
     page = page or request.getfixturevalue("fresh_report")
     console_errors(chromium)  # empties the log of the pages before
-    show(chromium, page, viewport)
+    show(chromium, page, VIEWPORTS[viewport])
     chromium.save_screenshot(str(artefacts / f"{name}-{viewport}.png"))
     found = _findings(chromium, selector)
     assert not found, "\n".join(f"{page.relative_to(page.anchor)} at {viewport} px, {k}: {v}" for k, v in found.items())
+
+
+# What Chromium prints on of an A4 page (210 x 297 mm at 96 px per inch, less its default margins of 0.4 in).
+A4_PRINTED = (718, 1046)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_report_prints_on_a4(chromium, artefacts, request, name):
+    """Printed, the verdict (or the comparison's picture) is on page 1 and nothing is wider than the paper: a
+    scroll container does not scroll on paper, so a table wider than the page would be cut."""
+    page, selector = PAGES[name]
+    page = page or request.getfixturevalue("fresh_report")
+    show(chromium, page, A4_PRINTED)
+    printed(chromium, True)
+    try:
+        chromium.save_screenshot(str(artefacts / f"{name}-print.png"))
+        found = {"page 1": not_on_first_screen(chromium, selector)}
+        open_every_section(chromium)
+        found["wider than the paper"] = overflowing_elements(chromium, scroll_containers_hold=False)
+    finally:
+        printed(chromium, False)
+    found = {check: problems for check, problems in found.items() if problems}
+    assert not found, "\n".join(f"{page.relative_to(page.anchor)} printed, {k}: {v}" for k, v in found.items())
 
 
 BAD_PAGE = """<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -95,7 +119,7 @@ def test_the_checks_find_what_a_reader_would_see_wrong(chromium, tmp_path):
     page = tmp_path / "bad.html"
     page.write_text(BAD_PAGE)
     console_errors(chromium)
-    show(chromium, page, "390")
+    show(chromium, page, VIEWPORTS["390"])
     found = _findings(chromium, VERDICT)
     [late] = found["first screen"]
     assert late.startswith('div.verdict-card "late" starts at') and late.endswith("below the first 844 px")
