@@ -13,6 +13,7 @@ from cpaudit.io_utils import read_json
 from cpaudit.options import as_path, option
 from cpaudit.pipelines.tune import rerender_tune  # tune writes through report/write.py: no import circle
 from cpaudit.report.compare import compare_document
+from cpaudit.report.compare_figure import compare_figures
 from cpaudit.report.content import READABLE_SCHEMAS, build_document
 from cpaudit.report.figures import audit_figures
 from cpaudit.report.write import ReportResult, write_report
@@ -90,4 +91,5 @@ def report(
             links.append(str(html.resolve().relative_to(Path(out).resolve())))
         except ValueError:
             links.append(str(html))
-    return write_report(Path(out), compare_document(list(zip(names, (r for r, _ in loaded))), links, notes), {})
+    runs = list(zip(names, (r for r, _ in loaded)))
+    return write_report(Path(out), compare_document(runs, links, notes), compare_figures(runs))

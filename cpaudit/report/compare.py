@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from cpaudit.core.threat_models import THREAT_MODELS
-from cpaudit.report.document import Document, Para, Section, Table
+from cpaudit.report.compare_figure import privacy_quality_caption, run_result
+from cpaudit.report.document import Document, Figure, Para, Section, Table, VerdictCard
+from cpaudit.report.first_screen import verdict_cards
 from cpaudit.report.legacy import headline
 from cpaudit.report.numbers import interval, num, p_value, pct
 
@@ -173,8 +175,13 @@ def compare_document(
             ]
         )
     any_fail = any(v[2] == "FAIL" for v in verdicts)
-    verdict = f"{len(runs)} runs compared; changes are against the first ({runs[0][0]})." + (
-        " At least one run FAILED a policy gate." if any_fail else ""
+    cards = [_run_card(label, r) for label, r in runs]
+    passing = [c.title for c in cards if c.status == "passed"]
+    verdict = (
+        f"{len(passing)} of {len(runs)} runs pass their gates"
+        + (f" ({', '.join(passing)})" if passing else "")
+        + f"; changes are against the first ({runs[0][0]})."
+        + (" At least one run FAILED a policy gate." if any_fail else "")
     )
     sections = [
         Section(
@@ -203,7 +210,17 @@ def compare_document(
         )
     if notes:
         sections.append(Section("See also", [Para(n) for n in notes]))
-    return Document("cpaudit comparison", verdict, False if any_fail else None, sections)
+    lead = [Figure("privacy_quality", privacy_quality_caption(runs))]
+    return Document("cpaudit comparison", verdict, False if any_fail else None, sections, cards, [], lead, True)
+
+
+def _run_card(label: str, r: dict) -> VerdictCard:
+    """A run's card: its release's verdict card, titled by the run."""
+    release = r.get("release", "samples")
+    card = next((c for c in verdict_cards(r) if c.scope == "this release"), None)
+    status = run_result(r)
+    reason = card.reason if card is not None else str(r.get("verdict", ""))
+    return VerdictCard(label, status, reason, f"release: {release}")
 
 
 def _at_delta(r: dict) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cpaudit.core.threat_models import THREAT_MODELS, in_scope
 from cpaudit.report.document import Document, Figure, Para, Section, Table
+from cpaudit.report.first_screen import action_sentence, headline_figures, lead_figures, verdict_cards
 from cpaudit.report.legacy import headline
 from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.summary import glossary_section, summary_section
@@ -304,8 +305,11 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
     sections: list[Section] = [summary_section(results)]
 
     gates = gate_rows(results)
+    recorded = Para("The verdict as the audit recorded it: " + text)
     if gates:
-        sections.append(Section("Policy gates", [Table(["gate", "measured", "required", "result"], gates)]))
+        sections.append(Section("Policy gates", [recorded, Table(["gate", "measured", "required", "result"], gates)]))
+    else:
+        sections[0].items.append(recorded)
 
     model_cfg = setup.get("model_config") or {}
     setup_rows = [
@@ -330,7 +334,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         ["computed on", str(setup.get("device", "cpu"))],
         ["cpaudit version", str(results.get("cpaudit_version"))],
     ]
-    sections.append(Section("Setup", [Table(["item", "value"], setup_rows)]))
+    sections.append(Section("Setup", [Table(["item", "value"], setup_rows)], collapsed=True))
 
     release = results.get("release", "samples")
     attacks = results.get("attacks") or {}
@@ -396,10 +400,11 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
                 )
             ]
         )
-        sections.append(Section(heading, lead + items))
+        sections.append(Section(heading, lead + items, collapsed=True))
 
     prompted = text_section(results)
     if prompted is not None:
+        prompted.collapsed = True
         sections.append(prompted)
     if quality:
         sections.append(
@@ -450,7 +455,21 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         )
     if privacy_rows:
         sections.append(Section("Protection and privacy", [Table(["mechanism", "settings"], privacy_rows)]))
-    return Document(title, text, passed, sections + [glossary_section()])
+    return _first_screen(results, Document(title, text, passed, sections + [glossary_section()]))
+
+
+def _first_screen(results: dict, doc: Document) -> Document:
+    """The verdict cards, headline figures and most-copied pairs first; the detail sections after the short ones,
+    without the pictures the first screen already shows."""
+    doc.cards = verdict_cards(results)
+    doc.verdict = action_sentence(doc.cards)
+    doc.headlines = headline_figures(results)
+    doc.lead_figures = lead_figures(results)
+    shown = {f.name for f in doc.lead_figures}
+    for section in doc.sections:
+        section.items = [i for i in section.items if not (isinstance(i, Figure) and i.name in shown)]
+    doc.sections = [s for s in doc.sections if not s.collapsed] + [s for s in doc.sections if s.collapsed]
+    return doc
 
 
 def _search_sentence(search: dict) -> str:

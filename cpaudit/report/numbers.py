@@ -24,3 +24,18 @@ def p_value(p: float | None, n: int | None) -> str:
     if n and p <= 1 / (n + 1) + 1e-15:  # no relabelling reached the observed value
         return f"≤ 1/{n + 1}"
     return f"{p:.3g}"
+
+
+def pct_range(lo_hi: list | tuple | None) -> str:
+    """A rate's interval as percentages, '91.6-99.7%'; n/a where it was not computed."""
+    return "n/a" if not lo_hi or lo_hi[0] is None else f"{100 * lo_hi[0]:.1f}-{100 * lo_hi[1]:.1f}%"
+
+
+def of(k: int | None, n: int | None) -> str:
+    """A count out of its total, '63 of 64'."""
+    return f"{k} of {n}"
+
+
+def odds(auc: float) -> str:
+    """An AUC as a reader takes it: how often an attack ranks a training image above an unseen one."""
+    return f"{pct(auc)} of the time, where guessing gives 50%"

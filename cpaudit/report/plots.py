@@ -205,3 +205,33 @@ def frontier(points: list[dict], fid_limit: float, goal_auc: float | None = None
         axes[1].legend(fontsize=6, loc="upper right")
         fig.legend(fontsize=6, loc="lower center", ncol=min(len(families), 5), bbox_to_anchor=(0.5, 0.0))
         return _png(fig, rect=(0, 0.12, 1, 1))
+
+
+# How a run's result is drawn in the comparison picture: marker shape and colour both say it, and the legend names it.
+RESULT_MARKERS = {
+    "passed": ("o", "#1b7a5c", "passed its gates"),
+    "failed": ("X", "#c0392b", "failed a gate"),
+    "not gated": ("s", "#777777", "no gate set"),
+}
+
+
+def privacy_quality(points: list[dict], panels: list[tuple[str, str]]) -> bytes:
+    """Each run as a labelled point: quality (x: FID as a ratio to the first run's) against each privacy figure
+    in `panels` ((key, axis label)); points: {"label", "result", "fid_ratio", key: value or None}."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+        for ax, (key, ylabel) in zip(axes.flat, panels):
+            for result, (marker, colour, words) in RESULT_MARKERS.items():
+                drawn = [p for p in points if p["result"] == result and p[key] is not None and p["fid_ratio"]]
+                if drawn:
+                    xs, ys = [p["fid_ratio"] for p in drawn], [p[key] for p in drawn]
+                    ax.scatter(xs, ys, marker=marker, s=70, color=colour, label=words, zorder=3)
+                for p in drawn:
+                    ax.annotate(
+                        p["label"], (p["fid_ratio"], p[key]), textcoords="offset points", xytext=(5, 4), fontsize=7
+                    )
+            ax.set_xscale("log")
+            ax.set_xlabel("quality: FID / first run's FID (log scale; lower is better)")
+            ax.set_ylabel(ylabel)
+            ax.legend(loc="best", fontsize=7)
+        return _png(fig)

@@ -8,7 +8,7 @@ import shlex
 from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, in_scope
 from cpaudit.report.document import Para, Section, Table
 from cpaudit.report.legacy import headline
-from cpaudit.report.numbers import pct
+from cpaudit.report.numbers import odds, pct
 
 ACCESS = {
     "samples": "Someone who sees only the published images",
@@ -98,7 +98,7 @@ def _strongest_words(head: dict) -> str:
 
 def _odds(auc: float) -> str:
     """An AUC as the chance of ranking a random training image above a random unseen one."""
-    return f"{auc:.0%} of the time, where a coin toss manages 50%"
+    return odds(auc)
 
 
 def _next_step(results: dict) -> str:
@@ -221,4 +221,4 @@ GLOSSARY = [
 
 
 def glossary_section() -> Section:
-    return Section("How to read this report", [Table(["term", "meaning"], GLOSSARY)])
+    return Section("How to read this report", [Table(["term", "meaning"], GLOSSARY)], collapsed=True)

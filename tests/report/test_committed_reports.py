@@ -35,9 +35,28 @@ def test_every_kind_of_committed_audit_is_covered():
     assert len(RUNS) == 12 and kinds == {"demo", "demo-text"}
 
 
-def test_the_demo_comparison_renders_from_its_results():
-    from cpaudit.pipelines.demo import FRONTIER_NOTE
+TEXT_DEMO = [
+    ("unprotected", "unprotected"),
+    ("CPSample, learned classifier", "cpsample-learned-classifier"),
+    ("CPSample, exact posterior", "cpsample-exact-posterior"),
+    ("rejection", "rejection"),
+    ("embedding noise", "embedding-noise"),
+    ("random tokens", "random-tokens"),
+    ("prompt optimisation", "prompt-optimisation"),
+]
 
-    runs = [(label, json.loads((ROOT / "reports" / "demo" / f / "results.json").read_text())) for label, f in DEMO]
-    doc = compare_document(runs, [f"{f}/report.html" for _, f in DEMO], [FRONTIER_NOTE])
-    assert render_markdown(doc, set()) == (ROOT / "reports" / "demo" / "report.md").read_text()
+
+@pytest.mark.parametrize("demo, runs", [("demo", DEMO), ("demo-text", TEXT_DEMO)])
+def test_the_demo_comparisons_render_from_their_results(demo, runs):
+    """Each demo's comparison, its picture included: the figure committed is the one drawn from the results."""
+    from cpaudit.pipelines.demo import FRONTIER_NOTE
+    from cpaudit.report.compare_figure import compare_figures
+
+    root = ROOT / "reports" / demo
+    loaded = [(label, json.loads((root / f / "results.json").read_text())) for label, f in runs]
+    notes = [FRONTIER_NOTE] if demo == "demo" else None
+    doc = compare_document(loaded, [f"{f}/report.html" for _, f in runs], notes)
+    figures = {p.stem: p.read_bytes() for p in (root / "figures").glob("*.png")}
+    assert set(figures) == {"privacy_quality"} and compare_figures(loaded) == figures
+    assert render_markdown(doc, set(figures)) == (root / "report.md").read_text()
+    assert render_html(doc, figures) == (root / "report.html").read_text()

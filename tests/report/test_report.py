@@ -118,8 +118,12 @@ def test_report_command_escapes_and_embeds_figures(tmp_path):
 def test_markdown_golden_verdict_and_gate_table():
     md = render_markdown(build_document(_results()), set())
     assert md.startswith(
-        "# cpaudit privacy audit\n\n**If only samples are published: FAILED: replica rate 50.00% exceeds "
-        "the maximum 0.00% by 50.00%.**\n"
+        "# cpaudit privacy audit\n\n**Do not publish these samples: replica rate 50.00% exceeds the maximum 0.00% "
+        "by 50.00%.**\n"
+    )
+    assert (
+        "The verdict as the audit recorded it: If only samples are published: FAILED: replica rate 50.00% exceeds "
+        "the maximum 0.00% by 50.00%." in md
     )
     assert "| replica rate (samples) | 50.0% | at most 0.0% | FAIL |" in md
     assert "## Samples published (threat model: samples)\n" in md
@@ -132,7 +136,10 @@ def test_markdown_golden_verdict_and_gate_table():
     assert "&lt;" not in md
     assert "| samples that diverged (NaN/inf, not audited) | none |" in md
     ok = render_markdown(build_document(_results(rate=0.0, passed=True)), set())
-    assert "**If only samples are published: PASSED, the one policy gate holds.**" in ok
+    assert ok.startswith("# cpaudit privacy audit\n\n**Samples published: passed. The one gate holds. 1 of 2 samples ")
+    assert (
+        "The verdict as the audit recorded it: If only samples are published: PASSED, the one policy gate holds." in ok
+    )
 
 
 def test_comparison_puts_key_figures_in_one_table_with_change():
