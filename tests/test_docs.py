@@ -46,6 +46,15 @@ def test_relative_links_finds_paths_and_skips_urls_and_anchors():
     assert relative_links(text) == ["docs/ci.md", "../reports/demo/report.md"]
 
 
+def test_the_hook_unescapes_pipes_only_in_table_code_spans():
+    spec = importlib.util.spec_from_file_location("gfm_table_pipes", ROOT / "docs" / "hooks" / "gfm_table_pipes.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    markdown = "| `--release samples\\|weights` | p(y \\| x) |\ntext `a\\|b`"
+    assert hook.unescape_table_pipes(markdown) == "| `--release samples|weights` | p(y \\| x) |\ntext `a\\|b`"
+
+
 def test_every_docs_page_is_in_the_nav():
     nav = (ROOT / "mkdocs.yml").read_text()
     pages = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
@@ -69,6 +78,8 @@ def test_the_site_builds_strictly(tmp_path):
     build = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")]
     done = subprocess.run(build, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
+    commands = (tmp_path / "site" / "commands" / "index.html").read_text()
+    assert "[--release samples|sampler|weights]" in commands and "\\|" not in commands
     benchmarks = (tmp_path / "site" / "benchmarks" / "index.html").read_text()
     first_section = (ROOT / "benchmarks" / "RESULTS.md").read_text().split("\n## ", 2)[1].split("(`", 1)[0]
     assert first_section.strip() in benchmarks  # RESULTS.md included, not linked
