@@ -131,6 +131,14 @@ def images_not_loaded(driver: Any) -> list[str]:
     return driver.execute_async_script(_IMAGES)
 
 
+def not_laid_out_for_phones(driver: Any) -> list[str]:
+    """A phone lays a page without a device-width viewport out 980 px wide and shrinks it to the screen: the
+    checks at 390 px hold on a phone only with it (the viewport here is set exactly, as on a desktop)."""
+    content = driver.execute_script("return document.querySelector('meta[name=viewport]')?.content || ''")
+    fits = "width=device-width" in content.replace(" ", "")
+    return [] if fits else [f'<meta name="viewport"> is "{content}", not width=device-width: a phone shrinks the page']
+
+
 def console_errors(driver: Any) -> list[str]:
     """The page's console errors (CSP violations, script errors, failed loads) since the log was last read."""
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

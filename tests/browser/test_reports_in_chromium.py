@@ -16,6 +16,7 @@ from cpaudit.cli.app import app
 from tests.browser.page_checks import (
     console_errors,
     images_not_loaded,
+    not_laid_out_for_phones,
     not_on_first_screen,
     open_every_section,
     overflowing_elements,
@@ -55,9 +56,13 @@ def fresh_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "report.html"
 
 
+def _label(page: Path) -> str:
+    return str(page.relative_to(ROOT)) if page.is_relative_to(ROOT) else f"the fresh audit's {page.name}"
+
+
 def _findings(driver, selector: str) -> dict[str, list[str]]:
     """Every check on the page shown, the first screen as it opens, the rest with every section expanded."""
-    found = {"first screen": not_on_first_screen(driver, selector)}
+    found = {"first screen": not_on_first_screen(driver, selector), "phone layout": not_laid_out_for_phones(driver)}
     open_every_section(driver)
     found["wider than the viewport"] = overflowing_elements(driver)
     found["words split mid-way"] = words_split_mid_way(driver)
@@ -75,7 +80,7 @@ def test_report_reads_in_chromium(chromium, artefacts, request, name, viewport):
     show(chromium, page, VIEWPORTS[viewport])
     chromium.save_screenshot(str(artefacts / f"{name}-{viewport}.png"))
     found = _findings(chromium, selector)
-    assert not found, "\n".join(f"{page.relative_to(page.anchor)} at {viewport} px, {k}: {v}" for k, v in found.items())
+    assert not found, "\n".join(f"{_label(page)} at {viewport} px, {k}: {v}" for k, v in found.items())
 
 
 # What Chromium prints on of an A4 page (210 x 297 mm at 96 px per inch, less its default margins of 0.4 in).
@@ -98,10 +103,10 @@ def test_report_prints_on_a4(chromium, artefacts, request, name):
     finally:
         printed(chromium, False)
     found = {check: problems for check, problems in found.items() if problems}
-    assert not found, "\n".join(f"{page.relative_to(page.anchor)} printed, {k}: {v}" for k, v in found.items())
+    assert not found, "\n".join(f"{_label(page)} printed, {k}: {v}" for k, v in found.items())
 
 
-BAD_PAGE = """<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1">
+BAD_PAGE = """<!doctype html><meta name="viewport" content="width=980">
 <body style="margin: 0">
 <div id="wide" style="width: 2000px">wide</div>
 <div style="overflow-x: auto"><div id="scrolled" style="width: 3000px">scrolled</div></div>
@@ -128,4 +133,7 @@ def test_the_checks_find_what_a_reader_would_see_wrong(chromium, tmp_path):
     assert not any("scrolled" in f for f in wide)
     assert [f.split(" is split")[0] for f in found["words split mid-way"]] == ['"thresholdmodel"']
     assert found["images"] == ['img (alt "broken picture") did not load']
+    assert found["phone layout"] == [
+        '<meta name="viewport"> is "width=980", not width=device-width: a phone shrinks the page'
+    ]
     assert len(found["console errors"]) == 1 and "boom" in found["console errors"][0]
