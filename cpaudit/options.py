@@ -361,6 +361,7 @@ def command_with_arguments(
     arguments: tuple[str, ...],
     extra: Sequence[inspect.Parameter] = (),
     doc: str | None = None,
+    after: dict[str, str] | None = None,
 ) -> Callable[..., None]:
     """`command` for a command that also takes positional arguments (fields of `cls` named in `arguments`, in
     order): what the user gave for them joins `given`, as the options do, so the body sees one dict."""
@@ -373,7 +374,7 @@ def command_with_arguments(
         body(given, **params)
 
     params = [argument_parameter(cls, name) for name in arguments]
-    return command(cls, with_arguments, extra=[*params, *extra], doc=doc)
+    return command(cls, with_arguments, extra=[*params, *extra], doc=doc, after=after)
 
 
 def size_hw(value: Any) -> tuple[int, int]:

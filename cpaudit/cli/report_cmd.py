@@ -54,4 +54,6 @@ JSON = [
     )
 ]
 report_cmd = command_with_arguments(ReportOptions, _report, arguments=("results",), extra=QUIET, doc=REPORT_DOC)
-fid_cmd = command_with_arguments(FidOptions, _fid, arguments=("a", "b"), extra=JSON, doc=FID_DOC)
+fid_cmd = command_with_arguments(
+    FidOptions, _fid, arguments=("a", "b"), extra=JSON, doc=FID_DOC, after={"as_json": "seed"}
+)
