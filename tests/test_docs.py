@@ -41,6 +41,21 @@ def test_the_readme_links_lead_to_files_that_exist():
     assert not missing
 
 
+def images(markdown: str) -> list[str]:
+    """The pictures a page shows: Markdown images and HTML <img> (mkdocs --strict checks neither's file)."""
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", markdown) + re.findall(r'<img [^>]*src="([^"]+)"', markdown)
+
+
+def test_every_picture_in_the_docs_exists():
+    shown = [(page.name, src) for page in (ROOT / "docs").glob("*.md") for src in images(page.read_text())]
+    assert [(name, src) for name, src in shown if not (ROOT / "docs" / src).is_file()] == []
+
+
+def test_images_finds_markdown_and_html_pictures():
+    text = '![a](screenshots/a.png) <img src="screenshots/b.png" alt="b" width="240"> [c](c.md)'
+    assert images(text) == ["screenshots/a.png", "screenshots/b.png"]
+
+
 def test_relative_links_finds_paths_and_skips_urls_and_anchors():
     text = "[a](docs/ci.md#gates) [b](https://x.org/y.md) [c](#top) [d](../reports/demo/report.md)"
     assert relative_links(text) == ["docs/ci.md", "../reports/demo/report.md"]
