@@ -129,19 +129,23 @@ def check_sample_options(opts: SampleOptions) -> None:
         raise InputError("--seed", f"must be in [0, 2^63 - 1 - n], got {opts.seed}")
 
 
+def in_model_space(opts: SampleOptions, model: LoadedModel) -> SampleOptions:
+    """The options checked against the loaded model: its conditions resolved (a class model's classes, a text
+    model's default guidance), the protection's unset settings at that model kind's defaults."""
+    conditions = resolve_conditions(model, opts.conditions)
+    if not 1 <= opts.sampler.steps <= model.schedule.T:
+        raise InputError("--steps", f"must be in [1, {model.schedule.T}], got {opts.sampler.steps}")
+    flow = model.prediction == "flow"
+    protection = None if opts.protection is None else opts.protection.in_space(model.codec.latent, flow)
+    return replace(opts, conditions=conditions, protection=protection)
+
+
 def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> SampleResult:
+    """Draw opts.n samples; rank 0 writes the PNGs, samples.npz and run.json (run_record)."""
     check_sample_options(opts)
     device = resolve_device(opts.device)
     model = load_model(opts.model, opts.lora)
-    opts = replace(
-        opts,
-        conditions=resolve_conditions(model, opts.conditions),
-        protection=None
-        if opts.protection is None
-        else opts.protection.in_space(model.codec.latent, model.prediction == "flow"),
-    )
-    if not 1 <= opts.sampler.steps <= model.schedule.T:
-        raise InputError("--steps", f"must be in [1, {model.schedule.T}], got {opts.sampler.steps}")
+    opts = in_model_space(opts, model)
     t0 = time.perf_counter()
     images, fired, finite, info = draw_samples(model, opts, on_step, device)
     seconds = time.perf_counter() - t0
@@ -153,15 +157,24 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
     fired_np = fired.numpy()
     fired_fraction = float(fired_np.sum() / (opts.n * opts.sampler.steps))
     nonfinite = [int(s) for s in seeds[~ok]]
-    w = world()
-    if not w.is_main:  # rank 0 writes what every rank gathered
+    if not world().is_main:  # rank 0 writes what every rank gathered
         return SampleResult(out, u8, seeds[ok], fired_np[ok], fired_fraction, nonfinite, seconds, {})
     out.mkdir(parents=True, exist_ok=True)
     if opts.write_png:
         for img, s in zip(u8, seeds[ok]):
             save_png(out / f"{s:06d}.png", img)
     save_samples_npz(out / "samples.npz", u8, seeds[ok])
-    run = {
+    run = run_record(opts, model, device, seeds, fired_np, info)
+    run.update({"nonfinite_seeds": nonfinite, "seconds": round(seconds, 3)})
+    write_json(out / "run.json", run)
+    return SampleResult(out, u8, seeds[ok], fired_np[ok], fired_fraction, nonfinite, seconds, run)
+
+
+def run_record(
+    opts: SampleOptions, model: LoadedModel, device: torch.device, seeds: np.ndarray, fired: np.ndarray, info: dict
+) -> dict:
+    """run.json: what was drawn, from which model, how, and where guidance fired (the audit replays it)."""
+    return {
         "kind": "cpaudit-samples",
         "cpaudit_version": __version__,
         "model": str(opts.model),
@@ -175,28 +188,29 @@ def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> Sa
         "seed": opts.seed,
         "seed_range": [int(opts.seed), int(opts.seed + opts.n - 1)],  # samples.npz's "seeds" lists each
         "batch_size": opts.batch_size,
-        "world_size": w.size,
+        "world_size": world().size,
         "device": describe(device),
         "provenance": provenance(device),
-        "sampler": {
-            "steps": opts.sampler.steps,
-            "method": opts.sampler.method,
-            "eta": opts.sampler.eta,
-            "clip": opts.sampler.clip and not model.codec.latent,  # latent samplers never clip (sampling/draw.py)
-            **(
-                {"scheduler": model.config["scheduler"]["_class_name"]}
-                if opts.scheduler == "native"
-                else {"spacing": model.spacing.to_dict()}
-                if model.spacing.kind != "cpaudit"
-                else {}
-            ),
-        },
+        "sampler": sampler_record(opts, model),
         "protection": None if opts.protection is None else {**opts.protection.to_dict(), **info},
-        "fired_steps": {str(int(s)): int(f) for s, f in zip(seeds, fired_np)},
-        "fired_fraction": fired_fraction,
-        "samples_with_guidance": int((fired_np > 0).sum()),
-        "nonfinite_seeds": nonfinite,
-        "seconds": round(seconds, 3),
+        "fired_steps": {str(int(s)): int(f) for s, f in zip(seeds, fired)},
+        "fired_fraction": float(fired.sum() / (opts.n * opts.sampler.steps)),
+        "samples_with_guidance": int((fired > 0).sum()),
     }
-    write_json(out / "run.json", run)
-    return SampleResult(out, u8, seeds[ok], fired_np[ok], fired_fraction, nonfinite, seconds, run)
+
+
+def sampler_record(opts: SampleOptions, model: LoadedModel) -> dict:
+    """run.json's sampler: steps, method, eta, clipping, and the timesteps visited where they are not cpaudit's."""
+    return {
+        "steps": opts.sampler.steps,
+        "method": opts.sampler.method,
+        "eta": opts.sampler.eta,
+        "clip": opts.sampler.clip and not model.codec.latent,  # latent samplers never clip (sampling/draw.py)
+        **(
+            {"scheduler": model.config["scheduler"]["_class_name"]}
+            if opts.scheduler == "native"
+            else {"spacing": model.spacing.to_dict()}
+            if model.spacing.kind != "cpaudit"
+            else {}
+        ),
+    }
