@@ -13,11 +13,10 @@ from typing import Any
 
 from cpaudit.data.captions import read_prompts_file
 from cpaudit.data.imageset import ImageSet
-from cpaudit.data.load import parse_resize
 from cpaudit.data.members import MEMBERSHIP_HELP, MemberSource
 from cpaudit.device import DEVICE_HELP
 from cpaudit.errors import InputError
-from cpaudit.options import as_path, int_tuple, option
+from cpaudit.options import as_path, int_tuple, option, size_hw
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.prompt_defences import DEFAULTS, PromptDefence
@@ -63,10 +62,6 @@ def _prompts_value(value: Any) -> Path | tuple[str, ...]:
 
 def _class_labels(value: Any) -> tuple[int, ...]:
     return int_tuple([value] if isinstance(value, int) else value)
-
-
-def _resize(value: Any) -> tuple[int, int]:
-    return parse_resize(value) if isinstance(value, str) else tuple(int(v) for v in value)  # type: ignore[return-value]
 
 
 def _help_example(*lines: str) -> str:
@@ -148,7 +143,7 @@ class SampleRequest:
         None, cli_type=str | None, metavar="DIR|FILE", help=MEMBERSHIP_HELP["holdout"]
     )
     resize: tuple[int, int] | None = option(
-        None, cli_type=str | None, metavar="HxW", parse=_resize, help=MEMBERSHIP_HELP["resize"]
+        None, cli_type=str | None, metavar="HxW", parse=size_hw, help=MEMBERSHIP_HELP["resize"]
     )
     prompt_defence: str | None = option(
         None,
