@@ -73,19 +73,15 @@ def show(driver: Any, page: Path, size: tuple[int, int]) -> None:
     driver.get(page.resolve().as_uri())  # returns once the document's load event has fired
 
 
-def write_screenshots(out: Path) -> list[Path]:
+def write_screenshots(driver: Any, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    driver = open_chromium()
     written = []
-    try:
-        for name, page in SHOTS.items():
-            for viewport in VIEWPORTS:
-                show(driver, page, VIEWPORTS[viewport])
-                path = out / f"{name}-{viewport}.png"
-                driver.save_screenshot(str(path))
-                written.append(path)
-    finally:
-        driver.quit()
+    for name, page in SHOTS.items():
+        for viewport in VIEWPORTS:
+            show(driver, page, VIEWPORTS[viewport])
+            path = out / f"{name}-{viewport}.png"
+            driver.save_screenshot(str(path))
+            written.append(path)
     return written
 
 
@@ -95,7 +91,12 @@ def main(argv: list[str]) -> int:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     out = Path(argv[0]) if argv else ROOT / "docs" / "screenshots"
-    for path in write_screenshots(out):
+    driver = open_chromium()
+    try:
+        written = write_screenshots(driver, out)
+    finally:
+        driver.quit()
+    for path in written:
         print(f"{path} ({path.stat().st_size // 1024} KiB)")
     return 0
 
