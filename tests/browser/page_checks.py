@@ -156,6 +156,13 @@ def not_laid_out_for_phones(driver: Any) -> list[str]:
     return [] if fits else [f'<meta name="viewport"> is "{content}", not width=device-width: a phone shrinks the page']
 
 
+def images_without_words(driver: Any) -> list[str]:
+    """Images a screen reader (or a reader whose images are off) cannot follow: no alt text."""
+    return driver.execute_script(
+        "return Array.from(document.images).filter(img => !img.alt.trim()).map(img => img.src.slice(0, 40))"
+    )
+
+
 def console_errors(driver: Any) -> list[str]:
     """The page's console errors (CSP violations, script errors, failed loads) since the log was last read."""
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

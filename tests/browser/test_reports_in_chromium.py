@@ -17,6 +17,7 @@ from tests.browser.page_checks import (
     console_errors,
     cut_elements,
     images_not_loaded,
+    images_without_words,
     not_laid_out_for_phones,
     not_on_first_screen,
     open_every_section,
@@ -68,6 +69,7 @@ def _findings(driver, selector: str) -> dict[str, list[str]]:
     found["wider than the viewport"] = overflowing_elements(driver)
     found["words split mid-way"] = words_split_mid_way(driver)
     found["images"] = images_not_loaded(driver)
+    found["images without alt text"] = images_without_words(driver)
     found["console errors"] = console_errors(driver)
     return {check: problems for check, problems in found.items() if problems}
 
@@ -116,6 +118,7 @@ BAD_PAGE = """<!doctype html><meta name="viewport" content="width=980">
 <div style="height: 3000px"></div>
 <div class="verdict-card">late</div>
 <img alt="broken picture" src="data:image/png;base64,AAAA">
+<img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7">
 <script>console.error("boom")</script>
 """
 
@@ -134,6 +137,7 @@ def test_the_checks_find_what_a_reader_would_see_wrong(chromium, tmp_path):
     assert not any("scrolled" in f for f in wide)
     assert [f.split(" is split")[0] for f in found["words split mid-way"]] == ['"thresholdmodel"']
     assert found["images"] == ['img (alt "broken picture") did not load']
+    assert found["images without alt text"] == ["data:image/gif;base64,R0lGODlhAQABAIAAAA"]
     assert found["phone layout"] == [
         '<meta name="viewport"> is "width=980", not width=device-width: a phone shrinks the page'
     ]
