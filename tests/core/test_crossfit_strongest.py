@@ -131,18 +131,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _words(text: str) -> str:
-    return " ".join(text.split())  # README wraps its lines
+    return " ".join(text.split())  # the docs wrap their lines
 
 
 def test_results_and_readme_figures_equal_the_committed_benchmark():
-    """benchmarks/RESULTS.md's strongest-attack subsection and README's sentences on the two intervals are the
+    """benchmarks/RESULTS.md's strongest-attack subsection and docs/statistics.md's sentences on the two intervals are the
     committed benchmarks/results/crossfit_coverage.json, rendered (python benchmarks/crossfit_coverage.py --render)."""
     out = json.loads(OUT.read_text())
     assert strongest_markdown(out) in (ROOT / "benchmarks" / "RESULTS.md").read_text()
-    assert _words(readme_sentences(out)) in _words((ROOT / "README.md").read_text())
+    assert _words(readme_sentences(out)) in _words((ROOT / "docs" / "statistics.md").read_text())
     edited = json.loads(OUT.read_text())
     edited["unequal"][0]["coverage_auc_ci95_of_strongest_auc"] = 0.9
-    assert _words(readme_sentences(edited)) not in _words((ROOT / "README.md").read_text())
+    assert _words(readme_sentences(edited)) not in _words((ROOT / "docs" / "statistics.md").read_text())
 
 
 def test_the_committed_benchmark_meets_what_the_intervals_claim():
