@@ -4,6 +4,7 @@ wrong type is one line naming the argument rather than a TypeError deep inside."
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ def as_path(value: object, name: str) -> Path | None:
     raise InputError(name, f"expected a path (str or pathlib.Path), got {type(value).__name__}")
 
 
-def is_array(value: object) -> bool:
+def is_array(value: object) -> TypeGuard[np.ndarray | torch.Tensor]:
     return isinstance(value, (np.ndarray, torch.Tensor))
 
 

@@ -25,7 +25,12 @@ def check_baseline(results: dict, path: Path, features: str, threshold: float) -
     embedding and threshold: checked before the audit's work, so that a bad file is bad input, not a crash
     or a refusal after the audit."""
     nn = results.get("nn")
-    need = {"features": str, "threshold": (int, float), "replicas": int, "n_samples": int}
+    need: dict[str, type | tuple[type, ...]] = {
+        "features": str,
+        "threshold": (int, float),
+        "replicas": int,
+        "n_samples": int,
+    }
     if not isinstance(nn, dict) or any(
         not isinstance(nn.get(k), t) or isinstance(nn.get(k), bool) for k, t in need.items()
     ):

@@ -72,7 +72,7 @@ def resize_299(x255: torch.Tensor, mode: str) -> torch.Tensor:
     out = np.empty((arr.shape[0], 3, FID_SIZE, FID_SIZE), dtype=np.float32)
     for i in range(arr.shape[0]):
         for c in range(3):
-            img = Image.fromarray(arr[i, c], mode="F").resize((FID_SIZE, FID_SIZE), resample=Image.BICUBIC)
+            img = Image.fromarray(arr[i, c], mode="F").resize((FID_SIZE, FID_SIZE), resample=Image.Resampling.BICUBIC)
             out[i, c] = np.asarray(img).clip(0, 255)
     return torch.from_numpy(out)
 
@@ -158,7 +158,7 @@ def torchscript_descriptor(path: Path, size: int, device: torch.device | str = "
 def latent_encoder(folder: Path, device: torch.device | str = "cpu") -> Net:
     """A pipeline's autoencoder as an embedding: the latent mean of each image, flattened and centred, so that the
     audit's unit rows make its similarity Pearson's correlation of latents (the pixel embedding's, in latent space)."""
-    from cpaudit.models.sd_pipeline import load_diffusers_module
+    from cpaudit.models.pipeline_parts import load_diffusers_module
 
     vae = load_diffusers_module(folder, "AutoencoderKL").to(device)
 

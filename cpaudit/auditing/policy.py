@@ -130,6 +130,11 @@ def _bad(x: float | None) -> bool:
     return x is None or not math.isfinite(x)
 
 
+def _measured(x: float | None) -> float | None:
+    """x where it is a measured figure; None where it is missing or not finite (what _bad calls bad)."""
+    return None if _bad(x) else x
+
+
 def evaluate(policy: Policy, **figures) -> list[str]:
     """One sentence per failed gate (see evaluate_gates)."""
     return [m for m in evaluate_gates(policy, **figures).values() if m is not None]
@@ -166,8 +171,8 @@ def evaluate_gates(
             f"{n_diverged} samples diverged (NaN/inf) and could not be audited: the gates cannot vouch for them"
         )
     if policy.replica_excess_level is not None:
-        level = policy.replica_excess_level if replica_level is None else replica_level
-        gates["replica_excess_level"] = _reach_gate(reach or {}, level)
+        reach_level = policy.replica_excess_level if replica_level is None else replica_level
+        gates["replica_excess_level"] = _reach_gate(reach or {}, reach_level)
     for gate, level in (("mia_excess_level", policy.mia_excess_level), ("max_mia_auc", policy.max_mia_auc)):
         if level is None:
             continue
@@ -178,22 +183,24 @@ def evaluate_gates(
             if (threat_models.get(weaker) or {}).get("measured_by"):
                 gates[f"{gate}:{weaker}"] = _membership_gate(gate, level, threat_models[weaker], weaker, protected)
     if policy.max_replica_rate is not None:
-        if _bad(replica_rate):
+        rate = _measured(replica_rate)
+        if rate is None:
             gates["max_replica_rate"] = "replica rate could not be measured (no finite samples)"
-        elif replica_rate > policy.max_replica_rate:
+        elif rate > policy.max_replica_rate:
             gates["max_replica_rate"] = (
-                f"replica rate {replica_rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
-                f"by {replica_rate - policy.max_replica_rate:.2%}"
+                f"replica rate {rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
+                f"by {rate - policy.max_replica_rate:.2%}"
             )
         else:
             gates["max_replica_rate"] = None
     if policy.min_permutation_p is not None:
-        if _bad(permutation_p):
+        p_value = _measured(permutation_p)
+        if p_value is None:
             gates["min_permutation_p"] = "permutation-test p-value could not be measured"
-        elif permutation_p < policy.min_permutation_p:
+        elif p_value < policy.min_permutation_p:
             gates["min_permutation_p"] = (
-                f"permutation-test p-value {permutation_p:.4g} is below the minimum "
-                f"{policy.min_permutation_p:.4g} by {policy.min_permutation_p - permutation_p:.4g}"
+                f"permutation-test p-value {p_value:.4g} is below the minimum "
+                f"{policy.min_permutation_p:.4g} by {policy.min_permutation_p - p_value:.4g}"
             )
         else:
             gates["min_permutation_p"] = None
@@ -212,8 +219,8 @@ def _membership_gate(gate: str, level: float, tm: dict, release: str, protected:
 
 
 def _reach_gate(reach: dict, level: float) -> str | None:
-    p = reach.get("reach_excess_p")
-    if _bad(p):
+    p = _measured(reach.get("reach_excess_p"))
+    if p is None:
         return "training images reached by samples could not be compared with held-out images (no candidates or no samples)"
     if p >= level:
         return None

@@ -10,6 +10,8 @@ so the maximum has its own null. Every attack scores the same candidate images, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from cpaudit.auditing.attacks.base import AttackScores, headline_figures
@@ -44,7 +46,7 @@ def strongest_headline(
     pos = np.concatenate([scores[k].pos for k in keys])
     neg = np.concatenate([scores[k].neg for k in keys])
     figures, cf = headline_figures(pos, neg, rng, n_null, n_boot, split_design)
-    chosen = [{"attack": origin[i][0], "variant": origin[i][1], "sign": s} for i, s in cf.chosen]
+    chosen: list[dict[str, Any]] = [{"attack": origin[i][0], "variant": origin[i][1], "sign": s} for i, s in cf.chosen]
     names = sorted({c["attack"] for c in chosen}, key=keys.index)
     title = (
         attacks[keys[0]]["title"]
@@ -78,7 +80,8 @@ def threat_model_section(
     measure it (a gate under it reads only those), and its selection-adjusted strongest-attack headline.
     seed_rng(name) -> a numpy Generator for the headline over the in-scope attacks `name` names, so that two
     threat models with the same attacks in scope (sampler and weights of an unprotected run) read one figure."""
-    out, headlines = {}, {}
+    out: dict[str, dict] = {}
+    headlines: dict[str, dict | None] = {}
     for tm in THREAT_MODELS:
         keys = "+".join(k for k, a in attacks.items() if in_scope(a["threat_model"], tm))
         if keys not in headlines:

@@ -123,13 +123,24 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
 PLAIN_EVERY_S = 5.0
 
 
+@dataclass
+class _PlainState:
+    """What plain_progress's advance() remembers between calls."""
+
+    total: int | None
+    stage: str
+    last: float  # the clock when the last line was printed
+    done: int = 0
+    metrics: str = ""
+
+
 def plain_progress(
     description: str, total: int | None, every_s: float = PLAIN_EVERY_S, clock: Callable[[], float] = time.monotonic
 ) -> Callable[..., None]:
     """advance() for a log: one line such as 'demo: train memorising model 1200/4000 (30%), 45 s' at most
     every `every_s` seconds, and at once when the stage changes, so a CI log shows the work is alive."""
     t0 = clock()
-    state_ = {"done": 0, "total": total, "stage": description, "last": -every_s, "metrics": ""}
+    state_ = _PlainState(total=total, stage=description, last=-every_s)
 
     def advance(
         step: int | None = None,
@@ -137,23 +148,23 @@ def plain_progress(
         metrics: dict[str, float] | None = None,
         description: str | None = None,
     ) -> None:
-        changed = description is not None and description != state_["stage"]
+        changed = description is not None and description != state_.stage
         if description is not None:
-            state_["stage"] = description
-        state_["done"] = state_["done"] + 1 if step is None else step
+            state_.stage = description
+        state_.done = state_.done + 1 if step is None else step
         if total_ is not None:
-            state_["total"] = total_
+            state_.total = total_
         if metrics is not None:  # {} clears the previous stage's metrics
-            state_["metrics"] = "".join(f" {k} {v:.4g}" for k, v in metrics.items())
+            state_.metrics = "".join(f" {k} {v:.4g}" for k, v in metrics.items())
         now = clock()
-        if not changed and now - state_["last"] < every_s:
+        if not changed and now - state_.last < every_s:
             return
-        state_["last"] = now
-        tot = state_["total"]
+        state_.last = now
+        tot = state_.total
         # A count without a total says nothing ("audit: 5"): a stage alone names where the work is.
-        where = f": {state_['done']}/{tot} ({state_['done'] / tot:.0%})" if tot else ""
+        where = f": {state_.done}/{tot} ({state_.done / tot:.0%})" if tot else ""
         console.print(
-            f"{state_['stage']}{where}{state_['metrics']}, {now - t0:.0f} s",
+            f"{state_.stage}{where}{state_.metrics}, {now - t0:.0f} s",
             highlight=False,
             soft_wrap=True,
             markup=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -14,19 +15,28 @@ from typer.core import TyperGroup
 class OneLineErrorGroup(TyperGroup):
     def main(
         self,
-        args: Any = None,
+        args: Sequence[str] | None = None,
         prog_name: str | None = None,
         complete_var: str | None = None,
         standalone_mode: bool = True,
+        windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            rv = super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
         except click_exceptions.NoArgsIsHelpError as e:
             click.echo(e.ctx.get_help() if e.ctx else str(e), err=True)
             rv = 2
         except click_exceptions.ClickException as e:
-            where = f"{e.ctx.command_path}: " if getattr(e, "ctx", None) is not None else ""
+            ctx = getattr(e, "ctx", None)  # UsageError and its subclasses carry the command's context
+            where = f"{ctx.command_path}: " if ctx is not None else ""
             click.echo(f"error: {where}{e.format_message()}".replace("\n", " "), err=True)
             rv = e.exit_code
         except typer.Abort:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import copy
+from typing import Generic, TypeVar
 
 import torch
 from torch import nn
 
+ModelT = TypeVar("ModelT", bound=nn.Module)
 
-class EMA:
-    def __init__(self, model: nn.Module, decay: float) -> None:
+
+class EMA(Generic[ModelT]):
+    """The averaged copy has the trained model's own class (a UNet's EMA is a UNet)."""
+
+    def __init__(self, model: ModelT, decay: float) -> None:
         self.decay = decay
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.model: ModelT = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:

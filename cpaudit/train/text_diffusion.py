@@ -17,6 +17,7 @@ import torch
 
 from cpaudit.core.schedules import Schedule, q_sample
 from cpaudit.models.conditioning import TextCond
+from cpaudit.models.configured import ConfiguredModule
 from cpaudit.models.diffusers_denoiser import DiffusersDenoiser
 
 Progress = Callable[[int, int, dict[str, float]], None]
@@ -34,14 +35,14 @@ class TextTrainConfig:
 
 
 def train_vae(
-    vae: torch.nn.Module,
+    vae: ConfiguredModule,
     images: torch.Tensor,
     cfg: TextTrainConfig,
     gen: torch.Generator,
     *,
     progress: Progress | None = None,
     device: torch.device | str = "cpu",
-) -> torch.nn.Module:
+) -> ConfiguredModule:
     """Fit the autoencoder to `images` (N, C, H, W) in [-1, 1]; posterior samples use `gen`."""
     vae = vae.to(device).train().requires_grad_(True)
     images = images.to(device)
@@ -61,7 +62,7 @@ def train_vae(
 
 
 @torch.no_grad()
-def latent_scaling_factor(vae: torch.nn.Module, images: torch.Tensor) -> float:
+def latent_scaling_factor(vae: ConfiguredModule, images: torch.Tensor) -> float:
     """1 / std of the posterior-mean latents of `images`: unit-variance latents, as Stable Diffusion's 0.18215
     was chosen (Rombach et al. 2022, Sec. G)."""
     dev = next(vae.parameters()).device
@@ -72,16 +73,18 @@ def caption_dropout(cond: TextCond, drop: torch.Tensor) -> TextCond:
     """The prompt half of `cond` where `drop` is False, the unconditional half where it is True (embeddings
     and, for SDXL, pooled embeddings; the time ids are the same in both halves), guidance scale 1."""
 
-    def pick(prompt: torch.Tensor | None, uncond: torch.Tensor | None) -> torch.Tensor | None:
-        return None if prompt is None else torch.where(drop.view(-1, *[1] * (prompt.dim() - 1)), uncond, prompt)
+    def pick(prompt: torch.Tensor, uncond: torch.Tensor) -> torch.Tensor:
+        return torch.where(drop.view(-1, *[1] * (prompt.dim() - 1)), uncond, prompt)
 
     embeds = pick(cond.prompt_embeds, cond.uncond_embeds)
-    pooled = pick(cond.pooled_prompt_embeds, cond.pooled_uncond_embeds)
+    pooled = None  # SDXL's pooled embeddings come in both halves, or in neither
+    if cond.pooled_prompt_embeds is not None and cond.pooled_uncond_embeds is not None:
+        pooled = pick(cond.pooled_prompt_embeds, cond.pooled_uncond_embeds)
     return TextCond(embeds, embeds, 1.0, pooled, pooled, cond.time_ids)
 
 
 def train_text_unet(
-    unet: torch.nn.Module,
+    unet: ConfiguredModule,
     latents: torch.Tensor,
     cond: TextCond,
     schedule: Schedule,
