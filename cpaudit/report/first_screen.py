@@ -32,10 +32,9 @@ def tells_apart(head: dict) -> str:
     """An attack's AUC in words: the chance of ranking a training image above an unseen one, against a coin's
     50%; within the chance band of these sizes, said to be no better than guessing."""
     band = head.get("chance_band95") or [None, None]
-    within = band[1] is not None and head["auc"] <= band[1]
-    return f"tells training images from unseen ones {odds(head['auc'])}" + (
-        ": no better than guessing at these sizes" if within else ""
-    )
+    if band[1] is not None and head["auc"] <= band[1]:
+        return f"tells training images from unseen ones {pct(head['auc'])} of the time: no better than guessing (50%)"
+    return f"tells training images from unseen ones {odds(head['auc'])}"
 
 
 def _measured(results: dict, tm: str) -> dict | None:

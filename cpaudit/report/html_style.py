@@ -57,7 +57,8 @@ figcaption { font-size: 0.85rem; color: #555; }
   details::details-content { content-visibility: visible; display: block; }
   summary { list-style: none; }
   .table-wrap { overflow: visible; }
-  table { width: 100%; font-size: 7.5pt; }
-  .n { white-space: normal; }
+  table { width: 100%; font-size: 6.5pt; }
+  th, td { padding: 1px 3px; }
+  td .n { white-space: normal; }
 }
 """

@@ -215,23 +215,37 @@ RESULT_MARKERS = {
 }
 
 
-def privacy_quality(points: list[dict], panels: list[tuple[str, str]]) -> bytes:
-    """Each run as a labelled point: quality (x: FID as a ratio to the first run's) against each privacy figure
-    in `panels` ((key, axis label)); points: {"label", "result", "fid_ratio", key: value or None}."""
+def privacy_quality(points: list[dict], ylabel: str) -> bytes:
+    """Each run as a labelled point: quality across (FID as a ratio to the first run's, log scale) against privacy
+    up (its release's strongest attack); points: {"label", "result", "fid_ratio", "auc"}, where the label may
+    carry a second privacy figure. Labels of nearby points are stacked so that none covers another."""
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
-        for ax, (key, ylabel) in zip(axes.flat, panels):
-            for result, (marker, colour, words) in RESULT_MARKERS.items():
-                drawn = [p for p in points if p["result"] == result and p[key] is not None and p["fid_ratio"]]
-                if drawn:
-                    xs, ys = [p["fid_ratio"] for p in drawn], [p[key] for p in drawn]
-                    ax.scatter(xs, ys, marker=marker, s=70, color=colour, label=words, zorder=3)
-                for p in drawn:
-                    ax.annotate(
-                        p["label"], (p["fid_ratio"], p[key]), textcoords="offset points", xytext=(5, 4), fontsize=7
-                    )
-            ax.set_xscale("log")
-            ax.set_xlabel("quality: FID / first run's FID (log scale; lower is better)")
-            ax.set_ylabel(ylabel)
-            ax.legend(loc="best", fontsize=7)
+        fig, ax = plt.subplots(figsize=(6.0, 4.0))
+        placed: list[tuple[float, float]] = []
+        for result, (marker, colour, words) in RESULT_MARKERS.items():
+            drawn = [p for p in points if p["result"] == result and p["auc"] is not None and p["fid_ratio"]]
+            if drawn:
+                xs, ys = [p["fid_ratio"] for p in drawn], [p["auc"] for p in drawn]
+                ax.scatter(xs, ys, marker=marker, s=70, color=colour, label=words, zorder=3)
+            for p in drawn:
+                near = sum(abs(np.log(x / p["fid_ratio"])) < 0.25 and abs(y - p["auc"]) < 0.04 for x, y in placed)
+                placed.append((p["fid_ratio"], p["auc"]))
+                ax.annotate(
+                    p["label"],
+                    (p["fid_ratio"], p["auc"]),
+                    textcoords="offset points",
+                    xytext=(6, 3 - 10 * near),
+                    fontsize=8,
+                )
+        ax.set_xscale("log")
+        ratio = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x")
+        ax.xaxis.set_major_formatter(ratio)
+        ax.xaxis.set_minor_formatter(  # 2x, 3x, 5x between the decades: enough to read a ratio, never crowded
+            matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x" if f"{v:g}".lstrip("0.")[:1] in "235" else "")
+        )
+        ax.tick_params(axis="x", which="minor", labelsize=7)
+        ax.set_xlabel("quality: FID / first run's FID (log scale; lower is better)")
+        ax.set_ylabel(ylabel)
+        ax.axhline(0.5, color="black", linestyle=":", linewidth=1)
+        ax.legend(loc="best", fontsize=8)
         return _png(fig)

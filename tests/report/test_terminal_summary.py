@@ -38,7 +38,7 @@ def test_a_failed_pixel_audit(capsys, monkeypatch):
         "epsilon >= 2.26  [not deployed]" in lines
     )
     assert (
-        "samples  strongest attack, selection-adjusted: AUC 0.995 (95% CI 0.984-1.000, chance 0.384-0.604, p = 0.00498)"
+        "samples  strongest attack, selection-adjusted: AUC 0.995 (95% CI 0.984-1.000, chance 0.384-0.604, p = ≤ 1/201)"
         in lines
     )
     assert "-> runs/a/results.json" in lines
