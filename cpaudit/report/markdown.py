@@ -29,7 +29,7 @@ def _first_screen(doc: Document, figures: set[str]) -> list[str]:
             pictures += [f"![{_cell(f.caption)}](figures/{f.name}.png)", "", f"*{_text(f.caption)}*", ""]
     lines: list[str] = pictures if doc.picture_first else []
     if doc.cards:
-        lines += ["| release | result | why |", "|---|---|---|"]
+        lines += ["| verdict for | result | why |", "|---|---|---|"]
         for c in doc.cards:
             scope = f" ({c.scope})" if c.scope else ""
             status = f"{STATUS_ICONS[c.status]} {STATUS_WORDS[c.status]}"
