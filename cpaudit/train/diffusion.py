@@ -10,8 +10,7 @@ from pathlib import Path
 import torch
 
 from cpaudit.core.schedules import Schedule, q_sample
-from cpaudit.models.unet import UNet
-from cpaudit.train.ema import EMA
+from cpaudit.train.ema import EMA, ModelT
 from cpaudit.train.state import load_training_state, save_training_state
 
 Progress = Callable[[int, int, dict[str, float]], None]
@@ -27,7 +26,7 @@ class DiffusionTrainConfig:
 
 
 def diffusion_loss(
-    model: UNet,
+    model: torch.nn.Module,
     x0: torch.Tensor,
     t: torch.Tensor,
     eps: torch.Tensor,
@@ -41,7 +40,7 @@ def diffusion_loss(
 
 
 def train_denoiser(
-    model: UNet,
+    model: ModelT,
     members: torch.Tensor,
     schedule: Schedule,
     cfg: DiffusionTrainConfig,
@@ -52,9 +51,10 @@ def train_denoiser(
     progress: Progress | None = None,
     device: torch.device | str = "cpu",
     labels: torch.Tensor | None = None,
-) -> tuple[UNet, int]:
+) -> tuple[ModelT, int]:
     """Train on `members` (M, C, H, W) on `device`; returns (EMA model, steps done). `labels` (M,): class ids
-    for a class-conditional model, fed to model(x_t, t, y).
+    for a class-conditional model, fed to model(x_t, t, y). The model is cpaudit's UNet, or any denoiser module
+    of that call (a DiffusersDenoiser around a diffusers UNet2DModel); the EMA model has its class.
 
     Every draw (batch indices, t, eps) comes from the CPU generator `gen`, whose state is checkpointed with
     the weights, so a resumed run continues exactly where an uninterrupted one would be.
