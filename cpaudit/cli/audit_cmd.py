@@ -16,7 +16,8 @@ from cpaudit.config import configured
 from cpaudit.errors import InputError
 from cpaudit.options import command
 from cpaudit.pipelines.audit import AuditResult, audit
-from cpaudit.report.numbers import interval, p_value
+from cpaudit.report.first_screen import action_sentence, verdict_cards
+from cpaudit.report.numbers import interval, num, odds, of, p_value, pct, pct_range
 
 _KW = inspect.Parameter.KEYWORD_ONLY
 EXTRA = [
@@ -63,15 +64,17 @@ audit_cmd = command(
 
 
 def print_summary(result: AuditResult) -> None:
-    """The terminal summary: replicas, permutation test, every attack, the strongest per threat model, the
-    verdict; exit 1 where a gate failed."""
+    """The terminal summary, numbers formatted as the report formats them (report/numbers.py): the release's
+    verdict in one sentence, replicas, permutation test, every attack, the strongest per threat model, the
+    recorded verdict; exit 1 where a gate failed."""
     r = result.results
     nn = r["nn"]
+    info(action_sentence(verdict_cards(r)))
     info(
-        f"replicas: {nn['replicas']}/{nn['n_samples']} = {nn['replica_rate']:.1%} "
-        f"(95% CI {nn['replica_rate_ci95'][0]:.1%}-{nn['replica_rate_ci95'][1]:.1%}) at similarity >= {nn['threshold']}; "
-        f"training images reached {nn['members_reached']}/{nn['n_members_reached_of']}, held-out images "
-        f"{nn['holdout_reached']}/{nn['n_holdout_reached_of']} (excess p = {nn['reach_excess_p']:.3g})"
+        f"replicas: {of(nn['replicas'], nn['n_samples'])} samples = {pct(nn['replica_rate'])} "
+        f"(95% CI {pct_range(nn['replica_rate_ci95'])}) at similarity >= {nn['threshold']}; training images reached "
+        f"{of(nn['members_reached'], nn['n_members_reached_of'])}, held-out images "
+        f"{of(nn['holdout_reached'], nn['n_holdout_reached_of'])} (excess p = {p_value(nn['reach_excess_p'], None)})"
     )
     search = nn.get("search") or {}
     if search.get("method") == "ivf":
@@ -81,14 +84,13 @@ def print_summary(result: AuditResult) -> None:
         )
     info(
         f"permutation test: p = {p_value(r['permutation']['p_value'], r['permutation'].get('n_permutations'))}; "
-        f"{r['quality']['features']} FID {r['quality']['fid']:.3f}"
+        f"{r['quality']['features']} FID {num(r['quality']['fid'])}"
     )
     for a in r["attacks"].values():
-        lo, hi = a["auc_ci95"]
-        blo, bhi = a["chance_band95"]
         info(
-            f"{a['threat_model']:8s} {a['title']}: AUC {a['auc']:.3f} (95% CI {lo:.3f}-{hi:.3f}, chance {blo:.3f}-{bhi:.3f}), "
-            f"one-run epsilon >= {a['epsilon_lb']:.2f}" + ("" if a["deployed"] else "  [not deployed]")
+            f"{a['threat_model']:8s} {a['title']}: AUC {num(a['auc'])} (95% CI {interval(a['auc_ci95'])}, chance "
+            f"{interval(a['chance_band95'])}), one-run epsilon >= {num(a['epsilon_lb'], 2)}"
+            + ("" if a["deployed"] else "  [not deployed]")
         )
     for tm, t in r["threat_models"].items():
         print_strongest(tm, t)
@@ -96,7 +98,8 @@ def print_summary(result: AuditResult) -> None:
         if p["flagged"]:
             info(f"memorisation detector flags the prompt: {p['prompt']} (score {p['score']:.3f})")
     info(r["verdict"])
-    info(f"-> {result.out / 'results.json'}")
+    if result.out is not None:
+        info(f"-> {result.out / 'results.json'}")
     if not result.passed:
         for failure in r["policy"]["failures"]:
             console.print(f"[red]FAILED[/red] {failure}", highlight=False, soft_wrap=True)
@@ -111,7 +114,8 @@ def print_strongest(tm: str, t: dict) -> None:
         return
     own = "" if t["measured_by"] else "  [not measured: a weaker threat model's attacks only]"
     info(
-        f"{tm:8s} strongest attack, selection-adjusted: AUC {h['auc']:.3f} (95% CI {interval(h['auc_ci95'])}, "
+        f"{tm:8s} strongest attack, selection-adjusted: AUC {num(h['auc'])}, tells members apart {odds(h['auc'])} "
+        f"(95% CI {interval(h['auc_ci95'])}, "
         f"chance {interval(h['chance_band95'])}, p = {p_value(h['p_value'], h.get('n_null'))})"
         + ("" if t["deployed"] else "  [not deployed]")
         + own

@@ -159,7 +159,7 @@ def test_policy_from_toml(tiny_model, tiny_samples, tmp_path):
     assert r.exit_code == 1 and "permutation-test p-value" in r.output
     (tmp_path / "bad.toml").write_text("[policy]\nmax_replica = 0.1\n")
     r = _audit(tiny_model, tiny_samples, tmp_path / "b", "--config", str(tmp_path / "bad.toml"))
-    assert r.exit_code == 2 and "unknown policy key" in r.output
+    assert r.exit_code == 2 and "unknown key 'max_replica'" in r.output and "max_replica_rate" in r.output
 
 
 def test_audit_bad_inputs_exit_2(tiny_model, tiny_samples, tmp_path):
