@@ -95,7 +95,9 @@ def bench(device: torch.device, a: argparse.Namespace) -> dict[str, float]:
 
     return {
         "sample": timed(lambda: draw(None), device, a.repeats),
-        "sample_protected": timed(lambda: draw(Protection("bench", 0.4, 100.0, guide="every-step")), device, a.repeats),
+        "sample_protected": timed(
+            lambda: draw(Protection("bench", 0.4, 100.0, guide_when="every-step")), device, a.repeats
+        ),
         "train": timed(train, device, a.repeats),
     }
 

@@ -37,7 +37,7 @@ def main() -> None:
     rates = {}
     for name, prot in (
         ("plain", None),
-        ("protected (gradient every step)", Protection("bench", 0.4, 100.0, guide="every-step")),
+        ("protected (gradient every step)", Protection("bench", 0.4, 100.0, guide_when="every-step")),
     ):
         t0 = time.perf_counter()
         reconstruction_losses(model, images, path, 350, a.draws, 0, protection=prot, logit_fn=lambda x, t: clf(x, t))

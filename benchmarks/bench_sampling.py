@@ -23,7 +23,7 @@ from cpaudit.models.classifier import ClassifierConfig, TimeClassifier  # noqa: 
 from cpaudit.models.denoise import PairModel  # noqa: E402
 from cpaudit.models.load import load_classifier, load_model  # noqa: E402
 from cpaudit.models.unet import UNet, UNetConfig  # noqa: E402
-from cpaudit.sampling.guides import resolve_guide  # noqa: E402
+from cpaudit.sampling.guides import resolve_logit_fn  # noqa: E402
 from cpaudit.sampling.protection import Protection  # noqa: E402
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch  # noqa: E402
 
@@ -42,7 +42,7 @@ def main() -> None:
         loaded = load_model(a.model)
         model, shape, path = loaded.denoiser, loaded.image_shape, loaded.path
         clf = load_classifier(a.classifier).model
-        exact_fn, _ = resolve_guide(loaded, "exact")
+        exact_fn, _ = resolve_logit_fn(loaded, "exact")
         source = f"trained model {a.model}, classifier {a.classifier}"
     else:
         torch.manual_seed(0)
@@ -60,7 +60,7 @@ def main() -> None:
 
     runs = {
         "unprotected": lambda: run(None),
-        "protected, every step (worst case)": lambda: run(Protection("bench", 0.4, 100.0, guide="every-step")),
+        "protected, every step (worst case)": lambda: run(Protection("bench", 0.4, 100.0, guide_when="every-step")),
     }
     if a.model and a.classifier:
         learned, exact = Protection("bench"), Protection("exact")

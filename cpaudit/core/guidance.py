@@ -19,10 +19,8 @@ import torch.nn.functional as F
 from cpaudit.core.paths import Pred, x0_from_eps
 
 Rule = Literal["opposite-label", "toward-half"]
-GuideWhen = Literal["when-confident", "every-step"]
 Space = Literal["x_t", "x0"]
 RULES: tuple[str, ...] = ("opposite-label", "toward-half")
-GUIDE_WHEN: tuple[str, ...] = ("when-confident", "every-step")
 SPACES: tuple[str, ...] = ("x_t", "x0")
 # Guidance in x0 space reads the classifier on the predicted clean image at this small t: sqrt(1 - abar_t)
 # is about 0.17 on the linear schedule, enough to keep the exact posterior's gradient finite (at t = 0 its

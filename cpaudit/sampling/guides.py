@@ -120,7 +120,3 @@ def resolve_logit_fn(
     if classifier == "exact":
         return exact_logit_fn(model, label_seed, device, membership)
     return learned_logit_fn(model, Path(classifier), device, membership)
-
-
-# The old name, while benchmarks/bench_sampling.py still imports it; it goes once that import is renamed.
-resolve_guide = resolve_logit_fn

@@ -60,7 +60,7 @@ def test_sampling_is_the_same_whatever_the_output_is_declared_as(cfg):
     path, net = Schedule().path(), _network()
     members, labels = _members()
     logit_fn = lambda x, t: exact_logit(x, members, labels, path.alpha[t], path.sigma[t])  # noqa: E731
-    for protection in (None, Protection("exact", alpha=0.5, scale=3.0, guide="every-step")):
+    for protection in (None, Protection("exact", alpha=0.5, scale=3.0, guide_when="every-step")):
         runs = [
             sample_batch(
                 PairModel(declared_as(k, net, path), path, k),

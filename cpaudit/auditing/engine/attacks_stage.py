@@ -67,7 +67,7 @@ def threat_model_sections(run: AuditRun, attacks: dict[str, dict]) -> dict:
 
 def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | None, list[Denoiser]]:
     """The plain denoiser and, given a classifier (--classifier, else the sampling run's), the protected one
-    as the sampling run applied it: its classifier, alpha, scale, rule, guide and label seed."""
+    as the sampling run applied it: its classifier, alpha, scale, rule, guide_when and label seed."""
     opts, data, device = run.opts, run.data, run.device
     lm = load_model(opts.model)
     require_pixel_unconditional(lm, "the audit's model-based attacks")
