@@ -64,7 +64,7 @@ KEPT = (
 
 
 def candidates(model: Path, lm) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
-    """The demo audit's candidates (pipelines/audit_text.py text_candidates): members and held-out images whose
+    """The demo audit's candidates (auditing/engine/text_stages.py text_candidates): members and held-out images whose
     captions the extraction prompts name, as latents, with their captions."""
     data, split = data_and_split_of(model, lm.config)
     prompted = set(extraction_prompts(model, per_caption=PER_CAPTION, seed=SEED))

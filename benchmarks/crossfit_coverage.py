@@ -313,7 +313,7 @@ def strongest_markdown(out: dict) -> str:
 
 
 def readme_sentences(out: dict) -> str:
-    """README's sentences on the two intervals, from the JSON (tests/core/test_crossfit_strongest.py keeps them equal)."""
+    """docs/statistics.md's sentences on the two intervals, from the JSON (tests/core/test_crossfit_strongest.py keeps them equal)."""
     one = out["unequal"][0]
     assert one["n_per_side"] == 64 and one["variant_aucs"][1:] == [0.5] * 7
     cells = [r["coverage_strongest_auc_ci95_of_strongest_auc"] for r in out["unequal"] + out["strongest_equal"]]
@@ -339,7 +339,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.render:
         out = json.loads(OUT.read_text())
-        print(strongest_markdown(out) + "\n\nREADME:\n" + readme_sentences(out))
+        print(strongest_markdown(out) + "\n\ndocs/statistics.md:\n" + readme_sentences(out))
         return
     parts = args.parts.split(",")
     t0 = time.perf_counter()

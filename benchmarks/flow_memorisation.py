@@ -23,7 +23,7 @@ seeds: seeds no default was chosen on.
 4. Write benchmarks/results/flow_memorisation_ARCH.json; the demo's comparison report and each run's
    results.json stay in --out (benchmarks/results/flow_demo_ARCH/). --reuse keeps the JSON's finished parts.
 
-`table_markdown(record)` is the table README.md and RESULTS.md show; `results_markdown(record)` the section.
+`table_markdown(record)` is the table docs/text-to-image.md and RESULTS.md show; `results_markdown(record)` the section.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def row_verdict(row: dict) -> str:
 
 def table_markdown(record: dict) -> str:
     """Every row of the demo and the fully trained classifier's: extraction, FID and sampling time as ratios to
-    unprotected, and the verdict (README.md and benchmarks/RESULTS.md; tests/test_flow_benchmark.py)."""
+    unprotected, and the verdict (docs/text-to-image.md and benchmarks/RESULTS.md; tests/test_flow_benchmark.py)."""
     rows = record["demo"]["table"] + [record["full_training"]["row"]]
     none_seconds = rows[0]["sampling_seconds"]
     lines = [

@@ -119,7 +119,7 @@ def _rate(part: dict) -> str:
 
 
 def readme_sentence(r: dict) -> str:
-    """README's measured family rate, from the committed JSON."""
+    """docs/ci.md's measured family rate, from the committed JSON."""
     return (
         f"Measured on null audits (`python -m benchmarks.null_audits`: the demo's samples against members drawn "
         f"from images its model never saw), the default gates failed {_rate(r['pixel'])} pixel audits and "

@@ -304,7 +304,7 @@ def table_markdown(record: dict) -> str:
 
 
 def summary_markdown(record: dict) -> str:
-    """The sentences around the table (README.md, benchmarks/RESULTS.md), every figure from the record."""
+    """The sentences around the table (docs/text-to-image.md, benchmarks/RESULTS.md), every figure from the record."""
     tr, none = record["train"], record["member_captions"][0]["own_replicas"]
     ho, ha = record["heldout_captions"]["own_replicas"], record["heldout_captions"]["any_member_replicas"]
     tm = record["timing"]

@@ -102,7 +102,7 @@ def test_a_fresh_audit_validates_and_reads_a_previous_version_baseline(tiny_mode
 
 
 def test_a_text_to_image_audit_validates(tmp_path):
-    """Prompted extraction and the detector, as the text audit writes them (pipelines/audit_text.py)."""
+    """Prompted extraction and the detector, as the text audit writes them (auditing/engine/text_stages.py)."""
     pytest.importorskip("diffusers")
     model = tmp_path / "m"
     for args in (

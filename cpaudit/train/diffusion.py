@@ -20,7 +20,7 @@ Progress = Callable[[int, int, dict[str, float]], None]
 class DiffusionTrainConfig:
     steps: int = 4000
     batch_size: int = 64
-    lr: float = 1e-3  # memorises 64 digits in ~3,000 steps at base width 32 (README, 'Memorisation')
+    lr: float = 1e-3  # memorises 64 digits in ~3,000 steps at base width 32 (docs/install.md)
     ema_decay: float = 0.999
     checkpoint_every: int = 500
 
