@@ -7,8 +7,8 @@
   under TYPE_CHECKING or inside a function) and among the first-level packages (cpaudit.core, cpaudit.auditing, ...;
   the top-level modules count as their own nodes);
 - option declaration places: for every option name, the places declaring it: a parameter of a CLI function whose
-  default is a typer.Option, a field of a dataclass named *Options, a key of a module-level *_KEYS table, a keyword
-  parameter of a public function of cpaudit/api.py; the mean and the maximum over option names, and how many names
+  default is a typer.Option, a field of a dataclass named *Options or declared with option(...), a key of a
+  module-level *_KEYS table, a keyword parameter of a public function of cpaudit/api.py; the mean and the maximum over option names, and how many names
   are declared in more than one place;
 - lines in cpaudit/pipelines/.
 """
@@ -135,18 +135,28 @@ def _typer_option_names(tree: ast.Module) -> set[str]:
     return names
 
 
-def option_declarations(mods: dict[str, Path]) -> dict[str, int]:
-    places: dict[str, int] = defaultdict(int)
+def _is_option_call(value: ast.AST | None) -> bool:
+    """A field declared with cpaudit.options.option(...)."""
+    return isinstance(value, ast.Call) and getattr(value.func, "id", None) == "option"
+
+
+def option_declarations(mods: dict[str, Path]) -> dict[str, dict[str, int]]:
+    """kind of place -> option name -> how many places of that kind declare it."""
+    places: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for name, path in mods.items():
         tree = ast.parse(path.read_text())
         if ".cli." in name:
             for option in _typer_option_names(tree):
-                places[option] += 1
+                places["typer parameter"][option] += 1
         for node in tree.body:
-            if isinstance(node, ast.ClassDef) and node.name.endswith("Options") and node.decorator_list:
+            if isinstance(node, ast.ClassDef) and node.decorator_list:
                 for item in node.body:
-                    if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                        places[item.target.id] += 1
+                    if not (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)):
+                        continue
+                    if _is_option_call(item.value):
+                        places["option() field"][item.target.id] += 1
+                    elif node.name.endswith("Options"):
+                        places["plain *Options field"][item.target.id] += 1
             target = (
                 node.target
                 if isinstance(node, ast.AnnAssign)
@@ -155,18 +165,22 @@ def option_declarations(mods: dict[str, Path]) -> dict[str, int]:
             if isinstance(target, ast.Name) and target.id.endswith("_KEYS") and isinstance(node.value, ast.Dict):
                 for key in node.value.keys:
                     if isinstance(key, ast.Constant):
-                        places[key.value] += 1
+                        places["*_KEYS table key"][key.value] += 1
             if name == "cpaudit.api" and isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
                 for arg in node.args.args + node.args.kwonlyargs:
-                    places[arg.arg] += 1
-    return dict(places)
+                    places["API keyword"][arg.arg] += 1
+    return {kind: dict(v) for kind, v in places.items()}
 
 
 def measure(root: Path) -> dict:
     mods = modules(root)
     graph = import_graph(mods)
     long = long_functions(mods)
-    places = option_declarations(mods)
+    by_kind = option_declarations(mods)
+    places: dict[str, int] = defaultdict(int)
+    for counts in by_kind.values():
+        for option, n in counts.items():
+            places[option] += n
     pipelines = [p for n, p in mods.items() if n.startswith("cpaudit.pipelines")]
     return {
         "functions_over_60_lines": len(long),
@@ -179,6 +193,7 @@ def measure(root: Path) -> dict:
         "option_places_mean": round(sum(places.values()) / max(len(places), 1), 2),
         "option_places_max": max(places.values(), default=0),
         "options_declared_more_than_once": sum(v > 1 for v in places.values()),
+        "declaration_places_by_kind": {kind: sum(v.values()) for kind, v in sorted(by_kind.items())},
         "pipelines_files": len(pipelines),
         "pipelines_lines": sum(len(p.read_text().splitlines()) for p in pipelines),
         "package_lines": sum(len(p.read_text().splitlines()) for p in mods.values()),
