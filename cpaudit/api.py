@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import tempfile
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,78 +22,51 @@ from cpaudit.inputs import as_image_set, as_path, as_samples
 from cpaudit.models.load import load_model
 from cpaudit.options import keywords, resolve, with_keywords
 from cpaudit.pipelines.audit import audit as _audit
+from cpaudit.pipelines.classifier_request import TrainClassifierRequest, classifier_options
 from cpaudit.pipelines.fid import FidOptions
 from cpaudit.pipelines.fid import fid as _fid
 from cpaudit.pipelines.sample import SampleResult
 from cpaudit.pipelines.sample import sample as _sample
 from cpaudit.pipelines.sample_request import SampleRequest, sample_options
-from cpaudit.pipelines.train_classifier import TrainClassifierOptions, TrainClassifierResult
+from cpaudit.pipelines.train_classifier import TrainClassifierResult
 from cpaudit.pipelines.train_classifier import train_classifier as _train_classifier
-from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, TrainDiffusionResult
-from cpaudit.pipelines.train_diffusion import train_diffusion as _train_diffusion
+from cpaudit.pipelines.train_request import TrainDiffusionRequest, TrainResult, train_model
 from cpaudit.results import AuditReport, FidReport
 from cpaudit.sampling.protection import Protection
-from cpaudit.train.classifier import ClassifierTrainConfig
-from cpaudit.train.diffusion import DiffusionTrainConfig
 
 
-def train_diffusion(
-    data: str | Path,
-    *,
-    out: str | Path,
-    members: int | None = 64,
-    seed: int = 0,
-    steps: int = 4000,
-    resume: bool = False,
-    device: str = "auto",
-) -> TrainDiffusionResult:
-    """`cpaudit train-diffusion DATA --out OUT`."""
-    return _train_diffusion(
-        TrainDiffusionOptions(
-            data=str(data),
-            out=Path(out),
-            members=members,
-            seed=seed,
-            train=DiffusionTrainConfig(steps=steps),
-            resume=resume,
-            device=device,
-        )
-    )
+def train_diffusion(data: str | Path, *, out: str | Path, **options: Any) -> TrainResult:
+    """`cpaudit train-diffusion DATA --out OUT`: every option a keyword named as its flag (TrainDiffusionRequest in
+    pipelines/train_request.py: `n_members`, `seed`, `steps`, `dp`, `epsilon`, `text`, `arch`, `classes`, ...).
+    Returns the pipeline's result (pixel DDPM, text-to-image pipeline or class-conditional UNet)."""
+    if "members" in options:  # the count's old name, for one release
+        warnings.warn("train_diffusion(members=N) is renamed n_members=N", FutureWarning, stacklevel=2)
+        options["n_members"] = options.pop("members")
+    return train_model(resolve(TrainDiffusionRequest, {**options, "data": str(data), "out": as_path(out, "out")}))
 
 
-def train_classifier(
-    data: str | Path | None = None,
-    *,
-    out: str | Path,
-    model: str | Path | None = None,
-    members: int | str | Path | np.ndarray | torch.Tensor | None = 64,
-    holdout: str | Path | np.ndarray | torch.Tensor | None = None,
-    split: str | Path | None = None,
-    seed: int = 0,
-    label_seed: int | None = None,
-    steps: int = 3000,
-    device: str = "auto",
-) -> TrainClassifierResult:
-    """`cpaudit train-classifier [DATA] --out OUT [--model DIR] [--split S | --members M --holdout H]`: `members`
-    is a count to draw from DATA, or the training images (a path or images in memory) with `holdout`; a model
-    trained elsewhere takes its members from `split` or `members` with `holdout`."""
-    count = members if isinstance(members, int) or members is None else None
-    source = _membership(None, split, None if count is not None or members is None else members, holdout)
-    return _train_classifier(
-        TrainClassifierOptions(
-            data=None if data is None else str(data),
-            out=Path(out),
-            model=None if model is None else Path(model),
-            split=source.split,
-            members=count,
-            member_source=source.members,
-            holdout_source=source.holdout,
-            seed=seed,
-            label_seed=label_seed,
-            train=ClassifierTrainConfig(steps=steps),
-            device=device,
-        )
-    )
+with_keywords(
+    TrainDiffusionRequest, skip=("data",), first=[inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+)(train_diffusion)
+
+
+def train_classifier(data: str | Path | None = None, *, out: str | Path, **options: Any) -> TrainClassifierResult:
+    """`cpaudit train-classifier [DATA] --out OUT`: every option a keyword named as its flag (TrainClassifierRequest
+    in pipelines/classifier_request.py). `members` and `holdout` are the training and held-out images (paths or
+    images in memory), for a model trained elsewhere; `n_members` how many to draw from DATA without a model
+    (an int given as `members` is still read as that count for one release, with a notice)."""
+    for name in ("members", "holdout"):
+        if options.get(name) is not None and not isinstance(options[name], int):
+            options[name] = as_image_set(options[name], name)
+    given = {**options, "data": None if data is None else str(data), "out": as_path(out, "out")}
+    return _train_classifier(classifier_options(resolve(TrainClassifierRequest, given)))
+
+
+with_keywords(
+    TrainClassifierRequest,
+    skip=("data",),
+    first=[inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)],
+)(train_classifier)
 
 
 def sample(*, out: str | Path | None = None, protection: Protection | None = None, **options: Any) -> SampleResult:
@@ -168,16 +142,19 @@ audit.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 
 
 def fid(
-    a: str | Path | np.ndarray | torch.Tensor,
-    b: str | Path | np.ndarray | torch.Tensor,
-    *,
-    features: str = "inception",
-    seed: int = 0,
-    device: str = "auto",
+    a: str | Path | np.ndarray | torch.Tensor, b: str | Path | np.ndarray | torch.Tensor, **options: Any
 ) -> FidReport:
-    """FID and KID between two image sets (paths or images in memory) on the named embedding."""
-    r = _fid(FidOptions(a=_source(a, "a"), b=_source(b, "b"), features=features, seed=seed, device=device))
+    """FID and KID between two image sets (paths or images in memory) on the named embedding: `cpaudit fid A B`,
+    its options keywords named as its flags (FidOptions in pipelines/fid.py: `features`, `seed`, `device`)."""
+    r = _fid(resolve(FidOptions, {**options, "a": _source(a, "a"), "b": _source(b, "b")}))
     return FidReport(r["fid"], r["kid"], r["features"], r["n_a"], r["n_b"], r["warning"], r)
+
+
+with_keywords(
+    FidOptions,
+    skip=("a", "b"),
+    first=[inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("a", "b")],
+)(fid)
 
 
 @dataclass(frozen=True)
@@ -212,19 +189,18 @@ def protect(
     if str(classifier) == "learned":
         if out is None:
             raise InputError("out", "a learned classifier is written to a folder: give out=")
-        _train_classifier(
-            TrainClassifierOptions(
-                data=membership.data,
-                out=_required_path(out, "out"),
-                model=_required_path(model, "model"),
-                split=membership.split,
-                member_source=membership.members,
-                holdout_source=membership.holdout,
-                seed=seed,
-                train=ClassifierTrainConfig(steps=steps),
-                device=device,
-            )
-        )
+        given = {
+            "data": membership.data,
+            "out": as_path(out, "out"),
+            "model": as_path(model, "model"),
+            "split": membership.split,
+            "members": membership.members,
+            "holdout": membership.holdout,
+            "steps": steps,
+            "seed": seed,
+            "device": device,
+        }
+        _train_classifier(classifier_options(resolve(TrainClassifierRequest, given)))
         classifier = out
     if str(classifier) == "exact":
         lm = load_model(_required_path(model, "model"))

@@ -34,7 +34,7 @@ def text_model(tmp_path_factory) -> Path:
             "--text",
             "--out",
             str(out),
-            "--members",
+            "--n-members",
             "16",
             "--steps",
             "3",
@@ -110,7 +110,7 @@ def test_latent_classifier_and_protected_prompted_sampling(text_model, tmp_path)
 
 def test_class_conditional_model_samples_and_is_protected_per_class(tmp_path):
     model = tmp_path / "cls"
-    ok(["train-diffusion", "digits", "--classes", "--out", str(model), "--members", "20", "--steps", "3"])
+    ok(["train-diffusion", "digits", "--classes", "--out", str(model), "--n-members", "20", "--steps", "3"])
     for extra in ([], ["--protect", "--classifier", "exact", "--alpha", "0.5"]):
         out = tmp_path / f"s{len(extra)}"
         ok(
@@ -411,7 +411,7 @@ def test_train_text_reuses_an_autoencoder(text_model, tmp_path):
             "--text",
             "--out",
             str(out),
-            "--members",
+            "--n-members",
             "16",
             "--steps",
             "2",

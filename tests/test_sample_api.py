@@ -39,13 +39,13 @@ def train(out: Path, *args: str) -> Path:
 @pytest.fixture(scope="module")
 def text_model(tmp_path_factory) -> Path:
     return train(
-        tmp_path_factory.mktemp("text") / "m", "captioned-digits", "--text", "--members", "8", "--vae-steps", "3"
+        tmp_path_factory.mktemp("text") / "m", "captioned-digits", "--text", "--n-members", "8", "--vae-steps", "3"
     )
 
 
 @pytest.fixture(scope="module")
 def class_model(tmp_path_factory) -> Path:
-    return train(tmp_path_factory.mktemp("cls") / "m", "digits", "--classes", "--members", "12")
+    return train(tmp_path_factory.mktemp("cls") / "m", "digits", "--classes", "--n-members", "12")
 
 
 def without(d: object, keys: set[str]) -> object:

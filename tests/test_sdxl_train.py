@@ -31,7 +31,7 @@ def sdxl_model(tmp_path_factory) -> Path:
             "sdxl",
             "--out",
             str(out),
-            "--members",
+            "--n-members",
             "16",
             "--steps",
             "3",

@@ -59,12 +59,12 @@ def make_split(
     n = len(data)
     m = n if members is None else members
     if not 1 <= m <= n:
-        raise InputError("--members", f"must be between 1 and {n} (the number of images in {data.source}), got {m}")
+        raise InputError("--n-members", f"must be between 1 and {n} (the number of images in {data.source}), got {m}")
     order = np.random.default_rng(derive_seed(seed, "split")).permutation(n)
     rest = order[m:]
     if holdout is not None:
         if not 0 <= holdout <= len(rest):
-            raise InputError("--holdout", f"must be between 0 and {len(rest)}, got {holdout}")
+            raise InputError("--n-holdout", f"must be between 0 and {len(rest)}, got {holdout}")
         rest = rest[:holdout]
     return Split(seed, np.sort(order[:m]), np.sort(rest), design="fixed")
 
@@ -74,25 +74,25 @@ def _poisson_split(data: ImageSet, members: int | None, seed: int, holdout: int 
     n = len(data)
     pool = n if members is None else 2 * members
     if holdout is not None:
-        raise InputError("--holdout", "a poisson split holds out its pool's non-members: give no --holdout")
+        raise InputError("--n-holdout", "a poisson split holds out its pool's non-members: give no --n-holdout")
     if not 2 <= pool <= n:
         raise InputError(
-            "--members",
-            f"a poisson split draws a pool of 2 x --members images: need 1 to {n // 2} "
+            "--n-members",
+            f"a poisson split draws a pool of 2 x --n-members images: need 1 to {n // 2} "
             f"(half the {n} images in {data.source}), got {members}",
         )
     order = np.random.default_rng(derive_seed(seed, "split")).permutation(n)[:pool]
     coins = np.random.default_rng(derive_seed(seed, "split-coins")).random(pool) < 0.5
     if coins.all() or not coins.any():
         raise InputError(
-            "--members", f"the {pool} coins made {int(coins.sum())} members: draw again with another --seed"
+            "--n-members", f"the {pool} coins made {int(coins.sum())} members: draw again with another --seed"
         )
     return Split(seed, np.sort(order[coins]), np.sort(order[~coins]), design="poisson")
 
 
 def split_manifest(data: ImageSet, split: Split) -> dict:
     def row(i: int) -> dict:
-        r = {"id": data.ids[i], "sha256": data.hashes[i]}
+        r: dict = {"id": data.ids[i], "sha256": data.hashes[i]}
         if data.captions is not None:  # captions and classes travel with the split (prompted extraction reads them)
             r["caption"] = data.captions[i]
         if data.labels is not None:
@@ -102,7 +102,7 @@ def split_manifest(data: ImageSet, split: Split) -> dict:
     def rows(idx: np.ndarray) -> list[dict]:
         return [row(int(i)) for i in idx]
 
-    manifest = {
+    manifest: dict = {
         "data": data.source,
         "fingerprint": data.fingerprint(),
         "image_shape": list(data.shape),

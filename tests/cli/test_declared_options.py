@@ -28,12 +28,6 @@ from cpaudit.pipelines.tune_request import TuneRequest
 
 # Flags a command takes that are no option of the library: how to print, where the config file is.
 NOT_OPTIONS = {"help", "quiet", "json_out", "as_json", "config"}
-API_NOT_DERIVED = pytest.mark.xfail(
-    strict=True,
-    reason="cpaudit/api.py (helper B's file) does not yet derive this function's keywords from the declaration: "
-    "see helper F's report for the change; remove this mark with it",
-)
-
 COMMANDS = {  # command -> (its declaration, its API function or None)
     "audit": (AuditOptions, "audit"),
     "sample": (SampleRequest, "sample"),
@@ -45,7 +39,6 @@ COMMANDS = {  # command -> (its declaration, its API function or None)
     "report": (ReportOptions, None),
     "demo": (DemoRequest, None),
 }
-API_PENDING = {"train-diffusion", "train-classifier"}
 
 
 def _click_params(name: str) -> dict:
@@ -93,11 +86,7 @@ def test_config_keys_are_the_options_names_with_underscores_or_dashes(name):
             assert ("unknown key" in str(e.value)) is not how.config, (name, key, str(e.value))
 
 
-def _api_case(name: str):
-    return pytest.param(name, marks=API_NOT_DERIVED) if name in API_PENDING else name
-
-
-@pytest.mark.parametrize("name", [_api_case(n) for n, (_, api) in COMMANDS.items() if api is not None])
+@pytest.mark.parametrize("name", [n for n, (_, api) in COMMANDS.items() if api is not None])
 def test_the_api_function_takes_every_option_as_a_keyword_of_the_same_name_and_default(name):
     cls, api = COMMANDS[name]
     params = inspect.signature(getattr(cpaudit, api)).parameters

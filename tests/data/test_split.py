@@ -33,7 +33,7 @@ def test_split_manifest_roundtrip_and_tamper_detection(tmp_path):
 
 def test_members_out_of_range():
     d = load_data("digits")
-    with pytest.raises(InputError, match="--members"):
+    with pytest.raises(InputError, match="--n-members"):
         make_split(d, members=5000, seed=0)
 
 
@@ -91,7 +91,7 @@ def test_an_old_split_json_without_a_design_reads_as_fixed_or_user(tmp_path):
 
 def test_a_poisson_split_refuses_what_it_cannot_draw():
     d = load_data("digits")
-    with pytest.raises(InputError, match="--members"):
+    with pytest.raises(InputError, match="--n-members"):
         make_split(d, members=1000, seed=0, design="poisson")
-    with pytest.raises(InputError, match="--holdout"):
+    with pytest.raises(InputError, match="--n-holdout"):
         make_split(d, members=8, seed=0, design="poisson", holdout=4)

@@ -168,7 +168,7 @@ def test_sample_train_classifier_protect_and_audit_a_diffusers_model(unet_folder
             str(unet_folder),
             "--out",
             str(clf),
-            "--members",
+            "--n-members",
             "16",
             "--steps",
             "5",

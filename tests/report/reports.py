@@ -19,7 +19,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 # schema 2 and 4 are the demo's and the text demo's unprotected audits as committed then (git show
 # 0c19565^:reports/demo/unprotected/results.json, 77c8605^:reports/demo-text/unprotected/results.json), schema 3
 # the demo's before the re-audit; the class-conditional and diffusers UNet2DModel audits are tiny audits
-# (train-diffusion digits --classes --members 20 --steps 3, and a random 8x8 UNet2DModel with 16 members).
+# (train-diffusion digits --classes --n-members 20 --steps 3, and a random 8x8 UNet2DModel with 16 members).
 FILES = {
     "pixel": ROOT / "reports" / "demo" / "unprotected" / "results.json",
     "pixel-cpsample": ROOT / "reports" / "demo" / "cpsample" / "results.json",

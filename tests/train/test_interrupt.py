@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 ARGS = [
     "train-diffusion",
     "digits",
-    "--members",
+    "--n-members",
     "8",
     "--steps",
     "600",
