@@ -137,7 +137,7 @@ def test_release_weights_fails_the_gate_that_release_samples_passes(memorising):
 
 def test_non_memorising_model_mia_near_chance(tmp_path):
     # Members: all but 512 held-out digits; nothing to memorise in 4,000 steps.
-    _ok(["train-diffusion", "digits", "--out", str(tmp_path / "model"), "--members", "1285"])
+    _ok(["train-diffusion", "digits", "--out", str(tmp_path / "model"), "--n-members", "1285"])
     _ok(["sample", "--model", str(tmp_path / "model"), "--out", str(tmp_path / "s"), "--n", "64"])
     r = runner.invoke(
         app,
