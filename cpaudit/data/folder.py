@@ -38,10 +38,10 @@ def _read_image(path: Path, resize: tuple[int, int] | None) -> np.ndarray:
                     raise InputError(path, f"image is {w}x{h} pixels; sides must be in [{MIN_SIDE}, {MAX_SIDE}]")
                 im.load()
                 gray = im.mode in ("1", "L", "LA", "I", "I;16", "F")
-                im = im.convert("L" if gray else "RGB")
+                pixels = im.convert("L" if gray else "RGB")
                 if resize is not None:
-                    im = im.resize((resize[1], resize[0]), Image.Resampling.BICUBIC)
-                return np.asarray(im, dtype=np.uint8)
+                    pixels = pixels.resize((resize[1], resize[0]), Image.Resampling.BICUBIC)
+                return np.asarray(pixels, dtype=np.uint8)
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -36,7 +36,8 @@ def read_listing(path: Path, member_column: str = "member") -> list[tuple[str, b
 def split_from_listing(path: Path, data: ImageSet, member_column: str = "member") -> Split:
     """Members and held-out rows of `data` as the listing marks them; images it does not list are left out."""
     index = {i: k for k, i in enumerate(data.ids)}
-    members, holdout = [], []
+    members: list[int] = []
+    holdout: list[int] = []
     for name, is_member in read_listing(path, member_column):
         k = index.get(Path(name).as_posix())
         if k is None:

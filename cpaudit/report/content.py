@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cpaudit.core.threat_models import THREAT_MODELS, in_scope
-from cpaudit.report.document import Document, Figure, Para, Section, Table
+from cpaudit.report.document import Document, Figure, Item, Para, Section, Table
 from cpaudit.report.first_screen import action_sentence, headline_figures, lead_figures, verdict_cards
 from cpaudit.report.legacy import headline
 from cpaudit.report.numbers import interval, num, p_value, pct
@@ -120,14 +120,14 @@ def gate_rows(results: dict) -> list[list[str]]:
         if ":" in gate:
             key, tm = gate.split(":", 1)
             head = headline(results, tm)
-            required = f"at most {num(th[key])}" if key == "max_mia_auc" else f"p at least {th[key]:g}"
+            required_text = f"at most {num(th[key])}" if key == "max_mia_auc" else f"p at least {th[key]:g}"
             rows.append(
                 [
                     f"strongest attack, selection-adjusted ({tm})",
                     "n/a"
                     if head is None
                     else f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}",
-                    required,
+                    required_text,
                     "FAIL" if message is not None else "pass",
                 ]
             )
@@ -202,7 +202,7 @@ ATTACK_HEADER = [
 
 
 def _attack_notes(attacks: dict[str, dict]) -> list[Para | Figure]:
-    notes = []
+    notes: list[Para | Figure] = []
     for a in attacks.values():
         chosen = "; ".join(f"{c['variant']}{'' if c['sign'] > 0 else ' (sign flipped)'}" for c in a["chosen"])
         variants = ", ".join(f"{v['variant']} {num(v['auc'])}" for v in a["by_variant"])
@@ -390,7 +390,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
             continue
         deployed = in_scope(tm, release)
         heading = THREAT_TITLES[tm] + ("" if deployed else ": not deployed, shown for reference")
-        lead = (
+        lead: list[Item] = (
             []
             if deployed
             else [
@@ -407,31 +407,28 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         prompted.collapsed = True
         sections.append(prompted)
     if quality:
-        sections.append(
-            Section(
-                "Quality",
+        quality_items: list[Item] = [
+            Table(
+                ["embedding", "FID", "KID", "samples", "held-out reference"],
                 [
-                    Table(
-                        ["embedding", "FID", "KID", "samples", "held-out reference"],
-                        [
-                            [
-                                quality["features"],
-                                num(quality["fid"]),
-                                f"{quality['kid']:.4f}",
-                                str(quality.get("n_samples")),
-                                str(quality.get("n_reference")),
-                            ]
-                        ],
-                    ),
-                    Para(
-                        f"FID and KID are computed on the {quality['features']} embedding against "
-                        f"{quality.get('reference') or 'held-out images'}, so they compare only with figures on the same embedding "
-                        "and reference size."
-                    ),
-                ]
-                + ([Para("Warning: " + quality["warning"] + ".")] if quality.get("warning") else []),
-            )
-        )
+                    [
+                        quality["features"],
+                        num(quality["fid"]),
+                        f"{quality['kid']:.4f}",
+                        str(quality.get("n_samples")),
+                        str(quality.get("n_reference")),
+                    ]
+                ],
+            ),
+            Para(
+                f"FID and KID are computed on the {quality['features']} embedding against "
+                f"{quality.get('reference') or 'held-out images'}, so they compare only with figures on the same embedding "
+                "and reference size."
+            ),
+        ]
+        if quality.get("warning"):
+            quality_items.append(Para("Warning: " + quality["warning"] + "."))
+        sections.append(Section("Quality", quality_items))
 
     privacy_rows = []
     if prot:

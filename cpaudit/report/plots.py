@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -12,7 +13,10 @@ import numpy as np  # noqa: E402
 
 from cpaudit.core.stats import roc_curve  # noqa: E402
 
-STYLE = {
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {
     "figure.figsize": (6.0, 3.6),
     "figure.dpi": 110,
     "axes.grid": True,
@@ -35,7 +39,7 @@ def _png(fig: plt.Figure, rect: tuple[float, float, float, float] | None = None)
 def similarity_histogram(sample_sim: np.ndarray, holdout_sim: np.ndarray, threshold: float, features: str) -> bytes:
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots()
-        bins = np.linspace(min(sample_sim.min(initial=1), holdout_sim.min()), 1.0, 50)
+        bins = np.linspace(min(sample_sim.min(initial=1), holdout_sim.min()), 1.0, 50).tolist()
         ax.hist(holdout_sim, bins=bins, density=True, alpha=0.6, color=COLOURS["holdout"], label="held-out images")
         ax.hist(sample_sim, bins=bins, density=True, alpha=0.6, color=COLOURS["samples"], label="samples")
         ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"replica threshold {threshold:g}")

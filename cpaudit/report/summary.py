@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 
 from cpaudit.core.threat_models import RELEASE_WORDS, THREAT_MODELS, in_scope
-from cpaudit.report.document import Para, Section, Table
+from cpaudit.report.document import Item, Para, Section, Table
 from cpaudit.report.legacy import headline
 from cpaudit.report.numbers import odds, pct
 
@@ -34,7 +34,7 @@ def summary_section(results: dict) -> Section:
         for tm in THREAT_MODELS
         if tm in (results.get("threat_models") or {})
     ]
-    items = [
+    items: list[Item] = [
         Para("What was tested: " + tested),
         Table(["who", "what they could do", "in scope of this release"], rows),
         Para("What to do next: " + _next_step(results)),

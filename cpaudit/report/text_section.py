@@ -89,7 +89,7 @@ def text_section(results: dict) -> Section | None:
 def units_para(ext: dict) -> Para | None:
     """Repeated captions (auditing/extraction.py, caption_units): the caption is the unit; a caption on both sides
     is left out. None where captions do not repeat (results written before units were counted included)."""
-    u, shared = ext.get("caption_units"), ext.get("shared_captions") or {}
+    u, shared = ext.get("caption_units") or {}, ext.get("shared_captions") or {}
     repeats = bool(u) and (u["member_images"] > u["member_captions"] or u["holdout_images"] > u["holdout_captions"])
     said = []
     if repeats:
