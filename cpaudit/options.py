@@ -295,7 +295,7 @@ def keywords(cls: type, *, skip: tuple[str, ...] = ()) -> list[inspect.Parameter
     return out
 
 
-def with_keywords(cls: type, *, skip: tuple[str, ...] = (), first: list[inspect.Parameter] = ()) -> Callable:
+def with_keywords(cls: type, *, skip: tuple[str, ...] = (), first: Sequence[inspect.Parameter] = ()) -> Callable:
     """Decorator: the function's signature becomes `first` + the options of `cls` as keywords (for help() and
     inspect; the function takes **settings)."""
 

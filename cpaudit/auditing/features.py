@@ -54,7 +54,8 @@ class FeatureSpec:
     def label(self) -> str:
         if self.kind == "pixel":
             return "pixel"
-        digest = f" sha256:{self.sha256[:12]}" if self.weights is not None else ""
+        sha = self.sha256  # None exactly where there are no weights
+        digest = f" sha256:{sha[:12]}" if sha is not None else ""
         if self.kind == "timm":
             return f"timm:{self.name}{digest}"
         if self.kind == "inception":

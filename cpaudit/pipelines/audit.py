@@ -4,6 +4,7 @@ audit engine (auditing/engine/run.py), write results.json, audit_data.npz, the J
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -42,11 +43,13 @@ def read_inputs(opts: AuditOptions) -> AuditInputs:
 
 def write_outputs(opts: AuditOptions, result: AuditResult, progress: Progress) -> None:
     """audit_data.npz, results.json, the JUnit file if asked, and the report."""
+    assert opts.out is not None  # audit() writes nothing without a folder
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "audit_data.npz") as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, **result.arrays)
+            # numpy's stub reads a ** dict as possibly allow_pickle (a bool); the keys are array names
+            np.savez(f, **cast(dict[str, Any], result.arrays))
     write_json(out / "results.json", result.results)
     if opts.junit is not None:
         write_bytes(opts.junit, junit_xml(result.results).encode())

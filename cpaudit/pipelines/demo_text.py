@@ -153,6 +153,7 @@ def resolve_options(opts: TextDemoOptions) -> TextDemoOptions:
 
 def train_demo_model(opts: TextDemoOptions, model: Path, say: Stage) -> None:
     """The pipeline of opts.arch: the UNets at DEMO_TRAIN, the flow transformers at train-diffusion's defaults."""
+    assert opts.arch is not None  # resolve_options filled it in
     train = DEMO_TRAIN if opts.arch in ("sd", "sdxl") else default_train_config(opts.arch)
     train_text_diffusion(
         TrainTextOptions(
@@ -266,6 +267,7 @@ def run_defence(
 
 def sample_defence(opts: TextDemoOptions, model: Path, out: Path, prompts: list[str], how: dict) -> float:
     """Sample the extraction prompts under one defence into `out`; its sampling seconds."""
+    assert opts.steps is not None  # resolve_options filled it in
     t0 = time.perf_counter()
     cfg = SamplerConfig(steps=opts.steps)
     if how.get("rejection"):
@@ -305,6 +307,8 @@ def write_rejection_run(opts: TextDemoOptions, model: Path, out: Path, prompts: 
         allow_refusal=True,
         max_rounds=REJECTION_DRAWS,
     )
+    positions = d.positions
+    assert positions is not None  # allow_refusal: each kept sample's prompt is recorded
     out.mkdir(parents=True, exist_ok=True)
     save_samples_npz(out / "samples.npz", to_uint8(d.images), np.asarray(d.seeds))
     write_json(
@@ -324,7 +328,7 @@ def write_rejection_run(opts: TextDemoOptions, model: Path, out: Path, prompts: 
                 "guidance_scale": opts.guidance_scale,
                 "negative_prompt": None,
                 "prompt_defence": None,
-                "prompt_of_seed": {str(s): prompts[p] for s, p in zip(d.seeds, d.positions)},
+                "prompt_of_seed": {str(s): prompts[p] for s, p in zip(d.seeds, positions)},
                 "refused_prompts": [prompts[p] for p in d.refused or []],
             },
             "rejection": {

@@ -128,9 +128,11 @@ class Extraction:
     def of(cls, model: Path, per_caption: int, membership: MemberSource | None = None) -> Extraction:
         prompts = extraction_prompts(model, membership, per_caption=per_caption)  # refuses data without captions
         data, split = model_members(model, load_model(model).config, membership)
+        captions = data.captions
+        assert captions is not None  # extraction_prompts refused data without captions
         # The caption is the unit, as in the audit (auditing/extraction.py, caption_units).
         m_units, h_units, _ = caption_units(
-            [data.captions[i] for i in split.member_idx], [data.captions[i] for i in split.holdout_idx]
+            [captions[i] for i in split.member_idx], [captions[i] for i in split.holdout_idx]
         )
         own = {
             role: pixel_embedding(data.take(np.asarray(rows)))
@@ -162,12 +164,14 @@ class Extraction:
             )
             seconds = time.perf_counter() - t0
             s = load_samples(Path(tmp))
-        emb, asked = pixel_embedding(s.images), set(s.prompts)
+        prompts = s.prompts
+        assert prompts is not None  # sampled with prompts, which samples.npz's run.json records
+        emb, asked = pixel_embedding(s.images), set(prompts)
         replicas = {}
         for role in ("member", "holdout"):
             units = self.units[role].keep(asked)
             scores = caption_scores(
-                emb, sample_groups(s.prompts, units.captions), self.own[role], THRESHOLD, own_rows=units.images
+                emb, sample_groups(prompts, units.captions), self.own[role], THRESHOLD, own_rows=units.images
             )
             replicas[role] = scores.replicas
         return {

@@ -4,7 +4,7 @@ way for every attack."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -40,7 +40,7 @@ class Denoiser:
     protection: Protection | None = None
     logit_fn: LogitFn | None = None
     cond_model: Callable[[torch.Tensor, torch.Tensor, Cond], Pred] | None = None
-    conds: dict[str, Cond] | None = None
+    conds: Mapping[str, Cond] | None = None
     suffix: str = ""  # results.json key suffix of the attacks on it, e.g. "_caption"
     title: str = ""  # appended to the attacks' titles, e.g. " (true caption)"
 
@@ -94,10 +94,15 @@ def score_candidates(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(pos, neg): score(batch, the denoiser bound to the batch's conditions) -> (K, B) of members and of
     held-out candidates (score_images batches and shards them)."""
-    out = []
-    for role, x in (("members", ctx.members), ("holdout", ctx.holdout)):
-        out.append(score_images(x, lambda xb, idx, role=role: score(xb, denoiser.bound(role, idx)), denoiser.device))
-    return out[0], out[1]
+    assert ctx.members is not None and ctx.holdout is not None  # the denoiser attacks run on candidates
+
+    def bound_score(role: Role) -> Callable[[torch.Tensor, range], torch.Tensor]:
+        return lambda xb, idx: score(xb, denoiser.bound(role, idx))
+
+    return (
+        score_images(ctx.members, bound_score("members"), denoiser.device),
+        score_images(ctx.holdout, bound_score("holdout"), denoiser.device),
+    )
 
 
 @dataclass
@@ -129,12 +134,15 @@ class AttackScores:
     extra: dict = field(default_factory=dict)  # attack-specific figures, rendered as given
 
 
+AttackTarget = Literal["samples", "denoiser", "classifier"]
+
+
 class Attack(Protocol):
     name: str  # results.json key
     title: str  # for people
     # "samples": from generated images; "denoiser": runs on the plain and on the protected denoiser;
     # "classifier": queries CPSample's classifier directly (only where one is given)
-    target: Literal["samples", "denoiser", "classifier"]
+    target: AttackTarget
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores: ...
 

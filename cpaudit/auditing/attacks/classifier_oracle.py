@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_images
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, AttackTarget, Denoiser, score_images
 from cpaudit.auditing.attacks.loss import image_noise
 from cpaudit.core.paths import noise_to
 from cpaudit.seeding import derive_seed
@@ -21,7 +21,7 @@ from cpaudit.seeding import derive_seed
 class ClassifierOracleAttack:
     name = "classifier_oracle"
     title = "random-label classifier as an oracle"
-    target = "classifier"
+    target: AttackTarget = "classifier"
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert (

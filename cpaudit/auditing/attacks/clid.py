@@ -36,6 +36,7 @@ Where this differs from the reference, and why:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -44,6 +45,7 @@ import torch
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, Role, score_images
 from cpaudit.auditing.attacks.loss import image_noise
 from cpaudit.core.paths import GaussianPath, noise_to
+from cpaudit.models.conditioning import TextCond
 from cpaudit.seeding import derive_seed
 
 REFERENCE_T = 1000  # the grid the reference's timesteps are on (SD's DDPM scheduler)
@@ -73,7 +75,7 @@ def form_key(role: str, form: str) -> str:
     return role if form == "true" else f"{role}/{form}"
 
 
-def clid_conditions(condition, captions: list[str]) -> dict[str, object]:
+def clid_conditions(condition: Callable[[list[str], float], TextCond], captions: list[str]) -> dict[str, TextCond]:
     """form -> the conditions of every caption in that form, at guidance scale 1 (the prompt alone, as the
     reference's unet(x_t, t, text_encoder(ids)) call). `condition` is a LoadedModel's prompts.condition."""
     reduced = [reduced_captions(c) for c in captions]
@@ -96,6 +98,7 @@ def clid_denoiser(lm, m_captions: list[str], h_captions: list[str], device: torc
 
 def form_denoiser(denoiser: Denoiser, role: Role, form: str, rows: range) -> Denoiser:
     """The denoiser bound to candidates `rows` of `role` in one caption form."""
+    assert denoiser.conds is not None  # clid_denoiser's: every role's conditions in every form
     return replace(denoiser, conds={role: denoiser.conds[form_key(role, form)]}).bound(role, rows)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, AttackTarget, Denoiser
 from cpaudit.core.paths import GaussianPath, noise_to
 from cpaudit.distributed import gather_rows, world
 from cpaudit.models.conditioning import Cond, cond_rows, cond_to
@@ -79,11 +79,14 @@ def _bind(pair_model: Callable, cond: Cond) -> Callable:
 class LossAttack:
     name = "loss"
     title = "loss attack (Matsumoto et al. 2023)"
-    target = "denoiser"
+    target: AttackTarget = "denoiser"
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert denoiser is not None and ctx.members is not None and ctx.holdout is not None
         w = world()
+        conds = denoiser.conds
+        model = denoiser.pair_model if conds is None else denoiser.cond_model
+        assert model is not None  # a denoiser with conditions carries the model that reads them
         pos, neg = [], []
         for t in ctx.mia_t:
             ctx.step(f"loss attack t={t}" + (" (protected)" if denoiser.protected else "") + denoiser.title)
@@ -92,9 +95,8 @@ class LossAttack:
                 # Plain and protected attacks draw the same noise, so their difference is the protection's.
                 seed = derive_seed(ctx.seed, f"mia-{t}-{role}")
                 # Under torchrun each rank scores a block of the images with the noise one process draws for them.
-                conditional = denoiser.conds is not None
                 loss = reconstruction_losses(
-                    denoiser.cond_model if conditional else denoiser.pair_model,
+                    model,
                     x,
                     denoiser.path,
                     t,
@@ -104,7 +106,7 @@ class LossAttack:
                     logit_fn=denoiser.logit_fn,
                     rows=w.shard(len(x)),
                     device=denoiser.device,
-                    cond=denoiser.conds[role] if conditional else None,
+                    cond=None if conds is None else conds[role],
                 )
                 row.append(-gather_rows(torch.from_numpy(loss), w).numpy())
             pos.append(row[0])

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_candidates
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, AttackTarget, Denoiser, score_candidates
 from cpaudit.core.paths import noise_to
 
 P = 4
@@ -37,7 +37,7 @@ def pia_distances(denoiser: Denoiser, x0: torch.Tensor, ts: tuple[int, ...], nor
 class PIAAttack:
     name = "pia"
     title = "PIA / PIAN (Kong et al. 2024)"
-    target = "denoiser"
+    target: AttackTarget = "denoiser"
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert denoiser is not None and ctx.members is not None and ctx.holdout is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, AttackTarget, Denoiser
 from cpaudit.core.attack_stats import auc, delong_variance, normal_interval
 
 K_NEAREST = 5
@@ -54,7 +54,7 @@ def nearest_sample_scores(
 class SampleOnlyAttack:
     name = "sample_only"
     title = "sample-only attack (nearest generated sample)"
-    target = "samples"
+    target: AttackTarget = "samples"
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None = None) -> AttackScores:
         ctx.step("sample-only attack")

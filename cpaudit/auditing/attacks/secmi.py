@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_candidates
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, AttackTarget, Denoiser, score_candidates
 from cpaudit.core.steps import ddim_step
 
 T_SEC = 100  # the paper's default for DDPM on CIFAR-10
@@ -40,7 +40,7 @@ def secmi_error(denoiser: Denoiser, x0: torch.Tensor, t_sec: int = T_SEC, k: int
 class SecMIAttack:
     name = "secmi"
     title = "SecMI-stat (Duan et al. 2023)"
-    target = "denoiser"
+    target: AttackTarget = "denoiser"
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert denoiser is not None and ctx.members is not None and ctx.holdout is not None

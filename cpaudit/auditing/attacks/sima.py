@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import torch
 
-from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, score_candidates
+from cpaudit.auditing.attacks.base import AttackContext, AttackScores, AttackTarget, Denoiser, score_candidates
 
 
 class SimAAttack:
     name = "sima"
     title = "SimA (Rao et al. 2025)"
-    target = "denoiser"
+    target: AttackTarget = "denoiser"
 
     def scores(self, ctx: AttackContext, denoiser: Denoiser | None) -> AttackScores:
         assert denoiser is not None and ctx.members is not None and ctx.holdout is not None

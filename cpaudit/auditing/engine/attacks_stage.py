@@ -3,6 +3,7 @@ applies, and the selection-adjusted strongest attack per threat model (auditing/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,9 @@ from cpaudit.auditing.attacks import ATTACKS
 from cpaudit.auditing.attacks.base import AttackContext, AttackScores, Denoiser, measures_of, summarise, threat_model_of
 from cpaudit.auditing.engine.stages import AuditRun, model_conditioning_of, sampling_protected
 from cpaudit.auditing.strongest import threat_model_section
-from cpaudit.core.threat_models import in_scope
+from cpaudit.core.threat_models import ThreatModel, in_scope
 from cpaudit.errors import InputError
+from cpaudit.models.conditioning import Cond
 from cpaudit.models.load import load_model, require_pixel_unconditional
 from cpaudit.sampling.guides import resolve_logit_fn
 from cpaudit.sampling.protection import Protection
@@ -35,7 +37,7 @@ def attacks_stage(run: AuditRun, _sections: dict) -> dict:
     """`attacks` and `threat_models`: every attack on the samples, and with --model on the plain and the
     protected denoiser; the strongest attack of each threat model, selection-adjusted."""
     m_idx, h_idx = candidates(run)
-    emb = run.emb
+    emb = run.embedded
     ctx = AttackContext(
         seed=run.opts.seed,
         sample_emb=emb.samples,
@@ -69,6 +71,7 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
     """The plain denoiser and, given a classifier (--classifier, else the sampling run's), the protected one
     as the sampling run applied it: its classifier, alpha, scale, rule, guide_when and label seed."""
     opts, data, device = run.opts, run.data, run.device
+    assert opts.model is not None  # attacks_stage builds denoisers only with --model
     lm = load_model(opts.model)
     require_pixel_unconditional(lm, "the audit's model-based attacks")
     # A model that records its data must be audited on it, unless the user names the members (--members).
@@ -108,6 +111,7 @@ def pixel_denoisers(run: AuditRun, run_prot: dict | None) -> tuple[dict, str | N
 def class_denoisers(run: AuditRun, m_idx: np.ndarray, h_idx: np.ndarray) -> tuple[dict, list[Denoiser]]:
     """A class-conditional model's denoiser, conditioned on each candidate's true class. (A null class is attacked
     where a model has one; cpaudit's class models are trained without class dropout, so they have none.)"""
+    assert run.opts.model is not None  # a class-conditional model is one named by --model
     lm = load_model(run.opts.model)
     if tuple(lm.image_shape) != run.data.shape or lm.codec.latent:
         raise InputError("--model", f"model image shape {lm.image_shape} differs from the data's {run.data.shape}")
@@ -119,7 +123,7 @@ def class_denoisers(run: AuditRun, m_idx: np.ndarray, h_idx: np.ndarray) -> tupl
         )
     check_mia_t(run.opts.mia_t, lm.schedule.T)
     labels = np.asarray(run.data.labels)
-    conds = {
+    conds: dict[str, Cond] = {
         "members": torch.as_tensor(labels[run.split.member_idx[m_idx]], dtype=torch.long),
         "holdout": torch.as_tensor(labels[run.split.holdout_idx[h_idx]], dtype=torch.long),
     }
@@ -150,7 +154,11 @@ def run_attacks(
     raw scores go to run.scores (the threat-model headlines stack them), the ROC arrays to run.arrays."""
     attacks: dict[str, dict] = {}
     for attack in attacks_to_run:
-        targets = {"samples": [None], "denoiser": denoisers, "classifier": [d for d in denoisers if d.protected]}
+        targets: dict[str, Sequence[Denoiser | None]] = {
+            "samples": [None],
+            "denoiser": denoisers,
+            "classifier": [d for d in denoisers if d.protected],
+        }
         for den in targets[attack.target]:
             protected = den is not None and den.protected and attack.target == "denoiser"
             key = attack.name + ("_protected" if protected else "") + (den.suffix if den is not None else "")
@@ -166,7 +174,7 @@ def run_attacks(
     return attacks
 
 
-def add_summary(run: AuditRun, key: str, title: str, tm: str, scores: AttackScores) -> dict:
+def add_summary(run: AuditRun, key: str, title: str, tm: ThreatModel, scores: AttackScores) -> dict:
     """The summary every attack (and every attack-shaped figure: extraction, the detector) reports."""
     summary, arrays = summarise(
         key, title, tm, scores, run.rng(f"attack-{key}"), run.opts.attack_nulls, split_design=run.split.design

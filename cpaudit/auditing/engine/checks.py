@@ -57,7 +57,7 @@ def check_run_classifier(opts: AuditOptions, samples: SampleSet) -> None:
         return
     if not Path(named).is_dir():
         raise InputError(
-            Path(opts.samples) / "run.json",
+            samples.folder / "run.json",
             f"names the classifier folder {named}, which does not exist: "
             "give --classifier DIR (or 'exact'); without it the protected sampler cannot be attacked",
         )

@@ -35,7 +35,7 @@ def fit_samples(
     if spec.kind != "pixel":
         return samples, data
     raise InputError(
-        opts.samples,
+        described(opts.samples),
         f"samples are {got[1]}x{got[2]} but the images are {want[1]}x{want[2]}: pass "
         f"--resize {got[1]}x{got[2]} to read the images at the samples' size, or a network embedding "
         "(--features), which resizes both",

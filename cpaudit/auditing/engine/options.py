@@ -3,6 +3,7 @@ file's keys are all read from this dataclass (cpaudit/options.py derives them)."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,13 @@ from cpaudit.similarity.neighbours import SearchMethod
 DEFAULT_MIA_TS: tuple[int, ...] = (50, 100, 200, 350, 500)
 
 
-def _resize(value: object) -> tuple[int, int]:
-    return parse_resize(value) if isinstance(value, str) else tuple(value)  # type: ignore[return-value]
+def _resize(value: object) -> tuple[int, ...] | None:
+    """'HxW' from the command line or a config string; (height, width) as given from the API or a config list."""
+    if isinstance(value, str):
+        return parse_resize(value)
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{type(value).__name__!r} object is not iterable")  # options.parsed names the flag
+    return tuple(value)
 
 
 def _samples(value: object) -> object:

@@ -108,6 +108,7 @@ def run_audit(
     check_conditioning(opts, samples)
     baseline = None  # a bad file is refused before the work
     if inputs.baseline is not None:
+        assert opts.baseline is not None  # inputs.baseline is the results.json it names (read_inputs)
         baseline = check_baseline(inputs.baseline, opts.baseline, plan.spec.label, plan.threshold)
     check_split_sizes(opts, split)
     # Images stay uint8 in `data`; these views convert rows to float a batch at a time.

@@ -76,6 +76,18 @@ class AuditRun:
     def rng(self, name: str) -> np.random.Generator:
         return numpy_generator(derive_seed(self.opts.seed, name))
 
+    @property
+    def embedded(self) -> Embeddings:
+        """emb, for the stages after embed_stage (which every stage list runs first)."""
+        assert self.emb is not None, "embed_stage runs before the stages that read the embeddings"
+        return self.emb
+
+    @property
+    def replicated(self) -> ReplicationResult:
+        """rep, for the stages after replication_stage."""
+        assert self.rep is not None, "replication_stage runs before the stages that read its result"
+        return self.rep
+
 
 Stage = Callable[[AuditRun, dict], dict]  # (run, sections so far) -> its own sections
 
@@ -102,7 +114,7 @@ def embed_stage(run: AuditRun, _sections: dict) -> dict:
 def replication_stage(run: AuditRun, _sections: dict) -> dict:
     """`nn`: nearest members of every sample against the held-out base rate; `top_pairs` and the pairs figure."""
     run.step("nearest neighbours")
-    emb = run.emb
+    emb = run.embedded
     rep = run.rep = replication(
         emb.samples, emb.members, emb.holdout, threshold=run.threshold, k=run.opts.k, method=run.opts.search
     )
@@ -157,7 +169,7 @@ def permutation_stage(run: AuditRun, _sections: dict) -> dict:
     """Are samples nearer the members than the held-out images? Equal-size reference sets of each."""
     run.step("permutation test")
     rng = run.rng("permutation")
-    e_m, e_h, e_s = run.emb.members, run.emb.holdout, run.emb.samples
+    e_m, e_h, e_s = run.embedded.members, run.embedded.holdout, run.embedded.samples
     m = min(len(e_m), len(e_h), PERMUTATION_MAX_REFERENCES)
     ref_m = e_m[rng.choice(len(e_m), m, replace=False)]
     ref_h = e_h[rng.choice(len(e_h), m, replace=False)]
@@ -177,7 +189,7 @@ def quality_stage(run: AuditRun, _sections: dict) -> dict:
     """FID and KID against the whole held-out set (a reference of fixed size, whatever the number of samples);
     where the held-out set is streamed, a seeded subset of QUALITY_MAX_REFERENCES."""
     run.step("quality")
-    spec, f_s, f_q = run.spec, run.emb.sample_quality, run.emb.holdout_quality
+    spec, f_s, f_q = run.spec, run.embedded.sample_quality, run.embedded.holdout_quality
     if f_q is None:  # KID's draws stay as without streaming
         pick = run.rng("quality-reference")
         q_idx = np.sort(pick.choice(len(run.holdout), min(len(run.holdout), QUALITY_MAX_REFERENCES), replace=False))
@@ -199,7 +211,7 @@ def quality_stage(run: AuditRun, _sections: dict) -> dict:
             "kid": kid,
             "n_samples": int(len(f_s)),
             "n_reference": int(len(f_q)),
-            "reference": "held-out images" + ("" if run.emb.holdout_quality is not None else " (seeded subset)"),
+            "reference": "held-out images" + ("" if run.embedded.holdout_quality is not None else " (seeded subset)"),
             "feature_dim": dim,
             "warning": warning,
             "resize": spec.resize if spec.kind == "inception" else None,
@@ -240,7 +252,7 @@ def policy_stage(run: AuditRun, sections: dict) -> dict:
     gates = evaluate_gates(
         policy,
         release=opts.release,
-        replica_rate=run.rep.replica_rate if len(run.rep.sample_sim) else None,
+        replica_rate=run.replicated.replica_rate if len(run.replicated.sample_sim) else None,
         permutation_p=perm["p_value"],
         threat_models=tms,
         reach=nn,
@@ -272,7 +284,9 @@ def policy_stage(run: AuditRun, sections: dict) -> dict:
 def sampling_protected(run_prot: dict | None) -> bool:
     """Did run.json's protection change the sampler (CPSample with a guide that fires)?"""
     keys = ("classifier", "alpha", "scale", "rule", "guide_when", "guide")
-    return bool(run_prot) and not Protection(**{k: run_prot[k] for k in keys if k in run_prot}).inactive
+    if not run_prot:
+        return False
+    return not Protection(**{k: run_prot[k] for k in keys if k in run_prot}).inactive
 
 
 def samples_protected(sample_run: dict | None) -> bool:

@@ -73,6 +73,7 @@ from cpaudit.auditing.features import embed
 from cpaudit.auditing.noise_norm import DETECTOR_FIRST_STEPS, text_noise_norms
 from cpaudit.auditing.policy import gate_levels
 from cpaudit.core.attack_stats import auc
+from cpaudit.core.threat_models import ThreatModel
 from cpaudit.data.captions import read_prompts_file
 from cpaudit.data.imageset import blur_u8, to_uint8
 from cpaudit.errors import InputError
@@ -110,7 +111,8 @@ def text_candidates(run: AuditRun) -> TextCandidates:
             run.data.source,
             "has no captions, which prompted extraction needs (metadata.jsonl, or an .npz with a 'captions' array)",
         )
-    prompted = prompted_captions(run)
+    prompts, prompted = run.samples.prompts, prompted_captions(run)
+    assert prompts is not None and prompted is not None  # TEXT_STAGES run on prompted samples only (run.py)
     caps = run.data.captions
     m_all, h_all, shared = caption_units(
         [caps[r] for r in run.split.member_idx], [caps[r] for r in run.split.holdout_idx]
@@ -131,8 +133,8 @@ def text_candidates(run: AuditRun) -> TextCandidates:
         [caps[run.split.holdout_idx[i]] for i in h_idx],
         m_units.reindexed(),
         h_units.reindexed(),
-        sample_groups(run.samples.prompts, m_units.captions),
-        sample_groups(run.samples.prompts, h_units.captions),
+        sample_groups(prompts, m_units.captions),
+        sample_groups(prompts, h_units.captions),
         shared,
     )
 
@@ -142,10 +144,10 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
     attacks, all on the same candidates; the strongest attack per threat model stacks them."""
     cand = text_candidates(run)
     run.classifier = run.opts.classifier
-    member_emb, holdout_emb = np.asarray(run.emb.members[cand.m_idx]), np.asarray(run.emb.holdout[cand.h_idx])
+    member_emb, holdout_emb = np.asarray(run.embedded.members[cand.m_idx]), np.asarray(run.embedded.holdout[cand.h_idx])
     ctx = AttackContext(
         seed=run.opts.seed,
-        sample_emb=run.emb.samples,
+        sample_emb=run.embedded.samples,
         member_emb=member_emb,
         holdout_emb=holdout_emb,
         threshold=run.threshold,
@@ -165,7 +167,8 @@ def text_attacks_stage(run: AuditRun, _sections: dict) -> dict:
         ctx.members, ctx.holdout = (
             lm.codec.encode(x).cpu() for x in (run.members.take(cand.m_idx), run.holdout.take(cand.h_idx))
         )
-        tm, measures = ("weights", ["weights"]) if protected else ("sampler", ["sampler", "weights"])
+        tm: ThreatModel = "weights" if protected else "sampler"
+        measures = ["weights"] if protected else ["sampler", "weights"]
         for den in caption_denoisers(run, lm, cand):
             for attack in CAPTION_ATTACKS:
                 key = attack.name + den.suffix
@@ -198,7 +201,7 @@ def _attack(
     attack,
     ctx: AttackContext,
     den: Denoiser | None,
-    tm: str,
+    tm: ThreatModel,
     title: str | None = None,
     measures: list[str] | None = None,
 ) -> dict:
@@ -228,6 +231,7 @@ def per_unit(scores: AttackScores, cand: TextCandidates) -> AttackScores:
 
 
 def load_text_model(run: AuditRun) -> LoadedModel:
+    assert run.opts.model is not None  # text_attacks_stage loads a model only with --model
     lm = load_model(run.opts.model)
     if lm.conditioning != "text":
         raise InputError("--model", f"{run.opts.model} is not a text-to-image model, but the samples carry prompts")
@@ -248,7 +252,7 @@ def extraction_figures(
 ) -> dict:
     """results.json `prompted_extraction`; its attack-shaped summary goes into `attacks` (threat model samples)."""
     run.step("prompted extraction")
-    e_s, thr, refused = run.emb.samples, run.threshold, refused_prompts(run)
+    e_s, thr, refused = run.embedded.samples, run.threshold, refused_prompts(run)
     mu, hu = cand.m_units, cand.h_units
     m = caption_scores(e_s, cand.m_groups, member_emb, thr, refused=refusals(refused, mu.captions), own_rows=mu.images)
     h = caption_scores(e_s, cand.h_groups, holdout_emb, thr, refused=refusals(refused, hu.captions), own_rows=hu.images)
@@ -363,8 +367,8 @@ def best_pair(run: AuditRun, cand: TextCandidates, unit: int) -> tuple[int, int]
     """A member unit's closest (sample row, member position): its best sample and the image of it that sample is
     closest to (the pair behind best_own)."""
     g, rows = cand.m_groups[unit], cand.m_idx[cand.m_units.images[unit]]
-    e_own = np.asarray(run.emb.members[rows])
-    sims = np.stack([run.emb.samples[g] @ o for o in e_own])  # (images, samples), as own_similarity
+    e_own = np.asarray(run.embedded.members[rows])
+    sims = np.stack([run.embedded.samples[g] @ o for o in e_own])  # (images, samples), as own_similarity
     image, sample = np.unravel_index(np.argmax(sims), sims.shape)
     return int(g[sample]), int(rows[image])
 
@@ -388,7 +392,7 @@ def extraction_gate(run: AuditRun, extraction: dict) -> dict:
     }
 
 
-def detector_figures(run: AuditRun, lm: LoadedModel, cand: TextCandidates, attacks: dict, tm: str) -> dict:
+def detector_figures(run: AuditRun, lm: LoadedModel, cand: TextCandidates, attacks: dict, tm: ThreatModel) -> dict:
     """results.json `detector`: the noise-norm scores of the candidates' captions as a membership score, and
     the prompts of --prompts flagged above every held-out caption's score."""
     run.step("memorisation detector")
@@ -409,7 +413,7 @@ def detector_figures(run: AuditRun, lm: LoadedModel, cand: TextCandidates, attac
         run, "detector", "text-conditional noise norm (Wen et al. 2024)", tm, run.scores["detector"]
     )
     threshold = float(neg[1].max())
-    out = {
+    out: dict = {
         "threat_model": tm,
         "guidance_scale": w,
         "steps": steps,
@@ -438,9 +442,11 @@ def guidance_and_steps(sample_run: dict | None) -> tuple[float, int]:
 
 def caption_denoisers(run: AuditRun, lm: LoadedModel, cand: TextCandidates) -> list[Denoiser]:
     """The plain denoiser conditioned on each candidate's true caption, and on the empty caption (guidance 1)."""
+    prompts = lm.prompts
+    assert prompts is not None  # load_text_model refuses a model that is not text-to-image
     true = {
-        "members": lm.prompts.condition(cand.m_captions, 1.0).to(run.device),
-        "holdout": lm.prompts.condition(cand.h_captions, 1.0).to(run.device),
+        "members": prompts.condition(cand.m_captions, 1.0).to(run.device),
+        "holdout": prompts.condition(cand.h_captions, 1.0).to(run.device),
     }
     # The unconditional half as the model's own pipeline forms it (the empty prompt; SDXL's zeros where it forces them).
     none = {role: cond.uncond_only() for role, cond in true.items()}
