@@ -3,8 +3,8 @@ torch Module with a `config` whose fields are read by name (diffusers' FrozenDic
 PretrainedConfig), and the `dtype` / `device` properties both libraries' base classes define.
 
 torch types an unknown Module attribute as `Tensor | Module` (Module.__getattr__), so `unet.config.sample_size`
-would not type-check on a plain Module, and diffusers' own ModelMixin does not resolve to a Module subclass for
-mypy; here any other attribute is typed Any. At run time ConfiguredModule is torch.nn.Module itself: isinstance
+would not type-check on a plain Module, and diffusers' classes are Any to mypy (pyproject.toml: its top-level
+names type as torch-less placeholders, so it is not followed); here any other attribute is typed Any. At run time ConfiguredModule is torch.nn.Module itself: isinstance
 and annotations behave as before."""
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 
@@ -98,7 +97,6 @@ def draw_native(
     scheduler = getattr(diffusers, sched_cfg["_class_name"]).from_config(sched_cfg)
     unet = model.model.unet
     p = model.prompts
-    pipe: Any  # diffusers' pipeline classes do not resolve to their DiffusionPipeline base for mypy
     if hasattr(
         p, "text_encoder_2"
     ):  # SDXL (models/sdxl_pipeline.py): no watermark, the folder's force_zeros_for_empty_prompt

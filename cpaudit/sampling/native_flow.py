@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 
@@ -91,7 +90,6 @@ def flow_pipeline(model):
 
     scheduler = diffusers.FlowMatchEulerDiscreteScheduler.from_config(model.config["scheduler"])
     p, transformer = model.prompts, model.model.transformer
-    pipe: Any  # diffusers' pipeline classes do not resolve to their DiffusionPipeline base for mypy
     if model.model.family == "sd3":
         pipe = diffusers.StableDiffusion3Pipeline(
             transformer=transformer,
