@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from cpaudit.data.split import Split, make_split, write_split
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
+from cpaudit.models.configured import ConfiguredModule
 from cpaudit.models.prompts import PromptEncoder, SDXLPromptEncoder
 from cpaudit.models.sd_pipeline import load_diffusers_module
 from cpaudit.models.sdxl_pipeline import add_time_ids
@@ -83,6 +85,13 @@ class TrainTextOptions:
         if self.train is None:  # a flow transformer trains at its own rate and length, not the UNet's
             object.__setattr__(self, "train", default_train_config(arch_name(self.arch)))
 
+    @property
+    def train_config(self) -> TextTrainConfig:
+        """`train` as __post_init__ leaves it: never None (None there only asks for the architecture's defaults)."""
+        if self.train is None:
+            raise AssertionError("TrainTextOptions.__post_init__ sets train")
+        return self.train
+
 
 @dataclass
 class TrainTextResult:
@@ -116,7 +125,8 @@ def default_train_config(arch: str, **given) -> TextTrainConfig:
     return TextTrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
-def _check_data(opts: TrainTextOptions, data: ImageSet) -> None:
+def _check_data(opts: TrainTextOptions, data: ImageSet) -> list[str]:
+    """The data's captions, after checking the images' shape fits the architecture."""
     if data.captions is None:
         raise InputError(
             opts.data,
@@ -130,6 +140,7 @@ def _check_data(opts: TrainTextOptions, data: ImageSet) -> None:
             opts.data,
             f"images are {h}x{w}; --text needs square images with sides a multiple of {4 * f} (pass --resize)",
         )
+    return data.captions
 
 
 def _split(opts: TrainTextOptions, data: ImageSet) -> tuple[Split, np.ndarray]:
@@ -158,7 +169,7 @@ def _autoencoder(
     gen: torch.Generator,
     progress: Progress | None,
     device: torch.device,
-) -> tuple[torch.nn.Module, str, float]:
+) -> tuple[ConfiguredModule, str, float]:
     """The autoencoder to reuse (--vae) or one trained here, where it came from, and its training seconds
     (SD3 / FLUX: no quant convs)."""
     t0 = time.perf_counter()
@@ -174,37 +185,58 @@ def _autoencoder(
     rows, source = _vae_rows(split, pool)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(opts.seed, "init-vae"))
-        flow = isinstance(opts.arch, TinyFlowConfig)
-        vae = (flow_vae if flow else tiny_vae)(data.shape[0], data.shape[1], opts.arch)  # type: ignore[operator]
+        if isinstance(opts.arch, TinyFlowConfig):
+            vae = flow_vae(data.shape[0], data.shape[1], opts.arch)
+        else:
+            vae = tiny_vae(data.shape[0], data.shape[1], opts.arch)
     step = (lambda s, n, m: progress("autoencoder", s, n, m)) if progress else None
-    vae = train_vae(vae, data.take(rows), opts.train, gen, progress=step, device=device)
+    vae = train_vae(vae, data.take(rows), opts.train_config, gen, progress=step, device=device)
     return vae, f"trained on {len(rows)} {source}", time.perf_counter() - t0
 
 
 def _text_model(
-    opts: TrainTextOptions, captions: list[str], latent_size: int, vae: torch.nn.Module, device: torch.device
-) -> tuple[torch.nn.Module, PromptEncoder | SDXLPromptEncoder, Callable]:
+    opts: TrainTextOptions, captions: list[str], latent_size: int, vae: ConfiguredModule, device: torch.device
+) -> tuple[ConfiguredModule, PromptEncoder | SDXLPromptEncoder, Callable]:
     """The untrained UNet, the frozen prompt encoder on `device`, and save(out, unet, vae) writing the pipeline
     folder: SD 1.x's one encoder, or SDXL's two with the text-time added conditioning (opts.arch's type)."""
     arch = opts.arch
-    sdxl = isinstance(arch, TinySDXLConfig)
-    tokenizers = sdxl_tokenizers(captions, arch) if sdxl else (word_tokenizer(captions, arch.max_length),)
+    if isinstance(arch, TinySDXLConfig):
+        return _sdxl_text_model(opts, arch, captions, latent_size, vae, device)
+    if not isinstance(arch, TinySDConfig):
+        raise TypeError(f"a UNet architecture (TinySDConfig or TinySDXLConfig), not {type(arch).__name__}")
+    tokenizer = word_tokenizer(captions, arch.max_length)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(opts.seed, "init-text-encoder"))
-        encoders = sdxl_text_encoders(*tokenizers, arch) if sdxl else (tiny_text_encoder(tokenizers[0], arch),)
+        encoder = tiny_text_encoder(tokenizer, arch)
         torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
-        unet = (sdxl_unet if sdxl else tiny_unet)(latent_size, arch)
-    encoders = tuple(e.to(device) for e in encoders)
-    if not sdxl:
-        return (
-            unet,
-            PromptEncoder(tokenizers[0], encoders[0]),
-            lambda out, unet, vae: save_pipeline(out, unet, vae, encoders[0].cpu(), tokenizers[0], opts.schedule),
-        )
-    time_ids = add_time_ids(unet, vae, arch.projection_dim, Path("--arch sdxl"))
-    prompts = SDXLPromptEncoder(
-        tokenizers[0], tokenizers[1], encoders[0], encoders[1], time_ids, FORCE_ZEROS_FOR_EMPTY_PROMPT
+        unet = tiny_unet(latent_size, arch)
+    encoder = encoder.to(device)
+    return (
+        unet,
+        PromptEncoder(tokenizer, encoder),
+        lambda out, unet, vae: save_pipeline(out, unet, vae, encoder.cpu(), tokenizer, opts.schedule),
     )
+
+
+def _sdxl_text_model(
+    opts: TrainTextOptions,
+    arch: TinySDXLConfig,
+    captions: list[str],
+    latent_size: int,
+    vae: ConfiguredModule,
+    device: torch.device,
+) -> tuple[ConfiguredModule, SDXLPromptEncoder, Callable]:
+    """_text_model for SDXL: two tokenizers and text encoders, and the size/crop time ids the UNet's added
+    embedding takes with the pooled prompt."""
+    tokenizer, tokenizer_2 = sdxl_tokenizers(captions, arch)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(opts.seed, "init-text-encoder"))
+        encoder, encoder_2 = sdxl_text_encoders(tokenizer, tokenizer_2, arch)
+        torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
+        unet = sdxl_unet(latent_size, arch)
+    encoder, encoder_2 = encoder.to(device), encoder_2.to(device)
+    time_ids = add_time_ids(unet, vae, arch.projection_dim, Path("--arch sdxl"))
+    prompts = SDXLPromptEncoder(tokenizer, tokenizer_2, encoder, encoder_2, time_ids, FORCE_ZEROS_FOR_EMPTY_PROMPT)
     return (
         unet,
         prompts,
@@ -212,9 +244,10 @@ def _text_model(
             out,
             unet,
             vae,
-            encoders[0].cpu(),
-            encoders[1].cpu(),
-            *tokenizers,
+            encoder.cpu(),
+            encoder_2.cpu(),
+            tokenizer,
+            tokenizer_2,
             opts.schedule,
             FORCE_ZEROS_FOR_EMPTY_PROMPT,
         ),
@@ -222,7 +255,7 @@ def _text_model(
 
 
 @torch.no_grad()
-def latent_shift_and_scale(vae: torch.nn.Module, images: torch.Tensor, batch: int = 256) -> tuple[float, float]:
+def latent_shift_and_scale(vae: ConfiguredModule, images: torch.Tensor, batch: int = 256) -> tuple[float, float]:
     """(shift_factor, scaling_factor): the mean and 1 / std of the posterior-mean latents of `images`, so that
     (z - shift) * scale has zero mean and unit variance, as SD3's and FLUX's autoencoders record them
     (`latents = (latents - shift_factor) * scaling_factor` in their pipelines and training scripts)."""
@@ -249,6 +282,9 @@ def _flow_velocity(family: str, transformer: torch.nn.Module, text_ids: torch.Te
             pooled_projections=pooled,
             return_dict=False,
         )[0]
+
+    if text_ids is None:
+        raise ValueError("FLUX's transformer takes the text position ids its pipeline's encode_prompt returns")
 
     def flux(x, sigma, embeds, pooled):
         b, c, h, w = x.shape
@@ -299,9 +335,10 @@ def _flow_condition(
 def _train_flow(
     opts: TrainTextOptions,
     data: ImageSet,
+    captions: list[str],
     split: Split,
     pool: np.ndarray,
-    vae: torch.nn.Module,
+    vae: ConfiguredModule,
     gen: torch.Generator,
     progress: Progress | None,
     device: torch.device,
@@ -315,12 +352,13 @@ def _train_flow(
             "--arch flux",
             "a guidance-distilled transformer (guidance_embeds) needs a teacher; train with guidance_embeds=False",
         )
-    cfg = opts.train if isinstance(opts.train, FlowTrainConfig) else FlowTrainConfig(**opts.train.__dict__)
+    train = opts.train_config
+    cfg = train if isinstance(train, FlowTrainConfig) else FlowTrainConfig(**train.__dict__)
     rows, _ = _vae_rows(split, pool)
     shift, scale = latent_shift_and_scale(vae.to(device), data.take(rows))
     vae.register_to_config(shift_factor=shift, scaling_factor=scale)
     latent_size = data.shape[1] // 2 ** (len(arch.vae_channels) - 1)
-    tokenizers = flow_tokenizers(data.captions, arch)
+    tokenizers = flow_tokenizers(captions, arch)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(opts.seed, "init-text-encoder"))
         encoders = flow_text_encoders(tokenizers, arch)
@@ -330,7 +368,7 @@ def _train_flow(
     scheduler = flow_scheduler(arch.shift, arch.dynamic_shift)
     pipe = flow_pipeline(arch.family, transformer, vae.cpu(), scheduler, encoders, tokenizers)
     cond, text_ids = _flow_condition(
-        pipe, arch.family, [data.captions[i] for i in split.member_idx], arch.max_sequence_length
+        pipe, arch.family, [captions[i] for i in split.member_idx], arch.max_sequence_length
     )
     members = data.take(split.member_idx)
     with torch.no_grad():
@@ -348,10 +386,9 @@ def _train_flow(
 
 
 def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = None) -> TrainTextResult:
-    if opts.train.steps < 1 or opts.train.vae_steps < 1:
+    if opts.train_config.steps < 1 or opts.train_config.vae_steps < 1:
         raise InputError("--steps", "must be >= 1")
-    flow = isinstance(opts.arch, TinyFlowConfig)
-    if flow and opts.schedule != TEXT_SCHEDULE:
+    if isinstance(opts.arch, TinyFlowConfig) and opts.schedule != TEXT_SCHEDULE:
         raise InputError(
             "--schedule",
             f"does not apply to --arch {arch_name(opts.arch)}: its scheduler is a "
@@ -359,27 +396,27 @@ def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = Non
         )
     device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize)
-    _check_data(opts, data)
+    captions = _check_data(opts, data)
     split, pool = _split(opts, data)
     gen = torch_generator(derive_seed(opts.seed, "train-text"))
     t0 = time.perf_counter()
     vae, vae_source, vae_seconds = _autoencoder(opts, data, split, pool, gen, progress, device)
-    if flow:
-        model, save_flow = _train_flow(opts, data, split, pool, vae, gen, progress, device)
+    if isinstance(opts.arch, TinyFlowConfig):
+        model, save_flow = _train_flow(opts, data, captions, split, pool, vae, gen, progress, device)
         return _finish(opts, data, split, model, save_flow, t0, vae_source, vae_seconds, device)
     members = data.take(split.member_idx)
     vae.register_to_config(scaling_factor=latent_scaling_factor(vae, members))
     latent_size = data.shape[1] // 2 ** (len(opts.arch.vae_channels) - 1)
-    unet, prompts, save = _text_model(opts, data.captions, latent_size, vae, device)
+    unet, prompts, save = _text_model(opts, captions, latent_size, vae, device)
     # Each member's caption and the unconditional input, as the sampler's classifier-free guidance builds them.
-    cond = prompts.condition([data.captions[i] for i in split.member_idx], 1.0)
+    cond = prompts.condition([captions[i] for i in split.member_idx], 1.0)
     with torch.no_grad():
         dev_vae = vae.to(device)
         latents = dev_vae.encode(members.to(device)).latent_dist.mean * dev_vae.config.scaling_factor
     step = (lambda s, n, m: progress("denoiser", s, n, m)) if progress else None
-    unet = train_text_unet(unet, latents, cond, opts.schedule, opts.train, gen, progress=step, device=device)
+    trained = train_text_unet(unet, latents, cond, opts.schedule, opts.train_config, gen, progress=step, device=device)
     return _finish(
-        opts, data, split, unet, lambda out: save(out, unet.cpu(), vae.cpu()), t0, vae_source, vae_seconds, device
+        opts, data, split, trained, lambda out: save(out, trained.cpu(), vae.cpu()), t0, vae_source, vae_seconds, device
     )
 
 
@@ -401,7 +438,7 @@ def _finish(
     out = Path(opts.out)
     save(out)
     write_split(out / "split.json", data, split)
-    record = {
+    record: dict[str, Any] = {
         "kind": "cpaudit-text-diffusion",
         "cpaudit_version": __version__,
         "data": data.source,
@@ -410,7 +447,7 @@ def _finish(
         "seed": opts.seed,
         "n_members": len(split.member_idx),
         "n_holdout": len(split.holdout_idx),
-        "train": {**opts.train.__dict__},
+        "train": {**opts.train_config.__dict__},
         "arch": arch_name(opts.arch),
         "architecture": opts.arch.to_dict(),
         "vae_source": vae_source,
@@ -431,4 +468,6 @@ def _finish(
         )
     write_json(out / "cpaudit.json", record)
     n_params = sum(p.numel() for p in model.parameters())
-    return TrainTextResult(out, opts.train.steps, seconds, len(split.member_idx), n_params, vae_seconds, vae_source)
+    return TrainTextResult(
+        out, opts.train_config.steps, seconds, len(split.member_idx), n_params, vae_seconds, vae_source
+    )
