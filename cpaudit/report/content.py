@@ -5,7 +5,7 @@ from __future__ import annotations
 from cpaudit.core.threat_models import THREAT_MODELS, in_scope
 from cpaudit.report.document import Document, Figure, Item, Para, Section, Table
 from cpaudit.report.first_screen import action_sentence, headline_figures, lead_figures, verdict_cards
-from cpaudit.report.legacy import headline
+from cpaudit.report.gates_table import gate_rows
 from cpaudit.report.numbers import interval, num, p_value, pct
 from cpaudit.report.summary import glossary_section, summary_section
 from cpaudit.report.text_section import text_section
@@ -48,114 +48,6 @@ def _reach_sentence(nn: dict) -> str:
         f"whether training images are reached more often (one-sided Fisher exact p = {p_value(nn['reach_excess_p'], None)}): "
         "the unit is the image, which a sampler that never saw the members reaches regardless of membership."
     )
-
-
-def gate_rows(results: dict) -> list[list[str]]:
-    pol = results.get("policy") or {}
-    th = pol.get("thresholds") or {}
-    nn, perm = results["nn"], results.get("permutation") or {}
-    rows = []
-    if th.get("max_replica_rate") is not None:
-        ok = nn["replica_rate"] is not None and nn["replica_rate"] <= th["max_replica_rate"] and nn["n_samples"] > 0
-        rows.append(
-            [
-                "replica rate (samples)",
-                pct(nn["replica_rate"]),
-                f"at most {pct(th['max_replica_rate'])}",
-                "pass" if ok else "FAIL",
-            ]
-        )
-    release = results.get("release", "samples")
-    head = headline(results, release)
-    if not ((results.get("threat_models") or {}).get(release) or {}).get("measured_by", True):
-        head = None  # only weaker threat models' attacks ran: the gate read nothing of its own
-    for key, required in (
-        ("max_mia_auc", lambda v: f"at most {num(v)}"),
-        ("mia_excess_level", lambda v: f"p at least {v:g}"),
-    ):
-        if th.get(key) is None:
-            continue
-        failed = (pol.get("gates") or {}).get(key) is not None
-        label = (
-            f"strongest attack, selection-adjusted ({release})"
-            if head is not None
-            else f"membership attack ({release}): none measured"
-        )
-        measured = (
-            "n/a"
-            if head is None
-            else (
-                num(head["auc"])
-                if key == "max_mia_auc"
-                else f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}"
-            )
-        )
-        rows.append([label, measured, required(th[key]), "FAIL" if failed else "pass"])
-    levels = (pol.get("family") or {}).get("levels") or {}
-    if th.get("replica_excess_level") is not None:
-        level = levels.get("replica_excess_level", th["replica_excess_level"])
-        failed = (pol.get("gates") or {}).get("replica_excess_level") is not None
-        # Audits before schema 5 gated the per-sample rate (replica_excess_p); since, the candidates reached.
-        label, v = (
-            ("training images reached above held-out images, Fisher p (samples)", nn["reach_excess_p"])
-            if "reach_excess_p" in nn
-            else ("replica excess over held-out images, Fisher p (samples)", nn.get("replica_excess_p"))
-        )
-        rows.append([label, p_value(v, None), f"at least {level:g}", "FAIL" if failed else "pass"])
-    ext = (results.get("prompted_extraction") or {}).get("captions")
-    if ext and "extraction_excess_level" in (pol.get("gates") or {}):
-        failed = pol["gates"]["extraction_excess_level"] is not None
-        level = levels.get("extraction_excess_level", th["replica_excess_level"])
-        rows.append(
-            [
-                "prompted extraction over held-out captions, Fisher p (samples)",
-                p_value(ext["fisher_p"], None),
-                f"at least {level:g}",
-                "FAIL" if failed else "pass",
-            ]
-        )
-    for gate, message in (
-        pol.get("gates") or {}
-    ).items():  # a weaker threat model gated where the release was unmeasured
-        if ":" in gate:
-            key, tm = gate.split(":", 1)
-            head = headline(results, tm)
-            required_text = f"at most {num(th[key])}" if key == "max_mia_auc" else f"p at least {th[key]:g}"
-            rows.append(
-                [
-                    f"strongest attack, selection-adjusted ({tm})",
-                    "n/a"
-                    if head is None
-                    else f"AUC {num(head['auc'])}, p {p_value(head['p_value'], head.get('n_null'))}",
-                    required_text,
-                    "FAIL" if message is not None else "pass",
-                ]
-            )
-    for gate, label in (
-        ("baseline_replica_rate", "replica rate against the baseline"),
-        ("baseline_mia_auc", "membership AUC against the baseline"),
-    ):
-        if gate in (pol.get("gates") or {}):
-            failed = pol["gates"][gate] is not None
-            rows.append(
-                [
-                    label,
-                    "see verdict" if failed else "within",
-                    "within the baseline's 95% interval",
-                    "FAIL" if failed else "pass",
-                ]
-            )
-    if th.get("min_permutation_p") is not None:
-        ok = perm.get("p_value", 0) >= th["min_permutation_p"]
-        rows.append(
-            [
-                "permutation-test p-value (samples)",
-                p_value(perm.get("p_value"), perm.get("n_permutations")),
-                f"at least {th['min_permutation_p']:g}",
-                "pass" if ok else "FAIL",
-            ]
-        )
-    return rows
 
 
 def attack_rows(attacks: dict[str, dict]) -> list[list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree as ET
 
-from cpaudit.report.content import gate_rows
+from cpaudit.report.gates_table import gate_rows
 
 
 def junit_xml(results: dict) -> str:
