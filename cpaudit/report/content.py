@@ -188,14 +188,27 @@ def _diverged(run: dict | None) -> str:
 
 
 def build_document(results: dict, title: str = "cpaudit privacy audit") -> Document:
+    """The audit's report: summary, gates, setup, one section per threat model with figures, the text-to-image
+    section, quality and protection, then the glossary; _first_screen puts the short ones first."""
     text, passed = verdict(results)
-    setup = results.get("setup", {})
-    nn = results["nn"]
-    perm = results.get("permutation")
-    quality = results.get("quality")
-    prot = results.get("protection")
     sections: list[Section] = [summary_section(results)]
+    _add_gates(sections, results, text)
+    sections.append(_setup_section(results))
+    sections += _threat_model_sections(results, _samples_items(results))
+    prompted = text_section(results)
+    if prompted is not None:
+        prompted.collapsed = True
+        sections.append(prompted)
+    if results.get("quality"):
+        sections.append(_quality_section(results["quality"]))
+    privacy_rows = _privacy_rows(results)
+    if privacy_rows:
+        sections.append(Section("Protection and privacy", [Table(["mechanism", "settings"], privacy_rows)]))
+    return _first_screen(results, Document(title, text, passed, sections + [glossary_section()]))
 
+
+def _add_gates(sections: list[Section], results: dict, text: str) -> None:
+    """The recorded verdict heads a policy-gates section; with no gate set, it closes the summary instead."""
     gates = gate_rows(results)
     recorded = Para("The verdict as the audit recorded it: " + text)
     if gates:
@@ -203,13 +216,17 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
     else:
         sections[0].items.append(recorded)
 
+
+def _setup_section(results: dict) -> Section:
+    """What was audited and how: data, sizes, samples, model, classifier, embedding, seed and versions."""
+    setup = results.get("setup", {})
     model_cfg = setup.get("model_config") or {}
     setup_rows = [
         ["data", str(setup.get("data"))],
         ["data fingerprint (sha256)", str(setup.get("data_fingerprint", ""))[:16] + "..."],
         ["members / held-out", f"{setup.get('n_members')} / {setup.get('n_holdout')}"],
         ["image shape (C, H, W)", str(tuple(setup.get("image_shape", [])))],
-        ["samples", f"{setup.get('samples')} ({nn['n_samples']} images)"],
+        ["samples", f"{setup.get('samples')} ({results['nn']['n_samples']} images)"],
         ["samples that diverged (NaN/inf, not audited)", _diverged(setup.get("sample_run"))],
         ["model", setup.get("model") or "none given: the membership attacks on the model were not run"],
     ]
@@ -226,12 +243,15 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         ["computed on", str(setup.get("device", "cpu"))],
         ["cpaudit version", str(results.get("cpaudit_version"))],
     ]
-    sections.append(Section("Setup", [Table(["item", "value"], setup_rows)], collapsed=True))
+    return Section("Setup", [Table(["item", "value"], setup_rows)], collapsed=True)
 
-    release = results.get("release", "samples")
-    attacks = results.get("attacks") or {}
+
+def _samples_items(results: dict) -> list:
+    """The sample-only evidence that heads the 'samples' threat model: replicas against the fixed and the
+    data-driven threshold, the replica gate's reach, the search used, the pairs and the permutation test."""
+    nn = results["nn"]
     lo, hi = nn["replica_rate_ci95"]
-    samples_items: list = [
+    items: list = [
         Para(
             f"{nn['replicas']} of {nn['n_samples']} samples ({pct(nn['replica_rate'])}, 95% Wilson interval "
             f"{pct(lo)} to {pct(hi)}) have a member with {nn['features']} similarity at or above {nn['threshold']:g}. "
@@ -252,32 +272,32 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
             "Nearest-member similarity of samples and of held-out images; dashed: replica threshold.",
         ),
         Figure("pairs", "The most similar sample/member pairs."),
-        Para(MEMBER_IMAGES.get(setup.get("member_images", "show"), "")),
+        Para(MEMBER_IMAGES.get(results.get("setup", {}).get("member_images", "show"), "")),
     ]
-    if perm:
-        samples_items += [
-            Para(
-                f"Permutation test: are samples closer to members than to held-out images? Statistic (mean nearest-member minus "
-                f"nearest-held-out similarity, {perm.get('n_reference')} references each): {perm['statistic']:.4f}; "
-                f"p {p_value(perm['p_value'], perm['n_permutations'])} from {perm['n_permutations']} relabellings (one-sided, +1 corrected)."
-            ),
-            Figure("permutation", "Null distribution of the permutation statistic; the observed value is marked."),
-        ]
-    tms = results.get("threat_models") or {}
+    return items + _permutation_items(results.get("permutation"))
+
+
+def _permutation_items(perm: dict | None) -> list:
+    """The permutation test's sentence and null-distribution figure, where the audit ran it."""
+    if not perm:
+        return []
+    return [
+        Para(
+            f"Permutation test: are samples closer to members than to held-out images? Statistic (mean nearest-member minus "
+            f"nearest-held-out similarity, {perm.get('n_reference')} references each): {perm['statistic']:.4f}; "
+            f"p {p_value(perm['p_value'], perm['n_permutations'])} from {perm['n_permutations']} relabellings (one-sided, +1 corrected)."
+        ),
+        Figure("permutation", "Null distribution of the permutation statistic; the observed value is marked."),
+    ]
+
+
+def _threat_model_sections(results: dict, samples_items: list) -> list[Section]:
+    """One collapsed section per threat model with anything to show; one the release does not deploy is marked
+    as shown for reference, since its figures do not count toward the verdict."""
+    release = results.get("release", "samples")
+    sections = []
     for tm in THREAT_MODELS:
-        group = {k: a for k, a in attacks.items() if a["threat_model"] == tm}
-        items: list = list(samples_items) if tm == "samples" else []
-        if "strongest" in (tms.get(tm) or {}):
-            items += _strongest_items(tms[tm])
-        if group:
-            items += [
-                Table(ATTACK_HEADER, attack_rows(group)),
-                *_attack_notes(group),
-                Figure(
-                    f"roc_{tm}",
-                    "ROC of the out-of-fold scores (log FPR); shaded: where a score that knows nothing lands 95% of the time.",
-                ),
-            ]
+        items = (list(samples_items) if tm == "samples" else []) + _attack_items(results, tm)
         if not items:
             continue
         deployed = in_scope(tm, release)
@@ -293,38 +313,60 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
             ]
         )
         sections.append(Section(heading, lead + items, collapsed=True))
+    return sections
 
-    prompted = text_section(results)
-    if prompted is not None:
-        prompted.collapsed = True
-        sections.append(prompted)
-    if quality:
-        quality_items: list[Item] = [
-            Table(
-                ["embedding", "FID", "KID", "samples", "held-out reference"],
-                [
-                    [
-                        quality["features"],
-                        num(quality["fid"]),
-                        f"{quality['kid']:.4f}",
-                        str(quality.get("n_samples")),
-                        str(quality.get("n_reference")),
-                    ]
-                ],
-            ),
-            Para(
-                f"FID and KID are computed on the {quality['features']} embedding against "
-                f"{quality.get('reference') or 'held-out images'}, so they compare only with figures on the same embedding "
-                "and reference size."
+
+def _attack_items(results: dict, tm: str) -> list:
+    """A threat model's strongest attack, selection-adjusted, then its attacks' table, notes and ROC."""
+    tms = results.get("threat_models") or {}
+    group = {k: a for k, a in (results.get("attacks") or {}).items() if a["threat_model"] == tm}
+    items: list = []
+    if "strongest" in (tms.get(tm) or {}):
+        items += _strongest_items(tms[tm])
+    if group:
+        items += [
+            Table(ATTACK_HEADER, attack_rows(group)),
+            *_attack_notes(group),
+            Figure(
+                f"roc_{tm}",
+                "ROC of the out-of-fold scores (log FPR); shaded: where a score that knows nothing lands 95% of the time.",
             ),
         ]
-        if quality.get("warning"):
-            quality_items.append(Para("Warning: " + quality["warning"] + "."))
-        sections.append(Section("Quality", quality_items))
+    return items
 
-    privacy_rows = []
+
+def _quality_section(quality: dict) -> Section:
+    """FID and KID, with the embedding and reference they hold only for."""
+    items: list[Item] = [
+        Table(
+            ["embedding", "FID", "KID", "samples", "held-out reference"],
+            [
+                [
+                    quality["features"],
+                    num(quality["fid"]),
+                    f"{quality['kid']:.4f}",
+                    str(quality.get("n_samples")),
+                    str(quality.get("n_reference")),
+                ]
+            ],
+        ),
+        Para(
+            f"FID and KID are computed on the {quality['features']} embedding against "
+            f"{quality.get('reference') or 'held-out images'}, so they compare only with figures on the same embedding "
+            "and reference size."
+        ),
+    ]
+    if quality.get("warning"):
+        items.append(Para("Warning: " + quality["warning"] + "."))
+    return Section("Quality", items)
+
+
+def _privacy_rows(results: dict) -> list[list[str]]:
+    """The protection mechanisms in force: CPSample's settings and how often it fired, DP-SGD's accounted epsilon."""
+    rows = []
+    prot = results.get("protection")
     if prot:
-        privacy_rows.append(
+        rows.append(
             [
                 "CPSample",
                 f"alpha {prot.get('alpha')}, scale {prot.get('scale')}, rule {prot.get('rule')}, "
@@ -334,17 +376,15 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         )
     dp = (results.get("privacy") or {}).get("dp_epsilon")
     if dp is not None:
-        dpc = model_cfg.get("dp") or {}
-        privacy_rows.append(
+        dpc = ((results.get("setup", {}).get("model_config")) or {}).get("dp") or {}
+        rows.append(
             [
                 "differential privacy (DP-SGD)",
                 f"epsilon {dp:.2f} at delta {dpc.get('delta')}, noise multiplier "
                 f"{num(dpc.get('noise_multiplier'))}, K = {dpc.get('noise_multiplicity')}",
             ]
         )
-    if privacy_rows:
-        sections.append(Section("Protection and privacy", [Table(["mechanism", "settings"], privacy_rows)]))
-    return _first_screen(results, Document(title, text, passed, sections + [glossary_section()]))
+    return rows
 
 
 def _first_screen(results: dict, doc: Document) -> Document:
