@@ -173,6 +173,19 @@ def evaluate_gates(
     if policy.replica_excess_level is not None:
         reach_level = policy.replica_excess_level if replica_level is None else replica_level
         gates["replica_excess_level"] = _reach_gate(reach or {}, reach_level)
+    _add_membership_gates(gates, policy, release, threat_models, protected)
+    if policy.max_replica_rate is not None:
+        gates["max_replica_rate"] = _replica_rate_gate(policy.max_replica_rate, replica_rate)
+    if policy.min_permutation_p is not None:
+        gates["min_permutation_p"] = _permutation_gate(policy.min_permutation_p, permutation_p)
+    return gates
+
+
+def _add_membership_gates(
+    gates: dict[str, str | None], policy: Policy, release: str, threat_models: dict[str, dict], protected: bool
+) -> None:
+    """Add the membership gates in place, so the verdict keeps its order: each gate on the released threat model,
+    then, where that was not measured, the same gate on every weaker threat model that was."""
     for gate, level in (("mia_excess_level", policy.mia_excess_level), ("max_mia_auc", policy.max_mia_auc)):
         if level is None:
             continue
@@ -182,29 +195,28 @@ def evaluate_gates(
         for weaker in THREAT_MODELS[: THREAT_MODELS.index(release)]:
             if (threat_models.get(weaker) or {}).get("measured_by"):
                 gates[f"{gate}:{weaker}"] = _membership_gate(gate, level, threat_models[weaker], weaker, protected)
-    if policy.max_replica_rate is not None:
-        rate = _measured(replica_rate)
-        if rate is None:
-            gates["max_replica_rate"] = "replica rate could not be measured (no finite samples)"
-        elif rate > policy.max_replica_rate:
-            gates["max_replica_rate"] = (
-                f"replica rate {rate:.2%} exceeds the maximum {policy.max_replica_rate:.2%} "
-                f"by {rate - policy.max_replica_rate:.2%}"
-            )
-        else:
-            gates["max_replica_rate"] = None
-    if policy.min_permutation_p is not None:
-        p_value = _measured(permutation_p)
-        if p_value is None:
-            gates["min_permutation_p"] = "permutation-test p-value could not be measured"
-        elif p_value < policy.min_permutation_p:
-            gates["min_permutation_p"] = (
-                f"permutation-test p-value {p_value:.4g} is below the minimum "
-                f"{policy.min_permutation_p:.4g} by {policy.min_permutation_p - p_value:.4g}"
-            )
-        else:
-            gates["min_permutation_p"] = None
-    return gates
+
+
+def _replica_rate_gate(max_rate: float, replica_rate: float | None) -> str | None:
+    """The max_replica_rate gate: None if the measured rate is within the maximum; a rate that could not be
+    measured fails, since an audit that saw nothing must not pass."""
+    rate = _measured(replica_rate)
+    if rate is None:
+        return "replica rate could not be measured (no finite samples)"
+    if rate > max_rate:
+        return f"replica rate {rate:.2%} exceeds the maximum {max_rate:.2%} by {rate - max_rate:.2%}"
+    return None
+
+
+def _permutation_gate(min_p: float, permutation_p: float | None) -> str | None:
+    """The min_permutation_p gate: None if the permutation test's p-value reaches the minimum; a p-value that
+    could not be measured fails."""
+    p_value = _measured(permutation_p)
+    if p_value is None:
+        return "permutation-test p-value could not be measured"
+    if p_value < min_p:
+        return f"permutation-test p-value {p_value:.4g} is below the minimum {min_p:.4g} by {min_p - p_value:.4g}"
+    return None
 
 
 def _membership_gate(gate: str, level: float, tm: dict, release: str, protected: bool) -> str | None:
