@@ -50,12 +50,29 @@ HEADER = [
 
 
 def tune_document(r: dict) -> Document:
+    """The frontier report: which defences reach the goal, what the figures answer, the frontier, the goal table,
+    the defaults chosen, leakage by samples published, the classifier's ceiling and every tuning point."""
     ev, tu = r["evaluation"], r["tuning"]
     s = r["settings"]
-    unprot = ev[0]
-    band = unprot["sample_only_chance_band95"]
     met = [p for p in ev if p["budget_choice"] and meets_goal(p)]
-    verdict = (
+    sections = [
+        _question_section(s, ev[0]["sample_only_chance_band95"]),
+        _frontier_section(s, ev),
+        _goal_section(s, ev, tu),
+        Section(
+            "Defaults for `sample --protect`",
+            [Table(["classifier", "setting", "tuning seeds", "evaluation seeds", "meets goal"], _default_rows(r))],
+        ),
+    ]
+    sections += _by_n_sections(r)
+    sections += _classifier_sections(r.get("classifier_accuracy"))
+    sections.append(Section("Every tuning point (tuning seeds)", [Table(HEADER, [_row(p, tu[0]["fid"]) for p in tu])]))
+    return Document("cpaudit: defences on the privacy/quality frontier", _verdict(s, met), bool(met), sections)
+
+
+def _verdict(s: dict, met: list[dict]) -> str:
+    """The goal in one sentence, and the defences whose setting chosen at the budget reaches it."""
+    return (
         f"Within {s['fid_budget']:g}x the unprotected FID, with replicas at the held-out base rate and "
         f"sample-only AUC <= {GOAL_AUC}: "
         + (
@@ -65,12 +82,66 @@ def tune_document(r: dict) -> Document:
         )
         + "."
     )
-    goal_rows = []
+
+
+def _question_section(s: dict, band: list[float]) -> Section:
+    """The threat model, the attack, the seeds each figure came from and the chance band at these sizes."""
+    return Section(
+        "What this answers",
+        [
+            Para(
+                "Threat model: samples. Every figure here is what someone who sees only the published samples can do: "
+                "replicas, and the sample-only attack (each member's and each held-out image's correlation with its nearest "
+                "sample; AUC members vs held-out, cross-fitted, with DeLong's interval). Sampling-time defences change "
+                "the samples and not the weights, so this is the threat model where they can help. "
+                f"Settings were swept on the tuning seeds ({s['tune_seeds'][0]} on, {s['tune_seeds'][1]} samples a point); "
+                f"each defence's frontier points and its choice at the budget were drawn again on the evaluation seeds "
+                f"({s['eval_seeds'][0]} on, {s['eval_seeds'][1]} samples a point), which chose nothing. Pixel FID is against "
+                f"all {s['n_holdout']} held-out images; {s['n_members']} members; replica = nearest-member correlation >= "
+                f"{s['replica_threshold']:g}. The chance band of the sample-only AUC at these sizes is {_ci(band)}."
+            )
+        ],
+    )
+
+
+def _frontier_section(s: dict, ev: list[dict]) -> Section:
+    """The frontier figure and the table of every evaluated point, FID as a multiple of the unprotected one."""
+    return Section(
+        "Frontier (evaluation seeds)",
+        [
+            Figure(
+                "frontier",
+                "Replica rate, sample-only AUC and epsilon lower bound against pixel FID, every defence; "
+                "circled: the setting chosen at the FID budget on the tuning seeds; dashed: the budget.",
+            ),
+            Table(HEADER, [_row(p, ev[0]["fid"]) for p in ev]),
+            Para(
+                "excess p: one-sided Fisher test that samples reach the replica threshold more often than held-out "
+                "images do (the base rate); 'not above the base rate' is p >= "
+                f"{s['excess_level']:g}. Draws per kept sample > 1 is rejection's extra sampling cost."
+            ),
+        ],
+    )
+
+
+def _goal_section(s: dict, ev: list[dict], tu: list[dict]) -> Section:
+    """Each sampling-time defence's setting chosen at the budget, scored on the evaluation seeds against the goal."""
+    header = ["defence", "chosen on tuning seeds", "FID ratio", "excess p", "sample-only AUC (95% CI)", "meets goal"]
+    return Section(
+        f"The goal: FID <= {s['fid_budget']:g}x unprotected, replicas at the base rate, AUC <= {GOAL_AUC}",
+        [Table(header, _goal_rows(ev, tu))],
+    )
+
+
+def _goal_rows(ev: list[dict], tu: list[dict]) -> list[list[str]]:
+    """One row per defence family swept (not the unprotected run or the DP models, which choose nothing here)."""
+    unprot = ev[0]
+    rows = []
     for fam in dict.fromkeys(p["defence"] for p in tu):
         if fam in ("none", "DP-SGD", "DP control (no clipping, no noise)"):
             continue
         p = next((q for q in ev if q["defence"] == fam and q["budget_choice"]), None)
-        goal_rows.append(
+        rows.append(
             [fam, "none within the budget", "", "", "", "no"]
             if p is None
             else [
@@ -82,10 +153,15 @@ def tune_document(r: dict) -> Document:
                 "yes" if meets_goal(p) else "no",
             ]
         )
-    default_rows = []
+    return rows
+
+
+def _default_rows(r: dict) -> list[list[str]]:
+    """One row per classifier kind: the default `sample --protect` uses, its tuning and evaluation figures."""
+    rows = []
     for kind, d in r["defaults"].items():
         if d["chosen"] is None:
-            default_rows.append([kind, "none", d["why"], "", ""])
+            rows.append([kind, "none", d["why"], "", ""])
             continue
         c, e = d["chosen"], d["evaluation"]
         where = "" if c["t_max"] is None and c["t_min"] == 0 else f", t in [{c['t_min']}, {c['t_max']}]"
@@ -94,7 +170,7 @@ def tune_document(r: dict) -> Document:
             if d.get("over_budget")
             else ""
         )
-        default_rows.append(
+        rows.append(
             [
                 kind,
                 f"{d['defence']}: alpha {c['alpha']:g}, scale {c['scale']:g}, {c['rule']}, "
@@ -107,106 +183,57 @@ def tune_document(r: dict) -> Document:
                 "n/a" if e is None else ("yes" if meets_goal(e) else "no"),
             ]
         )
-    sections = [
-        Section(
-            "What this answers",
-            [
-                Para(
-                    "Threat model: samples. Every figure here is what someone who sees only the published samples can do: "
-                    "replicas, and the sample-only attack (each member's and each held-out image's correlation with its nearest "
-                    "sample; AUC members vs held-out, cross-fitted, with DeLong's interval). Sampling-time defences change "
-                    "the samples and not the weights, so this is the threat model where they can help. "
-                    f"Settings were swept on the tuning seeds ({s['tune_seeds'][0]} on, {s['tune_seeds'][1]} samples a point); "
-                    f"each defence's frontier points and its choice at the budget were drawn again on the evaluation seeds "
-                    f"({s['eval_seeds'][0]} on, {s['eval_seeds'][1]} samples a point), which chose nothing. Pixel FID is against "
-                    f"all {s['n_holdout']} held-out images; {s['n_members']} members; replica = nearest-member correlation >= "
-                    f"{s['replica_threshold']:g}. The chance band of the sample-only AUC at these sizes is {_ci(band)}."
-                )
-            ],
-        ),
-        Section(
-            "Frontier (evaluation seeds)",
-            [
-                Figure(
-                    "frontier",
-                    "Replica rate, sample-only AUC and epsilon lower bound against pixel FID, every defence; "
-                    "circled: the setting chosen at the FID budget on the tuning seeds; dashed: the budget.",
-                ),
-                Table(HEADER, [_row(p, unprot["fid"]) for p in ev]),
-                Para(
-                    "excess p: one-sided Fisher test that samples reach the replica threshold more often than held-out "
-                    "images do (the base rate); 'not above the base rate' is p >= "
-                    f"{s['excess_level']:g}. Draws per kept sample > 1 is rejection's extra sampling cost."
-                ),
-            ],
-        ),
-        Section(
-            f"The goal: FID <= {s['fid_budget']:g}x unprotected, replicas at the base rate, AUC <= {GOAL_AUC}",
-            [
-                Table(
-                    [
-                        "defence",
-                        "chosen on tuning seeds",
-                        "FID ratio",
-                        "excess p",
-                        "sample-only AUC (95% CI)",
-                        "meets goal",
-                    ],
-                    goal_rows,
-                )
-            ],
-        ),
-        Section(
-            "Defaults for `sample --protect`",
-            [Table(["classifier", "setting", "tuning seeds", "evaluation seeds", "meets goal"], default_rows)],
-        ),
-    ]
+    return rows
+
+
+def _by_n_sections(r: dict) -> list[Section]:
+    """Nearest-sample AUC by the number of samples published, for the unprotected run, the chosen settings and
+    the defaults; none where the file recorded no such curve."""
+    ev = r["evaluation"]
     default_idx = {d.get("tuning_index") for d in r["defaults"].values()}
     by_n = [p for p in ev if p["budget_choice"] or p["defence"] == "none" or p["tuning_index"] in default_idx]
     sizes = sorted({b["n_samples"] for p in by_n for b in p.get("sample_only_auc_by_n", [])})
-    if sizes:
-        sections.append(
-            Section(
-                "Leakage grows with what is published",
-                [
-                    Table(
-                        ["defence", "setting"] + [f"AUC, first {n} samples" for n in sizes],
-                        [
-                            [p["defence"], p["label"]]
-                            + [
-                                next((f"{b['auc']:.3f}" for b in p["sample_only_auc_by_n"] if b["n_samples"] == n), "")
-                                for n in sizes
-                            ]
-                            for p in by_n
-                        ],
-                    ),
-                    Para(
-                        "The nearest-sample AUC (one pre-specified score, no selection) on the first n evaluation samples: "
-                        "a sampler that stays near its members is found out more surely the more it publishes, so a "
-                        "defence's AUC is a statement about a number of samples."
-                    ),
-                ],
-            )
+    if not sizes:
+        return []
+    rows = [
+        [p["defence"], p["label"]]
+        + [next((f"{b['auc']:.3f}" for b in p["sample_only_auc_by_n"] if b["n_samples"] == n), "") for n in sizes]
+        for p in by_n
+    ]
+    return [
+        Section(
+            "Leakage grows with what is published",
+            [
+                Table(["defence", "setting"] + [f"AUC, first {n} samples" for n in sizes], rows),
+                Para(
+                    "The nearest-sample AUC (one pre-specified score, no selection) on the first n evaluation samples: "
+                    "a sampler that stays near its members is found out more surely the more it publishes, so a "
+                    "defence's AUC is a statement about a number of samples."
+                ),
+            ],
         )
-    acc = r.get("classifier_accuracy")
-    if acc:
-        sections.append(
-            Section(
-                "The learned classifier against the Bayes ceiling",
-                [
-                    Table(
-                        ["t", "learned member accuracy", "Bayes-optimal accuracy"],
-                        [[str(t), num(a), num(b)] for t, a, b in zip(acc["t"], acc["learned"], acc["bayes"])],
-                    ),
-                    Para(
-                        "The exact posterior is the Bayes-optimal classifier for these members and labels: where it does no "
-                        "better on the frontier than the learned one, the classifier's accuracy is not what limits CPSample."
-                    ),
-                ],
-            )
+    ]
+
+
+def _classifier_sections(acc: dict | None) -> list[Section]:
+    """The learned classifier's member accuracy beside the exact posterior's, where the run measured both."""
+    if not acc:
+        return []
+    return [
+        Section(
+            "The learned classifier against the Bayes ceiling",
+            [
+                Table(
+                    ["t", "learned member accuracy", "Bayes-optimal accuracy"],
+                    [[str(t), num(a), num(b)] for t, a, b in zip(acc["t"], acc["learned"], acc["bayes"])],
+                ),
+                Para(
+                    "The exact posterior is the Bayes-optimal classifier for these members and labels: where it does no "
+                    "better on the frontier than the learned one, the classifier's accuracy is not what limits CPSample."
+                ),
+            ],
         )
-    sections.append(Section("Every tuning point (tuning seeds)", [Table(HEADER, [_row(p, tu[0]["fid"]) for p in tu])]))
-    return Document("cpaudit: defences on the privacy/quality frontier", verdict, bool(met), sections)
+    ]
 
 
 def tune_figures(r: dict) -> dict[str, bytes]:
