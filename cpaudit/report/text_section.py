@@ -9,12 +9,21 @@ from cpaudit.report.numbers import interval, num, p_value, pct
 
 
 def text_section(results: dict) -> Section | None:
+    """The text-to-image section, or None for an audit that prompted nothing: extraction, what qualifies it,
+    the most extracted captions, then the memorisation detector."""
     ext = results.get("prompted_extraction")
     if not ext:
         return None
     head = (results.get("attacks") or {}).get("prompted_extraction") or {}
+    items = _extraction_items(ext, head) + _caveat_items(ext) + _top_caption_items(ext) + detector_items(results)
+    return Section("Text-to-image: prompted extraction and the memorisation detector", items)
+
+
+def _extraction_items(ext: dict, head: dict) -> list:
+    """Training captions extracted against held-out ones (the base rate), the caption-membership AUC and its
+    curve over samples per caption."""
     c = ext["captions"]
-    items: list = [
+    return [
         Para(
             f"Threat model 'samples', an attacker who knows the captions: the sampler was prompted with {c['n_member_captions']} "
             f"training captions and {c['n_holdout_captions']} held-out captions, {ext['samples_per_caption']} samples each. "
@@ -35,6 +44,12 @@ def text_section(results: dict) -> Section | None:
             "Extraction AUC (best similarity to the caption's image) against samples per caption.",
         ),
     ]
+
+
+def _caveat_items(ext: dict) -> list:
+    """What qualifies the extraction figures, each only where it applies: repeated captions, refused prompts,
+    and the codec floor below which no decoded sample can count as a replica."""
+    items: list = []
     units = units_para(ext)
     if units is not None:
         items.append(units)
@@ -60,14 +75,17 @@ def text_section(results: dict) -> Section | None:
                 f"{num(floor['median'])} (lowest {num(floor['min'])}); {consequence}."
             )
         )
-    items.append(
+    return items
+
+
+def _top_caption_items(ext: dict) -> list:
+    """The most extracted training captions: their pairs figure and their table."""
+    return [
         Figure(
             "extraction_pairs",
             "The most extracted training captions: each one's best prompted sample beside its "
             "training image (withheld or blurred as --member-images says).",
-        )
-    )
-    items.append(
+        ),
         Table(
             ["training image", "caption", "best similarity", "replicas", "agreement"],
             [
@@ -80,10 +98,8 @@ def text_section(results: dict) -> Section | None:
                 ]
                 for t in ext.get("top_captions", [])
             ],
-        )
-    )
-    items += detector_items(results)
-    return Section("Text-to-image: prompted extraction and the memorisation detector", items)
+        ),
+    ]
 
 
 def units_para(ext: dict) -> Para | None:
