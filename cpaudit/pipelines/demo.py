@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from cpaudit.io_utils import write_json
@@ -157,7 +158,7 @@ def demo(opts: DemoOptions, stage: Stage | None = None) -> DemoResult:
             m = work / f"{folder}-model"
             train_diffusion(
                 TrainDiffusionOptions(device=opts.device, data="digits", out=m, members=64, seed=opts.seed, **kw),
-                progress=lambda s, n, mt, label=label: say(f"train {label} model", s, n, mt),
+                progress=partial(say, f"train {label} model"),
             )
             sample(
                 SampleOptions(

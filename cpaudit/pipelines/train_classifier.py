@@ -8,10 +8,11 @@ from pathlib import Path
 
 import torch
 
+from cpaudit.core.flow import FlowSchedule
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
-from cpaudit.data.members import MemberSource, model_members, require_model_shape, resolve_membership
+from cpaudit.data.members import MemberSource, model_members, require_model_shape
 from cpaudit.data.split import Split, make_split, write_split
 from cpaudit.device import describe, resolve_device
 from cpaudit.distributed import world
@@ -36,8 +37,8 @@ class TrainClassifierOptions:
     split: Path | None = None  # members from this split.json (e.g. for a diffusers model trained elsewhere)
     members: int | None = 64  # without a model or a split: this many members drawn from DATA
     # Or the members and held-out images as the user keeps them (folders, .npz files, metadata.jsonl listings).
-    member_source: str | None = None
-    holdout_source: str | None = None
+    member_source: str | Path | ImageSet | None = None  # ImageSet: images in memory (the Python API)
+    holdout_source: str | Path | ImageSet | None = None
     resize: tuple[int, int] | None = None
     seed: int = 0
     label_seed: int | None = None  # default: derived from seed
@@ -53,16 +54,8 @@ def _members(opts: TrainClassifierOptions, lm: LoadedModel | None) -> tuple[Imag
     """The user's split (--split, or --members/--holdout sources); else a cpaudit model's own; else, with no
     model, a seeded draw from DATA. A model trained elsewhere without a split is refused: never guessed."""
     source = MemberSource(opts.data, opts.split, opts.member_source, opts.holdout_source, opts.resize)
-    if lm is not None:
-        return model_members(Path(opts.model), lm.config, source)
-    if source.given:
-        return resolve_membership(
-            data=opts.data,
-            split=opts.split,
-            members=opts.member_source,
-            holdout=opts.holdout_source,
-            resize=opts.resize,
-        )
+    if lm is not None or source.given:
+        return model_members(opts.model, None if lm is None else lm.config, source)
     if opts.data is None:
         raise InputError("DATA", "give DATA (members are drawn from it), --split, or --members and --holdout")
     data = load_data(opts.data, resize=opts.resize)
@@ -82,13 +75,14 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
     if opts.train.steps < 1:
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
     device = resolve_device(opts.device)
-    schedule = opts.schedule
+    schedule: Schedule | FlowSchedule = opts.schedule  # a flow model's own: the classifier trains on its path
     lm = None if opts.model is None else load_model(Path(opts.model))
     if lm is not None:
         schedule = lm.schedule
     data, split = _members(opts, lm)
     if lm is not None:
-        require_model_shape(data, lm.image_shape, opts.data or opts.split or opts.member_source or data.source)
+        given = opts.data or opts.split or opts.member_source
+        require_model_shape(data, lm.image_shape, given.source if isinstance(given, ImageSet) else given or data.source)
     members = data.take(split.member_idx)
     if lm is not None and lm.codec.latent:  # CPSample on a latent model: the classifier reads its latents
         members = lm.codec.to(device).encode(members.to(device)).cpu()
@@ -113,7 +107,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         model,
         members,
         labels,
-        schedule,
+        schedule,  # type: ignore[arg-type]  # it reads path() and T, which FlowSchedule has (train/classifier.py)
         opts.train,
         gen,
         derive_seed(opts.seed, "eval-classifier"),

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cpaudit.auditing.frontier import (
     Reference,
@@ -28,6 +29,7 @@ from cpaudit.auditing.frontier import (
     pareto_front,
     spread,
 )
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import MemberSource, model_members, require_model_shape
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
@@ -192,7 +194,8 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     model = load_model(opts.model)
     require_pixel_unconditional(model, "cpaudit tune")
     data, split = model_members(model.folder, model.config, opts.membership)
-    require_model_shape(data, model.image_shape, opts.membership.split or opts.membership.members or data.source)
+    given = opts.membership.split or opts.membership.members
+    require_model_shape(data, model.image_shape, given.source if isinstance(given, ImageSet) else given or data.source)
     members, holdout = data.take(split.member_idx), data.take(split.holdout_idx)
     ref = Reference.of(members, holdout, threshold=PIXEL_REPLICA_THRESHOLD)
     own = model.data_fingerprint is not None  # DP-SGD runs retrain on the model's data: cpaudit's own models only
@@ -243,7 +246,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
         else:
             evaluation.append({**p, "tuning_index": i})
     seconds = time.perf_counter() - t_start
-    record = {
+    record: dict[str, Any] = {
         "kind": "cpaudit-tune",
         "cpaudit_version": __version__,
         "threat_model": "samples",
@@ -286,7 +289,12 @@ def rerender_tune(path: Path, out: Path) -> Path:
 
 
 # What summarise_tune and the tune report read from every point of a sweep.
-POINT_KEYS = {"defence": str, "fid": (int, float), "sample_only_auc": (int, float), "replica_excess_p": (int, float)}
+POINT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "defence": str,
+    "fid": (int, float),
+    "sample_only_auc": (int, float),
+    "replica_excess_p": (int, float),
+}
 
 
 def read_tune(path: Path) -> dict:
@@ -337,7 +345,7 @@ def summarise_tune(record: dict) -> dict:
         p["within_fid_budget"] = p["fid"] <= eval_limit
         p["replicas_not_above_base_rate"] = copy_excess_p(p) >= level
         p["budget_choice"] = choice.get(p["defence"]) == p["tuning_index"]
-    defaults = {}
+    defaults: dict[str, dict[str, Any]] = {}
     for kind, families in KIND_FAMILIES.items():
         idx = [i for i, p in enumerate(tuning) if p["defence"] in families]
         if not idx:
