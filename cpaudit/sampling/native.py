@@ -78,8 +78,6 @@ def draw_native(
     """One batch of samples through StableDiffusionPipeline (StableDiffusionXLPipeline for SDXL folders, whose
     UNet calls carry `added_cond_kwargs` through guided_unet's **kwargs) with the folder's own scheduler, one
     generator a seed."""
-    import diffusers
-
     if model.conditioning != "text":
         raise InputError(
             "--scheduler", "native applies to Stable Diffusion pipeline folders; other models use cpaudit's sampler"
@@ -93,36 +91,8 @@ def draw_native(
                 "FlowMatchEulerDiscreteScheduler takes no eta; --scheduler native samples SD3 / FLUX deterministically",
             )
         return draw_native_flow(model, seeds, positions, steps, conditions, guide=guide, device=device)
-    sched_cfg = model.config["scheduler"]
-    scheduler = getattr(diffusers, sched_cfg["_class_name"]).from_config(sched_cfg)
+    pipe = _stable_diffusion_pipeline(model)
     unet = model.model.unet
-    p = model.prompts
-    if hasattr(
-        p, "text_encoder_2"
-    ):  # SDXL (models/sdxl_pipeline.py): no watermark, the folder's force_zeros_for_empty_prompt
-        pipe = diffusers.StableDiffusionXLPipeline(
-            vae=model.codec.vae,
-            text_encoder=p.text_encoder,
-            text_encoder_2=p.text_encoder_2,
-            tokenizer=p.tokenizer,
-            tokenizer_2=p.tokenizer_2,
-            unet=unet,
-            scheduler=scheduler,
-            force_zeros_for_empty_prompt=p.force_zeros_for_empty_prompt,
-            add_watermarker=False,
-        )
-    else:
-        pipe = diffusers.StableDiffusionPipeline(
-            vae=model.codec.vae,
-            text_encoder=p.text_encoder,
-            tokenizer=p.tokenizer,
-            unet=unet,
-            scheduler=scheduler,
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
-    pipe.set_progress_bar_config(disable=True)
     fired = torch.zeros(len(seeds), dtype=torch.long)
     prompts = conditions.prompts_of(positions)
     scale = conditions.resolved_guidance_scale
@@ -138,3 +108,40 @@ def draw_native(
         ).images  # the pipeline passes eta only to schedulers that take it
     images = out.float().cpu() * 2 - 1
     return SampleBatch(images, fired, torch.isfinite(images).flatten(1).all(1))
+
+
+def _stable_diffusion_pipeline(model):
+    """The folder's own pipeline around cpaudit's loaded parts, with the scheduler its config names, so native
+    sampling runs the steps the model's publishers ship; the progress bar is off, the audit reports its own."""
+    import diffusers
+
+    sched_cfg = model.config["scheduler"]
+    scheduler = getattr(diffusers, sched_cfg["_class_name"]).from_config(sched_cfg)
+    p = model.prompts
+    if hasattr(
+        p, "text_encoder_2"
+    ):  # SDXL (models/sdxl_pipeline.py): no watermark, the folder's force_zeros_for_empty_prompt
+        pipe = diffusers.StableDiffusionXLPipeline(
+            vae=model.codec.vae,
+            text_encoder=p.text_encoder,
+            text_encoder_2=p.text_encoder_2,
+            tokenizer=p.tokenizer,
+            tokenizer_2=p.tokenizer_2,
+            unet=model.model.unet,
+            scheduler=scheduler,
+            force_zeros_for_empty_prompt=p.force_zeros_for_empty_prompt,
+            add_watermarker=False,
+        )
+    else:
+        pipe = diffusers.StableDiffusionPipeline(
+            vae=model.codec.vae,
+            text_encoder=p.text_encoder,
+            tokenizer=p.tokenizer,
+            unet=model.model.unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
