@@ -12,27 +12,34 @@ from cpaudit.report.numbers import interval, num, p_value, pct
 RATES = ("replica rate", "guidance fired (sample-steps)", "training captions extracted (prompted)")
 
 
-def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
-    """(threat model or 'quality'/'mechanism', figure, value, text shown) for one audit."""
+# One key figure of one audit: (threat model or 'quality'/'mechanism', figure, value, text shown).
+KeyFigure = tuple[str, str, float | None, str]
+
+
+def _key_figures(r: dict) -> list[KeyFigure]:
+    """Every key figure of one audit, in the order the comparison table shows them."""
+    rows = _sample_rows(r)
+    for tm in THREAT_MODELS:
+        rows += _threat_model_rows(r, tm)
+    return rows + _quality_and_mechanism_rows(r)
+
+
+def _sample_rows(r: dict) -> list[KeyFigure]:
+    """What the published samples show: replicas, nearest-member similarity, the permutation test and, for
+    text-to-image audits (None rows are left out), prompted extraction."""
     nn, perm = r["nn"], r.get("permutation") or {}
-    rows: list[tuple[str, str, float | None, str]] = [
+    ext = (r.get("prompted_extraction") or {}).get("captions")
+    head = (r.get("attacks") or {}).get("prompted_extraction") or {}
+    median = nn.get("median_nearest_member_similarity")
+    return [
         (
             "samples",
             "replica rate",
             nn["replica_rate"],
             pct(nn["replica_rate"]) + f" ({nn['replicas']}/{nn['n_samples']})",
         ),
-        (
-            "samples",
-            "median nearest-member similarity",
-            nn.get("median_nearest_member_similarity"),
-            num(nn.get("median_nearest_member_similarity")),
-        ),
+        ("samples", "median nearest-member similarity", median, num(median)),
         ("samples", "permutation p", perm.get("p_value"), p_value(perm.get("p_value"), perm.get("n_permutations"))),
-    ]
-    ext = (r.get("prompted_extraction") or {}).get("captions")  # text-to-image audits: None rows are left out
-    head = (r.get("attacks") or {}).get("prompted_extraction") or {}
-    rows += [
         (
             "samples",
             "training captions extracted (prompted)",
@@ -49,42 +56,46 @@ def _key_figures(r: dict) -> list[tuple[str, str, float | None, str]]:
             "-" if not head else f"{num(head['auc'])} [{interval(head['auc_ci95'])}]",
         ),
     ]
-    for tm in THREAT_MODELS:  # what an attacker of this threat model can do: its strongest attack, selection-adjusted
-        h = headline(r, tm)
-        measured = bool(((r.get("threat_models") or {}).get(tm) or {}).get("measured_by", h is not None))
-        label = "membership AUC (strongest attack)"
-        if h is None or not measured:
-            rows += [
-                (tm, label, None, "not measured"),
-                (tm, "epsilon lower bound (one run)", None, "-"),
-                (tm, "epsilon lower bound (one run, proven)", None, "-"),
-            ]
-            continue
-        rows.append((tm, label, h["auc"], f"{num(h['auc'])} [{interval(h['auc_ci95'])}] {_chosen(h)}"))
-        rows.append(_one_run_epsilon(tm, h))
-        proven = h.get("epsilon_lb_proven")  # conditioned on the half's member count: a guarantee (schema 5)
-        rows.append(
-            (
-                tm,
-                "epsilon lower bound (one run, proven)",
-                proven,
-                "-"
-                if proven is None
-                else f"{num(proven, 2)} (≤ {num(h['epsilon_lb_proven_max_provable'], 2)} provable)",
-            )
-        )
+
+
+def _threat_model_rows(r: dict, tm: str) -> list[KeyFigure]:
+    """What an attacker of this threat model can do: its strongest attack, selection-adjusted, and the one-run
+    epsilon lower bounds; 'not measured' where none of its attacks ran."""
+    h = headline(r, tm)
+    measured = bool(((r.get("threat_models") or {}).get(tm) or {}).get("measured_by", h is not None))
+    label = "membership AUC (strongest attack)"
+    if h is None or not measured:
+        return [
+            (tm, label, None, "not measured"),
+            (tm, "epsilon lower bound (one run)", None, "-"),
+            (tm, "epsilon lower bound (one run, proven)", None, "-"),
+        ]
+    proven = h.get("epsilon_lb_proven")  # conditioned on the half's member count: a guarantee (schema 5)
+    proven_shown = (
+        "-" if proven is None else f"{num(proven, 2)} (≤ {num(h['epsilon_lb_proven_max_provable'], 2)} provable)"
+    )
+    return [
+        (tm, label, h["auc"], f"{num(h['auc'])} [{interval(h['auc_ci95'])}] {_chosen(h)}"),
+        _one_run_epsilon(tm, h),
+        (tm, "epsilon lower bound (one run, proven)", proven, proven_shown),
+    ]
+
+
+def _quality_and_mechanism_rows(r: dict) -> list[KeyFigure]:
+    """FID, then what the protection cost or spent: guidance fired, DP epsilon, extra samples drawn."""
     q = r.get("quality") or {}
-    rows.append(("quality", f"FID ({q.get('features', '?')})", q.get("fid"), num(q.get("fid"), 2)))
     fired = (r.get("protection") or {}).get("fired_fraction")
-    rows.append(("mechanism", "guidance fired (sample-steps)", fired, pct(fired) if fired is not None else "-"))
     dp = (r.get("privacy") or {}).get("dp_epsilon")
-    rows.append(("mechanism", "DP epsilon (accounted)", dp, num(dp, 2) + _at_delta(r) if dp is not None else "-"))
     extra = ((r.get("setup") or {}).get("sample_run") or {}).get("rejection", {}).get("extra_samples")
-    rows.append(("mechanism", "extra samples drawn (rejection)", extra, str(extra) if extra is not None else "-"))
-    return rows
+    return [
+        ("quality", f"FID ({q.get('features', '?')})", q.get("fid"), num(q.get("fid"), 2)),
+        ("mechanism", "guidance fired (sample-steps)", fired, pct(fired) if fired is not None else "-"),
+        ("mechanism", "DP epsilon (accounted)", dp, num(dp, 2) + _at_delta(r) if dp is not None else "-"),
+        ("mechanism", "extra samples drawn (rejection)", extra, str(extra) if extra is not None else "-"),
+    ]
 
 
-def _one_run_epsilon(tm: str, h: dict) -> tuple[str, str, float | None, str]:
+def _one_run_epsilon(tm: str, h: dict) -> KeyFigure:
     """The one-run epsilon row; a schema-2 file's epsilon_lb was the many-runs formula, not a bound for one
     training run: shown as such, with no change computed against one-run figures."""
     if "epsilon_lb_many_runs" not in h and "key" in h:
@@ -150,6 +161,61 @@ def _change(name: str, v: float | None, base: float | None) -> str:
 def compare_document(
     runs: list[tuple[str, dict]], links: list[str] | None = None, notes: list[str] | None = None
 ) -> Document:
+    """The comparison report: a card per run, the key figures side by side with changes against the first run,
+    each run's verdict, and links to the full reports."""
+    verdicts = _verdict_rows(runs)
+    any_fail = any(v[2] == "FAIL" for v in verdicts)
+    cards = [_run_card(label, r) for label, r in runs]
+    sections = [
+        _key_figures_section(runs),
+        Section("Verdicts", [Table(["run", "release", "result", "verdict"], verdicts)]),
+    ]
+    if links:
+        sections.append(
+            Section(
+                "Full reports", [Table(["run", "report"], [[label, link] for (label, _), link in zip(runs, links)])]
+            )
+        )
+    if notes:
+        sections.append(Section("See also", [Para(n) for n in notes]))
+    lead = [Figure("privacy_quality", privacy_quality_caption(runs))]
+    verdict = _compare_verdict(runs, cards, any_fail)
+    return Document("cpaudit comparison", verdict, False if any_fail else None, sections, cards, [], lead, True)
+
+
+def _compare_verdict(runs: list[tuple[str, dict]], cards: list[VerdictCard], any_fail: bool) -> str:
+    """How many runs pass their gates, which, and that changes are against the first run."""
+    passing = [c.title for c in cards if c.status == "passed"]
+    return (
+        f"{len(passing)} of {len(runs)} runs pass their gates"
+        + (f" ({', '.join(passing)})" if passing else "")
+        + f"; changes are against the first ({runs[0][0]})."
+        + (" At least one run FAILED a policy gate." if any_fail else "")
+    )
+
+
+def _key_figures_section(runs: list[tuple[str, dict]]) -> Section:
+    """Every key figure some run measured, one column per run, and what the rows mean."""
+    return Section(
+        "Key figures by threat model",
+        [
+            Table(["threat model", "figure"] + [label for label, _ in runs], _figure_rows(runs)),
+            Para(
+                "Each threat model's row is what an attacker with that access can do: the strongest membership attack "
+                "that applies (every attack of a weaker threat model applies too), selection-adjusted: attack, variant and "
+                "sign are chosen on one half of the images and scored on the other, with a bootstrap 95% interval; the "
+                "attacks the two halves chose are named. 'Not measured': no attack of that threat model ran (the audit "
+                "was not given the model). The epsilon lower bound is for this one training run (Steinke, Nasr & "
+                "Jagielski 2023), beside the most its sizes can prove. A sampling-time defence changes the samples "
+                "and the deployed sampler, never the weights. Changes in brackets are against the first run; "
+                "percentage points for rates."
+            ),
+        ],
+    )
+
+
+def _figure_rows(runs: list[tuple[str, dict]]) -> list[list[str]]:
+    """One row per key figure, left out where no run measured it; later runs show their change against the first."""
     figures = [(label, _key_figures(r)) for label, r in runs]
     base = figures[0][1]
     rows = []
@@ -160,6 +226,11 @@ def compare_document(
             [group, name]
             + [f[i][3] + ("" if j == 0 else _change(name, f[i][2], base[i][2])) for j, (_, f) in enumerate(figures)]
         )
+    return rows
+
+
+def _verdict_rows(runs: list[tuple[str, dict]]) -> list[list[str]]:
+    """Each run's release, gate result ('report only' or 'no gate set' where nothing was gated) and verdict."""
     verdicts = []
     for label, r in runs:
         pol = r.get("policy") or {}
@@ -174,44 +245,7 @@ def compare_document(
                 r.get("verdict", "-"),
             ]
         )
-    any_fail = any(v[2] == "FAIL" for v in verdicts)
-    cards = [_run_card(label, r) for label, r in runs]
-    passing = [c.title for c in cards if c.status == "passed"]
-    verdict = (
-        f"{len(passing)} of {len(runs)} runs pass their gates"
-        + (f" ({', '.join(passing)})" if passing else "")
-        + f"; changes are against the first ({runs[0][0]})."
-        + (" At least one run FAILED a policy gate." if any_fail else "")
-    )
-    sections = [
-        Section(
-            "Key figures by threat model",
-            [
-                Table(["threat model", "figure"] + [label for label, _ in runs], rows),
-                Para(
-                    "Each threat model's row is what an attacker with that access can do: the strongest membership attack "
-                    "that applies (every attack of a weaker threat model applies too), selection-adjusted: attack, variant and "
-                    "sign are chosen on one half of the images and scored on the other, with a bootstrap 95% interval; the "
-                    "attacks the two halves chose are named. 'Not measured': no attack of that threat model ran (the audit "
-                    "was not given the model). The epsilon lower bound is for this one training run (Steinke, Nasr & "
-                    "Jagielski 2023), beside the most its sizes can prove. A sampling-time defence changes the samples "
-                    "and the deployed sampler, never the weights. Changes in brackets are against the first run; "
-                    "percentage points for rates."
-                ),
-            ],
-        ),
-        Section("Verdicts", [Table(["run", "release", "result", "verdict"], verdicts)]),
-    ]
-    if links:
-        sections.append(
-            Section(
-                "Full reports", [Table(["run", "report"], [[label, link] for (label, _), link in zip(runs, links)])]
-            )
-        )
-    if notes:
-        sections.append(Section("See also", [Para(n) for n in notes]))
-    lead = [Figure("privacy_quality", privacy_quality_caption(runs))]
-    return Document("cpaudit comparison", verdict, False if any_fail else None, sections, cards, [], lead, True)
+    return verdicts
 
 
 def _run_card(label: str, r: dict) -> VerdictCard:
