@@ -108,8 +108,8 @@ def classifier_options(req: TrainClassifierRequest) -> TrainClassifierOptions:
         model=req.model,
         split=req.split,
         members=req.n_members if count is None else count,
-        member_source=None if count is not None else req.members,  # type: ignore[arg-type]
-        holdout_source=req.holdout,  # type: ignore[arg-type]
+        member_source=None if count is not None else req.members,
+        holdout_source=req.holdout,
         resize=req.resize,
         seed=req.seed,
         label_seed=req.label_seed,

@@ -107,7 +107,7 @@ def train_classifier(opts: TrainClassifierOptions, progress: Progress | None = N
         model,
         members,
         labels,
-        schedule,  # type: ignore[arg-type]  # it reads path() and T, which FlowSchedule has (train/classifier.py)
+        schedule,
         opts.train,
         gen,
         derive_seed(opts.seed, "eval-classifier"),

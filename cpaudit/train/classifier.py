@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from cpaudit.core.flow import FlowSchedule
 from cpaudit.core.paths import GaussianPath, noise_to
 from cpaudit.core.posterior import exact_logit
 from cpaudit.core.schedules import Schedule
@@ -71,7 +72,7 @@ def train_random_label_classifier(
     model: TimeClassifier,
     members: torch.Tensor,
     labels: torch.Tensor,
-    schedule: Schedule,
+    schedule: Schedule | FlowSchedule,
     cfg: ClassifierTrainConfig,
     gen: torch.Generator,
     eval_gen_seed: int,
