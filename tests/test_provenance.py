@@ -290,7 +290,10 @@ def test_the_python_api_reads_provenance_and_none_from_an_older_results_json():
 @pytest.mark.slow  # 30-50 s here: training a diffusers model, however few its steps
 @pytest.mark.parametrize(
     "kind",
-    [["digits", "--classes", "--n-members", "16"], ["captioned-digits", "--text", "--n-members", "8", "--vae-steps", "2"]],
+    [
+        ["digits", "--classes", "--n-members", "16"],
+        ["captioned-digits", "--text", "--n-members", "8", "--vae-steps", "2"],
+    ],
     ids=["classes", "text"],
 )
 def test_a_conditional_models_cpaudit_json_records_provenance(kind, tmp_path):

@@ -158,7 +158,8 @@ def test_an_odd_image_size_names_the_resize_that_works(tmp_path):
     for k in range(4):
         Image.fromarray((np.random.default_rng(k).random((25, 25)) * 255).astype(np.uint8)).save(faces / f"{k}.png")
     r = CliRunner().invoke(
-        app, ["train-diffusion", str(faces), "--out", str(tmp_path / "m"), "--n-members", "2", "--steps", "1", "--quiet"]
+        app,
+        ["train-diffusion", str(faces), "--out", str(tmp_path / "m"), "--n-members", "2", "--steps", "1", "--quiet"],
     )
     assert r.exit_code == 2 and "pass --resize 24x24 or --resize 26x26" in r.output, r.output
     assert not (tmp_path / "m").exists()
