@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 
 from cpaudit.core.schedules import Schedule
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
-from cpaudit.data.split import make_split, write_split
+from cpaudit.data.split import Split, make_split, write_split
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.models.checkpoint import save_weights, write_config
@@ -78,32 +79,9 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
             raise InputError("--resume", "is not supported with --dp (the privacy accounting assumes one run)")
     out = Path(opts.out)
     state_path = out / "training_state.safetensors"
-    config = {
-        "kind": "cpaudit-diffusion",
-        "cpaudit_version": __version__,
-        "unet": unet_cfg.to_dict(),
-        "schedule": opts.schedule.to_dict(),
-        "image_shape": list(data.shape),
-        "data": data.source,
-        "data_fingerprint": data.fingerprint(),
-        "seed": opts.seed,
-        "n_members": len(split.member_idx),
-        "split_design": split.design,
-        "train": {**opts.train.__dict__} if opts.dp is None else {**opts.dp.__dict__},
-        "dp": None,
-        "device": describe(device),
-        "provenance": provenance(device),
-    }
-    if opts.resume and (out / "config.json").is_file():
-        old = json.loads((out / "config.json").read_text())
-        if (
-            old.get("data_fingerprint") != config["data_fingerprint"]
-            or old.get("seed") != opts.seed
-            or old.get("split_design", "fixed") != split.design
-        ):
-            raise InputError(
-                out / "config.json", "--resume with other data, seed or split design than the run being resumed"
-            )
+    config = _run_config(opts, data, split, unet_cfg, device)
+    if opts.resume:
+        _check_resumes_same_run(out, opts.seed, config["data_fingerprint"], split.design)
     out.mkdir(parents=True, exist_ok=True)
     write_split(out / "split.json", data, split)
     write_config(out / "config.json", config)
@@ -140,3 +118,42 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
     write_config(out / "config.json", config)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainDiffusionResult(out, steps, seconds, len(split.member_idx), n_params, dp_info)
+
+
+def _run_config(
+    opts: TrainDiffusionOptions, data: ImageSet, split: Split, unet_cfg: UNetConfig, device: torch.device
+) -> dict:
+    """config.json of the model folder: what rebuilds the model (UNet, schedule, image shape) and what the audit
+    needs to trust it (data fingerprint, seed, split design, training settings, device and provenance)."""
+    return {
+        "kind": "cpaudit-diffusion",
+        "cpaudit_version": __version__,
+        "unet": unet_cfg.to_dict(),
+        "schedule": opts.schedule.to_dict(),
+        "image_shape": list(data.shape),
+        "data": data.source,
+        "data_fingerprint": data.fingerprint(),
+        "seed": opts.seed,
+        "n_members": len(split.member_idx),
+        "split_design": split.design,
+        "train": {**opts.train.__dict__} if opts.dp is None else {**opts.dp.__dict__},
+        "dp": None,
+        "device": describe(device),
+        "provenance": provenance(device),
+    }
+
+
+def _check_resumes_same_run(out: Path, seed: int, data_fingerprint: str, split_design: str | None) -> None:
+    """--resume continues the run in `out` only: other data, seed or split design would train a model whose
+    members are not the ones split.json names."""
+    if not (out / "config.json").is_file():
+        return
+    old = json.loads((out / "config.json").read_text())
+    if (
+        old.get("data_fingerprint") != data_fingerprint
+        or old.get("seed") != seed
+        or old.get("split_design", "fixed") != split_design
+    ):
+        raise InputError(
+            out / "config.json", "--resume with other data, seed or split design than the run being resumed"
+        )
