@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from cpaudit.core.schedules import Schedule
+from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
-from cpaudit.data.split import make_split, write_split
+from cpaudit.data.split import Split, make_split, write_split
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
@@ -60,8 +61,6 @@ def _scheduler_config(schedule: Schedule) -> dict:
 
 
 def train_class_diffusion(opts: TrainClassesOptions, progress: Progress | None = None) -> TrainClassesResult:
-    from diffusers import UNet2DModel
-
     device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize)
     if data.labels is None:
@@ -77,19 +76,7 @@ def train_class_diffusion(opts: TrainClassesOptions, progress: Progress | None =
         )
     split = make_split(data, members=opts.members, seed=opts.seed)
     n_classes = int(data.labels.max()) + 1
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
-        unet = UNet2DModel(
-            sample_size=h,
-            in_channels=c,
-            out_channels=c,
-            block_out_channels=opts.channels,
-            layers_per_block=opts.layers_per_block,
-            down_block_types=("DownBlock2D",) * len(opts.channels),
-            up_block_types=("UpBlock2D",) * len(opts.channels),
-            norm_num_groups=8,
-            num_class_embeds=n_classes,
-        )
+    unet = _class_unet(opts, c, h, n_classes)
     model = DiffusersDenoiser(unet)
     gen = torch_generator(derive_seed(opts.seed, "train-diffusion"))
     t0 = time.perf_counter()
@@ -109,23 +96,46 @@ def train_class_diffusion(opts: TrainClassesOptions, progress: Progress | None =
     ema.unet.cpu().save_pretrained(str(out / "unet"), safe_serialization=True)
     write_json(out / "scheduler" / "scheduler_config.json", _scheduler_config(opts.schedule))
     write_split(out / "split.json", data, split)
-    write_json(
-        out / "cpaudit.json",
-        {
-            "kind": "cpaudit-class-diffusion",
-            "cpaudit_version": __version__,
-            "data": data.source,
-            "data_fingerprint": data.fingerprint(),
-            "conditions_fingerprint": data.conditions_fingerprint(),
-            "seed": opts.seed,
-            "n_members": len(split.member_idx),
-            "class_names": data.class_names,
-            "train": {**opts.train.__dict__},
-            "train_seconds": round(seconds, 2),
-            "device": describe(device),
-            "provenance": provenance(device),
-        },
-    )
+    write_json(out / "cpaudit.json", _run_record(opts, data, split, seconds, device))
     return TrainClassesResult(
         out, steps, seconds, len(split.member_idx), sum(p.numel() for p in unet.parameters()), n_classes
     )
+
+
+def _class_unet(opts: TrainClassesOptions, channels_in: int, side: int, n_classes: int):
+    """diffusers' UNet2DModel with one class embedding a class, its initial weights drawn from the run's seed
+    under a forked RNG, so a run is reproducible end to end and the caller's global RNG is left as it was."""
+    from diffusers import UNet2DModel
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(opts.seed, "init-diffusion"))
+        return UNet2DModel(
+            sample_size=side,
+            in_channels=channels_in,
+            out_channels=channels_in,
+            block_out_channels=opts.channels,
+            layers_per_block=opts.layers_per_block,
+            down_block_types=("DownBlock2D",) * len(opts.channels),
+            up_block_types=("UpBlock2D",) * len(opts.channels),
+            norm_num_groups=8,
+            num_class_embeds=n_classes,
+        )
+
+
+def _run_record(opts: TrainClassesOptions, data: ImageSet, split: Split, seconds: float, device: torch.device) -> dict:
+    """cpaudit.json of the folder: what the audit needs to trust the model (data and condition fingerprints,
+    seed, members, class names, training settings, device and provenance); diffusers ignores it."""
+    return {
+        "kind": "cpaudit-class-diffusion",
+        "cpaudit_version": __version__,
+        "data": data.source,
+        "data_fingerprint": data.fingerprint(),
+        "conditions_fingerprint": data.conditions_fingerprint(),
+        "seed": opts.seed,
+        "n_members": len(split.member_idx),
+        "class_names": data.class_names,
+        "train": {**opts.train.__dict__},
+        "train_seconds": round(seconds, 2),
+        "device": describe(device),
+        "provenance": provenance(device),
+    }
