@@ -2,15 +2,36 @@
 (a cpaudit model; unprotected, CPSample, rejection, DP-SGD) and the text demo's (a Stable Diffusion pipeline;
 prompted extraction, the detector, CLiD), as Markdown and HTML, and the demo's comparison."""
 
+import io
 import json
+import re
 
+import matplotlib
+import numpy as np
 import pytest
+from PIL import Image
 
 from cpaudit.report.compare import compare_document
 from cpaudit.report.content import build_document
 from cpaudit.report.html import render_html
 from cpaudit.report.markdown import render_markdown
 from tests.report.reports import ROOT
+
+# The committed pictures were drawn by the matplotlib that constraints.txt pins; another release (the oldest stack
+# CI also tests, tests/install/constraints-oldest.txt) draws the same figure with other text antialiasing.
+PINNED_MATPLOTLIB = re.search(r"^matplotlib==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M).group(1)
+
+
+def assert_same_picture(drawn: bytes, committed: bytes) -> None:
+    """Byte for byte under the pinned matplotlib; under another release, the same size with at most 10% of the
+    pixels differing (measured: 4.4% and 5.6% under matplotlib 3.9.0, the text's antialiasing)."""
+    if matplotlib.__version__ == PINNED_MATPLOTLIB:
+        assert drawn == committed, "the committed picture is not the one drawn from the results"
+        return
+    a, b = (np.asarray(Image.open(io.BytesIO(x)).convert("RGB")) for x in (drawn, committed))
+    assert a.shape == b.shape
+    assert (a != b).any(axis=2).mean() <= 0.10
+
 
 RUNS = sorted((ROOT / "reports").glob("demo*/*/results.json"))
 DEMO = [
@@ -57,6 +78,8 @@ def test_the_demo_comparisons_render_from_their_results(demo, runs):
     notes = [FRONTIER_NOTE] if demo == "demo" else None
     doc = compare_document(loaded, [f"{f}/report.html" for _, f in runs], notes)
     figures = {p.stem: p.read_bytes() for p in (root / "figures").glob("*.png")}
-    assert set(figures) == {"privacy_quality"} and compare_figures(loaded) == figures
+    drawn = compare_figures(loaded)
+    assert set(figures) == set(drawn) == {"privacy_quality"}
+    assert_same_picture(drawn["privacy_quality"], figures["privacy_quality"])
     assert render_markdown(doc, set(figures)) == (root / "report.md").read_text()
     assert render_html(doc, figures) == (root / "report.html").read_text()
