@@ -319,8 +319,11 @@ def int_tuple(value: Any) -> tuple[int, ...]:
     out = []
     for v in items:
         if isinstance(v, bool) or isinstance(v, float) and not v.is_integer():
-            raise ValueError("expected whole numbers")
-        out.append(int(v))
+            raise ValueError("expected whole numbers separated by commas, such as 50,100")
+        try:
+            out.append(int(v))
+        except ValueError:  # int('x') names Python's literal rules, not what to type
+            raise ValueError("expected whole numbers separated by commas, such as 50,100") from None
     return tuple(out)
 
 
