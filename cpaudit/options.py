@@ -17,6 +17,7 @@ the config file and the API cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import sys
 import typing
@@ -86,8 +87,13 @@ def flat(cls: type) -> dict[str, tuple[dataclasses.Field, Option, str | None]]:
 
 
 def _field_type(cls: type, f: dataclasses.Field) -> Any:
-    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
-    return hints[f.name]
+    return _type_hints(cls)[f.name]
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """A declaration's resolved field types, once per class: every command's flags are built when the CLI starts."""
+    return typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
 
 
 # ---- values -----------------------------------------------------------------------------------------------------
