@@ -14,10 +14,10 @@ from cpaudit.models.load import LoadedModel
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.draw import draw_run
 from cpaudit.sampling.guides import resolve_logit_fn
-from cpaudit.sampling.protection import Protection, protect_pred
+from cpaudit.sampling.protection import Protection, protection_guide
 from cpaudit.sampling.rejection import reject_replicas, reject_replicas_per_condition
 from cpaudit.sampling.repulsion import Repulsion, centred_unit, repel_pred
-from cpaudit.sampling.sampler import Guide, SamplerConfig
+from cpaudit.sampling.sampler import Guide, SamplerConfig, compose_guides
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,6 @@ class Setting:
     protection: Protection | None = None
     repulsion: Repulsion | None = None
     reject_at: float | None = None  # resample samples whose nearest member reaches this correlation
-
-    def __post_init__(self) -> None:
-        if self.protection is not None and self.repulsion is not None:
-            raise ValueError("a setting guides with CPSample or with repulsion, not both")
 
     def to_dict(self) -> dict:
         return {
@@ -66,11 +62,23 @@ class Guides:
     membership: Membership = None  # whose members the exact posterior sums over, where the user names them
 
     def guide(self, model: LoadedModel, s: Setting) -> Guide | None:
-        if s.repulsion is not None:
-            members = self.members if self.space_members is None else self.space_members
-            unit, _ = centred_unit(members.to(self.device))
-            rep = s.repulsion
-            return lambda pred, x_t, t, at: repel_pred(pred, x_t, at, unit, rep)
+        """The setting's guidance: CPSample's, repulsion's, or both composed (CPSample's first, then repulsion's:
+        sampler.compose_guides says why); None where neither changes the sampler."""
+        cpsample = self._cpsample(model, s)
+        repel = self._repulsion(s)
+        if cpsample is not None and repel is not None:
+            return compose_guides(cpsample, repel)
+        return cpsample if cpsample is not None else repel
+
+    def _repulsion(self, s: Setting) -> Guide | None:
+        if s.repulsion is None:
+            return None
+        members = self.members if self.space_members is None else self.space_members
+        unit, _ = centred_unit(members.to(self.device))
+        rep = s.repulsion
+        return lambda pred, x_t, t, at: repel_pred(pred, x_t, at, unit, rep)
+
+    def _cpsample(self, model: LoadedModel, s: Setting) -> Guide | None:
         if s.protection is None or s.protection.inactive:
             return None
         key = (str(model.folder), s.protection.classifier)
@@ -79,7 +87,7 @@ class Guides:
                 model, s.protection.classifier, device=self.device, membership=self.membership
             )[0]
         logit_fn, p = self._logits[key], s.protection.in_space(model.codec.latent, model.prediction == "flow")
-        return lambda pred, x_t, t, at: protect_pred(pred, x_t, t, at, logit_fn, p)
+        return protection_guide(logit_fn, p)
 
 
 def draw_setting(

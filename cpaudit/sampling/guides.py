@@ -4,11 +4,13 @@ function; the Guide that modifies each prediction with it is sampling/sampler.py
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from cpaudit.core.posterior import exact_logit
+from cpaudit.core.paths import GaussianPath
+from cpaudit.core.posterior import exact_logit, nearest_member_logit
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import (
     Membership,
@@ -26,6 +28,23 @@ from cpaudit.sampling.protection import LogitFn
 from cpaudit.train.random_labels import label_seed_for, random_labels
 
 
+@dataclass(frozen=True, eq=False)
+class ExactPosterior:
+    """The Gaussian-mixture posterior over members as a LogitFn (the random label's logit), which also gives
+    its most probable member's logit (member_logit) for the rule away-from-member (core/guidance.py)."""
+
+    members: torch.Tensor  # (M, ...) in the model's own space
+    labels: torch.Tensor  # (M,) random labels in {0, 1}
+    path: GaussianPath
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        # t: the network's time input (on a flow 1000 sigma, so the sampling sigmas off the grid read right)
+        return exact_logit(x_t, self.members, self.labels, *self.path.coefficients(t))
+
+    def member_logit(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return nearest_member_logit(x_t, self.members, *self.path.coefficients(t))
+
+
 def exact_logit_fn(
     model: LoadedModel, label_seed: int | None = None, device: torch.device | str = "cpu", membership: Membership = None
 ) -> tuple[LogitFn, dict]:
@@ -38,11 +57,7 @@ def exact_logit_fn(
     # In the model's own space: a latent model's members are their latents (the codec's posterior mean).
     members = model.codec.to(device).encode(data.take(split.member_idx).to(device)).to(device)
     labels = random_labels(len(members), seed).to(device)
-    path = model.path
-
-    def logit_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        # t: the network's time input (on a flow 1000 sigma, so the sampling sigmas off the grid read right)
-        return exact_logit(x_t, members, labels, *path.coefficients(t))
+    logit_fn = ExactPosterior(members, labels, model.path)
 
     source = as_member_source(membership)
     named = source.to_dict() if isinstance(source, MemberSource) and source.given else None

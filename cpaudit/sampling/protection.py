@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
-from cpaudit.core.guidance import RULES, SPACES, X0_T, Rule, Space, confident, guidance_objective, guided_pred
+from cpaudit.core.guidance import MEMBER_RULE, RULES, SPACES, X0_T, Rule, Space, fires, guidance_objective, guided_pred
 from cpaudit.core.paths import Pred
 from cpaudit.errors import ConfigError
 
@@ -99,6 +99,9 @@ class Protection:
     # (core/guidance.py), where the identity of the image being drawn is already visible early.
     space: Space | None = None
     passes: int = 2  # classifier passes per step where it guides: 2 or 1 (protect_pred says which is cheaper where)
+    # Run the confidence pass every check_every-th step only; the rows it found confident are guided (gradient
+    # pass alone) at the steps in between (ProtectionGuide). 1: every step, as the paper.
+    check_every: int = 1
     clip_x0: bool = True  # space "x0": clip x0_hat to [-1, 1]; False for latent models (draw.py sets it)
     latent: bool = False  # settings left unset take LATENT_KIND_DEFAULTS (in_space sets it for a latent model)
     flow: bool = False  # ... or FLOW_KIND_DEFAULTS (in_space sets it for an SD3 / FLUX model)
@@ -125,8 +128,20 @@ class Protection:
             raise ConfigError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
         if self.passes not in (1, 2):
             raise ConfigError(f"passes must be 1 or 2, got {self.passes}")
+        self._check_cost_settings()
         if self.t_min < 0 or (self.t_max is not None and self.t_max < self.t_min):
             raise ConfigError(f"the guidance window needs 0 <= t_min <= t_max, got [{self.t_min}, {self.t_max}]")
+
+    def _check_cost_settings(self) -> None:
+        """The settings that trade the classifier's cost or pick its logit: each refused in one line."""
+        if self.rule == MEMBER_RULE and self.classifier != "exact":
+            raise ConfigError(
+                f"rule {MEMBER_RULE} needs the exact posterior (classifier exact), got {self.classifier!r}"
+            )
+        if isinstance(self.check_every, bool) or not isinstance(self.check_every, int) or self.check_every < 1:
+            raise ConfigError(f"check_every must be a whole number >= 1, got {self.check_every!r}")
+        if self.check_every > 1 and self.guide_when == "every-step":
+            raise ConfigError("check_every applies to guide_when confident (every-step has no confidence pass)")
 
     def in_space(self, latent: bool, flow: bool = False) -> Protection:
         """The same settings for a model of this space (pixels, latents, a rectified flow's latents): those left
@@ -160,11 +175,29 @@ class Protection:
             "t_max": self.t_max,
             "space": self.space,
             **({"defaults": "flow" if self.flow else "latent"} if self.latent else {}),
+            **({"check_every": self.check_every} if self.check_every != 1 else {}),
         }
 
 
+def rule_logit_fn(logit_fn: LogitFn, rule: str) -> LogitFn:
+    """The logit the rule reads: the random label's, or for away-from-member the most probable member's, which
+    only the exact posterior gives (sampling/guides.py ExactPosterior.member_logit)."""
+    if rule != MEMBER_RULE:
+        return logit_fn
+    member_logit = getattr(logit_fn, "member_logit", None)
+    if member_logit is None:
+        raise ConfigError(f"rule {MEMBER_RULE} needs the exact posterior's logit function (classifier exact)")
+    return member_logit
+
+
 def protect_pred(
-    pred: Pred, x_t: torch.Tensor, t: torch.Tensor, at: tuple[float, float], logit_fn: LogitFn, p: Protection
+    pred: Pred,
+    x_t: torch.Tensor,
+    t: torch.Tensor,
+    at: tuple[float, float],
+    logit_fn: LogitFn,
+    p: Protection,
+    held: torch.Tensor | None = None,
 ) -> tuple[Pred, torch.Tensor]:
     """Return (the guided pair, fired) for one step at the path's point at = (alpha_t, sigma_t); fired is a bool
     per sample.
@@ -175,7 +208,8 @@ def protect_pred(
     on the others, whose prediction is returned untouched); it saves a forward pass but pays a backward over the
     whole batch, and measured slower on the demo (1.89 against 1.70 times unprotected, benchmarks/RESULTS.md).
     Outside p's t window nothing runs, nor where alpha_t = 0 (a zero-SNR step: x_t is pure noise). t holds one
-    timestep for the whole batch.
+    timestep for the whole batch. held: the rows to guide, found confident at an earlier step (check_every > 1,
+    ProtectionGuide): no confidence pass runs, only the gradient pass on those rows.
 
     space "x0": the classifier reads the pair's x0_hat at X0_T, and its gradient in x0_hat (eps held fixed)
     replaces grad_x log p in the same eps_hat formula.
@@ -187,29 +221,46 @@ def protect_pred(
     if p.space == "x0":
         x_in = pred.x0.clamp(-1, 1) if p.clip_x0 else pred.x0
         t = torch.full_like(t, X0_T)
+    fn = rule_logit_fn(logit_fn, str(p.rule))
     every = p.guide_when == "every-step"
     alpha, scale, rule = p.settings()
-    if p.passes == 2 or every:
-        if every:
-            fired = torch.ones(n, dtype=torch.bool, device=x_t.device)
-        else:
-            with torch.no_grad():
-                fired = confident(logit_fn(x_in, t), alpha)
-            if not bool(fired.any()):
-                return pred, fired
-        rows = fired.nonzero().squeeze(1)
-        with torch.enable_grad():
-            x = x_in[rows].detach().requires_grad_(True)
-            objective = guidance_objective(logit_fn(x, t[rows]), rule).sum()
-            (grad,) = torch.autograd.grad(objective, x)
-        guided = guided_pred(x_t[rows], Pred(pred.x0[rows], pred.eps[rows]), grad, at, scale)
-        x0, eps = pred.x0.clone(), pred.eps.clone()
-        x0[rows], eps[rows] = guided.x0, guided.eps
-        return Pred(x0, eps), fired
+    if p.passes == 1 and not every and held is None:
+        return _one_pass(pred, x_t, x_in, t, at, fn, p)
+    if held is not None:
+        fired = held
+    elif every:
+        fired = torch.ones(n, dtype=torch.bool, device=x_t.device)
+    else:
+        with torch.no_grad():
+            fired = fires(fn(x_in, t), alpha, rule)
+    if not bool(fired.any()):
+        return pred, fired
+    rows = fired.nonzero().squeeze(1)
+    with torch.enable_grad():
+        x = x_in[rows].detach().requires_grad_(True)
+        objective = guidance_objective(fn(x, t[rows]), rule).sum()
+        (grad,) = torch.autograd.grad(objective, x)
+    guided = guided_pred(x_t[rows], Pred(pred.x0[rows], pred.eps[rows]), grad, at, scale)
+    x0, eps = pred.x0.clone(), pred.eps.clone()
+    x0[rows], eps[rows] = guided.x0, guided.eps
+    return Pred(x0, eps), fired
+
+
+def _one_pass(
+    pred: Pred,
+    x_t: torch.Tensor,
+    x_in: torch.Tensor,
+    t: torch.Tensor,
+    at: tuple[float, float],
+    fn: LogitFn,
+    p: Protection,
+) -> tuple[Pred, torch.Tensor]:
+    """protect_pred's passes 1: one forward with gradients over the batch, one backward where some row fires."""
+    alpha, scale, rule = p.settings()
     with torch.enable_grad():
         x = x_in.detach().requires_grad_(True)
-        logit = logit_fn(x, t)
-        fired = confident(logit.detach(), alpha)
+        logit = fn(x, t)
+        fired = fires(logit.detach(), alpha, rule)
         if not bool(fired.any()):
             return pred, fired
         objective = torch.where(fired, guidance_objective(logit, rule), torch.zeros_like(logit)).sum()
@@ -217,3 +268,45 @@ def protect_pred(
     mask = fired.view(-1, *([1] * (x_t.ndim - 1)))
     guided = guided_pred(x_t, pred, grad, at, scale)
     return Pred(torch.where(mask, guided.x0, pred.x0), torch.where(mask, guided.eps, pred.eps)), fired
+
+
+class ProtectionGuide:
+    """CPSample as a sampler Guide (sampling/sampler.py), holding what check_every needs across steps.
+
+    check_every k > 1: the confidence pass runs at the first guided step of a chain and every k-th guided step
+    after; the rows it found confident are guided, with the gradient pass alone, at the k - 1 guided steps that
+    follow, so a chain of S guided steps runs ceil(S / k) confidence passes. A new chain (the sampler's t goes
+    back up, or the batch size changes) starts with a check, so one guide serves batch after batch. Steps outside
+    the t window or at alpha_t = 0 are not guided and not counted; the first guided step after them checks.
+    """
+
+    def __init__(self, logit_fn: LogitFn, p: Protection) -> None:
+        self.logit_fn, self.p = logit_fn, p
+        self._last_t: float | None = None
+        self._held: torch.Tensor | None = None  # the rows the last check found confident
+        self._since_check = 0
+
+    def __call__(
+        self, pred: Pred, x_t: torch.Tensor, t: torch.Tensor, at: tuple[float, float]
+    ) -> tuple[Pred, torch.Tensor]:
+        if self.p.check_every == 1:
+            return protect_pred(pred, x_t, t, at, self.logit_fn, self.p)
+        now = float(t.reshape(-1)[0])
+        new_chain = self._last_t is None or now >= self._last_t
+        if new_chain or (self._held is not None and len(self._held) != x_t.shape[0]):
+            self._held = None
+        self._last_t = now
+        if not self.p.guides_at(int(t[0])) or at[0] <= 0:
+            self._held = None
+            return protect_pred(pred, x_t, t, at, self.logit_fn, self.p)
+        if self._held is None or self._since_check >= self.p.check_every:
+            out, fired = protect_pred(pred, x_t, t, at, self.logit_fn, self.p)
+            self._held, self._since_check = fired, 1
+            return out, fired
+        self._since_check += 1
+        return protect_pred(pred, x_t, t, at, self.logit_fn, self.p, held=self._held)
+
+
+def protection_guide(logit_fn: LogitFn, p: Protection) -> ProtectionGuide:
+    """A fresh CPSample guide for one run of sampling (its check_every state starts empty)."""
+    return ProtectionGuide(logit_fn, p)

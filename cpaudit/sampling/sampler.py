@@ -17,7 +17,7 @@ from cpaudit.core.schedules import Spacing, step_plan
 from cpaudit.core.steps import ddim_step, ddpm_step
 from cpaudit.errors import ConfigError
 from cpaudit.models.denoise import PairFn
-from cpaudit.sampling.protection import LogitFn, Protection, protect_pred
+from cpaudit.sampling.protection import LogitFn, Protection, protection_guide
 from cpaudit.seeding import torch_generator
 
 # (pred, x_t, t, (alpha_t, sigma_t)) -> (guided pred, fired per sample): any sampling-time guidance (CPSample,
@@ -52,15 +52,30 @@ def _noise(gens: list[torch.Generator], shape: tuple[int, ...], device: torch.de
     return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(device)
 
 
+def compose_guides(first: Guide, second: Guide) -> Guide:
+    """first's guidance, then second's on the prediction first returned; fired where either fired.
+
+    CPSample goes first and a member-specific guide (nearest-member repulsion) second: CPSample then reads the
+    denoiser's own prediction, so it fires where it would alone, and repulsion judges the x0_hat that will be
+    drawn, after CPSample's shift, so the push away from the member being copied has the last word."""
+
+    def both(pred: Pred, x_t: torch.Tensor, t: torch.Tensor, at: tuple[float, float]) -> tuple[Pred, torch.Tensor]:
+        pred, fired_first = first(pred, x_t, t, at)
+        pred, fired_second = second(pred, x_t, t, at)
+        return pred, fired_first | fired_second
+
+    return both
+
+
 def combined_guide(protection: Protection | None, logit_fn: LogitFn | None, guide: Guide | None) -> Guide | None:
-    """CPSample's guide from its settings and classifier, or the other guide given (not both)."""
+    """CPSample's guide from its settings and classifier, then the other guide given (compose_guides), either
+    alone where the other is absent. A fresh guide each call: CPSample's check_every state is per run."""
     if protection is None or protection.inactive:
         return guide
     if logit_fn is None:
         raise ValueError("protection needs a logit_fn")
-    if guide is not None:
-        raise ValueError("give protection or guide, not both")
-    return lambda pred, x_t, t, at: protect_pred(pred, x_t, t, at, logit_fn, protection)
+    cpsample = protection_guide(logit_fn, protection)
+    return cpsample if guide is None else compose_guides(cpsample, guide)
 
 
 @torch.no_grad()
@@ -82,7 +97,7 @@ def sample_batch(
 
     denoise: (x_t, t) -> (x0_hat, eps_hat) on `path` (models/denoise.py). The returned tensors are on the
     CPU. `protection` with its `logit_fn` is
-    CPSample; `guide` is any other guidance (not both). `shape` is the model's own space (latents for a
+    CPSample; `guide` is any other guidance, applied after CPSample's where both are given. `shape` is the model's own space (latents for a
     latent model, which the caller decodes); `spacing` the timesteps visited (core/schedules.py).
     """
     device = torch.device(device)
