@@ -12,6 +12,7 @@ import torch
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
+from cpaudit.data.reference import ReferenceDraw, check_same_data, draw_reference, write_reference_split
 from cpaudit.data.split import Split, make_split, write_split
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
@@ -44,6 +45,9 @@ class TrainDiffusionOptions:
     resume: bool = False
     dp: DPConfig | None = None  # DP-SGD (DPDM) instead of plain training
     device: str = "auto"  # see device.py
+    # Train the reference model for this model folder: its members drawn from images it never trained on
+    # (data/reference.py); every other setting is the model's own (reference_options).
+    reference_for: Path | None = None
 
 
 @dataclass
@@ -71,7 +75,12 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
         raise InputError("--steps", f"must be >= 1, got {opts.train.steps}")
     device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize, skip_bad=opts.skip_bad)
-    split = make_split(data, members=opts.members, seed=opts.seed, design=opts.split_design)  # type: ignore[arg-type]
+    draw = _reference_draw(opts, data)
+    split = (
+        draw.split
+        if draw is not None
+        else make_split(data, members=opts.members, seed=opts.seed, design=opts.split_design)  # type: ignore[arg-type]
+    )
     unet_cfg = _unet_config(opts, data.shape)
     if opts.dp is not None:
         check_dp_config(opts.dp, len(split.member_idx))
@@ -83,7 +92,11 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
     if opts.resume:
         _check_resumes_same_run(out, opts.seed, config["data_fingerprint"], split.design)
     out.mkdir(parents=True, exist_ok=True)
-    write_split(out / "split.json", data, split)
+    if draw is None:
+        write_split(out / "split.json", data, split)
+    else:
+        write_reference_split(out / "split.json", data, draw)
+        config["reference_for"] = draw.reference_for
     write_config(out / "config.json", config)
 
     gen = torch_generator(derive_seed(opts.seed, "train-diffusion"))
@@ -118,6 +131,43 @@ def train_diffusion(opts: TrainDiffusionOptions, progress: Progress | None = Non
     write_config(out / "config.json", config)
     n_params = sum(p.numel() for p in model.parameters())
     return TrainDiffusionResult(out, steps, seconds, len(split.member_idx), n_params, dp_info)
+
+
+def _reference_draw(opts: TrainDiffusionOptions, data: ImageSet) -> ReferenceDraw | None:
+    """The reference model's split (opts.reference_for), after checking the data is the one the model trained on."""
+    if opts.reference_for is None:
+        return None
+    if opts.resume:
+        raise InputError("--resume", "does not apply to --reference-for (train the reference in one run)")
+    record = json.loads((Path(opts.reference_for) / "config.json").read_text())
+    check_same_data(opts.reference_for, record, data)
+    return draw_reference(opts.reference_for, data, opts.seed)
+
+
+def reference_options(model: Path, record: dict, out: Path, seed: int, device: str) -> TrainDiffusionOptions:
+    """The options that trained `model` (its config.json, `record`), for a reference model written to `out`:
+    same data, UNet, schedule, training (DP-SGD included) and number of members; the members differ."""
+    unet = UNetConfig.from_dict(record["unet"])
+    _, h, w = record["image_shape"]
+    train, dp = dict(record["train"]), None
+    if record.get("dp") is not None:
+        dp = DPConfig(**train)
+    return TrainDiffusionOptions(
+        data=record["data"],
+        out=out,
+        members=int(record["n_members"]),
+        seed=seed,
+        train=DiffusionTrainConfig() if dp else DiffusionTrainConfig(**train),
+        schedule=Schedule.from_dict(record["schedule"]),
+        base_channels=unet.base_channels,
+        channel_mult=unet.channel_mult,
+        num_res_blocks=unet.num_res_blocks,
+        attention_resolutions=unet.attention_resolutions,
+        resize=(h, w),  # what a folder was read at (the fingerprint check catches any other reading)
+        dp=dp,
+        device=device,
+        reference_for=Path(model),
+    )
 
 
 def _run_config(

@@ -7,21 +7,28 @@ CLI and the API train the same model from the same request."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from cpaudit.core.schedules import Schedule
+from cpaudit.data.reference import training_record
 from cpaudit.data.split import DRAWN_DESIGNS
 from cpaudit.device import DEVICE_HELP
 from cpaudit.errors import InputError
 from cpaudit.options import as_path, comma_joined, int_tuple_or_none, option, size_hw
 from cpaudit.pipelines.train_classes import TrainClassesOptions, TrainClassesResult, train_class_diffusion
-from cpaudit.pipelines.train_diffusion import TrainDiffusionOptions, TrainDiffusionResult, train_diffusion
+from cpaudit.pipelines.train_diffusion import (
+    TrainDiffusionOptions,
+    TrainDiffusionResult,
+    reference_options,
+    train_diffusion,
+)
 from cpaudit.pipelines.train_text import (
     TEXT_SCHEDULE,
     TrainTextOptions,
     TrainTextResult,
     default_train_config,
+    reference_text_options,
     text_architecture,
     train_text_diffusion,
 )
@@ -42,14 +49,26 @@ def _positive_ints(value: object) -> tuple[int, ...]:
     return values
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # DATA is optional (--reference-for names it) and comes first
 class TrainDiffusionRequest:
     """What the user asks `train-diffusion` for, as the command line and the API take it (flat, unresolved)."""
 
-    data: str = option(
-        help="'digits', an image folder, an .npz or a CIFAR-10 batches folder.", cli=False, config=False, parse=str
+    data: str | None = option(
+        None,
+        help="'digits', an image folder, an .npz or a CIFAR-10 batches folder [default with --reference-for: the "
+        "data MODEL_DIR was trained on].",
+        cli=False,
+        config=False,
+        parse=str,
     )
     out: Path = option(help="Model folder to write (model.safetensors, config.json, split.json).", parse=as_path)
+    reference_for: Path | None = option(
+        None,
+        metavar="MODEL_DIR",
+        parse=as_path,
+        help="Train the reference model for MODEL_DIR (a cpaudit model): its settings, as many members drawn from "
+        "images MODEL_DIR never trained on; give the folder to `tune --reference`.",
+    )
     n_members: int = option(64, min=1, old=("--members",), help=N_MEMBERS_HELP)
     seed: int = option(0, min=0, max=2**63 - 1, help=SEED_HELP)
     split_design: str = option(
@@ -146,11 +165,37 @@ def train_model(req: TrainDiffusionRequest, progress: StepProgress | None = None
     """Train the model the request asks for (the pixel DDPM, --text or --classes); `progress(stage, step,
     total, metrics)` after every optimiser step, the stage naming what is trained."""
     check_request(req)
+    if req.reference_for is not None:
+        return _train_reference(req, progress)
+    if req.data is None:
+        raise InputError("DATA", "missing: name the images to train on, e.g. 'digits' (or give --reference-for)")
     if req.text:
         return _train_text(req, progress)
     if req.classes:
         return _train_classes(req, progress)
     return _train_pixel(req, progress)
+
+
+REFERENCE_OPTIONS = ("out", "reference_for", "seed", "device")  # all a reference model takes: the rest is recorded
+
+
+def _train_reference(req: TrainDiffusionRequest, progress: StepProgress | None) -> TrainResult:
+    """A reference model for req.reference_for: trained as that model was (its recorded config), on as many
+    members drawn from images it never trained on (data/reference.py). Only --out, --seed and --device apply."""
+    model = Path(req.reference_for)  # type: ignore[arg-type]
+    given = [f.name for f in fields(req) if f.name not in REFERENCE_OPTIONS and getattr(req, f.name) != f.default]
+    if given:
+        flag = "DATA" if given[0] == "data" else "--" + given[0].replace("_", "-")
+        raise InputError(flag, "does not apply to --reference-for: the model's recorded settings are used")
+    kind, record = training_record(model)
+    if Path(req.out).resolve() == model.resolve():
+        raise InputError("--out", "must differ from --reference-for's folder")
+    if kind == "text":
+        opts = reference_text_options(model, record, req.out, req.seed, req.device)
+        stage = None if progress is None else lambda name, s, n, m: progress(f"train reference {name}", s, n, m)
+        return train_text_diffusion(opts, stage)
+    pixel = reference_options(model, record, req.out, req.seed, req.device)
+    return train_diffusion(pixel, progress=_stage(progress, "train reference diffusion"))
 
 
 def _stage(progress: StepProgress | None, name: str) -> Callable[[int, int, dict], None] | None:
@@ -177,7 +222,7 @@ def _train_pixel(req: TrainDiffusionRequest, progress: StepProgress | None) -> T
         checkpoint_every=req.checkpoint_every,
     )
     opts = TrainDiffusionOptions(
-        data=req.data,
+        data=str(req.data),
         out=req.out,
         members=req.n_members,
         seed=req.seed,
@@ -202,7 +247,7 @@ def _train_classes(req: TrainDiffusionRequest, progress: StepProgress | None) ->
         steps=req.steps or 4000, batch_size=req.batch_size or 64, lr=req.lr or 1e-3, ema_decay=req.ema
     )
     opts = TrainClassesOptions(
-        req.data,
+        str(req.data),
         req.out,
         req.n_members,
         req.seed,
@@ -218,7 +263,7 @@ def _train_text(req: TrainDiffusionRequest, progress: StepProgress | None) -> Tr
     schedule = TEXT_SCHEDULE if req.schedule is None else Schedule(kind=req.schedule, T=req.timesteps)  # type: ignore[arg-type]
     cfg = default_train_config(req.arch, vae_steps=req.vae_steps, steps=req.steps, batch_size=req.batch_size, lr=req.lr)
     opts = TrainTextOptions(
-        req.data,
+        str(req.data),
         req.out,
         req.n_members,
         req.n_holdout,

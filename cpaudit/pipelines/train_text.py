@@ -20,11 +20,13 @@ from cpaudit.core.flow import FlowSchedule
 from cpaudit.core.schedules import Schedule
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.load import load_data
-from cpaudit.data.split import Split, make_split, write_split
+from cpaudit.data.reference import ReferenceDraw, check_same_data, draw_reference, write_reference_split
+from cpaudit.data.split import Split, make_split, read_manifest, write_split
 from cpaudit.device import describe, resolve_device
 from cpaudit.errors import InputError
-from cpaudit.io_utils import write_json
+from cpaudit.io_utils import read_json, write_json
 from cpaudit.models.configured import ConfiguredModule
+from cpaudit.models.diffusers_unet import BETA_SCHEDULES
 from cpaudit.models.prompts import PromptEncoder, SDXLPromptEncoder
 from cpaudit.models.sd_pipeline import load_diffusers_module
 from cpaudit.models.sdxl_pipeline import add_time_ids
@@ -33,6 +35,7 @@ from cpaudit.models.tiny_flow import (
     TinyFlowConfig,
     TinyFluxConfig,
     TinySD3Config,
+    flow_config_from_dict,
     flow_pipeline,
     flow_scheduler,
     flow_text_encoders,
@@ -80,6 +83,9 @@ class TrainTextOptions:
     vae: Path | None = None  # reuse this pipeline's (or vae folder's) autoencoder instead of training one
     resize: tuple[int, int] | None = None
     device: str = "auto"
+    # Train the reference model for this pipeline folder: its members drawn from images the folder's model never
+    # saw (data/reference.py), its autoencoder on images that are none of those members; see reference_text_options.
+    reference_for: Path | None = None
 
     def __post_init__(self) -> None:
         if self.train is None:  # a flow transformer trains at its own rate and length, not the UNet's
@@ -397,7 +403,24 @@ def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = Non
     device = resolve_device(opts.device)
     data = load_data(opts.data, resize=opts.resize)
     captions = _check_data(opts, data)
-    split, pool = _split(opts, data)
+    draw = _reference_draw(opts, data)
+    split, pool = _split(opts, data) if draw is None else _reference_pool(draw, len(data))
+    result = _train_and_save(opts, data, captions, split, pool, progress, device)
+    if draw is not None:
+        _record_reference(Path(opts.out), data, draw)
+    return result
+
+
+def _train_and_save(
+    opts: TrainTextOptions,
+    data: ImageSet,
+    captions: list[str],
+    split: Split,
+    pool: np.ndarray,
+    progress: Progress | None,
+    device: torch.device,
+) -> TrainTextResult:
+    """Train the autoencoder (or reuse --vae's) and the denoiser on the split's members; write the folder."""
     gen = torch_generator(derive_seed(opts.seed, "train-text"))
     t0 = time.perf_counter()
     vae, vae_source, vae_seconds = _autoencoder(opts, data, split, pool, gen, progress, device)
@@ -418,6 +441,64 @@ def train_text_diffusion(opts: TrainTextOptions, progress: Progress | None = Non
     return _finish(
         opts, data, split, trained, lambda out: save(out, trained.cpu(), vae.cpu()), t0, vae_source, vae_seconds, device
     )
+
+
+def _reference_draw(opts: TrainTextOptions, data: ImageSet) -> ReferenceDraw | None:
+    """The reference model's split (opts.reference_for), after checking the data is the one the model trained on."""
+    if opts.reference_for is None:
+        return None
+    record = read_json(Path(opts.reference_for) / "cpaudit.json")
+    check_same_data(opts.reference_for, record, data)
+    return draw_reference(opts.reference_for, data, opts.seed)
+
+
+def _reference_pool(draw: ReferenceDraw, n: int) -> tuple[Split, np.ndarray]:
+    """The reference's split and its autoencoder's images: neither its members nor held-out, and none of the
+    audited model's members (a decoder trained on them could draw them)."""
+    used = np.zeros(n, dtype=bool)
+    used[draw.split.member_idx] = used[draw.split.holdout_idx] = used[draw.model_members] = True
+    return draw.split, np.flatnonzero(~used)
+
+
+def _record_reference(out: Path, data: ImageSet, draw: ReferenceDraw) -> None:
+    """split.json and cpaudit.json say which model this is the reference for."""
+    write_reference_split(out / "split.json", data, draw)
+    record = read_json(out / "cpaudit.json")
+    write_json(out / "cpaudit.json", {**record, "reference_for": draw.reference_for})
+
+
+def reference_text_options(model: Path, record: dict, out: Path, seed: int, device: str) -> TrainTextOptions:
+    """The options that trained the pipeline folder `model` (its cpaudit.json, `record`), for a reference model
+    written to `out`: same data, architecture, training, schedule and autoencoder source; the members differ."""
+    folder = Path(model)
+    arch_dict = record["architecture"]
+    name = record["arch"]
+    arch = flow_config_from_dict(arch_dict) if name in ("sd3", "flux") else ARCHITECTURES[name].from_dict(arch_dict)
+    trained_vae = str(record.get("vae_source", "trained")).startswith("trained on")
+    _, h, w = read_manifest(folder / "split.json")["image_shape"]
+    return TrainTextOptions(
+        record["data"],
+        out,
+        int(record["n_members"]),
+        int(record["n_holdout"]),
+        seed,
+        default_train_config(name, **record["train"]),
+        _recorded_schedule(folder, arch),
+        arch,
+        vae=None if trained_vae else Path(record["vae_source"]),
+        resize=(h, w),
+        device=device,
+        reference_for=folder,
+    )
+
+
+def _recorded_schedule(folder: Path, arch: TinySDConfig | TinyFlowConfig) -> Schedule:
+    """The UNet's noise schedule as its scheduler config records it (a flow transformer's is fixed)."""
+    if isinstance(arch, TinyFlowConfig):
+        return TEXT_SCHEDULE
+    cfg = read_json(folder / "scheduler" / "scheduler_config.json")
+    kind = BETA_SCHEDULES[cfg["beta_schedule"]]
+    return Schedule(kind, int(cfg["num_train_timesteps"]), float(cfg["beta_start"]), float(cfg["beta_end"]))
 
 
 def _finish(
