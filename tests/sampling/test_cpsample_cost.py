@@ -68,8 +68,8 @@ def test_check_every_guides_the_rows_last_found_confident():
     guide = protection_guide(fn, p)
     x = torch.randn(6, *SHAPE, generator=torch.Generator().manual_seed(0))
     t1, t2 = torch.full((6,), 600), torch.full((6,), 580)
-    _, first = guide(toy_denoise(x, t1), x, t1, tuple(float(v) for v in PATH.coefficients(t1)))
-    at2 = tuple(float(v) for v in PATH.coefficients(t2))
+    _, first = guide(toy_denoise(x, t1), x, t1, PATH.at(600))
+    at2 = PATH.at(580)
     out, second = guide(toy_denoise(x, t2), x, t2, at2)
     assert 0 < int(first.sum()) < 6 and torch.equal(second, first) and fn.confidence_calls == 1
     want, _ = protect_pred(toy_denoise(x, t2), x, t2, at2, fn, p, held=first)
@@ -125,9 +125,10 @@ def test_a_setting_with_cpsample_and_repulsion_guides_with_both_in_turn(tiny_mod
     guides = Guides(members, torch.device("cpu"))
     p, rep = Protection("exact", alpha=0.1, scale=1.0, space="x_t"), Repulsion(threshold=0.19, scale=30.0)
     guide = guides.guide(model, Setting("both", "-", protection=p, repulsion=rep))
+    assert guide is not None
     x = torch.randn(5, *model.image_shape, generator=torch.Generator().manual_seed(2))
     t = torch.full((5,), 300)
-    at = tuple(float(v) for v in model.path.coefficients(t))
+    at = model.path.at(300)
     pred = model.pair_fn()(x, t)
     out, fired = guide(pred, x, t, at)
     logit_fn = guides._logits[(str(model.folder), p.classifier)]
