@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import torch
+
+
+class GuidanceSchedule(Protocol):
+    """A per-step classifier-free guidance scale (sampling/cfg_schedule.py's CfgSchedule)."""
+
+    def scale_at(self, t: torch.Tensor, scale: float) -> float | torch.Tensor: ...
+
+    def to_dict(self) -> dict: ...
+
+
+# (denoiser, x_t, t, cond) -> the network output: guidance that needs the two halves of classifier-free guidance
+# separately and further calls of the network (sampling/amg.py's anti-memorisation guidance). The denoiser gives
+# `halves(x, t, cond)` and is called with other conditions as usual; `cond` is the batch's, without the hook.
+GuidanceHook = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, "TextCond"], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,9 @@ class TextCond:
     pooled_uncond_embeds: torch.Tensor | None = None  # (N, P) SDXL
     time_ids: torch.Tensor | None = None  # (N, 6) SDXL: original size, crop top-left, target size
     guidance: float | None = None  # FLUX.1-dev's distilled guidance scale (the transformer's `guidance` input)
+    # The guidance scale per step (delayed / opposite guidance, sampling/cfg_schedule.py); None: guidance_scale.
+    cfg_schedule: GuidanceSchedule | None = None
+    hook: GuidanceHook | None = None  # guidance on the separate halves (sampling/amg.py); None: none
 
     @property
     def added(self) -> bool:
@@ -42,6 +61,17 @@ class TextCond:
         `do_classifier_free_guidance` (FLUX: `do_true_cfg`) decides."""
         return self.guidance_scale > 1.0
 
+    def scale_at(self, t: torch.Tensor) -> float | torch.Tensor:
+        """The guidance scale w at the rows' network times t: guidance_scale, or the schedule's w(t) (a float
+        where the rows share one, else a column to broadcast)."""
+        if self.cfg_schedule is None:
+            return self.guidance_scale
+        return self.cfg_schedule.scale_at(t, self.guidance_scale)
+
+    def unhooked(self) -> TextCond:
+        """The same condition without its hook (what the hook itself calls the denoiser with)."""
+        return replace(self, hook=None)
+
     def _map(self, f) -> TextCond:
         opt = lambda v: None if v is None else f(v)  # noqa: E731
         return TextCond(
@@ -52,6 +82,8 @@ class TextCond:
             opt(self.pooled_uncond_embeds),
             opt(self.time_ids),
             self.guidance,
+            self.cfg_schedule,
+            self.hook,
         )
 
     def rows(self, index: slice | torch.Tensor) -> TextCond:
@@ -65,8 +97,8 @@ class TextCond:
         return replace(self, prompt_embeds=prompt_embeds)
 
     def prompt_only(self) -> TextCond:
-        """The prompt half alone: eps(x_t, t, prompt), guidance scale 1."""
-        return replace(self, guidance_scale=1.0)
+        """The prompt half alone: eps(x_t, t, prompt), guidance scale 1 at every step, no hook."""
+        return replace(self, guidance_scale=1.0, cfg_schedule=None, hook=None)
 
     def uncond_only(self) -> TextCond:
         """The unconditional half alone: eps(x_t, t, uncond), guidance scale 1."""
@@ -103,3 +135,25 @@ def cond_rows(cond: Cond, index: slice | torch.Tensor) -> Cond:
 
 def cond_to(cond: Cond, device: torch.device | str) -> Cond:
     return None if cond is None else cond.to(device)
+
+
+def guided_output(
+    cond: TextCond,
+    t: torch.Tensor,
+    prompt: Callable[[], torch.Tensor],
+    uncond: Callable[[], torch.Tensor],
+    halves: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+) -> torch.Tensor:
+    """Classifier-free guidance u + w (c - u) at w = cond.scale_at(t), calling only what that needs: the prompt
+    half alone at w = 1 (the pipelines' `do_classifier_free_guidance` off), the unconditional half alone at w = 0
+    (delayed guidance's early steps), both halves (`halves()` -> (u, c)) otherwise. At a constant w this is the
+    combination the pipelines form, bit for bit."""
+    w = cond.scale_at(t)
+    if isinstance(w, float) and w == 1.0:
+        return prompt()
+    if isinstance(w, float) and w == 0.0:
+        return uncond()
+    u, c = halves()
+    if isinstance(w, torch.Tensor):
+        w = w.to(u.device, u.dtype).reshape(-1, *([1] * (u.dim() - 1)))
+    return u + w * (c - u)

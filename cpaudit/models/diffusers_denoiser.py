@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from cpaudit.core.paths import is_prediction_type
-from cpaudit.models.conditioning import Cond, TextCond
+from cpaudit.models.conditioning import Cond, TextCond, guided_output
 from cpaudit.models.configured import ConfiguredModule
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # diffusers' names for the VP schedulers' outputs
@@ -41,9 +41,19 @@ class DiffusersDenoiser(torch.nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: Cond = None) -> torch.Tensor:
         if not isinstance(cond, TextCond):
             return self._eps(x, t, cond)
-        if cond.guidance_scale == 1.0:
-            return self._eps(x, t, cond)
-        # diffusers' order: the unconditional half first (pipeline_stable_diffusion.py, __call__), added conditions too.
+        if cond.hook is not None:  # guidance on the separate halves (sampling/amg.py)
+            return cond.hook(self, x, t, cond.unhooked())
+        return guided_output(
+            cond,
+            t,
+            lambda: self._eps(x, t, cond),
+            lambda: self._eps(x, t, cond.uncond_only()),
+            lambda: self.halves(x, t, cond),
+        )
+
+    def halves(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> tuple[torch.Tensor, torch.Tensor]:
+        """(unconditional, prompt) outputs as one doubled batch in diffusers' order, the unconditional half first
+        (pipeline_stable_diffusion.py, __call__), added conditions too."""
         both = self._eps(torch.cat([x, x]), torch.cat([t, t]), cond.doubled())
         uncond, text = both.chunk(2)
-        return uncond + cond.guidance_scale * (text - uncond)
+        return uncond, text

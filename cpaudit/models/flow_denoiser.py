@@ -12,7 +12,7 @@ import torch
 
 from cpaudit.core.flow import FlowFamily
 from cpaudit.core.paths import PredictionType
-from cpaudit.models.conditioning import Cond, TextCond
+from cpaudit.models.conditioning import Cond, TextCond, guided_output
 from cpaudit.models.configured import ConfiguredModule
 
 
@@ -55,15 +55,48 @@ class FlowDenoiser(torch.nn.Module):
         """x: (N, C, h, w) unpacked latents; t: (N,) 1000 sigma (float64 from cpaudit's paths); cond: a TextCond.
         The latents go in the transformer's dtype; the time as each pipeline passes it: SD3 the scheduler's
         float32 `timesteps`, FLUX `t.to(latents.dtype)` (exact: 1000 sigma of a float32 sigma rounds as the
-        scheduler's float32 product does)."""
+        scheduler's float32 product does). Guidance is combined in the transformer's dtype, as the pipelines do."""
+        cond = self._text(cond)
+        if cond.hook is not None:  # guidance on the separate halves (sampling/amg.py)
+            return cond.hook(self, x, t, cond.unhooked())
+        x_in, t_in = self._inputs(x, t)
+        if cond.cfg_schedule is None and not cond.guided:  # the pipelines' `do_classifier_free_guidance` off
+            out = self._branch(x_in, t_in, cond)
+        else:
+            out = guided_output(
+                cond,
+                t,
+                lambda: self._branch(x_in, t_in, cond),
+                lambda: self._branch(x_in, t_in, cond.uncond_only()),
+                lambda: self._halves(x_in, t_in, cond),
+            )
+        return out.to(x.dtype)
+
+    def halves(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> tuple[torch.Tensor, torch.Tensor]:
+        """(unconditional, prompt) velocities as each pipeline computes them, in x's dtype."""
+        u, c = self._halves(*self._inputs(x, t), self._text(cond))
+        return u.to(x.dtype), c.to(x.dtype)
+
+    def _inputs(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        dtype = self.transformer.dtype
+        return x.to(dtype), t.to(torch.float32) if self.family == "sd3" else t.to(dtype)
+
+    def _text(self, cond: Cond) -> TextCond:
         if not isinstance(cond, TextCond):
             raise TypeError(f"a {self.family.upper()} transformer is text-conditioned: cond must be a TextCond")
-        dtype = self.transformer.dtype
-        x_in = x.to(dtype)
-        out = (
-            self._sd3(x_in, t.to(torch.float32), cond) if self.family == "sd3" else self._flux(x_in, t.to(dtype), cond)
-        )
-        return out.to(x.dtype)
+        return cond
+
+    def _branch(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
+        """One half, on inputs already in the transformer's dtype: the prompt embeddings of `cond` alone."""
+        if self.family == "sd3":
+            return self._sd3_call(x, t, cond.prompt_embeds, cond.pooled_prompt_embeds)
+        return self._flux(x, t, cond)
+
+    def _halves(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> tuple[torch.Tensor, torch.Tensor]:
+        """SD3: one doubled batch, the unconditional half first; FLUX: two calls (pipeline_flux.py's true CFG)."""
+        if self.family == "sd3":
+            return self._sd3_halves(x, t, cond)
+        return self._flux(x, t, cond.uncond_only()), self._flux(x, t, cond)
 
     def _sd3_call(
         self, x: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor, pooled: torch.Tensor | None
@@ -72,16 +105,15 @@ class FlowDenoiser(torch.nn.Module):
             hidden_states=x, timestep=t, encoder_hidden_states=embeds, pooled_projections=pooled, return_dict=False
         )[0]
 
-    def _sd3(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
-        """StableDiffusion3Pipeline.__call__ (pipeline_stable_diffusion_3.py): classifier-free guidance as one doubled
-        batch, the unconditional half first, `noise_pred_uncond + guidance_scale (noise_pred_text - noise_pred_uncond)`."""
-        if not cond.guided:
-            return self._sd3_call(x, t, cond.prompt_embeds, cond.pooled_prompt_embeds)
+    def _sd3_halves(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> tuple[torch.Tensor, torch.Tensor]:
+        """StableDiffusion3Pipeline.__call__ (pipeline_stable_diffusion_3.py): classifier-free guidance's halves as one
+        doubled batch, the unconditional half first; the pipeline combines them as `noise_pred_uncond +
+        guidance_scale (noise_pred_text - noise_pred_uncond)` (guided_output)."""
         both = cond.doubled()
         uncond, text = self._sd3_call(
             torch.cat([x, x]), torch.cat([t, t]), both.prompt_embeds, both.pooled_prompt_embeds
         ).chunk(2)
-        return uncond + cond.guidance_scale * (text - uncond)
+        return uncond, text
 
     def _flux_call(
         self,
@@ -108,9 +140,10 @@ class FlowDenoiser(torch.nn.Module):
         return unpack_latents(out, h, w)
 
     def _flux(self, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
-        """FluxPipeline.__call__ (pipeline_flux.py): `timestep / 1000`, the distilled `guidance` tensor when the
-        transformer embeds it (`guidance_embeds`, FLUX.1-dev), and true classifier-free guidance as two separate
-        calls, `neg_noise_pred + true_cfg_scale (noise_pred - neg_noise_pred)`."""
+        """One FLUX call on the prompt embeddings of `cond`, as FluxPipeline.__call__ (pipeline_flux.py) makes it:
+        `timestep / 1000` and the distilled `guidance` tensor when the transformer embeds it (`guidance_embeds`,
+        FLUX.1-dev). True classifier-free guidance is two such calls, `neg_noise_pred + true_cfg_scale
+        (noise_pred - neg_noise_pred)` (halves and guided_output)."""
         timestep = t / 1000
         guidance = None
         if self.transformer.config.guidance_embeds:
@@ -119,8 +152,4 @@ class FlowDenoiser(torch.nn.Module):
                     "this FLUX transformer embeds a guidance scale (guidance_embeds): cond.guidance must be set"
                 )
             guidance = torch.full((x.shape[0],), cond.guidance, device=x.device, dtype=torch.float32)
-        pos = self._flux_call(x, timestep, cond.prompt_embeds, cond.pooled_prompt_embeds, guidance)
-        if not cond.guided:
-            return pos
-        neg = self._flux_call(x, timestep, cond.uncond_embeds, cond.pooled_uncond_embeds, guidance)
-        return neg + cond.guidance_scale * (pos - neg)
+        return self._flux_call(x, timestep, cond.prompt_embeds, cond.pooled_prompt_embeds, guidance)

@@ -20,6 +20,7 @@ from cpaudit.errors import InputError
 from cpaudit.io_utils import write_json
 from cpaudit.models.load import LoadedModel, load_model
 from cpaudit.provenance import provenance
+from cpaudit.sampling.amg import amg_for_model
 from cpaudit.sampling.conditions import Conditions, resolve_conditions
 from cpaudit.sampling.draw import draw_run
 from cpaudit.sampling.guides import resolve_logit_fn
@@ -125,6 +126,9 @@ def check_sample_options(opts: SampleOptions) -> None:
         raise InputError("--scheduler", f"must be cpaudit or native, got {opts.scheduler!r}")
     if opts.batch_size < 1:
         raise InputError("--batch-size", f"must be >= 1, got {opts.batch_size}")
+    for flag, given in (("--cfg-schedule", opts.conditions.cfg_schedule), ("--amg", opts.conditions.amg)):
+        if given is not None and opts.scheduler == "native":
+            raise InputError(flag, "runs with --scheduler cpaudit only")
     if not 0 <= opts.seed <= MAX_SEED - opts.n:
         raise InputError("--seed", f"must be in [0, 2^63 - 1 - n], got {opts.seed}")
 
@@ -140,12 +144,21 @@ def in_model_space(opts: SampleOptions, model: LoadedModel) -> SampleOptions:
     return replace(opts, conditions=conditions, protection=protection)
 
 
+def with_amg_hook(model: LoadedModel, opts: SampleOptions, device: torch.device) -> SampleOptions:
+    """AMG's members loaded once for the run (sampling/amg.py), where the options ask for it."""
+    c = opts.conditions
+    if c.amg is None or c.amg_hook is not None:
+        return opts
+    hook = amg_for_model(model, c.amg, opts.membership, device)
+    return replace(opts, conditions=replace(c, amg_hook=hook))
+
+
 def sample(opts: SampleOptions, on_step: Callable[[], None] | None = None) -> SampleResult:
     """Draw opts.n samples; rank 0 writes the PNGs, samples.npz and run.json (run_record)."""
     check_sample_options(opts)
     device = resolve_device(opts.device)
     model = load_model(opts.model, opts.lora)
-    opts = in_model_space(opts, model)
+    opts = with_amg_hook(model, in_model_space(opts, model), device)
     t0 = time.perf_counter()
     images, fired, finite, info = draw_samples(model, opts, on_step, device)
     seconds = time.perf_counter() - t0

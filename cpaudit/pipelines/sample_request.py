@@ -15,9 +15,11 @@ from cpaudit.data.captions import read_prompts_file
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import MEMBERSHIP_HELP, MemberSource
 from cpaudit.device import DEVICE_HELP
-from cpaudit.errors import InputError
+from cpaudit.errors import ConfigError, InputError
 from cpaudit.options import as_path, int_tuple, option, size_hw
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts
+from cpaudit.sampling.amg import DEFAULT_AMG, Amg
+from cpaudit.sampling.cfg_schedule import CFG_MODES, DEFAULT_EARLY_SCALE, DEFAULT_UNTIL, CfgSchedule
 from cpaudit.sampling.conditions import Conditions
 from cpaudit.sampling.prompt_defences import DEFAULTS, PromptDefence
 from cpaudit.sampling.protection import (
@@ -177,6 +179,46 @@ class SampleRequest:
         "prompt on a FLUX without a guidance embedding (default 1: none, as schnell).",
     )
     negative_prompt: str | None = option(None, help="The unconditional half's prompt [default: empty].")
+    cfg_schedule: str = option(
+        "constant",
+        choices=("constant", *CFG_MODES),
+        help="Text-to-image models: constant guidance, or delayed (no guidance early) or opposite (negative "
+        "guidance early) classifier-free guidance (Jain et al. 2025; sampling/cfg_schedule.py).",
+    )
+    cfg_until: float | None = option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="delayed/opposite: fraction of the diffusion time, from the noisiest step, at the early scale "
+        f"[default: {DEFAULT_UNTIL['delayed']:g} delayed, {DEFAULT_UNTIL['opposite']:g} opposite].",
+    )
+    cfg_early_scale: float | None = option(
+        None,
+        min=-100.0,
+        max=1.0,
+        help="delayed (0 to 1) / opposite (< 0): the guidance scale of the early steps "
+        f"[default: {DEFAULT_EARLY_SCALE['delayed']:g} delayed, {DEFAULT_EARLY_SCALE['opposite']:g} opposite].",
+    )
+    amg: bool = option(
+        False,
+        help="Text-to-image models: anti-memorisation guidance (Chen et al. 2024; sampling/amg.py), which needs the "
+        "members and their captions.",
+    )
+    amg_threshold: float = option(
+        DEFAULT_AMG["threshold"],
+        min=-1.0,
+        max=1.0,
+        help="--amg: guide where x0's nearest member correlates above this.",
+    )
+    amg_spe: float = option(DEFAULT_AMG["spe"], min=0.0, max=1e6, help="--amg: despecification scale c1.")
+    amg_dup: float = option(
+        DEFAULT_AMG["dup"],
+        min=0.0,
+        max=1e6,
+        show_default=False,
+        help="--amg: caption deduplication scale c2 [default: 1/0.3, the authors'].",
+    )
+    amg_sim: float = option(DEFAULT_AMG["sim"], min=0.0, max=1e9, help="--amg: dissimilarity guidance scale c3.")
     class_label: tuple[int, ...] | None = option(
         None,
         cli_type=list[int] | None,
@@ -208,6 +250,8 @@ def sample_options(req: SampleRequest) -> SampleOptions:
         req.negative_prompt,
         req.class_label or None,
         request_prompt_defence(req),
+        request_cfg_schedule(req),
+        request_amg(req),
     )
     return SampleOptions(
         model=req.model,
@@ -268,3 +312,25 @@ def request_protection(req: SampleRequest) -> Protection | None:
         t_max=req.t_max,
         space=req.space,  # type: ignore[arg-type]
     )
+
+
+def request_cfg_schedule(req: SampleRequest) -> CfgSchedule | None:
+    """--cfg-schedule with its settings at the mode's defaults where unset; settings with constant refused."""
+    if req.cfg_schedule == "constant":
+        if req.cfg_until is not None or req.cfg_early_scale is not None:
+            raise InputError("--cfg-schedule", "--cfg-until and --cfg-early-scale set delayed or opposite guidance")
+        return None
+    try:
+        return CfgSchedule(req.cfg_schedule, req.cfg_until, req.cfg_early_scale).resolved()  # type: ignore[arg-type]
+    except ConfigError as e:
+        raise InputError("--cfg-early-scale", str(e)) from None
+
+
+def request_amg(req: SampleRequest) -> Amg | None:
+    """--amg's settings; the scales without --amg refused."""
+    settings = {"threshold": req.amg_threshold, "spe": req.amg_spe, "dup": req.amg_dup, "sim": req.amg_sim}
+    if not req.amg:
+        if settings != DEFAULT_AMG:
+            raise InputError("--amg", "--amg-threshold, --amg-spe, --amg-dup and --amg-sim set --amg; give it")
+        return None
+    return Amg(**settings)

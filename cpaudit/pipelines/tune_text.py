@@ -36,6 +36,8 @@ from cpaudit.io_utils import write_json
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.sample import SampleOptions, extraction_prompts, sample
 from cpaudit.report.tune_text_md import tune_text_markdown
+from cpaudit.sampling.amg import Amg
+from cpaudit.sampling.cfg_schedule import CfgSchedule
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.prompt_defences import PromptDefence
 from cpaudit.sampling.protection import Protection, defaults_table
@@ -58,12 +60,35 @@ TEXT_FAMILIES = {
     "prompt-optimisation": "prompt optimisation",
     "exact": "CPSample, exact posterior",
     "learned": "CPSample, learned classifier",
+    "delayed-cfg": "delayed guidance",
+    "opposite-cfg": "opposite guidance",
+    "amg": "anti-memorisation guidance",
 }
 
 
+def guidance_grid() -> dict[str, list[dict]]:
+    """Delayed and opposite guidance around the authors' transition times (sampling/cfg_schedule.py: t 500 with
+    w = 0 early, t 650 with w = -2), delayed also at w = 1 early (their dynamic method's early scale); AMG around
+    its defaults (sampling/amg.py), its dissimilarity scale over a decade and a lower threshold."""
+    delayed = [(0.3, 0.0), (0.5, 0.0), (0.7, 0.0), (0.5, 1.0)]
+    opposite = [(0.2, -2.0), (0.35, -2.0), (0.35, -1.0), (0.5, -2.0)]
+    amg = [(0.9, 100.0), (0.9, 30.0), (0.9, 300.0), (0.8, 100.0)]
+    return {
+        "delayed guidance": [
+            {"label": f"until {u:g}, early {w:g}", "cfg_schedule": CfgSchedule("delayed", u, w)} for u, w in delayed
+        ],
+        "opposite guidance": [
+            {"label": f"until {u:g}, early {w:g}", "cfg_schedule": CfgSchedule("opposite", u, w)} for u, w in opposite
+        ],
+        "anti-memorisation guidance": [
+            {"label": f"threshold {lam:g}, sim {c3:g}", "amg": Amg(threshold=lam, sim=c3)} for lam, c3 in amg
+        ],
+    }
+
+
 def text_grid(classifier: str | None, small: bool = False, flow: bool = False) -> dict[str, list[dict]]:
-    """defence -> its points, each {"label", "protection" or "prompt_defence"}; CPSample's scales around the
-    latent (or, on SD3 / FLUX, the flow) defaults."""
+    """defence -> its points, each {"label", "protection", "prompt_defence", "cfg_schedule" or "amg"}; CPSample's
+    scales around the latent (or, on SD3 / FLUX, the flow) defaults."""
     table = defaults_table(latent=True, flow=flow)
     exact, learned = table["exact"]["scale"], table["learned"]["scale"]
     grid = {
@@ -93,6 +118,7 @@ def text_grid(classifier: str | None, small: bool = False, flow: bool = False) -
             {"label": f"scale {s:g}", "protection": Protection(classifier, scale=s)}
             for s in (learned / 3, learned, learned * 3, learned * 10)
         ]
+    grid.update(guidance_grid())
     return {k: v[:: max(1, len(v) // 2)][:2] for k, v in grid.items()} if small else grid
 
 
@@ -158,7 +184,11 @@ class Extraction:
                     membership=opts.membership,
                     device=opts.device,
                     conditions=Conditions(
-                        tuple(self.prompts), opts.guidance_scale, prompt_defence=point.get("prompt_defence")
+                        tuple(self.prompts),
+                        opts.guidance_scale,
+                        prompt_defence=point.get("prompt_defence"),
+                        cfg_schedule=point.get("cfg_schedule"),
+                        amg=point.get("amg"),
                     ),
                 )
             )
@@ -256,4 +286,8 @@ def tune_text(opts: TextTuneOptions, progress: Progress | None = None) -> dict:
 def _setting(point: dict, flow: bool) -> dict:
     if "prompt_defence" in point:
         return {"prompt_defence": point["prompt_defence"].resolved().to_dict()}
+    if "cfg_schedule" in point:
+        return {"cfg_schedule": point["cfg_schedule"].to_dict()}
+    if "amg" in point:
+        return {"amg": point["amg"].to_dict()}
     return {"protection": point["protection"].in_space(latent=True, flow=flow).to_dict()}

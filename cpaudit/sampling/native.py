@@ -82,6 +82,9 @@ def draw_native(
         raise InputError(
             "--scheduler", "native applies to Stable Diffusion pipeline folders; other models use cpaudit's sampler"
         )
+    for flag, given in (("--cfg-schedule", conditions.cfg_schedule), ("--amg", conditions.amg)):
+        if given is not None:  # the pipeline combines guidance itself, at one scale, from the two halves alone
+            raise InputError(flag, "runs with --scheduler cpaudit only")
     if model.prediction == "flow":  # SD3 / FLUX: their own pipelines (sampling/native_flow.py)
         from cpaudit.sampling.native_flow import draw_native_flow
 
