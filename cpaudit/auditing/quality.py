@@ -42,7 +42,10 @@ def kernel_inception_distance(
     return float(total / subsets)
 
 
-def pooled_pixels(images: torch.Tensor, size: int = 8) -> np.ndarray:
+POOLED_SIZE = 8  # the side of the pooled images of the tables' "pixel FID"
+
+
+def pooled_pixels(images: torch.Tensor, size: int = POOLED_SIZE) -> np.ndarray:
     """(N, C*size*size) float64: images average-pooled to size x size, the pixel features of a "pixel FID" on
     small images (fewer dimensions than images, so the covariance is not singular)."""
     return F.adaptive_avg_pool2d(images.float(), size).flatten(1).double().numpy()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from cpaudit.report.document import Document, Figure, Item, Para, Section, Table
+from cpaudit.report.document import Document, Figure, Para, Section, Table
 from cpaudit.report.first_screen import action_sentence, headline_figures, lead_figures, verdict_cards
 from cpaudit.report.gates_table import gate_rows
 from cpaudit.report.numbers import interval, num, p_value, pct
+from cpaudit.report.quality_section import quality_section
 from cpaudit.report.summary import glossary_section, summary_section
 from cpaudit.report.text_section import text_section
 from cpaudit.report.threat_sections import threat_model_sections
@@ -64,7 +65,7 @@ def build_document(results: dict, title: str = "cpaudit privacy audit") -> Docum
         prompted.collapsed = True
         sections.append(prompted)
     if results.get("quality"):
-        sections.append(_quality_section(results["quality"]))
+        sections.append(quality_section(results["quality"]))
     privacy_rows = _privacy_rows(results)
     if privacy_rows:
         sections.append(Section("Protection and privacy", [Table(["mechanism", "settings"], privacy_rows)]))
@@ -153,32 +154,6 @@ def _permutation_items(perm: dict | None) -> list:
         ),
         Figure("permutation", "Null distribution of the permutation statistic; the observed value is marked."),
     ]
-
-
-def _quality_section(quality: dict) -> Section:
-    """FID and KID, with the embedding and reference they hold only for."""
-    items: list[Item] = [
-        Table(
-            ["embedding", "FID", "KID", "samples", "held-out reference"],
-            [
-                [
-                    quality["features"],
-                    num(quality["fid"]),
-                    f"{quality['kid']:.4f}",
-                    str(quality.get("n_samples")),
-                    str(quality.get("n_reference")),
-                ]
-            ],
-        ),
-        Para(
-            f"FID and KID are computed on the {quality['features']} embedding against "
-            f"{quality.get('reference') or 'held-out images'}, so they compare only with figures on the same embedding "
-            "and reference size."
-        ),
-    ]
-    if quality.get("warning"):
-        items.append(Para("Warning: " + quality["warning"] + "."))
-    return Section("Quality", items)
 
 
 def _privacy_rows(results: dict) -> list[list[str]]:

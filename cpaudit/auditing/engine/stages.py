@@ -20,8 +20,9 @@ from cpaudit.auditing.baseline import baseline_gates
 from cpaudit.auditing.embedding_store import stream_embeddings
 from cpaudit.auditing.engine.options import AuditOptions
 from cpaudit.auditing.features import FeatureSpec, embed
+from cpaudit.auditing.fidelity import fidelity_figures
 from cpaudit.auditing.policy import Policy, evaluate_gates, family, gate_levels
-from cpaudit.auditing.quality import frechet_distance, kernel_inception_distance
+from cpaudit.auditing.quality import POOLED_SIZE, frechet_distance, kernel_inception_distance, pooled_pixels
 from cpaudit.auditing.replication import ReplicationResult, replication
 from cpaudit.auditing.samples import SampleSet
 from cpaudit.auditing.verdict import verdict_sentence
@@ -48,6 +49,7 @@ class Embeddings:
     members: np.ndarray  # (M, D), possibly a memmap
     holdout: np.ndarray  # (H, D)
     holdout_quality: np.ndarray | None  # None where the held-out set was streamed
+    member_quality: np.ndarray | None = None  # (M, F); None where the members were streamed
 
 
 @dataclass
@@ -98,16 +100,17 @@ def embed_stage(run: AuditRun, _sections: dict) -> dict:
     run.step("embed")
     spec, cache, dev = run.spec, run.opts.cache_dir, run.device
     e_s, f_s = embed(run.samples.images, spec, cache_dir=cache, device=dev)
+    f_m = None  # quality features of every member (authenticity's training set), where few enough to hold
     if len(run.members) >= STREAM_MIN_REFERENCES:
         e_m = stream_embeddings(run.members, spec, run.scratch / "members.npy", device=dev)
     else:
-        e_m, _ = embed(run.members.all(), spec, cache_dir=cache, device=dev)
+        e_m, f_m = embed(run.members.all(), spec, cache_dir=cache, device=dev)
     f_h = None  # quality features of every held-out image, where they are few enough to hold
     if len(run.holdout) >= STREAM_MIN_REFERENCES:
         e_h = stream_embeddings(run.holdout, spec, run.scratch / "holdout.npy", device=dev)
     else:
         e_h, f_h = embed(run.holdout.all(), spec, cache_dir=cache, device=dev)
-    run.emb = Embeddings(e_s, f_s, e_m, e_h, f_h)
+    run.emb = Embeddings(e_s, f_s, e_m, e_h, f_h, f_m)
     return {}
 
 
@@ -187,36 +190,105 @@ def permutation_stage(run: AuditRun, _sections: dict) -> dict:
 
 def quality_stage(run: AuditRun, _sections: dict) -> dict:
     """FID and KID against the whole held-out set (a reference of fixed size, whatever the number of samples);
-    where the held-out set is streamed, a seeded subset of QUALITY_MAX_REFERENCES."""
+    where the held-out set is streamed, a seeded subset of QUALITY_MAX_REFERENCES. Beside them, figures FID
+    cannot give: k-NN precision and recall against the held-out images, and authenticity against the members
+    (auditing/fidelity.py), on the audit's features and on images average-pooled to 8x8 (the tables' FID)."""
     run.step("quality")
     spec, f_s, f_q = run.spec, run.embedded.sample_quality, run.embedded.holdout_quality
-    if f_q is None:  # KID's draws stay as without streaming
-        pick = run.rng("quality-reference")
-        q_idx = np.sort(pick.choice(len(run.holdout), min(len(run.holdout), QUALITY_MAX_REFERENCES), replace=False))
+    q_idx = quality_reference_rows(run)
+    if q_idx is not None:  # KID's draws stay as without streaming
         f_q = embed(run.holdout.take(q_idx), spec, device=run.device)[1]
+    assert f_q is not None
+    m_idx = quality_member_rows(run)
+    f_m = run.embedded.member_quality
+    if m_idx is not None:
+        f_m = embed(run.members.take(m_idx), spec, device=run.device)[1]
+    assert f_m is not None
     fid = frechet_distance(f_s.astype(np.float64), f_q.astype(np.float64))
     kid = kernel_inception_distance(f_s.astype(np.float64), f_q.astype(np.float64), run.rng("quality"))
     dim = int(f_s.shape[1])
-    # Fewer images than dimensions leave the covariance singular: FID is then biased and unstable.
-    warning = (
-        None
-        if min(len(f_s), len(f_q)) > dim
-        else f"FID from {len(f_s)} samples and {len(f_q)} reference images in {dim} dimensions: fewer images than "
+    quality = {
+        "features": spec.label,
+        "fid": fid,
+        "kid": kid,
+        "n_samples": int(len(f_s)),
+        "n_reference": int(len(f_q)),
+        "reference": "held-out images" + ("" if q_idx is None else " (seeded subset)"),
+        "feature_dim": dim,
+        "warning": fid_warning(len(f_s), len(f_q), dim),
+        "resize": spec.resize if spec.kind == "inception" else None,
+        "weights_sha256": spec.sha256,
+    }
+    quality.update(fidelity_keys(f_s, f_q, f_m, run.device, m_idx is not None))
+    if pooled_block_applies(run):
+        quality[POOLED_KEY] = pooled_quality(run, q_idx, m_idx)
+    return {"quality": quality}
+
+
+POOLED_KEY = f"pooled_pixels_{POOLED_SIZE}x{POOLED_SIZE}"
+
+
+def fid_warning(n_samples: int, n_reference: int, dim: int) -> str | None:
+    """Fewer images than dimensions leave the covariance singular: FID is then biased and unstable."""
+    if min(n_samples, n_reference) > dim:
+        return None
+    return (
+        f"FID from {n_samples} samples and {n_reference} reference images in {dim} dimensions: fewer images than "
         "dimensions on a side make the covariance singular and the FID unreliable"
     )
+
+
+def quality_reference_rows(run: AuditRun) -> np.ndarray | None:
+    """The held-out rows of quality's reference where the held-out set was streamed (a seeded subset); None: all."""
+    if run.embedded.holdout_quality is not None:
+        return None
+    pick = run.rng("quality-reference")
+    return np.sort(pick.choice(len(run.holdout), min(len(run.holdout), QUALITY_MAX_REFERENCES), replace=False))
+
+
+def quality_member_rows(run: AuditRun) -> np.ndarray | None:
+    """The members authenticity compares with where they were streamed (a seeded subset); None: all."""
+    if run.embedded.member_quality is not None:
+        return None
+    pick = run.rng("quality-members")
+    return np.sort(pick.choice(len(run.members), min(len(run.members), QUALITY_MAX_REFERENCES), replace=False))
+
+
+def fidelity_keys(
+    f_s: np.ndarray, f_q: np.ndarray, f_m: np.ndarray, device: torch.device, members_subset: bool
+) -> dict:
+    """precision, recall (against f_q) and authenticity (against f_m) with their intervals, k and the members'
+    count; the samples' and the reference's counts are quality's n_samples and n_reference."""
+    figures = fidelity_figures(f_s, f_q, f_m, device=device)
+    figures.pop("n_samples")
+    figures["n_reference"] = figures.pop("n_holdout")
+    figures["authenticity_reference"] = "members" + (" (seeded subset)" if members_subset else "")
+    return figures
+
+
+def pooled_block_applies(run: AuditRun) -> bool:
+    """The pooled block differs from the audit's own figures: any embedding but pixels of images already
+    POOLED_SIZE square (pooling them changes nothing), on images at least that large."""
+    height, width = run.samples.images.shape[-2:]
+    if min(height, width) < POOLED_SIZE:
+        return False
+    return run.spec.kind != "pixel" or (height, width) != (POOLED_SIZE, POOLED_SIZE)
+
+
+def pooled_quality(run: AuditRun, q_idx: np.ndarray | None, m_idx: np.ndarray | None) -> dict:
+    """FID, precision, recall and authenticity on images average-pooled to POOLED_SIZE x POOLED_SIZE: the
+    "pixel FID" of the README's text-to-image tables (pipelines/tune_text.py), whatever the audit's embedding."""
+    p_s = pooled_pixels(run.samples.images)
+    p_q = pooled_pixels(run.holdout.all() if q_idx is None else run.holdout.take(q_idx))
+    p_m = pooled_pixels(run.members.all() if m_idx is None else run.members.take(m_idx))
+    dim = int(p_s.shape[1])
     return {
-        "quality": {
-            "features": spec.label,
-            "fid": fid,
-            "kid": kid,
-            "n_samples": int(len(f_s)),
-            "n_reference": int(len(f_q)),
-            "reference": "held-out images" + ("" if run.embedded.holdout_quality is not None else " (seeded subset)"),
-            "feature_dim": dim,
-            "warning": warning,
-            "resize": spec.resize if spec.kind == "inception" else None,
-            "weights_sha256": spec.sha256,
-        }
+        "features": f"pixels average-pooled to {POOLED_SIZE}x{POOLED_SIZE}",
+        "feature_dim": dim,
+        "fid": frechet_distance(p_s, p_q),
+        "n_samples": int(len(p_s)),
+        "warning": fid_warning(len(p_s), len(p_q), dim),
+        **fidelity_keys(p_s, p_q, p_m, run.device, m_idx is not None),
     }
 
 
