@@ -5,12 +5,15 @@
 With a trained model and classifier it times the defaults of both classifier kinds (guidance where
 confident): the learned classifier and the exact posterior over the model's members. It always also
 times the worst case, guidance on every step (a gradient pass at every step), so the ratio has an upper
-bound even without trained weights.
+bound even without trained weights. With a learned classifier it also times the cost cuts of issue 39: the
+confidence pass every k-th step (Protection.check_every 2, 3, 5) and a t window above which the demo's
+classifier never fired (t <= 750; benchmarks/cpsample_firing.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +29,11 @@ from cpaudit.models.unet import UNet, UNetConfig  # noqa: E402
 from cpaudit.sampling.guides import resolve_logit_fn  # noqa: E402
 from cpaudit.sampling.protection import Protection  # noqa: E402
 from cpaudit.sampling.sampler import SamplerConfig, sample_batch  # noqa: E402
+
+
+def _runner(run, protection: Protection):
+    """A run of one protection, bound now (a lambda in a loop would bind the last one)."""
+    return lambda: run(protection)
 
 
 def main() -> None:
@@ -69,6 +77,11 @@ def main() -> None:
         runs["learned classifier, default, one pass (forward with gradients, backward where confident)"] = lambda: run(
             one
         )
+        for k in (2, 3, 5):
+            runs[f"learned classifier, default, confidence every {k} steps"] = _runner(
+                run, Protection("bench", check_every=k)
+            )
+        runs["learned classifier, default, t <= 750 (never fired above)"] = _runner(run, Protection("bench", t_max=750))
         runs[f"exact posterior, default (alpha {exact.alpha:g}, scale {exact.scale:g})"] = lambda: run(exact, exact_fn)
     print(f"machine: {machine()}")
     print(
@@ -80,7 +93,8 @@ def main() -> None:
             times[name] = min(times.get(name, float("inf")), best_of(fn, 1))
     base = times["unprotected"]
     for name, t in times.items():
-        print(f"  {name:45s} {t:7.2f} s   ratio {t / base:5.2f}")
+        print(f"  {name:60s} {t:7.2f} s   ratio {t / base:5.2f}")
+    print(f"load average at the end (1, 5, 15 min): {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """The settings `cpaudit tune` sweeps, per defence. Grids bracket the calibration's measurements
 (shared/calibration.md): the learned classifier removes replicas from scale 30-100 at alpha 0.2-0.4, the
-exact posterior from scale 3; repulsion and the x0-space variant have no prior figures, so theirs are wide."""
+exact posterior from scale 3; repulsion and the x0-space variant have no prior figures, so theirs are wide.
+Issue 39's families push from the member being copied: CPSample with repulsion after it, and the exact
+posterior's away-from-member rule; "learned-check" is the learned classifier with its confidence pass run every
+third step (benchmarks/cpsample_cuts.py measures what that moves)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ WINDOW = "CPSample, learned, t window"
 X0 = "CPSample, learned, guidance on x0"
 EXACT_X0 = "CPSample, exact, guidance on x0"
 CPS_REJECT = "CPSample then rejection"
+CPS_REPULSION = "CPSample then nearest-member repulsion"
+EXACT_MEMBER = "CPSample, exact, away from the nearest member"
+LEARNED_CHECK = "CPSample, learned, confidence every 3rd step"
 REJECTION = "rejection"
 REPULSION = "nearest-member repulsion"
 DP = "DP-SGD"
@@ -37,6 +43,9 @@ FAMILIES = {
     "x0": X0,
     "exact-x0": EXACT_X0,
     "cpsample+rejection": CPS_REJECT,
+    "cpsample+repulsion": CPS_REPULSION,
+    "exact-member": EXACT_MEMBER,
+    "learned-check": LEARNED_CHECK,
     "rejection": REJECTION,
     "repulsion": REPULSION,
     "dp": DP,
@@ -49,6 +58,23 @@ def _cps(defence: str, classifier: str, alphas, scales, **kw) -> list[Setting]:
         Setting(defence, f"alpha {a:g}, scale {s:g}{extra}", protection=Protection(classifier, a, s, **kw))
         for a in alphas
         for s in scales
+    ]
+
+
+def _cps_repulsion(classifier: str, scales, repulsion_scales, small: bool) -> list[Setting]:
+    """CPSample (alpha 0.4) with nearest-member repulsion (lambda 0.8, the repulsion family's choice on the demo,
+    reports/tune/report.md) after it; small: the two corners (weakest both, strongest both)."""
+    pairs = [(s, r) for s in scales for r in repulsion_scales]
+    if small:
+        pairs = [pairs[0], pairs[-1]]
+    return [
+        Setting(
+            CPS_REPULSION,
+            f"alpha 0.4, scale {s:g}, repulsion lambda 0.8, scale {r:g}",
+            protection=Protection(classifier, 0.4, s),
+            repulsion=Repulsion(0.8, r),
+        )
+        for s, r in pairs
     ]
 
 
@@ -74,9 +100,12 @@ def sweep_settings(classifier: str | None, dp_epsilons: tuple[float, ...], small
             )
             for s in pick((10, 30))
         ]
+        out += _cps_repulsion(classifier, pick((10, 30, 100)), pick((30, 100)), small)
+        out += _cps(LEARNED_CHECK, classifier, a1, pick((30, 100, 300)), check_every=3)
     out += _cps(EXACT, "exact", a2, pick((1, 3, 10, 30)))
     out += _cps(EXACT_HALF, "exact", a1, pick((3, 10, 30)), rule="toward-half")
     out += _cps(EXACT_X0, "exact", a1, pick((0.3, 1, 3, 10)), space="x0")
+    out += _cps(EXACT_MEMBER, "exact", a2, pick((0.3, 1, 3, 10)), rule="away-from-member")
     out += [
         Setting(REJECTION, f"reject at {r:g}", reject_at=r) for r in pick((PIXEL_REPLICA_THRESHOLD, 0.96, 0.95))
     ]  # below 0.95 it keeps < 1 in 100

@@ -136,3 +136,23 @@ def test_a_setting_with_cpsample_and_repulsion_guides_with_both_in_turn(tiny_mod
     want, fired_rep = repel_pred(mid, x, at, centred_unit(members)[0], rep)
     assert torch.equal(out.eps, want.eps) and torch.equal(fired, fired_cps | fired_rep)
     assert fired_cps.any() and fired_rep.any() and not torch.equal(fired_cps, fired_rep)
+
+
+def test_the_tune_grid_sweeps_the_member_targeted_families_two_points_each_when_small():
+    from cpaudit.pipelines.tune_grid import CPS_REPULSION, EXACT_MEMBER, FAMILIES, LEARNED_CHECK, sweep_settings
+
+    assert {FAMILIES[k] for k in ("cpsample+repulsion", "exact-member", "learned-check")} == {
+        CPS_REPULSION,
+        EXACT_MEMBER,
+        LEARNED_CHECK,
+    }
+    small = sweep_settings("clf", (), small=True)
+    for family in (CPS_REPULSION, EXACT_MEMBER, LEARNED_CHECK):
+        points = [s for s in small if s.defence == family]
+        assert len(points) == 2 and len({s.label for s in points}) == 2
+    both = [s for s in small if s.defence == CPS_REPULSION]
+    assert all(s.protection is not None and s.repulsion is not None for s in both)
+    member = [s.protection for s in small if s.defence == EXACT_MEMBER]
+    assert all(p is not None and p.rule == "away-from-member" and p.classifier == "exact" for p in member)
+    assert all(s.protection is not None and s.protection.check_every == 3 for s in small if s.defence == LEARNED_CHECK)
+    assert not any(s.defence in (CPS_REPULSION, LEARNED_CHECK) for s in sweep_settings(None, (), small=True))
