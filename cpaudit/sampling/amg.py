@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -132,11 +133,11 @@ class AmgGuidance:
         self.time_range = float(time_range)
         self.fired = 0
 
-    def __call__(self, denoiser: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
+    def __call__(self, denoiser: Any, x: torch.Tensor, t: torch.Tensor, cond: TextCond) -> torch.Tensor:
         """The guided output at (x_t, t) for a batch at one time (the samplers' case)."""
         if not bool((t == t.reshape(-1)[0]).all()):
             raise ValueError("anti-memorisation guidance guides a batch at one time")
-        u, c = denoiser.halves(x, t, cond)  # type: ignore[operator]
+        u, c = denoiser.halves(x, t, cond)
         n = x.shape[0]
         w = torch.as_tensor(cond.scale_at(t), dtype=torch.float64).reshape(-1).expand(n).to(x.device)
         alpha, sigma = (float(v) for v in self.path.coefficients(t[:1]))
@@ -157,7 +158,7 @@ class AmgGuidance:
 
     def _deduplicate(
         self,
-        denoiser: torch.nn.Module,
+        denoiser: Any,
         x: torch.Tensor,
         t: torch.Tensor,
         cond: TextCond,
