@@ -30,7 +30,7 @@ def quality_of(members: ImageSet, holdout: ImageSet, text: bool) -> dict:
     """The audit of a sampler that returns a member for every prompt: each member once for its own caption and
     once for a held-out caption (a text audit needs prompts on both sides)."""
     images = torch.cat([members.images, members.images])
-    prompts = tuple(members.captions) + tuple(holdout.captions) if text else None
+    prompts = tuple(members.captions or ()) + tuple(holdout.captions or ()) if text else None
     samples = SampleSet(images, None, Path("<copies>"), prompts)
     opts = AuditOptions(samples=samples, out=None, members=members, holdout=holdout, permutations=20, attack_nulls=50)
     return audit(opts).results["quality"]
