@@ -3,8 +3,10 @@ settings on the privacy/quality frontier.
 
 Every defence (sampling-time guidance, rejection, DP-SGD training) is judged on what its published samples
 give away, so one function scores them all alike: replicas against the held-out base rate, the sample-only
-attack (auditing/attacks/sample_only.py) with its interval, chance band and epsilon lower bound, and pixel
-FID against the whole held-out set.
+attack (auditing/attacks/sample_only.py) with its interval, chance band and epsilon lower bound, pixel
+FID against the whole held-out set, and precision, recall and authenticity on the same raw pixels
+(auditing/fidelity.py: Kynkaanniemi et al. 2019; Alaa et al. 2022): FID alone cannot say whether a defence
+lost fidelity (precision), variety (recall) or only the members' copies (authenticity).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 
 from cpaudit.auditing.attacks.base import AttackContext, summarise
 from cpaudit.auditing.attacks.sample_only import SampleOnlyAttack
+from cpaudit.auditing.fidelity import fidelity_figures
 from cpaudit.auditing.quality import frechet_distance
 from cpaudit.auditing.replication import replication
 from cpaudit.similarity.pixel import pixel_embedding
@@ -30,10 +33,17 @@ class Reference:
     holdout_emb: np.ndarray  # (H, D)
     holdout_features: np.ndarray  # (H, D') raw pixels, FID's reference: the whole held-out set
     threshold: float  # replica threshold on the embedding
+    member_features: np.ndarray  # (M, D') raw pixels: authenticity is judged against the members
 
     @classmethod
     def of(cls, members: torch.Tensor, holdout: torch.Tensor, threshold: float) -> Reference:
-        return cls(pixel_embedding(members), pixel_embedding(holdout), holdout.flatten(1).double().numpy(), threshold)
+        return cls(
+            pixel_embedding(members),
+            pixel_embedding(holdout),
+            holdout.flatten(1).double().numpy(),
+            threshold,
+            members.flatten(1).double().numpy(),
+        )
 
 
 def evaluate_samples(images: torch.Tensor, ref: Reference, rng: np.random.Generator, n_null: int = 200) -> dict:
@@ -43,6 +53,7 @@ def evaluate_samples(images: torch.Tensor, ref: Reference, rng: np.random.Genera
     audit's equal-size draw: a tighter AUC at the same members).
     """
     emb = pixel_embedding(images)
+    features = images.flatten(1).double().numpy()
     rep = replication(emb, ref.member_emb, ref.holdout_emb, threshold=ref.threshold, k=1, method="exact").summary(
         "pixel"
     )
@@ -69,8 +80,10 @@ def evaluate_samples(images: torch.Tensor, ref: Reference, rng: np.random.Genera
         "tpr_at_fpr": attack["tpr_at_fpr"],
         # Leakage grows with what is published: the nearest-sample AUC on the first 64, 256, ... samples.
         "sample_only_auc_by_n": attack["by_n_samples"],
-        "fid": frechet_distance(images.flatten(1).double().numpy(), ref.holdout_features),
+        "fid": frechet_distance(features, ref.holdout_features),
         "fid_reference": int(len(ref.holdout_features)),
+        # Precision and recall against the held-out images, authenticity against the members, on FID's features.
+        "fidelity": fidelity_figures(features, ref.holdout_features, ref.member_features),
     }
 
 

@@ -10,6 +10,10 @@
 
 The defaults for `sample --protect` are the CPSample settings chosen at the budget on the tuning seeds,
 one per classifier kind; the evaluation seeds say how they hold up.
+
+With a reference model (`--reference`, pipelines/tune_reference.py: the same architecture trained on disjoint
+images) its unprotected samples are drawn on both sets of seeds too, and every point's FID is also read as a
+multiple of the reference's; the reference's members leave every point's held-out set.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ from cpaudit.pipelines.tune_grid import (
     KIND_FAMILIES,
     NONE,
     sweep_settings,
+)
+from cpaudit.pipelines.tune_reference import (
+    REFERENCE_MODEL_KEY,
+    load_reference,
+    reference_setting,
+    with_reference_ratios,
 )
 from cpaudit.report.tune_report import tune_document, tune_figures
 from cpaudit.report.write import write_report
@@ -84,6 +94,8 @@ class TuneOptions:
     # Which images the model was trained on, where the user says (--split, or --members/--holdout); a model
     # trained elsewhere needs it. Its DP-SGD runs are not swept: cpaudit retrains only its own models.
     membership: MemberSource = field(default_factory=MemberSource)
+    # A reference model (train-diffusion --reference-for): drawn unprotected, beside every defence.
+    reference: Path | None = None
 
 
 @dataclass
@@ -167,6 +179,17 @@ def _score(models, s: Setting, guides: Guides, ref: Reference, first: int, n: in
     }
 
 
+def _reference_points(models, guides: Guides, ref: Reference, opts: TuneOptions, say: Progress) -> dict:
+    """The reference model drawn unprotected on the tuning and the evaluation seeds (never infeasible: no rejection)."""
+    s = reference_setting()
+    say("reference model", 0, 2)
+    tuning = _score(models, s, guides, ref, opts.tune_seed, opts.n_tune, opts)
+    say("reference model", 1, 2)
+    evaluation = _score(models, s, guides, ref, opts.eval_seed, opts.n_eval, opts)
+    assert tuning is not None and evaluation is not None  # only rejection can run out of draws
+    return {"tuning": tuning, "evaluation": evaluation}
+
+
 def choose_for_evaluation(tuning: list[dict], fid_limit: float, excess_level: float, k: int) -> dict[str, list[int]]:
     """Per defence, the indices of its tuning points to evaluate: its frontier, spread to k, with its
     budget choice. DP runs and the control have no sampling-time setting: all of them go."""
@@ -196,6 +219,9 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
     data, split = model_members(model.folder, model.config, opts.membership)
     given = opts.membership.split or opts.membership.members
     require_model_shape(data, model.image_shape, given.source if isinstance(given, ImageSet) else given or data.source)
+    reference = None
+    if opts.reference is not None:  # its members leave the held-out set of every point
+        reference, split = load_reference(opts.reference, data, split)
     members, holdout = data.take(split.member_idx), data.take(split.holdout_idx)
     ref = Reference.of(members, holdout, threshold=PIXEL_REPLICA_THRESHOLD)
     own = model.data_fingerprint is not None  # DP-SGD runs retrain on the model's data: cpaudit's own models only
@@ -221,6 +247,8 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
             if s.defence == NONE or s.defence in wanted or (s.defence == DP_CONTROL and DP in wanted)
         ]
     models = _models(opts, model, settings, device, say)
+    if reference is not None:
+        models[REFERENCE_MODEL_KEY] = reference.model
     guides = Guides(members, device, membership=(data, split))  # the members resolved above (the user's, where named)
 
     tuning, infeasible = [], []
@@ -245,6 +273,7 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
             infeasible.append({**s.to_dict(), "seeds": "evaluation"})
         else:
             evaluation.append({**p, "tuning_index": i})
+    drawn_reference = None if reference is None else _reference_points(models, guides, ref, opts, say)
     seconds = time.perf_counter() - t_start
     record: dict[str, Any] = {
         "kind": "cpaudit-tune",
@@ -267,12 +296,14 @@ def tune(opts: TuneOptions, progress: Progress | None = None) -> TuneResult:
             "n_holdout": len(holdout),
             **({"members_from": opts.membership.to_dict()} if opts.membership.given else {}),
             "replica_threshold": ref.threshold,
+            **({} if reference is None else {"reference": reference.info}),
         },
         "tuning": tuning,
         "evaluation": evaluation,
         "infeasible": infeasible,  # rejection thresholds that kept too few samples in the draws allowed
         "classifier_accuracy": _classifier_accuracy(opts.classifier),
         "seconds": round(seconds, 1),
+        **({} if drawn_reference is None else {"reference": drawn_reference}),
     }
     record = summarise_tune(record)
     out = Path(opts.out)
@@ -370,6 +401,7 @@ def summarise_tune(record: dict) -> dict:
             "tuning_index": i,
             "evaluation": next((p for p in evaluation if p["tuning_index"] == i), None),
         }
+    record = with_reference_ratios(record)
     return {**record, "fid_limit": {"tuning": fid_limit, "evaluation": eval_limit}, "defaults": defaults}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from cpaudit.data.imageset import ImageSet
 from cpaudit.data.members import MEMBERSHIP_HELP, MemberSource
 from cpaudit.device import DEVICE_HELP
+from cpaudit.errors import InputError
 from cpaudit.models.load import model_conditioning
 from cpaudit.options import as_path, option, size_hw
 from cpaudit.pipelines.tune import TuneOptions, TuneResult, tune
@@ -78,6 +79,12 @@ class TuneRequest:
         help="DP-SGD runs to train and sample ('' for none).",
     )
     points_per_defence: int = option(4, help="")
+    reference: Path | None = option(
+        None,
+        parse=as_path,
+        help="A reference model (train-diffusion --reference-for MODEL): drawn unprotected beside every defence; "
+        "FID is also read as a multiple of its FID, and its members leave the held-out set.",
+    )
     small: bool = option(False, help="Two settings a defence: a quick look, not a frontier.")
     steps: int = option(50, help="DDIM steps per sample.")
     seed: int = option(0, min=0, max=2**62, help="")
@@ -100,6 +107,8 @@ def run_tune(req: TuneRequest, progress: Progress | None = None) -> TuneResult |
     """Sweep the model's defences: a TuneResult for a pixel model, tune.json's record for a text-to-image one."""
     membership = MemberSource(req.data, req.split, req.members, req.holdout, req.resize)
     if model_conditioning(req.model) == "text":
+        if req.reference is not None:
+            raise InputError("--reference", "applies to a pixel model; a text-to-image sweep does not draw one yet")
         return tune_text(_text_options(req, membership), progress=progress)
     opts = TuneOptions(
         model=req.model,
@@ -118,6 +127,7 @@ def run_tune(req: TuneRequest, progress: Progress | None = None) -> TuneResult |
         seed=req.seed,
         device=req.device,
         membership=membership,
+        reference=req.reference,
     )
     return tune(opts, progress=progress)
 

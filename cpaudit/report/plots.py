@@ -158,9 +158,12 @@ def pair_grid(
         return _png(fig)
 
 
-def frontier(points: list[dict], fid_limit: float, goal_auc: float | None = None) -> bytes:
+def frontier(
+    points: list[dict], fid_limit: float, goal_auc: float | None = None, reference: dict | None = None
+) -> bytes:
     """Every defence on one privacy/quality frontier: replica rate, sample-only AUC (with the chance band)
-    and epsilon lower bound against FID; one colour a defence, its points joined in order of FID."""
+    and epsilon lower bound against FID; one colour a defence, its points joined in order of FID; the
+    reference model (trained on disjoint images), where given, as a labelled star."""
     panels = (
         ("replica_rate", "replica rate"),
         ("sample_only_auc", "sample-only AUC"),
@@ -193,6 +196,8 @@ def frontier(points: list[dict], fid_limit: float, goal_auc: float | None = None
                     edgecolors=colour,
                     linewidths=1.5,
                 )
+        if reference is not None:
+            _reference_star(axes, [key for key, _ in panels], reference)
         band = points[0].get("sample_only_chance_band95")
         if band:
             axes[1].axhspan(band[0], band[1], color=COLOURS["null"], alpha=0.15, label="chance band (95%)")
@@ -203,12 +208,32 @@ def frontier(points: list[dict], fid_limit: float, goal_auc: float | None = None
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-            ax.set_xticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200) if t <= 2 * max(p["fid"] for p in points)])
+            top = max(p["fid"] for p in points + ([reference] if reference else []))
+            ax.set_xticks([t for t in (1, 2, 5, 10, 20, 50, 100, 200) if t <= 2 * top])
             ax.set_xlabel("pixel FID (log; dashed: the budget)")
             ax.set_ylabel(label)
         axes[1].legend(fontsize=6, loc="upper right")
         fig.legend(fontsize=6, loc="lower center", ncol=min(len(families), 5), bbox_to_anchor=(0.5, 0.0))
         return _png(fig, rect=(0, 0.12, 1, 1))
+
+
+def _reference_star(axes, keys: list[str], reference: dict) -> None:
+    """The reference model's point on each panel: a large star, labelled, so no defence's colour is mistaken for it."""
+    for ax, key in zip(axes, keys):
+        ax.scatter(
+            [reference["fid"]],
+            [reference[key]],
+            marker="*",
+            s=160,
+            color="#b8860b",
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=5,
+            label="reference model (trained on disjoint images)" if ax is axes[0] else None,
+        )
+        ax.annotate(
+            "reference", (reference["fid"], reference[key]), textcoords="offset points", xytext=(6, 4), fontsize=6
+        )
 
 
 # How a run's result is drawn in the comparison picture: marker shape and colour both say it, and the legend names it.

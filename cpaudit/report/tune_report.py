@@ -17,7 +17,7 @@ def _ci(lo_hi: list[float]) -> str:
     return f"[{lo_hi[0]:.3f}, {lo_hi[1]:.3f}]"
 
 
-def _row(p: dict, unprotected_fid: float) -> list[str]:
+def _row(p: dict, unprotected_fid: float, extra: list[str]) -> list[str]:
     rate = f"{p['replicas']}/{p['n_samples']} ({pct(p['replica_rate'])}, {_ci(p['replica_rate_ci95'])})"
     return [
         p["defence"],
@@ -31,7 +31,7 @@ def _row(p: dict, unprotected_fid: float) -> list[str]:
         pct(p["fired_fraction"]),
         f"{p['drawn'] / p['n_samples']:.2f}",
         f"{p['seconds']:.1f}",
-    ]
+    ] + [_extra_cell(p, column) for column in extra]
 
 
 HEADER = [
@@ -49,6 +49,36 @@ HEADER = [
 ]
 
 
+# Columns a sweep records from issue 39 on: shown where its points have them, so older tune.json files render as
+# they did. Fidelity is on FID's raw pixels (auditing/fidelity.py); its Wilson intervals are in tune.json.
+EXTRA_COLUMNS = {
+    "FID x ref": "fid_x_reference",
+    "precision": "precision",
+    "recall": "recall",
+    "authenticity": "authenticity",
+}
+
+
+def _extra_cell(p: dict, column: str) -> str:
+    key = EXTRA_COLUMNS[column]
+    value = p.get(key) if key == "fid_x_reference" else (p.get("fidelity") or {}).get(key)
+    if value is None:
+        return ""
+    return f"{value:.2f}x" if key == "fid_x_reference" else num(value)
+
+
+def _point_table(points: list[dict], unprotected_fid: float) -> Table:
+    """The points' figures, with the issue-39 columns where any point has them."""
+    extra = [c for c in EXTRA_COLUMNS if any(_extra_cell(p, c) for p in points)]
+    return Table(HEADER + extra, [_row(p, unprotected_fid, extra) for p in points])
+
+
+def _with_reference(points: list[dict], r: dict, part: str) -> list[dict]:
+    """The points, and the reference model's on the same seeds last, where the sweep drew one."""
+    ref = r.get("reference")
+    return points + ([ref[part]] if ref else [])
+
+
 def tune_document(r: dict) -> Document:
     """The frontier report: which defences reach the goal, what the figures answer, the frontier, the goal table,
     the defaults chosen, leakage by samples published, the classifier's ceiling and every tuning point."""
@@ -57,7 +87,7 @@ def tune_document(r: dict) -> Document:
     met = [p for p in ev if p["budget_choice"] and meets_goal(p)]
     sections = [
         _question_section(s, ev[0]["sample_only_chance_band95"]),
-        _frontier_section(s, ev),
+        _frontier_section(s, _with_reference(ev, r, "evaluation"), ev[0]["fid"]),
         _goal_section(s, ev, tu),
         Section(
             "Defaults for `sample --protect`",
@@ -66,7 +96,9 @@ def tune_document(r: dict) -> Document:
     ]
     sections += _by_n_sections(r)
     sections += _classifier_sections(r.get("classifier_accuracy"))
-    sections.append(Section("Every tuning point (tuning seeds)", [Table(HEADER, [_row(p, tu[0]["fid"]) for p in tu])]))
+    sections.append(
+        Section("Every tuning point (tuning seeds)", [_point_table(_with_reference(tu, r, "tuning"), tu[0]["fid"])])
+    )
     return Document("cpaudit: defences on the privacy/quality frontier", _verdict(s, met), bool(met), sections)
 
 
@@ -104,7 +136,7 @@ def _question_section(s: dict, band: list[float]) -> Section:
     )
 
 
-def _frontier_section(s: dict, ev: list[dict]) -> Section:
+def _frontier_section(s: dict, ev: list[dict], unprotected_fid: float) -> Section:
     """The frontier figure and the table of every evaluated point, FID as a multiple of the unprotected one."""
     return Section(
         "Frontier (evaluation seeds)",
@@ -114,13 +146,31 @@ def _frontier_section(s: dict, ev: list[dict]) -> Section:
                 "Replica rate, sample-only AUC and epsilon lower bound against pixel FID, every defence; "
                 "circled: the setting chosen at the FID budget on the tuning seeds; dashed: the budget.",
             ),
-            Table(HEADER, [_row(p, ev[0]["fid"]) for p in ev]),
+            _point_table(ev, unprotected_fid),
             Para(
                 "excess p: one-sided Fisher test that samples reach the replica threshold more often than held-out "
                 "images do (the base rate); 'not above the base rate' is p >= "
                 f"{s['excess_level']:g}. Draws per kept sample > 1 is rejection's extra sampling cost."
+                + _reference_note(s)
             ),
         ],
+    )
+
+
+def _reference_note(s: dict) -> str:
+    """How to read the reference row and the issue-39 columns, where the sweep drew a reference model."""
+    ref = s.get("reference")
+    if not ref:
+        return ""
+    return (
+        f" The reference model ({ref['model']}) is the same architecture trained the same way on {ref['n_members']} "
+        "images disjoint from the members: private for them by construction, so its FID is what quality costs "
+        "without memorising them (FID x ref: a point's FID over the reference's on the same seeds) and its AUC and "
+        f"replica rate are chance at these sizes. Its {ref['holdout_removed']} training images were removed from the "
+        f"held-out set of every point ({ref['n_holdout_before']} -> {s['n_holdout']}). Precision and recall: the "
+        "share of samples within the held-out images' k-nearest-neighbour balls, and of held-out images within the "
+        "samples'; authenticity: the share of samples no nearer to their nearest member than that member is to "
+        "its own nearest other member (Alaa et al. 2022; copying lowers it); raw pixels, as FID."
     )
 
 
@@ -192,6 +242,7 @@ def _by_n_sections(r: dict) -> list[Section]:
     ev = r["evaluation"]
     default_idx = {d.get("tuning_index") for d in r["defaults"].values()}
     by_n = [p for p in ev if p["budget_choice"] or p["defence"] == "none" or p["tuning_index"] in default_idx]
+    by_n += [r["reference"]["evaluation"]] if r.get("reference") else []
     sizes = sorted({b["n_samples"] for p in by_n for b in p.get("sample_only_auc_by_n", [])})
     if not sizes:
         return []
@@ -237,4 +288,5 @@ def _classifier_sections(acc: dict | None) -> list[Section]:
 
 
 def tune_figures(r: dict) -> dict[str, bytes]:
-    return {"frontier": plots.frontier(r["evaluation"], r["fid_limit"]["evaluation"], GOAL_AUC)}
+    ref = (r.get("reference") or {}).get("evaluation")
+    return {"frontier": plots.frontier(r["evaluation"], r["fid_limit"]["evaluation"], GOAL_AUC, reference=ref)}
