@@ -91,3 +91,15 @@ def assert_close(a, b) -> None:
         assert a == pytest.approx(b, rel=1e-9, abs=1e-12)
     else:
         assert a == b
+
+
+def test_pooled_rows_a_batch_at_a_time_equal_pooling_the_whole_set(captioned):
+    from cpaudit.auditing.engine.stages import pooled_rows
+    from cpaudit.data.imageset import ImageRows
+
+    members, _ = captioned
+    rows = ImageRows(members, np.arange(N)[::-1].copy())
+    whole = pooled_pixels(rows.all())
+    assert np.array_equal(pooled_rows(rows, None, batch=5), whole)
+    assert np.array_equal(pooled_rows(rows, np.array([3, 1]), batch=1), whole[[3, 1]])
+    assert pooled_rows(rows, np.array([], dtype=np.int64)).shape == (0, 64)

@@ -279,8 +279,7 @@ def pooled_quality(run: AuditRun, q_idx: np.ndarray | None, m_idx: np.ndarray | 
     """FID, precision, recall and authenticity on images average-pooled to POOLED_SIZE x POOLED_SIZE: the
     "pixel FID" of the README's text-to-image tables (pipelines/tune_text.py), whatever the audit's embedding."""
     p_s = pooled_pixels(run.samples.images)
-    p_q = pooled_pixels(run.holdout.all() if q_idx is None else run.holdout.take(q_idx))
-    p_m = pooled_pixels(run.members.all() if m_idx is None else run.members.take(m_idx))
+    p_q, p_m = pooled_rows(run.holdout, q_idx), pooled_rows(run.members, m_idx)
     dim = int(p_s.shape[1])
     return {
         "features": f"pixels average-pooled to {POOLED_SIZE}x{POOLED_SIZE}",
@@ -290,6 +289,14 @@ def pooled_quality(run: AuditRun, q_idx: np.ndarray | None, m_idx: np.ndarray | 
         "warning": fid_warning(len(p_s), len(p_q), dim),
         **fidelity_keys(p_s, p_q, p_m, run.device, m_idx is not None),
     }
+
+
+def pooled_rows(rows: ImageRows, idx: np.ndarray | None, batch: int = 4096) -> np.ndarray:
+    """Pooled pixels of the given rows (None: all), a batch at a time: the set as float may not fit in memory."""
+    idx = np.arange(len(rows)) if idx is None else idx
+    channels = rows.data.shape[0]
+    blocks = [pooled_pixels(rows.take(idx[i : i + batch])) for i in range(0, len(idx), batch)]
+    return np.concatenate(blocks) if blocks else np.zeros((0, channels * POOLED_SIZE**2))
 
 
 def protection_stage(run: AuditRun, _sections: dict) -> dict:
