@@ -61,10 +61,11 @@ def main() -> None:
         print(f"  t {r['t']:4d}   fired {r['fired_fraction']:.3f}")
     overall = sum(r["fired_fraction"] for r in rows) / len(rows)
     print(f"overall fired fraction (sample-steps): {overall:.4f}")
+    clf = str(a.classifier.relative_to(ROOT) if a.classifier.is_relative_to(ROOT) else a.classifier)
     record = {
         "model": str(a.model.relative_to(ROOT) if a.model.is_relative_to(ROOT) else a.model),
-        "classifier": str(a.classifier.relative_to(ROOT) if a.classifier.is_relative_to(ROOT) else a.classifier),
-        "protection": p.to_dict(),
+        "classifier": clf,
+        "protection": {**p.to_dict(), "classifier": clf},
         "n_samples": a.n,
         "steps": a.steps,
         "seeds": [0, a.n - 1],
