@@ -117,7 +117,7 @@ def main() -> None:
         "first_seed": a.first_seed,
         "rows": rows,
     }
-    a.out.write_text(json.dumps(record, indent=1) + "\n")
+    a.out.write_text(json.dumps(record, indent=1).replace(f"{ROOT}/", "") + "\n")  # paths relative to the repo
     print(f"wrote {a.out}")
 
 
