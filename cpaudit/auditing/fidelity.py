@@ -21,8 +21,9 @@ Conventions (the same as the authors' code where it decides):
   package of Naeem et al. 2020 uses `<` instead). A sample at exactly its nearest training image's radius is
   therefore not authentic (Alaa et al.'s strict `<`). Where several training images are equally nearest, the
   one with the lowest index is x_j.
-- Squared distances come from |a|^2 + |b|^2 - 2 a.b; values below that expansion's rounding error
-  (ROUNDING * D * (|a|^2 + |b|^2)) are set to 0, so an exact copy is at distance exactly 0.
+- Squared distances come from |a|^2 + |b|^2 - 2 a.b and are compared with squared radii; values below that
+  expansion's rounding error (ROUNDING * D * (|a|^2 + max |b|^2)) are set to 0, so an exact copy is at distance
+  exactly 0.
 """
 
 from __future__ import annotations
@@ -42,34 +43,48 @@ def _as_tensor(x: np.ndarray, device: torch.device | str) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
 
 
-def _distance_blocks(
+def _squared_distance_blocks(
     a: np.ndarray, b: np.ndarray, device: torch.device | str = "cpu"
 ) -> Iterator[tuple[int, torch.Tensor]]:
-    """(first row, distances of a's rows [first, first + n) to every row of b), blocks of BLOCK_ELEMENTS."""
+    """(first row, squared distances of a's rows [first, first + n) to every row of b), BLOCK_ELEMENTS at a time.
+    Squared distances all through: comparisons with squared radii decide the same, without a square root of
+    every pair."""
     tb = _as_tensor(b, device)
     sq_b = (tb * tb).sum(1)
     rows = max(1, BLOCK_ELEMENTS // max(len(b), 1))
     floor = ROUNDING * max(tb.shape[1], 1)
+    sq_b_max = float(sq_b.max()) if len(b) else 0.0
     for start in range(0, len(a), rows):
         ta = _as_tensor(a[start : start + rows], device)
         sq_a = (ta * ta).sum(1)
-        scale = sq_a[:, None] + sq_b[None, :]
-        d2 = scale - 2 * ta @ tb.T
-        d2 = torch.where(d2 <= floor * scale, torch.zeros_like(d2), d2)
-        yield start, d2.sqrt()
+        d2 = torch.addmm(sq_b[None, :], ta, tb.T, beta=1, alpha=-2).add_(sq_a[:, None])
+        # the expansion's rounding error is below floor * (|a|^2 + |b|^2): an exact copy lands on 0
+        yield start, d2.masked_fill_(d2 <= (floor * (sq_a + sq_b_max))[:, None], 0.0)
+
+
+def _knn_radius_squared(features: np.ndarray, k: int, device: torch.device | str) -> torch.Tensor:
+    """(N,) squared distance of each row to its k-th nearest other row, on device."""
+    n = len(features)
+    if k < 1 or n <= k:
+        raise ValueError(f"the {k}-th nearest other row needs more than {k} rows, got {n}")
+    out = torch.empty(n, dtype=torch.float64, device=device)
+    for start, d2 in _squared_distance_blocks(features, features, device):
+        rows = torch.arange(len(d2), device=d2.device)
+        d2[rows, rows + start] = float("inf")  # not its own neighbour; a duplicate still is
+        out[start : start + len(d2)] = d2.topk(k, dim=1, largest=False).values[:, -1]
+    return out
 
 
 def knn_radius(features: np.ndarray, k: int, *, device: torch.device | str = "cpu") -> np.ndarray:
     """(N,) distance of each row to its k-th nearest OTHER row (Kynkaanniemi et al. 2019, Sec. 2: the radius
     of that row's ball in the manifold estimate). Needs N > k."""
-    n = len(features)
-    if k < 1 or n <= k:
-        raise ValueError(f"the {k}-th nearest other row needs more than {k} rows, got {n}")
-    out = np.empty(n, dtype=np.float64)
-    for start, d in _distance_blocks(features, features, device):
-        rows = torch.arange(len(d), device=d.device)
-        d[rows, rows + start] = float("inf")  # not its own neighbour; a duplicate still is
-        out[start : start + len(d)] = d.kthvalue(k, dim=1).values.cpu().numpy()
+    return _knn_radius_squared(features, k, device).sqrt().cpu().numpy()
+
+
+def _inside(points: np.ndarray, reference: np.ndarray, radii_sq: torch.Tensor) -> np.ndarray:
+    out = np.empty(len(points), dtype=bool)
+    for start, d2 in _squared_distance_blocks(points, reference, radii_sq.device):
+        out[start : start + len(d2)] = (d2 <= radii_sq[None, :]).any(1).cpu().numpy()
     return out
 
 
@@ -77,11 +92,7 @@ def inside_manifold(
     points: np.ndarray, reference: np.ndarray, radii: np.ndarray, *, device: torch.device | str = "cpu"
 ) -> np.ndarray:
     """(P,) bool: each point lies in some ball (reference row, radius), the boundary included."""
-    out = np.empty(len(points), dtype=bool)
-    r = torch.as_tensor(radii, dtype=torch.float64, device=device)
-    for start, d in _distance_blocks(points, reference, device):
-        out[start : start + len(d)] = (d <= r[None, :]).any(1).cpu().numpy()
-    return out
+    return _inside(points, reference, torch.as_tensor(radii, dtype=torch.float64, device=device) ** 2)
 
 
 def precision_recall(
@@ -89,19 +100,19 @@ def precision_recall(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-row booleans (fake rows inside the real manifold, real rows inside the fake manifold); precision
     and recall are their means (Kynkaanniemi et al. 2019, Eq. 1-3)."""
-    in_real = inside_manifold(fake, real, knn_radius(real, k, device=device), device=device)
-    in_fake = inside_manifold(real, fake, knn_radius(fake, k, device=device), device=device)
+    in_real = _inside(fake, real, _knn_radius_squared(real, k, device))
+    in_fake = _inside(real, fake, _knn_radius_squared(fake, k, device))
     return in_real, in_fake
 
 
 def authentic(samples: np.ndarray, train: np.ndarray, *, device: torch.device | str = "cpu") -> np.ndarray:
     """(N,) bool: d(sample, nearest training image x_j) > d(x_j, x_j's nearest other training image)
     (Alaa et al. 2022, Sec. 3; their metrics/evaluation.py compares with a strict `<`)."""
-    radius = knn_radius(train, 1, device=device)
+    radius_sq = _knn_radius_squared(train, 1, device)
     out = np.empty(len(samples), dtype=bool)
-    for start, d in _distance_blocks(samples, train, device):
-        nearest, j = d.min(1)  # lowest index among equally near training images
-        out[start : start + len(d)] = (nearest > torch.as_tensor(radius, device=d.device)[j]).cpu().numpy()
+    for start, d2 in _squared_distance_blocks(samples, train, device):
+        nearest, j = d2.min(1)  # the first (lowest index) of equally near training images
+        out[start : start + len(d2)] = (nearest > radius_sq[j]).cpu().numpy()
     return out
 
 
