@@ -50,10 +50,14 @@ def training_record(model: Path) -> tuple[str, dict]:
         if path.is_file():
             record = read_json(path)
             wanted = "cpaudit-diffusion" if kind == "pixel" else "cpaudit-text-diffusion"
-            if isinstance(record, dict) and record.get("kind") == wanted and record.get("data"):
+            if not isinstance(record, dict):
+                continue
+            if record.get("kind") == wanted and record.get("data"):
                 if not (folder / "split.json").is_file():
                     raise InputError(folder / "split.json", "no such file: the reference needs the model's members")
                 return kind, record
+            if str(record.get("kind", "")).startswith("cpaudit-"):
+                raise InputError(path, f"a {record['kind']} folder: --reference-for trains pixel and --text models")
     raise InputError(folder, f"records no cpaudit training config; {UNRECORDED}")
 
 

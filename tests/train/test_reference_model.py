@@ -60,6 +60,11 @@ def test_reference_for_refuses_a_model_without_a_recorded_training_config(tiny_m
     r = runner.invoke(app, ["train-diffusion", "--reference-for", str(foreign), "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
     assert "train the reference yourself on images disjoint from the members" in r.output
+    classes = tmp_path / "classes"
+    classes.mkdir()
+    (classes / "cpaudit.json").write_text('{"kind": "cpaudit-class-diffusion", "data": "digits"}')
+    r = runner.invoke(app, ["train-diffusion", "--reference-for", str(classes), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "cpaudit-class-diffusion" in r.output and len(r.output.strip().splitlines()) == 1
     r = runner.invoke(app, ["train-diffusion", "--reference-for", str(tiny_model), "--out", str(tmp_path / "r")] + TINY)
     assert r.exit_code == 2 and "--steps" in r.output and "--reference-for" in r.output
     r = runner.invoke(app, ["train-diffusion", "--out", str(tmp_path / "r")])
