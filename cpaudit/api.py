@@ -35,18 +35,21 @@ from cpaudit.results import AuditReport, FidReport
 from cpaudit.sampling.protection import Protection
 
 
-def train_diffusion(data: str | Path, *, out: str | Path, **options: Any) -> TrainResult:
-    """`cpaudit train-diffusion DATA --out OUT`: every option a keyword named as its flag (TrainDiffusionRequest in
+def train_diffusion(data: str | Path | None = None, *, out: str | Path, **options: Any) -> TrainResult:
+    """`cpaudit train-diffusion [DATA] --out OUT`: every option a keyword named as its flag (TrainDiffusionRequest in
     pipelines/train_request.py: `n_members`, `seed`, `steps`, `dp`, `epsilon`, `text`, `arch`, `classes`, ...).
     Returns the pipeline's result (pixel DDPM, text-to-image pipeline or class-conditional UNet)."""
     if "members" in options:  # the count's old name, for one release
         warnings.warn("train_diffusion(members=N) is renamed n_members=N", FutureWarning, stacklevel=2)
         options["n_members"] = options.pop("members")
-    return train_model(resolve(TrainDiffusionRequest, {**options, "data": str(data), "out": as_path(out, "out")}))
+    given = {**options, "data": None if data is None else str(data), "out": as_path(out, "out")}
+    return train_model(resolve(TrainDiffusionRequest, given))
 
 
 with_keywords(
-    TrainDiffusionRequest, skip=("data",), first=[inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    TrainDiffusionRequest,
+    skip=("data",),
+    first=[inspect.Parameter("data", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)],
 )(train_diffusion)
 
 

@@ -86,11 +86,27 @@ def test_demo_text_and_tune_run_on_a_small_pipeline(tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["demo", "--text", "--model", str(model), "--out", str(tmp_path / "d"), "--quiet"])
+    reference = tmp_path / "ref"
+    r = runner.invoke(app, ["train-diffusion", "--reference-for", str(model), "--out", str(reference), "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        app,
+        ["demo", "--text", "--model", str(model), "--frontier", "--reference", str(reference)]
+        + ["--out", str(tmp_path / "d"), "--quiet"],
+    )
     assert r.exit_code == 0, r.output
     record = json.loads((tmp_path / "d" / "text_demo.json").read_text())
-    assert [row["defence"] for row in record["table"]][:2] == ["unprotected", "CPSample, learned classifier"]
-    assert len(record["table"]) == 7 and {"detector", "loss_caption", "loss_empty"} <= set(record["white_box"])
+    table = record["table"]
+    assert [row["defence"] for row in table][:2] == ["unprotected", "CPSample, learned classifier"]
+    assert len(table) == 12 and {"detector", "loss_caption", "loss_empty"} <= set(record["white_box"])
+    assert table[-1]["defence"] == "reference model (trained on disjoint images)"
+    # Every quality figure is the audit's own (its pooled 8x8 block), named with its embedding.
+    for row in table:
+        audited = json.loads((tmp_path / "d" / _folder(row["defence"]) / "results.json").read_text())
+        block = audited["quality"]["pooled_pixels_8x8"]
+        assert row["pixel_fid"] == block["fid"] and row["authenticity"] == block["authenticity"]
+        assert row["quality_features"].endswith("(64 dimensions)")
+    assert table[-1]["fid_ratio_reference"] == 1.0
     assert (tmp_path / "d" / "report.html").is_file()
     r = runner.invoke(
         app, ["tune", "--model", str(model), "--out", str(tmp_path / "t"), "--small", "--steps", "3", "--quiet"]
@@ -144,3 +160,8 @@ def test_demo_text_flux_samples_and_tables_every_defence(tmp_path):
     ]
     assert len(record["table"]) == 7 and {"detector", "loss_caption", "loss_empty"} <= set(record["white_box"])
     assert (tmp_path / "d" / "report.html").is_file()
+
+
+def _folder(label: str) -> str:
+    """The demo's folder name of a defence's label (pipelines/demo_text.py run_defence)."""
+    return label.replace(", ", "-").replace(" ", "-").lower()

@@ -40,6 +40,20 @@ class DemoRequest:
         "flux (FLUX.1: a rectified-flow transformer of double- and single-stream blocks, CLIP pooled and a T5 "
         "encoder; 28 steps). With --model: the folder's own.",
     )
+    classifier: Path | None = option(
+        None, parse=as_path, help="With --text: reuse this random-label classifier of --model instead of training one."
+    )
+    frontier: bool = option(
+        False,
+        help="With --text: also the newer defences (delayed and opposite guidance, anti-memorisation guidance, "
+        "CPSample pushing from the member being copied).",
+    )
+    reference: Path | None = option(
+        None,
+        parse=as_path,
+        help="With --text: a reference model (train-diffusion --reference-for MODEL): its samples, audited against "
+        "the same members, are the privacy and quality a defence can aim at.",
+    )
     device: str = option("auto", help=DEVICE_HELP)
 
 
@@ -52,8 +66,16 @@ def check_request(req: DemoRequest) -> None:
         )
     if req.model is not None and not req.text:
         raise InputError("--model", "applies to --text")
-    if req.arch is not None and not req.text:
-        raise InputError("--arch", "applies to --text")
+    for flag, given in (
+        ("--arch", req.arch is not None),
+        ("--classifier", req.classifier is not None),
+        ("--frontier", req.frontier),
+        ("--reference", req.reference is not None),
+    ):
+        if given and not req.text:
+            raise InputError(flag, "applies to --text")
+    if req.classifier is not None and req.model is None:
+        raise InputError("--classifier", "needs the --model it was trained for")
 
 
 def run_demo(req: DemoRequest, stage: Stage | None = None) -> DemoResult | TextDemoResult:
@@ -63,5 +85,15 @@ def run_demo(req: DemoRequest, stage: Stage | None = None) -> DemoResult | TextD
     if not req.text:
         return demo(DemoOptions(out=req.out, work=req.work, quick=req.quick, seed=req.seed, device=req.device), stage)
     out = TextDemoOptions.out if req.out == DemoOptions.out else req.out
-    opts = TextDemoOptions(out=out, work=req.work, model=req.model, seed=req.seed, arch=req.arch, device=req.device)
+    opts = TextDemoOptions(
+        out=out,
+        work=req.work,
+        model=req.model,
+        seed=req.seed,
+        arch=req.arch,
+        classifier=req.classifier,
+        frontier=req.frontier,
+        reference=req.reference,
+        device=req.device,
+    )
     return demo_text(opts, stage=stage)

@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cpaudit.auditing.quality import frechet_distance, pooled_pixels
-from cpaudit.auditing.samples import load_samples
+from cpaudit.auditing.engine.stages import POOLED_KEY
 from cpaudit.data.imageio import save_samples_npz
 from cpaudit.data.imageset import to_uint8
 from cpaudit.data.members import data_and_split_of
@@ -48,6 +47,8 @@ from cpaudit.pipelines.train_text import (
     train_text_diffusion,
 )
 from cpaudit.provenance import provenance
+from cpaudit.sampling.amg import Amg
+from cpaudit.sampling.cfg_schedule import CfgSchedule
 from cpaudit.sampling.conditions import DEFAULT_GUIDANCE_SCALE, Conditions
 from cpaudit.sampling.defences import Guides, Setting, draw_setting
 from cpaudit.sampling.prompt_defences import PromptDefence
@@ -73,6 +74,9 @@ DEMO_CLASSIFIER = ClassifierTrainConfig(steps=2000)
 # guidance 4, what the tiny models were measured with (64 of 64 training captions reproduced; on SD3 guidance 1,
 # 3, 5 and 50 steps gave the same): SD3's guidance_scale; on the tiny FLUX model, which embeds no distilled
 # guidance, FluxPipeline's true_cfg_scale against the empty prompt (models/flow_prompts.py FluxPromptEncoder).
+REFERENCE = "reference model (trained on disjoint images)"
+# The quality columns a row takes from the audit's pooled block (auditing/fidelity.py), with their intervals.
+QUALITY_COLUMNS = ("precision", "precision_ci95", "recall", "recall_ci95", "authenticity", "authenticity_ci95")
 SAMPLING = {
     "sd": (50, DEFAULT_GUIDANCE_SCALE),
     "sdxl": (50, DEFAULT_GUIDANCE_SCALE),
@@ -93,6 +97,11 @@ class TextDemoOptions:
         3  # the audit's default is 4; 3 keeps the demo within 10 minutes (each sample is 2 UNet calls x 50 steps)
     )
     arch: str | None = None  # sd, sdxl, sd3 or flux; None: sd, or the --model's own
+    classifier: Path | None = None  # reuse a trained random-label classifier of the model instead of training one
+    # The frontier (issue 39): also the newer defences (FRONTIER_DEFENCES) and, where given, the reference model,
+    # the same architecture trained the same way on disjoint images (train-diffusion --reference-for).
+    frontier: bool = False
+    reference: Path | None = None
     steps: int | None = None  # None: the architecture's (SAMPLING)
     guidance_scale: float | None = None  # None: the architecture's (SAMPLING)
     threshold: float = PIXEL_REPLICA_THRESHOLD  # for rejection as for the audit
@@ -108,9 +117,10 @@ class TextDemoResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def defences(classifier: Path) -> dict[str, dict]:
-    """label -> how to sample it: a CPSample protection, a prompt defence, or rejection."""
-    return {
+def defences(classifier: Path, frontier: bool = False) -> dict[str, dict]:
+    """label -> how to sample it: a CPSample protection, a prompt defence, rejection, or (frontier) a guidance
+    schedule or anti-memorisation guidance, each at its default."""
+    base: dict[str, dict] = {
         "unprotected": {},
         "CPSample, learned classifier": {"protection": Protection(str(classifier))},
         "CPSample, exact posterior": {"protection": Protection("exact")},
@@ -118,6 +128,18 @@ def defences(classifier: Path) -> dict[str, dict]:
         "embedding noise": {"prompt_defence": PromptDefence("embedding-noise")},
         "random tokens": {"prompt_defence": PromptDefence("random-tokens")},
         "prompt optimisation": {"prompt_defence": PromptDefence("prompt-optimisation")},
+    }
+    return {**base, **frontier_defences(classifier)} if frontier else base
+
+
+def frontier_defences(classifier: Path) -> dict[str, dict]:
+    """The defences of 2024-2025 and CPSample's variants that push from the member being copied (issue 39), at
+    their defaults (sampling/cfg_schedule.py, amg.py, protection.py)."""
+    return {
+        "delayed guidance": {"cfg_schedule": CfgSchedule("delayed")},
+        "opposite guidance": {"cfg_schedule": CfgSchedule("opposite")},
+        "anti-memorisation guidance": {"amg": Amg()},
+        "CPSample, exact, away from the member": {"protection": Protection("exact", rule="away-from-member")},
     }
 
 
@@ -176,30 +198,19 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     model = Path(opts.model) if opts.model is not None else work / "model"
     if opts.model is None:
         train_demo_model(opts, model, say)
-    classifier = work / "classifier"
-    train_classifier(
-        TrainClassifierOptions(
-            "captioned-digits",
-            classifier,
-            model=model,
-            base_channels=LATENT_CLASSIFIER_WIDTH,
-            seed=opts.seed,
-            train=DEMO_CLASSIFIER,
-            device=opts.device,
-        ),
-        progress=lambda s, n, m: say("train random-label latent classifier", s, n, m),
-    )
+    classifier = Path(opts.classifier) if opts.classifier is not None else work / "classifier"
+    if opts.classifier is None:
+        train_demo_classifier(opts, model, classifier, say)
     prompts = extraction_prompts(model, per_caption=opts.per_caption, seed=opts.seed)
-    data, split = data_and_split_of(model, load_model(model).config)
-    reference = pooled_pixels(data.take(split.holdout_idx))
+    runs = defences(classifier, opts.frontier)
+    if opts.reference is not None:
+        runs[REFERENCE] = {"model": Path(opts.reference)}
     results, table = {}, []
-    for label, how in defences(classifier).items():
-        results[label], row = run_defence(opts, model, work, label, how, prompts, reference, say)
+    for label, how in runs.items():
+        results[label], row = run_defence(opts, model, work, label, how, prompts, say)
         table.append(row)
     say("comparison report", 0, 1, None)
-    none_fid = table[0]["pixel_fid"]
-    for row in table:
-        row["fid_ratio"] = row["pixel_fid"] / none_fid
+    add_ratios(table)
     report(
         [Path(opts.out) / Path(r["setup"]["samples"]).name / "results.json" for r in results.values()],
         Path(opts.out),
@@ -223,6 +234,7 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
             "per_caption": opts.per_caption,
             "steps": opts.steps,
             "guidance_scale": opts.guidance_scale,
+            **({"reference": str(opts.reference)} if opts.reference is not None else {}),
             "total_seconds": round(seconds, 1),
             "stage_seconds": say.rounded(),
             "machine": machine_description(),
@@ -232,6 +244,32 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     return TextDemoResult(Path(opts.out), results, table, seconds, say.seconds)
 
 
+def train_demo_classifier(opts: TextDemoOptions, model: Path, classifier: Path, say: Stage) -> None:
+    train_classifier(
+        TrainClassifierOptions(
+            "captioned-digits",
+            classifier,
+            model=model,
+            base_channels=LATENT_CLASSIFIER_WIDTH,
+            seed=opts.seed,
+            train=DEMO_CLASSIFIER,
+            device=opts.device,
+        ),
+        progress=lambda s, n, m: say("train random-label latent classifier", s, n, m),
+    )
+
+
+def add_ratios(table: list[dict]) -> None:
+    """Each row's pixel FID as a multiple of the unprotected one and, where the table has it, of the reference
+    model's (whose samples are private for these members by construction: the quality a defence can aim at)."""
+    none_fid = table[0]["pixel_fid"]
+    ref = next((r["pixel_fid"] for r in table if r["defence"] == REFERENCE), None)
+    for row in table:
+        row["fid_ratio"] = row["pixel_fid"] / none_fid
+        if ref is not None:
+            row["fid_ratio_reference"] = row["pixel_fid"] / ref
+
+
 def run_defence(
     opts: TextDemoOptions,
     model: Path,
@@ -239,16 +277,15 @@ def run_defence(
     label: str,
     how: dict,
     prompts: list[str],
-    reference: np.ndarray,
     say: Stage,
 ) -> tuple[dict, dict]:
-    """Sample the prompts under one defence (`defences`' entry) into WORK/<label>, audit them into OUT/<label>
-    (with the model for the unprotected run): its results.json and its table row."""
+    """Sample the prompts under one defence (`defences`' entry; the reference's entry names its own model) into
+    WORK/<label>, audit them into OUT/<label> against the model's members and held-out images (with the model
+    for the unprotected run): its results.json and its table row."""
     opts = resolve_options(opts)
     folder = work / label.replace(", ", "-").replace(" ", "-").lower()
     say(f"sample {label}", 0, 1, None)
-    seconds = sample_defence(opts, model, folder, prompts, how)
-    fid = frechet_distance(pooled_pixels(load_samples(folder).images), reference)
+    seconds = sample_defence(opts, how.get("model", model), folder, prompts, how)
     say(f"audit {label}", 0, 1, None)
     white_box = label == "unprotected"  # the weights are the same under every sampling-time defence
     r = audit(
@@ -262,7 +299,7 @@ def run_defence(
             device=opts.device,
         )
     )
-    return r.results, table_row(label, r.results, seconds, fid)
+    return r.results, table_row(label, r.results, seconds)
 
 
 def sample_defence(opts: TextDemoOptions, model: Path, out: Path, prompts: list[str], how: dict) -> float:
@@ -283,7 +320,13 @@ def sample_defence(opts: TextDemoOptions, model: Path, out: Path, prompts: list[
                 write_png=False,
                 protection=how.get("protection"),
                 device=opts.device,
-                conditions=Conditions(tuple(prompts), opts.guidance_scale, prompt_defence=how.get("prompt_defence")),
+                conditions=Conditions(
+                    tuple(prompts),
+                    opts.guidance_scale,
+                    prompt_defence=how.get("prompt_defence"),
+                    cfg_schedule=how.get("cfg_schedule"),
+                    amg=how.get("amg"),
+                ),
             )
         )
     return time.perf_counter() - t0
@@ -345,10 +388,12 @@ def write_rejection_run(opts: TextDemoOptions, model: Path, out: Path, prompts: 
     )
 
 
-def table_row(label: str, results: dict, seconds: float, pixel_fid: float) -> dict:
-    """One defence's figures for the demo's table (README.md, tests/test_readme_figures.py)."""
+def table_row(label: str, results: dict, seconds: float) -> dict:
+    """One defence's figures for the demo's table (README.md, tests/test_readme_figures.py), every one from the
+    audit's results.json: the quality columns are its pooled 8x8 block (the tables' pixel FID)."""
     ext = results["prompted_extraction"]
     head = results["attacks"]["prompted_extraction"]
+    quality = results["quality"][POOLED_KEY]
     return {
         "defence": label,
         "extraction_auc": head["auc"],
@@ -357,7 +402,9 @@ def table_row(label: str, results: dict, seconds: float, pixel_fid: float) -> di
         "captions": ext["captions"],
         "refused": ext["refused"],
         "samples": ext["samples"],
-        "pixel_fid": pixel_fid,
+        "pixel_fid": quality["fid"],
+        **{k: quality[k] for k in QUALITY_COLUMNS},
+        "quality_features": f"{quality['features']} ({quality['feature_dim']} dimensions)",
         "sampling_seconds": round(seconds, 2),
         "passed": results["policy"]["passed"],
     }

@@ -6,21 +6,40 @@ from __future__ import annotations
 
 
 def demo_table_markdown(record: dict) -> str:
-    """The demo's table as README.md shows it (tests/test_readme_figures.py keeps them equal)."""
-    lines = [
+    """The demo's table as README.md shows it (tests/test_readme_figures.py keeps them equal). A record with the
+    audit's quality block (issue 39) adds precision, recall, authenticity, the FID ratio to the reference model
+    where one was sampled, and whether every samples gate held."""
+    quality = "precision" in record["table"][0]
+    reference = "fid_ratio_reference" in record["table"][0]
+    head = (
         "| defence | prompted-extraction AUC (95% CI) [chance band] | training captions extracted (95% CI) | held-out "
-        "captions extracted | Fisher p | prompts refused | pixel FID ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "captions extracted | Fisher p | prompts refused | pixel FID ratio |"
+    )
+    rule = "|---|---|---|---|---|---|---|"
+    if quality:
+        head += (" FID x reference |" if reference else "") + " precision | recall | authenticity | samples gates |"
+        rule += ("---|" if reference else "") + "---|---|---|---|"
+    lines = [head, rule]
     for r in record["table"]:
         c, lo, hi = r["captions"], r["extraction_auc_ci95"][0], r["extraction_auc_ci95"][1]
-        lines.append(
+        line = (
             f"| {r['defence']} | {r['extraction_auc']:.3f} ({lo:.3f}-{hi:.3f}) [{r['chance_band95'][0]:.3f}-"
             f"{r['chance_band95'][1]:.3f}] | {c['member_captions_extracted']} of {c['n_member_captions']} "
             f"({c['rate_ci95'][0]:.0%}-{c['rate_ci95'][1]:.0%}) | {c['holdout_captions_extracted']} of "
             f"{c['n_holdout_captions']} | {c['fisher_p']:.2g} | {r['refused']['prompts'] or '-'} | {r['fid_ratio']:.2f} |"
         )
+        if quality:
+            line += (f" {r['fid_ratio_reference']:.2f} |" if reference else "") + (
+                f" {_share(r, 'precision')} | {_share(r, 'recall')} | {_share(r, 'authenticity')} | "
+                f"{'pass' if r['passed'] else 'fail'} |"
+            )
+        lines.append(line)
     return "\n".join(lines)
+
+
+def _share(row: dict, key: str) -> str:
+    lo, hi = row[f"{key}_ci95"]
+    return f"{row[key]:.2f} ({lo:.2f}-{hi:.2f})"
 
 
 def _auc(a: dict) -> str:
