@@ -77,6 +77,24 @@ def test_streamed_members_and_held_out_images_give_the_same_figures(captioned, m
     assert_close(streamed, held)
 
 
+def test_large_sides_take_seeded_subsets_for_the_knn_figures(captioned, monkeypatch):
+    """Beyond FIDELITY_MAX_ROWS a side is a seeded subset (the k-NN figures cost the product of the sides): the
+    quality section says so, keeps FID's counts, and gives the same figures on a rerun."""
+    from cpaudit.auditing.engine import stages
+
+    members, holdout = captioned
+    monkeypatch.setattr(stages, "FIDELITY_MAX_ROWS", 16)
+    first, again = quality_of(members, holdout, False), quality_of(members, holdout, False)
+    assert first["fidelity_rows"] == {
+        "samples": 16,
+        "reference": 16,
+        "members": 16,
+        "note": "seeded subsets of at most 16 a side",
+    }
+    assert first["n_reference"] == N and first["authenticity_reference"] == "members (seeded subset)"
+    assert_close(first, again)
+
+
 def assert_close(a, b) -> None:
     """Equal structure and strings; numbers equal to float rounding (the streamed embeddings' order of sums)."""
     if isinstance(a, dict):
