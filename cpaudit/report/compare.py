@@ -89,9 +89,28 @@ def _quality_and_mechanism_rows(r: dict) -> list[KeyFigure]:
     extra = ((r.get("setup") or {}).get("sample_run") or {}).get("rejection", {}).get("extra_samples")
     return [
         ("quality", f"FID ({q.get('features', '?')})", q.get("fid"), num(q.get("fid"), 2)),
+        *_fidelity_rows(q),
         ("mechanism", "guidance fired (sample-steps)", fired, pct(fired) if fired is not None else "-"),
         ("mechanism", "DP epsilon (accounted)", dp, num(dp, 2) + _at_delta(r) if dp is not None else "-"),
         ("mechanism", "extra samples drawn (rejection)", extra, str(extra) if extra is not None else "-"),
+    ]
+
+
+# What each k-NN figure answers (auditing/fidelity.py), as the comparison's row names say it.
+FIDELITY_ROWS = (
+    ("precision", "precision (samples like held-out images)"),
+    ("recall", "recall (held-out images covered)"),
+    ("authenticity", "authenticity (samples not copying a member)"),
+)
+
+
+def _fidelity_rows(q: dict) -> list[KeyFigure]:
+    """Precision, recall and authenticity where the audit measured them (issue 39; older results have none): FID
+    rewards a model that copies its training images, authenticity does not."""
+    if "authenticity" not in q:
+        return []
+    return [
+        ("quality", label, q[key], f"{num(q[key], 2)} [{interval(q[f'{key}_ci95'], 2)}]") for key, label in FIDELITY_ROWS
     ]
 
 
