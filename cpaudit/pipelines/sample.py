@@ -25,6 +25,7 @@ from cpaudit.sampling.conditions import Conditions, resolve_conditions
 from cpaudit.sampling.draw import draw_run
 from cpaudit.sampling.guides import resolve_logit_fn
 from cpaudit.sampling.protection import LogitFn, Protection
+from cpaudit.sampling.repulsion import Repulsion, repulsion_guide
 from cpaudit.sampling.sampler import SamplerConfig
 from cpaudit.seeding import MAX_SEED, derive_seed, numpy_generator
 from cpaudit.version import __version__
@@ -39,6 +40,7 @@ class SampleOptions:
     batch_size: int = 256  # small images: large batches amortise per-op overhead (benchmarks/RESULTS.md)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     protection: Protection | None = None
+    repulsion: Repulsion | None = None  # nearest-member repulsion, alone or after CPSample (sampling/repulsion.py)
     label_seed: int | None = None  # for --classifier exact; default: the labels train-classifier would draw
     # Which images the model was trained on, where the user says (--split, or --members/--holdout): the exact
     # posterior's members (a model trained elsewhere records none), and what a learned classifier is checked against.
@@ -81,6 +83,7 @@ def draw_samples(
     if opts.protection is not None and not opts.protection.inactive:
         logit_fn, info = resolve_logit_fn(model, opts.protection.classifier, opts.label_seed, device, opts.membership)
     model.to(device)
+    guide = None if opts.repulsion is None else repulsion_guide(model, opts.repulsion, opts.membership, device)
     positions = list(range(opts.n))[w.shard(opts.n)]
     b = draw_run(
         model,
@@ -91,6 +94,7 @@ def draw_samples(
         batch_size=opts.batch_size,
         protection=opts.protection,
         logit_fn=logit_fn,
+        guide=guide,
         on_step=on_step,
         device=device,
         scheduler=opts.scheduler,
@@ -206,6 +210,7 @@ def run_record(
         "provenance": provenance(device),
         "sampler": sampler_record(opts, model),
         "protection": None if opts.protection is None else {**opts.protection.to_dict(), **info},
+        **({"repulsion": opts.repulsion.to_dict()} if opts.repulsion is not None else {}),
         "fired_steps": {str(int(s)): int(f) for s, f in zip(seeds, fired)},
         "fired_fraction": float(fired.sum() / (opts.n * opts.sampler.steps)),
         "samples_with_guidance": int((fired > 0).sum()),

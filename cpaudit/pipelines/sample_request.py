@@ -30,6 +30,7 @@ from cpaudit.sampling.protection import (
     Protection,
     guide_when_value,
 )
+from cpaudit.sampling.repulsion import Repulsion
 from cpaudit.sampling.sampler import SamplerConfig
 
 DEFAULT_N = 256  # samples drawn where neither --n nor a list of prompts says how many
@@ -103,14 +104,38 @@ class SampleRequest:
         None, min=0.0, max=0.5, help=f"Guide where p < alpha or p > 1 - alpha [default: {kind_defaults('alpha')}]."
     )
     scale: float | None = option(None, min=0.0, max=1e9, help=f"Guidance scale s [default: {kind_defaults('scale')}].")
-    rule: str | None = option(None, help=f"opposite-label or toward-half [default: {kind_defaults('rule')}].")
+    rule: str | None = option(
+        None,
+        help="opposite-label, toward-half or away-from-member (exact posterior only: pushes off the most probable "
+        f"member) [default: {kind_defaults('rule')}].",
+    )
     space: str | None = option(
         None,
         help="What the classifier reads: x_t, or x0 (the denoiser's "
         f"predicted clean image) [default: {kind_defaults('space')}].",
     )
     t_min: int = option(0, min=0, help="Guide only at t >= this.")
-    t_max: int | None = option(None, min=0, help="Guide only at t <= this [default: every t].")
+    t_max: int | None = option(
+        None,
+        min=0,
+        help="Guide only at t <= this [default: every t]. The learned classifier never fired above t 714 on the "
+        "demo model, so 750 there costs less and changes no sample (benchmarks/results/cpsample_cuts.json).",
+    )
+    check_every: int = option(
+        1,
+        min=1,
+        max=1000,
+        help="Run CPSample's confidence check every K-th step; rows found confident are guided at the steps between "
+        "(cheaper, but it changes the samples: see benchmarks/RESULTS.md).",
+    )
+    repel_threshold: float | None = option(
+        None,
+        min=-1.0,
+        max=1.0,
+        help="Push each sample's predicted x0 away from its nearest member where their correlation reaches this "
+        "(nearest-member repulsion; after CPSample with --protect). Needs the members [default: off].",
+    )
+    repel_scale: float = option(30.0, min=0.0, max=1e9, help="--repel-threshold: the push's scale.")
     guide_when: str = option(
         "confident",
         choices=GUIDE_WHEN,
@@ -261,6 +286,7 @@ def sample_options(req: SampleRequest) -> SampleOptions:
         batch_size=req.batch_size,
         sampler=SamplerConfig(steps=req.steps, method=req.method, eta=req.eta),  # type: ignore[arg-type]
         protection=request_protection(req),
+        repulsion=request_repulsion(req),
         label_seed=req.label_seed,
         membership=membership,
         device=req.device,
@@ -311,7 +337,17 @@ def request_protection(req: SampleRequest) -> Protection | None:
         t_min=req.t_min,
         t_max=req.t_max,
         space=req.space,  # type: ignore[arg-type]
+        check_every=req.check_every,
     )
+
+
+def request_repulsion(req: SampleRequest) -> Repulsion | None:
+    """--repel-threshold with its scale; a scale without a threshold is refused."""
+    if req.repel_threshold is None:
+        if req.repel_scale != SampleRequest.repel_scale:
+            raise InputError("--repel-scale", "sets --repel-threshold's push; give --repel-threshold too")
+        return None
+    return Repulsion(req.repel_threshold, req.repel_scale)
 
 
 def request_cfg_schedule(req: SampleRequest) -> CfgSchedule | None:

@@ -79,3 +79,16 @@ def repel_pred(
     eps = pred.eps.clone()
     eps[rows] = pred.eps[rows] + rep.scale * sigma_t / alpha_t * grad
     return Pred(x0_from_eps(x_t, eps, alpha_t, sigma_t), eps), fired
+
+
+def repulsion_guide(model, rep: Repulsion, membership=None, device: torch.device | str = "cpu"):
+    """`sample --repel-threshold`: the Guide (sampler.py) pushing each sample's x0_hat off its nearest member, with
+    the members the user names (`membership`, data/members.py model_members) or those a cpaudit model records, in
+    the model's own space (a latent model's members are their latents, the codec's posterior mean)."""
+    from cpaudit.data.members import membership_names, model_members, require_model_shape
+
+    data, split = model_members(model.folder, model.config, membership)
+    require_model_shape(data, model.image_shape, membership_names(membership, data.source))
+    members = model.codec.to(device).encode(data.take(split.member_idx).to(device)).to(device)
+    unit, _ = centred_unit(members)
+    return lambda pred, x_t, t, at: repel_pred(pred, x_t, at, unit, rep)
