@@ -102,6 +102,9 @@ class TextDemoOptions:
     # the same architecture trained the same way on disjoint images (train-diffusion --reference-for).
     frontier: bool = False
     reference: Path | None = None
+    only: tuple[str, ...] | None = (
+        None  # run only these defences' labels (the unprotected run always), e.g. to fit time
+    )
     steps: int | None = None  # None: the architecture's (SAMPLING)
     guidance_scale: float | None = None  # None: the architecture's (SAMPLING)
     threshold: float = PIXEL_REPLICA_THRESHOLD  # for rejection as for the audit
@@ -198,6 +201,7 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     model = Path(opts.model) if opts.model is not None else work / "model"
     if opts.model is None:
         train_demo_model(opts, model, say)
+    check_only(opts)
     classifier = Path(opts.classifier) if opts.classifier is not None else work / "classifier"
     if opts.classifier is None:
         train_demo_classifier(opts, model, classifier, say)
@@ -205,6 +209,8 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
     runs = defences(classifier, opts.frontier)
     if opts.reference is not None:
         runs[REFERENCE] = {"model": Path(opts.reference)}
+    if opts.only is not None:
+        runs = {k: v for k, v in runs.items() if k == "unprotected" or k in opts.only}
     results, table = {}, []
     for label, how in runs.items():
         results[label], row = run_defence(opts, model, work, label, how, prompts, say)
@@ -242,6 +248,16 @@ def demo_text(opts: TextDemoOptions, stage: Stage | None = None) -> TextDemoResu
         },
     )
     return TextDemoResult(Path(opts.out), results, table, seconds, say.seconds)
+
+
+def check_only(opts: TextDemoOptions) -> None:
+    """`only` names defences this run has (refused before any training)."""
+    if opts.only is None:
+        return
+    known = [*defences(Path("classifier"), opts.frontier), *([REFERENCE] if opts.reference is not None else [])]
+    unknown = sorted(set(opts.only) - set(known))
+    if unknown:
+        raise InputError("only", f"unknown defences {unknown}; these run: {', '.join(known)}")
 
 
 def train_demo_classifier(opts: TextDemoOptions, model: Path, classifier: Path, say: Stage) -> None:
