@@ -22,12 +22,12 @@ def _share(fidelity: dict, key: str) -> str:
     return f"{fidelity[key]:.2f} ({lo:.2f}-{hi:.2f})"
 
 
-def _row(defence: str, label: str, p: dict, none_fid: float) -> str:
+def _row(defence: str, label: str, p: dict, none_fid: float, ref_fid: float) -> str:
     lo, hi = p["sample_only_auc_ci95"]
     f = p["fidelity"]
     return (
         f"| {defence} | {label} | {p['replicas']} of {p['n_samples']} | {p['sample_only_auc']:.3f} [{lo:.3f}, "
-        f"{hi:.3f}] | {p['fid'] / none_fid:.2f} | {p['fid_x_reference']:.2f} | {_share(f, 'precision')} | "
+        f"{hi:.3f}] | {p['fid'] / none_fid:.2f} | {p['fid'] / ref_fid:.2f} | {_share(f, 'precision')} | "
         f"{_share(f, 'recall')} | {_share(f, 'authenticity')} |"
     )
 
@@ -40,10 +40,10 @@ def pixel_frontier_markdown(record: dict) -> str:
         "| defence | setting | replicas | sample-only AUC (95% CI) | FID ratio | FID x reference | precision | recall "
         "| authenticity |",
         "|---|---|---|---|---|---|---|---|---|",
-        _row("none", "unprotected", points[0], none_fid),
-        _row("reference model", "trained on 64 disjoint images, unprotected", ref, none_fid),
+        _row("none", "unprotected", points[0], none_fid, ref["fid"]),
+        _row("reference model", "trained on disjoint images, unprotected", ref, none_fid, ref["fid"]),
     ]
-    lines += [_row(p["defence"], p["label"], p, none_fid) for p in points[1:]]
+    lines += [_row(p["defence"], p["label"], p, none_fid, ref["fid"]) for p in points[1:]]
     return "\n".join(lines)
 
 
