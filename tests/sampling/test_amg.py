@@ -122,3 +122,16 @@ def test_amg_settings_are_checked():
         with pytest.raises(ConfigError):
             Amg(**bad)
     assert Amg().to_dict()["kind"] == "anti-memorisation guidance"
+
+
+def test_amg_defaults_are_the_tunes_choice():
+    """The threshold and dissimilarity scale are `cpaudit tune`'s choice on the text demo's model (second round)."""
+    import json
+    from pathlib import Path
+
+    record = json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "text_guidance_tune2" / "tune.json"
+        ).read_text()
+    )
+    assert Amg().to_dict() == record["defences"]["anti-memorisation guidance"]["setting"]["amg"]

@@ -3,7 +3,9 @@ on a tiny Stable Diffusion pipeline against plain guidance and the one-branch sa
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,15 +33,21 @@ def test_the_early_phase_is_the_noisiest_fraction_until_of_the_time():
     assert CfgSchedule("delayed", 1.0, 0.0).early(torch.tensor([0, 999])).all()
 
 
-def test_the_modes_defaults_are_the_authors_and_bad_settings_are_refused():
-    assert CfgSchedule("delayed").resolved().to_dict() == {
-        "mode": "delayed",
-        "until": 0.5,
-        "early_scale": 0.0,
-        "time_range": 1000.0,
+def test_the_modes_defaults_are_the_tunes_choices_and_bad_settings_are_refused():
+    """The defaults are `cpaudit tune`'s choices on the text demo's model (benchmarks/text_guidance_tune.py): delayed
+    from the first round, opposite from the second (its wider grid), as their tune.json records them."""
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    chosen = {
+        "delayed": json.loads((results / "text_guidance_tune" / "tune.json").read_text())["defences"][
+            "delayed guidance"
+        ],
+        "opposite": json.loads((results / "text_guidance_tune2" / "tune.json").read_text())["defences"][
+            "opposite guidance"
+        ],
     }
+    for mode, record in chosen.items():
+        assert CfgSchedule(mode).resolved().to_dict() == record["setting"]["cfg_schedule"]  # type: ignore[arg-type]
     opposite = CfgSchedule("opposite").resolved()
-    assert (opposite.until, opposite.early_scale) == (0.35, -2.0)
     assert opposite.scale_at(torch.full((2,), 900), 7.5) == -2.0  # a negative scale early
     for bad in (
         dict(mode="later"),
