@@ -6,7 +6,6 @@ made by `cpaudit demo --out reports/demo`). Run from the repository root: `pytho
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from cpaudit.pipelines.audit import AuditOptions, audit
@@ -23,16 +22,17 @@ RUNS = {
 }
 
 
-def recorded_options(setup: dict, out: Path) -> AuditOptions:
-    """The audit's options as its results.json records them (tests/audit/test_reaudit_demo.py reads the same)."""
+def recorded_options(setup: dict, out: Path | None, root: Path = Path(".")) -> AuditOptions:
+    """The audit's options as its results.json records them, its paths (recorded relative to the repository root)
+    under `root` (tests/audit/test_reaudit_demo.py replays the same)."""
     o = setup["options"]
     return AuditOptions(
-        samples=Path(setup["samples"]),
+        samples=root / setup["samples"],
         out=out,
         data=setup["data"],
-        split=Path(setup["split"]),
-        model=Path(setup["model"]),
-        classifier=setup["classifier"],
+        split=root / setup["split"],
+        model=root / setup["model"],
+        classifier=None if setup["classifier"] is None else str(root / setup["classifier"]),
         features=setup["features"],
         k=o["k"],
         permutations=o["permutations"],
@@ -50,7 +50,7 @@ def recorded_options(setup: dict, out: Path) -> AuditOptions:
 def main() -> None:
     for folder in RUNS.values():
         setup = json.loads((DEMO / folder / "results.json").read_text())["setup"]
-        audit(replace(recorded_options(setup, DEMO / folder)))
+        audit(recorded_options(setup, DEMO / folder))
         print(f"re-audited {folder}", flush=True)
     report([DEMO / f / "results.json" for f in RUNS.values()], DEMO, labels=list(RUNS), notes=[FRONTIER_NOTE])
 

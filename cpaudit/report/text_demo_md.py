@@ -82,6 +82,9 @@ def demo_summary_markdown(record: dict) -> str:
     parts = [
         f"`cpaudit demo --text` took {record['total_seconds']:.0f} s on 2 cores ({train:.0f} s of it training the "
         "pipeline and the classifier; the time of each stage is in reports/demo-text/text_demo.json)."
+        if train
+        else f"`cpaudit demo --text` with its pipeline and classifier given took {record['total_seconds']:.0f} s on 2 "
+        "cores (the time of each stage is in its text_demo.json)."
     ]
     at_base = [
         r for r in rows if r["captions"]["member_captions_extracted"] <= r["captions"]["holdout_captions_extracted"]

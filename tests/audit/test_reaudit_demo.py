@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.reaudit_demo import recorded_options
 from cpaudit.pipelines.audit import AuditOptions, audit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,26 +23,7 @@ REL, ABS = 1e-4, 1e-6
 
 
 def _options(setup: dict) -> AuditOptions:
-    o = setup["options"]
-    return AuditOptions(
-        samples=ROOT / setup["samples"],
-        out=None,
-        data=setup["data"],
-        split=ROOT / setup["split"],
-        model=ROOT / setup["model"],
-        classifier=None if setup["classifier"] is None else str(ROOT / setup["classifier"]),
-        features=setup["features"],
-        k=o["k"],
-        permutations=o["permutations"],
-        mia_t=tuple(o["mia_t"]),
-        mia_draws=o["mia_draws"],
-        mia_members=o["mia_members"],
-        seed=setup["seed"],
-        release=o["release"],
-        attack_nulls=o["attack_nulls"],
-        member_images=setup["member_images"],
-        device="cpu",
-    )
+    return recorded_options(setup, None, ROOT)
 
 
 def _differences(a, b, where: str = "") -> list[str]:
