@@ -76,7 +76,7 @@ def white_box_markdown(record: dict) -> str:
 def demo_summary_markdown(record: dict) -> str:
     """Which defences bring prompted extraction to the held-out captions' base rate, whether an attacker still
     tells training captions apart by similarity (extraction AUC above its chance band), and at what FID cost."""
-    rows = record["table"][1:]
+    rows = [r for r in record["table"][1:] if not r["defence"].startswith("reference model")]  # not a defence
     stage = record["stage_seconds"]
     train = sum(v for k, v in stage.items() if k.startswith("train"))
     parts = [
