@@ -110,7 +110,8 @@ def _fidelity_rows(q: dict) -> list[KeyFigure]:
     if "authenticity" not in q:
         return []
     return [
-        ("quality", label, q[key], f"{num(q[key], 2)} [{interval(q[f'{key}_ci95'], 2)}]") for key, label in FIDELITY_ROWS
+        ("quality", label, q[key], f"{num(q[key], 2)} [{interval(q[f'{key}_ci95'], 2)}]")
+        for key, label in FIDELITY_ROWS
     ]
 
 
