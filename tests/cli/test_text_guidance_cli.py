@@ -15,7 +15,7 @@ from cpaudit.cli.app import app
 from cpaudit.pipelines import tune_text
 from cpaudit.pipelines.tune_text import TEXT_FAMILIES, Extraction, TextTuneOptions, _setting, text_grid
 from cpaudit.sampling.amg import Amg
-from cpaudit.sampling.cfg_schedule import CfgSchedule
+from cpaudit.sampling.cfg_schedule import DEFAULT_UNTIL, CfgSchedule
 
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
@@ -40,7 +40,8 @@ def test_sample_records_delayed_guidance_and_amg(text_model, tmp_path):
     r = run([*base, "--out", str(tmp_path / "a"), "--cfg-schedule", "opposite", "--amg", "--amg-threshold", "-1"])
     assert r.exit_code == 0, r.output
     c = json.loads((tmp_path / "a" / "run.json").read_text())["conditions"]
-    assert c["cfg_schedule"] == {"mode": "opposite", "until": 0.35, "early_scale": -2.0, "time_range": 1000.0}
+    until = DEFAULT_UNTIL["opposite"]  # the mode's default (tune's choice)
+    assert c["cfg_schedule"] == {"mode": "opposite", "until": until, "early_scale": -2.0, "time_range": 1000.0}
     assert c["amg"]["threshold"] == -1.0 and c["amg"]["fired_sample_steps"] == 2 * 3  # every sample, every step
     r = run([*base, "--out", str(tmp_path / "b")])
     plain = json.loads((tmp_path / "b" / "run.json").read_text())["conditions"]
