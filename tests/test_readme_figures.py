@@ -4,6 +4,8 @@ demo's by the comparison report, the benchmarks' by their own renderers. Each te
 import json
 from pathlib import Path
 
+import pytest
+
 from cpaudit.report.compare import compare_document
 from cpaudit.report.markdown import render_markdown
 
@@ -205,3 +207,26 @@ def test_docs_cpsample_replica_gate_sentence_equals_the_committed_audit():
     )
     assert sentence in page("demo.md")
     assert f"p = {nn['reach_excess_p']:.2g}" in page("demo.md")
+
+
+def test_docs_pixel_frontier_with_the_yardstick_equals_the_committed_sweep():
+    """Issue 39's pixel frontier (precision, recall, authenticity, the reference model) and its goal sentence are
+    reports/frontier/tune.json, rendered."""
+    from cpaudit.pipelines.tune import read_tune
+    from cpaudit.report.frontier_md import pixel_frontier_markdown, pixel_goal_sentence
+
+    record = read_tune(ROOT / "reports" / "frontier" / "tune.json")
+    assert pixel_frontier_markdown(record) in page("frontier.md")
+    assert " ".join(pixel_goal_sentence(record).split()) in words("frontier.md")
+
+
+@pytest.mark.parametrize("folder", ["demo-text", "frontier-text-256", "frontier-text-1024"])
+def test_docs_text_frontiers_equal_the_committed_runs(folder):
+    """Each text frontier's table and goal sentence (64, 256 and 1,024 members) are its text_demo.json, rendered;
+    every quality figure in it is the audit's own pooled block (pipelines/demo_text.py table_row)."""
+    from cpaudit.report.frontier_md import text_goal_sentence
+    from cpaudit.report.text_demo_md import demo_table_markdown
+
+    record = json.loads((ROOT / "reports" / folder / "text_demo.json").read_text())
+    assert demo_table_markdown(record) in page("frontier.md")
+    assert " ".join(text_goal_sentence(record).split()) in words("frontier.md")
