@@ -118,6 +118,9 @@ def test_demo_text_and_tune_run_on_a_small_pipeline(tmp_path):
         "random tokens",
         "prompt optimisation",
         "CPSample, exact posterior",
+        "delayed guidance",
+        "opposite guidance",
+        "anti-memorisation guidance",
     }
 
 

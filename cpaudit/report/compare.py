@@ -105,12 +105,15 @@ FIDELITY_ROWS = (
 
 
 def _fidelity_rows(q: dict) -> list[KeyFigure]:
-    """Precision, recall and authenticity where the audit measured them (issue 39; older results have none): FID
-    rewards a model that copies its training images, authenticity does not."""
-    if "authenticity" not in q:
-        return []
+    """Precision, recall and authenticity (issue 39): FID rewards a model that copies its training images,
+    authenticity does not. Every run has the rows (the comparison's rows line up across runs); a run audited
+    before them shows "-", and a row no run measured is left out (_figure_rows)."""
     return [
-        ("quality", label, q[key], f"{num(q[key], 2)} [{interval(q[f'{key}_ci95'], 2)}]")
+        (
+            ("quality", label, q[key], f"{num(q[key], 2)} [{interval(q[f'{key}_ci95'], 2)}]")
+            if key in q
+            else ("quality", label, None, "-")
+        )
         for key, label in FIDELITY_ROWS
     ]
 

@@ -53,7 +53,7 @@ def test_a_committed_report_renders_from_its_results(path):
 
 def test_every_kind_of_committed_audit_is_covered():
     kinds = {p.parent.parent.name for p in RUNS}
-    assert len(RUNS) == 12 and kinds == {"demo", "demo-text"}
+    assert len(RUNS) == 17 and kinds == {"demo", "demo-text"}
 
 
 TEXT_DEMO = [
@@ -64,6 +64,11 @@ TEXT_DEMO = [
     ("embedding noise", "embedding-noise"),
     ("random tokens", "random-tokens"),
     ("prompt optimisation", "prompt-optimisation"),
+    ("delayed guidance", "delayed-guidance"),
+    ("opposite guidance", "opposite-guidance"),
+    ("anti-memorisation guidance", "anti-memorisation-guidance"),
+    ("CPSample, exact, away from the member", "cpsample-exact-away-from-the-member"),
+    ("reference model (trained on disjoint images)", "reference-model-(trained-on-disjoint-images)"),
 ]
 
 
