@@ -249,8 +249,11 @@ def privacy_quality(points: list[dict], ylabel: str) -> bytes:
     up (its release's strongest attack); points: {"label", "result", "fid_ratio", "auc"}, where the label may
     carry a second privacy figure. Labels of nearby points are stacked so that none covers another."""
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(6.0, 4.0))
+        fig, ax = plt.subplots(figsize=(6.0, 4.4))
         placed: list[tuple[float, float]] = []
+        ratios = [p["fid_ratio"] for p in points if p["auc"] is not None and p["fid_ratio"]]
+        # A label reads leftwards from points in the right half of the axis, so that none runs off the figure.
+        middle = float(np.sqrt(min(ratios) * max(ratios))) if ratios else 1.0
         for result, (marker, colour, words) in RESULT_MARKERS.items():
             drawn = [p for p in points if p["result"] == result and p["auc"] is not None and p["fid_ratio"]]
             if drawn:
@@ -259,11 +262,13 @@ def privacy_quality(points: list[dict], ylabel: str) -> bytes:
             for p in drawn:
                 near = sum(abs(np.log(x / p["fid_ratio"])) < 0.25 and abs(y - p["auc"]) < 0.04 for x, y in placed)
                 placed.append((p["fid_ratio"], p["auc"]))
+                left = p["fid_ratio"] > middle
                 ax.annotate(
                     p["label"],
                     (p["fid_ratio"], p["auc"]),
                     textcoords="offset points",
-                    xytext=(6, 3 - 10 * near),
+                    xytext=(-6 if left else 6, 3 - 10 * near),
+                    ha="right" if left else "left",
                     fontsize=8,
                 )
         ax.set_xscale("log")
@@ -276,5 +281,6 @@ def privacy_quality(points: list[dict], ylabel: str) -> bytes:
         ax.set_xlabel("quality: FID / first run's FID (log scale; lower is better)")
         ax.set_ylabel(ylabel)
         ax.axhline(0.5, color="black", linestyle=":", linewidth=1)
-        ax.legend(loc="best", fontsize=8)
+        # Below the axes, where it covers no point or label.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)
         return _png(fig)
