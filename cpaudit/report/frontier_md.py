@@ -75,7 +75,8 @@ def pixel_goal_sentence(record: dict) -> str:
     )
     return (
         f"{head} The reference model, which never saw the members, reads sample-only AUC "
-        f"{ref['sample_only_auc']:.3f} (95% CI {ref['sample_only_auc_ci95'][0]:.3f}-{ref['sample_only_auc_ci95'][1]:.3f}), "
+        f"{ref['sample_only_auc']:.3f} (95% CI {ref['sample_only_auc_ci95'][0]:.3f}-{ref['sample_only_auc_ci95'][1]:.3f}; "
+        f"chance band {ref['sample_only_chance_band95'][0]:.3f}-{ref['sample_only_chance_band95'][1]:.3f}), "
         f"{ref['replicas']} replicas of {ref['n_samples']}, FID {ref['fid'] / none_fid:.2f}x unprotected and "
         f"authenticity {ref['fidelity']['authenticity']:.2f}."
     )
