@@ -33,18 +33,23 @@ def firing_profile(model_dir: Path, classifier: Path, n: int, steps: int, protec
     """Per step, in sampling order: t, and the fraction of the n samples the guidance fired on."""
     loaded = load_model(model_dir)
     logit_fn, _ = resolve_logit_fn(loaded, str(classifier))
-    guide = protection_guide(logit_fn, protection)
     rows: list[dict] = []
+    guide = recording_guide(protection_guide(logit_fn, protection), rows)
+    sample_batch(
+        loaded.pair_fn(), loaded.path, loaded.image_shape, list(range(n)), SamplerConfig(steps=steps), guide=guide
+    )
+    return rows
+
+
+def recording_guide(guide, rows: list[dict]):
+    """`guide`, appending at each step {"t", "fired_fraction"} to `rows` (the sampler keeps only per-sample counts)."""
 
     def recording(pred: Pred, x_t: torch.Tensor, t: torch.Tensor, at: tuple[float, float]):
         out, fired = guide(pred, x_t, t, at)
         rows.append({"t": int(t[0]), "fired_fraction": round(float(fired.float().mean()), 4)})
         return out, fired
 
-    sample_batch(
-        loaded.pair_fn(), loaded.path, loaded.image_shape, list(range(n)), SamplerConfig(steps=steps), guide=recording
-    )
-    return rows
+    return recording
 
 
 def main() -> None:

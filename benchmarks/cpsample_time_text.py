@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from benchmarks._util import machine
-from cpaudit.core.paths import Pred
+from benchmarks.cpsample_firing import recording_guide
 from cpaudit.models.load import load_model
 from cpaudit.pipelines.sample import extraction_prompts
 from cpaudit.sampling.conditions import Conditions
@@ -33,15 +33,9 @@ DEMO = ROOT / "reports" / "demo-text" / "runs"
 
 def firing_profile(model, logit_fn, p: Protection, seeds: list[int], conditions: Conditions) -> list[dict]:
     """Per step, in sampling order: t and the share of samples the guidance fired on."""
-    guide = protection_guide(logit_fn, p)
     rows: list[dict] = []
-
-    def recording(pred: Pred, x_t: torch.Tensor, t: torch.Tensor, at: tuple[float, float]):
-        out, fired = guide(pred, x_t, t, at)
-        rows.append({"t": int(t[0]), "fired_fraction": round(float(fired.float().mean()), 4)})
-        return out, fired
-
-    draw_run(model, seeds, SamplerConfig(), conditions=conditions, guide=recording)
+    guide = recording_guide(protection_guide(logit_fn, p), rows)
+    draw_run(model, seeds, SamplerConfig(), conditions=conditions, guide=guide)
     return rows
 
 
