@@ -45,6 +45,12 @@ def load_reference(folder: Path, data: ImageSet, split: Split) -> tuple[Referenc
     ref = load_model(folder)
     require_pixel_unconditional(ref, "tune --reference")
     require_model_shape(data, ref.image_shape, folder)
+    if not (Path(folder) / "split.json").is_file():  # whether it is disjoint can only be read from its record
+        raise InputError(
+            "--reference",
+            f"{folder} records no training images (no split.json): train it with `cpaudit train-diffusion "
+            "--reference-for MODEL`, or write its split.json with `cpaudit split --members DIR --holdout DIR`",
+        )
     manifest = read_manifest(Path(folder) / "split.json")
     trained = rows_trained_by_reference(folder, data, same_source=manifest.get("fingerprint") == data.fingerprint())
     overlap = int(trained[split.member_idx].sum())

@@ -77,3 +77,16 @@ def test_the_frontier_figure_draws_the_reference_point():
     reference = {**point, "defence": REFERENCE, "fid": 4.0, "replica_rate": 0.0, "sample_only_auc": 0.5}
     without = plots.frontier([point], 6.0, 0.65)
     assert plots.frontier([point], 6.0, 0.65, reference=reference) != without
+
+
+def test_a_reference_that_records_no_training_images_is_refused_in_one_line(tiny_model, tmp_path):
+    """A folder with no split.json (a model trained elsewhere) cannot be shown disjoint: refused, saying how to fix."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_model, bare)
+    (bare / "split.json").unlink()
+    r = _tune(tiny_model, tmp_path / "o", "--reference", str(bare))
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "records no training images" in r.output and "--reference-for" in r.output
+    assert not (tmp_path / "o").exists()
